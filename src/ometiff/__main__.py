@@ -1,0 +1,5 @@
+"""``python -m ometiff``."""
+
+from ometiff._cli import main
+
+raise SystemExit(main())
