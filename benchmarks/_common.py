@@ -1,0 +1,48 @@
+"""Helpers shared by the benchmark modules: timing whole processes and Bio-Formats."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+JAR = Path(os.environ.get("OMETIFF_BFJAR", ROOT / ".cache" / "bioformats_package.jar"))
+PY = sys.executable
+WORK = Path(os.environ.get("OMETIFF_BENCH_DIR", ROOT / ".cache" / "bench"))
+
+
+def have_bioformats() -> bool:
+    return shutil.which("java") is not None and JAR.is_file()
+
+
+def bf_cmd(main: str, *args: str) -> list[str]:
+    return [
+        "java", "-Xmx4g", "-Dbioformats_can_do_upgrade_check=false",
+        "-cp", str(JAR), main, *args,
+    ]
+
+
+def time_process(cmd: list[str], *, repeat: int = 1, timeout: float = 900) -> tuple[float, int]:
+    """Best wall time of ``repeat`` runs of a process, and its peak RSS in MB.
+
+    Peak RSS is read from ``/usr/bin/time -v`` when available, else 0.
+    """
+    best = float("inf")
+    peak = 0
+    gnu_time = Path("/usr/bin/time")
+    for _ in range(repeat):
+        full = [str(gnu_time), "-v", *cmd] if gnu_time.exists() else cmd
+        t0 = time.perf_counter()
+        proc = subprocess.run(full, capture_output=True, text=True, timeout=timeout, check=False)
+        elapsed = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise RuntimeError(f"{cmd[:3]}... failed: {proc.stderr[-1500:]}")
+        best = min(best, elapsed)
+        for line in proc.stderr.splitlines():
+            if "Maximum resident set size" in line:
+                peak = max(peak, int(line.split(":")[1]) // 1024)
+    return best, peak

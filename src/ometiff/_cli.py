@@ -1,0 +1,75 @@
+"""The ``ometiff`` command: a typer app with one thin command per library function.
+
+Exit codes: 0 ok, 1 file invalid (validate), 2 usage error or unreadable input.
+An ``OmeTiffError`` is printed as one line on stderr; anything else is a bug and
+shows a traceback. Command modules register themselves on :data:`app`; they are
+imported at the bottom of this module so heavy imports stay inside commands.
+"""
+
+# no `from __future__ import annotations`: typer reads the hints at runtime
+
+import sys
+from collections.abc import Sequence
+
+import click
+import typer
+
+from ometiff._errors import OmeTiffError
+
+app = typer.Typer(
+    name="ometiff",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Inspect, validate, create, convert and edit OME-TIFF.",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from ometiff import __version__
+
+        typer.echo(f"ometiff {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """Inspect, validate, create, convert and edit OME-TIFF."""
+
+
+def error(message: str) -> None:
+    """Print one diagnostic line on stderr."""
+    typer.echo(f"ometiff: error: {message}", err=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (0, 1 or 2)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = app(args, standalone_mode=False, prog_name="ometiff")
+    except OmeTiffError as exc:
+        error(str(exc))
+        return 2
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        error("aborted")
+        return 2
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except KeyboardInterrupt:
+        error("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+    return int(result) if isinstance(result, int) else 0
+
+
+# Command modules: each registers its commands on `app`.
+import ometiff._cli_info  # noqa: E402, F401
