@@ -78,6 +78,6 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
-    from ometiff._info import FileInfo, info
-    from ometiff._ome import OmeView, parse_ome, read_ome, read_ome_xml
-    from ometiff._structure import IfdInfo, TiffStructure, inspect_tiff
+    from ometiff._info import FileInfo, info  # noqa: F401
+    from ometiff._ome import OmeView, parse_ome, read_ome, read_ome_xml  # noqa: F401
+    from ometiff._structure import IfdInfo, TiffStructure, inspect_tiff  # noqa: F401

@@ -368,12 +368,23 @@ def _instrument(elem: _Element) -> InstrumentView:
         name = local(child.tag)
         if name == "Objective":
             a = child.attrib
-            parts = [a.get("Model"), a.get("NominalMagnification") and f"{a['NominalMagnification']}x",
-                     a.get("LensNA") and f"NA {a['LensNA']}", a.get("Immersion")]
+            parts = [
+                a.get("Model"),
+                a.get("NominalMagnification") and f"{a['NominalMagnification']}x",
+                a.get("LensNA") and f"NA {a['LensNA']}",
+                a.get("Immersion"),
+            ]
             objectives.append(" ".join(p for p in parts if p) or a.get("ID", "objective"))
         elif name == "Detector":
             detectors += 1
-        elif name in ("LightSource", "Laser", "Arc", "Filament", "LightEmittingDiode", "GenericExcitationSource"):
+        elif name in (
+            "LightSource",
+            "Laser",
+            "Arc",
+            "Filament",
+            "LightEmittingDiode",
+            "GenericExcitationSource",
+        ):
             light_sources += 1
     micro = None
     if microscope is not None:

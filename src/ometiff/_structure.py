@@ -23,21 +23,68 @@ if TYPE_CHECKING:
     from ometiff._types import StrPath
 
 #: TIFF field type -> size in bytes.
-TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8,
-              13: 4, 16: 8, 17: 8, 18: 8}
+TYPE_SIZES = {
+    1: 1,
+    2: 1,
+    3: 2,
+    4: 4,
+    5: 8,
+    6: 1,
+    7: 1,
+    8: 2,
+    9: 4,
+    10: 8,
+    11: 4,
+    12: 8,
+    13: 4,
+    16: 8,
+    17: 8,
+    18: 8,
+}
 _INT_FORMATS = {1: "B", 3: "H", 4: "I", 6: "b", 8: "h", 9: "i", 13: "I", 16: "Q", 17: "q", 18: "Q"}
 
 COMPRESSION_NAMES = {
-    1: "none", 2: "CCITT RLE", 3: "CCITT G3", 4: "CCITT G4", 5: "LZW", 6: "old JPEG",
-    7: "JPEG", 8: "Deflate", 32773: "PackBits", 32946: "Deflate", 34712: "JPEG 2000",
-    33003: "JPEG 2000 (Aperio YCbCr)", 33005: "JPEG 2000 (Aperio RGB)", 34887: "LERC",
-    34925: "LZMA", 34926: "Zstd (legacy)", 34927: "WebP (legacy)", 50000: "Zstd",
-    50001: "WebP", 50002: "JPEG XL (legacy)", 52546: "JPEG XL", 34892: "JPEG (lossy DNG)",
-    22610: "JPEG XR (NDPI)", 34933: "PNG", 34934: "JPEG XR", 33007: "JPEG (Aperio)",
+    1: "none",
+    2: "CCITT RLE",
+    3: "CCITT G3",
+    4: "CCITT G4",
+    5: "LZW",
+    6: "old JPEG",
+    7: "JPEG",
+    8: "Deflate",
+    32773: "PackBits",
+    32946: "Deflate",
+    34712: "JPEG 2000",
+    33003: "JPEG 2000 (Aperio YCbCr)",
+    33005: "JPEG 2000 (Aperio RGB)",
+    34887: "LERC",
+    34925: "LZMA",
+    34926: "Zstd (legacy)",
+    34927: "WebP (legacy)",
+    50000: "Zstd",
+    50001: "WebP",
+    50002: "JPEG XL (legacy)",
+    52546: "JPEG XL",
+    34892: "JPEG (lossy DNG)",
+    22610: "JPEG XR (NDPI)",
+    34933: "PNG",
+    34934: "JPEG XR",
+    33007: "JPEG (Aperio)",
 }
-PHOTOMETRIC_NAMES = {0: "min-is-white", 1: "min-is-black", 2: "RGB", 3: "palette",
-                     4: "mask", 5: "separated", 6: "YCbCr", 8: "CIELab", 32844: "LogL",
-                     32845: "LogLuv", 34892: "linear raw", 32803: "CFA"}
+PHOTOMETRIC_NAMES = {
+    0: "min-is-white",
+    1: "min-is-black",
+    2: "RGB",
+    3: "palette",
+    4: "mask",
+    5: "separated",
+    6: "YCbCr",
+    8: "CIELab",
+    32844: "LogL",
+    32845: "LogLuv",
+    34892: "linear raw",
+    32803: "CFA",
+}
 #: Compressions Bio-Formats cannot decode (checklist W4).
 BIOFORMATS_UNREADABLE = frozenset({34887, 50001, 34927, 50002, 52546, 22610, 34934, 34925})
 
@@ -114,9 +161,17 @@ class IfdInfo:
     def summary_key(self) -> tuple[object, ...]:
         """What must be equal for two IFDs to be summarised as one run."""
         return (
-            self.width, self.height, self.bits_per_sample, self.sample_format,
-            self.samples_per_pixel, self.photometric, self.planar_config, self.compression,
-            self.tile_width, self.tile_length, self.new_subfile_type,
+            self.width,
+            self.height,
+            self.bits_per_sample,
+            self.sample_format,
+            self.samples_per_pixel,
+            self.photometric,
+            self.planar_config,
+            self.compression,
+            self.tile_width,
+            self.tile_length,
+            self.new_subfile_type,
             tuple((s.width, s.height) for s in self.subifds),
             self.description_kind,
         )
@@ -170,13 +225,17 @@ class _Walker:
         self.path = path
         head = bytes(buf[:16])
         if len(head) < 8:
-            raise InvalidTiffError(f"{path}: not a TIFF file ({self.size} bytes, too short for a TIFF header)")
+            raise InvalidTiffError(
+                f"{path}: not a TIFF file ({self.size} bytes, too short for a TIFF header)"
+            )
         if head[:2] == b"II":
             self.bo = "<"
         elif head[:2] == b"MM":
             self.bo = ">"
         else:
-            raise InvalidTiffError(f"{path}: not a TIFF file (starts with {head[:4]!r}, expected 'II' or 'MM')")
+            raise InvalidTiffError(
+                f"{path}: not a TIFF file (starts with {head[:4]!r}, expected 'II' or 'MM')"
+            )
         (magic,) = struct.unpack(self.bo + "H", head[2:4])
         if magic == 42:
             self.big = False
@@ -187,7 +246,9 @@ class _Walker:
             self.big = True
             (self.first,) = struct.unpack(self.bo + "Q", head[8:16])
         else:
-            raise InvalidTiffError(f"{path}: not a TIFF file (magic number {magic}, expected 42 or 43)")
+            raise InvalidTiffError(
+                f"{path}: not a TIFF file (magic number {magic}, expected 42 or 43)"
+            )
         self.entry = struct.Struct(self.bo + ("HHQ8s" if self.big else "HHI4s"))
         self.count_fmt = struct.Struct(self.bo + ("Q" if self.big else "H"))
         self.next_fmt = struct.Struct(self.bo + ("Q" if self.big else "I"))
@@ -222,17 +283,23 @@ class _Walker:
         return bytes(self.buf[offset:end]), count
 
     # IFDs ----------------------------------------------------------------------
-    def read_ifd(self, offset: int, index: int, *, full_description: bool, depth: int = 0) -> tuple[IfdInfo | None, int]:
+    def read_ifd(
+        self, offset: int, index: int, *, full_description: bool, depth: int = 0
+    ) -> tuple[IfdInfo | None, int]:
         """Parse the IFD at ``offset``; return it and the next IFD's offset (0 = end)."""
         header = self.count_fmt.size
         if offset + header > self.size:
-            self.problems.append(f"IFD {index} at offset {offset} lies beyond the end of the file ({self.size} bytes): file truncated?")
+            self.problems.append(
+                f"IFD {index} at offset {offset} lies beyond the end of the file ({self.size} bytes): file truncated?"
+            )
             return None, 0
         (n,) = self.count_fmt.unpack_from(self.buf, offset)
         entry_size = self.entry.size
         end = offset + header + n * entry_size
         if n == 0 or n > 10000 or end + self.next_fmt.size > self.size:
-            self.problems.append(f"IFD {index} at offset {offset} is damaged ({n} entries, file of {self.size} bytes)")
+            self.problems.append(
+                f"IFD {index} at offset {offset} is damaged ({n} entries, file of {self.size} bytes)"
+            )
             return None, 0
         width = height = 0
         bits = 1
@@ -304,7 +371,9 @@ class _Walker:
                 chain = sub
                 while chain:
                     if chain in self.visited:
-                        self.problems.append(f"IFD {index}: SubIFD {j} at offset {chain} was already read (loop); stopped")
+                        self.problems.append(
+                            f"IFD {index}: SubIFD {j} at offset {chain} was already read (loop); stopped"
+                        )
                         break
                     self.visited.add(chain)
                     info, chain = self.read_ifd(chain, -1, full_description=False, depth=1)
@@ -314,13 +383,25 @@ class _Walker:
                     if len(subifds) > 1024:
                         break
         info = IfdInfo(
-            width=width, height=height, bits_per_sample=bits,
-            sample_format=sample_format, samples_per_pixel=spp, photometric=photometric,
-            planar_config=planar, compression=compression, tile_width=tile_w,
-            tile_length=tile_l, rows_per_strip=rows, new_subfile_type=nst,
-            subifd_offsets=tuple(subifd_offsets), subifds=tuple(subifds),
-            description_kind=desc_kind, description_preview=desc_preview,
-            description_length=desc_len, tags=tuple(tags), software=software,
+            width=width,
+            height=height,
+            bits_per_sample=bits,
+            sample_format=sample_format,
+            samples_per_pixel=spp,
+            photometric=photometric,
+            planar_config=planar,
+            compression=compression,
+            tile_width=tile_w,
+            tile_length=tile_l,
+            rows_per_strip=rows,
+            new_subfile_type=nst,
+            subifd_offsets=tuple(subifd_offsets),
+            subifds=tuple(subifds),
+            description_kind=desc_kind,
+            description_preview=desc_preview,
+            description_length=desc_len,
+            tags=tuple(tags),
+            software=software,
         )
         if desc_full is not None:
             self.description0 = desc_full
@@ -339,7 +420,9 @@ class _Walker:
             if offset in self.visited:
                 target = self.offsets.index(offset) if offset in self.offsets else None
                 where = f"IFD {target}" if target is not None else f"offset {offset}"
-                self.problems.append(f"IFD loop: IFD {len(ifds) - 1} points back to {where}; chain cut after {len(ifds)} IFDs")
+                self.problems.append(
+                    f"IFD loop: IFD {len(ifds) - 1} points back to {where}; chain cut after {len(ifds)} IFDs"
+                )
                 break
             if len(ifds) >= max_ifds:
                 self.problems.append(f"more than {max_ifds} IFDs; stopped reading")
@@ -380,7 +463,9 @@ class _Walker:
         mask_int = int.from_bytes(mask, "little")
         return n, mask_int, int.from_bytes(block, "little") & mask_int, info
 
-    def _like_template(self, offset: int, index: int, template: tuple[int, int, int, IfdInfo]) -> tuple[IfdInfo | None, int]:
+    def _like_template(
+        self, offset: int, index: int, template: tuple[int, int, int, IfdInfo]
+    ) -> tuple[IfdInfo | None, int]:
         n, mask_int, masked, info = template
         header = self.count_fmt.size
         end = offset + header + n * self.entry.size
@@ -456,9 +541,15 @@ def inspect_tiff(path: StrPath, *, max_ifds: int = MAX_IFDS) -> TiffStructure:
     if desc_raw is not None:
         description, utf8 = decode_description(desc_raw)
     return TiffStructure(
-        path=p, byte_order=walker.bo, bigtiff=walker.big, file_size=size, ifds=tuple(ifds),
+        path=p,
+        byte_order=walker.bo,
+        bigtiff=walker.big,
+        file_size=size,
+        ifds=tuple(ifds),
         offsets=tuple(walker.offsets),
-        description=description, description_utf8=utf8, problems=tuple(walker.problems),
+        description=description,
+        description_utf8=utf8,
+        problems=tuple(walker.problems),
     )
 
 
@@ -511,7 +602,15 @@ def dump_tags(path: StrPath, index: int) -> list[tuple[int, str, str, int, str]]
                 text = repr(value) if not isinstance(value, (str, bytes)) else repr(value[:300])
                 if len(text) > 300:
                     text = text[:297] + "..."
-                rows.append((tag.code, tag.name, tag.dtype.name if hasattr(tag.dtype, "name") else str(tag.dtype), tag.count, text))
+                rows.append(
+                    (
+                        tag.code,
+                        tag.name,
+                        tag.dtype.name if hasattr(tag.dtype, "name") else str(tag.dtype),
+                        tag.count,
+                        text,
+                    )
+                )
             return rows
     except tifffile.TiffFileError as exc:
         raise InvalidTiffError(f"{p}: {exc}") from exc
