@@ -8,6 +8,7 @@ imported at the bottom of this module so heavy imports stay inside commands.
 
 # no `from __future__ import annotations`: typer reads the hints at runtime
 
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -50,6 +51,9 @@ def error(message: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (0, 1 or 2)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    # tifffile logs recoverable damage (IFD loops, bad tags) itself; ometiff reports
+    # those as problems in its own words, so keep its log quiet on the terminal.
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
     try:
         result = app(args, standalone_mode=False, prog_name="ometiff")
     except OmeTiffError as exc:

@@ -404,11 +404,11 @@ class _Walker:
             software=software,
         )
         if desc_full is not None:
-            self.description0 = desc_full
+            self.description0: bytes | None = desc_full
         return info, next_offset
 
     def walk(self, *, max_ifds: int = MAX_IFDS) -> list[IfdInfo]:
-        self.description0: bytes | None = None
+        self.description0 = None
         self.offsets: list[int] = []
         ifds: list[IfdInfo] = []
         offset = self.first
@@ -592,10 +592,10 @@ def dump_tags(path: StrPath, index: int) -> list[tuple[int, str, str, int, str]]
         with tifffile.TiffFile(p) as tf:
             if index < 0 or index >= len(tf.pages):
                 raise InvalidTiffError(f"{p}: no IFD {index} (the file has {len(tf.pages)} IFDs)")
+            tf.pages.useframes = False
             page = tf.pages[index]
             if not isinstance(page, tifffile.TiffPage):
-                tf.pages.useframes = False
-                page = tf.pages[index]
+                raise InvalidTiffError(f"{p}: IFD {index} cannot be read as a page")
             rows = []
             for tag in page.tags.values():
                 value = tag.value
