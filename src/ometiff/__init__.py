@@ -39,6 +39,7 @@ _LAZY = {
     "ValidationReport": "ometiff._validate",
     "Issue": "ometiff._validate",
     "write": "ometiff._write",
+    "write_sources": "ometiff._write",
     "convert": "ometiff._convert",
     "open_image": "ometiff.readers",
     "meta_get": "ometiff._edit",

@@ -1,0 +1,356 @@
+"""The streaming OME-TIFF writer core: :func:`write_sources`.
+
+Planes are pulled one at a time from each :class:`~ometiff._source.SeriesSource`
+(the next one is fetched in a background thread while the current one is
+compressed and written); each pyramid level is computed from the previous one,
+so peak memory is a few planes whatever the size of the image.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import tifffile
+
+from ometiff._compression import Codec, check_codec_dtype, resolve_codec
+from ometiff._errors import OmeTiffError, WriteError
+from ometiff._multifile import (
+    AtomicSet,
+    FilePlan,
+    Split,
+    companion_path,
+    order_for_split,
+    plan_files,
+    tiffdata_runs,
+)
+from ometiff._omebuild import (
+    SeriesMeta,
+    binary_only_xml,
+    build_ome,
+    conform_ome,
+    new_uuid,
+    ome_xml_template,
+    with_root_uuid,
+)
+from ometiff._pyramid import Downsample, level_shapes, resolve_levels
+from ometiff._pyramid import downsample as _downsample
+from ometiff._types import DIMENSION_ORDERS, DTYPE_TO_OME
+
+if TYPE_CHECKING:
+    from ome_types import model as m
+
+    from ometiff._source import SeriesSource
+    from ometiff._types import StrPath
+
+OnPlane = Callable[[int, int], None]
+
+#: Tile edge used when ``tile=None`` and the image is large or has a pyramid (P-6).
+DEFAULT_TILE = 512
+#: Images with a side above this are tiled by default.
+TILE_ABOVE = 2048
+#: Classic TIFF limit with a safety margin (checklist C3, C4).
+CLASSIC_LIMIT = 2**32 - 2**25
+
+
+def _resolve_tile(
+    tile: tuple[int, int] | int | bool | None, src: SeriesSource, levels: int
+) -> tuple[int, int] | None:
+    if tile is False:
+        return None
+    if tile is None or tile is True:
+        y, x = src.shape[3], src.shape[4]
+        if tile is True or levels or max(y, x) > TILE_ABOVE:
+            return (DEFAULT_TILE, DEFAULT_TILE)
+        return None
+    pair = (tile, tile) if isinstance(tile, int) else tuple(tile)
+    if len(pair) != 2 or any(int(v) <= 0 or int(v) % 16 for v in pair):
+        raise WriteError(f"tile={tile!r}: give (height, width), each a positive multiple of 16")
+    return int(pair[0]), int(pair[1])
+
+
+def _check_source(i: int, src: SeriesSource) -> None:
+    if len(src.shape) != 5 or any(int(n) < 1 for n in src.shape):
+        raise WriteError(f"series {i}: shape {src.shape} must be 5 sizes (T, C, Z, Y, X) >= 1")
+    if src.samples not in (1, 3, 4):
+        raise WriteError(f"series {i}: {src.samples} samples per pixel; use 1, 3 (RGB) or 4 (RGBA)")
+    if src.dtype.name not in DTYPE_TO_OME or src.dtype.kind == "c":
+        raise WriteError(
+            f"series {i}: pixel type {src.dtype} cannot be written as OME-TIFF (checklist D2); "
+            "convert it first, e.g. data.astype('float32') or data.astype('int32')"
+        )
+
+
+def _orders(
+    sources: Sequence[SeriesSource],
+    ome: m.OME | None,
+    dimension_order: str | Sequence[str | None] | None,
+    split: Split | None,
+) -> list[str]:
+    if isinstance(dimension_order, str) or dimension_order is None:
+        wanted: list[str | None] = [dimension_order] * len(sources)
+    else:
+        wanted = list(dimension_order)
+    out = []
+    for i in range(len(sources)):
+        order = wanted[i]
+        if order is None and ome is not None and i < len(ome.images):
+            order = ome.images[i].pixels.dimension_order.value
+        order = order or "XYZCT"
+        if order not in DIMENSION_ORDERS:
+            raise WriteError(f"dimension_order={order!r}: use one of {', '.join(DIMENSION_ORDERS)}")
+        out.append(order_for_split(order, split))
+    return out
+
+
+def _estimate(plan: FilePlan, sources: Sequence[SeriesSource], levels: Sequence[int],
+              codec: Codec, xml_size: int) -> int:
+    """Upper bound of a file's size in bytes (checklist C4)."""
+    total = 16 + xml_size
+    for series, planes in plan.runs:
+        src = sources[series]
+        y, x = src.shape[3], src.shape[4]
+        pixels = y * x + sum(a * b for a, b in level_shapes(y, x, levels[series]))
+        # tiles are padded; count a generous 4 KB of IFD and offsets per IFD
+        raw = pixels * src.samples * src.dtype.itemsize
+        total += len(planes) * (int(raw * codec.growth * 1.05) + 4096 * (1 + levels[series]))
+    return total
+
+
+def _prefetched(
+    items: Sequence[tuple[int, int, int, int]], fetch: Callable[[int, int, int, int], np.ndarray]
+) -> Iterator[tuple[tuple[int, int, int, int], np.ndarray]]:
+    """Yield planes in order, reading the next one while the caller writes this one."""
+    if not items:
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="ometiff-read") as pool:
+        future = pool.submit(fetch, *items[0])
+        for k, item in enumerate(items):
+            plane = future.result()
+            if k + 1 < len(items):
+                future = pool.submit(fetch, *items[k + 1])
+            yield item, plane
+
+
+def _fetcher(sources: Sequence[SeriesSource]) -> Callable[[int, int, int, int], np.ndarray]:
+    def fetch(series: int, t: int, c: int, z: int) -> np.ndarray:
+        src = sources[series]
+        plane = np.asarray(src.get_plane(t, c, z))
+        y, x = src.shape[3], src.shape[4]
+        want = (y, x) if src.samples == 1 else (y, x, src.samples)
+        if plane.shape != want:
+            if src.samples == 1 and plane.shape == (y, x, 1):
+                plane = plane[..., 0]
+            else:
+                raise WriteError(
+                    f"series {series}: get_plane(t={t}, c={c}, z={z}) returned shape "
+                    f"{plane.shape}, expected {want}"
+                )
+        if plane.dtype != src.dtype:
+            if not np.can_cast(plane.dtype, src.dtype, casting="same_kind") or (
+                plane.dtype.newbyteorder("=") != src.dtype.newbyteorder("=")
+            ):
+                raise WriteError(
+                    f"series {series}: get_plane(t={t}, c={c}, z={z}) returned {plane.dtype}, "
+                    f"expected {src.dtype}"
+                )
+        return np.ascontiguousarray(plane, dtype=src.dtype.newbyteorder("="))
+
+    return fetch
+
+
+def _write_tiff(
+    tmp: Path,
+    plan: FilePlan,
+    xml: bytes,
+    sources: Sequence[SeriesSource],
+    levels: Sequence[int],
+    tiles: Sequence[tuple[int, int] | None],
+    codec: Codec,
+    method: Downsample,
+    bigtiff: bool,
+    threads: int,
+    progress: Callable[[], None],
+) -> None:
+    fetch = _fetcher(sources)
+    items = [(series, *tcz) for series, planes in plan.runs for tcz in planes]
+    first = True
+    with tifffile.TiffWriter(tmp, bigtiff=bigtiff, byteorder="<", ome=False) as tw:
+        for (series, _t, _c, _z), plane in _prefetched(items, fetch):
+            src = sources[series]
+            opts: dict[str, Any] = {
+                "photometric": "rgb" if src.samples > 1 else "minisblack",  # W2
+                "planarconfig": "contig" if src.samples > 1 else None,
+                "extrasamples": ("unassalpha",) if src.samples == 4 else None,
+                "tile": tiles[series],
+                "compression": codec.tifffile,
+                "compressionargs": codec.args,
+                "metadata": None,  # X7: no second (ImageJ / JSON) description
+                "software": "ometiff",
+                "maxworkers": threads,
+            }
+            tw.write(plane, description=xml if first else None,
+                     subifds=levels[series] or None, **opts)
+            first = False
+            level = plane
+            for _ in range(levels[series]):  # P-2, P-4: SubIFDs, NewSubfileType=1
+                level = _downsample(level, method)
+                tw.write(level, subfiletype=1, **opts)
+            del level, plane
+            progress()
+
+
+def write_sources(
+    path: StrPath,
+    sources: Sequence[SeriesSource],
+    *,
+    ome: m.OME | None = None,
+    compression: str | None = None,
+    compression_level: int | None = None,
+    tile: tuple[int, int] | int | bool | None = None,
+    pyramid_levels: int | str = 0,
+    downsample: Downsample = "mean",
+    bigtiff: bool | None = None,
+    split: Split | None = None,
+    companion: bool = False,
+    overwrite: bool = False,
+    dimension_order: str | Sequence[str | None] | None = None,
+    on_plane: OnPlane | None = None,
+    threads: int | None = None,
+) -> list[Path]:
+    """Stream plane sources into an OME-TIFF file or file set.
+
+    This is the core ``ometiff.write`` uses, and the entry point of converters.
+
+    Parameters
+    ----------
+    path
+        Output file (``.ome.tif`` / ``.ome.tiff``). With ``split``, members are
+        named ``<stem>_s<i>``, ``<stem>_c<c>`` or ``<stem>_t<t>`` (and
+        ``<stem>_s<i>_c<c>`` for several series) next to it, plus
+        ``<stem>.companion.ome`` with ``companion=True``.
+    sources
+        One :class:`~ometiff._source.SeriesSource` per series (OME Image).
+    ome
+        Metadata to keep. Contract: ``ome.images[i]`` describes ``sources[i]``
+        (same number of Images as sources, else :class:`WriteError`).
+        Everything in it is kept (instrument, annotations, ROIs, image names,
+        channel names and colours, physical sizes, time increment, planes),
+        except what must describe the written pixels, which is rewritten: Pixels
+        ``SizeX/Y/Z/C/T``, ``Type``, ``DimensionOrder``, ``BigEndian``,
+        ``Interleaved``, the TiffData blocks with their UUIDs, and the root
+        UUID of every file. Channels are cut or padded to the source's C and
+        each gets ``SamplesPerPixel`` = ``source.samples``; Planes outside the
+        written sizes are dropped; BinData, MetadataOnly and BinaryOnly are
+        dropped; units of present quantities are written explicitly. Without
+        ``ome`` a minimal OME is built from the sources (names only).
+    compression, compression_level
+        Codec (none, lzw, zlib/deflate, zstd, jpeg, jpeg2000, jpegxl, webp,
+        lerc) and its level or quality. Codecs Bio-Formats cannot decode warn.
+    tile
+        ``(height, width)`` (multiples of 16) or an int; ``False`` for strips;
+        ``None`` tiles 512x512 when a side exceeds 2048 or there is a pyramid.
+    pyramid_levels
+        Sub-resolutions per plane (factor 2 each), or ``"auto"`` (down to about
+        256 px). Written as SubIFDs with NewSubfileType=1.
+    downsample
+        ``"mean"`` (2x2 average) or ``"nearest"``.
+    bigtiff
+        ``None`` decides from an upper bound of each file's size.
+    split, companion
+        ``"series"``, ``"c"`` or ``"t"``: one file per series / channel / time
+        point linked by UUIDs. Without companion every file carries the full
+        OME-XML (M3); with it, members are BinaryOnly and the metadata is in
+        the companion (M4, M5).
+    overwrite
+        Replace existing files; otherwise :class:`FileExistsOmeTiffError` is
+        raised before anything is written.
+    dimension_order
+        DimensionOrder per series (or one for all); default: the one in ``ome``,
+        else ``XYZCT``. ``get_plane`` is called in this order (with the split
+        axis moved to the slowest place).
+    on_plane
+        ``on_plane(done, total)`` after each full-resolution plane is written.
+    threads
+        Compression threads (default: all cores).
+
+    Returns
+    -------
+    list of Path
+        Files written; the companion file, when asked for, comes first.
+    """
+    dest = Path(os.fspath(path))
+    sources = list(sources)
+    if not sources:
+        raise WriteError(f"{dest}: nothing to write (no series)")
+    for i, src in enumerate(sources):
+        _check_source(i, src)
+    codec = resolve_codec(compression, compression_level)
+    for src in sources:
+        check_codec_dtype(codec, src.dtype, src.samples)
+    if downsample not in ("mean", "nearest"):
+        raise WriteError(f"downsample={downsample!r} is not understood; use 'mean' or 'nearest'")
+    levels = [resolve_levels(pyramid_levels, s.shape[3], s.shape[4]) for s in sources]
+    tiles = [_resolve_tile(tile, s, n) for s, n in zip(sources, levels, strict=True)]
+    if companion and split is None and len(sources) == 0:  # pragma: no cover
+        raise WriteError("companion needs at least one series")
+    orders = _orders(sources, ome, dimension_order, split)
+    plans = plan_files(dest, sources, orders, split)
+    multi = len(plans) > 1 or companion
+    comp = companion_path(dest) if companion else None
+    finals = ([comp] if comp else []) + [p.path for p in plans]
+    atomic = AtomicSet(finals, overwrite=overwrite)
+
+    if ome is None:
+        ome = build_ome(sources, [SeriesMeta() for _ in sources])
+    full = conform_ome(ome, sources, orders, tiffdata_runs(plans), multi_file=multi)
+    template = ome_xml_template(full)
+    comp_uuid = new_uuid()
+
+    total = sum(p.plane_count for p in plans)
+    done = 0
+
+    def progress() -> None:
+        nonlocal done
+        done += 1
+        if on_plane is not None:
+            on_plane(done, total)
+
+    workers = threads or os.cpu_count() or 1
+    try:
+        if comp is not None:
+            tmp = atomic.temp(comp)
+            tmp.write_bytes(with_root_uuid(template, comp_uuid))
+        for plan in plans:
+            if comp is not None:
+                xml = binary_only_xml(plan.uuid, comp.name, comp_uuid)
+            else:
+                xml = with_root_uuid(template, plan.uuid)
+            use_big = bigtiff
+            if use_big is None:
+                use_big = _estimate(plan, sources, levels, codec, len(xml)) > CLASSIC_LIMIT
+            elif not use_big and codec.tifffile is None:
+                if _estimate(plan, sources, levels, codec, len(xml)) > CLASSIC_LIMIT:
+                    raise WriteError(
+                        f"{plan.path}: uncompressed data exceed 4 GB; classic TIFF cannot "
+                        "hold them (checklist C3); pass bigtiff=True or None"
+                    )
+            tmp = atomic.temp(plan.path)
+            try:
+                _write_tiff(tmp, plan, xml, sources, levels, tiles, codec, downsample,
+                            bool(use_big), workers, progress)
+            except OSError as e:
+                raise WriteError(f"{plan.path}: write failed: {e}") from e
+            except ValueError as e:
+                if isinstance(e, OmeTiffError):
+                    raise
+                raise WriteError(f"{plan.path}: tifffile refused the data: {e}") from e
+        atomic.commit()
+    except BaseException:
+        atomic.discard()
+        raise
+    return finals
