@@ -367,21 +367,28 @@ class _Walker:
         (next_offset,) = self.next_fmt.unpack_from(buf, end)
         subifds: list[IfdInfo] = []
         if subifd_offsets and depth == 0:
+            # P-2: each listed offset is one level. libtiff also chains SubIFDs
+            # through their next pointers, so a chain may reach listed offsets;
+            # only a pointer back into already-read IFDs is a loop.
+            listed = set(subifd_offsets)
+            local: set[int] = set()
             for j, sub in enumerate(subifd_offsets):
                 chain = sub
-                while chain:
+                while chain and chain not in local:
                     if chain in self.visited:
                         self.problems.append(
-                            f"IFD {index}: SubIFD {j} at offset {chain} was already read (loop); stopped"
+                            f"IFD {index}: SubIFD {j} points to offset {chain}, "
+                            "which was already read (loop); stopped"
                         )
                         break
-                    self.visited.add(chain)
-                    info, chain = self.read_ifd(chain, -1, full_description=False, depth=1)
-                    if info is None:
+                    local.add(chain)
+                    info_sub, chain = self.read_ifd(chain, -1, full_description=False, depth=1)
+                    if info_sub is None or len(subifds) > 1024:
                         break
-                    subifds.append(info)
-                    if len(subifds) > 1024:
-                        break
+                    subifds.append(info_sub)
+                    if chain in listed:
+                        break  # the chain continues with the next listed level
+            self.visited |= local
         info = IfdInfo(
             width=width,
             height=height,
