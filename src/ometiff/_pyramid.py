@@ -50,8 +50,12 @@ def resolve_levels(levels: int | str, height: int, width: int) -> int:
         raise WriteError(
             f"pyramid_levels={levels!r} is not understood; give an integer >= 0 or 'auto'"
         )
-    if levels and min(level_shapes(height, width, int(levels))[-1]) < 1:
-        raise WriteError(f"pyramid_levels={levels} is too many for a {height}x{width} image")
+    most = auto_levels(height, width, 1)
+    if levels > most:
+        raise WriteError(
+            f"pyramid_levels={levels} is too many for a {height}x{width} image "
+            f"(at most {most}); use 'auto'"
+        )
     return int(levels)
 
 
