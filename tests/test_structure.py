@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+from tests.conftest import corpus_files, corpus_id
 
 from ometiff import InvalidTiffError, inspect_tiff
 from ometiff._structure import read_description
-from tests.conftest import corpus_files, corpus_id
 
 TIFFS = corpus_files("tiff/**/*.tif*", "ome-tiff/**/*.tif*", "imagej/**/*.tif*", "lsm/**/*.lsm")
 
@@ -34,20 +34,29 @@ def test_fields_match_tifffile_for_tiled_rgb_pyramid(tmp_path: Path) -> None:
     data = np.random.default_rng(0).integers(0, 255, (256, 320, 3), np.uint8)
     with tifffile.TiffWriter(path, bigtiff=True) as tw:
         tw.write(data, tile=(64, 64), subifds=2, compression="zlib", photometric="rgb")
-        tw.write(data[::2, ::2], tile=(64, 64), subfiletype=1, compression="zlib", photometric="rgb")
-        tw.write(data[::4, ::4], tile=(64, 64), subfiletype=1, compression="zlib", photometric="rgb")
+        tw.write(
+            data[::2, ::2], tile=(64, 64), subfiletype=1, compression="zlib", photometric="rgb"
+        )
+        tw.write(
+            data[::4, ::4], tile=(64, 64), subfiletype=1, compression="zlib", photometric="rgb"
+        )
     st = inspect_tiff(path)
     assert st.bigtiff and st.byte_order == "<" and st.ifd_count == 1
     ifd = st.ifds[0]
     assert (ifd.width, ifd.height, ifd.samples_per_pixel) == (320, 256, 3)
     assert (ifd.tile_width, ifd.tile_length) == (64, 64)
     assert ifd.compression == 8 and ifd.photometric == 2
-    assert [(s.width, s.height, s.new_subfile_type) for s in ifd.subifds] == [(160, 128, 1), (80, 64, 1)]
+    assert [(s.width, s.height, s.new_subfile_type) for s in ifd.subifds] == [
+        (160, 128, 1),
+        (80, 64, 1),
+    ]
 
 
 def test_big_endian_and_description(tmp_path: Path) -> None:
     path = tmp_path / "be.tif"
-    tifffile.imwrite(path, np.ones((4, 5), ">i2"), byteorder=">", description="hello µ".encode(), metadata=None)
+    tifffile.imwrite(
+        path, np.ones((4, 5), ">i2"), byteorder=">", description="hello µ".encode(), metadata=None
+    )
     st = inspect_tiff(path)
     assert st.byte_order == ">" and st.ifds[0].dtype == "int16"
     assert read_description(path) == "hello µ"
@@ -76,7 +85,7 @@ def test_truncated_chain_reports_readable_part(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes()[:cut])
     st = inspect_tiff(path)
     assert st.ifd_count == 5
-    assert st.problems and "damaged" in st.problems[0] or "beyond" in st.problems[0]
+    assert (st.problems and "damaged" in st.problems[0]) or "beyond" in st.problems[0]
 
 
 def test_ifd_loop_is_cut(tmp_path: Path) -> None:

@@ -572,11 +572,13 @@ def _companion_info(p: Path) -> FileInfo:
 def _conflicts(p: Path, structure: TiffStructure, series: list[SeriesSummary]) -> list[str]:
     """Warn when an ImageJ header disagrees with the OME-XML (X7)."""
     first = structure.ifds[0]
-    if (
-        50838 not in first.tags
-        and 50839 not in first.tags
-        and not (first.software or "").startswith("ImageJ")
-    ):
+    ij_signs = (
+        50838 in first.tags
+        or 50839 in first.tags
+        or first.tags.count(270) > 1  # a second ImageDescription
+        or (first.software or "").startswith("ImageJ")
+    )
+    if not ij_signs:
         return []
     import tifffile
 

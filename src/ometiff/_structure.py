@@ -353,7 +353,7 @@ class _Walker:
                 sample_format = vals[0] if vals else 1
             elif tag == 330:
                 subifd_offsets = self._ints(18 if typ in (16, 18) else 4, count, value, limit=4096)
-            elif tag == 270 and typ in (2, 7, 1):
+            elif tag == 270 and typ in (2, 7, 1) and desc_kind is None:  # X1: the first one
                 desc_len = count
                 raw, _ = self._ascii_head(count, value, limit=count if full_description else 256)
                 if full_description:
