@@ -43,11 +43,35 @@ KINDS = ("czi", "lif", "nd2", "lsm", "imagej", "tiff", "ome-tiff", "ome-zarr")
 
 #: Length units (OME UnitsLength symbols) -> factor to micrometres.
 _TO_UM = {
-    "Ym": 1e30, "Zm": 1e27, "Em": 1e24, "Pm": 1e21, "Tm": 1e18, "Gm": 1e15,
-    "Mm": 1e12, "km": 1e9, "hm": 1e8, "dam": 1e7, "m": 1e6, "dm": 1e5, "cm": 1e4,
-    "mm": 1e3, "µm": 1.0, "nm": 1e-3, "pm": 1e-6, "fm": 1e-9, "am": 1e-12,
-    "zm": 1e-15, "ym": 1e-18, "Å": 1e-4, "thou": 25.4, "li": 2116.67, "in": 25400.0,
-    "ft": 304800.0, "yd": 914400.0, "mi": 1.609344e9, "pt": 352.777778,
+    "Ym": 1e30,
+    "Zm": 1e27,
+    "Em": 1e24,
+    "Pm": 1e21,
+    "Tm": 1e18,
+    "Gm": 1e15,
+    "Mm": 1e12,
+    "km": 1e9,
+    "hm": 1e8,
+    "dam": 1e7,
+    "m": 1e6,
+    "dm": 1e5,
+    "cm": 1e4,
+    "mm": 1e3,
+    "µm": 1.0,
+    "nm": 1e-3,
+    "pm": 1e-6,
+    "fm": 1e-9,
+    "am": 1e-12,
+    "zm": 1e-15,
+    "ym": 1e-18,
+    "Å": 1e-4,
+    "thou": 25.4,
+    "li": 2116.67,
+    "in": 25400.0,
+    "ft": 304800.0,
+    "yd": 914400.0,
+    "mi": 1.609344e9,
+    "pt": 352.777778,
 }
 
 
@@ -138,14 +162,28 @@ def run_showinf(path: Path, *, timeout: float = TIMEOUT) -> str:
     if java is None or not JAR.is_file():
         raise RuntimeError(f"java or {JAR} missing")
     cmd = [
-        java, "-Xmx2g", "-Dbioformats_can_do_upgrade_check=false", "-cp", str(JAR),
-        "loci.formats.tools.ImageInfo", "-nopix", "-noflat", "-omexml", "-novalid",
-        "-no-upgrade", str(path),
+        java,
+        "-Xmx2g",
+        "-Dbioformats_can_do_upgrade_check=false",
+        "-cp",
+        str(JAR),
+        "loci.formats.tools.ImageInfo",
+        "-nopix",
+        "-noflat",
+        "-omexml",
+        "-novalid",
+        "-no-upgrade",
+        str(path),
     ]
     try:
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=timeout, check=False,
-            encoding="utf-8", errors="replace",
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            encoding="utf-8",
+            errors="replace",
         )
     except subprocess.TimeoutExpired as e:
         raise RuntimeError(f"showinf timed out after {timeout:.0f} s") from e
@@ -200,7 +238,10 @@ def bioformats_version() -> str | None:
         return None
     proc = subprocess.run(
         [java, "-cp", str(JAR), "loci.formats.tools.ImageInfo", "-version"],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     m = re.search(r"Version: (\S+)", proc.stdout)
     return m.group(1) if m else None

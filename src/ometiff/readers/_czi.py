@@ -56,12 +56,14 @@ class _Scene:
 
     def __init__(
         self,
+        path: Path,
         reader: Any,
         scene: int | None,
         rect: Any,
         box: dict[str, tuple[int, int]],
         pixel_type: str,
     ) -> None:
+        self.path = path
         self.reader = reader
         self.scene = scene
         self.roi = (rect.x, rect.y, rect.w, rect.h)
@@ -88,9 +90,15 @@ class _Scene:
         return coords
 
     def get_plane(self, t: int, c: int, z: int) -> np.ndarray:
-        data = self.reader.read(
-            roi=self.roi, plane=self.plane_coords(t, c, z), pixel_type=self.pixel_type
-        )
+        try:
+            data = self.reader.read(
+                roi=self.roi, plane=self.plane_coords(t, c, z), pixel_type=self.pixel_type
+            )
+        except (RuntimeError, OSError, ValueError) as exc:
+            raise VendorFileError(
+                f"{self.path}: cannot read CZI plane {(t, c, z)}: {exc}; "
+                "the file may be truncated or corrupt"
+            ) from exc
         if self.samples == 1:
             return np.ascontiguousarray(data.reshape(self.shape[3:]))
         return np.ascontiguousarray(data[..., ::-1])  # libCZI BGR -> RGB
@@ -146,9 +154,12 @@ class CziReader(Reader):
             )
         pixel_type = kinds.pop()
         if scenes:
-            self._scenes = [_Scene(self._reader, s, r, box, pixel_type) for s, r in sorted(scenes.items())]
+            self._scenes = [
+                _Scene(self.path, self._reader, s, r, box, pixel_type)
+                for s, r in sorted(scenes.items())
+            ]
         else:
-            self._scenes = [_Scene(self._reader, None, total, box, pixel_type)]
+            self._scenes = [_Scene(self.path, self._reader, None, total, box, pixel_type)]
 
     @classmethod
     def can_read(cls, path: Path) -> bool:
@@ -331,14 +342,18 @@ class CziReader(Reader):
         micro = info.find("Instrument/Microscopes/Microscope")
         microscope = None
         if micro is not None and (micro.get("Name") or _text(micro, "System")):
-            microscope = m.Microscope(manufacturer="Zeiss", model=micro.get("Name") or _text(micro, "System"))
+            microscope = m.Microscope(
+                manufacturer="Zeiss", model=micro.get("Name") or _text(micro, "System")
+            )
         if not objectives and microscope is None:
             return None
         self.notes.map("CZI Information/Instrument", "Instrument")
         return m.Instrument(id="Instrument:0", microscope=microscope, objectives=objectives)
 
     @staticmethod
-    def _objective_settings(info: Any, instrument: m.Instrument | None) -> m.ObjectiveSettings | None:
+    def _objective_settings(
+        info: Any, instrument: m.Instrument | None
+    ) -> m.ObjectiveSettings | None:
         from ome_types import model as m
 
         if instrument is None or not instrument.objectives:

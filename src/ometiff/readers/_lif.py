@@ -84,7 +84,13 @@ class _Series:
         return idx
 
     def get_plane(self, t: int, c: int, z: int) -> np.ndarray:
-        frame = self.image.frame(**self.indices(t, c, z))
+        try:
+            frame = self.image.frame(**self.indices(t, c, z))
+        except (OSError, ValueError) as exc:
+            raise VendorFileError(
+                f"{self.image.parent.filename}: cannot read LIF plane {(t, c, z)} "
+                f"of {self.image.path}: {exc}"
+            ) from exc
         want = self.shape[3:] if self.samples == 1 else (*self.shape[3:], self.samples)
         return np.ascontiguousarray(frame).reshape(want)
 
@@ -125,13 +131,22 @@ class LifReader(Reader):
         try:
             self._lif = liffile.LifFile(self.path, squeeze=False)
             images = list(self._lif.images)
-        except (liffile.LifFileError, OSError, ValueError, KeyError, IndexError) as exc:
+        except (liffile.LifFileError, OSError, ValueError, KeyError, SyntaxError) as exc:
             raise VendorFileError(
                 f"{self.path}: not a readable Leica LIF file ({exc}); "
                 "the file may be truncated or corrupt"
             ) from exc
         self._series: list[_Series] = []
+        size = self.path.stat().st_size
         for image in images:
+            block = image.memory_block
+            if block is not None and block.offset + block.size > size:
+                self.close()
+                raise VendorFileError(
+                    f"{self.path}: LIF image {image.path} ends at byte "
+                    f"{block.offset + block.size} but the file has {size} bytes; "
+                    "the file is truncated"
+                )
             if getattr(image, "is_flim", False) or type(image).__name__ != "LifImage":
                 self.notes.skip(f"LIF image {image.path}", "FLIM/non-image data not converted")
                 continue
@@ -256,17 +271,23 @@ class LifReader(Reader):
             settings = m.ObjectiveSettings(
                 id=objective.id, refractive_index=parse_float(conf.get("RefractionIndex"))
             )
-            self.notes.map("LIF ObjectiveName/NumericalAperture/Magnification", f"{where}/Objective")
+            self.notes.map(
+                "LIF ObjectiveName/NumericalAperture/Magnification", f"{where}/Objective"
+            )
         microscope = None
         if conf.get("MicroscopeModel"):
             microscope = m.Microscope(manufacturer="Leica", model=str(conf["MicroscopeModel"]))
-        instrument = m.Instrument(id=f"Instrument:{n}", microscope=microscope, objectives=objectives)
+        instrument = m.Instrument(
+            id=f"Instrument:{n}", microscope=microscope, objectives=objectives
+        )
         return instrument, settings
 
     def _channels(self, s: _Series, conf: dict[str, Any], where: str) -> list[dict[str, Any]]:
         """Channel names (dye of each active detector, as Bio-Formats), LUT colours."""
         size_c = s.shape[1]
-        descs = s.image.xml_element.findall("./Data/Image/ImageDescription/Channels/ChannelDescription")
+        descs = s.image.xml_element.findall(
+            "./Data/Image/ImageDescription/Channels/ChannelDescription"
+        )
         detectors = [
             d for d in _as_list(_dig(conf, "DetectorList", "Detector")) if d.get("IsActive") == 1
         ]
