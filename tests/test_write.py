@@ -434,3 +434,24 @@ def test_bigtiff_auto(tmp_path: Path) -> None:
     forced = ometiff.write(tmp_path / "f.ome.tif", np.zeros((4, 4), np.uint8), bigtiff=True)
     with tifffile.TiffFile(small) as a, tifffile.TiffFile(forced) as b:
         assert not a.is_bigtiff and b.is_bigtiff
+
+
+def test_our_validator_accepts_ours(tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("ometiff._validate") is None:
+        pytest.skip("ometiff.validate not available yet (schema validation runs in _ome)")
+    rgb = RNG.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    files = [
+        ometiff.write(tmp_path / "a.ome.tif", RNG.integers(0, 9, (2, 3, 300, 300), np.uint16),
+                      axes="CZYX", pyramid_levels=1, compression="zlib",
+                      physical_size=0.5, channel_names=["a", "b"]),
+        ometiff.write(tmp_path / "rgb.ome.tif", rgb, axes="YXS"),
+        ometiff.write(tmp_path / "s.ome.tif", np.zeros((2, 8, 8), np.uint8), axes="CYX",
+                      split="c", channel_names=["x", "y"]),
+        ometiff.write(tmp_path / "m.ome.tif", [rgb, rgb], axes="YXS", split="series",
+                      companion=True),
+    ]
+    for path in files:
+        report = ometiff.validate(path)
+        assert [i for i in report.issues if i.severity in ("error", "warning")] == [], path
