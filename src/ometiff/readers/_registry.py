@@ -95,7 +95,7 @@ READERS: tuple[ReaderSpec, ...] = (
     ReaderSpec(
         "ome-tiff",
         "ometiff.readers._ome_tiff:OmeTiffReader",
-        (*_TIFF_SUFFIXES, ".companion.ome", ".ome.xml"),
+        (*_TIFF_SUFFIXES, ".ome", ".ome.xml"),
         "OME-TIFF: single file, multi-file sets, companion .companion.ome, pyramids",
         requires=("tifffile",),
     ),
@@ -200,7 +200,12 @@ def find_reader(path: StrPath) -> type[Reader]:
             if spec.suffixes:  # a vendor suffix match: tell the user what to install
                 missing.append(spec)
             continue
-        cls = spec.load()
+        try:
+            cls = spec.load()
+        except MissingDependencyError:
+            if spec.suffixes:
+                missing.append(spec)
+            continue
         if cls.can_read(p):
             return cls
     if missing:
