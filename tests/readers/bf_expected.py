@@ -1,0 +1,87 @@
+"""Compare a reader's OME with what Bio-Formats reported for the same file.
+
+The expectations are recorded by ``scripts/record_bioformats.py`` into
+``tests/expected/bioformats/<kind>.json``; both sides are summarised by the same
+``summarize_omexml`` so the comparison is like for like.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import ome_types
+from ome_types import model as m
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPECTED = ROOT / "tests" / "expected" / "bioformats"
+
+
+@cache
+def recorder() -> ModuleType:
+    """The ``scripts/record_bioformats.py`` module."""
+    spec = importlib.util.spec_from_file_location(
+        "record_bioformats", ROOT / "scripts" / "record_bioformats.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@cache
+def _load(kind: str) -> dict[str, Any]:
+    path = EXPECTED / f"{kind}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"files": {}}
+
+
+def expected_for(rel: str) -> dict[str, Any] | None:
+    """Bio-Formats' summary of a corpus file (``rel`` relative to the corpus)."""
+    kind = Path(rel).parts[0]
+    return _load(kind)["files"].get(rel)
+
+
+def summarize_ome(ome: m.OME) -> dict[str, Any]:
+    """Summarise our OME exactly as Bio-Formats' OME-XML is summarised."""
+    copy = ome.model_copy(deep=True)
+    for image in copy.images:
+        px = image.pixels
+        if not (px.tiff_data_blocks or px.bin_data_blocks or px.metadata_only):
+            px.metadata_only = m.MetadataOnly()
+    return recorder().summarize_omexml(ome_types.to_xml(copy))
+
+
+def _name(value: str | None) -> str | None:
+    return value or None  # Bio-Formats writes Name="" where others omit it
+
+
+def _close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=1e-3)
+
+
+def assert_like_bioformats(
+    ours: dict[str, Any], bf: dict[str, Any], *, names: bool = True, where: str = ""
+) -> None:
+    """Series count, sizes, pixel type, physical sizes, channels (and names) agree."""
+    assert "error" not in bf, f"{where}: Bio-Formats could not read it: {bf['error']}"
+    assert ours["series_count"] == bf["series_count"], where
+    keys = ("size_x", "size_y", "size_z", "size_c", "size_t", "pixel_type")
+    for i, (a, b) in enumerate(zip(ours["series"], bf["series"], strict=True)):
+        at = f"{where} series {i}"
+        assert {k: a[k] for k in keys} == {k: b[k] for k in keys}, at
+        for axis in "xyz":
+            key = f"physical_size_{axis}"
+            assert _close(a[key], b[key]), f"{at}: {key} {a[key]} != {b[key]}"
+        assert a["channel_count"] == b["channel_count"], at
+        assert a["samples_per_pixel"] == b["samples_per_pixel"], at
+        if names:
+            ours_names = [_name(n) for n in a["channel_names"]]
+            bf_names = [_name(n) for n in b["channel_names"]]
+            assert ours_names == bf_names, at
