@@ -10,13 +10,13 @@ import pytest
 import tifffile
 from bf_expected import assert_like_bioformats, expected_for, summarize_ome
 from reader_conformance import check_reader
+from tests.conftest import CORPUS, corpus_files, corpus_id
 
 from ometiff._errors import MissingDependencyError, OmeTiffError
 from ometiff.readers import open_image
-from tests.conftest import CORPUS, corpus_files, corpus_id
 
 pytest.importorskip("pylibCZIrw")
-from pylibCZIrw import czi as pyczi  # noqa: E402
+from pylibCZIrw import czi as pyczi
 
 CZIS = corpus_files("czi/**/*.czi")
 BF_OUT = CORPUS / "ome-tiff/bioformats-7.3.1"

@@ -10,10 +10,10 @@ import pytest
 import tifffile
 from bf_expected import assert_like_bioformats, expected_for, summarize_ome
 from reader_conformance import check_reader
+from tests.conftest import CORPUS, corpus_files, corpus_id
 
 from ometiff._errors import MissingDependencyError, OmeTiffError
 from ometiff.readers import open_image
-from tests.conftest import CORPUS, corpus_files, corpus_id
 
 nd2 = pytest.importorskip("nd2")
 

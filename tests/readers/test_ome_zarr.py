@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from bf_expected import assert_like_bioformats, expected_for, summarize_ome
 from reader_conformance import check_reader
+from tests.conftest import CORPUS, corpus_id
 
 from ometiff._errors import MissingDependencyError, OmeTiffError
 from ometiff.readers import open_image
-from tests.conftest import CORPUS, corpus_id
 
 zarr = pytest.importorskip("zarr")
 
