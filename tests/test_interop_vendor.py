@@ -1,0 +1,102 @@
+"""Vendor files converted by ometiff, read back by live Bio-Formats.
+
+For each LIF, CZI and ND2 file: our OME-TIFF, read by Bio-Formats, has the series
+count, sizes, pixel type, physical sizes (rel 1e-3), channel count and names that
+Bio-Formats reports for the original (tests/expected/bioformats/), and its pixels,
+as Bio-Formats decodes them (bfconvert back to OME-TIFF), equal the source reader's
+planes. Two JVM starts per file; a representative subset runs by default, the whole
+corpus with --run-slow.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from tests.bioformats import bfconvert, requires_bioformats, showinf_omexml
+from tests.conftest import CORPUS, corpus_files, corpus_id
+from tests.readers.bf_expected import assert_like_bioformats, expected_for, recorder
+
+from ometiff.readers import open_image
+
+VENDOR = corpus_files("lif/**/*.lif", "czi/**/*.czi", "nd2/**/*.nd2")
+#: Default subset: multi-series LIF with lambda folded into T, xz scans, CZI
+#: scenes (mosaic), multichannel RGB, zstd-compressed CZI, the ND2.
+SUBSET = {
+    "lif/readlif/LeicaLASX_wavelength-sweep_example.lif",
+    "lif/readlif/testdata_2channel_xz.lif",
+    "czi/czitools/S3_1Pos_2Mosaic_T1_Z1_CH1.czi",
+    "czi/aicspylibczi/RGB-multichannel.czi",
+    "czi/czitools/CellDivision_T3_Z6_CH1_X300_Y200_DCV_ZSTD.czi",
+    "nd2/pims/cluster.nd2",
+}
+PARAMS = [
+    pytest.param(p, id=corpus_id(p), marks=() if corpus_id(p) in SUBSET else pytest.mark.slow)
+    for p in VENDOR
+]
+
+
+def _convert(src: Path, dst: Path) -> Path:
+    """``ometiff.convert`` when it exists, else the same reader -> writer pipeline."""
+    if importlib.util.find_spec("ometiff._convert") is not None:
+        from ometiff import convert
+
+        out = convert(src, dst)
+        return Path(out[0] if isinstance(out, list) else out)
+    from ometiff._writecore import write_sources
+
+    with open_image(src) as rdr:
+        return write_sources(dst, rdr.sources(), ome=rdr.ome())[0]
+
+
+def _planes_by_tcz(series: tifffile.TiffPageSeries) -> tuple[np.ndarray, str]:
+    axes = series.get_axes(False)
+    data = series.asarray().reshape(series.get_shape(False))
+    return data, axes
+
+
+def _bf_plane(data: np.ndarray, axes: str, t: int, c: int, z: int) -> np.ndarray:
+    index: list[int | slice] = []
+    for ax in axes:
+        index.append({"T": t, "C": c, "Z": z}.get(ax, slice(None) if ax in "YXS" else 0))
+    plane = data[tuple(index)]
+    rest = [ax for ax in axes if ax in "YXS"]
+    return plane.transpose([rest.index(ax) for ax in "YXS" if ax in rest])
+
+
+@requires_bioformats
+@pytest.mark.parametrize("path", PARAMS)
+def test_bioformats_reads_our_conversion_like_the_original(path: Path, tmp_path: Path) -> None:
+    expected = expected_for(corpus_id(path))
+    assert expected is not None, "run scripts/record_bioformats.py"
+    out = _convert(path, tmp_path / f"{path.stem}.ome.tif")
+
+    # metadata, as Bio-Formats reads our file
+    ours = recorder().summarize_omexml(showinf_omexml(out))
+    assert_like_bioformats(ours, expected, where=corpus_id(path))
+
+    # pixels, as Bio-Formats decodes our file
+    back = tmp_path / "bf.ome.tif"
+    bfconvert(out, back, "-noflat")
+    with open_image(path) as rdr, tifffile.TiffFile(back) as tif:
+        sources = rdr.sources()
+        assert len(tif.series) == len(sources)
+        for src, series in zip(sources, tif.series, strict=True):
+            data, axes = _planes_by_tcz(series)
+            t_n, c_n, z_n = src.shape[:3]
+            for t in range(t_n):
+                for c in range(c_n):
+                    for z in range(z_n):
+                        want = src.get_plane(t, c, z)
+                        got = _bf_plane(data, axes, t, c, z)
+                        np.testing.assert_array_equal(got.reshape(want.shape), want)
+
+
+def test_corpus_has_every_vendor_file() -> None:
+    if not CORPUS.is_dir():
+        pytest.skip("corpus missing")
+    assert len(VENDOR) == 3 + 19 + 1
+    assert SUBSET <= {corpus_id(p) for p in VENDOR}
