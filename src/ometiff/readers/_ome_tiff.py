@@ -148,6 +148,7 @@ class OmeTiffReader(Reader):
                 tf = tifffile.TiffFile(member.path, is_ome=False)
             except (tifffile.TiffFileError, OSError, ValueError) as exc:
                 raise InvalidTiffError(f"{member.path}: not a readable TIFF: {exc}") from exc
+            tf.filehandle.set_lock(True)  # planes may be decoded from several threads
             self._files[member.path] = tf
         return tf
 
