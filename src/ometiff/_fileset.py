@@ -54,6 +54,10 @@ class FileSet:
     def _ifd_counts(self) -> dict[Path, int | None]:
         return {}
 
+    def prime_ifd_count(self, path: Path, count: int) -> None:
+        """Record a member's IFD count already known to the caller (saves a walk)."""
+        self._ifd_counts[path] = count
+
     def ifd_count_of(self, path: Path) -> int | None:
         """IFDs in a member's main chain (None when unreadable)."""
         counts = self._ifd_counts
@@ -127,8 +131,13 @@ def _read_xml_file(path: Path) -> str:
         return data.decode("latin-1")
 
 
-def resolve_fileset(path: StrPath) -> FileSet:
+def resolve_fileset(
+    path: StrPath, *, planes: bool = True, parsed: OmeView | None = None
+) -> FileSet:
     """Resolve the OME-TIFF set that ``path`` (a member or a companion) belongs to.
+
+    ``planes`` is passed to :func:`~ometiff._ome.parse_ome`; ``parsed`` is the
+    entry file's already parsed OME-XML (the validator parses it once itself).
 
     Raises
     ------
@@ -142,7 +151,7 @@ def resolve_fileset(path: StrPath) -> FileSet:
         xml = read_description(entry)
         if xml is None or "<OME" not in xml:
             raise OmeXmlError(f"{entry}: no OME-XML in the first IFD's ImageDescription")
-        ome = parse_ome(xml, source=str(entry))
+        ome = parsed if parsed is not None else parse_ome(xml, source=str(entry), planes=planes)
         metadata_path = entry
         kind = "single"
         if ome.binary_only is not None:
@@ -166,11 +175,11 @@ def resolve_fileset(path: StrPath) -> FileSet:
                 master_xml = _read_xml_file(meta)
                 kind = "companion"
             xml = master_xml
-            ome = parse_ome(xml, source=str(meta))
+            ome = parse_ome(xml, source=str(meta), planes=planes)
             metadata_path = meta
     else:
         xml = _read_xml_file(entry)
-        ome = parse_ome(xml, source=str(entry))
+        ome = parsed if parsed is not None else parse_ome(xml, source=str(entry), planes=planes)
         metadata_path = entry
         kind = "companion"
     members: list[Member] = []

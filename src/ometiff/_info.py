@@ -498,6 +498,7 @@ def info(path: StrPath) -> FileInfo:
         except OmeXmlError as exc:
             problems.append(str(exc))
         else:
+            fs.prime_ifd_count(p, structure.ifd_count)
             structures: dict[Path, TiffStructure | None] = {p: structure}
             series = _ome_series(fs, structures)
             files = _files_table(fs)

@@ -9,10 +9,11 @@ metadata uses ``ome_types.OME`` (:func:`read_ome`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ometiff._errors import OmeXmlError
 from ometiff._xml import local, namespace, parse_xml, schema_version
@@ -46,8 +47,10 @@ class ChannelView:
     fluor: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class TiffDataView:
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+class TiffDataView(NamedTuple):
     """One TiffData element; None where the attribute is absent (T2)."""
 
     ifd: int | None
@@ -57,7 +60,7 @@ class TiffDataView:
     plane_count: int | None
     uuid: str | None
     filename: str | None
-    raw: dict[str, str] = field(default_factory=dict)
+    raw: Mapping[str, str] = _EMPTY  # the element's attributes
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,8 +464,7 @@ def parse_ome(
 # --- plane map (T1-T6) ---------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class PlaneRef:
+class PlaneRef(NamedTuple):
     """Where one plane lives: a file (by UUID and/or FileName; both None = this file) and IFD."""
 
     z: int
@@ -521,12 +523,15 @@ def plane_map(
         vals = (index % s0, index // s0 % s1, index // (s0 * s1) % s2)
         return vals[iz], vals[ic], vals[it]
 
+    stride = {letters[0]: 1, letters[1]: s0, letters[2]: s0 * s1}
+    st_z, st_c, st_t = stride["Z"], stride["C"], stride["T"]
     planes: dict[int, PlaneRef] = {}
     duplicates: list[tuple[int, int]] = []
     overflow: list[tuple[int, int]] = []
     open_ended: list[tuple[int, int, TiffDataView, int]] = []  # (start, ifd, td, td index)
     for k, td in enumerate(image.tiffdata):
-        start = image.index_of(td.first_z or 0, td.first_c or 0, td.first_t or 0)
+        # image.index_of without per-call set-up
+        start = (td.first_z or 0) * st_z + (td.first_c or 0) * st_c + (td.first_t or 0) * st_t
         ifd = td.ifd or 0
         if td.plane_count is not None:
             count = td.plane_count

@@ -1,0 +1,90 @@
+"""``ometiff info`` on many-plane OME-TIFFs written by Bio-Formats.
+
+Targets (issue 2): on 6,000 planes (2 channels x 3,000 time points, 32x32),
+``ometiff info`` as a whole process takes < 1/5 of Bio-Formats ``showinf -nopix``
+and < 1/2 of ``ome_types.from_tiff``; on 30,000 planes it stays under a second.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from _common import PY, WORK, bf_cmd, have_bioformats, time_process
+
+
+def _bioformats_file(planes: int) -> Path:
+    """An OME-TIFF with ``planes`` 32x32 planes (2 channels), written by Bio-Formats."""
+    out = WORK / f"info_{planes}.ome.tif"
+    if out.exists():
+        return out
+    WORK.mkdir(parents=True, exist_ok=True)
+    src = WORK / f"info_{planes}_src.ome.tif"
+    data = np.random.default_rng(1).integers(0, 4000, (planes // 2, 2, 32, 32), np.uint16)
+    tifffile.imwrite(src, data, metadata={"axes": "TCYX"}, ome=True)
+    if have_bioformats():
+        time_process(bf_cmd("loci.formats.tools.ImageConverter", "-overwrite", str(src), str(out)))
+        src.unlink()
+    else:
+        src.rename(out)
+    return out
+
+
+def run(quick: bool = False) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    ometiff = [PY, "-m", "ometiff", "info"]
+    f6 = _bioformats_file(6000)
+    ours, peak = time_process([*ometiff, str(f6)], repeat=3)
+    ome_types_s, _ = time_process(
+        [PY, "-c", f"import ome_types; ome_types.from_tiff({str(f6)!r})"], repeat=1 if quick else 2
+    )
+    rows.append(
+        {
+            "name": "info 6,000 planes vs ome_types.from_tiff",
+            "ours_s": ours,
+            "anchor": "ome_types.from_tiff",
+            "anchor_s": ome_types_s,
+            "ratio": ome_types_s / ours,
+            "target": ">= 2",
+            "ok": ome_types_s / ours >= 2,
+            "peak_rss_mb": peak,
+        }
+    )
+    if have_bioformats():
+        bf_s, _ = time_process(
+            bf_cmd("loci.formats.tools.ImageInfo", "-nopix", str(f6)), repeat=1 if quick else 2
+        )
+        rows.append(
+            {
+                "name": "info 6,000 planes vs showinf -nopix",
+                "ours_s": ours,
+                "anchor": "Bio-Formats showinf",
+                "anchor_s": bf_s,
+                "ratio": bf_s / ours,
+                "target": ">= 5",
+                "ok": bf_s / ours >= 5,
+            }
+        )
+    f30 = _bioformats_file(30000)
+    ours30, peak30 = time_process([*ometiff, str(f30)], repeat=3)
+    rows.append(
+        {
+            "name": "info 30,000 planes (absolute)",
+            "ours_s": ours30,
+            "anchor": "1 second",
+            "anchor_s": 1.0,
+            "ratio": 1.0 / ours30,
+            "target": "ours < 1 s",
+            "ok": ours30 < 1.0,
+            "peak_rss_mb": peak30,
+        }
+    )
+    return rows
+
+
+if __name__ == "__main__":
+    for row in run(quick="--quick" in sys.argv):
+        print(row)
