@@ -100,3 +100,32 @@ def test_corpus_has_every_vendor_file() -> None:
         pytest.skip("corpus missing")
     assert len(VENDOR) == 3 + 19 + 1
     assert SUBSET <= {corpus_id(p) for p in VENDOR}
+
+
+@requires_bioformats
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "rel",
+    ["czi/czitools/10x10.czi", "lif/readlif/testdata_2channel_xz.lif", "nd2/pims/cluster.nd2"],
+)
+def test_recorded_expectations_are_current(rel: str) -> None:
+    """scripts/record_bioformats.py run now gives what is committed."""
+    if not (CORPUS / rel).is_file():
+        pytest.skip("corpus missing")
+    assert recorder().summarize_file(CORPUS / rel) == expected_for(rel)
+
+
+def test_summarize_omexml_converts_units_and_counts_samples() -> None:
+    xml = """<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06">
+      <Image ID="Image:0" Name="a"><Pixels ID="Pixels:0" DimensionOrder="XYCZT"
+        Type="uint8" SizeX="4" SizeY="3" SizeZ="2" SizeC="3" SizeT="1"
+        PhysicalSizeX="500" PhysicalSizeXUnit="nm" PhysicalSizeY="0.5"
+        PhysicalSizeZ="1" PhysicalSizeZUnit="pixel">
+        <Channel ID="Channel:0:0" Name="" SamplesPerPixel="3"/></Pixels></Image></OME>"""
+    s = recorder().summarize_omexml(xml)
+    assert s["series_count"] == 1
+    one = s["series"][0]
+    assert one["physical_size_x"] == pytest.approx(0.5)
+    assert one["physical_size_y"] == pytest.approx(0.5)  # µm is the default unit (U3)
+    assert one["physical_size_z"] is None  # "pixel" is not a length
+    assert (one["size_c"], one["channel_count"], one["samples_per_pixel"]) == (3, 1, 3)
