@@ -77,3 +77,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # Command modules: each registers its commands on `app`.
 import ometiff._cli_info  # noqa: E402, F401
+import ometiff._cli_show  # noqa: E402, F401
+import ometiff._cli_convert  # noqa: E402, F401
