@@ -296,6 +296,8 @@ class _Pen:
 
 
 def _row_height(row: _Row) -> int:
+    if row.xml_only is not None:
+        return 22 + XML_H + 26
     h = 20 + BLOCK_H  # file label + blocks
     if row.has_description or row.xml_only is not None:
         h += XML_H + 16

@@ -292,13 +292,13 @@ class RenderResult:
     limits: list[tuple[int, float, float]] = field(default_factory=list)  # (channel, lo, hi)
 
 
+_NOUNS = {"T": "time points", "Z": "Z planes", "channel": "channels", "level": "levels"}
+
+
 def _check(value: int, size: int, what: str, fi: FileInfo, k: int) -> None:
     if not 0 <= value < size:
-        raise RenderError(
-            f"{fi.path}: series {k} has {what} 0–{size - 1}; {what} {value} does not exist"
-            if size > 1
-            else f"{fi.path}: series {k} has only {what} 0; {what} {value} does not exist"
-        )
+        have = f"{_NOUNS[what]} 0–{size - 1}" if size > 1 else f"only {what} 0"
+        raise RenderError(f"{fi.path}: series {k} has {have}; {what} {value} does not exist")
 
 
 def _channel_image(
