@@ -260,8 +260,16 @@ def build_pixels(
         kwargs = dict(extra[ci]) if ci < len(extra) else {}
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
         chans.append(m.Channel(id=f"Channel:{index}:{ci}", samples_per_pixel=samples, **kwargs))
-    px, py, pz = physical
-    um = UnitsLength.MICROMETER
+    optional: dict[str, Any] = {}
+    for axis, value in zip("xyz", physical, strict=True):
+        if value is not None:  # U3/W3: a size only when the file states one, with its unit
+            optional[f"physical_size_{axis}"] = value
+            optional[f"physical_size_{axis}_unit"] = UnitsLength.MICROMETER
+    if time_increment is not None:
+        optional["time_increment"] = time_increment
+        optional["time_increment_unit"] = UnitsTime.SECOND
+    if significant_bits is not None:
+        optional["significant_bits"] = significant_bits
     return m.Pixels(
         id=f"Pixels:{index}",
         dimension_order=m.Pixels_DimensionOrder.XYCZT,
@@ -271,15 +279,7 @@ def build_pixels(
         size_z=z,
         size_c=c * samples,
         size_t=t,
-        physical_size_x=px,
-        physical_size_x_unit=um,
-        physical_size_y=py,
-        physical_size_y_unit=um,
-        physical_size_z=pz,
-        physical_size_z_unit=um,
-        time_increment=time_increment,
-        time_increment_unit=UnitsTime.SECOND,
-        significant_bits=significant_bits,
         channels=chans,
         planes=list(planes),
+        **optional,
     )
