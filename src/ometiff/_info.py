@@ -12,7 +12,7 @@ the README: keys are only ever added.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -187,6 +187,48 @@ def _ome_series_one(
         )
         for ch in image.channels
     ]
+    problems: list[str] = []
+    size_x, size_y = image.size_x or 0, image.size_y or 0
+    spp = image.samples_per_pixel
+    size_c = image.size_c or 1
+    levels_below: list[list[int]] = []
+    if pm.planes:
+        first = pm.planes[min(pm.planes)]
+        member = fs.member_for(first.uuid, first.filename)
+        st = _structure_of(member.path if member and member.exists else None, structures)
+        if st is not None and first.ifd < st.ifd_count:
+            ifd = st.ifds[first.ifd]
+            # D5 / N5: where OME and the TIFF disagree, readers take the TIFF's value
+            if ifd.samples_per_pixel != spp and ifd.samples_per_pixel > 0:
+                problems.append(
+                    f"SamplesPerPixel is {spp} in OME-XML but {ifd.samples_per_pixel} in the TIFF; "
+                    "the TIFF's value is used (N5)"
+                )
+                spp = ifd.samples_per_pixel
+                if size_c % spp:
+                    size_c *= spp
+                first_channel = image.channels[0] if image.channels else None
+                fixed_channels = image.channels[1:]
+                if first_channel is not None:
+                    fixed_channels = (
+                        replace(first_channel, samples_per_pixel=spp),
+                        *fixed_channels,
+                    )
+                image = replace(image, size_c=size_c, channels=fixed_channels)
+                pm = plane_map(image, ifd_count=fs.ifd_count)
+            for label, ome_value, tiff_value in (
+                ("SizeX", size_x, ifd.width),
+                ("SizeY", size_y, ifd.height),
+            ):
+                if ome_value != tiff_value:
+                    problems.append(
+                        f"{label} is {ome_value} in OME-XML but {tiff_value} in the TIFF; "
+                        "the TIFF's value is used (D5)"
+                    )
+            size_x, size_y = ifd.width, ifd.height
+            # pyramid levels: the SubIFDs of the first plane's IFD (P-2)
+            levels_below = [[sub.height, sub.width] for sub in ifd.subifds]
+    levels = [[size_y, size_x], *levels_below]
     planes: list[PlaneLocation] = []
     for index in sorted(pm.planes):
         ref = pm.planes[index]
@@ -194,7 +236,6 @@ def _ome_series_one(
         planes.append(
             PlaneLocation(ref.z, ref.c, ref.t, member.filename if member else ref.filename, ref.ifd)
         )
-    problems = []
     if pm.unmapped:
         problems.append(
             f"{len(pm.unmapped)} of {image.plane_count} planes are not mapped to any IFD (T4)"
@@ -205,15 +246,25 @@ def _ome_series_one(
         problems.append(
             f"{len(pm.filled)} planes are found only by Bio-Formats-style fill-down (T6)"
         )
-    # pyramid levels: the SubIFDs of the first plane's IFD (P-2)
-    size_x, size_y = image.size_x or 0, image.size_y or 0
-    levels = [[size_y, size_x]]
-    if pm.planes:
-        first = pm.planes[min(pm.planes)]
-        member = fs.member_for(first.uuid, first.filename)
-        st = _structure_of(member.path if member and member.exists else None, structures)
-        if st is not None and first.ifd < st.ifd_count:
-            levels += [[sub.height, sub.width] for sub in st.ifds[first.ifd].subifds]
+    # Bio-Formats reports one channel per effective channel, named or not (R1, R3)
+    for _ in range(len(channels), image.effective_size_c):
+        channels.append(ChannelSummary(name=None, samples_per_pixel=spp))
+    physical = {}
+    for axis, q in (
+        ("x", image.physical_size_x),
+        ("y", image.physical_size_y),
+        ("z", image.physical_size_z),
+    ):
+        value = _um(q)
+        if value is not None and value <= 0:
+            problems.append(
+                f"PhysicalSize{axis.upper()}={q.value if q else value} is not a positive number; ignored"
+            )
+            value = None
+        physical[axis] = value
+    pixel_type = image.pixel_type
+    if pixel_type is not None:
+        pixel_type = _LEGACY_PIXEL_TYPES.get(pixel_type, pixel_type)
     instrument = instruments.get(image.instrument_ref)
     inst_text = None
     if instrument is not None:
@@ -234,14 +285,14 @@ def _ome_series_one(
         size_x=size_x,
         size_y=size_y,
         size_z=image.size_z or 1,
-        size_c=image.size_c or 1,
+        size_c=size_c,
         size_t=image.size_t or 1,
-        samples_per_pixel=image.samples_per_pixel,
-        dtype=image.pixel_type,
+        samples_per_pixel=spp,
+        dtype=pixel_type,
         dimension_order=image.dimension_order or "XYZCT",
-        physical_size_x=_um(image.physical_size_x),
-        physical_size_y=_um(image.physical_size_y),
-        physical_size_z=_um(image.physical_size_z),
+        physical_size_x=physical["x"],
+        physical_size_y=physical["y"],
+        physical_size_z=physical["z"],
         physical_size_units=units,
         time_increment=None
         if image.time_increment is None
@@ -253,6 +304,20 @@ def _ome_series_one(
         instrument=inst_text,
         plane_problems=problems,
     )
+
+
+#: Pixel type names of schema versions before 2008 (PixelType attribute) -> 2016-06 names.
+_LEGACY_PIXEL_TYPES = {
+    "Uint8": "uint8",
+    "Uint16": "uint16",
+    "Uint32": "uint32",
+    "Int8": "int8",
+    "Int16": "int16",
+    "Int32": "int32",
+    "Float": "float",
+    "Double": "double",
+    "Bit": "bit",
+}
 
 
 def _files_table(fs: FileSet) -> list[dict[str, Any]]:
