@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import math
 import sys
-from pathlib import Path
 
 import pytest
-
-from ometiff import info
 from tests.bioformats import requires_bioformats, showinf_omexml
 from tests.conftest import CORPUS, ROOT
+
+from ometiff import info
 
 EXPECTED = json.loads((ROOT / "tests/expected/bioformats/ome-tiff.json").read_text())["files"]
 OME_FILES = sorted(k for k, v in EXPECTED.items() if v.get("format") == "OME-TIFF")
