@@ -355,3 +355,16 @@ def test_stats_on_corpus_companion_set_match_tifffile() -> None:
     first = tifffile.imread(member, is_ome=False, key=0)
     assert rows[0]["min"] <= first.min() and rows[0]["max"] >= first.max()
     assert sum(r["planes"] for r in rows) == len(fi.series[0].planes)
+
+
+def test_missing_member_drawn_red_and_stats_refuse(files: dict, tmp_path: Path) -> None:
+    import shutil
+
+    from ometiff._diagram import MISSING
+
+    for name in ("set_c0.ome.tif", "set_c1.ome.tif"):
+        shutil.copy(files["dir"] / name, tmp_path / name)
+    out = draw_diagram(info(tmp_path / "set_c0.ome.tif"), tmp_path / "d.png")
+    assert _colour_count(out, MISSING) > 100  # dashed red box for set_c2.ome.tif
+    with pytest.raises(InvalidTiffError, match=r"set_c2\.ome\.tif: member of the file set"):
+        channel_stats(tmp_path / "set_c0.ome.tif")

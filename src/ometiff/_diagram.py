@@ -144,11 +144,11 @@ def _plane_labels(fi: FileInfo) -> dict[tuple[str, int], list[tuple[int, int, in
     return out
 
 
-def _label(entries: list[tuple[int, int, int, int]]) -> str:
+def _label(entries: list[tuple[int, int, int, int]], several: bool) -> str:
     if not entries:
         return "no plane"
-    _, z, c, t = entries[0]
-    text = f"Z{z} C{c} T{t}"
+    k, z, c, t = entries[0]
+    text = f"{'S' + str(k) + ' ' if several else ''}Z{z} C{c} T{t}"
     return text if len(entries) == 1 else f"{text} +{len(entries) - 1}"
 
 
@@ -176,7 +176,10 @@ def _choose(series_of: list[int | None]) -> list[int | tuple[int, int]]:
 
 
 def _row_for(
-    name: str, st: TiffStructure, labels: dict[tuple[str, int], list[tuple[int, int, int, int]]]
+    name: str,
+    st: TiffStructure,
+    labels: dict[tuple[str, int], list[tuple[int, int, int, int]]],
+    several: bool,
 ) -> _Row:
     entries = [labels.get((name, i), []) for i in range(st.ifd_count)]
     series_of = [e[0][0] if e else None for e in entries]
@@ -189,7 +192,11 @@ def _row_for(
         else:
             row.items.append(
                 _Block(
-                    item, st.ifds[item], st.offsets[item], series_of[item], _label(entries[item])
+                    item,
+                    st.ifds[item],
+                    st.offsets[item],
+                    series_of[item],
+                    _label(entries[item], several),
                 )
             )
     return row
@@ -224,7 +231,7 @@ def _rows(fi: FileInfo) -> list[_Row]:
         if st is None:
             rows.append(_Row(name, None, missing=True, note="missing or unreadable"))
             continue
-        row = _row_for(Path(name).name, st, labels)
+        row = _row_for(Path(name).name, st, labels, len(fi.series) > 1)
         kind = "BigTIFF" if st.bigtiff else "TIFF"
         row.note = f"{kind}, {st.ifd_count:,} IFD{'s' if st.ifd_count != 1 else ''}, {_bytes(st.file_size)}"
         rows.append(row)
