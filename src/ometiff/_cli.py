@@ -12,7 +12,6 @@ import logging
 import sys
 from collections.abc import Sequence
 
-import click
 import typer
 
 from ometiff._errors import OmeTiffError
@@ -59,13 +58,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OmeTiffError as exc:
         error(str(exc))
         return 2
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         error("aborted")
         return 2
-    except click.ClickException as exc:
-        exc.show()
+    except typer.TyperException as exc:  # usage errors: bad option, missing argument
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            error(str(exc))
         return 2
     except KeyboardInterrupt:
         error("interrupted")
@@ -79,3 +82,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 import ometiff._cli_info  # noqa: E402, F401
 import ometiff._cli_show  # noqa: E402, F401
 import ometiff._cli_convert  # noqa: E402, F401
+import ometiff._cli_meta  # noqa: E402, F401
