@@ -86,6 +86,8 @@ def _imagej(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
     if unit is None:
         if unit_raw is not None:
             notes.skip(f"ImageJ unit {unit_raw!r}", "not a physical unit; sizes left unset (U3)")
+        else:  # no ImageJ unit: a centimetre ResolutionUnit still calibrates X/Y
+            _generic(tf, meta, notes)
     else:
         for axis, tag in (("x", "XResolution"), ("y", "YResolution")):
             size = _res_size(page, tag)
