@@ -362,7 +362,7 @@ def test_missing_member_drawn_red_and_stats_refuse(files: dict, tmp_path: Path) 
 
     from ometiff._diagram import MISSING
 
-    for name in ("set_c0.ome.tif", "set_c1.ome.tif"):
+    for name in ("set.companion.ome", "set_c0.ome.tif", "set_c1.ome.tif"):
         shutil.copy(files["dir"] / name, tmp_path / name)
     out = draw_diagram(info(tmp_path / "set_c0.ome.tif"), tmp_path / "d.png")
     assert _colour_count(out, MISSING) > 100  # dashed red box for set_c2.ome.tif
