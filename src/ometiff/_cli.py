@@ -83,3 +83,4 @@ import ometiff._cli_info  # noqa: E402, F401
 import ometiff._cli_show  # noqa: E402, F401
 import ometiff._cli_convert  # noqa: E402, F401
 import ometiff._cli_meta  # noqa: E402, F401
+import ometiff._cli_validate  # noqa: E402, F401
