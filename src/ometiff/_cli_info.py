@@ -242,7 +242,11 @@ def info(
 def _stats_text(result: Any) -> str:
     lines = ["  Statistics (per channel):"]
     for s in result:
+        values = ", ".join(
+            f"{key} {'—' if s[key] is None else format(s[key], fmt)}"
+            for key, fmt in (("min", "g"), ("max", "g"), ("mean", ".6g"))
+        )
         lines.append(
-            f"    series {s['series']} channel {s['channel']}: min {s['min']:g}, max {s['max']:g}, mean {s['mean']:.6g} ({s['planes']} planes)"
+            f"    series {s['series']} channel {s['channel']}: {values} ({s['planes']} planes)"
         )
     return "\n".join(lines)

@@ -97,6 +97,7 @@ class FileInfo:
     schema_version: str | None = None
     creator: str | None = None
     annotation_count: int = 0
+    metadata_source: str = "tiff"  # "ome": series come from OME-XML and its plane map
     warnings: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -114,6 +115,7 @@ class FileInfo:
             "schema_version": self.schema_version,
             "creator": self.creator,
             "annotation_count": self.annotation_count,
+            "metadata_source": self.metadata_source,
             "files": self.files,
             "series": [asdict(s) for s in self.series],
             "warnings": self.warnings,
@@ -554,6 +556,7 @@ def info(path: StrPath) -> FileInfo:
     ]
     schema = creator = None
     annotations = 0
+    files_from_ome = False
     is_ome = structure.ifds and structure.ifds[0].description_kind == "OME-XML"
     if structure.description is not None and not structure.description_utf8 and is_ome:
         warnings.append("IFD0 ImageDescription is not valid UTF-8 (X2); read as Latin-1")
@@ -567,6 +570,7 @@ def info(path: StrPath) -> FileInfo:
             structures: dict[Path, TiffStructure | None] = {p: structure}
             series = _ome_series(fs, structures)
             files = _files_table(fs)
+            files_from_ome = True
             schema, creator, annotations = (
                 fs.ome.schema_version,
                 fs.ome.creator,
@@ -597,6 +601,7 @@ def info(path: StrPath) -> FileInfo:
         annotation_count=annotations,
         warnings=warnings,
         problems=problems,
+        metadata_source="ome" if schema is not None or files_from_ome else "tiff",
     )
 
 
@@ -632,6 +637,7 @@ def _companion_info(p: Path) -> FileInfo:
         creator=fs.ome.creator,
         annotation_count=fs.ome.annotation_count,
         problems=problems,
+        metadata_source="ome",
     )
 
 

@@ -47,7 +47,7 @@ class RenderError(OmeTiffError, ValueError):
 
 def is_ome(fi: FileInfo) -> bool:
     """True when ``fi.series`` came from OME-XML (a plane map), not from tifffile."""
-    return fi.structure is None or any("uuid" in row for row in fi.files)
+    return fi.metadata_source == "ome"
 
 
 def _to_yxs(data: np.ndarray, page: Any) -> np.ndarray:
