@@ -53,7 +53,7 @@ def _ome_types_dir() -> Path:
     return Path(ome_types.__file__).parent
 
 
-class _OfflineResolver(etree.Resolver):
+class _OfflineResolver(etree.Resolver):  # type: ignore[misc]
     """Answers the XSD's import of the W3C xml.xsd locally; nothing else is resolved."""
 
     def resolve(self, system_url: str | None, public_id: str | None, context: Any) -> Any:
@@ -92,7 +92,7 @@ class SchemaError:
 
 
 def _readable_path(root: _Element, xpath: str | None) -> str:
-    """'/*/*[2]/*[3]' -> 'OME/Image[1]/Pixels/Plane[0]' (0-based sibling index of that name)."""
+    """'/*/*[2]/*[3]' -> 'Image[1]/Pixels/Plane[0]' (0-based index among same-named siblings)."""
     if not xpath:
         return "OME"
     try:
@@ -112,7 +112,7 @@ def _readable_path(root: _Element, xpath: str | None) -> str:
             same = [c for c in parent if c.tag == elem.tag]
             parts.append(f"{name}[{same.index(elem)}]" if len(same) > 1 else name)
         elem = parent
-    return "/".join(reversed(parts))
+    return "/".join(reversed(parts[:-1])) or parts[-1]  # relative to the OME root
 
 
 def _attribute_of(message: str) -> str | None:
