@@ -5,7 +5,6 @@
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
 from ometiff._cli import app
@@ -131,13 +130,13 @@ def set_(
         if "=" in extra and key and set(key) <= set("xyz"):
             sizes.append(extra)
         else:
-            raise click.UsageError(
+            raise OmeTiffError(
                 f"unexpected argument {extra!r} (repeat the option for each value, "
                 "e.g. --channel-name 0=DAPI --channel-name 1=GFP)"
             )
     given = (time_increment, name, description)
     if not (channel_name or channel_color or sizes or any(v is not None for v in given)):
-        raise click.UsageError("nothing to set: give at least one field option (see --help)")
+        raise OmeTiffError("nothing to set: give at least one field option (see --help)")
     result = meta_set(
         path,
         series=series,
@@ -200,7 +199,7 @@ def repair(
     from ometiff._repair import repair as run_repair
 
     if to_companion and to_embedded:
-        raise click.UsageError("--to-companion and --to-embedded exclude each other")
+        raise OmeTiffError("--to-companion and --to-embedded exclude each other")
     report = run_repair(
         paths, dry_run=dry_run, to_companion=to_companion, to_embedded=to_embedded,
         backup=backup,

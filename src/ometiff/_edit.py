@@ -27,6 +27,7 @@ from lxml import etree
 from ometiff._errors import OmeTiffError, OmeXmlError, ValidationError
 from ometiff._ome import parse_ome, plane_map
 from ometiff._structure import TiffStructure, inspect_tiff, is_tiff, read_description
+from ometiff._types import DIMENSION_ORDERS
 from ometiff._xml import (
     LENGTH_UNITS_M,
     LENGTH_UNITS_OTHER,
@@ -237,8 +238,8 @@ def consistency_findings(root: _Element, ctx: CheckContext) -> list[str]:
                     f"{where}: {len(image.channels)} Channel(s) hold {total} samples "
                     f"but SizeC={image.size_c} (R2)"
                 )
-        if not image.tiffdata:
-            continue
+        if not image.tiffdata or image.dimension_order not in DIMENSION_ORDERS:
+            continue  # the schema check reports a bad DimensionOrder (D3)
         pm = plane_map(image, ifd_count=ifd_count, fill_down=True)
         if pm.unmapped:
             out.append(
@@ -351,11 +352,11 @@ def backup_path(path: Path) -> Path:
     """
     name = path.name
     lower = name.lower()
+    base = path.with_name(name + ".xml.bak")  # companion: <name>.companion.ome.xml.bak
     for suffix in (".ome.tiff", ".ome.tif", ".ome.tf2", ".ome.tf8", ".ome.btf", ".tiff", ".tif"):
         if lower.endswith(suffix) and len(name) > len(suffix):
-            name = name[: -len(suffix)]
+            base = path.with_name(name[: -len(suffix)] + ".ome.xml.bak")
             break
-    base = path.with_name(name + ".ome.xml.bak")
     candidate, n = base, 0
     while candidate.exists():
         n += 1
@@ -390,6 +391,7 @@ def apply_to_documents(
     dry_run: bool,
     what: str = "edit",
     declaration: bool | None = None,
+    verbatim: bytes | None = None,
 ) -> EditResult:
     """Edit a copy of each document, check all of them, then write them all (or none)."""
     from ometiff._tiffpatch import _check_writable
@@ -414,9 +416,11 @@ def apply_to_documents(
         if not changes:
             edits.append(FileEdit(doc.path, (), False))
             continue
+        data = verbatim if verbatim is not None else serialize(
+            new_root, declaration=doc.declaration if declaration is None else declaration
+        )
         edits.append(
-            write_document(doc.path, serialize(new_root, declaration=doc.declaration
-                                               if declaration is None else declaration),
+            write_document(doc.path, data,
                            is_tiff_file=doc.is_tiff,
                            old_text=doc.text, backup=backup, changes=tuple(changes))
         )
@@ -676,6 +680,16 @@ def meta_replace(
         )
         return replacement, [] if same else ["whole document replaced"]
 
+    # A single copy gets the user's bytes as given when they are UTF-8 already (X2).
+    raw = xml.encode("utf-8") if isinstance(xml, str) else bytes(xml)
+    verbatim = None
+    if not keep_uuid and re.match(rb"\s*(<\?xml[^>]*encoding=[\"'](?!utf-?8)[^\"']*)", raw, re.I) is None:
+        try:
+            raw.decode("utf-8")
+            verbatim = raw.strip(b"\x00")
+        except UnicodeDecodeError:
+            verbatim = None
     return apply_to_documents(
-        docs, fs, edit, backup=backup, dry_run=dry_run, what="replace", declaration=declaration
+        docs, fs, edit, backup=backup, dry_run=dry_run, what="replace", declaration=declaration,
+        verbatim=verbatim,
     )
