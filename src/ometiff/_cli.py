@@ -79,8 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # Command modules: each registers its commands on `app`.
-import ometiff._cli_info  # noqa: E402, F401
-import ometiff._cli_show  # noqa: E402, F401
-import ometiff._cli_convert  # noqa: E402, F401
-import ometiff._cli_meta  # noqa: E402, F401
-import ometiff._cli_validate  # noqa: E402, F401
+from ometiff import (  # noqa: E402, F401
+    _cli_convert,
+    _cli_info,
+    _cli_meta,
+    _cli_show,
+    _cli_validate,
+)
