@@ -32,7 +32,7 @@ def ome_xml(
         f'<?xml version="1.0" encoding="UTF-8"?>\n<OME xmlns="{NS}"{root_uuid}>'
         f'<Image ID="Image:0" Name="test"><Pixels ID="Pixels:0" DimensionOrder="XYZCT" '
         f'Type="uint16" SizeX="{size_x}" SizeY="{size_y}" SizeZ="{size_z}" SizeC="{size_c}" '
-        f'SizeT="{size_t}" {pixel_attrs}>{channels}{td}</Pixels></Image>{extra}</OME>'
+        f'SizeT="{size_t}"{" " + pixel_attrs if pixel_attrs else ""}>{channels}{td}</Pixels></Image>{extra}</OME>'
     )
 
 
