@@ -168,7 +168,7 @@ def test_image_series_with_missing_plane_fails_cleanly(tmp_path: Path) -> None:
         for c in range(2):
             Image.fromarray(np.full((6, 7), z, np.uint8)).save(folder / f"s_z{z}_c{c}.png")
     out = ometiff.convert(folder, tmp_path / "s.ome.tif")
-    arr, ome = _read(out[0])
+    _arr, ome = _read(out[0])
     assert ome.images[0].pixels.size_z == 3 and ome.images[0].pixels.size_c == 2
     (folder / "s_z1_c1.png").unlink()
     assert main(["convert", str(folder), str(tmp_path / "s2.ome.tif"), "--quiet"]) == 2

@@ -109,6 +109,7 @@ class OmeTiffReader(Reader):
             self.close()
             raise
         self._ome: m.OME | None = None
+        self._ome_given = False
 
     # -- file access ---------------------------------------------------------------
 
@@ -194,6 +195,9 @@ class OmeTiffReader(Reader):
     def ome(self) -> m.OME:
         if self._ome is None:
             self._ome = self._build_ome()
+        if not self._ome_given:  # the first caller gets the cached model itself
+            self._ome_given = True
+            return self._ome
         return self._ome.model_copy(deep=True)
 
     def _build_ome(self) -> m.OME:

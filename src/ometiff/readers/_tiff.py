@@ -139,6 +139,7 @@ class TiffReader(Reader):
             self._tf.close()
             raise
         self._ome: m.OME | None = None
+        self._ome_given = False
 
     def _init_layouts(self) -> None:
         try:
@@ -314,6 +315,9 @@ class TiffReader(Reader):
             from ometiff.readers._tiffmeta import build_tiff_ome
 
             self._ome = build_tiff_ome(self._tf, self._layouts, self.notes)
+        if not self._ome_given:  # the first caller gets the cached model itself
+            self._ome_given = True
+            return self._ome
         return self._ome.model_copy(deep=True)
 
     def original_metadata(self) -> dict[str, str]:
