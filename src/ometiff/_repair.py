@@ -427,7 +427,9 @@ def repair(
         for member in _members_of(root, index, path if doc.is_tiff else None):
             if member not in docs:
                 queue.append(member)
+    _fix_companion_uuids(docs, roots, actions)
     uuids: dict[Path, str] = {p: u for u, p in index.items()}
+    uuids.update({p: r.get("UUID", "") for p, r in roots.items() if r.get("UUID")})
     outputs: dict[Path, bytes] = {}
     extra: dict[Path, _Element] = {}  # new companion files
     removals: list[Path] = []
@@ -511,6 +513,34 @@ def repair(
         else:
             path.unlink()
     return RepairReport(tuple(actions), tuple(unresolved), False, tuple(written))
+
+
+def _fix_companion_uuids(
+    docs: dict[Path, Document], roots: dict[Path, _Element], acts: list[RepairAction]
+) -> None:
+    """M5: a companion needs OME@UUID, the one its BinaryOnly members point with."""
+    from ometiff._omebuild import new_uuid
+
+    for path, doc in docs.items():
+        root = roots[path]
+        if doc.is_tiff or root.get("UUID") or _children(root, "BinaryOnly"):
+            continue
+        pointing = [
+            b for p, r in roots.items() for b in _children(r, "BinaryOnly")
+            if (p.parent / (b.get("MetadataFile") or "")).resolve() == path.resolve()
+        ]
+        found = {b.get("UUID") for b in pointing} - {None, ""}
+        if len(found) == 1:
+            uuid = found.pop()
+            message = f"companion had no OME@UUID; set to {uuid}, the UUID its members point with"
+        else:
+            uuid = new_uuid()
+            for b in pointing:
+                b.set("UUID", uuid)
+            message = (f"companion had no OME@UUID; set to a new {uuid} "
+                       f"({len(pointing)} BinaryOnly member(s) updated)")
+        root.set("UUID", uuid)
+        acts.append(RepairAction(path, "M5-companion-uuid", message))
 
 
 def _is_master(root: _Element, docs: dict[Path, Document]) -> bool:
