@@ -6,11 +6,11 @@ import socket
 import sys
 
 import pytest
+from tests.conftest import CORPUS, requires_corpus
 
 from ometiff import OmeXmlError
 from ometiff._schema import load_schema, upgrade, upgrade_path, validate_schema
 from ometiff._xml import parse_xml, schema_version
-from tests.conftest import CORPUS, requires_corpus
 
 NS = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
 

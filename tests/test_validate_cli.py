@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-
-from ometiff._cli import main
 from tests.conftest import CORPUS, requires_corpus
 from tests.test_validate import ome_xml, write_tiff
+
+from ometiff._cli import main
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,7 +36,7 @@ def referenced_ifds(ctx: Context) -> list[IfdUse]:
     cached = ctx.cache.get("ifd_uses")
     if cached is not None:
         return list(cached)
-    uses: dict[tuple[int, Path, int], IfdUse] = {}
+    uses: dict[tuple[int, Path, int], list[Any]] = {}  # -> [ifd, first index, count]
     for image, pm in zip(ctx.images(), ctx.plane_maps, strict=False):
         files: dict[tuple[str | None, str | None], TiffStructure | None] = {}
         for ref in pm.planes.values():
@@ -50,12 +50,12 @@ def referenced_ifds(ctx: Context) -> list[IfdUse]:
             slot = (image.index, structure.path, id(ifd))
             use = uses.get(slot)
             if use is None:
-                uses[slot] = IfdUse(image.index, structure.path, ifd, ref.ifd, 1)
+                uses[slot] = [ifd, ref.ifd, 1]
             else:
-                uses[slot] = IfdUse(
-                    use.image, use.path, use.ifd, min(use.first_index, ref.ifd), use.count + 1
-                )
-    out = list(uses.values())
+                if ref.ifd < use[1]:
+                    use[1] = ref.ifd
+                use[2] += 1
+    out = [IfdUse(k[0], k[1], v[0], v[1], v[2]) for k, v in uses.items()]
     ctx.cache["ifd_uses"] = tuple(out)
     return out
 
@@ -177,8 +177,8 @@ def check_ifd_references(ctx: Context) -> Iterator[Issue]:
                 names[link] = name
             by_key.setdefault(name, []).append(ref.ifd)
         for name, indices in by_key.items():
-            column = np.unique(np.asarray(indices, dtype=np.int64), return_counts=True)
-            twice = column[0][column[1] > 1]
+            uniq, counts = np.unique(np.asarray(indices, dtype=np.int64), return_counts=True)
+            twice = uniq[counts > 1]
             if twice.size:
                 shown = ", ".join(str(int(v)) for v in twice[:_SHOW])
                 yield error(
@@ -188,7 +188,7 @@ def check_ifd_references(ctx: Context) -> Iterator[Issue]:
                     f"{' ...' if twice.size > _SHOW else ''}); each plane needs its own IFD: fix "
                     "the TiffData",
                 )
-            shared.setdefault(name, []).append(column[0])
+            shared.setdefault(name, []).append(uniq)
     for name, arrays in shared.items():
         if len(arrays) < 2:
             continue

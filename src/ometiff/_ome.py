@@ -272,16 +272,28 @@ def _tiffdata(elem: _Element) -> TiffDataView:
     get = raw.get
     uuid_elem = None
     for child in elem:  # TiffData's only child element is UUID
-        if isinstance(child.tag, str) and child.tag.endswith("UUID"):
-            uuid_elem = child
-            break
+        uuid_elem = child
+        break
+    if uuid_elem is not None and not (
+        isinstance(uuid_elem.tag, str) and uuid_elem.tag.endswith("UUID")
+    ):
+        uuid_elem = _first(elem, "UUID")
+    try:  # plain integers (the usual case) without the general parser
+        ifd, fz, ft, fc, pc = (
+            None if v is None else int(v)
+            for v in (get("IFD"), get("FirstZ"), get("FirstT"), get("FirstC"), get("PlaneCount"))
+        )
+    except ValueError:
+        ifd, fz, ft, fc, pc = (
+            _int(get(k)) for k in ("IFD", "FirstZ", "FirstT", "FirstC", "PlaneCount")
+        )
     return TiffDataView(
-        ifd=_int(get("IFD")),
-        first_z=_int(get("FirstZ")),
-        first_t=_int(get("FirstT")),
-        first_c=_int(get("FirstC")),
-        plane_count=_int(get("PlaneCount")),
-        uuid=_text(uuid_elem),
+        ifd=ifd,
+        first_z=fz,
+        first_t=ft,
+        first_c=fc,
+        plane_count=pc,
+        uuid=None if uuid_elem is None else _text(uuid_elem),
         filename=None if uuid_elem is None else uuid_elem.get("FileName"),
         raw=raw,
     )
