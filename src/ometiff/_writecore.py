@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ import numpy as np
 import tifffile
 
 from ometiff._compression import Codec, check_codec_dtype, resolve_codec
+from ometiff._encode import Encoder, encoded, submit_page, tile_encoder
 from ometiff._errors import OmeTiffError, WriteError
 from ometiff._multifile import (
     AtomicSet,
@@ -121,6 +122,14 @@ def _estimate(plan: FilePlan, sources: Sequence[SeriesSource], levels: Sequence[
     return total
 
 
+class _SourceFailed(Exception):
+    """Carries an exception raised by a source's ``get_plane`` through the writer."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def _prefetched(
     items: Sequence[tuple[int, int, int, int]], fetch: Callable[[int, int, int, int], np.ndarray]
 ) -> Iterator[tuple[tuple[int, int, int, int], np.ndarray]]:
@@ -139,7 +148,14 @@ def _prefetched(
 def _fetcher(sources: Sequence[SeriesSource]) -> Callable[[int, int, int, int], np.ndarray]:
     def fetch(series: int, t: int, c: int, z: int) -> np.ndarray:
         src = sources[series]
-        plane = np.asarray(src.get_plane(t, c, z))
+        try:
+            plane = np.asarray(src.get_plane(t, c, z))
+        except OmeTiffError:
+            raise
+        except Exception as e:
+            # the source's own error, with where it happened; not "tifffile refused"
+            e.add_note(f"ometiff: while reading plane (t={t}, c={c}, z={z}) of series {series}")
+            raise _SourceFailed(e) from e
         y, x = src.shape[3], src.shape[4]
         want = (y, x) if src.samples == 1 else (y, x, src.samples)
         if plane.shape != want:
@@ -163,6 +179,50 @@ def _fetcher(sources: Sequence[SeriesSource]) -> Callable[[int, int, int, int], 
     return fetch
 
 
+def _page_opts(src: SeriesSource) -> dict[str, Any]:
+    return {
+        "photometric": "rgb" if src.samples > 1 else "minisblack",  # W2
+        "planarconfig": "contig" if src.samples > 1 else None,
+        "extrasamples": ("unassalpha",) if src.samples == 4 else None,
+        "metadata": None,  # X7: no second (ImageJ / JSON) description
+        "software": "ometiff",
+    }
+
+
+def _plane_shape(src: SeriesSource, y: int, x: int) -> tuple[int, ...]:
+    return (y, x) if src.samples == 1 else (y, x, src.samples)
+
+
+Item = tuple[int, int, int, int]
+
+
+def _groups(items: Sequence[Item], sources: Sequence[SeriesSource], levels: Sequence[int],
+            tiles: Sequence[tuple[int, int] | None], encode: Encoder | None,
+            ) -> list[tuple[str, list[Item]]]:
+    """Split the planes of a file into runs written the same way.
+
+    ``pipe``: tiled pages whose tiles we encode in our pool (any pyramid);
+    ``batch``: stripped pages without pyramid, a whole run in one tifffile call
+    (uncompressed data is then written in one contiguous block);
+    ``page``: everything else, one tifffile call per page.
+    """
+    out: list[tuple[str, list[Item]]] = []
+    for item in items:
+        series = item[0]
+        src = sources[series]
+        if tiles[series] is not None and encode is not None and src.dtype.kind != "b":
+            mode = "pipe"
+        elif tiles[series] is None and not levels[series]:
+            mode = "batch"
+        else:
+            mode = "page"
+        if out and out[-1][0] == mode and out[-1][1][-1][0] == series:
+            out[-1][1].append(item)
+        else:
+            out.append((mode, [item]))
+    return out
+
+
 def _write_tiff(
     tmp: Path,
     plan: FilePlan,
@@ -178,30 +238,105 @@ def _write_tiff(
 ) -> None:
     fetch = _fetcher(sources)
     items = [(series, *tcz) for series, planes in plan.runs for tcz in planes]
-    first = True
-    with tifffile.TiffWriter(tmp, bigtiff=bigtiff, byteorder="<", ome=False) as tw:
-        for (series, _t, _c, _z), plane in _prefetched(items, fetch):
-            src = sources[series]
-            opts: dict[str, Any] = {
-                "photometric": "rgb" if src.samples > 1 else "minisblack",  # W2
-                "planarconfig": "contig" if src.samples > 1 else None,
-                "extrasamples": ("unassalpha",) if src.samples == 4 else None,
-                "tile": tiles[series],
-                "compression": codec.tifffile,
-                "compressionargs": codec.args,
-                "metadata": None,  # X7: no second (ImageJ / JSON) description
-                "software": "ometiff",
-                "maxworkers": threads,
-            }
-            tw.write(plane, description=xml if first else None,
-                     subifds=levels[series] or None, **opts)
-            first = False
-            level = plane
-            for _ in range(levels[series]):  # P-2, P-4: SubIFDs, NewSubfileType=1
-                level = _downsample(level, method)
-                tw.write(level, subfiletype=1, **opts)
-            del level, plane
-            progress()
+    encode = tile_encoder(codec)
+    planes = _prefetched(items, fetch)
+    description: bytes | None = xml  # only on the first IFD (X1)
+
+    def take_description() -> bytes | None:
+        nonlocal description
+        out, description = description, None
+        return out
+
+    with tifffile.TiffWriter(tmp, bigtiff=bigtiff, byteorder="<", ome=False) as tw, \
+            ThreadPoolExecutor(max(1, threads), thread_name_prefix="ometiff-encode") as pool:
+        try:
+            for mode, group in _groups(items, sources, levels, tiles, encode):
+                series = group[0][0]
+                src = sources[series]
+                opts = _page_opts(src)
+                shape = _plane_shape(src, src.shape[3], src.shape[4])
+                if mode == "batch":
+                    def run(n: int = len(group)) -> Iterator[np.ndarray]:
+                        for k in range(n):
+                            if k:
+                                progress()
+                            yield next(planes)[1]
+
+                    tw.write(run(), shape=(len(group), *shape), dtype=src.dtype,
+                             description=take_description(), compression=codec.tifffile,
+                             compressionargs=codec.args, maxworkers=threads, **opts)
+                    progress()
+                elif mode == "pipe":
+                    assert encode is not None
+                    _pipe(tw, pool, planes, len(group), src, levels[series], tiles[series],
+                          encode, codec, method, opts, take_description, progress)
+                else:
+                    for _ in group:
+                        plane = next(planes)[1]
+                        tw.write(plane, description=take_description(),
+                                 subifds=levels[series] or None, tile=tiles[series],
+                                 compression=codec.tifffile, compressionargs=codec.args,
+                                 maxworkers=threads, **opts)
+                        level = plane
+                        for _ in range(levels[series]):  # P-2, P-4: SubIFDs, NewSubfileType=1
+                            level = _downsample(level, method)
+                            tw.write(level, subfiletype=1, tile=tiles[series],
+                                     compression=codec.tifffile, compressionargs=codec.args,
+                                     maxworkers=threads, **opts)
+                        del level, plane
+                        progress()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pipe(
+    tw: tifffile.TiffWriter,
+    pool: ThreadPoolExecutor,
+    planes: Iterator[tuple[Item, np.ndarray]],
+    count: int,
+    src: SeriesSource,
+    levels: int,
+    tile: tuple[int, int] | None,
+    encode: Encoder,
+    codec: Codec,
+    method: Downsample,
+    opts: dict[str, Any],
+    take_description: Callable[[], bytes | None],
+    progress: Callable[[], None],
+) -> None:
+    """Write ``count`` tiled planes (and their pyramids) encoded in our pool.
+
+    Plane k+1 and its levels are submitted before plane k is written, so the
+    pool never waits for the writer; at most two planes (and their levels) are
+    held in memory besides the one being read.
+    """
+    assert tile is not None
+    pending: list[tuple[tuple[int, ...], list[Future[list[bytes]]]]] | None = None
+
+    def flush(pages: list[tuple[tuple[int, ...], list[Future[list[bytes]]]]]) -> None:
+        for k, (shape, futures) in enumerate(pages):
+            if k == 0:
+                extra: dict[str, Any] = {"description": take_description(),
+                                         "subifds": levels or None}
+            else:  # P-2, P-4: sub-resolutions in SubIFDs with NewSubfileType=1
+                extra = {"subfiletype": 1}
+            tw.write(encoded(futures), shape=shape, dtype=src.dtype, tile=tile,
+                     compression=codec.tifffile, **extra, **opts)
+        progress()
+
+    for _ in range(count):
+        plane = next(planes)[1]
+        pages = [(plane.shape, submit_page(pool, plane, tile, encode))]
+        level = plane
+        for _ in range(levels):
+            level = _downsample(level, method)
+            pages.append((level.shape, submit_page(pool, level, tile, encode)))
+        del level, plane
+        if pending is not None:
+            flush(pending)
+        pending = pages
+    if pending is not None:
+        flush(pending)
 
 
 def write_sources(
@@ -343,6 +478,8 @@ def write_sources(
             try:
                 _write_tiff(tmp, plan, xml, sources, levels, tiles, codec, downsample,
                             bool(use_big), workers, progress)
+            except _SourceFailed as e:
+                raise e.error from e.error.__cause__
             except OSError as e:
                 raise WriteError(f"{plan.path}: write failed: {e}") from e
             except ValueError as e:
