@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
+from tests.conftest import CORPUS, corpus_files, corpus_id, requires_corpus
 
 import ometiff
-from tests.conftest import CORPUS, corpus_files, corpus_id, requires_corpus
 
 pytestmark = requires_corpus
 
