@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_edit_helpers import copy_corpus
 
 from bioformats import requires_bioformats, showinf_omexml
 from conftest import CORPUS, requires_corpus
 from ometiff import meta_set, repair
 from ometiff._ome import parse_ome
 from ometiff._structure import read_description
+from test_edit_helpers import copy_corpus
 
 BF = CORPUS / "ome-tiff" / "bioformats-7.3.1"
 
