@@ -134,9 +134,12 @@ class ImageView:
         return (self.size_z or 1) * self.effective_size_c * (self.size_t or 1)
 
     def _dims(self) -> tuple[str, dict[str, int]]:
-        order = self.dimension_order or "XYZCT"
+        order = (self.dimension_order or "XYZCT").upper()
         sizes = {"Z": self.size_z or 1, "C": self.effective_size_c, "T": self.size_t or 1}
-        return order[2:] if len(order) == 5 else "ZCT", sizes
+        letters = order[2:]
+        if order[:2] != "XY" or sorted(letters) != ["C", "T", "Z"]:
+            letters = "ZCT"  # not one of the six legal orders (D3): read as XYZCT
+        return letters, sizes
 
     def index_of(self, z: int, c: int, t: int) -> int:
         """Plane index of (z, c, t) in DimensionOrder rasterisation (D3, T1)."""
