@@ -75,7 +75,8 @@ class OmeTiffReader(Reader):
             self._set: FileSet = resolve_fileset(self.path)
         except OSError as exc:
             raise InvalidTiffError(f"{self.path}: cannot read: {exc}") from exc
-        self._files: dict[Path, tifffile.TiffFile] = {}
+        self._local = threading.local()
+        self._open: list[tifffile.TiffFile] = []
         self._lock = threading.Lock()
         missing = self._set.missing
         if missing:
@@ -137,20 +138,26 @@ class OmeTiffReader(Reader):
         return pm
 
     def _tiff(self, ref: PlaneRef) -> tifffile.TiffFile:
+        """The member's TiffFile for the calling thread (file handles are not shared:
+        concurrent reads through one handle corrupt each other)."""
         member = self._set.member_for(ref.uuid, ref.filename)
         if member is None or member.path is None:
             raise OmeXmlError(
                 f"{self.path}: TiffData names a file that is not in the set "
                 f"({ref.filename or ref.uuid})"
             )
-        tf = self._files.get(member.path)
+        files: dict[Path, tifffile.TiffFile] | None = getattr(self._local, "files", None)
+        if files is None:
+            files = self._local.files = {}
+        tf = files.get(member.path)
         if tf is None:
             try:
                 tf = tifffile.TiffFile(member.path, is_ome=False)
             except (tifffile.TiffFileError, OSError, ValueError) as exc:
                 raise InvalidTiffError(f"{member.path}: not a readable TIFF: {exc}") from exc
-            tf.filehandle.set_lock(True)  # planes may be decoded from several threads
-            self._files[member.path] = tf
+            files[member.path] = tf
+            with self._lock:
+                self._open.append(tf)
         return tf
 
     def _page(self, ref: PlaneRef) -> tifffile.TiffPage:
@@ -166,8 +173,7 @@ class OmeTiffReader(Reader):
         return page
 
     def _tiff_samples(self, index: int, ref: PlaneRef) -> int:
-        with self._lock:
-            page = self._page(ref)
+        page = self._page(ref)
         spp = int(page.samplesperpixel)
         if spp > 1 and not (spp in (3, 4) and page.photometric in (2, 6)):
             raise UnsupportedFormatError(
@@ -179,8 +185,7 @@ class OmeTiffReader(Reader):
     def _probe(self, index: int, image: ImageView, samples: int) -> tuple[int, int, np.dtype]:
         """Planes per (Z, T), samples and dtype from the TIFF of the first plane (D5)."""
         first = self._maps[index].planes[0]
-        with self._lock:
-            page = self._page(first)
+        page = self._page(first)
         size_c = image.size_c or 1
         planes_c = size_c // samples if size_c % samples == 0 else image.effective_size_c
         if (page.imagelength, page.imagewidth) != (image.size_y, image.size_x):
@@ -242,8 +247,7 @@ class OmeTiffReader(Reader):
         return ome
 
     def _plane_shape(self, index: int) -> tuple[int, int]:
-        with self._lock:
-            page = self._page(self._maps[index].planes[0])
+        page = self._page(self._maps[index].planes[0])
         return int(page.imagelength), int(page.imagewidth)
 
     def _fallback_ome(self) -> m.OME:
@@ -293,13 +297,14 @@ class OmeTiffReader(Reader):
 
         def get_plane(t: int, c: int, z: int) -> np.ndarray:
             ref = pm.planes[image.index_of(z, c, t)]
-            with self._lock:
-                page = self._page(ref)
+            page = self._page(ref)
             return page_plane(page, samples, dtype, yx, where=f"{self.path} IFD {ref.ifd}")
 
         return get_plane
 
     def close(self) -> None:
-        for tf in self._files.values():
-            tf.close()
-        self._files.clear()
+        with self._lock:
+            for tf in self._open:
+                tf.close()
+            self._open.clear()
+        self._local = threading.local()
