@@ -200,3 +200,19 @@ def test_truncated_tiff_is_a_clean_error(tmp_path: Path) -> None:
             for src in rdr.sources():
                 for z in range(src.shape[2]):
                     src.get_plane(0, 0, z)
+
+
+def test_ome_tiff_planes_read_concurrently_are_intact(tmp_path: Path) -> None:
+    """Regression: threads sharing one file handle returned corrupt zlib planes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "z.ome.tif"
+    data = np.random.default_rng(3).integers(0, 4000, (40, 64, 64), dtype=np.uint16)
+    tifffile.imwrite(path, data, compression="zlib", tile=(32, 32),
+                     metadata={"axes": "ZYX"})
+    with open_image(path) as rdr:
+        src = rdr.sources()[0]
+        with ThreadPoolExecutor(4) as pool:
+            planes = list(pool.map(lambda z: src.get_plane(0, 0, z), range(40)))
+    for z in range(40):
+        np.testing.assert_array_equal(planes[z], data[z])
