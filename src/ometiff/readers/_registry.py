@@ -165,12 +165,12 @@ def get_spec(name: str) -> ReaderSpec:
 
 
 def supported_formats() -> str:
-    """Multi-line list of the supported formats with install hints."""
-    lines = []
+    """One line naming the supported formats, with install hints for missing extras."""
+    parts = []
     for spec in READERS:
-        state = "" if spec.available else f"  [not installed: {spec.install_hint}]"
-        lines.append(f"  {spec.name}: {spec.description}{state}")
-    return "\n".join(lines)
+        state = "" if spec.available else f" (not installed: {spec.install_hint})"
+        parts.append(f"{spec.name}{state}")
+    return ", ".join(parts) + "; `ometiff formats` describes each"
 
 
 def _looks_like_pattern(path: Path) -> bool:
@@ -215,7 +215,7 @@ def find_reader(path: StrPath) -> type[Reader]:
             f"{spec.install_hint}"
         )
     raise UnsupportedFormatError(
-        f"{p}: no reader accepts this input; supported formats:\n{supported_formats()}"
+        f"{p}: no reader accepts this input; supported formats: {supported_formats()}"
     )
 
 
