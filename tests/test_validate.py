@@ -418,3 +418,17 @@ def test_every_check_is_a_small_named_function() -> None:
     assert len(CHECKS) >= 25
     assert all(callable(c) and c.__name__.startswith("check_") for c in CHECKS)
     assert len(set(CHECKS)) == len(CHECKS)
+
+
+def test_xml_override_checks_a_document_before_it_is_written(tmp_path: Path) -> None:
+    """validate(path, xml=...) judges a candidate document against the file's IFDs."""
+    xml = ome_xml(size_t=2, tiffdata='<TiffData IFD="0" PlaneCount="2"/>')
+    path = write_tiff(tmp_path / "o.ome.tif", xml, 2)
+    raw = path.read_bytes()
+    assert ometiff.validate(path).ok
+    bad = ometiff.validate(path, xml=xml.replace('SizeX="32"', 'SizeX="40"'))
+    assert "D5-size-x" in error_codes(bad)
+    worse = ometiff.validate(path, xml=xml.replace('PlaneCount="2"', 'PlaneCount="3"'))
+    assert "T5-planecount-overflow" in error_codes(worse)
+    assert path.read_bytes() == raw  # the file itself is never touched
+    assert ometiff.validate(path).ok

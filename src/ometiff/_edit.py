@@ -296,6 +296,22 @@ def new_findings(old: _Element | None, new: _Element, ctx: CheckContext) -> list
     return [f for f in findings(new, ctx) if f not in before]
 
 
+_LINE = re.compile(r" \(line \d+\)")
+
+
+def validator_findings(path: Path, root: _Element | None) -> list[str]:
+    """Errors ``ometiff.validate`` finds with ``root`` stored in ``path`` (None: as it is).
+
+    Locations lose their line numbers, so findings before and after an edit compare
+    equal when the edit did not cause them.
+    """
+    from ometiff._validate import validate
+
+    xml = None if root is None else serialize(root)
+    report = validate(path, xml=xml)
+    return [f"{i.code} at {_LINE.sub('', i.loc)}: {i.message}" for i in report.errors]
+
+
 def refuse(path: Path, problems: list[str], what: str = "edit") -> ValidationError:
     """The error for a refused edit: the first finding, how many more, file untouched."""
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -400,7 +416,11 @@ def apply_to_documents(
     for doc in docs:
         new_root, changes = edit(doc, copy_tree(doc.root))
         if changes:
-            problems = new_findings(doc.root, new_root, check_context(doc, fs))
+            # the whole validator (schema and specification rules) judges the edit;
+            # only errors the edit introduces refuse it
+            before = set(validator_findings(doc.path, None))
+            after = validator_findings(doc.path, new_root)
+            problems = [f for f in after if f not in before]
             if problems:
                 raise refuse(doc.path, problems, what)
         planned.append((doc, new_root, changes))

@@ -188,8 +188,14 @@ def _read_xml_document(p: Path) -> bytes:
     return data
 
 
-def _entry_document(ctx: Context, p: Path) -> tuple[str | bytes | None, str]:
-    """The entry's OME-XML text and its source name, or None with setup findings."""
+def _entry_document(
+    ctx: Context, p: Path, override: str | bytes | None = None
+) -> tuple[str | bytes | None, str]:
+    """The entry's OME-XML text and its source name, or None with setup findings.
+
+    ``override`` stands in for the document stored in ``p`` (an edit checked
+    before it is written).
+    """
     if is_tiff(p):
         structure = inspect_tiff(p)
         ctx.structure = structure
@@ -213,14 +219,16 @@ def _entry_document(ctx: Context, p: Path) -> tuple[str | bytes | None, str]:
                 )
             )
             return None, p.name
-        return desc, f"{p.name}: IFD 0/tag 270"
-    data = _read_xml_document(p)
+        return (desc if override is None else override), f"{p.name}: IFD 0/tag 270"
+    data = _read_xml_document(p) if override is None else override
     return data, p.name
 
 
-def _build(p: Path, *, schema: bool) -> tuple[Context, _SchemaJob | None]:
+def _build(
+    p: Path, *, schema: bool, xml: str | bytes | None = None
+) -> tuple[Context, _SchemaJob | None]:
     ctx = Context(path=p, kind="tiff" if is_tiff(p) else "xml")
-    text, source = _entry_document(ctx, p)
+    text, source = _entry_document(ctx, p, xml)
     if text is None:
         return ctx, None
     try:
@@ -335,7 +343,9 @@ def _binaryonly_resolvable(ctx: Context, p: Path, view: Any) -> bool:
     return True
 
 
-def validate(path: StrPath, *, schema: bool = True, strict: bool = False) -> ValidationReport:
+def validate(
+    path: StrPath, *, schema: bool = True, strict: bool = False, xml: str | bytes | None = None
+) -> ValidationReport:
     """Validate an OME-TIFF (or a whole multi-file set, from any member or its companion).
 
     Parameters
@@ -348,6 +358,10 @@ def validate(path: StrPath, *, schema: bool = True, strict: bool = False) -> Val
         older versions are upgraded first).
     strict
         Count warnings as errors in ``report.ok``.
+    xml
+        Validate this OME-XML document as if it were stored in ``path`` (IFD 0's
+        ImageDescription of a TIFF, or the companion file's content): how an edit
+        is checked before it is written. The file itself is not changed.
 
     Returns
     -------
@@ -366,19 +380,21 @@ def validate(path: StrPath, *, schema: bool = True, strict: bool = False) -> Val
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _validate(Path(path), schema=schema, strict=strict)
+        return _validate(Path(path), schema=schema, strict=strict, xml=xml)
     finally:
         if enabled:
             gc.enable()
 
 
-def _validate(p: Path, *, schema: bool, strict: bool) -> ValidationReport:
+def _validate(
+    p: Path, *, schema: bool, strict: bool, xml: str | bytes | None = None
+) -> ValidationReport:
     if p.is_dir():
         raise InvalidTiffError(f"{p}: is a folder, not a file")
     if not p.exists():
         raise InvalidTiffError(f"{p}: no such file")
     try:
-        ctx, job = _build(p, schema=schema)
+        ctx, job = _build(p, schema=schema, xml=xml)
     except PermissionError as exc:
         raise InvalidTiffError(f"{p}: permission denied") from exc
     issues: list[Issue] = []
