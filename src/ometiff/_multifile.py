@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ometiff._errors import FileExistsOmeTiffError, WriteError
-from ometiff._omebuild import TiffDataRun, new_uuid
+from ometiff._omexml import TiffDataRun, new_uuid
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -4,90 +4,36 @@ Two entry points: :func:`build_ome` turns the keyword options of
 ``ometiff.write`` into an ``ome_types.OME``; :func:`conform_ome` takes any OME
 (from a user or a reader) and rewrites what describes the pixels so it matches
 exactly what is written (sizes, Type, DimensionOrder, TiffData, Channel count and
-SamplesPerPixel), keeping everything else.
+SamplesPerPixel), keeping everything else. The keyword path of ``ometiff.write``
+usually takes the faster :mod:`ometiff._omexml` instead (same XML).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import re
-import uuid as _uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import ome_types
 from ome_types import model as m
 
 from ometiff._errors import WriteError
+from ometiff._omexml import (
+    ANNOTATION_NS,
+    SENTINEL_UUID,
+    WARNING_COMMENT,
+    SeriesMeta,
+    TiffDataRun,
+    binary_only_xml,
+    creator,
+    new_uuid,
+    quantity,
+    with_root_uuid,
+)
 from ometiff._types import DTYPE_TO_OME
 
 if TYPE_CHECKING:
     from ometiff._source import SeriesSource
-
-#: Checklist X4: the comment Bio-Formats puts before every OME-XML block.
-WARNING_COMMENT = (
-    "<!-- Warning: this comment is an OME-XML metadata block, which contains crucial "
-    "dimensional parameters and other important metadata. Please edit cautiously "
-    "(if at all), and back up the original data before doing so. For more "
-    "information, see the OME-TIFF documentation: "
-    "https://ome-model.readthedocs.io/en/stable/ome-tiff/ -->"
-)
-_XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>'
-_SENTINEL_UUID = "urn:uuid:00000000-0000-0000-0000-000000000000"
-_ROOT_UUID_RE = re.compile(r'(<OME\b[^>]*?\bUUID=")' + re.escape(_SENTINEL_UUID) + '"')
-#: Key-value annotations written by ``write(annotations=...)``.
-ANNOTATION_NS = "openmicroscopy.org/omero/client/mapAnnotation"
-
-Quantity = float | tuple[float, str]
-
-
-def new_uuid() -> str:
-    """A fresh ``urn:uuid:`` (checklist S6)."""
-    return f"urn:uuid:{_uuid.uuid4()}"
-
-
-@dataclass(slots=True)
-class SeriesMeta:
-    """Per-series options of ``ometiff.write``, already split per series."""
-
-    name: str | None = None
-    physical_size: dict[str, tuple[float, str]] = field(default_factory=dict)
-    time_increment: tuple[float, str] | None = None
-    channel_names: Sequence[str | None] | None = None
-    channel_colors: Sequence[Any] | None = None
-    excitation_wavelength: Sequence[Quantity | None] | None = None
-    emission_wavelength: Sequence[Quantity | None] | None = None
-    plane_metadata: Mapping[tuple[int, int, int], Mapping[str, Any]] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TiffDataRun:
-    """Planes of one series stored consecutively in one file (checklist T2, W1)."""
-
-    series: int
-    ifd: int
-    first: tuple[int, int, int]  # (t, c, z) of the first plane
-    count: int
-    file_uuid: str
-    file_name: str
-
-
-def quantity(value: Quantity, default_unit: str, what: str) -> tuple[float, str]:
-    """Parse ``1.5`` or ``(1.5, "nm")`` into (value, unit); reject non-positive sizes."""
-    if isinstance(value, tuple):
-        if len(value) != 2:
-            raise WriteError(f"{what}={value!r}: give a number or (number, unit)")
-        number, unit = value
-    else:
-        number, unit = value, default_unit
-    try:
-        number = float(number)
-    except (TypeError, ValueError) as e:
-        raise WriteError(f"{what}={value!r}: not a number") from e
-    if not number > 0:
-        raise WriteError(f"{what}={value!r} must be > 0 (checklist W3: no placeholder sizes)")
-    return number, str(unit)
 
 
 def _length_unit(unit: str, what: str) -> m.UnitsLength:
@@ -172,7 +118,7 @@ def build_ome(
     annotations: Mapping[str, Any] | None = None,
 ) -> m.OME:
     """Build the OME model of ``ometiff.write``'s options (Pixels filled by conform)."""
-    ome = m.OME(creator=_creator())
+    ome = m.OME(creator=creator())
     if objective is not None and not isinstance(objective, m.Objective):
         try:
             objective = m.Objective(id="Objective:0:0", **dict(objective))
@@ -262,12 +208,6 @@ def build_ome(
     return ome
 
 
-def _creator() -> str:
-    from ometiff import __version__
-
-    return f"ometiff {__version__}"
-
-
 def check_ome_matches(ome: m.OME, sources: Sequence[SeriesSource]) -> None:
     """Raise :class:`WriteError` if a user's OME disagrees with the data it describes."""
     if len(ome.images) != len(sources):
@@ -335,7 +275,7 @@ def conform_ome(
     out = ome.model_copy(deep=True)
     out.binary_only = None
     if not out.creator:
-        out.creator = _creator()
+        out.creator = creator()
     for i, (image, src, order) in enumerate(zip(out.images, sources, orders, strict=True)):
         px = image.pixels
         t, c, z, y, x = src.shape
@@ -384,22 +324,12 @@ def _tiffdata(run: TiffDataRun, multi_file: bool) -> m.TiffData:
 def ome_xml_template(ome: m.OME) -> str:
     """Serialise ``ome`` once with a placeholder root UUID (see :func:`with_root_uuid`)."""
     ome = ome.model_copy()
-    ome.uuid = _SENTINEL_UUID
+    ome.uuid = SENTINEL_UUID
     return ome_types.to_xml(ome)
 
 
-def with_root_uuid(template: str, root_uuid: str) -> bytes:
-    """UTF-8 OME-XML with the X4 warning comment and this file's root UUID (X1, X2, M1)."""
-    xml, n = _ROOT_UUID_RE.subn(lambda mt: mt.group(1) + root_uuid + '"', template, count=1)
-    if n != 1:  # pragma: no cover - ome_types always writes the root UUID we set
-        raise WriteError("internal error: root UUID placeholder not found in OME-XML")
-    return f"{_XML_DECL}\n{WARNING_COMMENT}\n{xml.strip()}\n".encode()
-
-
-def binary_only_xml(file_uuid: str, companion_name: str, companion_uuid: str) -> bytes:
-    """OME-XML of a BinaryOnly member of a companion file set (checklist M4)."""
-    ome = m.OME(
-        uuid=file_uuid,
-        binary_only=m.OME.BinaryOnly(metadata_file=companion_name, uuid=companion_uuid),
-    )
-    return f"{_XML_DECL}\n{WARNING_COMMENT}\n{ome_types.to_xml(ome).strip()}\n".encode()
+__all__ = [
+    "ANNOTATION_NS", "WARNING_COMMENT", "SeriesMeta", "TiffDataRun", "binary_only_xml",
+    "build_ome", "check_ome_matches", "conform_ome", "new_uuid", "ome_xml_template",
+    "quantity", "with_root_uuid",
+]

@@ -17,10 +17,10 @@ import numpy as np
 
 from ometiff._errors import WriteError
 from ometiff._multifile import Split, order_for_split, plane_order
-from ometiff._omebuild import SeriesMeta, build_ome, check_ome_matches, quantity
+from ometiff._omexml import LightOme, SeriesMeta, prepare, quantity
 from ometiff._pyramid import Downsample
 from ometiff._source import SeriesSource
-from ometiff._writecore import OnPlane, write_sources
+from ometiff._writecore import OnPlane, _write_all, write_sources
 
 if TYPE_CHECKING:
     from ome_types import model as m
@@ -364,7 +364,10 @@ def write(
         "instrument": instrument, "objective": objective,
         "acquisition_date": acquisition_date, "annotations": annotations,
     }
+    light: LightOme | None = None
     if ome is not None:
+        from ometiff._omebuild import check_ome_matches
+
         given = [k for k, v in keywords.items() if v is not None]
         if given:
             raise WriteError(f"give either ome=... or metadata keywords, not both ({given})")
@@ -400,10 +403,17 @@ def write(
                 emission_wavelength=per["emission_wavelength"][i],
                 plane_metadata=per["plane_metadata"][i],
             ))
-        ome = build_ome(sources, metas, instrument=instrument, objective=objective,
-                        acquisition_date=acquisition_date, annotations=annotations)
-    paths = write_sources(
-        dest, sources, ome=ome, compression=compression,
+        if instrument is None and objective is None:
+            # fast path: plain OME-XML without importing ome_types
+            light = prepare(sources, metas, acquisition_date=acquisition_date,
+                            annotations=annotations)
+        if light is None:
+            from ometiff._omebuild import build_ome
+
+            ome = build_ome(sources, metas, instrument=instrument, objective=objective,
+                            acquisition_date=acquisition_date, annotations=annotations)
+    paths = _write_all(
+        dest, sources, ome=ome, light=light, compression=compression,
         compression_level=compression_level, tile=tile, pyramid_levels=pyramid_levels,
         downsample=downsample, bigtiff=bigtiff, split=split, companion=companion,
         overwrite=overwrite, dimension_order=orders, on_plane=on_plane, threads=threads,

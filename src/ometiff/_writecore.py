@@ -29,13 +29,13 @@ from ometiff._multifile import (
     plan_files,
     tiffdata_runs,
 )
-from ometiff._omebuild import (
+from ometiff._omexml import (
+    LightOme,
     SeriesMeta,
     binary_only_xml,
-    build_ome,
-    conform_ome,
     new_uuid,
-    ome_xml_template,
+    prepare,
+    render,
     with_root_uuid,
 )
 from ometiff._pyramid import Downsample, level_shapes, resolve_levels
@@ -418,6 +418,35 @@ def write_sources(
     list of Path
         Files written; the companion file, when asked for, comes first.
     """
+    return _write_all(
+        path, sources, ome=ome, light=None, compression=compression,
+        compression_level=compression_level, tile=tile, pyramid_levels=pyramid_levels,
+        downsample=downsample, bigtiff=bigtiff, split=split, companion=companion,
+        overwrite=overwrite, dimension_order=dimension_order, on_plane=on_plane,
+        threads=threads,
+    )
+
+
+def _write_all(
+    path: StrPath,
+    sources: Sequence[SeriesSource],
+    *,
+    ome: m.OME | None,
+    light: LightOme | None,
+    compression: str | None,
+    compression_level: int | None,
+    tile: tuple[int, int] | int | bool | None,
+    pyramid_levels: int | str,
+    downsample: Downsample,
+    bigtiff: bool | None,
+    split: Split | None,
+    companion: bool,
+    overwrite: bool,
+    dimension_order: str | Sequence[str | None] | None,
+    on_plane: OnPlane | None,
+    threads: int | None,
+) -> list[Path]:
+    """:func:`write_sources` with metadata as an OME model or checked keywords."""
     dest = Path(os.fspath(path))
     sources = list(sources)
     if not sources:
@@ -440,10 +469,17 @@ def write_sources(
     finals = ([comp] if comp else []) + [p.path for p in plans]
     atomic = AtomicSet(finals, overwrite=overwrite)
 
-    if ome is None:
-        ome = build_ome(sources, [SeriesMeta() for _ in sources])
-    full = conform_ome(ome, sources, orders, tiffdata_runs(plans), multi_file=multi)
-    template = ome_xml_template(full)
+    runs = tiffdata_runs(plans)
+    if ome is None and light is None:
+        light = prepare(sources, [SeriesMeta() for _ in sources])
+    if light is not None and ome is None:
+        template = render(light, sources, orders, runs, multi_file=multi)
+    else:  # the full model (slow to import): a user's or reader's OME
+        from ometiff._omebuild import build_ome, conform_ome, ome_xml_template
+
+        if ome is None:
+            ome = build_ome(sources, [SeriesMeta() for _ in sources])
+        template = ome_xml_template(conform_ome(ome, sources, orders, runs, multi_file=multi))
     comp_uuid = new_uuid()
 
     total = sum(p.plane_count for p in plans)

@@ -1,0 +1,178 @@
+"""The writer's fast paths: own tile encoding pool, batched strips, OME-XML without ome_types."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tifffile
+
+import ometiff
+from ometiff._omebuild import build_ome, conform_ome, ome_xml_template
+from ometiff._omexml import SeriesMeta, TiffDataRun, prepare, render
+from ometiff._pyramid import downsample
+from ometiff._source import SeriesSource
+
+RNG = np.random.default_rng(7)
+UUID = "urn:uuid:12345678-1234-1234-1234-123456789abc"
+
+
+def _src(shape: tuple[int, int, int, int, int], samples: int = 1, dtype: Any = np.uint16,
+         name: str | None = None) -> SeriesSource:
+    return SeriesSource(shape, samples, np.dtype(dtype), lambda t, c, z: None, name)
+
+
+XML_CASES: list[tuple[list[SeriesSource], list[SeriesMeta], dict[str, Any]]] = [
+    ([_src((1, 1, 1, 8, 8))], [SeriesMeta()], {}),
+    (
+        [_src((2, 2, 3, 8, 8), name="a<b")],
+        [SeriesMeta(
+            name='x&y"', time_increment=(1.5, "ms"),
+            physical_size={"X": (0.5, "µm"), "Y": (1e-5, "nm"), "Z": (2.0, "um")},
+            channel_names=["a\tb", None], channel_colors=["#ff00AA", (0, 255, 0)],
+            excitation_wavelength=[488, (561, "nm")], emission_wavelength=[None, 1e20],
+            plane_metadata={
+                (0, 1, 2): {"DeltaT": 0.5, "exposure_time": (10, "ms"), "PositionX": 100.0,
+                            "PositionZ": (0.1 + 0.2, "mm")},
+                (1, 0, 0): {"DeltaT": 1},
+            },
+        )],
+        {"acquisition_date": "2024-01-02T03:04:05", "annotations": {"k": "v<", "ü": "€"}},
+    ),
+    (
+        [_src((1, 1, 1, 8, 8), 3, np.uint8), _src((1, 2, 1, 8, 8), 1, np.float32),
+         _src((1, 1, 1, 8, 8), 1, bool)],
+        [SeriesMeta(channel_colors=[-1]), SeriesMeta(channel_colors=[2**31 - 1, 0]),
+         SeriesMeta()],
+        {"acquisition_date": dt.datetime(2020, 5, 6)},
+    ),
+]
+
+
+@pytest.mark.parametrize("multi", [False, True])
+@pytest.mark.parametrize("case", range(len(XML_CASES)))
+def test_fast_xml_is_what_ome_types_writes(case: int, multi: bool) -> None:
+    srcs, metas, kw = XML_CASES[case]
+    light = prepare(srcs, metas, **kw)
+    assert light is not None
+    orders = ["XYZCT", "XYCZT", "XYZTC"][: len(srcs)]
+    runs = [TiffDataRun(i, i, (0, 0, 0), s.plane_count, UUID, f"f{i}.ome.tif")
+            for i, s in enumerate(srcs)]
+    fast = render(light, srcs, orders, runs, multi_file=multi)
+    full = ome_xml_template(conform_ome(build_ome(srcs, metas, **kw), srcs, orders, runs,
+                                        multi_file=multi))
+    assert fast == full
+
+
+@pytest.mark.parametrize("meta", [
+    SeriesMeta(channel_colors=["red"]),  # colour names: ome_types parses them
+    SeriesMeta(physical_size={"X": (1.0, "ly")}),  # rare unit
+    SeriesMeta(channel_names=["a", "b"]),  # wrong count: the full path words the error
+    SeriesMeta(plane_metadata={(0, 0, 0): {"Temperature": 3}}),
+])
+def test_fast_xml_defers_to_ome_types(meta: SeriesMeta) -> None:
+    assert prepare([_src((1, 1, 1, 8, 8))], [meta]) is None
+
+
+def test_fallback_still_writes_and_checks(tmp_path: Path) -> None:
+    p = ometiff.write(tmp_path / "c.ome.tif", np.zeros((8, 8), np.uint8),
+                      channel_colors=["red"])
+    with tifffile.TiffFile(p) as tf:
+        assert 'Color="-16776961"' in tf.pages[0].description
+    with pytest.raises(ometiff.WriteError, match="channel_names has 2 entries"):
+        ometiff.write(tmp_path / "d.ome.tif", np.zeros((8, 8), np.uint8),
+                      channel_names=["a", "b"])
+
+
+def test_plain_write_imports_no_heavy_modules(tmp_path: Path) -> None:
+    code = (
+        "import sys, numpy as np, ometiff\n"
+        f"ometiff.write({str(tmp_path / 'x.ome.tif')!r}, np.zeros((2, 64, 64), np.uint16),"
+        " axes='CYX', channel_names=['a', 'b'], physical_size=0.5, compression='zlib',"
+        " pyramid_levels=1)\n"
+        "print(sorted(m for m in ('ome_types', 'pydantic', 'xsdata', 'dask', 'zarr')"
+        " if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "[]"
+
+
+def _levels(path: Path, series: int = 0) -> list[np.ndarray]:
+    with tifffile.TiffFile(path) as tf:
+        return [lvl.asarray() for lvl in tf.series[series].levels]
+
+
+@pytest.mark.parametrize("compression", [None, "zlib", "zstd", "lzw"])
+@pytest.mark.parametrize("rgb", [False, True])
+def test_pool_encoded_tiles_and_pyramid(tmp_path: Path, compression: str | None,
+                                        rgb: bool) -> None:
+    # 3 planes of 100x150 with 32x48 tiles: partial tiles at the right and bottom edges
+    shape = (3, 100, 150, 3) if rgb else (3, 100, 150)
+    data = RNG.integers(0, 255, shape).astype(np.uint8 if rgb else np.uint16)
+    p = ometiff.write(tmp_path / "t.ome.tif", data, axes="ZYXS" if rgb else "ZYX",
+                      compression=compression, tile=(32, 48), pyramid_levels=2)
+    with tifffile.TiffFile(p) as tf:
+        page = tf.pages[0]
+        assert (page.tilelength, page.tilewidth) == (32, 48)
+        assert page.compression.name == {None: "NONE", "zlib": "ADOBE_DEFLATE",
+                                         "zstd": "ZSTD", "lzw": "LZW"}[compression]
+        assert len(tf.pages) == 3 and all(len(pg.subifds or ()) == 2 for pg in tf.pages)
+    levels = _levels(p)
+    np.testing.assert_array_equal(levels[0], data)
+    expect = data
+    for lvl in levels[1:]:
+        expect = np.stack([downsample(plane) for plane in expect])
+        np.testing.assert_array_equal(lvl, expect)
+    report = ometiff.validate(p)
+    assert report.ok, report.issues
+
+
+def test_modes_mixed_in_one_file(tmp_path: Path) -> None:
+    tiled = RNG.integers(0, 4000, (2, 300, 260), dtype=np.uint16)
+    strips = RNG.integers(0, 4000, (3, 40, 50), dtype=np.uint16)
+    p = ometiff.write(tmp_path / "m.ome.tif", [tiled, strips, tiled], axes=["ZYX"] * 3,
+                      compression="zlib", tile=(64, 64), pyramid_levels=1)
+    with tifffile.TiffFile(p) as tf:
+        assert len(tf.pages) == 7
+        assert tf.pages[2].is_tiled
+    for k, data in enumerate([tiled, strips, tiled]):
+        np.testing.assert_array_equal(_levels(p, k)[0], data)
+    assert ometiff.validate(p).ok
+
+
+def test_uncompressed_strips_are_one_contiguous_block(tmp_path: Path) -> None:
+    data = RNG.integers(0, 4000, (5, 64, 80), dtype=np.uint16)
+    p = ometiff.write(tmp_path / "u.ome.tif", data, axes="ZYX", tile=False)
+    with tifffile.TiffFile(p) as tf:
+        assert len(tf.pages) == 5
+        offset = tf.series[0].dataoffset  # set only for one memory-mappable block
+        assert offset is not None
+    np.testing.assert_array_equal(tifffile.memmap(p), data)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"tile": False},
+    {"tile": (16, 16), "compression": "zlib", "pyramid_levels": 1},
+    {"tile": (16, 16), "compression": "jpeg2000"},
+])
+@pytest.mark.parametrize("bad_z", [0, 2])
+def test_source_error_is_the_users(tmp_path: Path, kwargs: dict[str, Any], bad_z: int) -> None:
+    def get_plane(t: int, c: int, z: int) -> np.ndarray:
+        if z == bad_z:
+            raise ValueError("index 7 is out of range for this stage position")
+        return np.zeros((32, 32), np.uint8)
+
+    src = SeriesSource((1, 1, 4, 32, 32), 1, np.dtype(np.uint8), get_plane)
+    with pytest.raises(ValueError, match="out of range for this stage") as info:
+        ometiff.write_sources(tmp_path / "e.ome.tif", [src], **kwargs)
+    assert not isinstance(info.value, ometiff.WriteError)
+    assert any(f"(t=0, c=0, z={bad_z}) of series 0" in n
+               for n in getattr(info.value, "__notes__", []))
+    assert os.listdir(tmp_path) == []
