@@ -9,10 +9,9 @@ metadata uses ``ome_types.OME`` (:func:`read_ome`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ometiff._errors import OmeXmlError
@@ -47,9 +46,6 @@ class ChannelView:
     fluor: str | None
 
 
-_EMPTY: Mapping[str, str] = MappingProxyType({})
-
-
 class TiffDataView(NamedTuple):
     """One TiffData element; None where the attribute is absent (T2)."""
 
@@ -60,7 +56,6 @@ class TiffDataView(NamedTuple):
     plane_count: int | None
     uuid: str | None
     filename: str | None
-    raw: Mapping[str, str] = _EMPTY  # the element's attributes
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,36 +265,30 @@ def _channel(elem: _Element) -> ChannelView:
 
 
 def _tiffdata(elem: _Element) -> TiffDataView:
-    # hot path (one call per plane in Bio-Formats files): read the attributes once
-    raw = dict(elem.attrib)
-    get = raw.get
-    uuid_elem = None
-    for child in elem:  # TiffData's only child element is UUID
-        uuid_elem = child
-        break
-    if uuid_elem is not None and not (
-        isinstance(uuid_elem.tag, str) and uuid_elem.tag.endswith("UUID")
-    ):
-        uuid_elem = _first(elem, "UUID")
-    try:  # plain integers (the usual case) without the general parser
-        ifd, fz, ft, fc, pc = (
-            None if v is None else int(v)
-            for v in (get("IFD"), get("FirstZ"), get("FirstT"), get("FirstC"), get("PlaneCount"))
+    # Hot path: Bio-Formats writes one TiffData per plane, so a 30,000-plane file
+    # calls this 30,000 times; plain attribute reads and int() keep it ~3 us each.
+    get = elem.get
+    ifd, fz, ft, fc, pc = get("IFD"), get("FirstZ"), get("FirstT"), get("FirstC"), get("PlaneCount")
+    try:
+        values = (
+            None if ifd is None else int(ifd),
+            None if fz is None else int(fz),
+            None if ft is None else int(ft),
+            None if fc is None else int(fc),
+            None if pc is None else int(pc),
         )
-    except ValueError:
-        ifd, fz, ft, fc, pc = (
-            _int(get(k)) for k in ("IFD", "FirstZ", "FirstT", "FirstC", "PlaneCount")
-        )
-    return TiffDataView(
-        ifd=ifd,
-        first_z=fz,
-        first_t=ft,
-        first_c=fc,
-        plane_count=pc,
-        uuid=None if uuid_elem is None else _text(uuid_elem),
-        filename=None if uuid_elem is None else uuid_elem.get("FileName"),
-        raw=raw,
-    )
+    except ValueError:  # "1.0", spaces, junk: the general parser decides
+        values = (_int(ifd), _int(fz), _int(ft), _int(fc), _int(pc))
+    uuid = filename = None
+    if len(elem):
+        for child in elem:  # TiffData's only child element is UUID
+            tag = child.tag
+            if isinstance(tag, str) and tag.endswith("UUID"):
+                text = child.text
+                uuid = (text.strip() or None) if text else None
+                filename = child.get("FileName")
+                break
+    return TiffDataView(*values, uuid, filename)
 
 
 def _plane(elem: _Element) -> PlaneView:
