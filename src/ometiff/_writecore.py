@@ -223,6 +223,23 @@ def _groups(items: Sequence[Item], sources: Sequence[SeriesSource], levels: Sequ
     return out
 
 
+def _block(src: SeriesSource, group: Sequence[Item]) -> np.ndarray | None:
+    """The planes of ``group`` as one ``(n, Y, X[, S])`` array view, if the source has one.
+
+    Sources made by ``ometiff.write`` from a C-ordered numpy array offer
+    ``get_plane.block(planes)``; tifffile then writes the run as one block.
+    """
+    block = getattr(src.get_plane, "block", None)
+    if block is None:
+        return None
+    arr = block([item[1:] for item in group])
+    want = (len(group), *_plane_shape(src, src.shape[3], src.shape[4]))
+    if not isinstance(arr, np.ndarray) or arr.shape != want or arr.dtype != src.dtype \
+            or not arr.flags.c_contiguous:
+        return None
+    return arr
+
+
 def _write_tiff(
     tmp: Path,
     plan: FilePlan,
@@ -239,7 +256,6 @@ def _write_tiff(
     fetch = _fetcher(sources)
     items = [(series, *tcz) for series, planes in plan.runs for tcz in planes]
     encode = tile_encoder(codec)
-    planes = _prefetched(items, fetch)
     description: bytes | None = xml  # only on the first IFD (X1)
 
     def take_description() -> bytes | None:
@@ -255,8 +271,18 @@ def _write_tiff(
                 src = sources[series]
                 opts = _page_opts(src)
                 shape = _plane_shape(src, src.shape[3], src.shape[4])
-                if mode == "batch":
-                    def run(n: int = len(group)) -> Iterator[np.ndarray]:
+                block = _block(src, group) if mode == "batch" else None
+                planes = _prefetched(group, fetch) if block is None else iter(())
+                if block is not None:
+                    # an in-memory array whose planes are consecutive: one write, no copy
+                    tw.write(block, description=take_description(),
+                             compression=codec.tifffile, compressionargs=codec.args,
+                             maxworkers=threads, **opts)
+                    for _ in group:
+                        progress()
+                elif mode == "batch":
+                    def run(n: int = len(group), planes: Iterator[Any] = planes,
+                            ) -> Iterator[np.ndarray]:
                         for k in range(n):
                             if k:
                                 progress()
