@@ -21,8 +21,13 @@ def have_bioformats() -> bool:
 
 def bf_cmd(main: str, *args: str) -> list[str]:
     return [
-        "java", "-Xmx4g", "-Dbioformats_can_do_upgrade_check=false",
-        "-cp", str(JAR), main, *args,
+        "java",
+        "-Xmx4g",
+        "-Dbioformats_can_do_upgrade_check=false",
+        "-cp",
+        str(JAR),
+        main,
+        *args,
     ]
 
 
@@ -46,3 +51,25 @@ def time_process(cmd: list[str], *, repeat: int = 1, timeout: float = 900) -> tu
             if "Maximum resident set size" in line:
                 peak = max(peak, int(line.split(":")[1]) // 1024)
     return best, peak
+
+
+def bioformats_ome_tiff(name: str, planes: int) -> Path:
+    """An OME-TIFF of ``planes`` 32x32 uint16 planes (2 channels x planes/2 time points),
+    converted by Bio-Formats when it is available (one TiffData per plane, as it writes
+    them), cached under :data:`WORK`."""
+    import numpy as np
+    import tifffile
+
+    out = WORK / f"{name}_{planes}.ome.tif"
+    if out.exists():
+        return out
+    WORK.mkdir(parents=True, exist_ok=True)
+    src = WORK / f"{name}_{planes}_src.ome.tif"
+    data = np.random.default_rng(1).integers(0, 4000, (planes // 2, 2, 32, 32), np.uint16)
+    tifffile.imwrite(src, data, metadata={"axes": "TCYX"}, ome=True)
+    if have_bioformats():
+        time_process(bf_cmd("loci.formats.tools.ImageConverter", "-overwrite", str(src), str(out)))
+        src.unlink()
+    else:
+        src.rename(out)
+    return out

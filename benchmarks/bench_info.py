@@ -10,27 +10,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
-import tifffile
-
-from _common import PY, WORK, bf_cmd, have_bioformats, time_process
+from _common import PY, bf_cmd, bioformats_ome_tiff, have_bioformats, time_process
 
 
 def _bioformats_file(planes: int) -> Path:
-    """An OME-TIFF with ``planes`` 32x32 planes (2 channels), written by Bio-Formats."""
-    out = WORK / f"info_{planes}.ome.tif"
-    if out.exists():
-        return out
-    WORK.mkdir(parents=True, exist_ok=True)
-    src = WORK / f"info_{planes}_src.ome.tif"
-    data = np.random.default_rng(1).integers(0, 4000, (planes // 2, 2, 32, 32), np.uint16)
-    tifffile.imwrite(src, data, metadata={"axes": "TCYX"}, ome=True)
-    if have_bioformats():
-        time_process(bf_cmd("loci.formats.tools.ImageConverter", "-overwrite", str(src), str(out)))
-        src.unlink()
-    else:
-        src.rename(out)
-    return out
+    return bioformats_ome_tiff("info", planes)
 
 
 def run(quick: bool = False) -> list[dict[str, object]]:

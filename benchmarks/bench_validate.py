@@ -12,29 +12,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import tifffile
-
-from _common import WORK, bf_cmd, have_bioformats, time_process
+from _common import bioformats_ome_tiff
 
 PLANES = 30000
 
 
 def _bioformats_file(planes: int) -> Path:
-    """2 channels x planes/2 time points of 32x32, converted by Bio-Formats when available."""
-    out = WORK / f"validate_{planes}.ome.tif"
-    if out.exists():
-        return out
-    WORK.mkdir(parents=True, exist_ok=True)
-    src = WORK / f"validate_{planes}_src.ome.tif"
-    data = np.random.default_rng(1).integers(0, 4000, (planes // 2, 2, 32, 32), np.uint16)
-    tifffile.imwrite(src, data, metadata={"axes": "TCYX"}, ome=True)
-    if have_bioformats():
-        time_process(bf_cmd("loci.formats.tools.ImageConverter", "-overwrite", str(src), str(out)))
-        src.unlink()
-    else:
-        src.rename(out)
-    return out
+    return bioformats_ome_tiff("validate", planes)
 
 
 def _best(fn: Callable[[], object], repeat: int) -> float:

@@ -13,12 +13,15 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import numpy as np
 import pytest
-import tifffile
-from tests.bioformats import bfconvert, requires_bioformats
+from tests.bioformats import requires_bioformats
 from tests.conftest import CORPUS, corpus_files, corpus_id
-from tests.readers.bf_expected import assert_like_bioformats, expected_for, recorder
+from tests.readers.bf_expected import (
+    assert_bioformats_pixels_equal_source,
+    assert_like_bioformats,
+    expected_for,
+    recorder,
+)
 
 from ometiff.readers import open_image
 
@@ -52,21 +55,6 @@ def _convert(src: Path, dst: Path) -> Path:
         return write_sources(dst, rdr.sources(), ome=rdr.ome())[0]
 
 
-def _planes_by_tcz(series: tifffile.TiffPageSeries) -> tuple[np.ndarray, str]:
-    axes = series.get_axes(False)
-    data = series.asarray().reshape(series.get_shape(False))
-    return data, axes
-
-
-def _bf_plane(data: np.ndarray, axes: str, t: int, c: int, z: int) -> np.ndarray:
-    index: list[int | slice] = []
-    for ax in axes:
-        index.append({"T": t, "C": c, "Z": z}.get(ax, slice(None) if ax in "YXS" else 0))
-    plane = data[tuple(index)]
-    rest = [ax for ax in axes if ax in "YXS"]
-    return plane.transpose([rest.index(ax) for ax in "YXS" if ax in rest])
-
-
 @requires_bioformats
 @pytest.mark.parametrize("path", PARAMS)
 def test_bioformats_reads_our_conversion_like_the_original(path: Path, tmp_path: Path) -> None:
@@ -80,20 +68,7 @@ def test_bioformats_reads_our_conversion_like_the_original(path: Path, tmp_path:
     assert_like_bioformats(ours, expected, where=corpus_id(path))
 
     # pixels, as Bio-Formats decodes our file
-    back = tmp_path / "bf.ome.tif"
-    bfconvert(out, back, "-noflat")
-    with open_image(path) as rdr, tifffile.TiffFile(back) as tif:
-        sources = rdr.sources()
-        assert len(tif.series) == len(sources)
-        for src, series in zip(sources, tif.series, strict=True):
-            data, axes = _planes_by_tcz(series)
-            t_n, c_n, z_n = src.shape[:3]
-            for t in range(t_n):
-                for c in range(c_n):
-                    for z in range(z_n):
-                        want = src.get_plane(t, c, z)
-                        got = _bf_plane(data, axes, t, c, z)
-                        np.testing.assert_array_equal(got.reshape(want.shape), want)
+    assert_bioformats_pixels_equal_source(path, out, tmp_path)
 
 
 def test_corpus_has_every_vendor_file() -> None:

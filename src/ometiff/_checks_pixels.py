@@ -15,6 +15,7 @@ import numpy as np
 from ometiff._checks_context import Context, Issue, error, info, warning
 from ometiff._checks_tiffdata import referenced_ifds
 from ometiff._structure import BIOFORMATS_UNREADABLE, COMPRESSION_NAMES
+from ometiff._types import DIMENSION_ORDERS, OME_TO_DTYPE
 from ometiff._xml import LENGTH_UNITS_M, LENGTH_UNITS_OTHER, TIME_UNITS_S, local, normalize_unit
 
 if TYPE_CHECKING:
@@ -24,20 +25,7 @@ if TYPE_CHECKING:
     from ometiff._structure import IfdInfo
 
 #: D2: OME pixel type -> numpy dtype name of the matching TIFF samples.
-PIXEL_TYPES = {
-    "int8": "int8",
-    "int16": "int16",
-    "int32": "int32",
-    "uint8": "uint8",
-    "uint16": "uint16",
-    "uint32": "uint32",
-    "float": "float32",
-    "double": "float64",
-    "complex": "complex64",
-    "double-complex": "complex128",
-    "bit": "bool",
-}
-DIMENSION_ORDERS = ("XYZCT", "XYZTC", "XYCTZ", "XYCZT", "XYTCZ", "XYTZC")
+PIXEL_TYPES = OME_TO_DTYPE
 _REQUIRED = ("SizeX", "SizeY", "SizeZ", "SizeC", "SizeT")
 
 #: Attributes typed UnitsLength / UnitsTime in the 2016-06 schema (U1, U2).

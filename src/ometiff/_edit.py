@@ -27,7 +27,7 @@ from lxml import etree
 from ometiff._errors import OmeTiffError, OmeXmlError, ValidationError
 from ometiff._ome import parse_ome, plane_map
 from ometiff._structure import TiffStructure, inspect_tiff, is_tiff, read_description
-from ometiff._types import DIMENSION_ORDERS
+from ometiff._types import DIMENSION_ORDERS, OME_TO_DTYPE
 from ometiff._xml import (
     LENGTH_UNITS_M,
     LENGTH_UNITS_OTHER,
@@ -50,19 +50,6 @@ __all__ = ["EditResult", "FileEdit", "meta_get", "meta_replace", "meta_set"]
 
 _XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>'
 _NUMBER = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(.*?)\s*$")
-_DTYPES = {
-    "int8": "int8",
-    "int16": "int16",
-    "int32": "int32",
-    "uint8": "uint8",
-    "uint16": "uint16",
-    "uint32": "uint32",
-    "float": "float32",
-    "double": "float64",
-    "complex": "complex64",
-    "double-complex": "complex128",
-    "bit": "bool",
-}
 
 
 # --- results -------------------------------------------------------------------
@@ -278,7 +265,7 @@ def consistency_findings(root: _Element, ctx: CheckContext) -> list[str]:
             if image.size_y != ifd.height:
                 _once(out, seen, f"{where}: SizeY={image.size_y} disagrees with the IFDs "
                       f"(height {ifd.height}) (D5)")
-            want = _DTYPES.get(image.pixel_type or "")
+            want = OME_TO_DTYPE.get(image.pixel_type or "")
             if want is not None and ifd.dtype is not None and want != ifd.dtype:
                 _once(out, seen, f"{where}: Type={image.pixel_type} disagrees with the IFDs "
                       f"({ifd.dtype}) (D5)")
