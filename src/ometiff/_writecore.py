@@ -263,7 +263,11 @@ def _write_tiff(
         out, description = description, None
         return out
 
-    with tifffile.TiffWriter(tmp, bigtiff=bigtiff, byteorder="<", ome=False) as tw, \
+    # The temporary file exists (empty) already; opening it again with truncation
+    # ("wb") makes ext4 flush the whole file to disk on close (auto_da_alloc), which
+    # costs more than writing it, so it is opened for update instead.
+    with open(tmp, "r+b") as fh, \
+            tifffile.TiffWriter(fh, bigtiff=bigtiff, byteorder="<", ome=False) as tw, \
             ThreadPoolExecutor(max(1, threads), thread_name_prefix="ometiff-encode") as pool:
         try:
             for mode, group in _groups(items, sources, levels, tiles, encode):
