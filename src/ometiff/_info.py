@@ -132,6 +132,14 @@ def color_hex(value: int | None) -> str | None:
     return f"#{r:02X}{g:02X}{b:02X}" + ("" if a == 255 else f"{a:02X}")
 
 
+def _color_text(color: Any) -> str | None:
+    """An ome_types Color as "#RRGGBB"."""
+    if color is None:
+        return None
+    r, g, b = color.as_rgb_tuple(alpha=False)
+    return f"#{r:02X}{g:02X}{b:02X}"
+
+
 def _tidy(value: float | None) -> float | None:
     """Drop float noise from unit conversion (0.5000000000000001 -> 0.5)."""
     return None if value is None else float(f"{value:.12g}")
@@ -355,10 +363,14 @@ def _tifffile_series(path: Path, variants: list[Variant]) -> tuple[list[SeriesSu
     warnings: list[str] = []
     out: list[SeriesSummary] = []
     try:
+        from ometiff.readers._base import MappingNotes
+        from ometiff.readers._tiffmeta import tiff_calibration
+
         with tifffile.TiffFile(path) as tf:
-            ij = tf.imagej_metadata or {}
+            # the same calibration the TIFF reader converts with, so info and convert agree
+            meta = tiff_calibration(tf, MappingNotes())
             for k, s in enumerate(tf.series):
-                out.append(_tifffile_series_one(tf, k, s, ij))
+                out.append(_tifffile_series_one(tf, k, s, meta))
     except (
         tifffile.TiffFileError,
         ValueError,
@@ -377,7 +389,7 @@ def struct_error() -> type[Exception]:
     return struct.error
 
 
-def _tifffile_series_one(tf: Any, k: int, s: Any, ij: dict[str, Any]) -> SeriesSummary:
+def _tifffile_series_one(tf: Any, k: int, s: Any, meta: Any) -> SeriesSummary:
     axes = s.axes
     shape = dict(zip(axes, s.shape, strict=False))
     spp = shape.get("S", 1)
@@ -388,45 +400,32 @@ def _tifffile_series_one(tf: Any, k: int, s: Any, ij: dict[str, Any]) -> SeriesS
         if letter not in "XYZCS":
             size_t *= shape[letter]  # T, and generic sequences (I, Q, ...) as Bio-Formats does
     dtype = DTYPE_TO_OME.get(str(s.dtype), str(s.dtype))
-    px = py = pz = None
+    # physical sizes only for an axis the series has; Z needs a Z axis (U3: never invent)
+    sizes: dict[str, float | None] = {"x": None, "y": None, "z": None}
     units: dict[str, str] = {}
+    for axis, (value, unit) in meta.psize.items():
+        if axis == "z" and "Z" not in axes:
+            continue
+        if k > 0 and tf.is_svs and axis in "xy":
+            continue  # Aperio MPP describes the main image only
+        sizes[axis] = _tidy(to_micrometres(value, unit))
+        units[axis] = unit
+    px, py, pz = sizes["x"], sizes["y"], sizes["z"]
     tinc = None
-    page = s.keyframe
-    res = _resolution_um(page, ij)
-    if res is not None:
-        px, py, unit = res
-        units = {"x": unit, "y": unit}
-    if ij:
-        if ij.get("spacing") and "Z" in axes:
-            unit = str(ij.get("unit", "pixel"))
-            pz = to_micrometres(float(ij["spacing"]), _ij_unit(unit))
-            units["z"] = unit
-        if ij.get("finterval"):
-            tinc = float(ij["finterval"])
-    if tf.is_lsm:
-        lsm = tf.lsm_metadata or {}
-        for axis, key in (("x", "VoxelSizeX"), ("y", "VoxelSizeY"), ("z", "VoxelSizeZ")):
-            v = lsm.get(key)
-            if v:
-                value = float(v) * 1e6
-                if axis == "x":
-                    px = value
-                elif axis == "y":
-                    py = value
-                else:
-                    pz = value
-                units[axis] = "µm"
+    if meta.time_increment is not None:
+        tinc = to_seconds(*meta.time_increment)
     n_channels = shape.get("C", 1)
-    names: list[str | None] = [None] * n_channels
-    labels = ij.get("Labels")
-    if (
-        isinstance(labels, list)
-        and len(labels) >= n_channels
-        and "C" in axes
-        and len(labels) == n_channels
-    ):
-        names = [str(x) for x in labels[:n_channels]]
-    channels = [ChannelSummary(name=n, samples_per_pixel=spp) for n in names]
+    names: list[str | None] = [
+        meta.channel_names[i] if i < len(meta.channel_names) else None for i in range(n_channels)
+    ]
+    colors = [
+        _color_text(meta.channel_colors[i]) if i < len(meta.channel_colors) else None
+        for i in range(n_channels)
+    ]
+    channels = [
+        ChannelSummary(name=n, color=col, samples_per_pixel=spp)
+        for n, col in zip(names, colors, strict=True)
+    ]
     levels = (
         [[int(lv.shape[axes.index("Y")]), int(lv.shape[axes.index("X")])] for lv in s.levels]
         if "Y" in axes
@@ -483,47 +482,6 @@ def _tifffile_series_one(tf: Any, k: int, s: Any, ij: dict[str, Any]) -> SeriesS
         levels=levels,
         planes=planes,
     )
-
-
-def _ij_unit(unit: str) -> str:
-    return {"micron": "µm", "\\u00B5m": "µm", "um": "µm"}.get(unit, unit)
-
-
-def _resolution_um(page: Any, ij: dict[str, Any]) -> tuple[float, float, str] | None:
-    """Pixel size from XResolution/YResolution (ImageJ: in its 'unit')."""
-    try:
-        tags = page.tags
-        xr = tags.get(282)
-        yr = tags.get(283)
-        ru = tags.get(296)
-    except AttributeError:
-        return None
-    if xr is None or yr is None:
-        return None
-
-    def _value(tag: Any) -> float | None:
-        v = tag.value
-        if isinstance(v, tuple) and len(v) == 2 and v[0]:
-            return float(v[1]) / float(v[0]) if v[1] else None
-        return None
-
-    sx, sy = _value(xr), _value(yr)
-    if sx is None or sy is None:
-        return None
-    unit_code = int(ru.value) if ru is not None else 2
-    if ij and ij.get("unit"):
-        unit = _ij_unit(str(ij["unit"]))
-        ux, uy = to_micrometres(sx, unit), to_micrometres(sy, unit)
-        if ux is None or uy is None:
-            return None
-        return ux, uy, str(ij["unit"])
-    if unit_code == 3:  # centimetre
-        return sx * 1e4, sy * 1e4, "cm"
-    if unit_code == 2 and (
-        sx != 1.0 or sy != 1.0
-    ):  # inch: scanner DPI, not a microscope calibration
-        return sx * 25400.0, sy * 25400.0, "in"
-    return None
 
 
 # --- entry point --------------------------------------------------------------------

@@ -26,13 +26,39 @@ if TYPE_CHECKING:
 
 #: ImageJ / free-text length units -> OME UnitsLength value (U1).
 _LENGTH_UNITS = {
-    "micron": "µm", "microns": "µm", "um": "µm", "µm": "µm", "μm": "µm", "\\u00b5m": "µm",
-    "nm": "nm", "nanometer": "nm", "mm": "mm", "millimeter": "mm", "cm": "cm",
-    "centimeter": "cm", "m": "m", "meter": "m", "inch": "in", "in": "in", "pm": "pm",
-    "å": "Å", "angstrom": "Å",
+    "micron": "µm",
+    "microns": "µm",
+    "um": "µm",
+    "µm": "µm",
+    "μm": "µm",
+    "\\u00b5m": "µm",
+    "nm": "nm",
+    "nanometer": "nm",
+    "mm": "mm",
+    "millimeter": "mm",
+    "cm": "cm",
+    "centimeter": "cm",
+    "m": "m",
+    "meter": "m",
+    "inch": "in",
+    "in": "in",
+    "pm": "pm",
+    "å": "Å",
+    "angstrom": "Å",
 }
-_TIME_UNITS = {"s": "s", "sec": "s", "second": "s", "seconds": "s", "ms": "ms",
-               "msec": "ms", "min": "min", "h": "h", "hour": "h", "us": "µs", "µs": "µs"}
+_TIME_UNITS = {
+    "s": "s",
+    "sec": "s",
+    "second": "s",
+    "seconds": "s",
+    "ms": "ms",
+    "msec": "ms",
+    "min": "min",
+    "h": "h",
+    "hour": "h",
+    "us": "µs",
+    "µs": "µs",
+}
 ANNOTATION_NS = "ometiff/original-metadata"
 
 
@@ -220,8 +246,10 @@ def _generic(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
                 meta.psize[axis] = (size * 1e4, "µm")
                 notes.map(f"TIFF {tag} (cm)", f"Pixels@PhysicalSize{axis.upper()}")
     elif page.tags.get("XResolution") is not None:
-        notes.skip("TIFF XResolution/YResolution", "no centimetre unit (print resolution); "
-                   "physical sizes left unset (U3)")
+        notes.skip(
+            "TIFF XResolution/YResolution",
+            "no centimetre unit (print resolution); physical sizes left unset (U3)",
+        )
 
 
 def _date(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
@@ -235,9 +263,12 @@ def _date(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
         notes.skip(f"TIFF DateTime {tag.value!r}", "not in 'YYYY:MM:DD HH:MM:SS' form")
 
 
-def build_tiff_ome(tf: tifffile.TiffFile, layouts: Sequence[_Layout],
-                   notes: MappingNotes) -> m.OME:
-    """The OME of a non-OME TIFF: one Image per layout, flavour metadata mapped."""
+def tiff_calibration(tf: tifffile.TiffFile, notes: MappingNotes) -> _Meta:
+    """Per-file facts of a non-OME TIFF (physical sizes, time step, channel names and
+    colours, dates, key-values), from whichever flavour's metadata it carries.
+
+    ``ometiff info`` and the TIFF reader both use it, so they agree.
+    """
     meta = _Meta()
     if tf.is_imagej:
         _imagej(tf, meta, notes)
@@ -252,13 +283,22 @@ def build_tiff_ome(tf: tifffile.TiffFile, layouts: Sequence[_Layout],
     else:
         _generic(tf, meta, notes)
     _date(tf, meta, notes)
+    return meta
+
+
+def build_tiff_ome(tf: tifffile.TiffFile, layouts: Sequence[_Layout], notes: MappingNotes) -> m.OME:
+    """The OME of a non-OME TIFF: one Image per layout, flavour metadata mapped."""
+    meta = tiff_calibration(tf, notes)
     images = []
     annotations = []
     if meta.annotations:
-        annotations.append(m.MapAnnotation(
-            id="Annotation:0", namespace=ANNOTATION_NS + "/tiff",
-            value=m.Map(ms=[m.Map.M(k=k, value=v) for k, v in meta.annotations.items()]),
-        ))
+        annotations.append(
+            m.MapAnnotation(
+                id="Annotation:0",
+                namespace=ANNOTATION_NS + "/tiff",
+                value=m.Map(ms=[m.Map.M(k=k, value=v) for k, v in meta.annotations.items()]),
+            )
+        )
     name0 = str(tf.filename)
     for i, lay in enumerate(layouts):
         t, c, z, y, x = lay.shape
@@ -281,20 +321,44 @@ def build_tiff_ome(tf: tifffile.TiffFile, layouts: Sequence[_Layout],
             channels.append(m.Channel(**ch))
         planes = []
         if meta.delta_t and len(meta.delta_t) >= t:
-            planes = [m.Plane(the_t=ti, the_c=ci, the_z=zi, delta_t=meta.delta_t[ti],
-                              delta_t_unit=m.UnitsTime("s"))
-                      for ti in range(t) for ci in range(c) for zi in range(z)]
+            planes = [
+                m.Plane(
+                    the_t=ti,
+                    the_c=ci,
+                    the_z=zi,
+                    delta_t=meta.delta_t[ti],
+                    delta_t_unit=m.UnitsTime("s"),
+                )
+                for ti in range(t)
+                for ci in range(c)
+                for zi in range(z)
+            ]
         pixels = m.Pixels(
-            id=f"Pixels:{i}", dimension_order=m.Pixels_DimensionOrder.XYCZT,
+            id=f"Pixels:{i}",
+            dimension_order=m.Pixels_DimensionOrder.XYCZT,
             type=m.PixelType(DTYPE_TO_OME[lay.dtype.name]),
-            size_x=x, size_y=y, size_z=z, size_c=c * lay.samples, size_t=t,
-            channels=channels, planes=planes, **px_kw,
+            size_x=x,
+            size_y=y,
+            size_z=z,
+            size_c=c * lay.samples,
+            size_t=t,
+            channels=channels,
+            planes=planes,
+            **px_kw,
         )
         refs = [m.AnnotationRef(id="Annotation:0")] if annotations else []
-        images.append(m.Image(id=f"Image:{i}", name=lay.name or name0, pixels=pixels,
-                              acquisition_date=meta.date, annotation_refs=refs))
-    return m.OME(images=images,
-                 structured_annotations=m.StructuredAnnotations(map_annotations=annotations))
+        images.append(
+            m.Image(
+                id=f"Image:{i}",
+                name=lay.name or name0,
+                pixels=pixels,
+                acquisition_date=meta.date,
+                annotation_refs=refs,
+            )
+        )
+    return m.OME(
+        images=images, structured_annotations=m.StructuredAnnotations(map_annotations=annotations)
+    )
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, str], depth: int = 0) -> None:
@@ -305,8 +369,7 @@ def _flatten(prefix: str, value: Any, out: dict[str, str], depth: int = 0) -> No
         if value.size <= 16:
             out[prefix] = str(value.tolist())
     elif isinstance(value, list | tuple):
-        if len(value) <= 64 and all(not isinstance(v, Mapping | list | np.ndarray)
-                                    for v in value):
+        if len(value) <= 64 and all(not isinstance(v, Mapping | list | np.ndarray) for v in value):
             out[prefix] = ", ".join(str(v) for v in value)
         elif depth < 4:
             for k, v in enumerate(value[:64]):
@@ -338,9 +401,11 @@ def original_tiff_metadata(tf: tifffile.TiffFile) -> dict[str, str]:
                 key, sep, value = line.partition("=") if "=" in line else line.partition(":")
                 if sep and key.strip() and "<" not in key:
                     out[f"ImageJ Info {key.strip()}"] = value.strip()[:4096]
-    for flag, attr, label in (("is_lsm", "lsm_metadata", "LSM"),
-                              ("is_micromanager", "micromanager_metadata", "MicroManager"),
-                              ("is_stk", "stk_metadata", "MetaMorph")):
+    for flag, attr, label in (
+        ("is_lsm", "lsm_metadata", "LSM"),
+        ("is_micromanager", "micromanager_metadata", "MicroManager"),
+        ("is_stk", "stk_metadata", "MetaMorph"),
+    ):
         if getattr(tf, flag, False):
             _flatten(label, getattr(tf, attr) or {}, out)
     return out
