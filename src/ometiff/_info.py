@@ -406,8 +406,10 @@ def _tifffile_series_one(tf: Any, k: int, s: Any, meta: Any) -> SeriesSummary:
     for axis, (value, unit) in meta.psize.items():
         if axis == "z" and "Z" not in axes:
             continue
-        if k > 0 and tf.is_svs and axis in "xy":
-            continue  # Aperio MPP describes the main image only
+        if k > 0 and axis in "xy" and (
+            tf.is_svs or tuple(s.shape[-2:]) != tuple(tf.series[0].shape[-2:])
+        ):
+            continue  # the calibration describes the main image, not thumbnails/labels
         sizes[axis] = _tidy(to_micrometres(value, unit))
         units[axis] = unit
     px, py, pz = sizes["x"], sizes["y"], sizes["z"]
