@@ -132,6 +132,12 @@ def color_hex(value: int | None) -> str | None:
     return f"#{r:02X}{g:02X}{b:02X}" + ("" if a == 255 else f"{a:02X}")
 
 
+def _yx(series: Any) -> tuple[int, int]:
+    """(height, width) of a tifffile series."""
+    shape = dict(zip(series.axes, series.shape, strict=False))
+    return shape.get("Y", 0), shape.get("X", 0)
+
+
 def _color_text(color: Any) -> str | None:
     """An ome_types Color as "#RRGGBB"."""
     if color is None:
@@ -407,7 +413,7 @@ def _tifffile_series_one(tf: Any, k: int, s: Any, meta: Any) -> SeriesSummary:
         if axis == "z" and "Z" not in axes:
             continue
         if k > 0 and axis in "xy" and (
-            tf.is_svs or tuple(s.shape[-2:]) != tuple(tf.series[0].shape[-2:])
+            tf.is_svs or _yx(s) != _yx(tf.series[0])
         ):
             continue  # the calibration describes the main image, not thumbnails/labels
         sizes[axis] = _tidy(to_micrometres(value, unit))
