@@ -455,3 +455,34 @@ def test_our_validator_accepts_ours(tmp_path: Path) -> None:
     for path in files:
         report = ometiff.validate(path)
         assert [i for i in report.issues if i.severity in ("error", "warning")] == [], path
+
+
+def test_source_pyramid_annotation_is_not_copied(tmp_path: Path) -> None:
+    """P-7: a PyramidResolution MapAnnotation from a source describes its levels, not ours;
+    Bio-Formats trusts it over the SubIFDs, so write_sources drops it and keeps the rest."""
+    import ome_types
+    from ome_types import model as om
+
+    from ometiff._source import SeriesSource
+    from ometiff._write import write_sources
+
+    data = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64)
+    src = SeriesSource((1, 1, 1, 64, 64), 1, data.dtype, lambda t, c, z: data)
+    ome = om.OME(
+        images=[om.Image(id="Image:0", pixels=om.Pixels(
+            id="Pixels:0", dimension_order="XYZCT", type="uint16", size_x=64, size_y=64,
+            size_z=1, size_c=1, size_t=1, channels=[om.Channel(id="Channel:0:0")],
+            metadata_only=om.MetadataOnly()),
+            annotation_refs=[om.AnnotationRef(id="Annotation:0"), om.AnnotationRef(id="Annotation:1")])],
+        structured_annotations=om.StructuredAnnotations(map_annotations=[
+            om.MapAnnotation(id="Annotation:0", namespace="openmicroscopy.org/PyramidResolution",
+                             value=om.Map(ms=[om.Map.M(k="1", value="32 32")])),
+            om.MapAnnotation(id="Annotation:1", namespace="lab/notes",
+                             value=om.Map(ms=[om.Map.M(k="stain", value="DAPI")])),
+        ]),
+    )
+    (out,) = write_sources(tmp_path / "p.ome.tif", [src], ome=ome)
+    written = ome_types.from_tiff(out)
+    namespaces = [a.namespace for a in written.structured_annotations.map_annotations]
+    assert namespaces == ["lab/notes"]
+    assert [r.id for r in written.images[0].annotation_refs] == ["Annotation:1"]

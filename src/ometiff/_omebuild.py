@@ -300,7 +300,30 @@ def conform_ome(
         px.planes = [p for p in px.planes
                      if p.the_t < t and p.the_c < c and p.the_z < z]
         _explicit_units(px)
+    _drop_stale_pyramid_annotations(out)
     return out
+
+
+#: MapAnnotation namespace listing pyramid level sizes (checklist P-7).
+PYRAMID_NS = "openmicroscopy.org/PyramidResolution"
+
+
+def _drop_stale_pyramid_annotations(ome: m.OME) -> None:
+    """Remove PyramidResolution annotations copied from a source (P-7).
+
+    They describe the source's levels; Bio-Formats trusts them over the SubIFDs
+    and fails when the written pyramid differs, so the writer's own SubIFDs are
+    the only description kept.
+    """
+    sa = ome.structured_annotations
+    if sa is None:
+        return
+    stale = {a.id for a in sa.map_annotations if a.namespace == PYRAMID_NS}
+    if not stale:
+        return
+    sa.map_annotations = [a for a in sa.map_annotations if a.id not in stale]
+    for image in ome.images:
+        image.annotation_refs = [r for r in image.annotation_refs if r.id not in stale]
 
 
 def _free_id(ome: m.OME, wanted: str) -> str:
