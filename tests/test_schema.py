@@ -81,3 +81,52 @@ def test_upgrade_corpus_samples(version: str) -> None:
         root = upgrade(parse_xml(path.read_bytes()))
         assert schema_version(root) == "2016-06"
         assert validate_schema(root) == [], path
+
+
+def _many_tiffdata_xml(n: int, *, bad: str | None = None) -> str:
+    uuid = "urn:uuid:12345678-1234-1234-1234-123456789abc"
+    tds = [
+        f'<TiffData FirstC="0" FirstT="{t}" FirstZ="0" IFD="{t}" PlaneCount="1">'
+        f'<UUID FileName="a.ome.tif">{uuid}</UUID></TiffData>'
+        for t in range(n)
+    ]
+    if bad is not None:
+        tds[n // 2] = bad
+    return (
+        '<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06">'
+        '<Image ID="Image:0"><Pixels ID="Pixels:0" DimensionOrder="XYZCT" Type="uint8" '
+        f'SizeX="2" SizeY="2" SizeZ="1" SizeC="1" SizeT="{n}">'
+        '<Channel ID="Channel:0:0" SamplesPerPixel="1"/>' + "\n".join(tds) + "</Pixels></Image></OME>"
+    )
+
+
+def test_tiffdata_fast_path_thins_only_simple_documents() -> None:
+    from ometiff._schema import thin_tiffdata, validate_schema, validate_schema_text
+    from ometiff._xml import parse_xml
+
+    good = _many_tiffdata_xml(200)
+    root = parse_xml(good)
+    assert thin_tiffdata(good.encode(), root) == 198  # two kept for the XSD
+    assert validate_schema(root) == [] and validate_schema_text(good) == []
+    # one unusual TiffData (an extra attribute) disables the fast path entirely
+    odd = _many_tiffdata_xml(200, bad='<TiffData IFD="3" Foo="1"/>')
+    assert thin_tiffdata(odd.encode(), parse_xml(odd)) == 0
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        '<TiffData IFD="-1" PlaneCount="1"/>',
+        '<TiffData IFD="7"><UUID>urn:uuid:not-a-uuid</UUID></TiffData>',
+        '<TiffData IFD="99999999999"/>',
+    ],
+)
+def test_tiffdata_fast_path_keeps_every_finding(bad: str) -> None:
+    """S7: a bad TiffData among many is found with the same message and line as a full run."""
+    from ometiff._schema import validate_schema, validate_schema_text
+    from ometiff._xml import parse_xml
+
+    xml = _many_tiffdata_xml(200, bad=bad)
+    full = validate_schema(parse_xml(xml))
+    assert full
+    assert validate_schema_text(xml) == full

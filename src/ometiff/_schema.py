@@ -10,6 +10,7 @@ transforms (S5) and the result is validated.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from functools import cache
@@ -156,6 +157,74 @@ def validate_schema(root: _Element, *, limit: int = 200) -> list[SchemaError]:
             )
         )
     return errors
+
+
+# --- fast path for one-TiffData-per-plane documents -----------------------------
+#
+# Bio-Formats writes one TiffData (with a UUID child) per plane, so a 30,000-plane
+# file holds 30,000 elements whose only schema rules are "NonNegativeInt" attributes
+# and a UUID pattern. libxml2 spends most of its validation time on them, holding
+# the GIL. ``thin_tiffdata`` checks those simple rules with one regex pass over the
+# text and, when every TiffData is of that simple form, removes all but the first
+# few before the XSD runs; otherwise the XSD judges the whole document. Findings are exact: a document with any schema
+# error is validated again in full, so messages and lines are those of the original.
+
+_ANY_TIFFDATA = re.compile(rb"<(?:[\w.-]+:)?TiffData[\s/>]")
+_HEX_UUID = rb"urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+#: A TiffData whose every schema rule is visible in its text: only the five
+#: NonNegativeInt attributes with at most 9 digits (always within xsd:int), and
+#: at most one UUID child (same prefix) with an optional FileName and a valid UUID.
+_SIMPLE_TIFFDATA = re.compile(
+    rb"<(?P<p>(?:[\w.-]+:)?)TiffData"
+    rb"""(?:\s+(?:IFD|FirstZ|FirstT|FirstC|PlaneCount)\s*=\s*(?:"\+?\d{1,9}"|'\+?\d{1,9}'))*\s*"""
+    rb"(?:/>|>\s*(?:<(?P=p)UUID"
+    rb"""(?:\s+FileName\s*=\s*(?:"[^"<&]*"|'[^'<&]*'))?\s*>\s*"""
+    + _HEX_UUID
+    + rb"\s*</(?P=p)UUID>\s*)?</(?P=p)TiffData>)"
+)
+#: TiffData kept per Pixels so the XSD still sees the element sequence.
+_KEEP = 2
+
+
+def thin_tiffdata(xml: bytes, root: _Element) -> int:
+    """Remove TiffData whose schema rules the text shows to hold; return how many.
+
+    Only when *every* TiffData of the document matches the simple form (one regex
+    pass in C over the text) are all but the first few of each Pixels removed.
+    """
+    total = len(_ANY_TIFFDATA.findall(xml))
+    if total <= 64 or len(_SIMPLE_TIFFDATA.findall(xml)) != total:
+        return 0
+    ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    removed = 0
+    for pixels in root.iter(f"{ns}Pixels"):
+        for td in pixels.findall(f"{ns}TiffData")[_KEEP:]:
+            pixels.remove(td)
+            removed += 1
+    return removed
+
+
+def validate_schema_text(
+    xml: str | bytes, *, root: _Element | None = None, limit: int = 200
+) -> list[SchemaError]:
+    """XSD findings of a 2016-06 document given as text.
+
+    ``root`` is the document already parsed (safely) from ``xml``; this function
+    may remove TiffData from it. Large one-TiffData-per-plane documents take the
+    fast path above; any finding sends the document through the full validation
+    (a fresh parse) so messages and lines are exact.
+    """
+    from ometiff._xml import parse_xml
+
+    raw = xml.encode("utf-8") if isinstance(xml, str) else bytes(xml)
+    if root is None:
+        root = parse_xml(raw)
+    if thin_tiffdata(raw, root) == 0:
+        return validate_schema(root, limit=limit)
+    errors = validate_schema(root, limit=limit)
+    if not errors:
+        return errors
+    return validate_schema(parse_xml(raw), limit=limit)
 
 
 @cache

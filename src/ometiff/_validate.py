@@ -144,25 +144,38 @@ class ValidationReport:
 
 
 class _SchemaJob:
-    """XSD validation of the metadata document in a background thread (S7/S8)."""
+    """XSD validation of the metadata document (S7/S8).
 
-    def __init__(self, xml: str | bytes, version: str | None) -> None:
+    A 2016-06 document is validated after the other rules, on the tree they
+    read (no second parse): libxml2 holds Python's GIL for most of its run, so
+    a thread would not overlap with the rules, and the one-TiffData-per-plane
+    fast path (:func:`ometiff._schema.validate_schema_text`) leaves little for the
+    XSD to do. Older versions are upgraded in a thread started at once (the
+    XSLT chain runs while the rules do).
+    """
+
+    def __init__(self, xml: str | bytes, version: str | None, *, root: Any = None) -> None:
         self.result: list[SchemaError] | None = None
         self.note: str | None = None
         self.failure: BaseException | None = None
         self._xml = xml
         self._version = version
-        self._thread = threading.Thread(target=self._run, name="ometiff-xsd", daemon=True)
-        self._thread.start()
+        self._root = root
+        self._thread: threading.Thread | None = None
+        if version != "2016-06" or root is None:
+            self._thread = threading.Thread(target=self._run, name="ometiff-xsd", daemon=True)
+            self._thread.start()
 
     def _run(self) -> None:
-        from ometiff._schema import upgrade, validate_schema
+        from ometiff._schema import upgrade, validate_schema, validate_schema_text
 
         try:
-            root = parse_xml(self._xml)  # its own tree: nothing is shared with the rules
-            if self._version != "2016-06":
-                root = upgrade(root)
-                self.note = f"upgraded from {self._version} to 2016-06 for the schema check"
+            if self._version == "2016-06":
+                # the rules are done with the tree: the fast path may thin it
+                self.result = validate_schema_text(self._xml, root=self._root)
+                return
+            root = upgrade(parse_xml(self._xml))  # its own tree
+            self.note = f"upgraded from {self._version} to 2016-06 for the schema check"
             self.result = validate_schema(root)
         except OmeXmlError as exc:
             self.note = f"schema check not run: {exc}"
@@ -170,7 +183,10 @@ class _SchemaJob:
             self.failure = exc
 
     def join(self) -> None:
-        self._thread.join()
+        if self._thread is None:
+            self._run()
+        else:
+            self._thread.join()
         if self.failure is not None:
             raise self.failure
 
@@ -254,7 +270,7 @@ def _build(
     job: _SchemaJob | None = None
     version = schema_version(root)
     if schema and version is not None and _is_released(version) and view.binary_only is None:
-        job = _SchemaJob(text, version)
+        job = _SchemaJob(text, version, root=root)
     ctx.xml = text if isinstance(text, str) else text.decode("utf-8", "replace")
     ctx.root, ctx.ome = root, view
     if ctx.kind == "tiff" and view.binary_only is not None:
@@ -272,7 +288,7 @@ def _build(
         ctx.xml, ctx.ome, ctx.root = fs.xml, fs.ome, fs.ome.root
         version = fs.ome.schema_version
         if schema and version is not None and _is_released(version):
-            job = _SchemaJob(fs.xml, version)
+            job = _SchemaJob(fs.xml, version, root=fs.ome.root)
     if ctx.kind == "xml":
         # an XML document is a companion when it is named like one or its files are here
         named = p.name.lower().endswith(".companion.ome")
