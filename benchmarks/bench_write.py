@@ -115,15 +115,22 @@ def bench_pyramid(quick: bool) -> list[dict[str, Any]]:
         ometiff.write({str(ours_out)!r}, a, **{kwargs!r})
     """)
     # both sides write a new file (replacing one makes ext4 flush it on rename)
-    ours_out.unlink(missing_ok=True)
-    t_proc, rss = time_process([PY, "-c", script])
+    # best of two runs on each side: one run on a shared 2-core machine is noisy
+    t_proc, rss = float("inf"), 0
+    for _ in range(2):
+        ours_out.unlink(missing_ok=True)
+        t, r = time_process([PY, "-c", script])
+        t_proc, rss = min(t_proc, t), max(rss, r)
     if have_bioformats():
         bf_out = WORK / "pyr_bf.ome.tif"
-        bf_out.unlink(missing_ok=True)
-        t_bf, _ = time_process(bf_cmd(
-            "loci.formats.tools.ImageConverter", "-noflat", "-pyramid-resolutions", "3",
-            "-pyramid-scale", "2", "-tilex", "512", "-tiley", "512", "-compression", "zlib",
-            "-overwrite", str(src), str(bf_out)))
+        t_bf = float("inf")
+        for _ in range(2):
+            bf_out.unlink(missing_ok=True)
+            t, _ = time_process(bf_cmd(
+                "loci.formats.tools.ImageConverter", "-noflat", "-pyramid-resolutions", "3",
+                "-pyramid-scale", "2", "-tilex", "512", "-tiley", "512", "-compression", "zlib",
+                "-overwrite", str(src), str(bf_out)))
+            t_bf = min(t_bf, t)
         mb = 2**20
         rows.append({
             "name": f"zlib pyramid {size}x{size}x4 whole process",

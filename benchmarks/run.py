@@ -3,7 +3,8 @@
 Each module defines ``run(quick: bool) -> list[dict]``; a row has at least
 ``name``, ``ours_s``, ``anchor``, ``anchor_s``, ``ratio`` (anchor_s / ours_s unless
 the row says otherwise), ``target`` (text) and ``ok`` (bool), and may add
-``peak_rss_mb`` and ``notes``. Anchors (tifffile, ome-types, Bio-Formats) are
+``peak_rss_mb``, ``notes`` and ``reference`` (a comparison with no target: printed
+as REF, never counted as missed). Anchors (tifffile, ome-types, Bio-Formats) are
 measured in the same run.
 
 Usage: python benchmarks/run.py [--quick] [NAME ...]
@@ -43,8 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         rows = _load(path).run(quick=args.quick)
         for row in rows:
-            mark = "OK  " if row.get("ok") else "MISS"
-            failed += not row.get("ok")
+            if row.get("reference"):
+                mark = "REF "  # a comparison without a target: informs, never counts
+            else:
+                mark = "OK  " if row.get("ok") else "MISS"
+                failed += not row.get("ok")
             extra = ""
             if row.get("peak_rss_mb") is not None:
                 extra += f"  peak RSS {row['peak_rss_mb']:.0f} MB"
