@@ -23,6 +23,7 @@ from ometiff.readers._vendor_common import (
     VendorFileError,
     build_pixels,
     flatten_xml,
+    has_magic,
     hex_color,
     parse_datetime,
     parse_float,
@@ -164,13 +165,7 @@ class CziReader(Reader):
     @classmethod
     def can_read(cls, path: Path) -> bool:
         """Suffix ``.czi`` and the ``ZISRAWFILE`` segment id at offset 0."""
-        if not path.name.lower().endswith(cls.suffixes) or not path.is_file():
-            return False
-        try:
-            with path.open("rb") as fh:
-                return fh.read(10) == _MAGIC
-        except OSError:
-            return False
+        return has_magic(path, cls.suffixes, _MAGIC)
 
     def sources(self) -> list[SeriesSource]:
         """One plane source per scene."""

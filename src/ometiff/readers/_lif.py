@@ -28,6 +28,7 @@ from ometiff.readers._vendor_common import (
     build_pixels,
     color,
     flatten,
+    has_magic,
     parse_float,
     require,
     to_um,
@@ -162,13 +163,7 @@ class LifReader(Reader):
     @classmethod
     def can_read(cls, path: Path) -> bool:
         """Suffix ``.lif`` and the LIF magic number (0x70) at offset 0."""
-        if not path.name.lower().endswith(cls.suffixes) or not path.is_file():
-            return False
-        try:
-            with path.open("rb") as fh:
-                return fh.read(4) == _MAGIC
-        except OSError:
-            return False
+        return has_magic(path, cls.suffixes, _MAGIC)
 
     def sources(self) -> list[SeriesSource]:
         """One plane source per LIF image (per tile for mosaics)."""

@@ -19,7 +19,7 @@ import numpy as np
 
 from ometiff._source import SeriesSource
 from ometiff.readers._base import Reader
-from ometiff.readers._vendor_common import VendorFileError, flatten, require
+from ometiff.readers._vendor_common import VendorFileError, flatten, has_magic, require
 
 if TYPE_CHECKING:
     from ome_types import OME
@@ -78,13 +78,7 @@ class Nd2Reader(Reader):
     @classmethod
     def can_read(cls, path: Path) -> bool:
         """Suffix ``.nd2`` and an ND2 magic number at offset 0."""
-        if not path.name.lower().endswith(cls.suffixes) or not path.is_file():
-            return False
-        try:
-            with path.open("rb") as fh:
-                return fh.read(4) in _MAGICS
-        except OSError:
-            return False
+        return has_magic(path, cls.suffixes, *_MAGICS)
 
     def _plane_getter(self, position: int) -> Any:
         def get_plane(t: int, c: int, z: int) -> np.ndarray:

@@ -15,6 +15,7 @@ from ometiff._errors import MissingDependencyError, OmeTiffError
 from ometiff._types import DTYPE_TO_OME
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from types import ModuleType
 
     import numpy as np
@@ -283,3 +284,18 @@ def build_pixels(
         planes=list(planes),
         **optional,
     )
+
+
+def has_magic(path: Path, suffixes: tuple[str, ...], *magics: bytes) -> bool:
+    """A reader's cheap sniff: one of ``suffixes`` and a file starting with a magic.
+
+    Never raises: an unreadable path is simply not this format.
+    """
+    if not path.name.lower().endswith(suffixes) or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(max(len(m) for m in magics))
+    except OSError:
+        return False
+    return any(head.startswith(m) for m in magics)
