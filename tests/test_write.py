@@ -486,3 +486,14 @@ def test_source_pyramid_annotation_is_not_copied(tmp_path: Path) -> None:
     namespaces = [a.namespace for a in written.structured_annotations.map_annotations]
     assert namespaces == ["lab/notes"]
     assert [r.id for r in written.images[0].annotation_refs] == ["Annotation:1"]
+
+
+def test_small_image_pyramid_is_not_padded_to_big_tiles(tmp_path: Path) -> None:
+    """P-6: default tiles are no larger than the image (16-aligned), so small pyramids stay small."""
+    data = np.random.default_rng(0).integers(0, 4000, (2, 5, 200, 200), dtype=np.uint16)
+    out = ometiff.write(tmp_path / "small.ome.tif", data, axes="CZYX", pyramid_levels=1)
+    with tifffile.TiffFile(out) as tf:
+        page = tf.pages[0]
+        assert (page.tilelength, page.tilewidth) == (208, 208)
+        np.testing.assert_array_equal(tf.series[0].asarray().reshape(data.shape), data)
+    assert out.stat().st_size < 1.5 * data.nbytes

@@ -66,12 +66,23 @@ def _resolve_tile(
     if tile is None or tile is True:
         y, x = src.shape[3], src.shape[4]
         if tile is True or levels or max(y, x) > TILE_ABOVE:
-            return (DEFAULT_TILE, DEFAULT_TILE)
+            # no larger than the image (rounded up to 16): a 256-pixel image with a
+            # pyramid must not pad every plane to 512x512 tiles
+            edge = min(DEFAULT_TILE, max(16, -(-max(y, x) // 16) * 16))
+            return (edge, edge)
         return None
     pair = (tile, tile) if isinstance(tile, int) else tuple(tile)
     if len(pair) != 2 or any(int(v) <= 0 or int(v) % 16 for v in pair):
         raise WriteError(f"tile={tile!r}: give (height, width), each a positive multiple of 16")
     return int(pair[0]), int(pair[1])
+
+
+def _level_tile(tile: tuple[int, int] | None, level: np.ndarray) -> tuple[int, int] | None:
+    """A sub-resolution's tile: the series' tile, shrunk (16-aligned) to the level's size."""
+    if tile is None:
+        return None
+    h, w = level.shape[0], level.shape[1]
+    return min(tile[0], max(16, -(-h // 16) * 16)), min(tile[1], max(16, -(-w // 16) * 16))
 
 
 def _check_source(i: int, src: SeriesSource) -> None:
@@ -310,7 +321,7 @@ def _write_tiff(
                         level = plane
                         for _ in range(levels[series]):  # P-2, P-4: SubIFDs, NewSubfileType=1
                             level = _downsample(level, method)
-                            tw.write(level, subfiletype=1, tile=tiles[series],
+                            tw.write(level, subfiletype=1, tile=_level_tile(tiles[series], level),
                                      compression=codec.tifffile, compressionargs=codec.args,
                                      maxworkers=threads, **opts)
                         del level, plane
@@ -341,26 +352,29 @@ def _pipe(
     held in memory besides the one being read.
     """
     assert tile is not None
-    pending: list[tuple[tuple[int, ...], list[Future[list[bytes]]]]] | None = None
+    Page = tuple[tuple[int, ...], tuple[int, int], list[Future[list[bytes]]]]
+    pending: list[Page] | None = None
 
-    def flush(pages: list[tuple[tuple[int, ...], list[Future[list[bytes]]]]]) -> None:
-        for k, (shape, futures) in enumerate(pages):
+    def flush(pages: list[Page]) -> None:
+        for k, (shape, page_tile, futures) in enumerate(pages):
             if k == 0:
                 extra: dict[str, Any] = {"description": take_description(),
                                          "subifds": levels or None}
             else:  # P-2, P-4: sub-resolutions in SubIFDs with NewSubfileType=1
                 extra = {"subfiletype": 1}
-            tw.write(encoded(futures), shape=shape, dtype=src.dtype, tile=tile,
+            tw.write(encoded(futures), shape=shape, dtype=src.dtype, tile=page_tile,
                      compression=codec.tifffile, **extra, **opts)
         progress()
 
     for _ in range(count):
         plane = next(planes)[1]
-        pages = [(plane.shape, submit_page(pool, plane, tile, encode))]
+        pages: list[Page] = [(plane.shape, tile, submit_page(pool, plane, tile, encode))]
         level = plane
         for _ in range(levels):
             level = _downsample(level, method)
-            pages.append((level.shape, submit_page(pool, level, tile, encode)))
+            level_tile = _level_tile(tile, level)
+            assert level_tile is not None
+            pages.append((level.shape, level_tile, submit_page(pool, level, level_tile, encode)))
         del level, plane
         if pending is not None:
             flush(pending)
