@@ -303,3 +303,25 @@ def test_malformed_files_give_one_line(path: Path, capsys: pytest.CaptureFixture
     assert "Traceback" not in err
     if code == 2:
         assert all(line.startswith("ometiff: error: ") for line in err.strip().splitlines())
+
+
+def test_cli_views(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--ifds lists every IFD, --tags N dumps IFD N's tags, --planes the plane map, --json a list."""
+    data = np.zeros((2 * 3, 5, 6), np.uint16)
+    path = write_ome(tmp_path / "v.ome.tif", data, _ome_xml(size_x=6, size_y=5, z=1, c=3, t=2))
+    assert main(["info", str(path)]) == 0
+    runs = capsys.readouterr().out
+    assert "IFD 1–5" in runs and "IFD 3 " not in runs
+    assert main(["info", "--ifds", str(path)]) == 0
+    every = capsys.readouterr().out
+    assert all(f"IFD {k} " in every for k in range(6))
+    assert main(["info", "--tags", "0", str(path)]) == 0
+    tags = capsys.readouterr().out
+    assert "ImageWidth" in tags and "  256 " in tags and "ImageDescription" in tags
+    assert main(["info", "--tags", "9", str(path)]) == 2
+    assert "no IFD 9" in capsys.readouterr().err
+    assert main(["info", "--planes", str(path)]) == 0
+    assert "Z0 C2 T1 -> v.ome.tif IFD 5" in capsys.readouterr().out
+    assert main(["info", "--json", str(path), str(path)]) == 0
+    docs = json.loads(capsys.readouterr().out)
+    assert isinstance(docs, list) and len(docs) == 2 and docs[0]["ifd_count"] == 6
