@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from ometiff._checks_context import Context, Issue, error, warning
 from ometiff._errors import OmeTiffError
+from ometiff._fileset import root_uuid_in
 from ometiff._xml import parse_xml
 
 if TYPE_CHECKING:
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 _ROOT_UUID = re.compile(r"(<(?:\w+:)?OME\b[^>]*?)\s+UUID\s*=\s*([\"'])[^\"']*\2", re.S)
-_UUID_ATTR = re.compile(r"<(?:\w+:)?OME\b[^>]*?\sUUID\s*=\s*[\"']([^\"']+)[\"']", re.S)
 #: BinaryOnly members are tiny; anything larger is not parsed for the M4 link check.
 _SMALL_XML = 1 << 20
 
@@ -27,10 +27,7 @@ _SMALL_XML = 1 << 20
 def _root_uuid(ctx: Context, path: Path) -> str | None:
     structure = ctx.structures.get(path)
     desc = structure.description if structure is not None else None
-    if not desc:
-        return None
-    m = _UUID_ATTR.search(desc[:8192]) or _UUID_ATTR.search(desc)
-    return m.group(1) if m else None
+    return root_uuid_in(desc) if desc else None
 
 
 def _links(ctx: Context) -> dict[tuple[str | None, str | None], int]:
@@ -164,7 +161,9 @@ def check_binaryonly(ctx: Context) -> Iterator[Issue]:
             root = parse_xml(desc, source=path.name)
         except OmeTiffError:
             continue  # X2 is reported for the entry; a broken member XML is M4 below
-        bo = next((c for c in root if isinstance(c.tag, str) and c.tag.endswith("BinaryOnly")), None)
+        bo = next(
+            (c for c in root if isinstance(c.tag, str) and c.tag.endswith("BinaryOnly")), None
+        )
         if bo is None:
             continue
         loc = f"{path.name}: OME/BinaryOnly"
@@ -175,9 +174,9 @@ def check_binaryonly(ctx: Context) -> Iterator[Issue]:
                 "BinaryOnly needs both MetadataFile and UUID (of the metadata file)",
             )
             continue
-        if bo.get("MetadataFile") != fs.metadata_path.name and not str(bo.get("MetadataFile")).endswith(
-            "/" + fs.metadata_path.name
-        ):
+        if bo.get("MetadataFile") != fs.metadata_path.name and not str(
+            bo.get("MetadataFile")
+        ).endswith("/" + fs.metadata_path.name):
             yield warning(
                 "M4-metadata-file",
                 loc,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ometiff._checks_context import Context, Issue, error, info, warning
+from ometiff._variant import imagej_disagreements
 from ometiff._xml import SCHEMA_VERSIONS
 
 if TYPE_CHECKING:
@@ -117,7 +118,11 @@ def check_schema(ctx: Context) -> Iterator[Issue]:
         if ctx.schema_note and ctx.ome is not None and ctx.ome.schema_version in SCHEMA_VERSIONS:
             yield info("S8-not-checked", f"{ctx.metadata_name}: OME", ctx.schema_note)
         return
-    upgraded = f" (after upgrading from {ctx.ome.schema_version})" if ctx.ome and ctx.ome.schema_version != "2016-06" else ""
+    upgraded = (
+        f" (after upgrading from {ctx.ome.schema_version})"
+        if ctx.ome and ctx.ome.schema_version != "2016-06"
+        else ""
+    )
     for err in ctx.schema_errors:
         if err.attribute is not None and err.attribute.endswith("Unit"):
             continue  # U1 reports units with the fix (check_units)
@@ -133,37 +138,20 @@ def check_imagej_conflict(ctx: Context) -> Iterator[Issue]:
     structure = ctx.structure
     if structure is None or not structure.ifds or not ctx.images() or ctx.kind == "tiff":
         return
-    first = structure.ifds[0]
-    signs = (
-        50838 in first.tags
-        or 50839 in first.tags
-        or first.tags.count(270) > 1
-        or (first.software or "").startswith("ImageJ")
-    )
-    if not signs:
-        return
-    import tifffile
-
-    loc = f"{ctx.name}: IFD 0"
-    try:
-        with tifffile.TiffFile(ctx.path) as tf:
-            ij = tf.imagej_metadata
-    except (tifffile.TiffFileError, ValueError, OSError):
-        yield warning("X7-imagej-unreadable", loc, "an ImageJ header is present but cannot be parsed")
-        return
-    if not ij:
-        return
     image = ctx.images()[0]
-    for key, ome_value, label in (
-        ("channels", image.effective_size_c, "SizeC"),
-        ("slices", image.size_z or 1, "SizeZ"),
-        ("frames", image.size_t or 1, "SizeT"),
-    ):
-        value = ij.get(key)
-        if value is not None and int(value) != ome_value:
-            yield warning(
-                "X7-imagej-conflict",
-                loc,
-                f"the ImageJ header says {key}={value} but the OME-XML says {label}={ome_value}; "
-                "ImageJ-based readers will show another shape: drop the ImageJ header or make it agree",
-            )
+    found = imagej_disagreements(
+        ctx.path, structure, image.effective_size_c, image.size_z or 1, image.size_t or 1
+    )
+    loc = f"{ctx.name}: IFD 0"
+    if found is None:
+        yield warning(
+            "X7-imagej-unreadable", loc, "an ImageJ header is present but cannot be parsed"
+        )
+        return
+    for key, value, label, ome_value in found:
+        yield warning(
+            "X7-imagej-conflict",
+            loc,
+            f"the ImageJ header says {key}={value} but the OME-XML says {label}={ome_value}; "
+            "ImageJ-based readers will show another shape: drop the ImageJ header or make it agree",
+        )

@@ -104,9 +104,12 @@ def root_uuid(path: Path) -> str | None:
         desc = read_description(path)
     except OmeTiffError:  # unreadable member: no UUID
         return None
-    if not desc:
-        return None
-    m = _UUID_ATTR.search(desc[:4096]) or _UUID_ATTR.search(desc)
+    return root_uuid_in(desc) if desc else None
+
+
+def root_uuid_in(description: str) -> str | None:
+    """The OME@UUID written in an OME-XML text (regex on the root tag; no parse)."""
+    m = _UUID_ATTR.search(description[:8192]) or _UUID_ATTR.search(description)
     return m.group(1) if m else None
 
 

@@ -21,7 +21,7 @@ from ometiff._fileset import FileSet, resolve_fileset
 from ometiff._ome import ImageView, PlaneMap, Quantity, plane_map
 from ometiff._structure import TiffStructure, inspect_tiff, is_tiff
 from ometiff._types import DTYPE_TO_OME
-from ometiff._variant import Variant, detect_variants
+from ometiff._variant import Variant, detect_variants, imagej_disagreements
 from ometiff._xml import to_micrometres, to_seconds
 
 if TYPE_CHECKING:
@@ -412,9 +412,7 @@ def _tifffile_series_one(tf: Any, k: int, s: Any, meta: Any) -> SeriesSummary:
     for axis, (value, unit) in meta.psize.items():
         if axis == "z" and "Z" not in axes:
             continue
-        if k > 0 and axis in "xy" and (
-            tf.is_svs or _yx(s) != _yx(tf.series[0])
-        ):
+        if k > 0 and axis in "xy" and (tf.is_svs or _yx(s) != _yx(tf.series[0])):
             continue  # the calibration describes the main image, not thumbnails/labels
         sizes[axis] = _tidy(to_micrometres(value, unit))
         units[axis] = unit
@@ -609,32 +607,15 @@ def _companion_info(p: Path) -> FileInfo:
 
 def _conflicts(p: Path, structure: TiffStructure, series: list[SeriesSummary]) -> list[str]:
     """Warn when an ImageJ header disagrees with the OME-XML (X7)."""
-    first = structure.ifds[0]
-    ij_signs = (
-        50838 in first.tags
-        or 50839 in first.tags
-        or first.tags.count(270) > 1  # a second ImageDescription
-        or (first.software or "").startswith("ImageJ")
-    )
-    if not ij_signs:
-        return []
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(p) as tf:
-            ij = tf.imagej_metadata
-    except (tifffile.TiffFileError, ValueError, OSError):  # broken header: the finding
-        return ["an ImageJ header is present but cannot be parsed (X7)"]
-    if not ij or not series:
+    if not series:
         return []
     s = series[0]
-    out = []
-    for key, ome_value, label in (
-        ("channels", s.size_c // max(s.samples_per_pixel, 1), "SizeC"),
-        ("slices", s.size_z, "SizeZ"),
-        ("frames", s.size_t, "SizeT"),
-    ):
-        v = ij.get(key)
-        if v is not None and int(v) != ome_value:
-            out.append(f"ImageJ header says {key}={v} but OME-XML says {label}={ome_value} (X7)")
-    return out
+    found = imagej_disagreements(
+        p, structure, s.size_c // max(s.samples_per_pixel, 1), s.size_z, s.size_t
+    )
+    if found is None:
+        return ["an ImageJ header is present but cannot be parsed (X7)"]
+    return [
+        f"ImageJ header says {key}={value} but OME-XML says {label}={ome} (X7)"
+        for key, value, label, ome in found
+    ]

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ometiff._structure import TiffStructure
 
 #: tag code -> (variant name, evidence text)
@@ -83,4 +85,46 @@ def detect_variants(structure: TiffStructure) -> list[Variant]:
     if not any(not v.name.startswith(("BigTIFF", "pyramid")) for v in out):
         pages = "multi-page" if structure.ifd_count > 1 else "single-page"
         out.insert(0, Variant(f"plain TIFF ({pages})", "no variant-specific tags or description"))
+    return out
+
+
+def imagej_disagreements(
+    path: Path, structure: TiffStructure, size_c: int, size_z: int, size_t: int
+) -> list[tuple[str, int, str, int]] | None:
+    """Where an ImageJ header beside OME-XML disagrees with it (checklist X7).
+
+    ``size_c`` counts planes per (Z, T) (OME SizeC / SamplesPerPixel). Returns
+    ``(ImageJ key, its value, OME attribute, OME value)`` per disagreement, ``[]``
+    when there is no ImageJ header or it agrees, and None when a header is present
+    but cannot be parsed.
+    """
+    if not structure.ifds:
+        return []
+    first = structure.ifds[0]
+    signs = (
+        50838 in first.tags
+        or 50839 in first.tags
+        or first.tags.count(270) > 1  # a second ImageDescription
+        or (first.software or "").startswith("ImageJ")
+    )
+    if not signs:
+        return []
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tf:
+            ij = tf.imagej_metadata
+    except (tifffile.TiffFileError, ValueError, OSError):
+        return None
+    if not ij:
+        return []
+    out = []
+    for key, ome_value, label in (
+        ("channels", size_c, "SizeC"),
+        ("slices", size_z, "SizeZ"),
+        ("frames", size_t, "SizeT"),
+    ):
+        value = ij.get(key)
+        if value is not None and int(value) != ome_value:
+            out.append((key, int(value), label, ome_value))
     return out
