@@ -98,3 +98,18 @@ def test_not_ome() -> None:
         parse_ome("<Foo/>")
     with pytest.raises(OmeXmlError, match="not well-formed"):
         parse_ome("<OME")
+
+
+def test_length_and_time_conversions() -> None:
+    """U1-U3: schema units, common misspellings, and non-lengths."""
+    from ometiff._xml import to_micrometres, to_seconds
+
+    assert to_micrometres(325, "nm") == pytest.approx(0.325)
+    assert to_micrometres(1, "um") == pytest.approx(1) and to_micrometres(2, "micron") == 2
+    assert to_micrometres(1, "in") == pytest.approx(25400)
+    assert to_micrometres(12, "li") == pytest.approx(25400)  # a line is 1/12 inch
+    assert to_micrometres(1000, "thou") == pytest.approx(25400)
+    assert to_micrometres(72, "pt") == pytest.approx(25400)
+    assert to_micrometres(1, "pixel") is None and to_micrometres(None, "µm") is None
+    assert to_micrometres(3, None) == 3  # the schema default is µm (U3)
+    assert to_seconds(250, "ms") == pytest.approx(0.25) and to_seconds(2, "min") == 120

@@ -153,7 +153,7 @@ LENGTH_UNITS_M: dict[str, float] = {
     "ym": 1e-24,
     "Å": 1e-10,
     "thou": 2.54e-5,
-    "li": 2.54e-3 / 12 * 1.0,  # line = 1/12 in
+    "li": 2.54e-2 / 12,  # line = 1/12 inch
     "in": 2.54e-2,
     "ft": 0.3048,
     "yd": 0.9144,
