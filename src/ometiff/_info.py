@@ -12,6 +12,7 @@ the README: keys are only ever added.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -383,16 +384,10 @@ def _tifffile_series(path: Path, variants: list[Variant]) -> tuple[list[SeriesSu
         OSError,
         IndexError,
         KeyError,
-        struct_error(),
+        struct.error,
     ) as exc:
         warnings.append(f"tifffile could not build image series: {exc}")
     return out, warnings
-
-
-def struct_error() -> type[Exception]:
-    import struct
-
-    return struct.error
 
 
 def _tifffile_series_one(tf: Any, k: int, s: Any, meta: Any) -> SeriesSummary:
