@@ -339,14 +339,6 @@ def edit_targets(path: StrPath) -> tuple[FileSet, list[Document]]:
     return fs, docs
 
 
-def check_context(doc: Document, fs: FileSet | None) -> CheckContext:
-    """A check context for a document of a set."""
-    ctx = CheckContext(doc.path, fs)
-    if doc.is_tiff:
-        ctx.uuids[doc.path] = doc.root.get("UUID")
-    return ctx
-
-
 def backup_path(path: Path) -> Path:
     """Where ``--backup`` keeps the old XML: ``<name>.ome.xml.bak`` (then ``.bak1``, ...).
 
