@@ -164,8 +164,13 @@ class TiffReader(Reader):
 
     def _layout(self, index: int, s: Any) -> list[_Layout]:
         where = f"{self.path} series {index}"
-        axes: str = s.get_axes(False)
-        shape: tuple[int, ...] = tuple(s.get_shape(False))
+        # the unsqueezed layout: tifffile >= 2026.11 keeps it in .axes/.shape and
+        # dropped get_axes/get_shape; older releases squeeze .axes by default
+        if hasattr(s, "get_axes"):
+            axes: str = s.get_axes(False)
+            shape: tuple[int, ...] = tuple(s.get_shape(False))
+        else:
+            axes, shape = s.axes, tuple(s.shape)
         if 0 in shape:
             raise InvalidTiffError(f"{where}: empty image (shape {shape})")
         kf = s.keyframe
