@@ -1,6 +1,8 @@
 # ometiff: set-up and checks. `make demo` and `make test` work on a fresh machine
-# with only Python 3.11 and Java 17: they create .venv and install what they need.
-PYTHON ?= python3
+# with only Python 3.12 and Java 17: they create .venv and install what they need.
+# PYTHON: python3.12 (or newer) on PATH, else the one pyenv keeps, else python3.
+PYTHON ?= $(shell for p in python3.13 python3.12; do $$p -c 'import sys' >/dev/null 2>&1 && { echo $$p; exit; }; done; \
+	ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null | head -n1 | grep . || echo python3)
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 BFJAR   = .cache/bioformats_package.jar
@@ -37,6 +39,7 @@ demo: $(VENV)/.installed-core
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check src tests benchmarks scripts examples
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 test: $(VENV)/.installed-dev $(BFJAR) lint
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)

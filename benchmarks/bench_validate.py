@@ -34,9 +34,9 @@ def run(quick: bool = False) -> list[dict[str, object]]:
     import ome_types
 
     import ometiff
-    from ometiff._schema import load_schema
-    from ometiff._structure import read_description
-    from ometiff._xml import parse_xml
+    from ometiff.ome.schema import load_schema
+    from ometiff.ome.xml import parse_xml
+    from ometiff.tiff.structure import read_description
 
     path = _bioformats_file(PLANES)
     xml = read_description(path) or ""

@@ -23,7 +23,7 @@ import tifffile
 
 import ometiff
 from _common import PY, WORK, bf_cmd, have_bioformats, time_process
-from ometiff._pyramid import downsample
+from ometiff.writer.pyramid import downsample
 
 
 def _best(fn: Any, repeat: int, *clean: Path) -> float:

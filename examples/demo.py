@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 import ometiff
-from ometiff._cli import main as cli
+from ometiff.cli.main import main as cli
 
 
 def make_data() -> tuple[np.ndarray, np.ndarray]:

@@ -14,8 +14,8 @@ import tifffile
 
 import ometiff
 from ometiff import FileExistsOmeTiffError, InvalidTiffError, VerificationError, WriteError
-from ometiff._cli import main
-from ometiff._convert import last_receipts
+from ometiff.cli.main import main
+from ometiff.conversion import last_receipts
 
 
 def _hyperstack(path: Path) -> np.ndarray:
@@ -106,7 +106,7 @@ def test_several_inputs_into_a_folder_and_split(tmp_path: Path) -> None:
 
 
 def test_verification_mismatch_removes_output(tmp_path: Path, monkeypatch) -> None:
-    import ometiff._verify as verify
+    import ometiff.writer.verify as verify
 
     src = tmp_path / "hs.tif"
     _hyperstack(src)

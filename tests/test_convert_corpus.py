@@ -14,7 +14,7 @@ import pytest
 import ometiff
 from conftest import CORPUS, corpus_files, corpus_id
 from ometiff import OmeTiffError
-from ometiff._convert import last_receipts
+from ometiff.conversion import last_receipts
 from ometiff.readers import open_image
 
 sys.path.insert(0, str(Path(__file__).parent / "readers"))

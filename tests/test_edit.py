@@ -10,10 +10,10 @@ import tifffile
 
 from conftest import CORPUS, requires_corpus
 from ometiff import OmeTiffError, OmeXmlError, ValidationError, meta_get, meta_replace, meta_set
-from ometiff._cli import main
-from ometiff._edit import backup_path
-from ometiff._ome import parse_ome
-from ometiff._structure import read_description
+from ometiff.cli.main import main
+from ometiff.editing.meta import backup_path
+from ometiff.ome.view import parse_ome
+from ometiff.tiff.structure import read_description
 from test_edit_helpers import assert_valid, copy_corpus, new_uuid, ome_xml, pixels_hash, write_ome
 
 BF = CORPUS / "ome-tiff" / "bioformats-7.3.1"

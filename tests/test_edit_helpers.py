@@ -71,9 +71,9 @@ def copy_corpus(src: Path, dst: Path) -> Path:
 def assert_valid(path: Path) -> None:
     """No errors from ometiff.validate (or, before it exists, the edit checks)."""
     try:
-        from ometiff._validate import validate
+        from ometiff.validation.validator import validate
     except ImportError:  # pragma: no cover - validator not in this tree yet
-        from ometiff._edit import CheckContext, findings, load_document
+        from ometiff.editing.meta import CheckContext, findings, load_document
 
         doc = load_document(path)
         assert findings(doc.root, CheckContext(path)) == []

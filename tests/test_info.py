@@ -12,7 +12,7 @@ import tifffile
 from tests.conftest import CORPUS, corpus_files, corpus_id, requires_corpus
 
 from ometiff import OmeTiffError, info
-from ometiff._cli import main
+from ometiff.cli.main import main
 
 OME_NS = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
 

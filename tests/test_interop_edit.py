@@ -9,8 +9,8 @@ import pytest
 from bioformats import requires_bioformats, showinf_omexml
 from conftest import CORPUS, requires_corpus
 from ometiff import meta_set, repair
-from ometiff._ome import parse_ome
-from ometiff._structure import read_description
+from ometiff.ome.view import parse_ome
+from ometiff.tiff.structure import read_description
 from test_edit_helpers import copy_corpus
 
 BF = CORPUS / "ome-tiff" / "bioformats-7.3.1"

@@ -44,12 +44,12 @@ PARAMS = [
 
 def _convert(src: Path, dst: Path) -> Path:
     """``ometiff.convert`` when it exists, else the same reader -> writer pipeline."""
-    if importlib.util.find_spec("ometiff._convert") is not None:
+    if importlib.util.find_spec("ometiff.conversion") is not None:
         from ometiff import convert
 
         out = convert(src, dst)
         return Path(out[0] if isinstance(out, list) else out)
-    from ometiff._writecore import write_sources
+    from ometiff.writer.core import write_sources
 
     with open_image(src) as rdr:
         return write_sources(dst, rdr.sources(), ome=rdr.ome())[0]

@@ -19,8 +19,8 @@ import tifffile
 from tests.bioformats import bfconvert, requires_bioformats
 
 import ometiff
-from ometiff._pyramid import downsample
-from ometiff._types import DTYPE_TO_OME
+from ometiff.types import DTYPE_TO_OME
+from ometiff.writer.pyramid import downsample
 
 pytestmark = [requires_bioformats, pytest.mark.bioformats]
 RNG = np.random.default_rng(7)

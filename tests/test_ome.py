@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ometiff import OmeXmlError
-from ometiff._ome import parse_ome, plane_map
+from ometiff.ome.view import parse_ome, plane_map
 
 NS = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
 
@@ -102,7 +102,7 @@ def test_not_ome() -> None:
 
 def test_length_and_time_conversions() -> None:
     """U1-U3: schema units, common misspellings, and non-lengths."""
-    from ometiff._xml import to_micrometres, to_seconds
+    from ometiff.ome.units import to_micrometres, to_seconds
 
     assert to_micrometres(325, "nm") == pytest.approx(0.325)
     assert to_micrometres(1, "um") == pytest.approx(1) and to_micrometres(2, "micron") == 2

@@ -14,10 +14,10 @@ from PIL import Image
 
 import ometiff
 from conftest import CORPUS, requires_corpus
-from ometiff._diagram import SERIES_COLORS, UNMAPPED, series_color
-from ometiff._errors import InvalidTiffError, MissingDependencyError
-from ometiff._info import ChannelSummary, info
-from ometiff._render import (
+from ometiff.errors import InvalidTiffError, MissingDependencyError
+from ometiff.inspection import ChannelSummary, info
+from ometiff.render.diagram import SERIES_COLORS, UNMAPPED, series_color
+from ometiff.render.png import (
     DEFAULT_COLORS,
     RenderError,
     apply_contrast,
@@ -261,7 +261,7 @@ def test_bad_indices(files: dict, tmp_path: Path, kwargs: dict, message: str) ->
 
 
 def test_default_colours() -> None:
-    from ometiff._info import SeriesSummary
+    from ometiff.inspection import SeriesSummary
 
     def series(colors: list[str | None]) -> SeriesSummary:
         return SeriesSummary(
@@ -360,7 +360,7 @@ def test_stats_on_corpus_companion_set_match_tifffile() -> None:
 def test_missing_member_drawn_red_and_stats_refuse(files: dict, tmp_path: Path) -> None:
     import shutil
 
-    from ometiff._diagram import MISSING
+    from ometiff.render.diagram import MISSING
 
     for name in ("set.companion.ome", "set_c0.ome.tif", "set_c1.ome.tif"):
         shutil.copy(files["dir"] / name, tmp_path / name)

@@ -9,9 +9,9 @@ import pytest
 
 from conftest import CORPUS, requires_corpus
 from ometiff import OmeTiffError, repair
-from ometiff._cli import main
-from ometiff._ome import parse_ome
-from ometiff._structure import read_description
+from ometiff.cli.main import main
+from ometiff.ome.view import parse_ome
+from ometiff.tiff.structure import read_description
 from test_edit_helpers import assert_valid, copy_corpus, new_uuid, ome_xml, pixels_hash, write_ome
 
 BF = CORPUS / "ome-tiff" / "bioformats-7.3.1"

@@ -9,8 +9,8 @@ import pytest
 from tests.conftest import CORPUS, requires_corpus
 
 from ometiff import OmeXmlError
-from ometiff._schema import load_schema, upgrade, upgrade_path, validate_schema
-from ometiff._xml import parse_xml, schema_version
+from ometiff.ome.schema import load_schema, upgrade, upgrade_path, validate_schema
+from ometiff.ome.xml import parse_xml, schema_version
 
 NS = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
 
@@ -101,8 +101,8 @@ def _many_tiffdata_xml(n: int, *, bad: str | None = None) -> str:
 
 
 def test_tiffdata_fast_path_thins_only_simple_documents() -> None:
-    from ometiff._schema import thin_tiffdata, validate_schema, validate_schema_text
-    from ometiff._xml import parse_xml
+    from ometiff.ome.schema import thin_tiffdata, validate_schema, validate_schema_text
+    from ometiff.ome.xml import parse_xml
 
     good = _many_tiffdata_xml(200)
     root = parse_xml(good)
@@ -123,8 +123,8 @@ def test_tiffdata_fast_path_thins_only_simple_documents() -> None:
 )
 def test_tiffdata_fast_path_keeps_every_finding(bad: str) -> None:
     """S7: a bad TiffData among many is found with the same message and line as a full run."""
-    from ometiff._schema import validate_schema, validate_schema_text
-    from ometiff._xml import parse_xml
+    from ometiff.ome.schema import validate_schema, validate_schema_text
+    from ometiff.ome.xml import parse_xml
 
     xml = _many_tiffdata_xml(200, bad=bad)
     full = validate_schema(parse_xml(xml))

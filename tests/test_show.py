@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import ometiff
-from ometiff._cli import main
+from ometiff.cli.main import main
 
 RNG = np.random.default_rng(11)
 

@@ -11,7 +11,7 @@ import tifffile
 from tests.conftest import corpus_files, corpus_id
 
 from ometiff import InvalidTiffError, inspect_tiff
-from ometiff._structure import read_description
+from ometiff.tiff.structure import read_description
 
 TIFFS = corpus_files("tiff/**/*.tif*", "ome-tiff/**/*.tif*", "imagej/**/*.tif*", "lsm/**/*.lsm")
 

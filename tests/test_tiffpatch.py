@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from ometiff._errors import InvalidTiffError, WriteError
-from ometiff._structure import inspect_tiff, read_description
-from ometiff._tiffpatch import (
+from ometiff.errors import InvalidTiffError, WriteError
+from ometiff.tiff.patch import (
     FAULT_ENV,
     FAULT_EXIT,
     FAULT_POINTS,
@@ -23,6 +22,7 @@ from ometiff._tiffpatch import (
     write_description,
     write_text_atomic,
 )
+from ometiff.tiff.structure import inspect_tiff, read_description
 
 OLD = '<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06">' + "<!--{}-->" + "</OME>"
 
@@ -90,7 +90,7 @@ def test_refuses_bad_input(tmp_path: Path) -> None:
 
 _CHILD = (
     "import sys\n"
-    "from ometiff._tiffpatch import write_description\n"
+    "from ometiff.tiff.patch import write_description\n"
     "write_description(sys.argv[1], open(sys.argv[2], encoding='utf-8').read())\n"
 )
 
@@ -131,7 +131,7 @@ def test_companion_replace_is_atomic(tmp_path: Path) -> None:
     path = tmp_path / "set.companion.ome"
     path.write_bytes(b"<OME/>")
     code = (
-        "import sys\nfrom ometiff._tiffpatch import write_text_atomic\n"
+        "import sys\nfrom ometiff.tiff.patch import write_text_atomic\n"
         "write_text_atomic(sys.argv[1], b'<OME>new</OME>')\n"
     )
     env = {**os.environ, FAULT_ENV: "companion-before-rename"}

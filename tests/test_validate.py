@@ -11,7 +11,7 @@ import tifffile
 
 import ometiff
 from ometiff import InvalidTiffError, OmeXmlError, ValidationError
-from ometiff._validate import CHECKS
+from ometiff.validation.validator import CHECKS
 
 NS = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
 WARNING = (

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import CORPUS, requires_corpus
 from tests.test_validate import ome_xml, write_tiff
 
-from ometiff._cli import main
+from ometiff.cli.main import main
 
 
 @pytest.fixture

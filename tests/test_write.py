@@ -12,10 +12,10 @@ import tifffile
 
 import ometiff
 from ometiff import FileExistsOmeTiffError, WriteError
-from ometiff._compression import BioFormatsCodecWarning
-from ometiff._omebuild import WARNING_COMMENT
-from ometiff._pyramid import auto_levels, downsample, level_shapes
-from ometiff._source import SeriesSource
+from ometiff.readers.source import SeriesSource
+from ometiff.writer.compression import BioFormatsCodecWarning
+from ometiff.writer.omebuild import WARNING_COMMENT
+from ometiff.writer.pyramid import auto_levels, downsample, level_shapes
 
 RNG = np.random.default_rng(42)
 
@@ -402,7 +402,7 @@ def test_bad_dtypes_and_names(tmp_path: Path) -> None:
 
 
 def test_unwritable_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ometiff._multifile as mf
+    import ometiff.writer.multifile as mf
 
     def denied(*args: object, **kwargs: object) -> int:
         raise PermissionError(13, "Permission denied")
@@ -423,9 +423,9 @@ def test_codec_warning_for_bioformats(tmp_path: Path) -> None:
 
 
 def test_bigtiff_auto(tmp_path: Path) -> None:
-    from ometiff._compression import resolve_codec
-    from ometiff._multifile import plan_files
-    from ometiff._writecore import CLASSIC_LIMIT, _estimate
+    from ometiff.writer.compression import resolve_codec
+    from ometiff.writer.core import CLASSIC_LIMIT, _estimate
+    from ometiff.writer.multifile import plan_files
 
     big = SeriesSource((1, 1, 300, 4096, 4096), 1, np.dtype(np.uint16), lambda t, c, z: None)
     (plan,) = plan_files(tmp_path / "b.ome.tif", [big], ["XYZCT"], None)
@@ -439,7 +439,7 @@ def test_bigtiff_auto(tmp_path: Path) -> None:
 def test_our_validator_accepts_ours(tmp_path: Path) -> None:
     import importlib.util
 
-    if importlib.util.find_spec("ometiff._validate") is None:
+    if importlib.util.find_spec("ometiff.validation.validator") is None:
         pytest.skip("ometiff.validate not available yet (schema validation runs in _ome)")
     rgb = RNG.integers(0, 255, (64, 64, 3), dtype=np.uint8)
     files = [
@@ -463,8 +463,8 @@ def test_source_pyramid_annotation_is_not_copied(tmp_path: Path) -> None:
     import ome_types
     from ome_types import model as om
 
-    from ometiff._source import SeriesSource
-    from ometiff._write import write_sources
+    from ometiff.readers.source import SeriesSource
+    from ometiff.writer.api import write_sources
 
     data = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64)
     src = SeriesSource((1, 1, 1, 64, 64), 1, data.dtype, lambda t, c, z: data)

@@ -14,10 +14,10 @@ import pytest
 import tifffile
 
 import ometiff
-from ometiff._omebuild import build_ome, conform_ome, ome_xml_template
-from ometiff._omexml import SeriesMeta, TiffDataRun, prepare, render
-from ometiff._pyramid import downsample
-from ometiff._source import SeriesSource
+from ometiff.readers.source import SeriesSource
+from ometiff.writer.omebuild import build_ome, conform_ome, ome_xml_template
+from ometiff.writer.omexml import SeriesMeta, TiffDataRun, prepare, render
+from ometiff.writer.pyramid import downsample
 
 RNG = np.random.default_rng(7)
 UUID = "urn:uuid:12345678-1234-1234-1234-123456789abc"
@@ -179,7 +179,7 @@ def test_source_error_is_the_users(tmp_path: Path, kwargs: dict[str, Any], bad_z
 
 
 def test_array_runs_are_handed_over_as_views() -> None:
-    from ometiff._write import _array_series
+    from ometiff.writer.api import _array_series
 
     data = RNG.integers(0, 100, (2, 3, 8, 9), dtype=np.uint16)
     planes = _array_series(data, "TZYX", 0, None).source.get_plane

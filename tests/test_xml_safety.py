@@ -11,7 +11,7 @@ import tifffile
 
 import ometiff
 from ometiff import OmeXmlError
-from ometiff._cli import main
+from ometiff.cli.main import main
 
 SECRET = "TOP-SECRET-7f3a9c"
 NS = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
@@ -69,8 +69,8 @@ def test_entity_expansion_is_refused(tmp_path: Path) -> None:
 
 
 def test_input_size_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ometiff._validate as v
-    import ometiff._xml as x
+    import ometiff.ome.xml as x
+    import ometiff.validation.validator as v
 
     body = f'<OME xmlns="{NS}"><!-- {"x" * 5000} --></OME>'
     xml_path = tmp_path / "big.ome.xml"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ometiff._errors import (
+from ometiff.errors import (
     FileExistsOmeTiffError,
     InvalidTiffError,
     MissingDependencyError,
@@ -21,33 +21,32 @@ from ometiff._errors import (
     VerificationError,
     WriteError,
 )
-
-__version__ = "0.1.0"
+from ometiff.version import __version__
 
 # public name -> module that defines it (imported lazily)
 _LAZY = {
-    "inspect_tiff": "ometiff._structure",
-    "TiffStructure": "ometiff._structure",
-    "IfdInfo": "ometiff._structure",
-    "info": "ometiff._info",
-    "FileInfo": "ometiff._info",
-    "parse_ome": "ometiff._ome",
-    "OmeView": "ometiff._ome",
-    "read_ome_xml": "ometiff._ome",
-    "read_ome": "ometiff._ome",
-    "validate": "ometiff._validate",
-    "ValidationReport": "ometiff._validate",
-    "Issue": "ometiff._validate",
-    "write": "ometiff._write",
-    "write_sources": "ometiff._write",
-    "convert": "ometiff._convert",
+    "inspect_tiff": "ometiff.tiff.structure",
+    "TiffStructure": "ometiff.tiff.structure",
+    "IfdInfo": "ometiff.tiff.structure",
+    "info": "ometiff.inspection",
+    "FileInfo": "ometiff.inspection",
+    "parse_ome": "ometiff.ome.view",
+    "OmeView": "ometiff.ome.view",
+    "read_ome_xml": "ometiff.ome.view",
+    "read_ome": "ometiff.ome.view",
+    "validate": "ometiff.validation.validator",
+    "ValidationReport": "ometiff.validation.validator",
+    "Issue": "ometiff.validation.validator",
+    "write": "ometiff.writer.api",
+    "write_sources": "ometiff.writer.api",
+    "convert": "ometiff.conversion",
     "open_image": "ometiff.readers",
-    "meta_get": "ometiff._edit",
-    "meta_set": "ometiff._edit",
-    "meta_replace": "ometiff._edit",
-    "repair": "ometiff._repair",
-    "channel_stats": "ometiff._render",
-    "render_png": "ometiff._render",
+    "meta_get": "ometiff.editing.meta",
+    "meta_set": "ometiff.editing.meta",
+    "meta_replace": "ometiff.editing.meta",
+    "repair": "ometiff.editing.repair",
+    "channel_stats": "ometiff.render.png",
+    "render_png": "ometiff.render.png",
 }
 
 __all__ = [
@@ -79,6 +78,6 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
-    from ometiff._info import FileInfo, info  # noqa: F401
-    from ometiff._ome import OmeView, parse_ome, read_ome, read_ome_xml  # noqa: F401
-    from ometiff._structure import IfdInfo, TiffStructure, inspect_tiff  # noqa: F401
+    from ometiff.inspection import FileInfo, info  # noqa: F401
+    from ometiff.ome.view import OmeView, parse_ome, read_ome, read_ome_xml  # noqa: F401
+    from ometiff.tiff.structure import IfdInfo, TiffStructure, inspect_tiff  # noqa: F401

@@ -1,5 +1,5 @@
 """``python -m ometiff``."""
 
-from ometiff._cli import main
+from ometiff.cli.main import main
 
 raise SystemExit(main())

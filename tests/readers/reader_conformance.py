@@ -8,7 +8,7 @@ Usage from a reader's test module (``tests/readers/`` is on ``sys.path``)::
         check_reader(path, reader="lif")
 
 It opens the input through the registry, checks the Reader contract of
-``ometiff/readers/_base.py`` and returns a short summary for further asserts.
+``ometiff/readers/base.py`` and returns a short summary for further asserts.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import numpy as np
 import ome_types
 from ome_types import model as m
 
-from ometiff._types import DIMENSION_ORDERS, DTYPE_TO_OME
 from ometiff.readers import Reader, find_reader, get_spec, open_image
+from ometiff.types import DIMENSION_ORDERS, DTYPE_TO_OME
 
 
 @dataclass(frozen=True)

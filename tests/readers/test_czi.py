@@ -12,7 +12,7 @@ from bf_expected import assert_like_bioformats, expected_for, summarize_ome
 from reader_conformance import check_reader
 from tests.conftest import CORPUS, corpus_files, corpus_id
 
-from ometiff._errors import MissingDependencyError, OmeTiffError
+from ometiff.errors import MissingDependencyError, OmeTiffError
 from ometiff.readers import open_image
 
 pytest.importorskip("pylibCZIrw")
@@ -146,7 +146,7 @@ def test_truncated_file_is_a_clean_error(tmp_path: Path) -> None:
 
 
 def test_not_a_czi(tmp_path: Path) -> None:
-    from ometiff.readers._czi import CziReader
+    from ometiff.readers.czi import CziReader
 
     fake = tmp_path / "fake.czi"
     fake.write_bytes(b"PK\x03\x04 not a czi")
@@ -156,7 +156,7 @@ def test_not_a_czi(tmp_path: Path) -> None:
 
 
 def test_missing_pylibczirw_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ometiff.readers._czi import CziReader
+    from ometiff.readers.czi import CziReader
 
     monkeypatch.setitem(sys.modules, "pylibCZIrw.czi", None)
     with pytest.raises(MissingDependencyError, match=r"ometiff\[czi\]"):

@@ -12,7 +12,7 @@ from bf_expected import assert_like_bioformats, expected_for, summarize_ome
 from reader_conformance import check_reader
 from tests.conftest import CORPUS, corpus_files, corpus_id
 
-from ometiff._errors import MissingDependencyError, OmeTiffError
+from ometiff.errors import MissingDependencyError, OmeTiffError
 from ometiff.readers import open_image
 
 liffile = pytest.importorskip("liffile")
@@ -95,7 +95,7 @@ def test_truncated_file_is_a_clean_error(tmp_path: Path) -> None:
 def test_not_a_lif(tmp_path: Path) -> None:
     fake = tmp_path / "fake.lif"
     fake.write_bytes(b"not a leica file at all")
-    from ometiff.readers._lif import LifReader
+    from ometiff.readers.lif import LifReader
 
     assert LifReader.can_read(fake) is False
     with pytest.raises(OmeTiffError):
@@ -103,7 +103,7 @@ def test_not_a_lif(tmp_path: Path) -> None:
 
 
 def test_missing_liffile_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ometiff.readers._lif import LifReader
+    from ometiff.readers.lif import LifReader
 
     monkeypatch.setitem(sys.modules, "liffile", None)
     with pytest.raises(MissingDependencyError, match=r"ometiff\[lif\]"):

@@ -12,7 +12,7 @@ from bf_expected import assert_like_bioformats, expected_for, summarize_ome
 from reader_conformance import check_reader
 from tests.conftest import CORPUS, corpus_files, corpus_id
 
-from ometiff._errors import MissingDependencyError, OmeTiffError
+from ometiff.errors import MissingDependencyError, OmeTiffError
 from ometiff.readers import open_image
 
 nd2 = pytest.importorskip("nd2")
@@ -85,7 +85,7 @@ def test_truncated_file_is_a_clean_error(tmp_path: Path) -> None:
 
 
 def test_not_an_nd2(tmp_path: Path) -> None:
-    from ometiff.readers._nd2 import Nd2Reader
+    from ometiff.readers.nd2 import Nd2Reader
 
     fake = tmp_path / "fake.nd2"
     fake.write_bytes(b"just text")
@@ -95,7 +95,7 @@ def test_not_an_nd2(tmp_path: Path) -> None:
 
 
 def test_missing_nd2_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ometiff.readers._nd2 import Nd2Reader
+    from ometiff.readers.nd2 import Nd2Reader
 
     monkeypatch.setitem(sys.modules, "nd2", None)
     with pytest.raises(MissingDependencyError, match=r"ometiff\[nd2\]"):

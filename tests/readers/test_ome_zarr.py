@@ -17,7 +17,7 @@ from bf_expected import assert_like_bioformats, expected_for, summarize_ome
 from reader_conformance import check_reader
 from tests.conftest import CORPUS, corpus_id
 
-from ometiff._errors import MissingDependencyError, OmeTiffError
+from ometiff.errors import MissingDependencyError, OmeTiffError
 from ometiff.readers import open_image
 
 zarr = pytest.importorskip("zarr")
@@ -115,7 +115,7 @@ def test_plate_fields_are_series() -> None:
 
 
 def test_not_a_container(tmp_path: Path) -> None:
-    from ometiff.readers._ome_zarr import OmeZarrReader
+    from ometiff.readers.ome_zarr import OmeZarrReader
 
     (tmp_path / ".zattrs").write_text(json.dumps({"something": 1}))
     assert OmeZarrReader.can_read(tmp_path) is False
@@ -125,7 +125,7 @@ def test_not_a_container(tmp_path: Path) -> None:
 
 
 def test_broken_container_is_a_clean_error(tmp_path: Path) -> None:
-    from ometiff.readers._ome_zarr import OmeZarrReader
+    from ometiff.readers.ome_zarr import OmeZarrReader
 
     attrs = {"multiscales": [{"axes": ["y", "x"], "datasets": [{"path": "0"}]}]}
     (tmp_path / ".zattrs").write_text(json.dumps(attrs))
@@ -136,7 +136,7 @@ def test_broken_container_is_a_clean_error(tmp_path: Path) -> None:
 
 
 def test_missing_zarr_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ometiff.readers._ome_zarr import OmeZarrReader
+    from ometiff.readers.ome_zarr import OmeZarrReader
 
     monkeypatch.setitem(sys.modules, "zarr", None)
     with pytest.raises(MissingDependencyError, match=r"ometiff\[zarr\]"):

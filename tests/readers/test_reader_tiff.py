@@ -101,8 +101,8 @@ def test_ome_tiff_from_tifffile(tmp_path: Path) -> None:
 
 
 def test_ome_tiff_multifile_set(tmp_path: Path) -> None:
-    from ometiff._source import SeriesSource
-    from ometiff._writecore import write_sources
+    from ometiff.readers.source import SeriesSource
+    from ometiff.writer.core import write_sources
 
     data = np.arange(3 * 2 * 8 * 9, dtype=np.uint16).reshape(3, 2, 1, 8, 9)
     src = SeriesSource((3, 2, 1, 8, 9), 1, np.dtype("uint16"),

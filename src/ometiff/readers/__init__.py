@@ -7,8 +7,8 @@ which are installed).
 
 from __future__ import annotations
 
-from ometiff.readers._base import MappingNotes, Reader
-from ometiff.readers._registry import (
+from ometiff.readers.base import MappingNotes, Reader
+from ometiff.readers.registry import (
     READERS,
     ReaderSpec,
     find_reader,

@@ -1,0 +1,168 @@
+"""``ometiff convert`` and ``ometiff formats``: thin wrappers over :func:`ometiff.convert`."""
+
+# no `from __future__ import annotations`: typer reads the hints at runtime
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ometiff.cli.app import app
+from ometiff.errors import WriteError
+
+
+def _indices(text: str | None, what: str) -> list[int] | None:
+    """'0,2,5-7' -> [0, 2, 5, 6, 7]."""
+    if text is None:
+        return None
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if "-" in part[1:]:
+                lo, hi = part.split("-", 1)
+                out.extend(range(int(lo), int(hi) + 1))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise WriteError(
+                f"--{what} {text!r}: give 0-based indices and ranges, e.g. 0,2,4-6"
+            ) from None
+    return out
+
+
+def _pyramid(text: str) -> Any:
+    if text in ("auto", "none", "0"):
+        return None if text in ("none", "0") else "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise WriteError(f"--pyramid {text!r}: use auto, none or a number of levels") from None
+
+
+class _Progress:
+    """A rich progress bar with ETA (only on a terminal, never with --quiet)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> "_Progress":
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TimeRemainingColumn(), transient=True,
+            )
+            self._bar.__enter__()
+        return self
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self._bar is None:
+            return
+        task = self._tasks.get(stage)
+        if task is None or done == 1:
+            label = "writing  " if stage == "write" else "verifying"
+            task = self._bar.add_task(label, total=total)
+            self._tasks[stage] = task
+        self._bar.update(task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+
+@app.command()
+def convert(
+    paths: Annotated[list[Path], typer.Argument(
+        help="Inputs (files, folders, globs or patterns such as 'img_t{t}_z{z}.tif'), "
+             "then the output .ome.tif or folder.")],
+    series: Annotated[str | None, typer.Option(help="Series to keep, e.g. 0,2 or 1-3.")] = None,
+    channels: Annotated[str | None, typer.Option(help="Channels to keep (0-based).")] = None,
+    z: Annotated[str | None, typer.Option("--z", help="Z sections to keep.")] = None,
+    t: Annotated[str | None, typer.Option("--t", help="Time points to keep.")] = None,
+    split: Annotated[str | None, typer.Option(
+        help="One file per 'series', 'c' or 't'.")] = None,
+    companion: Annotated[bool, typer.Option(
+        help="Put the metadata in a .companion.ome file.")] = False,
+    compression: Annotated[str, typer.Option(
+        help="Codec: zlib, lzw, zstd, jpeg, none...")] = "zlib",
+    tile: Annotated[int | None, typer.Option(help="Tile edge in pixels (e.g. 512).")] = None,
+    pyramid: Annotated[str, typer.Option(help="Pyramid levels: auto, none or N.")] = "auto",
+    verify: Annotated[bool, typer.Option(
+        "--verify/--no-verify", help="Compare every written plane with its source.")] = True,
+    original_metadata: Annotated[bool, typer.Option(
+        "--original-metadata", help="Keep vendor key-values as a MapAnnotation.")] = False,
+    report: Annotated[Path | None, typer.Option(help="Write a JSON conversion receipt.")] = None,
+    axes: Annotated[str | None, typer.Option(help="Axes of a .npy input, e.g. ZYX.")] = None,
+    pattern: Annotated[str | None, typer.Option(
+        help="Regex with named groups t, z, c for an image series.")] = None,
+    reader: Annotated[str | None, typer.Option(
+        help="Force a reader (see `ometiff formats`).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")] = False,
+) -> None:
+    """Convert images (OME-TIFF, ImageJ, TIFF variants, LIF, CZI, ND2, series, .npy) to OME-TIFF."""
+    from ometiff.conversion import convert as _convert
+    from ometiff.conversion import last_receipts
+
+    if len(paths) < 2:
+        raise WriteError("give at least one input and an output (SRC... DST)")
+    *srcs, dst = paths
+    if split not in (None, "series", "c", "t"):
+        raise WriteError(f"--split {split!r}: use series, c or t")
+    options: dict[str, Any] = {}
+    if axes:
+        options["axes"] = axes
+    if pattern:
+        options["pattern"] = pattern
+    with _Progress(enabled=not quiet and sys.stderr.isatty()) as progress:
+        written = _convert(
+            srcs if len(srcs) > 1 else srcs[0], dst,
+            reader=reader, reader_options=options or None,
+            series=_indices(series, "series"), channels=_indices(channels, "channels"),
+            z=_indices(z, "z"), t=_indices(t, "t"), split=split,  # type: ignore[arg-type]
+            companion=companion, compression=None if compression == "none" else compression,
+            tile=tile, pyramid=_pyramid(pyramid), verify=verify,
+            original_metadata=original_metadata, report=report, overwrite=overwrite,
+            on_plane=progress,
+        )
+    if quiet:
+        return
+    receipts = last_receipts()
+    planes = sum(r.planes_written for r in receipts)
+    verified = sum(r.planes_verified for r in receipts)
+    for r in receipts:
+        typer.echo(f"{r.source} -> {', '.join(r.outputs)} ({r.reader}, "
+                   f"{len(r.series)} series, {r.planes_written} planes, {r.seconds:.2f} s)")
+    if verify:
+        typer.echo(f"{verified} planes verified")
+    else:
+        typer.echo(f"{planes} planes written (not verified)")
+    if report is not None:
+        typer.echo(f"report: {report}")
+    _ = written
+
+
+@app.command()
+def formats() -> None:
+    """List the input formats, their readers and whether their extras are installed."""
+    from ometiff.readers import READERS
+
+    for spec in READERS:
+        state = "installed" if spec.available else f"missing: {spec.install_hint}"
+        extra = f"[{spec.extra}]" if spec.extra else "core"
+        suffixes = " ".join(spec.suffixes) or "(folders, globs, patterns)"
+        typer.echo(f"{spec.name:<9} {extra:<9} {state:<10} {spec.description}")
+        typer.echo(f"{'':<9} {suffixes}")

@@ -1,0 +1,127 @@
+"""``ometiff validate`` and ``ometiff xml``.
+
+``validate`` exits 0 when no file has errors (warnings too with ``--strict``),
+1 when a file is invalid and 2 when a file cannot be read at all.
+"""
+
+# no `from __future__ import annotations`: typer reads the hints at runtime
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ometiff.cli.app import app, error
+
+_MARK = {"error": "✗", "warning": "!", "info": "·"}
+_TITLE = {"error": "errors", "warning": "warnings", "info": "info"}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _human(report: Any, *, show_info: bool) -> str:
+    errors, warnings = len(report.errors), len(report.warnings)
+    infos = len(report.issues) - errors - warnings
+    counts = [_plural(errors, "error"), _plural(warnings, "warning")]
+    if infos:
+        counts.append(f"{infos} info")
+    extra = f", {len(report.files)} files" if len(report.files) > 1 else ""
+    mark = "✓" if report.ok else "✗"
+    lines = [f"{mark} {report.path}  ({', '.join(counts)}{extra})"]
+    for severity in ("error", "warning", "info"):
+        group = [i for i in report.issues if i.severity == severity]
+        if not group or (severity == "info" and not show_info):
+            continue
+        lines.append(f"  {_TITLE[severity]}:")
+        for issue in group:
+            lines.append(f"    {_MARK[severity]} [{issue.code}] {issue.loc}: {issue.message}")
+    return "\n".join(lines)
+
+
+@app.command("validate")
+def validate_command(
+    paths: Annotated[
+        list[Path], typer.Argument(help="OME-TIFF files, set members or companion files.")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+    strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
+    no_schema: Annotated[
+        bool, typer.Option("--no-schema", help="Skip the XML Schema check (faster).")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress and no info findings.")
+    ] = False,
+) -> None:
+    """Check that each file is a correct OME-TIFF: schema, TIFF/XML agreement, plane map, sets."""
+    from ometiff.errors import OmeTiffError
+    from ometiff.validation.validator import validate
+
+    reports: list[Any] = []
+    unreadable = 0
+    progress = None
+    if not quiet and not as_json and len(paths) > 1 and sys.stderr.isatty():
+        from rich.progress import Progress
+
+        progress = Progress(transient=True)
+        progress.start()
+        task = progress.add_task("validating", total=len(paths))
+    try:
+        for path in paths:
+            try:
+                report = validate(path, schema=not no_schema, strict=strict)
+            except OmeTiffError as exc:
+                unreadable += 1
+                if as_json:
+                    reports.append({"path": str(path), "ok": False, "error": str(exc)})
+                else:
+                    error(str(exc))
+                continue
+            finally:
+                if progress is not None:
+                    progress.advance(task)
+            reports.append(report.to_dict() if as_json else report)
+            if not as_json:
+                typer.echo(_human(report, show_info=not quiet))
+    finally:
+        if progress is not None:
+            progress.stop()
+    if as_json:
+        typer.echo(json.dumps(reports if len(paths) > 1 else reports[0], indent=2, ensure_ascii=False))
+    if unreadable:
+        raise typer.Exit(2)
+    invalid = any(not (r["ok"] if isinstance(r, dict) else r.ok) for r in reports)
+    raise typer.Exit(1 if invalid else 0)
+
+
+@app.command("xml")
+def xml_command(
+    path: Annotated[Path, typer.Argument(help="An OME-TIFF or OME-XML (companion) file.")],
+    upgrade: Annotated[
+        bool, typer.Option(help="Upgrade older schema versions to 2016-06 first.")
+    ] = False,
+) -> None:
+    """Print the OME-XML of a file, indented (optionally upgraded to the 2016-06 schema)."""
+    from lxml import etree
+
+    from ometiff.errors import InvalidTiffError, OmeXmlError
+    from ometiff.ome.view import read_ome_xml
+    from ometiff.ome.xml import parse_xml
+
+    if not path.is_file():
+        raise InvalidTiffError(f"{path}: no such file")
+    xml = read_ome_xml(path)
+    root = parse_xml(xml, source=str(path))
+    if upgrade:
+        from ometiff.ome.schema import upgrade as upgrade_xml
+
+        try:
+            root = upgrade_xml(root)
+        except OmeXmlError as exc:
+            raise OmeXmlError(f"{path}: {exc}") from exc
+    etree.indent(root, space="  ")
+    text = etree.tostring(root, encoding="unicode", pretty_print=True)
+    typer.echo('<?xml version="1.0" encoding="UTF-8"?>\n' + text, nl=False)

@@ -1,0 +1,616 @@
+"""``ometiff info``: what a TIFF-family file is, how it is laid out, and what it means.
+
+:func:`info` combines the fast IFD walk (:mod:`ometiff.tiff.structure`), the variant
+signatures (:mod:`ometiff.tiff.variant`), the OME view and plane map
+(:mod:`ometiff.ome.view`) and multi-file resolution (:mod:`ometiff.ome.fileset`). Files
+that carry no OME-XML are described through tifffile's series and their own
+metadata (ImageJ calibration, LSM voxel sizes, resolution tags).
+
+The JSON document (:meth:`FileInfo.to_dict`) is a stable interface, documented in
+the README: keys are only ever added.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ometiff.errors import InvalidTiffError, OmeTiffError, OmeXmlError
+from ometiff.ome.fileset import FileSet, resolve_fileset
+from ometiff.ome.units import to_micrometres, to_seconds
+from ometiff.ome.view import ImageView, PlaneMap, Quantity, plane_map
+from ometiff.tiff.structure import TiffStructure, inspect_tiff, is_tiff
+from ometiff.tiff.variant import Variant, detect_variants, imagej_disagreements
+from ometiff.types import DTYPE_TO_OME
+
+if TYPE_CHECKING:
+    from ometiff.types import StrPath
+
+JSON_VERSION = 1
+
+
+@dataclass
+class ChannelSummary:
+    """One channel as ``info`` reports it."""
+
+    name: str | None
+    color: str | None = None  # "#RRGGBB" (or "#RRGGBBAA" when not opaque)
+    excitation_nm: float | None = None
+    emission_nm: float | None = None
+    fluor: str | None = None
+    samples_per_pixel: int = 1
+
+
+@dataclass
+class PlaneLocation:
+    """Where one plane lives."""
+
+    z: int
+    c: int
+    t: int
+    file: str | None
+    ifd: int | None
+
+
+@dataclass
+class SeriesSummary:
+    """One image series (an OME Image) as ``info`` reports it."""
+
+    index: int
+    name: str | None
+    size_x: int
+    size_y: int
+    size_z: int
+    size_c: int
+    size_t: int
+    samples_per_pixel: int
+    dtype: str | None  # OME pixel type name
+    dimension_order: str
+    physical_size_x: float | None  # µm
+    physical_size_y: float | None
+    physical_size_z: float | None
+    physical_size_units: dict[str, str] = field(default_factory=dict)  # as written
+    time_increment: float | None = None  # seconds
+    channels: list[ChannelSummary] = field(default_factory=list)
+    levels: list[list[int]] = field(default_factory=list)  # [size_y, size_x], full first
+    planes: list[PlaneLocation] = field(default_factory=list)
+    acquisition_date: str | None = None
+    instrument: str | None = None
+    plane_problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FileInfo:
+    """Everything ``ometiff info`` knows about one file."""
+
+    path: Path
+    variant: str
+    variants: list[Variant]
+    bigtiff: bool | None
+    byte_order: str | None  # "little" / "big"
+    ifd_count: int | None
+    file_size: int
+    structure: TiffStructure | None
+    series: list[SeriesSummary]
+    files: list[dict[str, Any]] = field(default_factory=list)
+    schema_version: str | None = None
+    creator: str | None = None
+    annotation_count: int = 0
+    metadata_source: str = "tiff"  # "ome": series come from OME-XML and its plane map
+    warnings: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON document (see README, "ometiff info --json")."""
+        return {
+            "json_version": JSON_VERSION,
+            "path": str(self.path),
+            "variant": self.variant,
+            "variants": [{"name": v.name, "evidence": v.evidence} for v in self.variants],
+            "bigtiff": self.bigtiff,
+            "byte_order": self.byte_order,
+            "ifd_count": self.ifd_count,
+            "file_size": self.file_size,
+            "schema_version": self.schema_version,
+            "creator": self.creator,
+            "annotation_count": self.annotation_count,
+            "metadata_source": self.metadata_source,
+            "files": self.files,
+            "series": [asdict(s) for s in self.series],
+            "warnings": self.warnings,
+            "problems": self.problems,
+        }
+
+
+def color_hex(value: int | None) -> str | None:
+    """OME Color (signed 32-bit RGBA, R4) as ``#RRGGBB`` (``#RRGGBBAA`` if translucent)."""
+    if value is None:
+        return None
+    v = value & 0xFFFFFFFF
+    r, g, b, a = (v >> 24) & 255, (v >> 16) & 255, (v >> 8) & 255, v & 255
+    return f"#{r:02X}{g:02X}{b:02X}" + ("" if a == 255 else f"{a:02X}")
+
+
+def _yx(series: Any) -> tuple[int, int]:
+    """(height, width) of a tifffile series."""
+    shape = dict(zip(series.axes, series.shape, strict=False))
+    return shape.get("Y", 0), shape.get("X", 0)
+
+
+def _color_text(color: Any) -> str | None:
+    """An ome_types Color as "#RRGGBB"."""
+    if color is None:
+        return None
+    r, g, b = color.as_rgb_tuple(alpha=False)
+    return f"#{r:02X}{g:02X}{b:02X}"
+
+
+def _tidy(value: float | None) -> float | None:
+    """Drop float noise from unit conversion (0.5000000000000001 -> 0.5)."""
+    return None if value is None else float(f"{value:.12g}")
+
+
+def _um(q: Quantity | None) -> float | None:
+    return None if q is None else _tidy(to_micrometres(q.value, q.unit))
+
+
+def _nm(q: Quantity | None) -> float | None:
+    um = None if q is None else to_micrometres(q.value, q.unit)
+    return None if um is None else _tidy(um * 1000.0)
+
+
+# --- OME -----------------------------------------------------------------------
+
+
+def _ome_series(fs: FileSet, structures: dict[Path, TiffStructure | None]) -> list[SeriesSummary]:
+    out = []
+    instruments = {i.id: i for i in fs.ome.instruments}
+    for image in fs.ome.images:
+        pm = plane_map(image, ifd_count=fs.ifd_count)
+        out.append(_ome_series_one(fs, image, pm, structures, instruments))
+    return out
+
+
+def _structure_of(
+    path: Path | None, cache: dict[Path, TiffStructure | None]
+) -> TiffStructure | None:
+    if path is None:
+        return None
+    if path not in cache:
+        try:
+            cache[path] = inspect_tiff(path)
+        except OmeTiffError:
+            cache[path] = None
+    return cache[path]
+
+
+def _ome_series_one(
+    fs: FileSet,
+    image: ImageView,
+    pm: PlaneMap,
+    structures: dict[Path, TiffStructure | None],
+    instruments: dict[str | None, Any],
+) -> SeriesSummary:
+    channels = [
+        ChannelSummary(
+            name=ch.name,
+            color=color_hex(ch.color),
+            excitation_nm=_nm(ch.excitation),
+            emission_nm=_nm(ch.emission),
+            fluor=ch.fluor,
+            samples_per_pixel=ch.samples_per_pixel or 1,
+        )
+        for ch in image.channels
+    ]
+    problems: list[str] = []
+    size_x, size_y = image.size_x or 0, image.size_y or 0
+    spp = image.samples_per_pixel
+    size_c = image.size_c or 1
+    levels_below: list[list[int]] = []
+    if pm.planes:
+        first = pm.planes[min(pm.planes)]
+        member = fs.member_for(first.uuid, first.filename)
+        st = _structure_of(member.path if member and member.exists else None, structures)
+        if st is not None and first.ifd < st.ifd_count:
+            ifd = st.ifds[first.ifd]
+            # D5 / N5: where OME and the TIFF disagree, readers take the TIFF's value
+            if ifd.samples_per_pixel != spp and ifd.samples_per_pixel > 0:
+                problems.append(
+                    f"SamplesPerPixel is {spp} in OME-XML but {ifd.samples_per_pixel} in the TIFF; "
+                    "the TIFF's value is used (N5)"
+                )
+                spp = ifd.samples_per_pixel
+                if size_c % spp:
+                    size_c *= spp
+                first_channel = image.channels[0] if image.channels else None
+                fixed_channels = image.channels[1:]
+                if first_channel is not None:
+                    fixed_channels = (
+                        replace(first_channel, samples_per_pixel=spp),
+                        *fixed_channels,
+                    )
+                image = replace(image, size_c=size_c, channels=fixed_channels)
+                pm = plane_map(image, ifd_count=fs.ifd_count)
+            for label, ome_value, tiff_value in (
+                ("SizeX", size_x, ifd.width),
+                ("SizeY", size_y, ifd.height),
+            ):
+                if ome_value != tiff_value:
+                    problems.append(
+                        f"{label} is {ome_value} in OME-XML but {tiff_value} in the TIFF; "
+                        "the TIFF's value is used (D5)"
+                    )
+            size_x, size_y = ifd.width, ifd.height
+            # pyramid levels: the SubIFDs of the first plane's IFD (P-2)
+            levels_below = [[sub.height, sub.width] for sub in ifd.subifds]
+    levels = [[size_y, size_x], *levels_below]
+    planes: list[PlaneLocation] = []
+    for index in sorted(pm.planes):
+        ref = pm.planes[index]
+        member = fs.member_for(ref.uuid, ref.filename)
+        planes.append(
+            PlaneLocation(ref.z, ref.c, ref.t, member.filename if member else ref.filename, ref.ifd)
+        )
+    if pm.unmapped:
+        problems.append(
+            f"{len(pm.unmapped)} of {image.plane_count} planes are not mapped to any IFD (T4)"
+        )
+    if pm.duplicates:
+        problems.append(f"{len(pm.duplicates)} planes are mapped more than once (T5)")
+    if pm.filled:
+        problems.append(
+            f"{len(pm.filled)} planes are found only by Bio-Formats-style fill-down (T6)"
+        )
+    # Bio-Formats reports one channel per effective channel, named or not (R1, R3)
+    for _ in range(len(channels), image.effective_size_c):
+        channels.append(ChannelSummary(name=None, samples_per_pixel=spp))
+    physical = {}
+    for axis, q in (
+        ("x", image.physical_size_x),
+        ("y", image.physical_size_y),
+        ("z", image.physical_size_z),
+    ):
+        value = _um(q)
+        if value is not None and value <= 0:
+            problems.append(
+                f"PhysicalSize{axis.upper()}={q.value if q else value} is not a positive number; ignored"
+            )
+            value = None
+        physical[axis] = value
+    pixel_type = image.pixel_type
+    if pixel_type is not None:
+        pixel_type = _LEGACY_PIXEL_TYPES.get(pixel_type, pixel_type)
+    instrument = instruments.get(image.instrument_ref)
+    inst_text = None
+    if instrument is not None:
+        parts = [instrument.microscope] if instrument.microscope else []
+        parts += list(instrument.objectives)
+        inst_text = "; ".join(parts) or instrument.id
+    units = {}
+    for axis, q in (
+        ("x", image.physical_size_x),
+        ("y", image.physical_size_y),
+        ("z", image.physical_size_z),
+    ):
+        if q is not None:
+            units[axis] = q.unit
+    return SeriesSummary(
+        index=image.index,
+        name=image.name,
+        size_x=size_x,
+        size_y=size_y,
+        size_z=image.size_z or 1,
+        size_c=size_c,
+        size_t=image.size_t or 1,
+        samples_per_pixel=spp,
+        dtype=pixel_type,
+        dimension_order=image.dimension_order or "XYZCT",
+        physical_size_x=physical["x"],
+        physical_size_y=physical["y"],
+        physical_size_z=physical["z"],
+        physical_size_units=units,
+        time_increment=None
+        if image.time_increment is None
+        else to_seconds(image.time_increment.value, image.time_increment.unit),
+        channels=channels,
+        levels=levels,
+        planes=planes,
+        acquisition_date=image.acquisition_date,
+        instrument=inst_text,
+        plane_problems=problems,
+    )
+
+
+#: Pixel type names of schema versions before 2008 (PixelType attribute) -> 2016-06 names.
+_LEGACY_PIXEL_TYPES = {
+    "Uint8": "uint8",
+    "Uint16": "uint16",
+    "Uint32": "uint32",
+    "Int8": "int8",
+    "Int16": "int16",
+    "Int32": "int32",
+    "Float": "float",
+    "Double": "double",
+    "Bit": "bit",
+}
+
+
+def _files_table(fs: FileSet) -> list[dict[str, Any]]:
+    rows = []
+    for m in fs.members:
+        row: dict[str, Any] = {"name": m.filename, "uuid": m.uuid, "exists": m.exists}
+        if m.escapes:
+            row["escapes_folder"] = True
+        if m.by_basename:
+            row["found_by_basename"] = True
+        if m.exists and m.path is not None:
+            row["ifd_count"] = fs.ifd_count_of(m.path)
+        rows.append(row)
+    if fs.kind in ("companion", "master"):
+        rows.insert(
+            0,
+            {
+                "name": fs.metadata_path.name,
+                "uuid": fs.ome.uuid,
+                "exists": True,
+                "role": "metadata",
+            },
+        )
+    return rows
+
+
+# --- other variants (tifffile) -----------------------------------------------------
+
+
+def _tifffile_series(path: Path, variants: list[Variant]) -> tuple[list[SeriesSummary], list[str]]:
+    import tifffile
+
+    warnings: list[str] = []
+    out: list[SeriesSummary] = []
+    try:
+        from ometiff.readers.base import MappingNotes
+        from ometiff.readers.tiffmeta import tiff_calibration
+
+        with tifffile.TiffFile(path) as tf:
+            # the same calibration the TIFF reader converts with, so info and convert agree
+            meta = tiff_calibration(tf, MappingNotes())
+            for k, s in enumerate(tf.series):
+                out.append(_tifffile_series_one(tf, k, s, meta))
+    except (
+        tifffile.TiffFileError,
+        ValueError,
+        OSError,
+        IndexError,
+        KeyError,
+        struct.error,
+    ) as exc:
+        warnings.append(f"tifffile could not build image series: {exc}")
+    return out, warnings
+
+
+def _tifffile_series_one(tf: Any, k: int, s: Any, meta: Any) -> SeriesSummary:
+    axes = s.axes
+    shape = dict(zip(axes, s.shape, strict=False))
+    spp = shape.get("S", 1)
+    size_c = shape.get("C", 1) * spp
+    size_z = shape.get("Z", 1)
+    size_t = 1
+    for letter in axes:
+        if letter not in "XYZCS":
+            size_t *= shape[letter]  # T, and generic sequences (I, Q, ...) as Bio-Formats does
+    dtype = DTYPE_TO_OME.get(str(s.dtype), str(s.dtype))
+    # physical sizes only for an axis the series has; Z needs a Z axis (U3: never invent)
+    sizes: dict[str, float | None] = {"x": None, "y": None, "z": None}
+    units: dict[str, str] = {}
+    for axis, (value, unit) in meta.psize.items():
+        if axis == "z" and "Z" not in axes:
+            continue
+        if k > 0 and axis in "xy" and (tf.is_svs or _yx(s) != _yx(tf.series[0])):
+            continue  # the calibration describes the main image, not thumbnails/labels
+        sizes[axis] = _tidy(to_micrometres(value, unit))
+        units[axis] = unit
+    px, py, pz = sizes["x"], sizes["y"], sizes["z"]
+    tinc = None
+    if meta.time_increment is not None:
+        tinc = to_seconds(*meta.time_increment)
+    n_channels = shape.get("C", 1)
+    names: list[str | None] = [
+        meta.channel_names[i] if i < len(meta.channel_names) else None for i in range(n_channels)
+    ]
+    colors = [
+        _color_text(meta.channel_colors[i]) if i < len(meta.channel_colors) else None
+        for i in range(n_channels)
+    ]
+    channels = [
+        ChannelSummary(name=n, color=col, samples_per_pixel=spp)
+        for n, col in zip(names, colors, strict=True)
+    ]
+    levels = (
+        [[int(lv.shape[axes.index("Y")]), int(lv.shape[axes.index("X")])] for lv in s.levels]
+        if "Y" in axes
+        else []
+    )
+    planes: list[PlaneLocation] = []
+    non_yx = [a for a in axes if a not in "YXS"]
+    dims = [shape[a] for a in non_yx]
+    count = 1
+    for d in dims:
+        count *= d
+    pages = s.pages
+    if count <= 200_000:
+        for idx in range(count):
+            pos: dict[str, int] = {}
+            rem = idx
+            for a, d in zip(reversed(non_yx), reversed(dims), strict=True):
+                pos[a] = rem % d
+                rem //= d
+            t = 0
+            stride = 1
+            for a in reversed(non_yx):
+                if a not in "ZC":
+                    t += pos[a] * stride
+                    stride *= shape[a]
+            ifd = None
+            if len(pages) == count:
+                pg = pages[idx]
+                ifd = getattr(pg, "index", None) if pg is not None else None
+            planes.append(
+                PlaneLocation(pos.get("Z", 0), pos.get("C", 0), t, tf.filehandle.name, ifd)
+            )
+    order = "XY" + "".join(a for a in reversed(non_yx) if a in "ZCT")
+    for a in "ZCT":
+        if a not in order:
+            order += a
+    return SeriesSummary(
+        index=k,
+        name=s.name or None,
+        size_x=shape.get("X", 1),
+        size_y=shape.get("Y", 1),
+        size_z=size_z,
+        size_c=size_c,
+        size_t=size_t,
+        samples_per_pixel=spp,
+        dtype=dtype,
+        dimension_order=order[:5] if len(order) >= 5 else "XYZCT",
+        physical_size_x=px,
+        physical_size_y=py,
+        physical_size_z=pz,
+        physical_size_units=units,
+        time_increment=tinc,
+        channels=channels,
+        levels=levels,
+        planes=planes,
+    )
+
+
+# --- entry point --------------------------------------------------------------------
+
+
+def info(path: StrPath) -> FileInfo:
+    """Inspect one TIFF-family file or ``.companion.ome``: structure, variant, meaning.
+
+    Raises
+    ------
+    InvalidTiffError
+        The file is missing, not a TIFF and not OME-XML.
+    OmeXmlError
+        A companion file whose XML cannot be parsed.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InvalidTiffError(f"{p}: no such file")
+    if p.is_dir():
+        raise InvalidTiffError(f"{p}: is a folder, not a TIFF file")
+    if not is_tiff(p):
+        return _companion_info(p)
+    structure = inspect_tiff(p)
+    variants = detect_variants(structure)
+    problems = list(structure.problems)
+    warnings: list[str] = []
+    series: list[SeriesSummary] = []
+    files: list[dict[str, Any]] = [
+        {"name": p.name, "exists": True, "ifd_count": structure.ifd_count}
+    ]
+    schema = creator = None
+    annotations = 0
+    files_from_ome = False
+    is_ome = structure.ifds and structure.ifds[0].description_kind == "OME-XML"
+    if structure.description is not None and not structure.description_utf8 and is_ome:
+        warnings.append("IFD0 ImageDescription is not valid UTF-8 (X2); read as Latin-1")
+    if is_ome:
+        try:
+            fs = resolve_fileset(p)
+        except OmeXmlError as exc:
+            problems.append(str(exc))
+        else:
+            fs.prime_ifd_count(p, structure.ifd_count)
+            structures: dict[Path, TiffStructure | None] = {p: structure}
+            series = _ome_series(fs, structures)
+            files = _files_table(fs)
+            files_from_ome = True
+            schema, creator, annotations = (
+                fs.ome.schema_version,
+                fs.ome.creator,
+                fs.ome.annotation_count,
+            )
+            for m in fs.missing:
+                problems.append(
+                    f"member {m.filename!r} of the file set is missing"
+                    + (" (path escapes the folder; not opened)" if m.escapes else "")
+                )
+            warnings += _conflicts(p, structure, series)
+    if not series and structure.ifds:
+        series, more = _tifffile_series(p, variants)
+        warnings += more
+    return FileInfo(
+        path=p,
+        variant=variants[0].name if variants else "unknown",
+        variants=variants,
+        bigtiff=structure.bigtiff,
+        byte_order="little" if structure.byte_order == "<" else "big",
+        ifd_count=structure.ifd_count,
+        file_size=structure.file_size,
+        structure=structure,
+        series=series,
+        files=files,
+        schema_version=schema,
+        creator=creator,
+        annotation_count=annotations,
+        warnings=warnings,
+        problems=problems,
+        metadata_source="ome" if schema is not None or files_from_ome else "tiff",
+    )
+
+
+def _companion_info(p: Path) -> FileInfo:
+    head = p.read_bytes()[:512].lstrip()
+    if not (
+        head.startswith(b"<?xml")
+        or head.startswith(b"<OME")
+        or head.startswith(b"<!--")
+        or head.startswith(b"\xef\xbb\xbf")
+    ):
+        raise InvalidTiffError(f"{p}: not a TIFF file and not OME-XML (starts with {head[:8]!r})")
+    fs = resolve_fileset(p)
+    structures: dict[Path, TiffStructure | None] = {}
+    series = _ome_series(fs, structures)
+    problems = [
+        f"member {m.filename!r} of the file set is missing"
+        + (" (path escapes the folder; not opened)" if m.escapes else "")
+        for m in fs.missing
+    ]
+    return FileInfo(
+        path=p,
+        variant="OME companion (metadata only)",
+        variants=[Variant("OME companion (metadata only)", "OME-XML file, not a TIFF (M5)")],
+        bigtiff=None,
+        byte_order=None,
+        ifd_count=None,
+        file_size=p.stat().st_size,
+        structure=None,
+        series=series,
+        files=_files_table(fs),
+        schema_version=fs.ome.schema_version,
+        creator=fs.ome.creator,
+        annotation_count=fs.ome.annotation_count,
+        problems=problems,
+        metadata_source="ome",
+    )
+
+
+def _conflicts(p: Path, structure: TiffStructure, series: list[SeriesSummary]) -> list[str]:
+    """Warn when an ImageJ header disagrees with the OME-XML (X7)."""
+    if not series:
+        return []
+    s = series[0]
+    found = imagej_disagreements(
+        p, structure, s.size_c // max(s.samples_per_pixel, 1), s.size_z, s.size_t
+    )
+    if found is None:
+        return ["an ImageJ header is present but cannot be parsed (X7)"]
+    return [
+        f"ImageJ header says {key}={value} but OME-XML says {label}={ome} (X7)"
+        for key, value, label, ome in found
+    ]

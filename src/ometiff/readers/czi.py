@@ -1,0 +1,367 @@
+"""Zeiss CZI reader (``pip install "ometiff[czi]"``, uses pylibCZIrw / libCZI).
+
+pylibCZIrw reads every CZI of the corpus, including JPEG-XR and zstd compressed
+ones. Series follow Bio-Formats: one series per scene (S index), or one series for
+a file without scenes. Mosaics are composed by libCZI: each plane is read as the
+scene's layer-0 bounding rectangle (``read(roi=..., plane=...)``), one plane at a
+time. Dimensions other than T, C, Z (phase H, rotation R, illumination I, view V,
+block B) are folded into T, as Bio-Formats reports them (e.g. an Airyscan file
+with H=32 has SizeT=32). BGR pixels are returned as RGB (one channel, samples=3).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ometiff.readers.base import Reader
+from ometiff.readers.source import SeriesSource
+from ometiff.readers.vendor import (
+    VendorFileError,
+    build_pixels,
+    flatten_xml,
+    has_magic,
+    hex_color,
+    parse_datetime,
+    parse_float,
+    require,
+    to_seconds,
+    to_um,
+)
+
+if TYPE_CHECKING:
+    from ome_types import OME
+    from ome_types import model as m
+
+    from ometiff.types import StrPath
+
+_MAGIC = b"ZISRAWFILE"
+#: libCZI pixel type -> (numpy dtype, samples per pixel)
+_PIXEL_TYPES = {
+    "Gray8": ("uint8", 1),
+    "Gray16": ("uint16", 1),
+    "Gray32Float": ("float32", 1),
+    "Bgr24": ("uint8", 3),
+    "Bgr48": ("uint16", 3),
+    "Bgr96Float": ("float32", 3),
+}
+#: CZI dimensions folded into OME T (after T itself), in this order.
+_FOLDED = ("H", "R", "I", "V", "B")
+
+
+class _Scene:
+    """One CZI scene (or the whole file) as a (T, C, Z, Y, X) plane source."""
+
+    def __init__(
+        self,
+        path: Path,
+        reader: Any,
+        scene: int | None,
+        rect: Any,
+        box: dict[str, tuple[int, int]],
+        pixel_type: str,
+    ) -> None:
+        self.path = path
+        self.reader = reader
+        self.scene = scene
+        self.roi = (rect.x, rect.y, rect.w, rect.h)
+        self.pixel_type = pixel_type
+        dtype, self.samples = _PIXEL_TYPES[pixel_type]
+        self.dtype = np.dtype(dtype)
+        self.starts = {d: box[d][0] for d in box if d not in ("X", "Y")}
+        self.t_dims = [d for d in ("T", *_FOLDED) if d in box]
+        self.t_sizes = tuple(box[d][1] - box[d][0] for d in self.t_dims)
+        size = {d: box[d][1] - box[d][0] for d in ("C", "Z") if d in box}
+        size_t = int(np.prod(self.t_sizes)) if self.t_dims else 1
+        self.shape = (size_t, size.get("C", 1), size.get("Z", 1), rect.h, rect.w)
+
+    def plane_coords(self, t: int, c: int, z: int) -> dict[str, int]:
+        """libCZI plane coordinate of OME plane (t, c, z)."""
+        coords: dict[str, int] = {}
+        if self.t_dims:
+            for d, i in zip(self.t_dims, np.unravel_index(t, self.t_sizes), strict=True):
+                coords[d] = self.starts[d] + int(i)
+        if "C" in self.starts:
+            coords["C"] = self.starts["C"] + c
+        if "Z" in self.starts:
+            coords["Z"] = self.starts["Z"] + z
+        return coords
+
+    def get_plane(self, t: int, c: int, z: int) -> np.ndarray:
+        try:
+            data = self.reader.read(
+                roi=self.roi, plane=self.plane_coords(t, c, z), pixel_type=self.pixel_type
+            )
+        except (RuntimeError, OSError, ValueError) as exc:
+            raise VendorFileError(
+                f"{self.path}: cannot read CZI plane {(t, c, z)}: {exc}; "
+                "the file may be truncated or corrupt"
+            ) from exc
+        if self.samples == 1:
+            return np.ascontiguousarray(data.reshape(self.shape[3:]))
+        return np.ascontiguousarray(data[..., ::-1])  # libCZI BGR -> RGB
+
+
+def _text(el: Any, path: str) -> str | None:
+    found = el.find(path) if el is not None else None
+    if found is None or found.text is None:
+        return None
+    return found.text.strip() or None
+
+
+class CziReader(Reader):
+    """Read Zeiss CZI files: one series per scene."""
+
+    name = "czi"
+    suffixes = (".czi",)
+    extra = "czi"
+
+    def __init__(self, path: StrPath, **options: Any) -> None:
+        super().__init__(path, **options)
+        czi = require("pylibCZIrw.czi", "czi", "Zeiss CZI")
+        from lxml import etree
+
+        if not self.can_read(self.path):
+            raise VendorFileError(f"{self.path}: not a Zeiss CZI file (no ZISRAWFILE header)")
+        self._reader: Any = None
+        try:
+            self._reader = czi.CziReader(str(self.path))
+            raw = self._reader.raw_metadata
+            box = dict(self._reader.total_bounding_box_no_pyramid)
+            scenes = dict(self._reader.scenes_bounding_rectangle_no_pyramid)
+            total = self._reader.total_bounding_rectangle_no_pyramid
+            types = dict(self._reader.pixel_types)
+        except (RuntimeError, OSError, ValueError, KeyError) as exc:
+            self.close()
+            raise VendorFileError(
+                f"{self.path}: not a readable Zeiss CZI file ({exc}); "
+                "the file may be truncated or corrupt"
+            ) from exc
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+        try:
+            self._xml = etree.fromstring(raw.encode("utf-8"), parser)
+        except etree.XMLSyntaxError as exc:
+            self.close()
+            raise VendorFileError(f"{self.path}: CZI metadata is not valid XML ({exc})") from exc
+        kinds = set(types.values())
+        if not kinds or not kinds <= set(_PIXEL_TYPES) or len(kinds) > 1:
+            self.close()
+            raise VendorFileError(
+                f"{self.path}: unsupported CZI pixel type(s) {sorted(kinds)}; "
+                f"supported: {', '.join(_PIXEL_TYPES)} (one type for all channels)"
+            )
+        pixel_type = kinds.pop()
+        if scenes:
+            self._scenes = [
+                _Scene(self.path, self._reader, s, r, box, pixel_type)
+                for s, r in sorted(scenes.items())
+            ]
+        else:
+            self._scenes = [_Scene(self.path, self._reader, None, total, box, pixel_type)]
+
+    @classmethod
+    def can_read(cls, path: Path) -> bool:
+        """Suffix ``.czi`` and the ``ZISRAWFILE`` segment id at offset 0."""
+        return has_magic(path, cls.suffixes, _MAGIC)
+
+    def sources(self) -> list[SeriesSource]:
+        """One plane source per scene."""
+        return [
+            SeriesSource(s.shape, s.samples, s.dtype, s.get_plane, self._scene_name(s))
+            for s in self._scenes
+        ]
+
+    def _scene_el(self, s: _Scene) -> Any:
+        if s.scene is None:
+            return None
+        for el in self._xml.iterfind(".//Information/Image/Dimensions/S/Scenes/Scene"):
+            if el.get("Index") == str(s.scene):
+                return el
+        return None
+
+    def _scene_name(self, s: _Scene) -> str | None:
+        el = self._scene_el(s)
+        return (el.get("Name") or None) if el is not None else None
+
+    def ome(self) -> OME:
+        """OME metadata: sizes, scaling, channels, objective, date, scene positions."""
+        return self._ome
+
+    @cached_property
+    def _ome(self) -> OME:
+        from ome_types import OME
+        from ome_types import model as m
+        from ome_types.model import UnitsLength
+
+        info = self._xml.find(".//Metadata/Information")
+        instrument = self._instrument(info)
+        physical = self._scaling()
+        date = parse_datetime(_text(info, "Image/AcquisitionDateAndTime"))
+        images = []
+        for i, s in enumerate(self._scenes):
+            where = f"Image:{i}"
+            channels = self._channels(s.shape[1], where)
+            planes = self._planes(s, where)
+            stage = None
+            el = self._scene_el(s)
+            center = _text(el, "CenterPosition")
+            if center and "," in center:
+                x, _, y = center.partition(",")
+                fx, fy = parse_float(x), parse_float(y)
+                if fx is not None and fy is not None:
+                    um = UnitsLength.MICROMETER
+                    stage = m.StageLabel(name="CenterPosition", x=fx, x_unit=um, y=fy, y_unit=um)
+                    self.notes.map("CZI Scene/CenterPosition", f"{where}/StageLabel")
+            pixels = build_pixels(
+                i,
+                shape=s.shape,
+                samples=s.samples,
+                dtype=s.dtype,
+                physical=physical,
+                channels=channels,
+                planes=planes,
+                significant_bits=self._bits(),
+            )
+            images.append(
+                m.Image(
+                    id=f"Image:{i}",
+                    name=self._scene_name(s),
+                    acquisition_date=date,
+                    instrument_ref=m.InstrumentRef(id=instrument.id) if instrument else None,
+                    objective_settings=self._objective_settings(info, instrument),
+                    stage_label=stage,
+                    pixels=pixels,
+                )
+            )
+        if date is not None:
+            self.notes.map("CZI Information/Image/AcquisitionDateAndTime", "Image/AcquisitionDate")
+        self.notes.skip("CZI TimeStamps attachment", "not exposed by pylibCZIrw; no Plane@DeltaT")
+        instruments = [instrument] if instrument else []
+        return OME(images=images, instruments=instruments, creator="ometiff (pylibCZIrw)")
+
+    def _bits(self) -> int | None:
+        value = _text(self._xml, ".//Information/Image/ComponentBitCount")
+        bits = int(value) if value and value.isdigit() else None
+        return bits if bits else None
+
+    def _scaling(self) -> tuple[float | None, float | None, float | None]:
+        """Scaling/Items/Distance values (metres) -> µm; 0 means unknown (W3)."""
+        out: dict[str, float | None] = {}
+        for el in self._xml.iterfind(".//Metadata/Scaling/Items/Distance"):
+            axis = el.get("Id")
+            value = to_um(parse_float(_text(el, "Value")), "m")
+            if axis in ("X", "Y", "Z") and value is not None:
+                out[axis] = value
+                self.notes.map(f"CZI Scaling/Distance[{axis}]", f"Pixels@PhysicalSize{axis}")
+        return out.get("X"), out.get("Y"), out.get("Z")
+
+    def _channels(self, size_c: int, where: str) -> list[dict[str, Any]]:
+        """Names (DisplaySetting first, as Bio-Formats), colours, wavelengths, fluors."""
+        info = self._xml.findall(".//Metadata/Information/Image/Dimensions/Channels/Channel")
+        disp = self._xml.findall(".//Metadata/DisplaySetting/Channels/Channel")
+        out: list[dict[str, Any]] = []
+        for ci in range(size_c):
+            el = info[ci] if ci < len(info) else None
+            dl = disp[ci] if ci < len(disp) else None
+            kw: dict[str, Any] = {}
+            if dl is not None and dl.get("Name") is not None:
+                kw["name"] = dl.get("Name")
+            elif el is not None and el.get("Name") is not None:
+                kw["name"] = el.get("Name")
+            col = hex_color(_text(dl, "Color")) or hex_color(_text(el, "Color"))
+            if col is not None:
+                kw["color"] = col
+            if el is not None:
+                ex = parse_float(_text(el, "ExcitationWavelength"))
+                em = parse_float(_text(el, "EmissionWavelength"))
+                kw["excitation_wavelength"] = ex if ex and ex > 0 else None
+                kw["emission_wavelength"] = em if em and em > 0 else None
+                kw["fluor"] = _text(el, "Fluor")
+                pinhole = parse_float(_text(el, "PinholeSize"))
+                kw["pinhole_size"] = pinhole if pinhole and pinhole > 0 else None
+            if kw:
+                self.notes.map("CZI Channel metadata", f"{where}/Channel:{ci}")
+            out.append(kw)
+        return out
+
+    def _planes(self, s: _Scene, where: str) -> list[m.Plane]:
+        """Per-plane exposure times (Channel/ExposureTime, ns)."""
+        from ome_types import model as m
+        from ome_types.model import UnitsTime
+
+        info = self._xml.findall(".//Metadata/Information/Image/Dimensions/Channels/Channel")
+        exposures = []
+        for ci in range(s.shape[1]):
+            el = info[ci] if ci < len(info) else None
+            exposures.append(to_seconds(parse_float(_text(el, "ExposureTime")), "ns"))
+        if all(e is None for e in exposures):
+            return []
+        t, c, z = s.shape[:3]
+        if t * c * z > 100_000:
+            return []
+        self.notes.map("CZI Channel/ExposureTime", f"{where}/Pixels/Plane@ExposureTime")
+        return [
+            m.Plane(
+                the_t=ti,
+                the_c=ci,
+                the_z=zi,
+                exposure_time=exposures[ci],
+                exposure_time_unit=UnitsTime.SECOND,
+            )
+            for ti in range(t)
+            for ci in range(c)
+            for zi in range(z)
+        ]
+
+    def _instrument(self, info: Any) -> m.Instrument | None:
+        from ome_types import model as m
+
+        if info is None:
+            return None
+        objectives = []
+        for k, el in enumerate(info.iterfind("Instrument/Objectives/Objective")):
+            immersion = (_text(el, "Immersion") or "").capitalize()
+            known = {"Oil", "Water", "Air", "Glycerol", "Multi", "Other"}
+            objectives.append(
+                m.Objective(
+                    id=f"Objective:0:{k}",
+                    model=el.get("Name") or _text(el, "Manufacturer/Model"),
+                    lens_na=parse_float(_text(el, "LensNA")),
+                    nominal_magnification=parse_float(_text(el, "NominalMagnification")),
+                    immersion=m.Objective_Immersion(immersion) if immersion in known else None,
+                )
+            )
+        micro = info.find("Instrument/Microscopes/Microscope")
+        microscope = None
+        if micro is not None and (micro.get("Name") or _text(micro, "System")):
+            microscope = m.Microscope(
+                manufacturer="Zeiss", model=micro.get("Name") or _text(micro, "System")
+            )
+        if not objectives and microscope is None:
+            return None
+        self.notes.map("CZI Information/Instrument", "Instrument")
+        return m.Instrument(id="Instrument:0", microscope=microscope, objectives=objectives)
+
+    @staticmethod
+    def _objective_settings(
+        info: Any, instrument: m.Instrument | None
+    ) -> m.ObjectiveSettings | None:
+        from ome_types import model as m
+
+        if instrument is None or not instrument.objectives:
+            return None
+        return m.ObjectiveSettings(id=instrument.objectives[0].id)
+
+    def original_metadata(self) -> dict[str, str]:
+        """The CZI XML metadata, flattened (``ImageDocument|Metadata|...``)."""
+        return flatten_xml(self._xml)
+
+    def close(self) -> None:
+        """Close the CZI document."""
+        reader = getattr(self, "_reader", None)
+        if reader is not None:
+            reader.close()
+            self._reader = None

@@ -1,0 +1,380 @@
+"""Leica LIF reader (``pip install "ometiff[lif]"``, uses liffile).
+
+Every image of the file becomes a series, as Bio-Formats does. Dimensions follow
+Bio-Formats' LIF mapping:
+
+* the plane is the two innermost stored dimensions, so an xz scan (``Z, X``) is a
+  plane of Y=Z rows, and in an ``x-z-y`` scan the stored Y becomes OME Z;
+* emission/excitation lambda sweeps (``λ``, ``Λ``) are folded into T (Bio-Formats
+  reports SizeT = T x lambda), their wavelengths mapped per plane where possible;
+* mosaic tiles (``M``) become separate series.
+
+Physical sizes are the coordinate steps of the stored dimensions (metres -> µm).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ometiff.readers.base import Reader
+from ometiff.readers.source import SeriesSource
+from ometiff.readers.vendor import (
+    NAMED_COLORS,
+    VendorFileError,
+    build_pixels,
+    color,
+    flatten,
+    has_magic,
+    parse_float,
+    require,
+    to_um,
+)
+
+if TYPE_CHECKING:
+    from ome_types import OME
+    from ome_types import model as m
+
+    from ometiff.types import StrPath
+
+_MAGIC = b"\x70\x00\x00\x00"
+#: Dimensions folded into OME T, outermost first in stored order.
+_T_DIMS = ("T", "λ", "Λ")
+
+
+class _Series:
+    """One LIF image (or one mosaic tile of it) mapped to (T, C, Z, Y, X)."""
+
+    def __init__(self, image: Any, tile: int | None) -> None:
+        self.image = image
+        self.tile = tile
+        dims: tuple[str, ...] = tuple(image.dims)
+        sizes: dict[str, int] = dict(image.sizes)
+        self.samples = sizes.get("S", 1)
+        plane_dims = [d for d in dims if d != "S"][-2:]
+        if len(plane_dims) == 1:  # a line: one row
+            plane_dims = ["", plane_dims[0]]
+        self.row_dim, self.col_dim = plane_dims
+        rest = [d for d in dims if d not in (self.row_dim, self.col_dim, "S", "M")]
+        self.t_dims = [d for d in rest if d in _T_DIMS]
+        self.c_dim = "C" if "C" in rest else None
+        self.z_dims = [d for d in rest if d not in _T_DIMS and d != "C"]
+        self.sizes = sizes
+        size_t = int(np.prod([sizes[d] for d in self.t_dims])) if self.t_dims else 1
+        size_z = int(np.prod([sizes[d] for d in self.z_dims])) if self.z_dims else 1
+        size_c = sizes["C"] if self.c_dim else 1
+        size_y = sizes.get(self.row_dim, 1)
+        self.shape = (size_t, size_c, size_z, size_y, sizes[self.col_dim])
+        self.dtype = np.dtype(image.dtype)
+
+    def indices(self, t: int, c: int, z: int) -> dict[str, int]:
+        """liffile frame indices of OME plane (t, c, z)."""
+        idx: dict[str, int] = {}
+        for names, flat in ((self.t_dims, t), (self.z_dims, z)):
+            if names:
+                shape = tuple(self.sizes[d] for d in names)
+                for d, i in zip(names, np.unravel_index(flat, shape), strict=True):
+                    idx[d] = int(i)
+        if self.c_dim:
+            idx["C"] = c
+        if self.tile is not None:
+            idx["M"] = self.tile
+        return idx
+
+    def get_plane(self, t: int, c: int, z: int) -> np.ndarray:
+        try:
+            frame = self.image.frame(**self.indices(t, c, z))
+        except (OSError, ValueError) as exc:
+            raise VendorFileError(
+                f"{self.image.parent.filename}: cannot read LIF plane {(t, c, z)} "
+                f"of {self.image.path}: {exc}"
+            ) from exc
+        want = self.shape[3:] if self.samples == 1 else (*self.shape[3:], self.samples)
+        return np.ascontiguousarray(frame).reshape(want)
+
+    def step_um(self, dim: str) -> float | None:
+        """Coordinate step of a spatial dimension in µm (None if unknown)."""
+        if dim not in ("X", "Y", "Z") or self.sizes.get(dim, 1) < 2:
+            return None
+        coords = self.image.coords.get(dim)
+        if coords is None or len(coords) < 2:
+            return None
+        return to_um(abs(float(coords[1]) - float(coords[0])), "m")
+
+
+def _dig(data: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+class LifReader(Reader):
+    """Read Leica LIF files: every image (and mosaic tile) is a series."""
+
+    name = "lif"
+    suffixes = (".lif",)
+    extra = "lif"
+
+    def __init__(self, path: StrPath, **options: Any) -> None:
+        super().__init__(path, **options)
+        liffile = require("liffile", "lif", "Leica LIF")
+        try:
+            self._lif = liffile.LifFile(self.path, squeeze=False)
+            images = list(self._lif.images)
+        except (liffile.LifFileError, OSError, ValueError, KeyError, SyntaxError) as exc:
+            raise VendorFileError(
+                f"{self.path}: not a readable Leica LIF file ({exc}); "
+                "the file may be truncated or corrupt"
+            ) from exc
+        self._series: list[_Series] = []
+        size = self.path.stat().st_size
+        for image in images:
+            block = image.memory_block
+            if block is not None and block.offset + block.size > size:
+                self.close()
+                raise VendorFileError(
+                    f"{self.path}: LIF image {image.path} ends at byte "
+                    f"{block.offset + block.size} but the file has {size} bytes; "
+                    "the file is truncated"
+                )
+            if getattr(image, "is_flim", False) or type(image).__name__ != "LifImage":
+                self.notes.skip(f"LIF image {image.path}", "FLIM/non-image data not converted")
+                continue
+            try:
+                tiles = image.sizes.get("M", 0)
+                for tile in range(tiles) if tiles else [None]:
+                    self._series.append(_Series(image, tile))
+            except (KeyError, ValueError) as exc:
+                raise VendorFileError(f"{self.path}: LIF image {image.path}: {exc}") from exc
+        if not self._series:
+            raise VendorFileError(f"{self.path}: the LIF file holds no image")
+
+    @classmethod
+    def can_read(cls, path: Path) -> bool:
+        """Suffix ``.lif`` and the LIF magic number (0x70) at offset 0."""
+        return has_magic(path, cls.suffixes, _MAGIC)
+
+    def sources(self) -> list[SeriesSource]:
+        """One plane source per LIF image (per tile for mosaics)."""
+        out = []
+        for s in self._series:
+            name = self._series_name(s)
+            out.append(SeriesSource(s.shape, s.samples, s.dtype, s.get_plane, name))
+        return out
+
+    @staticmethod
+    def _series_name(s: _Series) -> str:
+        name = str(s.image.path or s.image.name)
+        return name if s.tile is None else f"{name} #{s.tile + 1}"
+
+    def ome(self) -> OME:
+        """OME metadata: sizes, physical sizes, channels, timing, objective, stage."""
+        return self._ome
+
+    @cached_property
+    def _ome(self) -> OME:
+        from ome_types import OME
+        from ome_types import model as m
+
+        instruments: list[m.Instrument] = []
+        images = []
+        for i, s in enumerate(self._series):
+            hw = _dig(s.image.attrs, "HardwareSetting") or {}
+            conf = hw.get("ATLConfocalSettingDefinition") or hw.get("ATLCameraSettingDefinition")
+            conf = conf if isinstance(conf, dict) else {}
+            where = f"Image:{i}"
+            instrument, objective_settings = self._instrument(conf, len(instruments), where)
+            if instrument is not None:
+                instruments.append(instrument)
+            physical = (
+                s.step_um(s.col_dim),
+                s.step_um(s.row_dim),
+                s.step_um(s.z_dims[0]) if len(s.z_dims) == 1 else None,
+            )
+            for axis, value in zip("XYZ", physical, strict=True):
+                if value is not None:
+                    self.notes.map("LIF DimensionDescription", f"{where}/Pixels@PhysicalSize{axis}")
+            pixels = build_pixels(
+                i,
+                shape=s.shape,
+                samples=s.samples,
+                dtype=s.dtype,
+                physical=physical,
+                channels=self._channels(s, conf, where),
+                planes=self._planes(s, where),
+                time_increment=self._time_increment(s),
+            )
+            stage = None
+            sx, sy = parse_float(conf.get("StagePosX")), parse_float(conf.get("StagePosY"))
+            if sx is not None and sy is not None:
+                from ome_types.model import UnitsLength
+
+                stage = m.StageLabel(
+                    name="StagePos",
+                    x=sx * 1e6,
+                    x_unit=UnitsLength.MICROMETER,
+                    y=sy * 1e6,
+                    y_unit=UnitsLength.MICROMETER,
+                )
+                self.notes.map("LIF StagePosX/Y", f"{where}/StageLabel")
+            images.append(
+                m.Image(
+                    id=f"Image:{i}",
+                    name=self._series_name(s),
+                    acquisition_date=self._acquisition_date(s),
+                    instrument_ref=m.InstrumentRef(id=instrument.id) if instrument else None,
+                    objective_settings=objective_settings,
+                    stage_label=stage,
+                    pixels=pixels,
+                )
+            )
+        return OME(images=images, instruments=instruments, creator="ometiff (liffile)")
+
+    def _instrument(
+        self, conf: dict[str, Any], n: int, where: str
+    ) -> tuple[m.Instrument | None, m.ObjectiveSettings | None]:
+        from ome_types import model as m
+
+        name = conf.get("ObjectiveName")
+        if not name and conf.get("MicroscopeModel") is None:
+            return None, None
+        objectives = []
+        settings = None
+        if name:
+            immersion = str(conf.get("Immersion") or "").upper()
+            known = {"OIL": "Oil", "WATER": "Water", "GLYC": "Glycerol", "DRY": "Air"}
+            objective = m.Objective(
+                id=f"Objective:{n}:0",
+                model=str(name).strip(),
+                lens_na=parse_float(conf.get("NumericalAperture")),
+                nominal_magnification=parse_float(conf.get("Magnification")),
+                immersion=m.Objective_Immersion(known[immersion]) if immersion in known else None,
+                serial_number=str(conf["ObjectiveNumber"]) if "ObjectiveNumber" in conf else None,
+            )
+            objectives.append(objective)
+            settings = m.ObjectiveSettings(
+                id=objective.id, refractive_index=parse_float(conf.get("RefractionIndex"))
+            )
+            self.notes.map(
+                "LIF ObjectiveName/NumericalAperture/Magnification", f"{where}/Objective"
+            )
+        microscope = None
+        if conf.get("MicroscopeModel"):
+            microscope = m.Microscope(manufacturer="Leica", model=str(conf["MicroscopeModel"]))
+        instrument = m.Instrument(
+            id=f"Instrument:{n}", microscope=microscope, objectives=objectives
+        )
+        return instrument, settings
+
+    def _channels(self, s: _Series, conf: dict[str, Any], where: str) -> list[dict[str, Any]]:
+        """Channel names (dye of each active detector, as Bio-Formats), LUT colours."""
+        size_c = s.shape[1]
+        descs = s.image.xml_element.findall(
+            "./Data/Image/ImageDescription/Channels/ChannelDescription"
+        )
+        detectors = [
+            d for d in _as_list(_dig(conf, "DetectorList", "Detector")) if d.get("IsActive") == 1
+        ]
+        bands = {b.get("Channel"): b for b in _as_list(_dig(conf, "Spectro", "MultiBand"))}
+        pinhole = to_um(parse_float(conf.get("Pinhole")), "m")
+        out: list[dict[str, Any]] = []
+        for ci in range(size_c):
+            kw: dict[str, Any] = {}
+            if len(detectors) == size_c:
+                band = bands.get(detectors[ci].get("Channel"))
+                if band is not None:
+                    kw["name"] = str(band.get("DyeName") or "")
+                    self.notes.map("LIF Spectro/MultiBand@DyeName", f"{where}/Channel:{ci}@Name")
+            desc = descs[ci * s.samples] if ci * s.samples < len(descs) else None
+            lut = (desc.get("LUTName") or "").lower() if desc is not None else ""
+            if s.samples == 1 and lut in NAMED_COLORS:
+                kw["color"] = color(*NAMED_COLORS[lut])
+                self.notes.map("LIF ChannelDescription@LUTName", f"{where}/Channel:{ci}@Color")
+            if pinhole is not None:
+                kw["pinhole_size"] = pinhole
+            out.append(kw)
+        return out
+
+    def _planes(self, s: _Series, where: str) -> list[m.Plane]:
+        """Plane DeltaT from the LIF time stamps (one per stored frame)."""
+        from ome_types import model as m
+        from ome_types.model import UnitsTime
+
+        stamps = s.image.timestamps
+        t, c, z = s.shape[:3]
+        n_frames = t * c * z
+        if stamps is None or len(stamps) != n_frames * (1 if s.tile is None else s.sizes["M"]):
+            if stamps is not None and len(stamps):
+                self.notes.skip("LIF TimeStampList", f"{len(stamps)} stamps for {n_frames} planes")
+            return []
+        stamps = np.asarray(stamps, dtype="datetime64[ms]")
+        # liffile's stamps follow the stored order of the non-plane dimensions
+        outer = [d for d in s.image.dims if d not in (s.row_dim, s.col_dim, "S")]
+        shape = tuple(s.sizes[d] for d in outer)
+        origin = stamps[0]
+        lambdas = {d: s.image.coords.get(d) for d in ("λ", "Λ") if d in s.t_dims}
+        planes = []
+        for ti in range(t):
+            for ci in range(c):
+                for zi in range(z):
+                    idx = s.indices(ti, ci, zi)
+                    flat = int(np.ravel_multi_index(tuple(idx.get(d, 0) for d in outer), shape))
+                    delta = float((stamps[flat] - origin) / np.timedelta64(1, "ms")) / 1e3
+                    plane = m.Plane(
+                        the_t=ti, the_c=ci, the_z=zi, delta_t=delta, delta_t_unit=UnitsTime.SECOND
+                    )
+                    planes.append(plane)
+        if lambdas:
+            self.notes.skip(
+                "LIF lambda coordinates",
+                "lambda sweeps are folded into T (as Bio-Formats); wavelengths kept in "
+                "original metadata",
+            )
+        self.notes.map("LIF TimeStampList", f"{where}/Pixels/Plane@DeltaT")
+        return planes
+
+    @staticmethod
+    def _time_increment(s: _Series) -> float | None:
+        if "T" not in s.t_dims or s.sizes["T"] < 2:
+            return None
+        coords = s.image.coords.get("T")
+        if coords is None or len(coords) < 2:
+            return None
+        step = float(coords[1]) - float(coords[0])
+        return step if step > 0 else None
+
+    def _acquisition_date(self, s: _Series) -> Any:
+        from datetime import UTC, datetime
+
+        stamps = s.image.timestamps
+        if stamps is not None and len(stamps):
+            ms = int(np.asarray(stamps[:1], dtype="datetime64[ms]").astype("int64")[0])
+            return datetime.fromtimestamp(ms / 1e3, tz=UTC)
+        return self._lif.datetime
+
+    def original_metadata(self) -> dict[str, str]:
+        """Every image's LIF attributes, flattened (``<image>|<key>|...``)."""
+        out: dict[str, str] = {}
+        for s in self._series:
+            if s.tile not in (None, 0):
+                continue
+            attrs = {k: v for k, v in s.image.attrs.items() if k not in ("filepath",)}
+            flatten(attrs, str(s.image.path), out)
+        return out
+
+    def close(self) -> None:
+        """Close the LIF file."""
+        lif = getattr(self, "_lif", None)
+        if lif is not None:
+            lif.close()

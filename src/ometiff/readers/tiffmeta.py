@@ -1,0 +1,411 @@
+"""Map the metadata of non-OME TIFF flavours to OME (ImageJ, LSM, MMStack, STK, SVS).
+
+Physical sizes are set only when the file states them with a physical unit
+(checklist U3, W3); everything recognised but not representable is recorded
+in the reader's :class:`~ometiff.readers.base.MappingNotes`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from ome_types import model as m
+
+from ometiff.types import DTYPE_TO_OME
+
+if TYPE_CHECKING:
+    import tifffile
+
+    from ometiff.readers.base import MappingNotes
+    from ometiff.readers.tiff import _Layout
+
+#: ImageJ / free-text length units -> OME UnitsLength value (U1).
+_LENGTH_UNITS = {
+    "micron": "µm",
+    "microns": "µm",
+    "um": "µm",
+    "µm": "µm",
+    "μm": "µm",
+    "\\u00b5m": "µm",
+    "nm": "nm",
+    "nanometer": "nm",
+    "mm": "mm",
+    "millimeter": "mm",
+    "cm": "cm",
+    "centimeter": "cm",
+    "m": "m",
+    "meter": "m",
+    "inch": "in",
+    "in": "in",
+    "pm": "pm",
+    "å": "Å",
+    "angstrom": "Å",
+}
+_TIME_UNITS = {
+    "s": "s",
+    "sec": "s",
+    "second": "s",
+    "seconds": "s",
+    "ms": "ms",
+    "msec": "ms",
+    "min": "min",
+    "h": "h",
+    "hour": "h",
+    "us": "µs",
+    "µs": "µs",
+}
+ANNOTATION_NS = "ometiff/original-metadata"
+
+
+def length_unit(unit: object) -> str | None:
+    """The OME length unit for a unit string, or None (pixel, unknown)."""
+    if not isinstance(unit, str):
+        return None
+    return _LENGTH_UNITS.get(unit.strip().lower())
+
+
+def _rgba(r: int, g: int, b: int, a: int = 255) -> m.Color:
+    return m.Color((int(r), int(g), int(b), a / 255))
+
+
+def _res_size(page: Any, tag: str) -> float | None:
+    t = page.tags.get(tag)
+    if t is None:
+        return None
+    num, den = t.value if isinstance(t.value, tuple) else (t.value, 1)
+    if not num or not den:
+        return None
+    return float(den) / float(num)
+
+
+def _positive(value: object) -> float | None:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) and v > 0 else None
+
+
+class _Meta:
+    """Per-file facts shared by every series, filled by the flavour mappers."""
+
+    def __init__(self) -> None:
+        self.psize: dict[str, tuple[float, str]] = {}
+        self.time_increment: tuple[float, str] | None = None
+        self.channel_names: list[str | None] = []
+        self.channel_colors: list[m.Color | None] = []
+        self.delta_t: list[float] = []
+        self.date: _dt.datetime | None = None
+        self.annotations: dict[str, str] = {}
+
+
+def _imagej(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
+    ij = tf.imagej_metadata or {}
+    page = tf.pages.first
+    unit_raw = ij.get("unit")
+    unit = length_unit(unit_raw)
+    if unit is None:
+        if unit_raw is not None:
+            notes.skip(f"ImageJ unit {unit_raw!r}", "not a physical unit; sizes left unset (U3)")
+        else:  # no ImageJ unit: a centimetre ResolutionUnit still calibrates X/Y
+            _generic(tf, meta, notes)
+    else:
+        for axis, tag in (("x", "XResolution"), ("y", "YResolution")):
+            size = _res_size(page, tag)
+            if size is not None:
+                meta.psize[axis] = (size, unit)
+                notes.map(f"ImageJ {tag} + unit", f"Pixels@PhysicalSize{axis.upper()}")
+        spacing = _positive(ij.get("spacing"))
+        if spacing is not None:
+            meta.psize["z"] = (spacing, unit)
+            notes.map("ImageJ spacing", "Pixels@PhysicalSizeZ")
+    finterval = _positive(ij.get("finterval"))
+    if finterval is not None:
+        tunit = _TIME_UNITS.get(str(ij.get("tunit", "s")).lower(), "s")
+        meta.time_increment = (finterval, tunit)
+        notes.map("ImageJ finterval", "Pixels@TimeIncrement")
+    luts = ij.get("LUTs")
+    if luts:
+        for lut in luts:
+            lut = np.asarray(lut)
+            if lut.ndim == 2 and lut.shape[0] == 3:
+                meta.channel_colors.append(_rgba(*(int(v) for v in lut[:, -1])))
+        notes.map("ImageJ LUTs", "Channel@Color (the LUT's brightest entry)")
+    ranges = ij.get("Ranges")
+    if ranges:
+        pairs = [f"{ranges[i]:g}-{ranges[i + 1]:g}" for i in range(0, len(ranges) - 1, 2)]
+        for k, pair in enumerate(pairs):
+            meta.annotations[f"ImageJ display range channel {k}"] = pair
+        notes.map("ImageJ Ranges", "MapAnnotation 'ImageJ display range channel N'")
+    for key in ("min", "max", "mode"):
+        if key in ij:
+            meta.annotations[f"ImageJ {key}"] = str(ij[key])
+    labels = ij.get("Labels")
+    if labels:
+        for k, label in enumerate(labels):
+            if label:
+                meta.annotations[f"ImageJ slice label {k}"] = str(label)
+        notes.map("ImageJ Labels", "MapAnnotation 'ImageJ slice label N'")
+    if ij.get("Overlays") is not None or ij.get("ROI") is not None:
+        notes.skip("ImageJ overlays/ROIs", "not converted to OME ROIs")
+
+
+def _lsm(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
+    lsm = tf.lsm_metadata or {}
+    for axis in ("X", "Y", "Z"):
+        size = _positive(lsm.get(f"VoxelSize{axis}"))
+        if size is None:
+            continue
+        if axis == "Z" and int(lsm.get("DimensionZ", 1)) <= 1:
+            notes.skip("LSM VoxelSizeZ", "single section; no z spacing")
+            continue
+        meta.psize[axis.lower()] = (size * 1e6, "µm")
+        notes.map(f"LSM VoxelSize{axis}", f"Pixels@PhysicalSize{axis}")
+    ti = _positive(lsm.get("TimeIntervall"))
+    if ti is not None:
+        meta.time_increment = (ti, "s")
+        notes.map("LSM TimeIntervall", "Pixels@TimeIncrement")
+    colors = lsm.get("ChannelColors") or {}
+    for rgba in colors.get("Colors", []) or []:
+        r, g, b = (int(v) for v in list(rgba)[:3])
+        meta.channel_colors.append(_rgba(r, g, b))
+    names = colors.get("ColorNames") or []
+    meta.channel_names = [str(n) if n else None for n in names]
+    if names:
+        notes.map("LSM ChannelColors", "Channel@Name, Channel@Color")
+    stamps = lsm.get("TimeStamps")
+    if stamps is not None and len(stamps) > 1:
+        first = float(stamps[0])
+        meta.delta_t = [float(s) - first for s in stamps]
+        notes.map("LSM TimeStamps", "Plane@DeltaT")
+
+
+def _mmstack(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
+    mm = tf.micromanager_metadata or {}
+    summary = mm.get("Summary") or {}
+    px = _positive(summary.get("PixelSize_um"))
+    if px is not None:
+        meta.psize["x"] = meta.psize["y"] = (px, "µm")
+        notes.map("Micro-Manager PixelSize_um", "Pixels@PhysicalSizeX/Y")
+    dz = _positive(summary.get("z-step_um"))
+    if dz is not None:
+        meta.psize["z"] = (dz, "µm")
+        notes.map("Micro-Manager z-step_um", "Pixels@PhysicalSizeZ")
+    dt = _positive(summary.get("Interval_ms"))
+    if dt is not None:
+        meta.time_increment = (dt, "ms")
+        notes.map("Micro-Manager Interval_ms", "Pixels@TimeIncrement")
+    names = summary.get("ChNames")
+    if isinstance(names, list):
+        meta.channel_names = [str(n) for n in names]
+        notes.map("Micro-Manager ChNames", "Channel@Name")
+
+
+def _stk(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
+    stk = tf.stk_metadata or {}
+    unit = length_unit(stk.get("CalibrationUnits"))
+    if unit is None:
+        return
+    for axis in ("X", "Y"):
+        size = _positive(stk.get(f"{axis}Calibration"))
+        if size is not None:
+            meta.psize[axis.lower()] = (size, unit)
+            notes.map(f"MetaMorph {axis}Calibration", f"Pixels@PhysicalSize{axis}")
+    zdist = stk.get("ZDistance")
+    dz = _positive(zdist[0] if isinstance(zdist, Sequence | np.ndarray) and len(zdist) else None)
+    if dz is not None:
+        meta.psize["z"] = (dz, unit)
+
+
+def _svs(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
+    desc = tf.pages.first.description or ""
+    match = re.search(r"MPP\s*=\s*([0-9.eE+-]+)", desc)
+    if match and _positive(match.group(1)) is not None:
+        mpp = float(match.group(1))
+        meta.psize["x"] = meta.psize["y"] = (mpp, "µm")
+        notes.map("Aperio MPP", "Pixels@PhysicalSizeX/Y (level 0)")
+    for part in desc.split("|")[1:]:
+        if "=" in part:
+            key, value = part.split("=", 1)
+            meta.annotations[f"Aperio {key.strip()}"] = value.strip()
+
+
+def _generic(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
+    page = tf.pages.first
+    unit_tag = page.tags.get("ResolutionUnit")
+    unit = int(unit_tag.value) if unit_tag is not None else 2
+    if unit == 3:  # centimetre: a physical calibration (NDPI, scanners)
+        for axis, tag in (("x", "XResolution"), ("y", "YResolution")):
+            size = _res_size(page, tag)
+            if size is not None:
+                meta.psize[axis] = (size * 1e4, "µm")
+                notes.map(f"TIFF {tag} (cm)", f"Pixels@PhysicalSize{axis.upper()}")
+    elif page.tags.get("XResolution") is not None:
+        notes.skip(
+            "TIFF XResolution/YResolution",
+            "no centimetre unit (print resolution); physical sizes left unset (U3)",
+        )
+
+
+def _date(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
+    tag = tf.pages.first.tags.get("DateTime")
+    if tag is None:
+        return
+    try:
+        meta.date = _dt.datetime.strptime(str(tag.value).strip(), "%Y:%m:%d %H:%M:%S")
+        notes.map("TIFF DateTime", "Image/AcquisitionDate")
+    except ValueError:
+        notes.skip(f"TIFF DateTime {tag.value!r}", "not in 'YYYY:MM:DD HH:MM:SS' form")
+
+
+def tiff_calibration(tf: tifffile.TiffFile, notes: MappingNotes) -> _Meta:
+    """Per-file facts of a non-OME TIFF (physical sizes, time step, channel names and
+    colours, dates, key-values), from whichever flavour's metadata it carries.
+
+    ``ometiff info`` and the TIFF reader both use it, so they agree.
+    """
+    meta = _Meta()
+    if tf.is_imagej:
+        _imagej(tf, meta, notes)
+    elif tf.is_lsm:
+        _lsm(tf, meta, notes)
+    elif tf.is_micromanager:
+        _mmstack(tf, meta, notes)
+    elif tf.is_stk:
+        _stk(tf, meta, notes)
+    elif tf.is_svs:
+        _svs(tf, meta, notes)
+    else:
+        _generic(tf, meta, notes)
+    _date(tf, meta, notes)
+    return meta
+
+
+def build_tiff_ome(tf: tifffile.TiffFile, layouts: Sequence[_Layout], notes: MappingNotes) -> m.OME:
+    """The OME of a non-OME TIFF: one Image per layout, flavour metadata mapped."""
+    meta = tiff_calibration(tf, notes)
+    images = []
+    annotations = []
+    if meta.annotations:
+        annotations.append(
+            m.MapAnnotation(
+                id="Annotation:0",
+                namespace=ANNOTATION_NS + "/tiff",
+                value=m.Map(ms=[m.Map.M(k=k, value=v) for k, v in meta.annotations.items()]),
+            )
+        )
+    name0 = str(tf.filename)
+    for i, lay in enumerate(layouts):
+        t, c, z, y, x = lay.shape
+        px_kw: dict[str, Any] = {}
+        for axis, (value, unit) in meta.psize.items():
+            if i > 0 and lay.series != layouts[0].series and axis in "xy" and tf.is_svs:
+                continue  # MPP describes level 0 of the main image only
+            px_kw[f"physical_size_{axis}"] = value
+            px_kw[f"physical_size_{axis}_unit"] = m.UnitsLength(unit)
+        if meta.time_increment:
+            px_kw["time_increment"] = meta.time_increment[0]
+            px_kw["time_increment_unit"] = m.UnitsTime(meta.time_increment[1])
+        channels = []
+        for k in range(c):
+            ch: dict[str, Any] = {"id": f"Channel:{i}:{k}", "samples_per_pixel": lay.samples}
+            if k < len(meta.channel_names) and meta.channel_names[k]:
+                ch["name"] = meta.channel_names[k]
+            if k < len(meta.channel_colors) and meta.channel_colors[k] is not None:
+                ch["color"] = meta.channel_colors[k]
+            channels.append(m.Channel(**ch))
+        planes = []
+        if meta.delta_t and len(meta.delta_t) >= t:
+            planes = [
+                m.Plane(
+                    the_t=ti,
+                    the_c=ci,
+                    the_z=zi,
+                    delta_t=meta.delta_t[ti],
+                    delta_t_unit=m.UnitsTime("s"),
+                )
+                for ti in range(t)
+                for ci in range(c)
+                for zi in range(z)
+            ]
+        pixels = m.Pixels(
+            id=f"Pixels:{i}",
+            dimension_order=m.Pixels_DimensionOrder.XYCZT,
+            type=m.PixelType(DTYPE_TO_OME[lay.dtype.name]),
+            size_x=x,
+            size_y=y,
+            size_z=z,
+            size_c=c * lay.samples,
+            size_t=t,
+            channels=channels,
+            planes=planes,
+            **px_kw,
+        )
+        refs = [m.AnnotationRef(id="Annotation:0")] if annotations else []
+        images.append(
+            m.Image(
+                id=f"Image:{i}",
+                name=lay.name or name0,
+                pixels=pixels,
+                acquisition_date=meta.date,
+                annotation_refs=refs,
+            )
+        )
+    return m.OME(
+        images=images, structured_annotations=m.StructuredAnnotations(map_annotations=annotations)
+    )
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, str], depth: int = 0) -> None:
+    if isinstance(value, Mapping) and depth < 4:
+        for k, v in value.items():
+            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out, depth + 1)
+    elif isinstance(value, np.ndarray):
+        if value.size <= 16:
+            out[prefix] = str(value.tolist())
+    elif isinstance(value, list | tuple):
+        if len(value) <= 64 and all(not isinstance(v, Mapping | list | np.ndarray) for v in value):
+            out[prefix] = ", ".join(str(v) for v in value)
+        elif depth < 4:
+            for k, v in enumerate(value[:64]):
+                _flatten(f"{prefix}[{k}]", v, out, depth + 1)
+    elif isinstance(value, bytes):
+        return
+    elif value is not None:
+        text = str(value)
+        if len(text) <= 4096:
+            out[prefix] = text
+
+
+def original_tiff_metadata(tf: tifffile.TiffFile) -> dict[str, str]:
+    """Vendor key-values of a TIFF: flavour metadata plus baseline text tags."""
+    out: dict[str, str] = {}
+    page = tf.pages.first
+    for tag in ("Software", "DateTime", "Artist", "Make", "Model", "HostComputer"):
+        t = page.tags.get(tag)
+        if t is not None:
+            out[f"TIFF {tag}"] = str(t.value)
+    if tf.is_imagej:
+        ij = dict(tf.imagej_metadata or {})
+        info = ij.pop("Info", None)
+        for k in ("LUTs", "Overlays", "ROI", "Labels", "Ranges"):
+            ij.pop(k, None)
+        _flatten("ImageJ", ij, out)
+        if isinstance(info, str):
+            for line in info.splitlines():
+                key, sep, value = line.partition("=") if "=" in line else line.partition(":")
+                if sep and key.strip() and "<" not in key:
+                    out[f"ImageJ Info {key.strip()}"] = value.strip()[:4096]
+    for flag, attr, label in (
+        ("is_lsm", "lsm_metadata", "LSM"),
+        ("is_micromanager", "micromanager_metadata", "MicroManager"),
+        ("is_stk", "stk_metadata", "MetaMorph"),
+    ):
+        if getattr(tf, flag, False):
+            _flatten(label, getattr(tf, attr) or {}, out)
+    return out

@@ -1,0 +1,301 @@
+"""Helpers shared by the vendor readers (LIF, CZI, ND2, OME-Zarr).
+
+Lazy imports with install hints, unit conversion to OME units, small OME model
+builders and flattening of vendor metadata into key-value strings.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ometiff.errors import MissingDependencyError, OmeTiffError
+from ometiff.types import DTYPE_TO_OME
+
+if TYPE_CHECKING:
+    from pathlib import Path
+    from types import ModuleType
+
+    import numpy as np
+    from ome_types import model as m
+
+
+class VendorFileError(OmeTiffError, ValueError):
+    """A vendor file (LIF, CZI, ND2, OME-Zarr) is corrupt, truncated or unreadable."""
+
+
+def require(module: str, extra: str, what: str) -> ModuleType:
+    """Import ``module`` or raise :class:`MissingDependencyError` naming the extra.
+
+    Parameters
+    ----------
+    module
+        Module to import, e.g. ``"liffile"``.
+    extra
+        The ometiff extra that installs it, e.g. ``"lif"``.
+    what
+        Human name of the format, e.g. ``"Leica LIF"``.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f'reading {what} files needs {module}: pip install "ometiff[{extra}]"'
+        ) from exc
+
+
+#: Length unit names (OME symbols and common spellings) -> factor to micrometres.
+_LENGTH_TO_UM = {
+    "m": 1e6,
+    "meter": 1e6,
+    "metre": 1e6,
+    "cm": 1e4,
+    "centimeter": 1e4,
+    "mm": 1e3,
+    "millimeter": 1e3,
+    "µm": 1.0,
+    "μm": 1.0,
+    "um": 1.0,
+    "micrometer": 1.0,
+    "micron": 1.0,
+    "nm": 1e-3,
+    "nanometer": 1e-3,
+    "pm": 1e-6,
+    "picometer": 1e-6,
+    "Å": 1e-4,
+    "angstrom": 1e-4,
+    "in": 25400.0,
+    "inch": 25400.0,
+    "ft": 304800.0,
+    "foot": 304800.0,
+}
+
+#: Time unit names -> factor to seconds.
+_TIME_TO_S = {
+    "s": 1.0,
+    "second": 1.0,
+    "sec": 1.0,
+    "ms": 1e-3,
+    "millisecond": 1e-3,
+    "µs": 1e-6,
+    "us": 1e-6,
+    "microsecond": 1e-6,
+    "ns": 1e-9,
+    "nanosecond": 1e-9,
+    "min": 60.0,
+    "minute": 60.0,
+    "h": 3600.0,
+    "hour": 3600.0,
+    "d": 86400.0,
+    "day": 86400.0,
+}
+
+
+def to_um(value: float | None, unit: str | None) -> float | None:
+    """Convert a length to micrometres; None when unknown, zero or not a length (U3)."""
+    if value is None or unit is None:
+        return None
+    factor = _LENGTH_TO_UM.get(unit.strip()) or _LENGTH_TO_UM.get(unit.strip().lower())
+    if factor is None:
+        return None
+    out = float(f"{float(value) * factor:.12g}")  # drop binary noise: 1e-7 m -> 0.1 µm
+    return out if out > 0 else None
+
+
+def to_seconds(value: float | None, unit: str | None) -> float | None:
+    """Convert a duration to seconds; None when the unit is unknown."""
+    if value is None or unit is None:
+        return None
+    factor = _TIME_TO_S.get(unit.strip()) or _TIME_TO_S.get(unit.strip().lower())
+    return None if factor is None else float(value) * factor
+
+
+def ome_pixel_type(dtype: np.dtype) -> str:
+    """OME pixel type name of a numpy dtype (D2); VendorFileError if not representable."""
+    name = DTYPE_TO_OME.get(dtype.name)
+    if name is None:
+        raise VendorFileError(f"pixel type {dtype} cannot be stored in OME-TIFF (D2)")
+    return name
+
+
+def rgba_int(r: int, g: int, b: int, a: int = 255) -> int:
+    """Signed 32-bit RGBA integer as OME ``Color`` stores it (R4)."""
+    value = ((r & 255) << 24) | ((g & 255) << 16) | ((b & 255) << 8) | (a & 255)
+    return value - (1 << 32) if value >= (1 << 31) else value
+
+
+def color(r: int, g: int, b: int, a: int = 255) -> m.Color:
+    """An ome_types Color from 8-bit components."""
+    from ome_types.model import Color
+
+    return Color((r, g, b, a / 255))
+
+
+def hex_color(text: str | None) -> m.Color | None:
+    """Parse ``#RRGGBB`` or ``#AARRGGBB`` (Zeiss, Leica) into a Color."""
+    if not text:
+        return None
+    s = text.strip().lstrip("#")
+    try:
+        if len(s) == 6:
+            return color(int(s[0:2], 16), int(s[2:4], 16), int(s[4:6], 16))
+        if len(s) == 8:
+            alpha = int(s[0:2], 16)
+            return color(int(s[2:4], 16), int(s[4:6], 16), int(s[6:8], 16), alpha or 255)
+    except ValueError:
+        return None
+    return None
+
+
+#: Named lookup tables (Leica LUTName) -> RGB.
+NAMED_COLORS = {
+    "red": (255, 0, 0),
+    "green": (0, 255, 0),
+    "blue": (0, 0, 255),
+    "cyan": (0, 255, 255),
+    "magenta": (255, 0, 255),
+    "yellow": (255, 255, 0),
+    "gray": (255, 255, 255),
+    "grey": (255, 255, 255),
+    "white": (255, 255, 255),
+}
+
+
+def parse_float(text: Any) -> float | None:
+    """A float from vendor text, or None for empty/invalid values."""
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_datetime(text: str | None) -> datetime | None:
+    """Parse an ISO-8601 timestamp (7-digit fractions and a trailing Z allowed)."""
+    if not text:
+        return None
+    s = text.strip().replace("Z", "+00:00")
+    if "." in s:  # Python accepts at most 6 fractional digits
+        head, _, tail = s.partition(".")
+        digits = "".join(ch for ch in tail if ch.isdigit())
+        rest = tail[len(digits) :]
+        s = f"{head}.{digits[:6].ljust(6, '0')}{rest}"
+    try:
+        return datetime.fromisoformat(s)
+    except ValueError:
+        return None
+
+
+def flatten(data: Any, prefix: str = "", out: dict[str, str] | None = None) -> dict[str, str]:
+    """Flatten nested dicts/lists into ``{"a|b|0|c": "value"}`` strings."""
+    out = {} if out is None else out
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            flatten(value, f"{prefix}|{key}" if prefix else str(key), out)
+    elif isinstance(data, (list, tuple)):
+        for i, value in enumerate(data):
+            flatten(value, f"{prefix}|{i}" if prefix else str(i), out)
+    elif data is not None:
+        out[prefix or "value"] = str(data)
+    return out
+
+
+def flatten_xml(root: Any, out: dict[str, str] | None = None) -> dict[str, str]:
+    """Flatten an (lxml or ElementTree) element tree: ``path@attr`` and ``path`` text.
+
+    Repeated sibling tags get a ``[i]`` index so no value is lost.
+    """
+    out = {} if out is None else out
+
+    def walk(el: Any, path: str) -> None:
+        for key, value in el.attrib.items():
+            out[f"{path}@{key}"] = str(value)
+        text = (el.text or "").strip()
+        if text:
+            out[path] = text
+        counts: dict[str, int] = {}
+        children = [c for c in el if isinstance(c.tag, str)]
+        for child in children:
+            counts[child.tag] = counts.get(child.tag, 0) + 1
+        seen: dict[str, int] = {}
+        for child in children:
+            tag = child.tag
+            if counts[tag] > 1:
+                idx = seen.get(tag, 0)
+                seen[tag] = idx + 1
+                walk(child, f"{path}|{tag}[{idx}]")
+            else:
+                walk(child, f"{path}|{tag}")
+
+    walk(root, root.tag if isinstance(root.tag, str) else "root")
+    return out
+
+
+def build_pixels(
+    index: int,
+    *,
+    shape: tuple[int, int, int, int, int],
+    samples: int,
+    dtype: np.dtype,
+    physical: tuple[float | None, float | None, float | None] = (None, None, None),
+    channels: Iterable[dict[str, Any]] = (),
+    planes: Iterable[m.Plane] = (),
+    time_increment: float | None = None,
+    significant_bits: int | None = None,
+) -> m.Pixels:
+    """OME Pixels for a (T, C, Z, Y, X) series; physical sizes in µm when given.
+
+    ``channels`` holds keyword arguments for each ``Channel`` (one per C; missing
+    entries get none); SizeC counts samples too (R2).
+    """
+    from ome_types import model as m
+    from ome_types.model import UnitsLength, UnitsTime
+
+    t, c, z, y, x = shape
+    extra = list(channels)
+    chans = []
+    for ci in range(c):
+        kwargs = dict(extra[ci]) if ci < len(extra) else {}
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        chans.append(m.Channel(id=f"Channel:{index}:{ci}", samples_per_pixel=samples, **kwargs))
+    optional: dict[str, Any] = {}
+    for axis, value in zip("xyz", physical, strict=True):
+        if value is not None:  # U3/W3: a size only when the file states one, with its unit
+            optional[f"physical_size_{axis}"] = value
+            optional[f"physical_size_{axis}_unit"] = UnitsLength.MICROMETER
+    if time_increment is not None:
+        optional["time_increment"] = time_increment
+        optional["time_increment_unit"] = UnitsTime.SECOND
+    if significant_bits is not None:
+        optional["significant_bits"] = significant_bits
+    return m.Pixels(
+        id=f"Pixels:{index}",
+        dimension_order=m.Pixels_DimensionOrder.XYCZT,
+        type=m.PixelType(ome_pixel_type(dtype)),
+        size_x=x,
+        size_y=y,
+        size_z=z,
+        size_c=c * samples,
+        size_t=t,
+        channels=chans,
+        planes=list(planes),
+        **optional,
+    )
+
+
+def has_magic(path: Path, suffixes: tuple[str, ...], *magics: bytes) -> bool:
+    """A reader's cheap sniff: one of ``suffixes`` and a file starting with a magic.
+
+    Never raises: an unreadable path is simply not this format.
+    """
+    if not path.name.lower().endswith(suffixes) or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(max(len(m) for m in magics))
+    except OSError:
+        return False
+    return any(head.startswith(m) for m in magics)

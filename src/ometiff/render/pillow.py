@@ -1,0 +1,41 @@
+"""Pillow, imported on demand, and atomic PNG output shared by ``show`` and the diagram."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ometiff.errors import MissingDependencyError, OmeTiffError
+
+if TYPE_CHECKING:
+    from ometiff.types import StrPath
+
+
+def require_pillow() -> Any:
+    """Import Pillow's ``Image`` module or explain how to install it."""
+    try:
+        from PIL import Image
+    except ImportError as exc:
+        raise MissingDependencyError(
+            'drawing PNG files needs Pillow: pip install "ometiff[render]"'
+        ) from exc
+    return Image
+
+
+def save_png(image: Any, out: StrPath) -> Path:
+    """Write a Pillow image as PNG atomically (temporary name, then rename)."""
+    target = Path(out)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise OmeTiffError(f"{target}: folder {folder} does not exist")
+    tmp = folder / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        image.save(tmp, format="PNG", optimize=True)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise OmeTiffError(f"{target}: cannot write PNG ({exc})") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target

@@ -1,0 +1,428 @@
+"""Image data: per-channel statistics and PNG views of planes.
+
+:func:`channel_stats` streams every plane once (memory: about one plane) and
+accumulates min, max and a float64 sum per channel. :func:`render_png` draws one
+plane, a maximum projection over Z, or a composite of channels in their OME
+colours with automatic contrast. :func:`draw_diagram` (in :mod:`ometiff.render.diagram`)
+draws the layout of a file. Pillow is needed only for the PNGs (``ometiff[render]``).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from ometiff.readers.pixels import PlaneReader, RenderError, channel_count
+from ometiff.render.diagram import draw_diagram
+from ometiff.render.pillow import require_pillow, save_png
+
+if TYPE_CHECKING:
+    from ometiff.inspection import FileInfo, SeriesSummary
+    from ometiff.types import StrPath
+
+__all__ = [
+    "DEFAULT_COLORS",
+    "RenderError",
+    "auto_contrast",
+    "channel_colors",
+    "channel_stats",
+    "draw_diagram",
+    "render_png",
+]
+
+#: Colours for channels without an OME Color (several channels), in order.
+DEFAULT_COLORS: tuple[tuple[int, int, int], ...] = (
+    (0, 255, 0),  # green
+    (255, 0, 255),  # magenta
+    (0, 255, 255),  # cyan
+    (255, 255, 0),  # yellow
+    (255, 0, 0),  # red
+    (0, 0, 255),  # blue
+)
+GRAY = (255, 255, 255)
+#: Percentiles mapped to black and full colour.
+CONTRAST_PERCENTILES = (0.1, 99.9)
+#: Planes larger than this (pixels) are refused by ``show``; use a pyramid level.
+MAX_RENDER_PIXELS = 64_000_000
+#: Show a progress bar on a terminal when a run reads more planes than this.
+PROGRESS_MIN_PLANES = 64
+
+
+def _progress(total: int, label: str, enabled: bool | None) -> Any:
+    """A rich progress bar on stderr, or None."""
+    if enabled is None:
+        enabled = sys.stderr.isatty() and total > PROGRESS_MIN_PLANES
+    if not enabled:
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    bar.start()
+    bar.add_task(label, total=total)
+    return bar
+
+
+# --- statistics -----------------------------------------------------------------------
+
+
+@dataclass
+class _Acc:
+    minimum: Any = None
+    maximum: Any = None
+    total: float = 0.0
+    count: int = 0
+    planes: int = 0
+
+    def add(self, values: np.ndarray) -> None:
+        self.planes += 1
+        if values.dtype.kind == "f" or values.dtype.kind == "c":
+            values = values.real if values.dtype.kind == "c" else values
+            finite = values[np.isfinite(values)]
+            if finite.size == 0:
+                return
+            values = finite
+        if values.size == 0:
+            return
+        lo, hi = values.min(), values.max()
+        self.minimum = lo if self.minimum is None else min(self.minimum, lo)
+        self.maximum = hi if self.maximum is None else max(self.maximum, hi)
+        self.total += float(values.sum(dtype=np.float64))
+        self.count += values.size
+
+
+def _py(value: Any) -> Any:
+    return None if value is None else value.item() if hasattr(value, "item") else value
+
+
+def channel_stats(
+    path: StrPath, *, series: int | None = None, progress: bool | None = None
+) -> list[dict[str, Any]]:
+    """Per-series, per-channel min, max and mean, streamed plane by plane.
+
+    Parameters
+    ----------
+    path
+        A TIFF-family file or ``.companion.ome``; every member of a multi-file
+        set is read through the OME plane map.
+    series
+        Only this series (default: all).
+    progress
+        Rich progress bar on stderr: ``None`` shows it on a terminal for long runs.
+
+    Returns
+    -------
+    list of dict
+        One dict per series and channel with keys ``series``, ``channel``, ``min``,
+        ``max``, ``mean`` (float64 accumulation), ``planes`` (planes read) and
+        ``pixels``. RGB channels give one entry per sample: ``channel`` counts
+        samples as OME ``SizeC`` does and ``sample`` names the sample. NaN and
+        infinities are left out of float statistics.
+
+    Raises
+    ------
+    InvalidTiffError
+        Pixel data that cannot be decoded; the message names the file and IFD.
+    RenderError
+        ``series`` out of range.
+    """
+    from ometiff.inspection import info
+
+    fi = info(path)
+    chosen = _series_indices(fi, series)
+    out: list[dict[str, Any]] = []
+    with PlaneReader(fi) as reader:
+        keys = {k: reader.keys(k) for k in chosen}
+        total = sum(len(v) for v in keys.values())
+        bar = _progress(total, f"stats {Path(path).name}", progress)
+        try:
+            for k in chosen:
+                s = fi.series[k]
+                spp = max(s.samples_per_pixel, 1)
+                accs: dict[tuple[int, int], _Acc] = {}
+                for z, c, t in keys[k]:
+                    plane = reader.plane(k, z, c, t)
+                    for sample in range(plane.shape[2]):
+                        accs.setdefault((c, sample), _Acc()).add(plane[:, :, sample])
+                    if bar is not None:
+                        bar.advance(bar.task_ids[0])
+                for (c, sample), acc in sorted(accs.items()):
+                    row: dict[str, Any] = {
+                        "series": k,
+                        "channel": c * spp + sample,
+                        "min": _py(acc.minimum),
+                        "max": _py(acc.maximum),
+                        "mean": acc.total / acc.count if acc.count else None,
+                        "planes": acc.planes,
+                        "pixels": acc.count,
+                    }
+                    if spp > 1:
+                        row["sample"] = sample
+                    out.append(row)
+        finally:
+            if bar is not None:
+                bar.stop()
+    return out
+
+
+def _series_indices(fi: FileInfo, series: int | None) -> list[int]:
+    if not fi.series:
+        raise RenderError(f"{fi.path}: no image series found")
+    if series is None:
+        return list(range(len(fi.series)))
+    if not 0 <= series < len(fi.series):
+        raise RenderError(
+            f"{fi.path}: series {series} does not exist (the file has "
+            f"{len(fi.series)} series: 0–{len(fi.series) - 1})"
+        )
+    return [series]
+
+
+# --- colours and contrast ------------------------------------------------------------
+
+
+def _parse_color(text: str | None) -> tuple[int, int, int] | None:
+    if not text or not text.startswith("#") or len(text) not in (7, 9):
+        return None
+    try:
+        return int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)
+    except ValueError:
+        return None
+
+
+def channel_colors(s: SeriesSummary) -> list[tuple[int, int, int]]:
+    """Display colour of each channel of a series.
+
+    OME ``Color`` when given (alpha ignored). A single channel without a colour is
+    gray; several channels without colours, or all with the same colour (writers
+    often store white for every channel), cycle through :data:`DEFAULT_COLORS`.
+    """
+    n = channel_count(s)
+    given = [_parse_color(ch.color) for ch in s.channels[:n]]
+    given += [None] * (n - len(given))
+    if n == 1:
+        return [given[0] or GRAY]
+    distinct = {g for g in given if g is not None}
+    if len(distinct) == 1 and all(g is not None for g in given):
+        given = [None] * n
+    return [g or DEFAULT_COLORS[i % len(DEFAULT_COLORS)] for i, g in enumerate(given)]
+
+
+def _sample_values(plane: np.ndarray) -> np.ndarray:
+    flat = plane.reshape(-1)
+    step = max(1, flat.size // 4_000_000)  # percentiles from <= 4 M pixels
+    flat = flat[::step]
+    if flat.dtype.kind in "fc":
+        flat = flat.real[np.isfinite(flat.real)]
+    return flat
+
+
+def auto_contrast(plane: np.ndarray) -> tuple[float, float]:
+    """Display range of a plane: its 0.1 and 99.9 percentiles (min/max if flat)."""
+    values = _sample_values(plane)
+    if values.size == 0:
+        return 0.0, 1.0
+    lo, hi = (float(v) for v in np.percentile(values, CONTRAST_PERCENTILES))
+    if hi <= lo:
+        lo, hi = float(values.min()), float(values.max())
+    if hi <= lo:
+        hi = lo + 1.0
+    return lo, hi
+
+
+def apply_contrast(plane: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Map ``lo..hi`` to ``0..1`` (float32, clipped)."""
+    data = plane.real if plane.dtype.kind == "c" else plane
+    out = (data.astype(np.float32) - np.float32(lo)) / np.float32(hi - lo)
+    return np.clip(np.nan_to_num(out, nan=0.0), 0.0, 1.0)
+
+
+# --- rendering -----------------------------------------------------------------------
+
+
+@dataclass
+class RenderResult:
+    """What :func:`render` drew."""
+
+    path: Path
+    width: int
+    height: int
+    description: str
+    limits: list[tuple[int, float, float]] = field(default_factory=list)  # (channel, lo, hi)
+
+
+_NOUNS = {"T": "time points", "Z": "Z planes", "channel": "channels", "level": "levels"}
+
+
+def _check(value: int, size: int, what: str, fi: FileInfo, k: int) -> None:
+    if not 0 <= value < size:
+        have = f"{_NOUNS[what]} 0–{size - 1}" if size > 1 else f"only {what} 0"
+        raise RenderError(f"{fi.path}: series {k} has {have}; {what} {value} does not exist")
+
+
+def _channel_image(
+    reader: PlaneReader,
+    k: int,
+    c: int,
+    t: int,
+    zs: list[int],
+    level: int,
+    tick: Any,
+) -> np.ndarray:
+    """One channel's plane, or the maximum over ``zs`` (streamed)."""
+    result: np.ndarray | None = None
+    for z in zs:
+        plane = reader.plane(k, z, c, t, level=level)
+        if plane.shape[0] * plane.shape[1] > MAX_RENDER_PIXELS:
+            raise RenderError(
+                f"{reader.fi.path}: plane is {plane.shape[1]}×{plane.shape[0]} pixels, "
+                "too large to show; choose a pyramid level with --level"
+            )
+        result = plane if result is None else np.maximum(result, plane)
+        tick()
+    assert result is not None
+    return result
+
+
+def render(
+    path: StrPath,
+    out: StrPath,
+    *,
+    series: int = 0,
+    z: int | None = None,
+    t: int = 0,
+    c: int | Literal["all"] | None = None,
+    project: Literal["max"] | None = None,
+    level: int = 0,
+    progress: bool | None = None,
+) -> RenderResult:
+    """Like :func:`render_png`, returning what was drawn (for the command line)."""
+    from ometiff.inspection import info
+
+    image_mod = require_pillow()
+    fi = info(path)
+    (k,) = _series_indices(fi, series)
+    s = fi.series[k]
+    n_c = channel_count(s)
+    spp = max(s.samples_per_pixel, 1)
+    _check(t, s.size_t, "T", fi, k)
+    if project not in (None, "max"):
+        raise RenderError(f"projection {project!r} is not supported; use 'max'")
+    if project is not None and z is not None:
+        raise RenderError("give either a Z plane or a projection over Z, not both")
+    if project is not None:
+        zs = list(range(s.size_z))
+        z_text = f"max over Z 0–{s.size_z - 1}" if s.size_z > 1 else "Z 0"
+    else:
+        z = s.size_z // 2 if z is None else z
+        _check(z, s.size_z, "Z", fi, k)
+        zs = [z]
+        z_text = f"Z {z}"
+    if c is None or c == "all":
+        channels = list(range(n_c))
+    else:
+        _check(int(c), n_c, "channel", fi, k)
+        channels = [int(c)]
+    n_levels = max(len(s.levels), 1)
+    _check(level, n_levels, "level", fi, k)
+    colors = channel_colors(s)
+    single = len(channels) == 1 and n_c > 1  # one chosen channel: gray, most detail
+    limits: list[tuple[int, float, float]] = []
+    canvas: np.ndarray | None = None
+    bar = _progress(len(channels) * len(zs), f"show {Path(path).name}", progress)
+
+    def tick() -> None:
+        if bar is not None:
+            bar.advance(bar.task_ids[0])
+
+    try:
+        with PlaneReader(fi) as reader:
+            for ch in channels:
+                img = _channel_image(reader, k, ch, t, zs, level, tick)
+                if canvas is None:
+                    canvas = np.zeros((img.shape[0], img.shape[1], 3), np.float32)
+                if spp >= 3:  # RGB(A) shown as RGB (alpha dropped)
+                    rgb = img[:, :, :3]
+                    if rgb.dtype == np.uint8:
+                        lo, hi = 0.0, 255.0
+                    else:
+                        lo, hi = auto_contrast(rgb)
+                    canvas += apply_contrast(rgb, lo, hi)
+                    limits.append((ch, lo, hi))
+                    continue
+                plane = img[:, :, 0]
+                if plane.dtype == np.bool_:
+                    plane = plane.astype(np.uint8)
+                lo, hi = auto_contrast(plane)
+                color = GRAY if single else colors[ch]
+                mapped = apply_contrast(plane, lo, hi)
+                canvas += mapped[:, :, None] * (np.asarray(color, np.float32) / 255.0)
+                limits.append((ch, lo, hi))
+    finally:
+        if bar is not None:
+            bar.stop()
+    assert canvas is not None
+    pixels = np.round(np.clip(canvas, 0.0, 1.0) * 255.0).astype(np.uint8)
+    target = save_png(image_mod.fromarray(pixels, mode="RGB"), out)
+    what = "channels " + ",".join(map(str, channels)) if len(channels) > 1 else f"C {channels[0]}"
+    desc = f"series {k}, {what}, {z_text}, T {t}" + (f", level {level}" if level else "")
+    return RenderResult(target, pixels.shape[1], pixels.shape[0], desc, limits)
+
+
+def render_png(
+    path: StrPath,
+    out: StrPath,
+    *,
+    series: int = 0,
+    z: int | None = None,
+    t: int = 0,
+    c: int | Literal["all"] | None = None,
+    project: Literal["max"] | None = None,
+    level: int = 0,
+    progress: bool | None = None,
+) -> Path:
+    """Render a plane, a Z maximum projection or a channel composite as an RGB PNG.
+
+    Parameters
+    ----------
+    path
+        A TIFF-family file or ``.companion.ome``.
+    out
+        The PNG to write (replaced if it exists; written to a temporary name and
+        renamed).
+    series, t, level
+        Which series, time point and pyramid level (0 = full resolution).
+    z
+        Z plane; default the middle one. Not with ``project``.
+    c
+        One channel (drawn in gray) or ``None``/``"all"``: every channel in its
+        OME colour (see :func:`channel_colors`), added together.
+    project
+        ``"max"``: maximum over all Z planes (read one plane at a time).
+    progress
+        Rich progress bar on stderr (``None``: on a terminal for long runs).
+
+    Contrast is automatic per channel: the 0.1 and 99.9 percentiles map to black
+    and full colour. RGB series are shown as RGB (8-bit data unchanged).
+
+    Raises
+    ------
+    RenderError
+        An index out of range (series, Z, T, channel, level) or a plane too large.
+    MissingDependencyError
+        Pillow is not installed.
+    """
+    return render(
+        path, out, series=series, z=z, t=t, c=c, project=project, level=level, progress=progress
+    ).path

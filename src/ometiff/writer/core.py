@@ -1,0 +1,573 @@
+"""The streaming OME-TIFF writer core: :func:`write_sources`.
+
+Planes are pulled one at a time from each :class:`~ometiff.readers.source.SeriesSource`
+(the next one is fetched in a background thread while the current one is
+compressed and written); each pyramid level is computed from the previous one,
+so peak memory is a few planes whatever the size of the image.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import tifffile
+
+from ometiff.errors import OmeTiffError, WriteError
+from ometiff.types import DIMENSION_ORDERS, DTYPE_TO_OME
+from ometiff.writer.compression import Codec, check_codec_dtype, resolve_codec
+from ometiff.writer.encode import Encoder, encoded, submit_page, tile_encoder
+from ometiff.writer.multifile import (
+    AtomicSet,
+    FilePlan,
+    Split,
+    companion_path,
+    order_for_split,
+    plan_files,
+    tiffdata_runs,
+)
+from ometiff.writer.omexml import (
+    LightOme,
+    SeriesMeta,
+    binary_only_xml,
+    new_uuid,
+    prepare,
+    render,
+    with_root_uuid,
+)
+from ometiff.writer.pyramid import Downsample, level_shapes, resolve_levels
+from ometiff.writer.pyramid import downsample as _downsample
+
+if TYPE_CHECKING:
+    from ome_types import model as m
+
+    from ometiff.readers.source import SeriesSource
+    from ometiff.types import StrPath
+
+OnPlane = Callable[[int, int], None]
+
+#: Tile edge used when ``tile=None`` and the image is large or has a pyramid (P-6).
+DEFAULT_TILE = 512
+#: Images with a side above this are tiled by default.
+TILE_ABOVE = 2048
+#: Classic TIFF limit with a safety margin (checklist C3, C4).
+CLASSIC_LIMIT = 2**32 - 2**25
+
+
+def _resolve_tile(
+    tile: tuple[int, int] | int | bool | None, src: SeriesSource, levels: int
+) -> tuple[int, int] | None:
+    if tile is False:
+        return None
+    if tile is None or tile is True:
+        y, x = src.shape[3], src.shape[4]
+        if tile is True or levels or max(y, x) > TILE_ABOVE:
+            # no larger than the image (rounded up to 16): a 256-pixel image with a
+            # pyramid must not pad every plane to 512x512 tiles
+            edge = min(DEFAULT_TILE, max(16, -(-max(y, x) // 16) * 16))
+            return (edge, edge)
+        return None
+    pair = (tile, tile) if isinstance(tile, int) else tuple(tile)
+    if len(pair) != 2 or any(int(v) <= 0 or int(v) % 16 for v in pair):
+        raise WriteError(f"tile={tile!r}: give (height, width), each a positive multiple of 16")
+    return int(pair[0]), int(pair[1])
+
+
+def _level_tile(tile: tuple[int, int] | None, level: np.ndarray) -> tuple[int, int] | None:
+    """A sub-resolution's tile: the series' tile, shrunk (16-aligned) to the level's size."""
+    if tile is None:
+        return None
+    h, w = level.shape[0], level.shape[1]
+    return min(tile[0], max(16, -(-h // 16) * 16)), min(tile[1], max(16, -(-w // 16) * 16))
+
+
+def _check_source(i: int, src: SeriesSource) -> None:
+    if len(src.shape) != 5 or any(int(n) < 1 for n in src.shape):
+        raise WriteError(f"series {i}: shape {src.shape} must be 5 sizes (T, C, Z, Y, X) >= 1")
+    if src.samples not in (1, 3, 4):
+        raise WriteError(f"series {i}: {src.samples} samples per pixel; use 1, 3 (RGB) or 4 (RGBA)")
+    if src.dtype.name not in DTYPE_TO_OME or src.dtype.kind == "c":
+        raise WriteError(
+            f"series {i}: pixel type {src.dtype} cannot be written as OME-TIFF (checklist D2); "
+            "convert it first, e.g. data.astype('float32') or data.astype('int32')"
+        )
+
+
+def _orders(
+    sources: Sequence[SeriesSource],
+    ome: m.OME | None,
+    dimension_order: str | Sequence[str | None] | None,
+    split: Split | None,
+) -> list[str]:
+    if isinstance(dimension_order, str) or dimension_order is None:
+        wanted: list[str | None] = [dimension_order] * len(sources)
+    else:
+        wanted = list(dimension_order)
+    out = []
+    for i in range(len(sources)):
+        order = wanted[i]
+        if order is None and ome is not None and i < len(ome.images):
+            order = ome.images[i].pixels.dimension_order.value
+        order = order or "XYZCT"
+        if order not in DIMENSION_ORDERS:
+            raise WriteError(f"dimension_order={order!r}: use one of {', '.join(DIMENSION_ORDERS)}")
+        out.append(order_for_split(order, split))
+    return out
+
+
+def _estimate(plan: FilePlan, sources: Sequence[SeriesSource], levels: Sequence[int],
+              codec: Codec, xml_size: int) -> int:
+    """Upper bound of a file's size in bytes (checklist C4)."""
+    total = 16 + xml_size
+    for series, planes in plan.runs:
+        src = sources[series]
+        y, x = src.shape[3], src.shape[4]
+        pixels = y * x + sum(a * b for a, b in level_shapes(y, x, levels[series]))
+        # tiles are padded; count a generous 4 KB of IFD and offsets per IFD
+        raw = pixels * src.samples * src.dtype.itemsize
+        total += len(planes) * (int(raw * codec.growth * 1.05) + 4096 * (1 + levels[series]))
+    return total
+
+
+class _SourceFailed(Exception):
+    """Carries an exception raised by a source's ``get_plane`` through the writer."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _prefetched(
+    items: Sequence[tuple[int, int, int, int]], fetch: Callable[[int, int, int, int], np.ndarray]
+) -> Iterator[tuple[tuple[int, int, int, int], np.ndarray]]:
+    """Yield planes in order, reading the next one while the caller writes this one."""
+    if not items:
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="ometiff-read") as pool:
+        future = pool.submit(fetch, *items[0])
+        for k, item in enumerate(items):
+            plane = future.result()
+            if k + 1 < len(items):
+                future = pool.submit(fetch, *items[k + 1])
+            yield item, plane
+
+
+def _fetcher(sources: Sequence[SeriesSource]) -> Callable[[int, int, int, int], np.ndarray]:
+    def fetch(series: int, t: int, c: int, z: int) -> np.ndarray:
+        src = sources[series]
+        try:
+            plane = np.asarray(src.get_plane(t, c, z))
+        except OmeTiffError:
+            raise
+        except Exception as e:
+            # the source's own error, with where it happened; not "tifffile refused"
+            e.add_note(f"ometiff: while reading plane (t={t}, c={c}, z={z}) of series {series}")
+            raise _SourceFailed(e) from e
+        y, x = src.shape[3], src.shape[4]
+        want = (y, x) if src.samples == 1 else (y, x, src.samples)
+        if plane.shape != want:
+            if src.samples == 1 and plane.shape == (y, x, 1):
+                plane = plane[..., 0]
+            else:
+                raise WriteError(
+                    f"series {series}: get_plane(t={t}, c={c}, z={z}) returned shape "
+                    f"{plane.shape}, expected {want}"
+                )
+        if plane.dtype != src.dtype:
+            if not np.can_cast(plane.dtype, src.dtype, casting="same_kind") or (
+                plane.dtype.newbyteorder("=") != src.dtype.newbyteorder("=")
+            ):
+                raise WriteError(
+                    f"series {series}: get_plane(t={t}, c={c}, z={z}) returned {plane.dtype}, "
+                    f"expected {src.dtype}"
+                )
+        return np.ascontiguousarray(plane, dtype=src.dtype.newbyteorder("="))
+
+    return fetch
+
+
+def _page_opts(src: SeriesSource) -> dict[str, Any]:
+    return {
+        "photometric": "rgb" if src.samples > 1 else "minisblack",  # W2
+        "planarconfig": "contig" if src.samples > 1 else None,
+        "extrasamples": ("unassalpha",) if src.samples == 4 else None,
+        "metadata": None,  # X7: no second (ImageJ / JSON) description
+        "software": "ometiff",
+    }
+
+
+def _plane_shape(src: SeriesSource, y: int, x: int) -> tuple[int, ...]:
+    return (y, x) if src.samples == 1 else (y, x, src.samples)
+
+
+Item = tuple[int, int, int, int]
+
+
+def _groups(items: Sequence[Item], sources: Sequence[SeriesSource], levels: Sequence[int],
+            tiles: Sequence[tuple[int, int] | None], encode: Encoder | None,
+            ) -> list[tuple[str, list[Item]]]:
+    """Split the planes of a file into runs written the same way.
+
+    ``pipe``: tiled pages whose tiles we encode in our pool (any pyramid);
+    ``batch``: stripped pages without pyramid, a whole run in one tifffile call
+    (uncompressed data is then written in one contiguous block);
+    ``page``: everything else, one tifffile call per page.
+    """
+    out: list[tuple[str, list[Item]]] = []
+    for item in items:
+        series = item[0]
+        src = sources[series]
+        if tiles[series] is not None and encode is not None and src.dtype.kind != "b":
+            mode = "pipe"
+        elif tiles[series] is None and not levels[series]:
+            mode = "batch"
+        else:
+            mode = "page"
+        if out and out[-1][0] == mode and out[-1][1][-1][0] == series:
+            out[-1][1].append(item)
+        else:
+            out.append((mode, [item]))
+    return out
+
+
+def _block(src: SeriesSource, group: Sequence[Item]) -> np.ndarray | None:
+    """The planes of ``group`` as one ``(n, Y, X[, S])`` array view, if the source has one.
+
+    Sources made by ``ometiff.write`` from a C-ordered numpy array offer
+    ``get_plane.block(planes)``; tifffile then writes the run as one block.
+    """
+    block = getattr(src.get_plane, "block", None)
+    if block is None:
+        return None
+    arr = block([item[1:] for item in group])
+    want = (len(group), *_plane_shape(src, src.shape[3], src.shape[4]))
+    if not isinstance(arr, np.ndarray) or arr.shape != want or arr.dtype != src.dtype \
+            or not arr.flags.c_contiguous:
+        return None
+    return arr
+
+
+def _write_tiff(
+    tmp: Path,
+    plan: FilePlan,
+    xml: bytes,
+    sources: Sequence[SeriesSource],
+    levels: Sequence[int],
+    tiles: Sequence[tuple[int, int] | None],
+    codec: Codec,
+    method: Downsample,
+    bigtiff: bool,
+    threads: int,
+    progress: Callable[[], None],
+) -> None:
+    fetch = _fetcher(sources)
+    items = [(series, *tcz) for series, planes in plan.runs for tcz in planes]
+    encode = tile_encoder(codec)
+    description: bytes | None = xml  # only on the first IFD (X1)
+
+    def take_description() -> bytes | None:
+        nonlocal description
+        out, description = description, None
+        return out
+
+    # The temporary file exists (empty) already; opening it again with truncation
+    # ("wb") makes ext4 flush the whole file to disk on close (auto_da_alloc), which
+    # costs more than writing it, so it is opened for update instead.
+    with open(tmp, "r+b") as fh, \
+            tifffile.TiffWriter(fh, bigtiff=bigtiff, byteorder="<", ome=False) as tw, \
+            ThreadPoolExecutor(max(1, threads), thread_name_prefix="ometiff-encode") as pool:
+        try:
+            for mode, group in _groups(items, sources, levels, tiles, encode):
+                series = group[0][0]
+                src = sources[series]
+                opts = _page_opts(src)
+                shape = _plane_shape(src, src.shape[3], src.shape[4])
+                block = _block(src, group) if mode == "batch" else None
+                planes = _prefetched(group, fetch) if block is None else iter(())
+                if block is not None:
+                    # an in-memory array whose planes are consecutive: one write, no copy
+                    tw.write(block, description=take_description(),
+                             compression=codec.tifffile, compressionargs=codec.args,
+                             maxworkers=threads, **opts)
+                    for _ in group:
+                        progress()
+                elif mode == "batch":
+                    def run(n: int = len(group), planes: Iterator[Any] = planes,
+                            ) -> Iterator[np.ndarray]:
+                        for k in range(n):
+                            if k:
+                                progress()
+                            yield next(planes)[1]
+
+                    tw.write(run(), shape=(len(group), *shape), dtype=src.dtype,
+                             description=take_description(), compression=codec.tifffile,
+                             compressionargs=codec.args, maxworkers=threads, **opts)
+                    progress()
+                elif mode == "pipe":
+                    assert encode is not None
+                    _pipe(tw, pool, planes, len(group), src, levels[series], tiles[series],
+                          encode, codec, method, opts, take_description, progress)
+                else:
+                    for _ in group:
+                        plane = next(planes)[1]
+                        tw.write(plane, description=take_description(),
+                                 subifds=levels[series] or None, tile=tiles[series],
+                                 compression=codec.tifffile, compressionargs=codec.args,
+                                 maxworkers=threads, **opts)
+                        level = plane
+                        for _ in range(levels[series]):  # P-2, P-4: SubIFDs, NewSubfileType=1
+                            level = _downsample(level, method)
+                            tw.write(level, subfiletype=1, tile=_level_tile(tiles[series], level),
+                                     compression=codec.tifffile, compressionargs=codec.args,
+                                     maxworkers=threads, **opts)
+                        del level, plane
+                        progress()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pipe(
+    tw: tifffile.TiffWriter,
+    pool: ThreadPoolExecutor,
+    planes: Iterator[tuple[Item, np.ndarray]],
+    count: int,
+    src: SeriesSource,
+    levels: int,
+    tile: tuple[int, int] | None,
+    encode: Encoder,
+    codec: Codec,
+    method: Downsample,
+    opts: dict[str, Any],
+    take_description: Callable[[], bytes | None],
+    progress: Callable[[], None],
+) -> None:
+    """Write ``count`` tiled planes (and their pyramids) encoded in our pool.
+
+    Plane k+1 and its levels are submitted before plane k is written, so the
+    pool never waits for the writer; at most two planes (and their levels) are
+    held in memory besides the one being read.
+    """
+    assert tile is not None
+    Page = tuple[tuple[int, ...], tuple[int, int], list[Future[list[bytes]]]]
+    pending: list[Page] | None = None
+
+    def flush(pages: list[Page]) -> None:
+        for k, (shape, page_tile, futures) in enumerate(pages):
+            if k == 0:
+                extra: dict[str, Any] = {"description": take_description(),
+                                         "subifds": levels or None}
+            else:  # P-2, P-4: sub-resolutions in SubIFDs with NewSubfileType=1
+                extra = {"subfiletype": 1}
+            tw.write(encoded(futures), shape=shape, dtype=src.dtype, tile=page_tile,
+                     compression=codec.tifffile, **extra, **opts)
+        progress()
+
+    for _ in range(count):
+        plane = next(planes)[1]
+        pages: list[Page] = [(plane.shape, tile, submit_page(pool, plane, tile, encode))]
+        level = plane
+        for _ in range(levels):
+            level = _downsample(level, method)
+            level_tile = _level_tile(tile, level)
+            assert level_tile is not None
+            pages.append((level.shape, level_tile, submit_page(pool, level, level_tile, encode)))
+        del level, plane
+        if pending is not None:
+            flush(pending)
+        pending = pages
+    if pending is not None:
+        flush(pending)
+
+
+def write_sources(
+    path: StrPath,
+    sources: Sequence[SeriesSource],
+    *,
+    ome: m.OME | None = None,
+    compression: str | None = None,
+    compression_level: int | None = None,
+    tile: tuple[int, int] | int | bool | None = None,
+    pyramid_levels: int | str = 0,
+    downsample: Downsample = "mean",
+    bigtiff: bool | None = None,
+    split: Split | None = None,
+    companion: bool = False,
+    overwrite: bool = False,
+    dimension_order: str | Sequence[str | None] | None = None,
+    on_plane: OnPlane | None = None,
+    threads: int | None = None,
+) -> list[Path]:
+    """Stream plane sources into an OME-TIFF file or file set.
+
+    This is the core ``ometiff.write`` uses, and the entry point of converters.
+
+    Parameters
+    ----------
+    path
+        Output file (``.ome.tif`` / ``.ome.tiff``). With ``split``, members are
+        named ``<stem>_s<i>``, ``<stem>_c<c>`` or ``<stem>_t<t>`` (and
+        ``<stem>_s<i>_c<c>`` for several series) next to it, plus
+        ``<stem>.companion.ome`` with ``companion=True``.
+    sources
+        One :class:`~ometiff.readers.source.SeriesSource` per series (OME Image).
+    ome
+        Metadata to keep. Contract: ``ome.images[i]`` describes ``sources[i]``
+        (same number of Images as sources, else :class:`WriteError`).
+        Everything in it is kept (instrument, annotations, ROIs, image names,
+        channel names and colours, physical sizes, time increment, planes),
+        except what must describe the written pixels, which is rewritten: Pixels
+        ``SizeX/Y/Z/C/T``, ``Type``, ``DimensionOrder``, ``BigEndian``,
+        ``Interleaved``, the TiffData blocks with their UUIDs, and the root
+        UUID of every file. Channels are cut or padded to the source's C and
+        each gets ``SamplesPerPixel`` = ``source.samples``; Planes outside the
+        written sizes are dropped; BinData, MetadataOnly and BinaryOnly are
+        dropped; units of present quantities are written explicitly. Without
+        ``ome`` a minimal OME is built from the sources (names only).
+    compression, compression_level
+        Codec (none, lzw, zlib/deflate, zstd, jpeg, jpeg2000, jpegxl, webp,
+        lerc) and its level or quality. Codecs Bio-Formats cannot decode warn.
+    tile
+        ``(height, width)`` (multiples of 16) or an int; ``False`` for strips;
+        ``None`` tiles 512x512 when a side exceeds 2048 or there is a pyramid.
+    pyramid_levels
+        Sub-resolutions per plane (factor 2 each), or ``"auto"`` (down to about
+        256 px). Written as SubIFDs with NewSubfileType=1.
+    downsample
+        ``"mean"`` (2x2 average) or ``"nearest"``.
+    bigtiff
+        ``None`` decides from an upper bound of each file's size.
+    split, companion
+        ``"series"``, ``"c"`` or ``"t"``: one file per series / channel / time
+        point linked by UUIDs. Without companion every file carries the full
+        OME-XML (M3); with it, members are BinaryOnly and the metadata is in
+        the companion (M4, M5).
+    overwrite
+        Replace existing files; otherwise :class:`FileExistsOmeTiffError` is
+        raised before anything is written.
+    dimension_order
+        DimensionOrder per series (or one for all); default: the one in ``ome``,
+        else ``XYZCT``. ``get_plane`` is called in this order (with the split
+        axis moved to the slowest place).
+    on_plane
+        ``on_plane(done, total)`` after each full-resolution plane is written.
+    threads
+        Compression threads (default: all cores).
+
+    Returns
+    -------
+    list of Path
+        Files written; the companion file, when asked for, comes first.
+    """
+    return _write_all(
+        path, sources, ome=ome, light=None, compression=compression,
+        compression_level=compression_level, tile=tile, pyramid_levels=pyramid_levels,
+        downsample=downsample, bigtiff=bigtiff, split=split, companion=companion,
+        overwrite=overwrite, dimension_order=dimension_order, on_plane=on_plane,
+        threads=threads,
+    )
+
+
+def _write_all(
+    path: StrPath,
+    sources: Sequence[SeriesSource],
+    *,
+    ome: m.OME | None,
+    light: LightOme | None,
+    compression: str | None,
+    compression_level: int | None,
+    tile: tuple[int, int] | int | bool | None,
+    pyramid_levels: int | str,
+    downsample: Downsample,
+    bigtiff: bool | None,
+    split: Split | None,
+    companion: bool,
+    overwrite: bool,
+    dimension_order: str | Sequence[str | None] | None,
+    on_plane: OnPlane | None,
+    threads: int | None,
+) -> list[Path]:
+    """:func:`write_sources` with metadata as an OME model or checked keywords."""
+    dest = Path(os.fspath(path))
+    sources = list(sources)
+    if not sources:
+        raise WriteError(f"{dest}: nothing to write (no series)")
+    for i, src in enumerate(sources):
+        _check_source(i, src)
+    codec = resolve_codec(compression, compression_level)
+    for src in sources:
+        check_codec_dtype(codec, src.dtype, src.samples)
+    if downsample not in ("mean", "nearest"):
+        raise WriteError(f"downsample={downsample!r} is not understood; use 'mean' or 'nearest'")
+    levels = [resolve_levels(pyramid_levels, s.shape[3], s.shape[4]) for s in sources]
+    tiles = [_resolve_tile(tile, s, n) for s, n in zip(sources, levels, strict=True)]
+    if companion and split is None and len(sources) == 0:  # pragma: no cover
+        raise WriteError("companion needs at least one series")
+    orders = _orders(sources, ome, dimension_order, split)
+    plans = plan_files(dest, sources, orders, split)
+    multi = len(plans) > 1 or companion
+    comp = companion_path(dest) if companion else None
+    finals = ([comp] if comp else []) + [p.path for p in plans]
+    atomic = AtomicSet(finals, overwrite=overwrite)
+
+    runs = tiffdata_runs(plans)
+    if ome is None and light is None:
+        light = prepare(sources, [SeriesMeta() for _ in sources])
+    if light is not None and ome is None:
+        template = render(light, sources, orders, runs, multi_file=multi)
+    else:  # the full model (slow to import): a user's or reader's OME
+        from ometiff.writer.omebuild import build_ome, conform_ome, ome_xml_template
+
+        if ome is None:
+            ome = build_ome(sources, [SeriesMeta() for _ in sources])
+        template = ome_xml_template(conform_ome(ome, sources, orders, runs, multi_file=multi))
+    comp_uuid = new_uuid()
+
+    total = sum(p.plane_count for p in plans)
+    done = 0
+
+    def progress() -> None:
+        nonlocal done
+        done += 1
+        if on_plane is not None:
+            on_plane(done, total)
+
+    workers = threads or os.cpu_count() or 1
+    try:
+        if comp is not None:
+            tmp = atomic.temp(comp)
+            tmp.write_bytes(with_root_uuid(template, comp_uuid))
+        for plan in plans:
+            if comp is not None:
+                xml = binary_only_xml(plan.uuid, comp.name, comp_uuid)
+            else:
+                xml = with_root_uuid(template, plan.uuid)
+            use_big = bigtiff
+            if use_big is None:
+                use_big = _estimate(plan, sources, levels, codec, len(xml)) > CLASSIC_LIMIT
+            elif not use_big and codec.tifffile is None:
+                if _estimate(plan, sources, levels, codec, len(xml)) > CLASSIC_LIMIT:
+                    raise WriteError(
+                        f"{plan.path}: uncompressed data exceed 4 GB; classic TIFF cannot "
+                        "hold them (checklist C3); pass bigtiff=True or None"
+                    )
+            tmp = atomic.temp(plan.path)
+            try:
+                _write_tiff(tmp, plan, xml, sources, levels, tiles, codec, downsample,
+                            bool(use_big), workers, progress)
+            except _SourceFailed as e:
+                raise e.error from e.error.__cause__
+            except OSError as e:
+                raise WriteError(f"{plan.path}: write failed: {e}") from e
+            except ValueError as e:
+                if isinstance(e, OmeTiffError):
+                    raise
+                raise WriteError(f"{plan.path}: tifffile refused the data: {e}") from e
+        atomic.commit()
+    except BaseException:
+        atomic.discard()
+        raise
+    return finals
