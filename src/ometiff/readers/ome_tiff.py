@@ -1,10 +1,14 @@
 """OME-TIFF reader: single files, multi-file sets, companions, BinaryOnly members.
 
 The set is resolved by :func:`ometiff.ome.fileset.resolve_fileset` (M1-M5); each
-Image's TiffData is applied by :func:`ometiff.ome.view.plane_map` (T1-T6). Pixels are
-read one IFD at a time with tifffile; only level 0 of a pyramid is read (the
-writer builds new sub-resolutions, P-1..P-3). The TIFF structure wins over the
-OME-XML where they disagree (D5, N5).
+Image's TiffData is applied by :func:`ometiff.ome.view.plane_map` (T1-T6). This is
+the one pixel reader of OME-TIFF: ``convert`` and its verification, ``info --stats``
+and ``show`` all read through it. Pixels are read one IFD at a time with tifffile
+(:func:`ometiff.readers.decode.decode_page`), so memory stays at about one plane;
+every pyramid level is readable through :meth:`OmeTiffReader.read_plane` (level
+``k`` is SubIFD ``k - 1`` of each plane's IFD, P-2). Member files are opened only
+here, at the paths the :class:`~ometiff.ome.fileset.FileSet` resolved. The TIFF
+structure wins over the OME-XML where they disagree (D5, N5).
 """
 
 from __future__ import annotations
@@ -19,7 +23,13 @@ import numpy as np
 import tifffile
 from ome_types import model as m
 
-from ometiff.errors import InvalidTiffError, OmeTiffError, OmeXmlError, UnsupportedFormatError
+from ometiff.errors import (
+    InvalidTiffError,
+    NoSuchPlaneError,
+    OmeTiffError,
+    OmeXmlError,
+    UnsupportedFormatError,
+)
 from ometiff.ome.view import ChannelView
 from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
@@ -44,10 +54,19 @@ def _head(path: Path, n: int) -> bytes:
 
 
 class OmeTiffReader(Reader):
-    """Read an OME-TIFF file or set (any member, master file or companion)."""
+    """Read an OME-TIFF file or set (any member, master file or companion).
+
+    Options
+    -------
+    partial
+        ``True`` opens sets with missing members (M2) or planes not mapped to any
+        IFD (T4) and raises only when such a plane is read (for inspection:
+        ``info --stats``, ``show``). By default both are refused on opening.
+    """
 
     name = "ome-tiff"
     suffixes = (".tif", ".tiff", ".tf2", ".tf8", ".btf", *_XML_SUFFIXES)
+    options = ("partial",)
 
     @classmethod
     def can_read(cls, path: Path) -> bool:
@@ -75,11 +94,13 @@ class OmeTiffReader(Reader):
             self._set: FileSet = resolve_fileset(self.path)
         except OSError as exc:
             raise InvalidTiffError(f"{self.path}: cannot read: {exc}") from exc
+        self._partial = bool(options.get("partial", False))
         self._local = threading.local()
         self._open: list[tifffile.TiffFile] = []
         self._lock = threading.Lock()
+        self._shapes: dict[int, list[tuple[int, int, int, int, int]]] = {}
         missing = self._set.missing
-        if missing:
+        if missing and not self._partial:
             names = ", ".join(mb.filename for mb in missing[:5])
             raise OmeXmlError(
                 f"{self.path}: {len(missing)} file(s) of the OME-TIFF set are missing: "
@@ -104,7 +125,7 @@ class OmeTiffReader(Reader):
                         chans = (ChannelView(None, None, samples, None, None, None, None),)
                     image = replace(image, channels=chans)
                 self._views.append(image)
-                self._maps.append(self._plane_map(image, check=True))
+                self._maps.append(self._plane_map(image, check=not self._partial))
                 self._layout.append(self._probe(i, image, samples))
         except BaseException:
             self.close()
@@ -146,6 +167,8 @@ class OmeTiffReader(Reader):
                 f"{self.path}: TiffData names a file that is not in the set "
                 f"({ref.filename or ref.uuid})"
             )
+        if not member.exists:
+            raise InvalidTiffError(f"{member.path}: member of the file set is missing (M2)")
         files: dict[Path, tifffile.TiffFile] | None = getattr(self._local, "files", None)
         if files is None:
             files = self._local.files = {}
@@ -247,8 +270,7 @@ class OmeTiffReader(Reader):
         return ome
 
     def _plane_shape(self, index: int) -> tuple[int, int]:
-        page = self._page(self._maps[index].planes[0])
-        return int(page.imagelength), int(page.imagewidth)
+        return self.level_shapes(index)[0][3:]
 
     def _fallback_ome(self) -> m.OME:
         """Minimal OME from the lxml view, for schemas ome-types cannot load (2003-FC)."""
@@ -282,25 +304,82 @@ class OmeTiffReader(Reader):
     def sources(self) -> list[SeriesSource]:
         out = []
         for i, image in enumerate(self._views):
-            planes_c, samples, dtype = self._layout[i]
-            y, x = self._plane_shape(i)
-            shape = (image.size_t or 1, planes_c, image.size_z or 1, y, x)
-            out.append(
-                SeriesSource(shape, samples, dtype, self._getter(i, (y, x)), name=image.name)
-            )
+            _, samples, dtype = self._layout[i]
+            shape = self.level_shapes(i)[0]
+            out.append(SeriesSource(shape, samples, dtype, self._getter(i), name=image.name))
         return out
 
-    def _getter(self, index: int, yx: tuple[int, int]) -> Any:
-        image = self._views[index]
-        pm = self._maps[index]
-        _, samples, dtype = self._layout[index]
-
+    def _getter(self, index: int) -> Any:
         def get_plane(t: int, c: int, z: int) -> np.ndarray:
-            ref = pm.planes[image.index_of(z, c, t)]
-            page = self._page(ref)
-            return page_plane(page, samples, dtype, yx, where=f"{self.path} IFD {ref.ifd}")
+            return self.read_plane(index, t, c, z)
 
         return get_plane
+
+    @property
+    def series_count(self) -> int:
+        return len(self._views)
+
+    def level_shapes(self, series: int) -> list[tuple[int, int, int, int, int]]:
+        """Shapes of level 0 and of each SubIFD level of the first plane's IFD (P-2)."""
+        shapes = self._shapes.get(series)
+        if shapes is None:
+            if not 0 <= series < len(self._views):
+                raise NoSuchPlaneError(
+                    f"{self.path}: series {series} does not exist ({len(self._views)} series)"
+                )
+            image = self._views[series]
+            planes_c = self._layout[series][0]
+            tcz = (image.size_t or 1, planes_c, image.size_z or 1)
+            page = self._page(self._maps[series].planes[0])
+            pages = [page, *self._subifds(page)]
+            shapes = [(*tcz, int(p.imagelength), int(p.imagewidth)) for p in pages]
+            self._shapes[series] = shapes
+        return shapes
+
+    @staticmethod
+    def _subifds(page: tifffile.TiffPage) -> list[tifffile.TiffPage]:
+        if not page.subifds:
+            return []
+        return [p if isinstance(p, tifffile.TiffPage) else p.aspage()
+                for p in tifffile.TiffPages(page)]
+
+    def read_plane(self, series: int, t: int, c: int, z: int, *, level: int = 0) -> np.ndarray:
+        """One plane of one level, ``(Y, X)`` or ``(Y, X, S)``; one IFD is decoded.
+
+        Raises
+        ------
+        NoSuchPlaneError
+            The series, plane or level does not exist, or the plane is not mapped
+            to any IFD (T4, only with ``partial``).
+        InvalidTiffError
+            The pixels cannot be decoded or the member is missing; the message
+            names the file and the IFD.
+        """
+        self.check_plane(series, t, c, z, level=level)
+        image = self._views[series]
+        ref = self._maps[series].planes.get(image.index_of(z, c, t))
+        if ref is None:
+            raise NoSuchPlaneError(
+                f"{self.path}: series {series} plane t={t} c={c} z={z} is not mapped to "
+                "any IFD (T4)"
+            )
+        page = self._page(ref)
+        where = f"{page.parent.filehandle.path}: IFD {ref.ifd}"
+        if level:
+            try:
+                subs = self._subifds(page)
+            except (tifffile.TiffFileError, ValueError, OSError, IndexError) as exc:
+                raise InvalidTiffError(f"{where}: SubIFDs cannot be read: {exc}") from exc
+            if level > len(subs):
+                raise InvalidTiffError(
+                    f"{where} has {len(subs)} SubIFD levels; the first plane has "
+                    f"{len(self.level_shapes(series)) - 1} (P-2)"
+                )
+            page = subs[level - 1]
+            where += f" SubIFD {level - 1}"
+        _, samples, dtype = self._layout[series]
+        yx = self.level_shapes(series)[level][3:]
+        return page_plane(page, samples, dtype, yx, where=where)
 
     def close(self) -> None:
         with self._lock:
