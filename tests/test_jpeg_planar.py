@@ -21,6 +21,7 @@ from PIL import Image
 
 import ometiff
 from bioformats import bfconvert, requires_bioformats
+from conftest import CORPUS, requires_corpus
 from ometiff.cli.main import main
 from ometiff.readers.ome_tiff import OmeTiffReader
 from ometiff.render.png import channel_stats
@@ -174,3 +175,32 @@ def test_info_stats_keeps_the_report_when_one_series_fails(
     assert code == 2
     assert doc["stats"][0]["max"] == good.max()
     assert doc["stats"][-1]["series"] == 1 and "IFD 2" in doc["stats"][-1]["error"]
+
+
+CMU_JPEG = "ome-tiff/bioformats-7.3.1/CMU-1-Small-Region_crop_pyramid-3_tiled256_jpeg.ome.tif"
+
+
+@requires_corpus
+def test_corpus_bfconvert_jpeg_pyramid_stats_and_levels(tmp_path: Path) -> None:
+    path = CORPUS / CMU_JPEG
+    rows = channel_stats(path)
+    assert [r["sample"] for r in rows] == [0, 1, 2]
+    assert all(r["planes"] == 1 and r["pixels"] == 1200 * 1200 for r in rows)
+    with OmeTiffReader(path) as rdr:
+        assert [s[3:] for s in rdr.level_shapes(0)] == [(1200, 1200), (600, 600), (300, 300)]
+        assert rdr.read_plane(0, 0, 0, 0, level=2).shape == (300, 300, 3)
+
+
+@pytest.mark.bioformats
+@requires_bioformats
+@requires_corpus
+def test_corpus_bfconvert_jpeg_pyramid_equals_bioformats(tmp_path: Path) -> None:
+    plain = tmp_path / "cmu_plain.ome.tif"
+    bfconvert(CORPUS / CMU_JPEG, plain, "-noflat")
+    with tifffile.TiffFile(plain) as tf, OmeTiffReader(CORPUS / CMU_JPEG) as rdr:
+        page = tf.pages[0]
+        levels = [page, *tifffile.TiffPages(page)]
+        assert len(levels) == 3
+        for level, bf_page in enumerate(levels):
+            bf = np.moveaxis(bf_page.asarray(), 0, -1)
+            np.testing.assert_array_equal(rdr.read_plane(0, 0, 0, 0, level=level), bf)
