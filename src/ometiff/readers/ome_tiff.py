@@ -343,6 +343,12 @@ class OmeTiffReader(Reader):
         return [p if isinstance(p, tifffile.TiffPage) else p.aspage()
                 for p in tifffile.TiffPages(page)]
 
+    def _shown(self, member: Path) -> Path:
+        """A member's path as the user would write it: next to the path they gave."""
+        if member.parent == self.path.parent.resolve():
+            return self.path.parent / member.name
+        return member
+
     def read_plane(self, series: int, t: int, c: int, z: int, *, level: int = 0) -> np.ndarray:
         """One plane of one level, ``(Y, X)`` or ``(Y, X, S)``; one IFD is decoded.
 
@@ -364,7 +370,7 @@ class OmeTiffReader(Reader):
                 "any IFD (T4)"
             )
         page = self._page(ref)
-        where = f"{page.parent.filehandle.path}: IFD {ref.ifd}"
+        where = f"{self._shown(Path(page.parent.filehandle.path))}: IFD {ref.ifd}"
         if level:
             try:
                 subs = self._subifds(page)
