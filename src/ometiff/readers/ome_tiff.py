@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import tifffile
-from ome_types import model as m
 
 from ometiff.errors import (
     InvalidTiffError,
@@ -37,6 +36,8 @@ from ometiff.readers.tiff import page_plane, plane_dtype
 from ometiff.types import DTYPE_TO_OME
 
 if TYPE_CHECKING:
+    from ome_types import model as m
+
     from ometiff.ome.fileset import FileSet
     from ometiff.ome.view import ImageView, PlaneMap, PlaneRef
     from ometiff.types import StrPath
@@ -230,6 +231,7 @@ class OmeTiffReader(Reader):
 
     def _build_ome(self) -> m.OME:
         import ome_types
+        from ome_types import model as m  # imported on use: ~1 s, not needed for pixels
 
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -274,6 +276,7 @@ class OmeTiffReader(Reader):
 
     def _fallback_ome(self) -> m.OME:
         """Minimal OME from the lxml view, for schemas ome-types cannot load (2003-FC)."""
+        from ome_types import model as m
         images = []
         for i, v in enumerate(self._views):
             px_kw: dict[str, Any] = {}
