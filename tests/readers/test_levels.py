@@ -187,3 +187,25 @@ def test_info_stats_reads_through_the_ome_tiff_reader(
 
 def test_old_plane_reader_is_gone() -> None:
     assert importlib.util.find_spec("ometiff.readers.pixels") is None
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files via /proc")
+def test_sets_of_many_members_keep_few_files_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    import ometiff.readers.ome_tiff as ome_tiff
+
+    data = RNG.integers(0, 255, (12, 2, 16, 16), dtype=np.uint8)  # TCYX, one file per T
+    ometiff.write(tmp_path / "many.ome.tif", data, axes="TCYX", split="t")
+    monkeypatch.setattr(ome_tiff, "MAX_OPEN_MEMBERS", 3)
+    before = len(os.listdir("/proc/self/fd"))
+    first = sorted(tmp_path.glob("many_t*.ome.tif"))[0]
+    with OmeTiffReader(first) as rdr:
+        for _ in range(2):
+            for t in range(12):
+                for c in range(2):
+                    np.testing.assert_array_equal(rdr.read_plane(0, t, c, 0), data[t, c])
+                    assert len(os.listdir("/proc/self/fd")) - before <= 3
+    assert len(os.listdir("/proc/self/fd")) == before

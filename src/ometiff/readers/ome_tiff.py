@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
     from ometiff.types import StrPath
 
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+#: Member files kept open per thread; older ones are closed (sets of one file per
+#: plane can have thousands of members, more than the open-file limit).
+MAX_OPEN_MEMBERS = 64
 _XML_SUFFIXES = (".ome", ".ome.xml")  # ".companion.ome" and "x-companion.ome"
 
 
@@ -161,7 +165,8 @@ class OmeTiffReader(Reader):
 
     def _tiff(self, ref: PlaneRef) -> tifffile.TiffFile:
         """The member's TiffFile for the calling thread (file handles are not shared:
-        concurrent reads through one handle corrupt each other)."""
+        concurrent reads through one handle corrupt each other). Each thread keeps
+        at most :data:`MAX_OPEN_MEMBERS` open, closing the least recently used."""
         member = self._set.member_for(ref.uuid, ref.filename)
         if member is None or member.path is None:
             raise OmeXmlError(
@@ -170,18 +175,25 @@ class OmeTiffReader(Reader):
             )
         if not member.exists:
             raise InvalidTiffError(f"{member.path}: member of the file set is missing (M2)")
-        files: dict[Path, tifffile.TiffFile] | None = getattr(self._local, "files", None)
+        files: OrderedDict[Path, tifffile.TiffFile] | None = getattr(self._local, "files", None)
         if files is None:
-            files = self._local.files = {}
+            files = self._local.files = OrderedDict()
         tf = files.get(member.path)
-        if tf is None:
-            try:
-                tf = tifffile.TiffFile(member.path, is_ome=False)
-            except (tifffile.TiffFileError, OSError, ValueError) as exc:
-                raise InvalidTiffError(f"{member.path}: not a readable TIFF: {exc}") from exc
-            files[member.path] = tf
+        if tf is not None:
+            files.move_to_end(member.path)
+            return tf
+        if len(files) >= MAX_OPEN_MEMBERS:
+            _, oldest = files.popitem(last=False)
             with self._lock:
-                self._open.append(tf)
+                self._open.remove(oldest)
+            oldest.close()
+        try:
+            tf = tifffile.TiffFile(member.path, is_ome=False)
+        except (tifffile.TiffFileError, OSError, ValueError) as exc:
+            raise InvalidTiffError(f"{member.path}: not a readable TIFF: {exc}") from exc
+        files[member.path] = tf
+        with self._lock:
+            self._open.append(tf)
         return tf
 
     def _page(self, ref: PlaneRef) -> tifffile.TiffPage:
@@ -365,6 +377,7 @@ class OmeTiffReader(Reader):
             names the file and the IFD.
         """
         self.check_plane(series, t, c, z, level=level)
+        shapes = self.level_shapes(series)  # before _page: it may open another member
         image = self._views[series]
         ref = self._maps[series].planes.get(image.index_of(z, c, t))
         if ref is None:
@@ -382,13 +395,12 @@ class OmeTiffReader(Reader):
             if level > len(subs):
                 raise InvalidTiffError(
                     f"{where} has {len(subs)} SubIFD levels; the first plane has "
-                    f"{len(self.level_shapes(series)) - 1} (P-2)"
+                    f"{len(shapes) - 1} (P-2)"
                 )
             page = subs[level - 1]
             where += f" SubIFD {level - 1}"
         _, samples, dtype = self._layout[series]
-        yx = self.level_shapes(series)[level][3:]
-        return page_plane(page, samples, dtype, yx, where=where)
+        return page_plane(page, samples, dtype, shapes[level][3:], where=where)
 
     def close(self) -> None:
         with self._lock:
