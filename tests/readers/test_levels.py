@@ -36,6 +36,8 @@ def pyramids(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                            tile=(32, 32))
     ometiff.write(d / "set.ome.tif", data, axes="TCZYX", pyramid_levels=2, tile=(32, 32),
                   split="c", companion=True)
+    ometiff.write(d / "split.ome.tif", data, axes="TCZYX", pyramid_levels=2, tile=(32, 32),
+                  split="c")  # every member holds the OME-XML: tifffile reads the set
     rgb = RNG.integers(0, 256, (2, 64, 80, 3), dtype=np.uint8)
     ometiff.write(d / "rgb.ome.tif", rgb, axes="ZYXS", pyramid_levels=2, tile=(16, 16))
     return {
@@ -43,6 +45,7 @@ def pyramids(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "single": single,
         "companion": d / "set.companion.ome",
         "member": d / "set_c1.ome.tif",
+        "split": d / "split_c1.ome.tif",
         "rgb": d / "rgb.ome.tif",
     }
 
@@ -50,9 +53,10 @@ def pyramids(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def _tifffile_levels(path: Path) -> list[tuple[str, np.ndarray]]:
     """Every level of series 0 as tifffile reads it.
 
-    tifffile cannot follow a companion set's BinaryOnly members, so a set's truth
-    is pyr.ome.tif: the same data written by the same writer (level 0 of the set
-    is also compared with the data itself).
+    tifffile cannot follow a companion set's BinaryOnly members, so that set's
+    truth is pyr.ome.tif: the same data written by the same writer (level 0 is
+    also compared with the data itself). The split set without companion is read
+    by tifffile itself.
     """
     if path.name.startswith("set"):
         path = path.parent / "pyr.ome.tif"
@@ -69,7 +73,7 @@ def _as_tczyxs(axes: str, arr: np.ndarray) -> np.ndarray:
     return np.transpose(arr, [axes.index(a) for a in "TCZYXS"])
 
 
-@pytest.mark.parametrize("which", ["single", "companion", "member", "rgb"])
+@pytest.mark.parametrize("which", ["single", "companion", "member", "split", "rgb"])
 def test_every_level_and_plane_equals_tifffile(pyramids: dict[str, Any], which: str) -> None:
     path = pyramids[which]
     truth = [_as_tczyxs(axes, arr) for axes, arr in _tifffile_levels(path)]
