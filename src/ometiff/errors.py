@@ -22,6 +22,10 @@ class InvalidTiffError(OmeTiffError, ValueError):
     """The file is not a readable TIFF (truncated, corrupt, not a TIFF at all)."""
 
 
+class NoSuchPlaneError(OmeTiffError, IndexError):
+    """A series, plane or pyramid level that the image does not have."""
+
+
 class OmeXmlError(OmeTiffError, ValueError):
     """OME-XML that cannot be parsed or does not follow the schema."""
 

@@ -14,14 +14,18 @@ It opens the input through the registry, checks the Reader contract of
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import ome_types
+import pytest
 from ome_types import model as m
 
+from ometiff.errors import NoSuchPlaneError
 from ometiff.readers import Reader, find_reader, get_spec, open_image
+from ometiff.readers.source import SeriesSource
 from ometiff.types import DIMENSION_ORDERS, DTYPE_TO_OME
 
 
@@ -52,6 +56,20 @@ def _schema_check(ome: m.OME) -> None:
             px.metadata_only = m.MetadataOnly()
     xml = ome_types.to_xml(copy)
     ome_types.from_xml(xml, validate=True)
+
+
+def _check_levels(rdr: Reader, i: int, src: SeriesSource, where: str) -> None:
+    """The level API (base.py): level 0 is the source, smaller levels follow."""
+    shapes = rdr.level_shapes(i)
+    assert shapes[0] == src.shape, f"{where}: level 0 {shapes[0]} != {src.shape}"
+    for prev, level in pairwise(shapes):
+        assert level[:3] == src.shape[:3], where
+        assert level[3] <= prev[3] and level[4] <= prev[4], f"{where}: levels {shapes}"
+    np.testing.assert_array_equal(rdr.read_plane(i, 0, 0, 0), src.get_plane(0, 0, 0))
+    last = rdr.read_plane(i, 0, 0, 0, level=len(shapes) - 1)
+    assert last.shape[:2] == shapes[-1][3:], f"{where}: last level plane {last.shape}"
+    with pytest.raises(NoSuchPlaneError):
+        rdr.read_plane(i, 0, 0, 0, level=len(shapes))
 
 
 def check_reader(
@@ -121,6 +139,8 @@ def check_reader(
                 want = (y, x) if src.samples == 1 else (y, x, src.samples)
                 assert data.shape == want, f"{where} plane {(ti, ci, zi)}: {data.shape}"
                 assert data.dtype == src.dtype, where
+            _check_levels(rdr, i, src, where)
+        assert rdr.series_count == len(sources)
         meta = rdr.original_metadata()
         assert isinstance(meta, dict)
         assert all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items())

@@ -198,10 +198,16 @@ def info(
                         typer.echo(f"  {code:>5} {name:<28} {typ:<9} {count:>6}  {value}")
                 continue
             doc = fi.to_dict() if as_json else None
+            stats_errors: list[str] = []
             if stats:
                 from ometiff.render.png import channel_stats
 
-                result = channel_stats(path)
+                # a series whose pixels cannot be read is reported; the rest stays
+                try:
+                    result = channel_stats(path, errors="report")
+                except OmeTiffError as exc:
+                    result = [{"series": None, "error": str(exc)}]
+                stats_errors = [r["error"] for r in result if "error" in r]
                 if doc is not None:
                     doc["stats"] = result
             if diagram is not None:
@@ -225,6 +231,9 @@ def info(
                 failed = True
                 for p in fi.problems:
                     error(f"{path}: {p}")
+            for message in stats_errors:
+                failed = True
+                error(message)
         except OmeTiffError as exc:
             failed = True
             error(str(exc))
@@ -242,6 +251,10 @@ def info(
 def _stats_text(result: Any) -> str:
     lines = ["  Statistics (per channel):"]
     for s in result:
+        if "error" in s:
+            which = "all series" if s["series"] is None else f"series {s['series']}"
+            lines.append(f"    {which}: pixels cannot be read: {s['error']}")
+            continue
         values = ", ".join(
             f"{key} {'—' if s[key] is None else format(s[key], fmt)}"
             for key, fmt in (("min", "g"), ("max", "g"), ("mean", ".6g"))

@@ -12,6 +12,11 @@ Every input format is read by a :class:`Reader` subclass. The contract:
   states them, always with a unit (checklist U3, W3): never invent 1.0.
 * ``sources()`` returns one :class:`~ometiff.readers.source.SeriesSource` per series;
   ``get_plane(t, c, z)`` reads one plane on demand (streaming, STYLE 2.1 #6).
+* ``level_shapes(series)`` lists the ``(T, C, Z, Y, X)`` shape of every pyramid
+  level of a series, full resolution first; ``read_plane(series, t, c, z, level=)``
+  reads one plane of one level. Readers without pyramids have one level (the
+  default implementation, on top of ``sources()``) and refuse ``level > 0`` with
+  :class:`~ometiff.errors.NoSuchPlaneError`.
 * ``original_metadata()`` returns the vendor's own key-value metadata as strings
   (kept as an OME MapAnnotation by ``convert(..., original_metadata=True)``).
 * ``notes`` records what was mapped to which OME field and what could not be
@@ -26,9 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ometiff.errors import NoSuchPlaneError, UnsupportedFormatError
+
 if TYPE_CHECKING:
     from typing import Self
 
+    import numpy as np
     from ome_types import OME
 
     from ometiff.readers.source import SeriesSource
@@ -101,8 +109,6 @@ class Reader(abc.ABC):
     def __init__(self, path: StrPath, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.options))
         if unknown:
-            from ometiff.errors import UnsupportedFormatError
-
             accepted = ", ".join(self.options) or "none"
             raise UnsupportedFormatError(
                 f"{path}: the {self.name} reader does not accept option(s) "
@@ -126,6 +132,63 @@ class Reader(abc.ABC):
     @abc.abstractmethod
     def sources(self) -> list[SeriesSource]:
         """Return one plane source per series, in the order of the OME Images."""
+
+    # -- levels: the pixel API later work builds on (open/imread, OME-Zarr, viewers) --
+
+    @property
+    def series_count(self) -> int:
+        """Number of series (OME Images)."""
+        return len(self._level0())
+
+    def level_shapes(self, series: int) -> list[tuple[int, int, int, int, int]]:
+        """``(T, C, Z, Y, X)`` of every pyramid level of a series, full resolution first.
+
+        C counts OME Channels (an RGB plane is one channel of 3 samples). The
+        default is one level, from :meth:`sources`; pyramid readers override it.
+        """
+        return [self._source(series).shape]
+
+    def read_plane(self, series: int, t: int, c: int, z: int, *, level: int = 0) -> np.ndarray:
+        """One plane of one pyramid level: ``(Y, X)``, or ``(Y, X, S)`` for RGB(A).
+
+        Raises
+        ------
+        NoSuchPlaneError
+            The series, the plane or the level does not exist.
+        """
+        src = self._source(series)
+        self.check_plane(series, t, c, z, level=level)
+        return src.get_plane(t, c, z)
+
+    def check_plane(self, series: int, t: int, c: int, z: int, *, level: int = 0) -> None:
+        """Raise :class:`NoSuchPlaneError` unless the plane exists at ``level``."""
+        shapes = self.level_shapes(series)
+        if not 0 <= level < len(shapes):
+            have = f"levels 0-{len(shapes) - 1}" if len(shapes) > 1 else "only level 0"
+            raise NoSuchPlaneError(
+                f"{self.path}: series {series} has {have}; level {level} does not exist"
+            )
+        size_t, size_c, size_z = shapes[level][:3]
+        for name, value, size in (("T", t, size_t), ("C", c, size_c), ("Z", z, size_z)):
+            if not 0 <= value < size:
+                raise NoSuchPlaneError(
+                    f"{self.path}: series {series} has {name} 0-{size - 1}; "
+                    f"{name}={value} does not exist"
+                )
+
+    def _level0(self) -> list[SeriesSource]:
+        cached: list[SeriesSource] | None = self.__dict__.get("_level0_sources")
+        if cached is None:
+            cached = self.__dict__["_level0_sources"] = self.sources()
+        return cached
+
+    def _source(self, series: int) -> SeriesSource:
+        sources = self._level0()
+        if not 0 <= series < len(sources):
+            raise NoSuchPlaneError(
+                f"{self.path}: series {series} does not exist ({len(sources)} series)"
+            )
+        return sources[series]
 
     def original_metadata(self) -> dict[str, str]:
         """Return the vendor's own metadata as flat key-value strings."""

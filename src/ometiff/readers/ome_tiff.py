@@ -1,25 +1,35 @@
 """OME-TIFF reader: single files, multi-file sets, companions, BinaryOnly members.
 
 The set is resolved by :func:`ometiff.ome.fileset.resolve_fileset` (M1-M5); each
-Image's TiffData is applied by :func:`ometiff.ome.view.plane_map` (T1-T6). Pixels are
-read one IFD at a time with tifffile; only level 0 of a pyramid is read (the
-writer builds new sub-resolutions, P-1..P-3). The TIFF structure wins over the
-OME-XML where they disagree (D5, N5).
+Image's TiffData is applied by :func:`ometiff.ome.view.plane_map` (T1-T6). This is
+the one pixel reader of OME-TIFF: ``convert`` and its verification, ``info --stats``
+and ``show`` all read through it. Pixels are read one IFD at a time with tifffile
+(:func:`ometiff.readers.decode.decode_page`), so memory stays at about one plane;
+every pyramid level is readable through :meth:`OmeTiffReader.read_plane` (level
+``k`` is SubIFD ``k - 1`` of each plane's IFD, P-2). Member files are opened only
+here, at the paths the :class:`~ometiff.ome.fileset.FileSet` resolved. The TIFF
+structure wins over the OME-XML where they disagree (D5, N5).
 """
 
 from __future__ import annotations
 
 import threading
 import warnings
+from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import tifffile
-from ome_types import model as m
 
-from ometiff.errors import InvalidTiffError, OmeTiffError, OmeXmlError, UnsupportedFormatError
+from ometiff.errors import (
+    InvalidTiffError,
+    NoSuchPlaneError,
+    OmeTiffError,
+    OmeXmlError,
+    UnsupportedFormatError,
+)
 from ometiff.ome.view import ChannelView
 from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
@@ -27,11 +37,16 @@ from ometiff.readers.tiff import page_plane, plane_dtype
 from ometiff.types import DTYPE_TO_OME
 
 if TYPE_CHECKING:
+    from ome_types import model as m
+
     from ometiff.ome.fileset import FileSet
     from ometiff.ome.view import ImageView, PlaneMap, PlaneRef
     from ometiff.types import StrPath
 
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+#: Member files kept open per thread; older ones are closed (sets of one file per
+#: plane can have thousands of members, more than the open-file limit).
+MAX_OPEN_MEMBERS = 64
 _XML_SUFFIXES = (".ome", ".ome.xml")  # ".companion.ome" and "x-companion.ome"
 
 
@@ -44,10 +59,19 @@ def _head(path: Path, n: int) -> bytes:
 
 
 class OmeTiffReader(Reader):
-    """Read an OME-TIFF file or set (any member, master file or companion)."""
+    """Read an OME-TIFF file or set (any member, master file or companion).
+
+    Options
+    -------
+    partial
+        ``True`` opens sets with missing members (M2) or planes not mapped to any
+        IFD (T4) and raises only when such a plane is read (for inspection:
+        ``info --stats``, ``show``). By default both are refused on opening.
+    """
 
     name = "ome-tiff"
     suffixes = (".tif", ".tiff", ".tf2", ".tf8", ".btf", *_XML_SUFFIXES)
+    options = ("partial",)
 
     @classmethod
     def can_read(cls, path: Path) -> bool:
@@ -75,11 +99,13 @@ class OmeTiffReader(Reader):
             self._set: FileSet = resolve_fileset(self.path)
         except OSError as exc:
             raise InvalidTiffError(f"{self.path}: cannot read: {exc}") from exc
+        self._partial = bool(options.get("partial", False))
         self._local = threading.local()
         self._open: list[tifffile.TiffFile] = []
         self._lock = threading.Lock()
+        self._shapes: dict[int, list[tuple[int, int, int, int, int]]] = {}
         missing = self._set.missing
-        if missing:
+        if missing and not self._partial:
             names = ", ".join(mb.filename for mb in missing[:5])
             raise OmeXmlError(
                 f"{self.path}: {len(missing)} file(s) of the OME-TIFF set are missing: "
@@ -104,7 +130,7 @@ class OmeTiffReader(Reader):
                         chans = (ChannelView(None, None, samples, None, None, None, None),)
                     image = replace(image, channels=chans)
                 self._views.append(image)
-                self._maps.append(self._plane_map(image, check=True))
+                self._maps.append(self._plane_map(image, check=not self._partial))
                 self._layout.append(self._probe(i, image, samples))
         except BaseException:
             self.close()
@@ -139,25 +165,35 @@ class OmeTiffReader(Reader):
 
     def _tiff(self, ref: PlaneRef) -> tifffile.TiffFile:
         """The member's TiffFile for the calling thread (file handles are not shared:
-        concurrent reads through one handle corrupt each other)."""
+        concurrent reads through one handle corrupt each other). Each thread keeps
+        at most :data:`MAX_OPEN_MEMBERS` open, closing the least recently used."""
         member = self._set.member_for(ref.uuid, ref.filename)
         if member is None or member.path is None:
             raise OmeXmlError(
                 f"{self.path}: TiffData names a file that is not in the set "
                 f"({ref.filename or ref.uuid})"
             )
-        files: dict[Path, tifffile.TiffFile] | None = getattr(self._local, "files", None)
+        if not member.exists:
+            raise InvalidTiffError(f"{member.path}: member of the file set is missing (M2)")
+        files: OrderedDict[Path, tifffile.TiffFile] | None = getattr(self._local, "files", None)
         if files is None:
-            files = self._local.files = {}
+            files = self._local.files = OrderedDict()
         tf = files.get(member.path)
-        if tf is None:
-            try:
-                tf = tifffile.TiffFile(member.path, is_ome=False)
-            except (tifffile.TiffFileError, OSError, ValueError) as exc:
-                raise InvalidTiffError(f"{member.path}: not a readable TIFF: {exc}") from exc
-            files[member.path] = tf
+        if tf is not None:
+            files.move_to_end(member.path)
+            return tf
+        if len(files) >= MAX_OPEN_MEMBERS:
+            _, oldest = files.popitem(last=False)
             with self._lock:
-                self._open.append(tf)
+                self._open.remove(oldest)
+            oldest.close()
+        try:
+            tf = tifffile.TiffFile(member.path, is_ome=False)
+        except (tifffile.TiffFileError, OSError, ValueError) as exc:
+            raise InvalidTiffError(f"{member.path}: not a readable TIFF: {exc}") from exc
+        files[member.path] = tf
+        with self._lock:
+            self._open.append(tf)
         return tf
 
     def _page(self, ref: PlaneRef) -> tifffile.TiffPage:
@@ -207,6 +243,7 @@ class OmeTiffReader(Reader):
 
     def _build_ome(self) -> m.OME:
         import ome_types
+        from ome_types import model as m  # imported on use: ~1 s, not needed for pixels
 
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -247,11 +284,11 @@ class OmeTiffReader(Reader):
         return ome
 
     def _plane_shape(self, index: int) -> tuple[int, int]:
-        page = self._page(self._maps[index].planes[0])
-        return int(page.imagelength), int(page.imagewidth)
+        return self.level_shapes(index)[0][3:]
 
     def _fallback_ome(self) -> m.OME:
         """Minimal OME from the lxml view, for schemas ome-types cannot load (2003-FC)."""
+        from ome_types import model as m
         images = []
         for i, v in enumerate(self._views):
             px_kw: dict[str, Any] = {}
@@ -282,25 +319,88 @@ class OmeTiffReader(Reader):
     def sources(self) -> list[SeriesSource]:
         out = []
         for i, image in enumerate(self._views):
-            planes_c, samples, dtype = self._layout[i]
-            y, x = self._plane_shape(i)
-            shape = (image.size_t or 1, planes_c, image.size_z or 1, y, x)
-            out.append(
-                SeriesSource(shape, samples, dtype, self._getter(i, (y, x)), name=image.name)
-            )
+            _, samples, dtype = self._layout[i]
+            shape = self.level_shapes(i)[0]
+            out.append(SeriesSource(shape, samples, dtype, self._getter(i), name=image.name))
         return out
 
-    def _getter(self, index: int, yx: tuple[int, int]) -> Any:
-        image = self._views[index]
-        pm = self._maps[index]
-        _, samples, dtype = self._layout[index]
-
+    def _getter(self, index: int) -> Any:
         def get_plane(t: int, c: int, z: int) -> np.ndarray:
-            ref = pm.planes[image.index_of(z, c, t)]
-            page = self._page(ref)
-            return page_plane(page, samples, dtype, yx, where=f"{self.path} IFD {ref.ifd}")
+            return self.read_plane(index, t, c, z)
 
         return get_plane
+
+    @property
+    def series_count(self) -> int:
+        return len(self._views)
+
+    def level_shapes(self, series: int) -> list[tuple[int, int, int, int, int]]:
+        """Shapes of level 0 and of each SubIFD level of the first plane's IFD (P-2)."""
+        shapes = self._shapes.get(series)
+        if shapes is None:
+            if not 0 <= series < len(self._views):
+                raise NoSuchPlaneError(
+                    f"{self.path}: series {series} does not exist ({len(self._views)} series)"
+                )
+            image = self._views[series]
+            planes_c = self._layout[series][0]
+            tcz = (image.size_t or 1, planes_c, image.size_z or 1)
+            page = self._page(self._maps[series].planes[0])
+            pages = [page, *self._subifds(page)]
+            shapes = [(*tcz, int(p.imagelength), int(p.imagewidth)) for p in pages]
+            self._shapes[series] = shapes
+        return shapes
+
+    @staticmethod
+    def _subifds(page: tifffile.TiffPage) -> list[tifffile.TiffPage]:
+        if not page.subifds:
+            return []
+        return [p if isinstance(p, tifffile.TiffPage) else p.aspage()
+                for p in tifffile.TiffPages(page)]
+
+    def _shown(self, member: Path) -> Path:
+        """A member's path as the user would write it: next to the path they gave."""
+        if member.parent == self.path.parent.resolve():
+            return self.path.parent / member.name
+        return member
+
+    def read_plane(self, series: int, t: int, c: int, z: int, *, level: int = 0) -> np.ndarray:
+        """One plane of one level, ``(Y, X)`` or ``(Y, X, S)``; one IFD is decoded.
+
+        Raises
+        ------
+        NoSuchPlaneError
+            The series, plane or level does not exist, or the plane is not mapped
+            to any IFD (T4, only with ``partial``).
+        InvalidTiffError
+            The pixels cannot be decoded or the member is missing; the message
+            names the file and the IFD.
+        """
+        self.check_plane(series, t, c, z, level=level)
+        shapes = self.level_shapes(series)  # before _page: it may open another member
+        image = self._views[series]
+        ref = self._maps[series].planes.get(image.index_of(z, c, t))
+        if ref is None:
+            raise NoSuchPlaneError(
+                f"{self.path}: series {series} plane t={t} c={c} z={z} is not mapped to "
+                "any IFD (T4)"
+            )
+        page = self._page(ref)
+        where = f"{self._shown(Path(page.parent.filehandle.path))}: IFD {ref.ifd}"
+        if level:
+            try:
+                subs = self._subifds(page)
+            except (tifffile.TiffFileError, ValueError, OSError, IndexError) as exc:
+                raise InvalidTiffError(f"{where}: SubIFDs cannot be read: {exc}") from exc
+            if level > len(subs):
+                raise InvalidTiffError(
+                    f"{where} has {len(subs)} SubIFD levels; the first plane has "
+                    f"{len(shapes) - 1} (P-2)"
+                )
+            page = subs[level - 1]
+            where += f" SubIFD {level - 1}"
+        _, samples, dtype = self._layout[series]
+        return page_plane(page, samples, dtype, shapes[level][3:], where=where)
 
     def close(self) -> None:
         with self._lock:

@@ -21,6 +21,7 @@ import tifffile
 
 from ometiff.errors import InvalidTiffError, UnsupportedFormatError
 from ometiff.readers.base import Reader
+from ometiff.readers.decode import DECODE_ERRORS, decode_page
 from ometiff.readers.source import SeriesSource
 from ometiff.types import DTYPE_TO_OME
 
@@ -66,9 +67,9 @@ def page_plane(
     channels).
     """
     try:
-        arr = page.asarray()
-    except _READ_ERRORS as exc:
-        raise InvalidTiffError(f"{where}: cannot decode: {exc}") from exc
+        arr = decode_page(page)
+    except DECODE_ERRORS as exc:
+        raise InvalidTiffError(f"{where}: cannot read pixel data ({exc})") from exc
     return _as_plane(arr, page.axes, samples, dtype, yx, where=where, sample=sample)
 
 
@@ -303,7 +304,8 @@ class TiffReader(Reader):
                 if page is None:
                     raise InvalidTiffError(f"{where}: page {k} is missing (truncated file?)")
                 return page_plane(page, lay.samples, lay.dtype, (y, x),
-                                  where=f"{where} page {k}", sample=sample)
+                                  where=f"{where} page {k} (IFD {page.index})",
+                                  sample=sample)
 
         return get_plane
 
@@ -314,6 +316,37 @@ class TiffReader(Reader):
             SeriesSource(lay.shape, lay.samples, lay.dtype, self._getter(lay), name=lay.name)
             for lay in self._layouts
         ]
+
+    def level_shapes(self, series: int) -> list[tuple[int, int, int, int, int]]:
+        """Level 0 and each reduced level tifffile finds (SVS, NDPI, SubIFD pyramids)."""
+        lay = self._source_layout(series)
+        out = [lay.shape]
+        for level in self._tf.series[lay.series].levels[1:]:
+            kf = level.keyframe
+            out.append((*lay.shape[:3], int(kf.imagelength), int(kf.imagewidth)))
+        return out
+
+    def read_plane(self, series: int, t: int, c: int, z: int, *, level: int = 0) -> np.ndarray:
+        if not level:
+            return super().read_plane(series, t, c, z)
+        self.check_plane(series, t, c, z, level=level)
+        lay = self._layouts[series]
+        y, x = self.level_shapes(series)[level][3:]
+        k, sample = self._frame(lay, t, c, z)
+        where = f"{self.path} series {lay.series} level {level}"
+        with self._lock:
+            try:
+                page = self._tf.series[lay.series].levels[level].pages[k]
+            except _READ_ERRORS as exc:
+                raise InvalidTiffError(f"{where}: page {k} cannot be read: {exc}") from exc
+            if page is None:
+                raise InvalidTiffError(f"{where}: page {k} is missing (truncated file?)")
+            return page_plane(page, lay.samples, lay.dtype, (y, x),
+                              where=f"{where} page {k}", sample=sample)
+
+    def _source_layout(self, series: int) -> _Layout:
+        self._source(series)  # NoSuchPlaneError for a series out of range
+        return self._layouts[series]
 
     def ome(self) -> m.OME:
         if self._ome is None:

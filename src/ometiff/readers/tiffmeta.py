@@ -11,7 +11,7 @@ import datetime as _dt
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from ome_types import model as m
@@ -22,7 +22,16 @@ if TYPE_CHECKING:
     import tifffile
 
     from ometiff.readers.base import MappingNotes
-    from ometiff.readers.tiff import _Layout
+
+
+class SeriesLayout(Protocol):
+    """What :func:`build_tiff_ome` needs of the TIFF reader's series layouts."""
+
+    series: int  # tifffile series index
+    shape: tuple[int, int, int, int, int]  # (T, C, Z, Y, X)
+    samples: int
+    dtype: np.dtype
+    name: str | None
 
 #: ImageJ / free-text length units -> OME UnitsLength value (U1).
 _LENGTH_UNITS = {
@@ -286,7 +295,7 @@ def tiff_calibration(tf: tifffile.TiffFile, notes: MappingNotes) -> _Meta:
     return meta
 
 
-def build_tiff_ome(tf: tifffile.TiffFile, layouts: Sequence[_Layout], notes: MappingNotes) -> m.OME:
+def build_tiff_ome(tf: tifffile.TiffFile, layouts: Sequence[SeriesLayout], notes: MappingNotes) -> m.OME:
     """The OME of a non-OME TIFF: one Image per layout, flavour metadata mapped."""
     meta = tiff_calibration(tf, notes)
     images = []

@@ -1,5 +1,8 @@
 """Image data: per-channel statistics and PNG views of planes.
 
+Pixels are read through the readers' level API (:meth:`Reader.read_plane`):
+OME files and sets by :class:`~ometiff.readers.ome_tiff.OmeTiffReader` (plane map,
+SubIFD levels), other TIFFs by :class:`~ometiff.readers.tiff.TiffReader`.
 :func:`channel_stats` streams every plane once (memory: about one plane) and
 accumulates min, max and a float64 sum per channel. :func:`render_png` draws one
 plane, a maximum projection over Z, or a composite of channels in their OME
@@ -16,12 +19,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ometiff.readers.pixels import PlaneReader, RenderError, channel_count
+from ometiff.errors import OmeTiffError
 from ometiff.render.diagram import draw_diagram
 from ometiff.render.pillow import require_pillow, save_png
 
 if TYPE_CHECKING:
     from ometiff.inspection import FileInfo, SeriesSummary
+    from ometiff.readers.base import Reader
     from ometiff.types import StrPath
 
 __all__ = [
@@ -50,6 +54,31 @@ CONTRAST_PERCENTILES = (0.1, 99.9)
 MAX_RENDER_PIXELS = 64_000_000
 #: Show a progress bar on a terminal when a run reads more planes than this.
 PROGRESS_MIN_PLANES = 64
+
+
+class RenderError(OmeTiffError, ValueError):
+    """A plane, channel or level that does not exist, or a view that cannot be drawn."""
+
+
+def open_pixels(fi: FileInfo) -> Reader:
+    """The reader of a file's pixels, with the series ``info`` reports.
+
+    OME files and sets (also a member or companion of a set with missing files)
+    open with :class:`~ometiff.readers.ome_tiff.OmeTiffReader` in ``partial``
+    mode, so readable planes stay readable; other TIFFs with the TIFF reader.
+    """
+    if fi.metadata_source == "ome":
+        from ometiff.readers.ome_tiff import OmeTiffReader
+
+        return OmeTiffReader(fi.path, partial=True)
+    from ometiff.readers.tiff import TiffReader
+
+    return TiffReader(fi.path)
+
+
+def channel_count(s: SeriesSummary) -> int:
+    """OME Channels of a series (an RGB channel counts once)."""
+    return max(1, s.size_c // max(s.samples_per_pixel, 1))
 
 
 def _progress(total: int, label: str, enabled: bool | None) -> Any:
@@ -107,7 +136,11 @@ def _py(value: Any) -> Any:
 
 
 def channel_stats(
-    path: StrPath, *, series: int | None = None, progress: bool | None = None
+    path: StrPath,
+    *,
+    series: int | None = None,
+    progress: bool | None = None,
+    errors: Literal["raise", "report"] = "raise",
 ) -> list[dict[str, Any]]:
     """Per-series, per-channel min, max and mean, streamed plane by plane.
 
@@ -120,6 +153,11 @@ def channel_stats(
         Only this series (default: all).
     progress
         Rich progress bar on stderr: ``None`` shows it on a terminal for long runs.
+    errors
+        ``"raise"``: the first plane that cannot be read raises. ``"report"``: a
+        series whose pixels cannot be read gives one row ``{"series": k,
+        "error": message}`` instead of its channel rows, and the other series are
+        still read (``info --stats``).
 
     Returns
     -------
@@ -140,51 +178,70 @@ def channel_stats(
     from ometiff.inspection import info
 
     fi = info(path)
-    chosen = _series_indices(fi, series)
-    out: list[dict[str, Any]] = []
-    with PlaneReader(fi) as reader:
-        keys = {k: reader.keys(k) for k in chosen}
-        total = sum(len(v) for v in keys.values())
+    with open_pixels(fi) as reader:
+        chosen = _series_indices(fi, reader, series)
+        shapes = {k: reader.level_shapes(k)[0] for k in chosen}
+        total = sum(t * c * z for t, c, z, _, _ in shapes.values())
         bar = _progress(total, f"stats {Path(path).name}", progress)
+        out: list[dict[str, Any]] = []
         try:
             for k in chosen:
-                s = fi.series[k]
-                spp = max(s.samples_per_pixel, 1)
-                accs: dict[tuple[int, int], _Acc] = {}
-                for z, c, t in keys[k]:
-                    plane = reader.plane(k, z, c, t)
-                    for sample in range(plane.shape[2]):
-                        accs.setdefault((c, sample), _Acc()).add(plane[:, :, sample])
-                    if bar is not None:
-                        bar.advance(bar.task_ids[0])
-                for (c, sample), acc in sorted(accs.items()):
-                    row: dict[str, Any] = {
-                        "series": k,
-                        "channel": c * spp + sample,
-                        "min": _py(acc.minimum),
-                        "max": _py(acc.maximum),
-                        "mean": acc.total / acc.count if acc.count else None,
-                        "planes": acc.planes,
-                        "pixels": acc.count,
-                    }
-                    if spp > 1:
-                        row["sample"] = sample
-                    out.append(row)
+                try:
+                    out.extend(_series_stats(reader, k, shapes[k], bar))
+                except OmeTiffError as exc:
+                    if errors == "raise":
+                        raise
+                    out.append({"series": k, "error": str(exc)})
         finally:
             if bar is not None:
                 bar.stop()
     return out
 
 
-def _series_indices(fi: FileInfo, series: int | None) -> list[int]:
-    if not fi.series:
+def _series_stats(
+    reader: Reader, k: int, shape: tuple[int, int, int, int, int], bar: Any
+) -> list[dict[str, Any]]:
+    size_t, size_c, size_z = shape[:3]
+    accs: dict[tuple[int, int], _Acc] = {}
+    spp = 1
+    for t in range(size_t):
+        for c in range(size_c):
+            for z in range(size_z):
+                plane = reader.read_plane(k, t, c, z)
+                if plane.ndim == 2:
+                    plane = plane[:, :, None]
+                spp = plane.shape[2]
+                for sample in range(spp):
+                    accs.setdefault((c, sample), _Acc()).add(plane[:, :, sample])
+                if bar is not None:
+                    bar.advance(bar.task_ids[0])
+    rows = []
+    for (c, sample), acc in sorted(accs.items()):
+        row: dict[str, Any] = {
+            "series": k,
+            "channel": c * spp + sample,
+            "min": _py(acc.minimum),
+            "max": _py(acc.maximum),
+            "mean": acc.total / acc.count if acc.count else None,
+            "planes": acc.planes,
+            "pixels": acc.count,
+        }
+        if spp > 1:
+            row["sample"] = sample
+        rows.append(row)
+    return rows
+
+
+def _series_indices(fi: FileInfo, reader: Reader, series: int | None) -> list[int]:
+    count = reader.series_count
+    if not count:
         raise RenderError(f"{fi.path}: no image series found")
     if series is None:
-        return list(range(len(fi.series)))
-    if not 0 <= series < len(fi.series):
+        return list(range(count))
+    if not 0 <= series < count:
         raise RenderError(
             f"{fi.path}: series {series} does not exist (the file has "
-            f"{len(fi.series)} series: 0–{len(fi.series) - 1})"
+            f"{count} series: 0–{count - 1})"
         )
     return [series]
 
@@ -272,7 +329,7 @@ def _check(value: int, size: int, what: str, fi: FileInfo, k: int) -> None:
 
 
 def _channel_image(
-    reader: PlaneReader,
+    reader: Reader,
     k: int,
     c: int,
     t: int,
@@ -280,15 +337,12 @@ def _channel_image(
     level: int,
     tick: Any,
 ) -> np.ndarray:
-    """One channel's plane, or the maximum over ``zs`` (streamed)."""
+    """One channel's plane as ``(Y, X, S)``, or the maximum over ``zs`` (streamed)."""
     result: np.ndarray | None = None
     for z in zs:
-        plane = reader.plane(k, z, c, t, level=level)
-        if plane.shape[0] * plane.shape[1] > MAX_RENDER_PIXELS:
-            raise RenderError(
-                f"{reader.fi.path}: plane is {plane.shape[1]}×{plane.shape[0]} pixels, "
-                "too large to show; choose a pyramid level with --level"
-            )
+        plane = reader.read_plane(k, t, c, z, level=level)
+        if plane.ndim == 2:
+            plane = plane[:, :, None]
         result = plane if result is None else np.maximum(result, plane)
         tick()
     assert result is not None
@@ -312,21 +366,47 @@ def render(
 
     image_mod = require_pillow()
     fi = info(path)
-    (k,) = _series_indices(fi, series)
-    s = fi.series[k]
-    n_c = channel_count(s)
-    spp = max(s.samples_per_pixel, 1)
-    _check(t, s.size_t, "T", fi, k)
+    with open_pixels(fi) as reader:
+        (k,) = _series_indices(fi, reader, series)
+        shapes = reader.level_shapes(k)
+        _check(level, len(shapes), "level", fi, k)
+        height, width = shapes[level][3:]
+        if height * width > MAX_RENDER_PIXELS:
+            raise RenderError(
+                f"{fi.path}: plane is {width}×{height} pixels, too large to show; "
+                "choose a pyramid level with --level"
+            )
+        return _render(fi, reader, k, out, shapes[0], image_mod,
+                       z=z, t=t, c=c, project=project, level=level, progress=progress)
+
+
+def _render(
+    fi: FileInfo,
+    reader: Reader,
+    k: int,
+    out: StrPath,
+    shape: tuple[int, int, int, int, int],
+    image_mod: Any,
+    *,
+    z: int | None,
+    t: int,
+    c: int | Literal["all"] | None,
+    project: Literal["max"] | None,
+    level: int,
+    progress: bool | None,
+) -> RenderResult:
+    size_t, n_c, size_z = shape[:3]
+    _check(t, size_t, "T", fi, k)
     if project not in (None, "max"):
         raise RenderError(f"projection {project!r} is not supported; use 'max'")
     if project is not None and z is not None:
         raise RenderError("give either a Z plane or a projection over Z, not both")
     if project is not None:
-        zs = list(range(s.size_z))
-        z_text = f"max over Z 0–{s.size_z - 1}" if s.size_z > 1 else "Z 0"
+        zs = list(range(size_z))
+        z_text = f"max over Z 0–{size_z - 1}" if size_z > 1 else "Z 0"
     else:
-        z = s.size_z // 2 if z is None else z
-        _check(z, s.size_z, "Z", fi, k)
+        z = size_z // 2 if z is None else z
+        _check(z, size_z, "Z", fi, k)
         zs = [z]
         z_text = f"Z {z}"
     if c is None or c == "all":
@@ -334,41 +414,42 @@ def render(
     else:
         _check(int(c), n_c, "channel", fi, k)
         channels = [int(c)]
-    n_levels = max(len(s.levels), 1)
-    _check(level, n_levels, "level", fi, k)
-    colors = channel_colors(s)
+    s = fi.series[k] if k < len(fi.series) else None
+    if s is not None and channel_count(s) == n_c:
+        colors = channel_colors(s)
+    else:  # the TIFF reader split or folded the series: default colours
+        colors = [GRAY] if n_c == 1 else [DEFAULT_COLORS[i % 6] for i in range(n_c)]
     single = len(channels) == 1 and n_c > 1  # one chosen channel: gray, most detail
     limits: list[tuple[int, float, float]] = []
     canvas: np.ndarray | None = None
-    bar = _progress(len(channels) * len(zs), f"show {Path(path).name}", progress)
+    bar = _progress(len(channels) * len(zs), f"show {fi.path.name}", progress)
 
     def tick() -> None:
         if bar is not None:
             bar.advance(bar.task_ids[0])
 
     try:
-        with PlaneReader(fi) as reader:
-            for ch in channels:
-                img = _channel_image(reader, k, ch, t, zs, level, tick)
-                if canvas is None:
-                    canvas = np.zeros((img.shape[0], img.shape[1], 3), np.float32)
-                if spp >= 3:  # RGB(A) shown as RGB (alpha dropped)
-                    rgb = img[:, :, :3]
-                    if rgb.dtype == np.uint8:
-                        lo, hi = 0.0, 255.0
-                    else:
-                        lo, hi = auto_contrast(rgb)
-                    canvas += apply_contrast(rgb, lo, hi)
-                    limits.append((ch, lo, hi))
-                    continue
-                plane = img[:, :, 0]
-                if plane.dtype == np.bool_:
-                    plane = plane.astype(np.uint8)
-                lo, hi = auto_contrast(plane)
-                color = GRAY if single else colors[ch]
-                mapped = apply_contrast(plane, lo, hi)
-                canvas += mapped[:, :, None] * (np.asarray(color, np.float32) / 255.0)
+        for ch in channels:
+            img = _channel_image(reader, k, ch, t, zs, level, tick)
+            if canvas is None:
+                canvas = np.zeros((img.shape[0], img.shape[1], 3), np.float32)
+            if img.shape[2] >= 3:  # RGB(A) shown as RGB (alpha dropped)
+                rgb = img[:, :, :3]
+                if rgb.dtype == np.uint8:
+                    lo, hi = 0.0, 255.0
+                else:
+                    lo, hi = auto_contrast(rgb)
+                canvas += apply_contrast(rgb, lo, hi)
                 limits.append((ch, lo, hi))
+                continue
+            plane = img[:, :, 0]
+            if plane.dtype == np.bool_:
+                plane = plane.astype(np.uint8)
+            lo, hi = auto_contrast(plane)
+            color = GRAY if single else colors[ch]
+            mapped = apply_contrast(plane, lo, hi)
+            canvas += mapped[:, :, None] * (np.asarray(color, np.float32) / 255.0)
+            limits.append((ch, lo, hi))
     finally:
         if bar is not None:
             bar.stop()

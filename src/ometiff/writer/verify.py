@@ -3,7 +3,7 @@
 Source planes are hashed (SHA-1) as the writer pulls them, so the source is read
 only once; afterwards the output is re-opened with the OME-TIFF reader (which
 follows its TiffData, UUIDs and companion like any consumer would) and each plane
-is decoded and hashed again. Planes are compared by ``(series, t, c, z)``.
+is decoded through its level API (``read_plane``, level 0) and hashed again. Planes are compared by ``(series, t, c, z)``.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def verify_output(
         def check(key: PlaneKey) -> None:
             nonlocal done
             i, t, c, z = key
-            digest = plane_digest(out[i].get_plane(t, c, z))
+            digest = plane_digest(rdr.read_plane(i, t, c, z))
             if digest != hashes.digests[key]:
                 raise VerificationError(
                     f"{path}: series {i} plane t={t} c={c} z={z} differs from its source"
