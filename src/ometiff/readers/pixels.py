@@ -107,7 +107,12 @@ class PlaneReader:
     def _member(self, name: str | None) -> Path:
         if name is None:
             return self.fi.path
-        return self.fi.path.parent / name
+        from ometiff.ome.fileset import resolve_name
+
+        found = resolve_name(self.fi.path.parent, name)
+        if found.path is None:  # never open a file outside the set's folder
+            raise InvalidTiffError(f"{self.fi.path}: member {name!r} {found.refused}; not opened")
+        return found.path
 
     # plane lists --------------------------------------------------------------------
     def keys(self, series: int) -> list[PlaneKey]:
