@@ -50,7 +50,13 @@ from ometiff.editing.meta import (
     write_document,
 )
 from ometiff.errors import OmeTiffError, OmeXmlError
-from ometiff.ome.fileset import absolute_path, inside_folder, resolve_name
+from ometiff.ome.fileset import (
+    absolute_path,
+    inside_folder,
+    resolve_name,
+    root_uuid,
+    root_uuid_in,
+)
 from ometiff.ome.units import LENGTH_UNITS_M, LENGTH_UNITS_OTHER, TIME_UNITS_S, normalize_unit
 from ometiff.ome.view import parse_ome
 from ometiff.ome.xml import local
@@ -122,16 +128,13 @@ def _expand(paths: Iterable[StrPath]) -> list[Path]:
 
 
 def _root_uuid(path: Path) -> str | None:
-    from ometiff.ome.fileset import root_uuid
-
     if is_tiff(path):
         return root_uuid(path)
     try:
         head = path.read_bytes()[:65536].decode("utf-8", "replace")
     except OSError:
         return None
-    m = re.search(r"<(?:\w+:)?OME\b[^>]*?\sUUID\s*=\s*[\"']([^\"']+)[\"']", head, re.S)
-    return m.group(1) if m else None
+    return root_uuid_in(head)
 
 
 class _Index:
@@ -213,9 +216,15 @@ def _fix_links(
         target = index.get(uuid)
         old = uuid_elem.get("FileName")
         if target is None:
-            key = f"no file with OME UUID {uuid} (FileName {old!r}) in the folder"
+            found = resolve_name(doc.path.parent, old) if old else None
+            if found is not None and found.refused is not None:
+                code = "M2-path-escapes"
+                key = f"FileName {old!r} {found.refused}; not opened, and no file in the folder has OME UUID {uuid}"
+            else:
+                code = "M2-missing"
+                key = f"no file with OME UUID {uuid} (FileName {old!r}) in the folder"
             if not any(u.message == key for u in unresolved):
-                unresolved.append(RepairAction(doc.path, "M2-missing", key))
+                unresolved.append(RepairAction(doc.path, code, key))
             continue
         name = _relative(target, doc.path.parent)
         if old != name:
