@@ -50,13 +50,7 @@ from ometiff.editing.meta import (
     write_document,
 )
 from ometiff.errors import OmeTiffError, OmeXmlError
-from ometiff.ome.fileset import (
-    absolute_path,
-    inside_folder,
-    resolve_name,
-    root_uuid,
-    root_uuid_in,
-)
+from ometiff.ome.fileset import absolute_path, file_uuid, is_set_file, resolve_name, scan_uuids
 from ometiff.ome.units import LENGTH_UNITS_M, LENGTH_UNITS_OTHER, TIME_UNITS_S, normalize_unit
 from ometiff.ome.view import parse_ome
 from ometiff.ome.xml import local
@@ -71,7 +65,6 @@ if TYPE_CHECKING:
 
 __all__ = ["RepairAction", "RepairReport", "repair"]
 
-_TIFF_SUFFIXES = (".tif", ".tiff", ".tf2", ".tf8", ".btf")
 _VALID_UNITS = frozenset((*LENGTH_UNITS_M, *LENGTH_UNITS_OTHER, *TIME_UNITS_S))
 
 
@@ -102,22 +95,12 @@ class RepairReport:
 # --- finding the files ----------------------------------------------------------------
 
 
-def _is_candidate(path: Path) -> bool:
-    """An OME-TIFF or companion in its folder (a link pointing out of it is never read)."""
-    name = path.name.lower()
-    return (
-        path.is_file()
-        and (name.endswith(_TIFF_SUFFIXES) or name.endswith(".companion.ome"))
-        and inside_folder(path, path.parent)
-    )
-
-
 def _expand(paths: Iterable[StrPath]) -> list[Path]:
     out: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            out.extend(sorted(c for c in p.iterdir() if _is_candidate(c)))
+            out.extend(sorted(c for c in p.iterdir() if is_set_file(c)))
         elif p.is_file():
             out.append(p)
         else:
@@ -125,16 +108,6 @@ def _expand(paths: Iterable[StrPath]) -> list[Path]:
     if not out:
         raise OmeTiffError("repair: no OME-TIFF or companion file found in the given paths")
     return list(dict.fromkeys(out))
-
-
-def _root_uuid(path: Path) -> str | None:
-    if is_tiff(path):
-        return root_uuid(path)
-    try:
-        head = path.read_bytes()[:65536].decode("utf-8", "replace")
-    except OSError:
-        return None
-    return root_uuid_in(head)
 
 
 class _Index:
@@ -150,13 +123,7 @@ class _Index:
     def of(self, folder: Path) -> dict[str, Path]:
         key = absolute_path(folder)
         if key not in self._folders:
-            found: dict[str, Path] = {}
-            for candidate in sorted(folder.iterdir()):
-                if _is_candidate(candidate):
-                    uuid = _root_uuid(candidate)
-                    if uuid:
-                        found.setdefault(uuid, candidate)
-            self._folders[key] = found
+            self._folders[key] = scan_uuids(folder)
         return self._folders[key]
 
     def uuids(self) -> dict[Path, str]:
@@ -387,7 +354,7 @@ def _to_companion(
     if companion.exists() or companion.is_symlink():
         raise OmeTiffError(f"{companion}: exists already; move it away to convert to a companion")
     for m in members:
-        uuids.setdefault(m, _root_uuid(m) or new_uuid())
+        uuids.setdefault(m, file_uuid(m) or new_uuid())
     comp = copy_tree(root)
     comp_uuid = new_uuid()
     comp.set("UUID", comp_uuid)
@@ -511,7 +478,7 @@ def repair(
                 if member == path:
                     continue
                 copy = copy_tree(root)
-                uuid = uuids.get(member) or _root_uuid(member)
+                uuid = uuids.get(member) or file_uuid(member)
                 if uuid:
                     copy.set("UUID", uuid)
                 for td in copy.iter("{*}TiffData"):

@@ -323,7 +323,7 @@ def resolve_fileset(
             else:
                 # M2: no FileName: scan the folder for a file with that UUID.
                 if by_uuid is None:
-                    by_uuid = _scan_uuids(base, docs)
+                    by_uuid = scan_uuids(base, docs)
                 hit = by_uuid.get(td.uuid or "")
                 found = Resolved(hit.name if hit else f"<UUID {td.uuid}>", hit)
             resolved = found.path
@@ -347,21 +347,47 @@ def resolve_fileset(
     return FileSet(entry, metadata_path, xml, ome, tuple(members), kind, ())
 
 
-def _scan_uuids(
-    folder: Path, documents: Mapping[Path, str | bytes], limit: int = 10000
+#: Files a set may consist of: TIFFs (classic and BigTIFF suffixes) and companions (M5).
+SET_SUFFIXES = (".tif", ".tiff", ".tf2", ".tf8", ".btf", ".companion.ome")
+
+
+def is_set_file(path: Path) -> bool:
+    """A TIFF or companion file in its folder (a link pointing out of it is never read)."""
+    return (
+        path.name.lower().endswith(SET_SUFFIXES)
+        and path.is_file()
+        and inside_folder(path, path.parent)
+    )
+
+
+def file_uuid(path: Path) -> str | None:
+    """The OME@UUID of a TIFF member or of a companion file (None: none, or unreadable)."""
+    if is_tiff(path):
+        return root_uuid(path)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(65536).decode("utf-8", "replace")
+    except OSError:
+        return None
+    return root_uuid_in(head)
+
+
+def scan_uuids(
+    folder: Path, documents: Mapping[Path, str | bytes] | None = None, *, limit: int = 10000
 ) -> dict[str, Path]:
+    """OME@UUID -> file for the TIFFs and companions in ``folder`` (M1; M2 without FileName).
+
+    ``documents`` (keys as :func:`absolute_path`) stand in for files' stored OME-XML.
+    The first file with a UUID wins; at most ``limit`` files are looked at.
+    """
     out: dict[str, Path] = {}
+    docs = documents or {}
     for n, candidate in enumerate(sorted(folder.iterdir())):
         if n >= limit:
             break
-        name = candidate.name.lower()
-        if (
-            candidate.is_file()
-            and (".ome.tif" in name or name.endswith((".ome.tf2", ".ome.tf8", ".ome.btf")))
-            and inside_folder(candidate, folder)  # a link out of the folder is never read
-        ):
-            doc = documents.get(absolute_path(candidate))
-            uuid = root_uuid(candidate) if doc is None else root_uuid_in(_text(doc))
+        if is_set_file(candidate):
+            doc = docs.get(absolute_path(candidate))
+            uuid = file_uuid(candidate) if doc is None else root_uuid_in(_text(doc))
             if uuid:
                 out.setdefault(uuid, candidate)
     return out
