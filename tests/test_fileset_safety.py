@@ -257,3 +257,25 @@ def test_repair_that_would_make_the_set_invalid_is_refused(tmp_path: Path) -> No
     with pytest.raises(OmeTiffError, match=r"repair refused.*D5-size-x"):
         repair(a)  # relinking b.ome.tif -> moved.ome.tif would map planes to 16x16 IFDs
     assert {p: p.read_bytes() for p in raw} == raw
+
+
+def test_validate_judges_candidate_documents_of_a_whole_set(tmp_path: Path) -> None:
+    """validate(documents=...): members rewritten as BinaryOnly plus a companion not written yet."""
+    folder = tmp_path / "set"
+    folder.mkdir()
+    ua, cu = new_uuid(), new_uuid()
+    member = _tiff(folder / "a.ome.tif", small_xml(root_uuid=ua))
+    companion = folder / "a.companion.ome"
+    td = f'<TiffData IFD="0" PlaneCount="1"><UUID FileName="a.ome.tif">{ua}</UUID></TiffData>'
+    docs: dict[Path, str | bytes] = {
+        member: _binary_only(ua, "a.companion.ome", cu),
+        companion: small_xml(tiffdata=td, root_uuid=cu),
+    }
+    raw = member.read_bytes()
+    for entry in (member, companion):
+        report = validate(entry, documents=docs)
+        assert report.errors == () and companion in report.files
+    docs[companion] = small_xml(size_x=64, tiffdata=td, root_uuid=cu)  # disagrees with the IFD
+    for entry in (member, companion):
+        assert "D5-size-x" in {i.code for i in validate(entry, documents=docs).errors}
+    assert not companion.exists() and member.read_bytes() == raw  # judged, nothing written
