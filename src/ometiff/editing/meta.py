@@ -159,14 +159,14 @@ def check_target(path: Path) -> None:
     through: no command changes anything outside the set's folder.
     """
     from ometiff.ome.fileset import inside_folder
-    from ometiff.tiff.patch import _check_writable
+    from ometiff.tiff.patch import check_writable
 
     if not inside_folder(path, path.parent):
         raise OmeTiffError(
             f"{path}: is a symbolic link to a file outside its folder; not rewritten "
             "(edit the file itself)"
         )
-    _check_writable(path)
+    check_writable(path)
 
 
 def refuse(path: Path, problems: list[str], what: str = "edit") -> ValidationError:
