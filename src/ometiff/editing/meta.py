@@ -268,15 +268,17 @@ def apply_to_documents(
     planned: list[tuple[Document, _Element, list[str]]] = []
     for doc in docs:
         new_root, changes = edit(doc, copy_tree(doc.root))
+        planned.append((doc, new_root, changes))
+    # the whole validator (schema and specification rules) judges each edited document
+    # with every other copy of the set edited too; only errors the edit adds refuse it
+    candidates = {d.path: serialize(r) for d, r, c in planned if c}
+    for doc, _, changes in planned:
         if changes:
-            # the whole validator (schema and specification rules) judges the edit;
-            # only errors the edit introduces refuse it
             before = set(validator_findings(doc.path, None))
-            after = validator_findings(doc.path, new_root)
+            after = validator_findings(doc.path, None, documents=candidates)
             problems = [f for f in after if f not in before]
             if problems:
                 raise refuse(doc.path, problems, what)
-        planned.append((doc, new_root, changes))
     if dry_run:
         return EditResult(
             tuple(FileEdit(d.path, tuple(c), False) for d, _, c in planned), dry_run=True
