@@ -355,7 +355,7 @@ def validate(
     schema: bool = True,
     strict: bool = False,
     xml: str | bytes | None = None,
-    documents: Mapping[StrPath, str | bytes] | None = None,
+    documents: Mapping[Path, str | bytes] | None = None,
 ) -> ValidationReport:
     """Validate an OME-TIFF (or a whole multi-file set, from any member or its companion).
 
