@@ -69,15 +69,9 @@ def copy_corpus(src: Path, dst: Path) -> Path:
 
 
 def assert_valid(path: Path) -> None:
-    """No errors from ometiff.validate (or, before it exists, the edit checks)."""
-    try:
-        from ometiff.validation.validator import validate
-    except ImportError:  # pragma: no cover - validator not in this tree yet
-        from ometiff.editing.meta import CheckContext, findings, load_document
+    """No errors from ometiff.validate."""
+    from ometiff.validation.validator import validate
 
-        doc = load_document(path)
-        assert findings(doc.root, CheckContext(path)) == []
-        return
     report = validate(path)
     errors = [(i.code, i.loc, i.message) for i in report.issues if i.severity == "error"]
     assert errors == []

@@ -2,11 +2,13 @@
 
 Fields are edited on the lxml tree of the stored document, so everything the
 edit does not touch (unknown annotations, attribute order, comments) is kept.
-Every edited document is checked before it is written (:func:`new_findings`):
-an edit that would add a finding the file did not have -- a schema error (S7/S8),
-Pixels that disagree with the IFDs (D5), TiffData that no longer resolve
-(T2-T5, M1), channels that do not add up to SizeC (R2) -- is refused with that
-finding and nothing is written. Pixel data are never rewritten: a TIFF's
+Every edited document is judged by the validator before it is written
+(:func:`validator_findings`): an edit that would add an error the file did not
+have -- a schema error (S7/S8), Pixels that disagree with the IFDs (D5), TiffData
+that no longer resolve (T2-T5, M1), channels that do not add up to SizeC (R2) --
+is refused with that finding and nothing is written. Nothing outside the set's
+folder is read or written (members are found by
+:func:`ometiff.ome.fileset.resolve_name`; :func:`check_target` refuses links out). Pixel data are never rewritten: a TIFF's
 ImageDescription is swapped crash-safely by :mod:`ometiff.tiff.patch`; a
 companion file (M5) is replaced with a temporary file and a rename.
 
@@ -18,7 +20,7 @@ file of a BinaryOnly set (M4).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,10 +28,9 @@ from lxml import etree
 
 from ometiff.errors import OmeTiffError, OmeXmlError, ValidationError
 from ometiff.ome.units import LENGTH_UNITS_M, LENGTH_UNITS_OTHER, TIME_UNITS_S, normalize_unit
-from ometiff.ome.view import parse_ome, plane_map
-from ometiff.ome.xml import local, parse_xml, schema_version
-from ometiff.tiff.structure import TiffStructure, inspect_tiff, is_tiff, read_description
-from ometiff.types import DIMENSION_ORDERS, OME_TO_DTYPE
+from ometiff.ome.view import parse_ome
+from ometiff.ome.xml import local, parse_xml
+from ometiff.tiff.structure import is_tiff, read_description
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -130,166 +131,42 @@ def copy_tree(root: _Element) -> _Element:
 # --- checks before writing -------------------------------------------------------
 
 
-@dataclass
-class CheckContext:
-    """What the checks need to know about the files around one document."""
-
-    target: Path  # the file the document is (or will be) stored in
-    fileset: FileSet | None = None
-    uuids: dict[Path, str | None] = field(default_factory=dict)  # known OME@UUIDs
-    _structures: dict[Path, TiffStructure | None] = field(default_factory=dict)
-
-    def structure(self, path: Path) -> TiffStructure | None:
-        """TIFF structure of ``path`` (cached; None when unreadable or not a TIFF)."""
-        if path not in self._structures:
-            try:
-                self._structures[path] = inspect_tiff(path) if is_tiff(path) else None
-            except OmeTiffError:  # an unreadable member is a finding, not a crash
-                self._structures[path] = None
-        return self._structures[path]
-
-    def root_uuid(self, path: Path) -> str | None:
-        """OME@UUID of a member file."""
-        if path not in self.uuids:
-            from ometiff.ome.fileset import root_uuid
-
-            self.uuids[path] = root_uuid(path)
-        return self.uuids[path]
-
-    def resolve(self, uuid: str | None, filename: str | None) -> Path | None:
-        """The file a TiffData names (None: not found)."""
-        if uuid is None and filename is None:
-            return self.target if is_tiff(self.target) else None
-        if filename is not None:
-            name = filename.replace("\\", "/")
-            if not name.startswith("/") and ".." not in name.split("/"):
-                candidate = self.target.parent / name
-                if candidate.is_file():
-                    return candidate
-            return None
-        if self.fileset is not None:
-            member = self.fileset.member_for(uuid, None)
-            if member is not None and member.path is not None and member.exists:
-                return member.path
-        for path, value in self.uuids.items():
-            if value == uuid:
-                return path
-        return self.target if is_tiff(self.target) else None
-
-
-def schema_findings(root: _Element) -> list[str]:
-    """XSD errors of a 2016-06 document (S7/S8; identity constraints on)."""
-    from ometiff.ome.schema import validate_schema
-
-    if schema_version(root) != "2016-06":
-        return []
-    return [f"schema: {e.path}: {e.message}" for e in validate_schema(root, limit=50)]
-
-
-def _once(out: list[str], seen: set[str], message: str) -> None:
-    if message not in seen:
-        seen.add(message)
-        out.append(message)
-
-
-def consistency_findings(root: _Element, ctx: CheckContext) -> list[str]:
-    """Checks of a document against the TIFF files it describes (D5, R2, T2-T5, M1, M4)."""
-    out: list[str] = []
-    seen: set[str] = set()
-    view = parse_ome(root, source=str(ctx.target))
-    if view.binary_only is not None:
-        if not view.binary_only.metadata_file or not view.binary_only.uuid:
-            out.append("BinaryOnly needs MetadataFile and UUID (M4)")
-        return out
-
-    def ifd_count(uuid: str | None, filename: str | None) -> int | None:
-        path = ctx.resolve(uuid, filename)
-        st = ctx.structure(path) if path is not None else None
-        return None if st is None else st.ifd_count
-
-    for image in view.images:
-        where = f"Image {image.index}"
-        if image.size_x is None or image.size_y is None:
-            continue  # the schema check reports the missing attribute
-        if image.channels and image.size_c is not None:
-            total = sum(c.samples_per_pixel or 1 for c in image.channels)
-            if total != image.size_c:
-                out.append(
-                    f"{where}: {len(image.channels)} Channel(s) hold {total} samples "
-                    f"but SizeC={image.size_c} (R2)"
-                )
-        if not image.tiffdata or image.dimension_order not in DIMENSION_ORDERS:
-            continue  # the schema check reports a bad DimensionOrder (D3)
-        pm = plane_map(image, ifd_count=ifd_count, fill_down=True)
-        if pm.unmapped:
-            out.append(
-                f"{where}: {len(pm.unmapped)} of {image.plane_count} planes map to no IFD (T4)"
-            )
-        if pm.duplicates:
-            out.append(f"{where}: {len(pm.duplicates)} plane(s) mapped twice (T5)")
-        checked: set[tuple[str | None, str | None]] = set()
-        for ref in pm.planes.values():
-            key = (ref.uuid, ref.filename)
-            path = ctx.resolve(ref.uuid, ref.filename)
-            if path is None:
-                _once(out, seen, f"{where}: TiffData names {ref.filename or ref.uuid}, "
-                      "which is not there (M2)")
-                continue
-            if key not in checked:
-                checked.add(key)
-                if ref.uuid is not None:
-                    expected = view.uuid if path == ctx.target else ctx.root_uuid(path)
-                    if expected is not None and expected != ref.uuid:
-                        out.append(
-                            f"{where}: TiffData UUID {ref.uuid} is not the OME UUID of "
-                            f"{path.name} ({expected}) (M1)"
-                        )
-            st = ctx.structure(path)
-            if st is None:
-                continue
-            if ref.ifd >= st.ifd_count:
-                _once(out, seen, f"{where}: a plane maps to IFD {ref.ifd} of {path.name}, "
-                      f"which has {st.ifd_count} IFDs (T5)")
-                continue
-            ifd = st.ifds[ref.ifd]
-            if image.size_x != ifd.width:
-                _once(out, seen, f"{where}: SizeX={image.size_x} disagrees with the IFDs "
-                      f"(width {ifd.width}) (D5)")
-            if image.size_y != ifd.height:
-                _once(out, seen, f"{where}: SizeY={image.size_y} disagrees with the IFDs "
-                      f"(height {ifd.height}) (D5)")
-            want = OME_TO_DTYPE.get(image.pixel_type or "")
-            if want is not None and ifd.dtype is not None and want != ifd.dtype:
-                _once(out, seen, f"{where}: Type={image.pixel_type} disagrees with the IFDs "
-                      f"({ifd.dtype}) (D5)")
-    return out
-
-
-def findings(root: _Element, ctx: CheckContext) -> list[str]:
-    """Every finding for a document stored in ``ctx.target``."""
-    return schema_findings(root) + consistency_findings(root, ctx)
-
-
-def new_findings(old: _Element | None, new: _Element, ctx: CheckContext) -> list[str]:
-    """Findings of ``new`` that ``old`` did not have (all of them when ``old`` is None)."""
-    before = set(findings(old, ctx)) if old is not None else set()
-    return [f for f in findings(new, ctx) if f not in before]
-
-
 _LINE = re.compile(r" \(line \d+\)")
 
 
-def validator_findings(path: Path, root: _Element | None) -> list[str]:
-    """Errors ``ometiff.validate`` finds with ``root`` stored in ``path`` (None: as it is).
+def validator_findings(
+    path: Path, root: _Element | None, *, documents: Mapping[Path, bytes] | None = None
+) -> list[str]:
+    """Errors ``ometiff.validate`` finds from ``path`` with ``root`` stored in it (None: as it is).
 
-    Locations lose their line numbers, so findings before and after an edit compare
-    equal when the edit did not cause them.
+    ``documents`` are the other candidate documents of the set (a repair rewriting
+    several files, a new companion). Locations lose their line numbers, so findings
+    before and after an edit compare equal when the edit did not cause them.
     """
     from ometiff.validation.validator import validate
 
-    xml = None if root is None else serialize(root)
-    report = validate(path, xml=xml)
+    docs: dict[Path, str | bytes] = dict(documents or {})
+    if root is not None:
+        docs[path] = serialize(root)
+    report = validate(path, documents=docs)
     return [f"{i.code} at {_LINE.sub('', i.loc)}: {i.message}" for i in report.errors]
+
+
+def check_target(path: Path) -> None:
+    """Refuse, before anything is written, a target that cannot or must not be rewritten.
+
+    A file that is a symbolic link pointing out of its folder is never written
+    through: no command changes anything outside the set's folder.
+    """
+    from ometiff.ome.fileset import inside_folder
+    from ometiff.tiff.patch import check_writable
+
+    if not inside_folder(path, path.parent):
+        raise OmeTiffError(
+            f"{path}: is a symbolic link to a file outside its folder; not rewritten "
+            "(edit the file itself)"
+        )
+    check_writable(path)
 
 
 def refuse(path: Path, problems: list[str], what: str = "edit") -> ValidationError:
@@ -317,6 +194,12 @@ def edit_targets(path: StrPath) -> tuple[FileSet, list[Document]]:
         return fs, [load_document(fs.metadata_path)]
     if fs.kind == "single":
         return fs, [load_document(p)]
+    refused = [f"{m.filename!r} {m.refused}" for m in fs.refused]
+    if refused:
+        raise OmeTiffError(
+            f"{p}: member {refused[0]}; not opened, edit refused (no file outside the "
+            "set's folder is read or written)"
+        )
     missing = [m.filename for m in fs.members if not m.exists]
     if missing:
         raise OmeTiffError(
@@ -355,9 +238,9 @@ def backup_path(path: Path) -> Path:
 def write_document(path: Path, data: bytes, *, is_tiff_file: bool, old_text: str,
                    backup: bool, changes: tuple[str, ...]) -> FileEdit:
     """Write one document crash-safely (after an optional backup of the old XML)."""
-    from ometiff.tiff.patch import _check_writable, write_description, write_text_atomic
+    from ometiff.tiff.patch import write_description, write_text_atomic
 
-    _check_writable(path)
+    check_target(path)
     saved = None
     if backup:
         saved = backup_path(path)
@@ -382,27 +265,27 @@ def apply_to_documents(
     verbatim: bytes | None = None,
 ) -> EditResult:
     """Edit a copy of each document, check all of them, then write them all (or none)."""
-    from ometiff.tiff.patch import _check_writable
-
     planned: list[tuple[Document, _Element, list[str]]] = []
     for doc in docs:
         new_root, changes = edit(doc, copy_tree(doc.root))
+        planned.append((doc, new_root, changes))
+    # the whole validator (schema and specification rules) judges each edited document
+    # with every other copy of the set edited too; only errors the edit adds refuse it
+    candidates = {d.path: serialize(r) for d, r, c in planned if c}
+    for doc, _, changes in planned:
         if changes:
-            # the whole validator (schema and specification rules) judges the edit;
-            # only errors the edit introduces refuse it
             before = set(validator_findings(doc.path, None))
-            after = validator_findings(doc.path, new_root)
+            after = validator_findings(doc.path, None, documents=candidates)
             problems = [f for f in after if f not in before]
             if problems:
                 raise refuse(doc.path, problems, what)
-        planned.append((doc, new_root, changes))
     if dry_run:
         return EditResult(
             tuple(FileEdit(d.path, tuple(c), False) for d, _, c in planned), dry_run=True
         )
     for doc, _, changes in planned:
         if changes:
-            _check_writable(doc.path)  # refuse before the first file is touched
+            check_target(doc.path)  # refuse before the first file is touched
     edits = []
     for doc, new_root, changes in planned:
         if not changes:

@@ -18,9 +18,15 @@ Repairs, each reported as a :class:`RepairAction` with a checklist id:
   ``.companion.ome`` with BinaryOnly members (M4/M5), or embed it in every
   member (M3).
 
-Every repaired document passes the same checks as an edit (no new findings,
-:func:`ometiff.editing.meta.new_findings`) and is written through the same crash-safe
-patch (:mod:`ometiff.tiff.patch`) or atomic replace (companions).
+Every document a repair would write -- members, companions, a new companion that
+does not exist yet -- is judged together by the validator
+(``validate(path, documents=...)``), as an edit is: a repair that would add an
+error code is refused with that finding and nothing is written. Files are written
+through the same crash-safe patch (:mod:`ometiff.tiff.patch`) or atomic replace
+(companions). Files are found only inside each set's folder
+(:func:`ometiff.ome.fileset.resolve_name`, :func:`ometiff.ome.fileset.inside_folder`):
+a MetadataFile or FileName pointing out of it, or a link out of it, is never read,
+written or deleted.
 """
 
 from __future__ import annotations
@@ -34,17 +40,17 @@ from typing import TYPE_CHECKING
 from lxml import etree
 
 from ometiff.editing.meta import (
-    CheckContext,
     Document,
     backup_path,
+    check_target,
     copy_tree,
     load_document,
-    new_findings,
     refuse,
     serialize,
     write_document,
 )
 from ometiff.errors import OmeTiffError, OmeXmlError
+from ometiff.ome.fileset import absolute_path, file_uuid, is_set_file, resolve_name, scan_uuids
 from ometiff.ome.units import LENGTH_UNITS_M, LENGTH_UNITS_OTHER, TIME_UNITS_S, normalize_unit
 from ometiff.ome.view import parse_ome
 from ometiff.ome.xml import local
@@ -59,7 +65,6 @@ if TYPE_CHECKING:
 
 __all__ = ["RepairAction", "RepairReport", "repair"]
 
-_TIFF_SUFFIXES = (".tif", ".tiff", ".tf2", ".tf8", ".btf")
 _VALID_UNITS = frozenset((*LENGTH_UNITS_M, *LENGTH_UNITS_OTHER, *TIME_UNITS_S))
 
 
@@ -90,17 +95,12 @@ class RepairReport:
 # --- finding the files ----------------------------------------------------------------
 
 
-def _is_candidate(path: Path) -> bool:
-    name = path.name.lower()
-    return path.is_file() and (name.endswith(_TIFF_SUFFIXES) or name.endswith(".companion.ome"))
-
-
 def _expand(paths: Iterable[StrPath]) -> list[Path]:
     out: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            out.extend(sorted(c for c in p.iterdir() if _is_candidate(c)))
+            out.extend(sorted(c for c in p.iterdir() if is_set_file(c)))
         elif p.is_file():
             out.append(p)
         else:
@@ -110,29 +110,25 @@ def _expand(paths: Iterable[StrPath]) -> list[Path]:
     return list(dict.fromkeys(out))
 
 
-def _root_uuid(path: Path) -> str | None:
-    from ometiff.ome.fileset import root_uuid
+class _Index:
+    """OME@UUID -> file, per folder, for every OME-TIFF and companion in it (M1).
 
-    if is_tiff(path):
-        return root_uuid(path)
-    try:
-        head = path.read_bytes()[:65536].decode("utf-8", "replace")
-    except OSError:
-        return None
-    m = re.search(r"<(?:\w+:)?OME\b[^>]*?\sUUID\s*=\s*[\"']([^\"']+)[\"']", head, re.S)
-    return m.group(1) if m else None
+    A document is only ever linked to files of its own folder, so two copies of a
+    set repaired together stay apart and no link leads out of a folder.
+    """
 
+    def __init__(self) -> None:
+        self._folders: dict[Path, dict[str, Path]] = {}
 
-def _index(folders: Iterable[Path]) -> dict[str, Path]:
-    """OME@UUID -> file, for every OME-TIFF and companion in the folders (M1)."""
-    out: dict[str, Path] = {}
-    for folder in folders:
-        for candidate in sorted(folder.iterdir()):
-            if _is_candidate(candidate):
-                uuid = _root_uuid(candidate)
-                if uuid:
-                    out.setdefault(uuid, candidate)
-    return out
+    def of(self, folder: Path) -> dict[str, Path]:
+        key = absolute_path(folder)
+        if key not in self._folders:
+            self._folders[key] = scan_uuids(folder)
+        return self._folders[key]
+
+    def uuids(self) -> dict[Path, str]:
+        """File -> OME@UUID over every folder indexed so far."""
+        return {p: u for index in self._folders.values() for u, p in index.items()}
 
 
 def _relative(target: Path, folder: Path) -> str:
@@ -187,9 +183,15 @@ def _fix_links(
         target = index.get(uuid)
         old = uuid_elem.get("FileName")
         if target is None:
-            key = f"no file with OME UUID {uuid} (FileName {old!r}) in the folder"
+            found = resolve_name(doc.path.parent, old) if old else None
+            if found is not None and found.refused is not None:
+                code = "M2-path-escapes"
+                key = f"FileName {old!r} {found.refused}; not opened, and no file in the folder has OME UUID {uuid}"
+            else:
+                code = "M2-missing"
+                key = f"no file with OME UUID {uuid} (FileName {old!r}) in the folder"
             if not any(u.message == key for u in unresolved):
-                unresolved.append(RepairAction(doc.path, "M2-missing", key))
+                unresolved.append(RepairAction(doc.path, code, key))
             continue
         name = _relative(target, doc.path.parent)
         if old != name:
@@ -287,9 +289,15 @@ def _fix_binary_only(
     name = binary.get("MetadataFile")
     target = index.get(uuid or "")
     if target is None:
-        named = doc.path.parent / name if name else None
-        if named is not None and named.is_file():
-            return named
+        found = resolve_name(doc.path.parent, name or "", basename=True)
+        if found.path is None:
+            unresolved.append(RepairAction(
+                doc.path, "M2-path-escapes",
+                f"its MetadataFile {name!r} {found.refused}; not opened",
+            ))
+            return None
+        if found.exists:
+            return found.path
         unresolved.append(RepairAction(
             doc.path, "M4-missing",
             f"its metadata file {name!r} (UUID {uuid}) is not in the folder",
@@ -343,10 +351,10 @@ def _to_companion(
     if not members:
         raise OmeTiffError(f"{source.path}: its metadata maps no plane to a TIFF; no companion made")
     companion = source.path.parent / _companion_name(members)
-    if companion.exists():
+    if companion.exists() or companion.is_symlink():
         raise OmeTiffError(f"{companion}: exists already; move it away to convert to a companion")
     for m in members:
-        uuids.setdefault(m, _root_uuid(m) or new_uuid())
+        uuids.setdefault(m, file_uuid(m) or new_uuid())
     comp = copy_tree(root)
     comp_uuid = new_uuid()
     comp.set("UUID", comp_uuid)
@@ -402,7 +410,7 @@ def repair(
     if to_companion and to_embedded:
         raise OmeTiffError("repair: choose either to_companion or to_embedded")
     files = _expand([paths] if isinstance(paths, (str, os.PathLike)) else paths)
-    index = _index({f.parent for f in files})
+    indexes = _Index()
     docs: dict[Path, Document] = {}
     roots: dict[Path, _Element] = {}
     actions: list[RepairAction] = []
@@ -416,6 +424,7 @@ def repair(
         docs[path] = doc
         root = copy_tree(doc.root)
         roots[path] = root
+        index = indexes.of(path.parent)
         if _children(root, "BinaryOnly"):
             meta = _fix_binary_only(doc, root, index, actions, unresolved)
             if meta is not None and meta not in docs:
@@ -429,10 +438,11 @@ def repair(
             if member not in docs:
                 queue.append(member)
     _fix_companion_uuids(docs, roots, actions)
-    uuids: dict[Path, str] = {p: u for u, p in index.items()}
+    uuids = indexes.uuids()
     uuids.update({p: r.get("UUID", "") for p, r in roots.items() if r.get("UUID")})
     outputs: dict[Path, bytes] = {}
     extra: dict[Path, _Element] = {}  # new companion files
+    made_from: dict[Path, Path] = {}  # new companion -> the document it was made from
     removals: list[Path] = []
     for path, doc in docs.items():
         if serialize(roots[path], declaration=doc.declaration) != serialize(
@@ -445,8 +455,11 @@ def repair(
         for path in sources:
             if path in done:
                 continue
-            companion, comp, members_xml = _to_companion(docs[path], roots[path], index, uuids)
+            companion, comp, members_xml = _to_companion(
+                docs[path], roots[path], indexes.of(path.parent), uuids
+            )
             extra[companion] = comp
+            made_from[companion] = path
             for member, xml in members_xml.items():
                 outputs[member] = xml
                 done.add(member)
@@ -459,12 +472,13 @@ def repair(
             root = roots[path]
             if _children(root, "BinaryOnly") or (doc.is_tiff and not _is_master(root, docs)):
                 continue
+            index = indexes.of(path.parent)
             members = _members_of(root, index, path if doc.is_tiff else None)
             for member in members:
                 if member == path:
                     continue
                 copy = copy_tree(root)
-                uuid = uuids.get(member) or _root_uuid(member)
+                uuid = uuids.get(member) or file_uuid(member)
                 if uuid:
                     copy.set("UUID", uuid)
                 for td in copy.iter("{*}TiffData"):
@@ -482,21 +496,13 @@ def repair(
                 f"metadata embedded in {len([m for m in members if m != path])} member(s)"
                 + (" (M3); companion removed" if not doc.is_tiff else " (M3)"),
             ))
-    # check every document that will be written
-    for path, data in outputs.items():
-        new_root = _parse(data, path)
-        old = docs[path].root if path in docs else None
-        ctx = CheckContext(path, None, uuids={**uuids, path: new_root.get("UUID")})
-        problems = new_findings(old, new_root, ctx)
-        if problems:
-            raise refuse(path, problems, "repair")
-    for path, root in extra.items():
-        ctx = CheckContext(path, None, uuids=dict(uuids))
-        problems = new_findings(None, root, ctx)
-        if problems:
-            raise refuse(path, problems, "repair")
+    # the validator judges every document that will be written, all together
+    candidates = {**outputs, **{path: serialize(root) for path, root in extra.items()}}
+    _judge(candidates, made_from)
     if dry_run:
         return RepairReport(tuple(actions), tuple(unresolved), True, ())
+    for path in [*outputs, *removals]:
+        check_target(path)  # refuse before the first file is touched
     written: list[Path] = []
     for path, root in extra.items():  # a companion first: members then point to a real file
         from ometiff.tiff.patch import write_text_atomic
@@ -528,7 +534,7 @@ def _fix_companion_uuids(
             continue
         pointing = [
             b for p, r in roots.items() for b in _children(r, "BinaryOnly")
-            if (p.parent / (b.get("MetadataFile") or "")).resolve() == path.resolve()
+            if _points_to(p, b.get("MetadataFile"), path)
         ]
         found = {b.get("UUID") for b in pointing} - {None, ""}
         if len(found) == 1:
@@ -542,6 +548,35 @@ def _fix_companion_uuids(
                        f"({len(pointing)} BinaryOnly member(s) updated)")
         root.set("UUID", uuid)
         acts.append(RepairAction(path, "M5-companion-uuid", message))
+
+
+def _points_to(member: Path, metadata_file: str | None, target: Path) -> bool:
+    found = resolve_name(member.parent, metadata_file or "", basename=True)
+    return found.path is not None and absolute_path(found.path) == absolute_path(target)
+
+
+def _judge(candidates: dict[Path, bytes], made_from: dict[Path, Path]) -> None:
+    """Refuse the repair when the validator finds an error code a document did not have.
+
+    Every candidate is validated from its own path with all candidates in place
+    (a new companion included); it is compared with the file as it is now (a new
+    companion: with the document it was made from). Codes are compared, not
+    locations: a repair renames the files that locations name.
+    """
+    from ometiff.validation.validator import validate
+
+    before: dict[Path, set[str]] = {}
+    for path in candidates:
+        base = made_from.get(path, path)
+        if base not in before:
+            try:
+                before[base] = {i.code for i in validate(base).errors}
+            except OmeTiffError:  # unreadable as it is: every error is new
+                before[base] = set()
+        after = validate(path, documents=candidates).errors
+        new = [f"{i.code} at {i.loc}: {i.message}" for i in after if i.code not in before[base]]
+        if new:
+            raise refuse(path, new, "repair")
 
 
 def _is_master(root: _Element, docs: dict[Path, Document]) -> bool:

@@ -10,6 +10,8 @@ retried by basename inside the folder, as Bio-Formats does (N2).
 
 from __future__ import annotations
 
+import os
+import posixpath
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -21,6 +23,8 @@ from ometiff.ome.view import OmeView, parse_ome
 from ometiff.tiff.structure import inspect_tiff, is_tiff, read_description
 
 if TYPE_CHECKING:
+    from collections.abc import Collection, Mapping
+
     from ometiff.types import StrPath
 
 _UUID_ATTR = re.compile(r"<(?:\w+:)?OME\b[^>]*?\sUUID\s*=\s*[\"']([^\"']+)[\"']", re.S)
@@ -36,6 +40,8 @@ class Member:
     exists: bool
     escapes: bool  # FileName points outside the set's folder (never opened)
     by_basename: bool  # found only by stripping a directory from FileName (N2)
+    refused: str | None = None  # why it was not opened (see :func:`resolve_name`)
+    absolute: bool = False  # FileName is an absolute path (M2)
 
 
 @dataclass
@@ -93,6 +99,11 @@ class FileSet:
         return tuple(m for m in self.members if not m.exists)
 
     @property
+    def refused(self) -> tuple[Member, ...]:
+        """Members named outside the set's folder: never opened (``Member.refused`` says why)."""
+        return tuple(m for m in self.members if m.refused is not None)
+
+    @property
     def is_multifile(self) -> bool:
         """More than one file in the set (or a companion)."""
         return len(self.members) > 1 or self.kind in ("companion", "master")
@@ -113,17 +124,94 @@ def root_uuid_in(description: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _resolve(folder: Path, filename: str) -> tuple[Path | None, bool, bool]:
-    """(path, escapes, by_basename) for a FileName inside ``folder``."""
-    posix = PurePosixPath(filename.replace("\\", "/"))
-    is_abs = posix.is_absolute() or PureWindowsPath(filename).is_absolute()
-    if not is_abs and ".." not in posix.parts:
-        return folder / Path(*posix.parts), False, False
-    # N2: old writers stored absolute paths; Bio-Formats retries the basename.
-    candidate = folder / posix.name
-    if posix.name and candidate.is_file():
-        return candidate, False, True
-    return None, True, False
+def absolute_path(path: StrPath) -> Path:
+    """``path`` made absolute without following links: the key of candidate documents."""
+    return Path(os.path.abspath(path))
+
+
+def inside_folder(path: Path, folder: Path) -> bool:
+    """True when ``path``, with every symbolic link followed, lies inside ``folder``.
+
+    The one containment test of the package: a name that climbs out with ``..``,
+    an absolute path elsewhere and a symbolic link that points out all fail it.
+    A path that does not exist (yet) is judged by its normalised name.
+    """
+    real = Path(os.path.realpath(path))
+    base = Path(os.path.realpath(folder))
+    return real == base or base in real.parents
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """Where a name written in the metadata (UUID@FileName, BinaryOnly@MetadataFile) leads.
+
+    ``path`` is the only file a command may open for that name: inside the
+    folder (symbolic links followed), or None when the name was refused
+    (``refused`` says why, for a finding or a one-line error).
+    """
+
+    name: str
+    path: Path | None
+    refused: str | None = None
+    absolute: bool = False  # the name is an absolute path (M2: write it relative)
+    by_basename: bool = False  # the named file is not there; found by its base name (N2)
+
+    @property
+    def exists(self) -> bool:
+        """A safe path that names an existing file."""
+        return self.path is not None and self.path.is_file()
+
+
+def resolve_name(
+    folder: Path, name: str, *, basename: bool = False, virtual: Collection[Path] = ()
+) -> Resolved:
+    """Resolve a file name written in OME-XML inside ``folder``; never leave it.
+
+    - a relative name is taken from ``folder``; one that climbs out (``..``) or is
+      a symbolic link pointing out of the folder is refused;
+    - an absolute name is used only when it lies inside the folder; otherwise its
+      base name is looked up in the folder, as Bio-Formats does for the absolute
+      paths old writers stored (N2), else it is refused;
+    - ``basename``: a relative name whose file is missing is also looked up by its
+      base name (a BinaryOnly MetadataFile whose companion sits beside the member);
+    - ``virtual``: files about to be written (a new companion), as :func:`absolute_path`,
+      count as existing.
+    """
+    text = name.replace("\\", "/")
+    posix = PurePosixPath(text)
+    absolute = posix.is_absolute() or PureWindowsPath(name).is_absolute()
+
+    def exists(path: Path) -> bool:
+        return absolute_path(path) in virtual or path.is_file()
+
+    def by_base() -> Path | None:
+        base = folder / posix.name
+        if posix.name not in ("", ".", "..") and exists(base) and inside_folder(base, folder):
+            return base
+        return None
+
+    if not text or not posix.name:
+        return Resolved(name, None, "is empty or names a folder")
+    if absolute:
+        named = Path(text)
+        if posix.is_absolute() and inside_folder(named, folder) and exists(named):
+            return Resolved(name, named, absolute=True)
+        found = by_base()
+        if found is not None:
+            return Resolved(name, found, absolute=True, by_basename=True)
+        return Resolved(name, None, "is an absolute path outside the set's folder", absolute=True)
+    named = folder / Path(*posix.parts)
+    if not inside_folder(named, folder):
+        climbs = posixpath.normpath(text).split("/")[0] == ".."
+        why = "climbs out of the set's folder" if climbs else (
+            "is a symbolic link to a file outside the set's folder"
+        )
+        return Resolved(name, None, why)
+    if basename and len(posix.parts) > 1 and not exists(named):
+        found = by_base()
+        if found is not None:
+            return Resolved(name, found, by_basename=True)
+    return Resolved(name, named)
 
 
 def _read_xml_file(path: Path) -> str:
@@ -134,24 +222,52 @@ def _read_xml_file(path: Path) -> str:
         return data.decode("latin-1")
 
 
+def _text(value: str | bytes) -> str:
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
 def resolve_fileset(
-    path: StrPath, *, planes: bool = True, parsed: OmeView | None = None
+    path: StrPath,
+    *,
+    planes: bool = True,
+    parsed: OmeView | None = None,
+    documents: Mapping[Path, str | bytes] | None = None,
 ) -> FileSet:
     """Resolve the OME-TIFF set that ``path`` (a member or a companion) belongs to.
 
     ``planes`` is passed to :func:`~ometiff.ome.view.parse_ome`; ``parsed`` is the
     entry file's already parsed OME-XML (the validator parses it once itself).
+    ``documents`` maps files to the OME-XML they would hold (candidate documents
+    judged before they are written): it stands in for a TIFF's ImageDescription or
+    a companion's content, and a companion named there need not exist yet.
+
+    Every file is looked up with :func:`resolve_name`: nothing outside the folder
+    of the file that names it is ever opened.
 
     Raises
     ------
     OmeXmlError
-        The file has no OME-XML, or a BinaryOnly member's metadata file is missing.
+        The file has no OME-XML, or a BinaryOnly member's metadata file is missing
+        or outside the folder.
     """
     entry = Path(path)
     folder = entry.parent
-    problems: list[str] = []
-    if is_tiff(entry):
-        xml = read_description(entry)
+    docs = {absolute_path(k): v for k, v in (documents or {}).items()}
+    virtual = frozenset(docs)
+
+    def description(p: Path) -> str | None:
+        doc = docs.get(absolute_path(p))
+        return read_description(p) if doc is None else _text(doc)
+
+    def xml_file(p: Path) -> str:
+        doc = docs.get(absolute_path(p))
+        return _read_xml_file(p) if doc is None else _text(doc)
+
+    def tiff(p: Path) -> bool:
+        return p.is_file() and is_tiff(p)
+
+    if tiff(entry):
+        xml = description(entry)
         if xml is None or "<OME" not in xml:
             raise OmeXmlError(f"{entry}: no OME-XML in the first IFD's ImageDescription")
         ome = parsed if parsed is not None else parse_ome(xml, source=str(entry), planes=planes)
@@ -162,29 +278,30 @@ def resolve_fileset(
             name = ome.binary_only.metadata_file
             if not name:
                 raise OmeXmlError(f"{entry}: BinaryOnly without MetadataFile (M4)")
-            meta, escapes, _ = _resolve(folder, name)
-            if meta is None or escapes:
+            found = resolve_name(folder, name, basename=True, virtual=virtual)
+            if found.path is None:
                 raise OmeXmlError(
-                    f"{entry}: BinaryOnly MetadataFile {name!r} points outside the folder; not opened"
+                    f"{entry}: BinaryOnly MetadataFile {name!r} {found.refused}; not opened"
                 )
-            if not meta.is_file():
+            meta = found.path
+            if not (absolute_path(meta) in virtual or meta.is_file()):
                 raise OmeXmlError(
                     f"{entry}: its metadata file {name!r} is missing (BinaryOnly, M4)"
                 )
-            if is_tiff(meta):
-                master_xml = read_description(meta) or ""
+            if tiff(meta):
+                xml = description(meta) or ""
                 kind = "master"
             else:
-                master_xml = _read_xml_file(meta)
+                xml = xml_file(meta)
                 kind = "companion"
-            xml = master_xml
             ome = parse_ome(xml, source=str(meta), planes=planes)
             metadata_path = meta
     else:
-        xml = _read_xml_file(entry)
+        xml = xml_file(entry)
         ome = parsed if parsed is not None else parse_ome(xml, source=str(entry), planes=planes)
         metadata_path = entry
         kind = "companion"
+    base = metadata_path.parent
     members: list[Member] = []
     seen: set[str] = set()
     if kind == "single":
@@ -202,22 +319,24 @@ def resolve_fileset(
                 continue
             seen.add(key)
             if td.filename is not None:
-                resolved, escapes, by_base = _resolve(metadata_path.parent, td.filename)
+                found = resolve_name(base, td.filename)
             else:
                 # M2: no FileName: scan the folder for a file with that UUID.
                 if by_uuid is None:
-                    by_uuid = _scan_uuids(metadata_path.parent)
-                resolved = by_uuid.get(td.uuid or "")
-                escapes, by_base = False, False
-            exists = resolved is not None and resolved.is_file()
+                    by_uuid = scan_uuids(base, docs)
+                hit = by_uuid.get(td.uuid or "")
+                found = Resolved(hit.name if hit else f"<UUID {td.uuid}>", hit)
+            resolved = found.path
             members.append(
                 Member(
-                    td.filename or (resolved.name if resolved else f"<UUID {td.uuid}>"),
+                    td.filename or found.name,
                     td.uuid,
                     resolved,
-                    exists,
-                    escapes,
-                    by_base,
+                    resolved is not None and resolved.is_file(),
+                    found.refused is not None,
+                    found.by_basename,
+                    found.refused,
+                    found.absolute,
                 )
             )
     if kind == "single" and len(members) > 1:
@@ -225,19 +344,50 @@ def resolve_fileset(
     # The entry file itself is always a member; put it first for 'single'.
     if kind == "single" and members and members[0].path != entry:
         members.insert(0, Member(entry.name, ome.uuid, entry, True, False, False))
-    return FileSet(entry, metadata_path, xml, ome, tuple(members), kind, tuple(problems))
+    return FileSet(entry, metadata_path, xml, ome, tuple(members), kind, ())
 
 
-def _scan_uuids(folder: Path, limit: int = 10000) -> dict[str, Path]:
+#: Files a set may consist of: TIFFs (classic and BigTIFF suffixes) and companions (M5).
+SET_SUFFIXES = (".tif", ".tiff", ".tf2", ".tf8", ".btf", ".companion.ome")
+
+
+def is_set_file(path: Path) -> bool:
+    """A TIFF or companion file in its folder (a link pointing out of it is never read)."""
+    return (
+        path.name.lower().endswith(SET_SUFFIXES)
+        and path.is_file()
+        and inside_folder(path, path.parent)
+    )
+
+
+def file_uuid(path: Path) -> str | None:
+    """The OME@UUID of a TIFF member or of a companion file (None: none, or unreadable)."""
+    if is_tiff(path):
+        return root_uuid(path)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(65536).decode("utf-8", "replace")
+    except OSError:
+        return None
+    return root_uuid_in(head)
+
+
+def scan_uuids(
+    folder: Path, documents: Mapping[Path, str | bytes] | None = None, *, limit: int = 10000
+) -> dict[str, Path]:
+    """OME@UUID -> file for the TIFFs and companions in ``folder`` (M1; M2 without FileName).
+
+    ``documents`` (keys as :func:`absolute_path`) stand in for files' stored OME-XML.
+    The first file with a UUID wins; at most ``limit`` files are looked at.
+    """
     out: dict[str, Path] = {}
+    docs = documents or {}
     for n, candidate in enumerate(sorted(folder.iterdir())):
         if n >= limit:
             break
-        name = candidate.name.lower()
-        if candidate.is_file() and (
-            ".ome.tif" in name or name.endswith((".ome.tf2", ".ome.tf8", ".ome.btf"))
-        ):
-            uuid = root_uuid(candidate)
+        if is_set_file(candidate):
+            doc = docs.get(absolute_path(candidate))
+            uuid = file_uuid(candidate) if doc is None else root_uuid_in(_text(doc))
             if uuid:
                 out.setdefault(uuid, candidate)
     return out

@@ -189,7 +189,8 @@ def _align(n: int, to: int = 8) -> int:
     return (n + to - 1) // to * to
 
 
-def _check_writable(path: Path) -> None:
+def check_writable(path: Path) -> None:
+    """Refuse (one line) a file that is missing, not a regular file or read-only."""
     try:
         st = path.stat()
     except FileNotFoundError as exc:
@@ -265,7 +266,7 @@ def write_description(path: StrPath, xml: str | bytes) -> PatchResult:
         pass 4 GiB.
     """
     p = Path(path)
-    _check_writable(p)
+    check_writable(p)
     new = encode_description(xml)
     with _open(p, write=True) as fd:
         lay = _layout(fd, p)
@@ -340,7 +341,7 @@ def write_text_atomic(path: StrPath, data: bytes) -> None:
     """
     p = Path(path)
     if p.exists():
-        _check_writable(p)
+        check_writable(p)
         mode: int | None = stat.S_IMODE(p.stat().st_mode)
     else:
         mode = None

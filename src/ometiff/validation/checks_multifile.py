@@ -1,22 +1,24 @@
 """Rules about multi-file sets: UUID/FileName links, BinaryOnly and companions (4.7).
 
-Files are only ever opened inside the set's folder: a FileName that is absolute
-or climbs out of the folder is a finding (``M2-path-escapes``) and is never read
-(the resolution itself lives in :mod:`ometiff.ome.fileset`).
+Files are only ever opened inside the set's folder: a FileName or MetadataFile that
+is absolute, climbs out of the folder or is a symbolic link pointing out of it is a
+finding (``M2-path-escapes``) and is never read (the resolution itself is
+:func:`ometiff.ome.fileset.resolve_name`).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING
 
 from ometiff.errors import OmeTiffError
-from ometiff.ome.fileset import root_uuid_in
+from ometiff.ome.fileset import absolute_path, resolve_name, root_uuid_in
 from ometiff.ome.xml import parse_xml
 from ometiff.validation.context import Context, Issue, error, warning
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Collection, Iterator
     from pathlib import Path
 
 _ROOT_UUID = re.compile(r"(<(?:\w+:)?OME\b[^>]*?)\s+UUID\s*=\s*([\"'])[^\"']*\2", re.S)
@@ -49,26 +51,29 @@ def check_members(ctx: Context) -> Iterator[Issue]:
         return
     meta = ctx.metadata_name
     for member in fs.members:
-        if member.escapes:
+        loc = f"{meta}: UUID FileName={member.filename!r}"
+        if member.refused is not None:
             yield error(
                 "M2-path-escapes",
-                f"{meta}: UUID FileName={member.filename!r}",
-                "the FileName points outside the set's folder; it was not opened. Write "
-                "member names relative to the folder of the metadata file",
+                loc,
+                f"the FileName {member.refused}; it was not opened. Write member names "
+                "relative to the folder of the metadata file",
             )
         elif not member.exists:
             yield error(
                 "M1-missing-member",
-                f"{meta}: UUID FileName={member.filename!r}",
+                loc,
                 f"the set member {member.filename!r} is missing from {fs.metadata_path.parent}; "
                 "its planes cannot be read: restore the file or fix FileName/UUID",
             )
-        elif member.by_basename:
+        elif member.absolute:
             yield warning(
                 "M2-absolute-path",
-                f"{meta}: UUID FileName={member.filename!r}",
-                "the FileName is an absolute path; it was found by its base name in the set's "
-                "folder (as Bio-Formats does): write the relative name",
+                loc,
+                "the FileName is an absolute path"
+                + ("; it was found by its base name in the set's folder (as Bio-Formats does)"
+                   if member.by_basename else "")
+                + ": write the relative name",
             )
     actual: dict[Path, str | None] = {}
     for (uuid, filename), _count in _links(ctx).items():
@@ -145,6 +150,71 @@ def check_filenames(ctx: Context) -> Iterator[Issue]:
             )
 
 
+def binaryonly_link(
+    member: Path,
+    metadata_file: str | None,
+    uuid: str | None,
+    metadata: Path | None,
+    *,
+    virtual: Collection[Path] = (),
+) -> tuple[list[Issue], bool]:
+    """M4 findings for one BinaryOnly member's link to its metadata file.
+
+    ``metadata`` is the set's metadata file when it is known (None while the set is
+    still being found from this member). Returns the findings and whether the link
+    is broken beyond use (the set cannot be reached from this member). Validation
+    from the member and from the companion both call this, so the same set gets the
+    same findings whichever file is the entry.
+    """
+    loc = f"{member.name}: OME/BinaryOnly"
+    if not metadata_file:
+        return [error("M4-no-metadata-file", loc,
+                      "BinaryOnly has no MetadataFile: name the companion or master file")], True
+    found = resolve_name(member.parent, metadata_file, basename=True, virtual=virtual)
+    if found.path is None:
+        return [error(
+            "M2-path-escapes", loc,
+            f"MetadataFile {metadata_file!r} {found.refused}; it was not opened. "
+            "Use a name relative to this file's folder",
+        )], True
+    if not (absolute_path(found.path) in virtual or found.path.is_file()):
+        return [error(
+            "M4-metadata-file-missing", loc,
+            f"the metadata file {metadata_file!r} this member points to is missing; copy it "
+            "next to this file or fix MetadataFile",
+        )], True
+    issues: list[Issue] = []
+    if not uuid:
+        issues.append(error(
+            "M4-incomplete", loc, "BinaryOnly needs both MetadataFile and UUID (of the metadata file)"
+        ))
+    if found.absolute:
+        issues.append(warning(
+            "M2-absolute-path", loc,
+            f"MetadataFile {metadata_file!r} is an absolute path"
+            + (f"; it was found by its base name {found.path.name!r} in this file's folder"
+               if found.by_basename else "")
+            + ": write the name relative to this file's folder",
+        ))
+    elif found.by_basename:
+        issues.append(error(
+            "M4-metadata-file-missing", loc,
+            f"MetadataFile {metadata_file!r} is not there, seen from this file's folder; "
+            f"{found.path.name!r} beside it was used (readers that open this file will not "
+            f"find it): write {found.path.name!r} (`ometiff repair` does)",
+        ))
+    if metadata is not None and not _same_file(found.path, metadata):
+        issues.append(warning(
+            "M4-metadata-file", loc,
+            f"MetadataFile={metadata_file!r} but the set's metadata is in {metadata.name}",
+        ))
+    return issues, False
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
 def check_binaryonly(ctx: Context) -> Iterator[Issue]:
     """M4: BinaryOnly members point back to the set's metadata file and its UUID."""
     fs = ctx.fileset
@@ -166,27 +236,15 @@ def check_binaryonly(ctx: Context) -> Iterator[Issue]:
         )
         if bo is None:
             continue
-        loc = f"{path.name}: OME/BinaryOnly"
-        if not bo.get("MetadataFile") or not bo.get("UUID"):
-            yield error(
-                "M4-incomplete",
-                loc,
-                "BinaryOnly needs both MetadataFile and UUID (of the metadata file)",
-            )
-            continue
-        if bo.get("MetadataFile") != fs.metadata_path.name and not str(
-            bo.get("MetadataFile")
-        ).endswith("/" + fs.metadata_path.name):
-            yield warning(
-                "M4-metadata-file",
-                loc,
-                f"MetadataFile={bo.get('MetadataFile')!r} but the set's metadata is in "
-                f"{fs.metadata_path.name}",
-            )
-        if meta_uuid is not None and bo.get("UUID") != meta_uuid:
+        issues, _ = binaryonly_link(
+            path, bo.get("MetadataFile"), bo.get("UUID"), fs.metadata_path,
+            virtual=ctx.documents.keys(),
+        )
+        yield from issues
+        if meta_uuid is not None and bo.get("UUID") and bo.get("UUID") != meta_uuid:
             yield error(
                 "M4-uuid-mismatch",
-                loc,
+                f"{path.name}: OME/BinaryOnly",
                 f"BinaryOnly UUID {bo.get('UUID')} is not the metadata file's OME@UUID {meta_uuid}; "
                 "the UUID is authoritative: make them agree",
             )

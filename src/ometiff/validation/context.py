@@ -85,6 +85,7 @@ class Context:
     schema_errors: list[SchemaError] | None = None
     schema_note: str | None = None  # why the XSD check did not run / what was upgraded
     setup_issues: list[Issue] = field(default_factory=list)
+    documents: dict[Path, str | bytes] = field(default_factory=dict)  # candidate OME-XML per file
     cache: dict[str, Any] = field(default_factory=dict)  # values shared between rules
 
     @property

@@ -12,18 +12,19 @@ other problem is a finding in the returned :class:`ValidationReport`.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ometiff.errors import InvalidTiffError, OmeTiffError, OmeXmlError, ValidationError
-from ometiff.ome.fileset import _resolve, resolve_fileset
+from ometiff.ome.fileset import absolute_path, resolve_fileset
 from ometiff.ome.view import parse_ome, plane_map
 from ometiff.ome.xml import MAX_XML_BYTES, local, parse_xml, schema_version
-from ometiff.tiff.structure import inspect_tiff, is_tiff
+from ometiff.tiff.structure import TiffStructure, inspect_tiff, is_tiff
 from ometiff.validation import (
     checks_multifile,
     checks_pixels,
@@ -31,6 +32,7 @@ from ometiff.validation import (
     checks_tiffdata,
     checks_xml,
 )
+from ometiff.validation.checks_multifile import binaryonly_link
 from ometiff.validation.context import Context, Issue, error
 
 if TYPE_CHECKING:
@@ -204,18 +206,28 @@ def _read_xml_document(p: Path) -> bytes:
     return data
 
 
-def _entry_document(
-    ctx: Context, p: Path, override: str | bytes | None = None
-) -> tuple[str | bytes | None, str]:
+def _inspect(ctx: Context, path: Path, structure: TiffStructure | None = None) -> TiffStructure:
+    """A TIFF's structure, its description replaced by the candidate document, if any."""
+    structure = inspect_tiff(path) if structure is None else structure
+    doc = ctx.documents.get(absolute_path(path))
+    if doc is not None and structure.ifds:
+        text = doc if isinstance(doc, str) else doc.decode("utf-8", "replace")
+        structure = dataclasses.replace(structure, description=text, description_utf8=True)
+    return structure
+
+
+def _entry_document(ctx: Context, p: Path) -> tuple[str | bytes | None, str]:
     """The entry's OME-XML text and its source name, or None with setup findings.
 
-    ``override`` stands in for the document stored in ``p`` (an edit checked
-    before it is written).
+    A candidate document in ``ctx.documents`` stands in for the one stored in ``p``
+    (an edit or a repair checked before it is written; a new companion need not
+    exist yet).
     """
-    if is_tiff(p):
+    override = ctx.documents.get(absolute_path(p))
+    if p.is_file() and is_tiff(p):
         structure = inspect_tiff(p)
         ctx.structure = structure
-        ctx.structures[p] = structure
+        ctx.structures[p] = _inspect(ctx, p, structure)
         if not structure.ifds:
             ctx.setup_issues.append(
                 error("C1-no-ifd", p.name, "the TIFF holds no readable IFD; the file is damaged")
@@ -241,10 +253,11 @@ def _entry_document(
 
 
 def _build(
-    p: Path, *, schema: bool, xml: str | bytes | None = None
+    p: Path, *, schema: bool, documents: dict[Path, str | bytes]
 ) -> tuple[Context, _SchemaJob | None]:
-    ctx = Context(path=p, kind="tiff" if is_tiff(p) else "xml")
-    text, source = _entry_document(ctx, p, xml)
+    tiff = p.is_file() and is_tiff(p)
+    ctx = Context(path=p, kind="tiff" if tiff else "xml", documents=documents)
+    text, source = _entry_document(ctx, p)
     if text is None:
         return ctx, None
     try:
@@ -275,10 +288,21 @@ def _build(
     ctx.root, ctx.ome = root, view
     if ctx.kind == "tiff" and view.binary_only is not None:
         # M4: read the metadata document the member points at, never outside its folder
-        if not _binaryonly_resolvable(ctx, p, view):
+        # (the same check the companion runs on every member: same findings from either)
+        bo = view.binary_only
+        issues, broken = binaryonly_link(
+            p, bo.metadata_file, bo.uuid, None, virtual=ctx.documents.keys()
+        )
+        if broken:
+            ctx.setup_issues.extend(issues)
             return ctx, job
     try:
-        fs = resolve_fileset(p, planes=False, parsed=view if view.binary_only is None else None)
+        fs = resolve_fileset(
+            p,
+            planes=False,
+            parsed=view if view.binary_only is None else None,
+            documents=ctx.documents,
+        )
     except OmeXmlError as exc:
         ctx.setup_issues.append(error("M4-metadata-unreadable", p.name, str(exc)))
         return ctx, job
@@ -301,7 +325,7 @@ def _build(
             if member.path is None or not member.exists or member.path in ctx.structures:
                 continue
             try:
-                ctx.structures[member.path] = inspect_tiff(member.path)
+                ctx.structures[member.path] = _inspect(ctx, member.path)
             except InvalidTiffError as exc:
                 ctx.structures[member.path] = None
                 ctx.read_errors[member.path] = str(exc)
@@ -325,42 +349,13 @@ def _ifd_counter(ctx: Context) -> Callable[[str | None, str | None], int | None]
     return count
 
 
-def _binaryonly_resolvable(ctx: Context, p: Path, view: Any) -> bool:
-    """M4 pre-checks on a BinaryOnly member; False (with findings) when the set is unreachable."""
-    bo = view.binary_only
-    loc = f"{p.name}: OME/BinaryOnly"
-    name = bo.metadata_file
-    if not name:
-        ctx.setup_issues.append(
-            error("M4-no-metadata-file", loc, "BinaryOnly has no MetadataFile: name the companion or master file")
-        )
-        return False
-    target, escapes, _ = _resolve(p.parent, name)
-    if target is None or escapes:
-        ctx.setup_issues.append(
-            error(
-                "M2-path-escapes",
-                loc,
-                f"MetadataFile {name!r} points outside the set's folder; it was not opened. "
-                "Use a name relative to this file's folder",
-            )
-        )
-        return False
-    if not target.is_file():
-        ctx.setup_issues.append(
-            error(
-                "M4-metadata-file-missing",
-                loc,
-                f"the metadata file {name!r} this member points to is missing; copy it next to "
-                "this file or fix MetadataFile",
-            )
-        )
-        return False
-    return True
-
-
 def validate(
-    path: StrPath, *, schema: bool = True, strict: bool = False, xml: str | bytes | None = None
+    path: StrPath,
+    *,
+    schema: bool = True,
+    strict: bool = False,
+    xml: str | bytes | None = None,
+    documents: Mapping[Path, str | bytes] | None = None,
 ) -> ValidationReport:
     """Validate an OME-TIFF (or a whole multi-file set, from any member or its companion).
 
@@ -378,6 +373,11 @@ def validate(
         Validate this OME-XML document as if it were stored in ``path`` (IFD 0's
         ImageDescription of a TIFF, or the companion file's content): how an edit
         is checked before it is written. The file itself is not changed.
+    documents
+        Candidate documents for several files of a set, judged together before
+        any is written (``repair``): ``{file: OME-XML}``, each standing in for that
+        TIFF's ImageDescription or that companion's content. A companion that does
+        not exist yet may be named here (and as ``path``).
 
     Returns
     -------
@@ -396,21 +396,24 @@ def validate(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _validate(Path(path), schema=schema, strict=strict, xml=xml)
+        docs = {absolute_path(k): v for k, v in (documents or {}).items()}
+        if xml is not None:
+            docs[absolute_path(path)] = xml
+        return _validate(Path(path), schema=schema, strict=strict, documents=docs)
     finally:
         if enabled:
             gc.enable()
 
 
 def _validate(
-    p: Path, *, schema: bool, strict: bool, xml: str | bytes | None = None
+    p: Path, *, schema: bool, strict: bool, documents: dict[Path, str | bytes]
 ) -> ValidationReport:
     if p.is_dir():
         raise InvalidTiffError(f"{p}: is a folder, not a file")
-    if not p.exists():
+    if not p.exists() and absolute_path(p) not in documents:
         raise InvalidTiffError(f"{p}: no such file")
     try:
-        ctx, job = _build(p, schema=schema, xml=xml)
+        ctx, job = _build(p, schema=schema, documents=documents)
     except PermissionError as exc:
         raise InvalidTiffError(f"{p}: permission denied") from exc
     issues: list[Issue] = []
