@@ -104,6 +104,14 @@ class OmeTiffReader(Reader):
         self._open: list[tifffile.TiffFile] = []
         self._lock = threading.Lock()
         self._shapes: dict[int, list[tuple[int, int, int, int, int]]] = {}
+        refused = self._set.refused
+        if refused:
+            # M2: a member named outside the set's folder is never opened, partial or not.
+            mb = refused[0]
+            raise OmeXmlError(
+                f"{self.path}: member {mb.filename!r} {mb.refused}; not opened "
+                "(no file outside the set's folder is read)"
+            )
         missing = self._set.missing
         if missing and not self._partial:
             names = ", ".join(mb.filename for mb in missing[:5])
@@ -168,6 +176,8 @@ class OmeTiffReader(Reader):
         concurrent reads through one handle corrupt each other). Each thread keeps
         at most :data:`MAX_OPEN_MEMBERS` open, closing the least recently used."""
         member = self._set.member_for(ref.uuid, ref.filename)
+        if member is not None and member.refused is not None:
+            raise OmeXmlError(f"{self.path}: member {member.filename!r} {member.refused}; not opened")
         if member is None or member.path is None:
             raise OmeXmlError(
                 f"{self.path}: TiffData names a file that is not in the set "
