@@ -1,4 +1,4 @@
-"""Zeiss CZI reader: all 19 corpus files against Bio-Formats and pylibCZIrw."""
+"""Zeiss CZI reader: every corpus file against Bio-Formats and pylibCZIrw."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
-from bf_expected import assert_like_bioformats, expected_for, summarize_ome
+from bf_expected import (
+    assert_every_file_recorded,
+    assert_like_bioformats,
+    expected_for,
+    summarize_ome,
+)
 from reader_conformance import check_reader
 from tests.conftest import CORPUS, corpus_files, corpus_id
 
@@ -22,10 +27,10 @@ CZIS = corpus_files("czi/**/*.czi")
 BF_OUT = CORPUS / "ome-tiff/bioformats-7.3.1"
 
 
-def test_all_nineteen_found() -> None:
+def test_every_czi_is_tested_and_recorded() -> None:
     if not CORPUS.is_dir():
         pytest.skip("corpus missing")
-    assert len(CZIS) == 19
+    assert_every_file_recorded("czi", [corpus_id(p) for p in CZIS])
 
 
 @pytest.mark.parametrize("path", CZIS, ids=corpus_id)

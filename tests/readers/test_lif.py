@@ -8,7 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
-from bf_expected import assert_like_bioformats, expected_for, summarize_ome
+from bf_expected import (
+    assert_every_file_recorded,
+    assert_like_bioformats,
+    expected_for,
+    summarize_ome,
+)
 from reader_conformance import check_reader
 from tests.conftest import CORPUS, corpus_files, corpus_id
 
@@ -20,6 +25,12 @@ liffile = pytest.importorskip("liffile")
 LIFS = corpus_files("lif/**/*.lif")
 SWEEP = CORPUS / "lif/readlif/LeicaLASX_wavelength-sweep_example.lif"
 SWEEP_BF = CORPUS / "ome-tiff/bioformats-7.3.1/LeicaLASX_wavelength-sweep_3series_lzw.ome.tif"
+
+
+def test_every_lif_is_tested_and_recorded() -> None:
+    if not CORPUS.is_dir():
+        pytest.skip("corpus missing")
+    assert_every_file_recorded("lif", [corpus_id(p) for p in LIFS])
 
 
 @pytest.mark.parametrize("path", LIFS, ids=corpus_id)
