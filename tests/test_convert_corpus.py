@@ -51,7 +51,7 @@ def test_corpus_file_converts_or_fails_cleanly(path: Path, tmp_path: Path) -> No
             assert not list(tmp_path.iterdir()), "partial output left behind"
             bf = expected_for(corpus_id(path))
             if bf is not None and "error" not in bf:
-                pytest.xfail(f"gap: Bio-Formats opens it ({bf["format"]}), we refuse: {exc}")
+                pytest.xfail(f"gap: Bio-Formats opens it ({bf['format']}), we refuse: {exc}")
             return
     receipt = last_receipts()[0]
     assert receipt.planes_verified == receipt.planes_written > 0
@@ -80,7 +80,7 @@ def test_reader_agrees_with_bioformats_record(path: Path) -> None:
             ours = summarize_ome(rdr.ome())
     except OmeTiffError as exc:
         # a clean refusal of a file Bio-Formats reads is a gap, not a pass
-        pytest.xfail(f"gap: Bio-Formats opens it ({bf["format"]}), we refuse: {exc}")
+        pytest.xfail(f"gap: Bio-Formats opens it ({bf['format']}), we refuse: {exc}")
     for key in DELIBERATE.get(rel, ()):
         for a, b in zip(ours["series"], bf["series"], strict=False):
             a[key] = b[key]
