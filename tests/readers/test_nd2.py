@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import tifffile
 from bf_expected import (
+    assert_bioformats_pixels_equal_source,
     assert_every_file_recorded,
     assert_like_bioformats,
     expected_for,
     summarize_ome,
 )
 from reader_conformance import check_reader
-from tests.bioformats import bfconvert, requires_bioformats
+from tests.bioformats import requires_bioformats
 from tests.conftest import CORPUS, corpus_files, corpus_id
 
 from ometiff.errors import MissingDependencyError, OmeTiffError
@@ -76,21 +77,8 @@ def test_planes_equal_nd2_library(path: Path) -> None:
 @requires_bioformats
 @pytest.mark.parametrize("path", PIXEL_PARAMS)
 def test_planes_equal_live_bioformats(path: Path, tmp_path: Path) -> None:
-    """Every plane equals Bio-Formats' decoding of the original (bfconvert, uncompressed)."""
-    ref = tmp_path / "bf.ome.tif"
-    bfconvert(path, ref, "-nolookup")
-    with open_image(path) as rdr, open_image(ref) as bf:
-        sources, decoded = rdr.sources(), bf.sources()
-        assert len(sources) == len(decoded)
-        for src, other in zip(sources, decoded, strict=True):
-            assert (src.shape, src.samples) == (other.shape, other.samples)
-            t_n, c_n, z_n = src.shape[:3]
-            for t in range(t_n):
-                for c in range(c_n):
-                    for z in range(z_n):
-                        np.testing.assert_array_equal(
-                            src.get_plane(t, c, z), other.get_plane(t, c, z), f"{(t, c, z)}"
-                        )
+    """Every plane equals Bio-Formats' decoding of the original (bfconvert)."""
+    assert_bioformats_pixels_equal_source(path, path, tmp_path)
 
 
 def test_pixels_equal_bioformats_conversion() -> None:
