@@ -11,6 +11,7 @@ Usage::
     python scripts/record_bioformats.py                 # whole corpus (minus ome-xml/)
     python scripts/record_bioformats.py czi lif         # only these corpus folders
     python scripts/record_bioformats.py --files czi/czitools/10x10.czi
+    python scripts/record_bioformats.py --missing       # only files without a record
 
 Existing entries of other files are kept, so a partial run updates in place.
 ``summarize_omexml(xml)`` and ``summarize_file(path)`` are importable.
@@ -231,6 +232,12 @@ def corpus_inputs(kind: str) -> list[Path]:
     return sorted(p for p in base.rglob("*") if p.is_file() and p.suffix != ".md")
 
 
+def unrecorded_inputs(kind: str) -> list[Path]:
+    """The entry files of one corpus folder that have no committed record yet."""
+    recorded = load_expected(kind)["files"]
+    return [p for p in corpus_inputs(kind) if p.relative_to(CORPUS).as_posix() not in recorded]
+
+
 def bioformats_version() -> str | None:
     """The version string of the jar (``showinf -version``)."""
     java = shutil.which("java")
@@ -290,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("kinds", nargs="*", default=list(KINDS), help="corpus folders")
     ap.add_argument("--files", nargs="*", default=None, help="corpus-relative files")
+    ap.add_argument("--missing", action="store_true", help="only files without a record")
     ap.add_argument("--jobs", type=int, default=1, help="parallel JVMs")
     args = ap.parse_args(argv)
     if not CORPUS.is_dir():
@@ -300,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         by_kind: dict[str, list[Path]] = {}
         for f in args.files:
             by_kind.setdefault(Path(f).parts[0], []).append(CORPUS / f)
+    elif args.missing:
+        by_kind = {k: unrecorded_inputs(k) for k in args.kinds}
     else:
         by_kind = {k: corpus_inputs(k) for k in args.kinds}
     for kind, paths in by_kind.items():

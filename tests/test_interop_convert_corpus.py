@@ -15,21 +15,21 @@ from pathlib import Path
 
 import pytest
 from tests.bioformats import requires_bioformats
-from tests.conftest import corpus_files, corpus_id
+from tests.conftest import corpus_id
 from tests.readers.bf_expected import (
     assert_bioformats_pixels_equal_source,
     assert_like_bioformats,
     expected_for,
     recorder,
 )
-from tests.test_convert_corpus import DELIBERATE
+from tests.test_convert_corpus import DELIBERATE, IJ_LSM_OME
 
 import ometiff
 from ometiff import OmeTiffError
 
 FILES = [
     p
-    for p in corpus_files("imagej/**/*.tif*", "lsm/**/*.lsm", "ome-tiff/**/*.ome*")
+    for p in IJ_LSM_OME
     if (rec := expected_for(corpus_id(p))) is not None and "error" not in rec
 ]
 

@@ -18,6 +18,7 @@ from tests.bioformats import requires_bioformats
 from tests.conftest import CORPUS, corpus_files, corpus_id
 from tests.readers.bf_expected import (
     assert_bioformats_pixels_equal_source,
+    assert_every_file_recorded,
     assert_like_bioformats,
     expected_for,
     recorder,
@@ -71,11 +72,13 @@ def test_bioformats_reads_our_conversion_like_the_original(path: Path, tmp_path:
     assert_bioformats_pixels_equal_source(path, out, tmp_path)
 
 
-def test_corpus_has_every_vendor_file() -> None:
+@pytest.mark.parametrize("kind", ["lif", "czi", "nd2"])
+def test_corpus_has_every_vendor_file(kind: str) -> None:
     if not CORPUS.is_dir():
         pytest.skip("corpus missing")
-    assert len(VENDOR) == 3 + 19 + 1
-    assert SUBSET <= {corpus_id(p) for p in VENDOR}
+    found = [corpus_id(p) for p in VENDOR]
+    assert_every_file_recorded(kind, [rel for rel in found if rel.startswith(f"{kind}/")])
+    assert SUBSET <= set(found)
 
 
 @requires_bioformats
@@ -105,3 +108,19 @@ def test_summarize_omexml_converts_units_and_counts_samples() -> None:
     assert one["physical_size_y"] == pytest.approx(0.5)  # µm is the default unit (U3)
     assert one["physical_size_z"] is None  # "pixel" is not a length
     assert (one["size_c"], one["channel_count"], one["samples_per_pixel"]) == (3, 1, 3)
+
+
+def test_unrecorded_inputs_lists_only_files_without_a_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``record_bioformats.py --missing`` asks Bio-Formats only about new files."""
+    module = recorder()
+    corpus, out = tmp_path / "corpus", tmp_path / "expected"
+    (corpus / "czi" / "a").mkdir(parents=True)
+    for name in ("old.czi", "new.czi", "README.md"):
+        (corpus / "czi" / "a" / name).write_bytes(b"x")
+    monkeypatch.setattr(module, "CORPUS", corpus)
+    monkeypatch.setattr(module, "OUT_DIR", out)
+    assert [p.name for p in module.unrecorded_inputs("czi")] == ["new.czi", "old.czi"]
+    module.save_expected("czi", {"czi/a/old.czi": {"series_count": 1, "series": []}}, "7.3.1")
+    assert [p.name for p in module.unrecorded_inputs("czi")] == ["new.czi"]

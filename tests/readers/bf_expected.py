@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -44,6 +45,27 @@ def expected_for(rel: str) -> dict[str, Any] | None:
     """Bio-Formats' summary of a corpus file (``rel`` relative to the corpus)."""
     kind = Path(rel).parts[0]
     return _load(kind)["files"].get(rel)
+
+
+def assert_every_file_recorded(kind: str, tested: Iterable[str]) -> None:
+    """Corpus folder ``kind``, the files a test runs on and the records all agree.
+
+    ``tested`` are corpus-relative paths. Fails when the folder holds a file the
+    test does not run on, when a file has no Bio-Formats record (run
+    ``scripts/record_bioformats.py``), when a recorded file is gone (the corpus
+    shrank) and when there are no records at all: neither an empty nor a shrunken
+    corpus passes, while recorded additions do.
+    """
+    recorded = set(_load(kind)["files"])
+    assert recorded, f"no Bio-Formats records for {kind}/ in {EXPECTED}"
+    module = recorder()
+    inputs = {p.relative_to(module.CORPUS).as_posix() for p in module.corpus_inputs(kind)}
+    untested = sorted(inputs - set(tested))
+    unrecorded = sorted(inputs - recorded)
+    gone = sorted(recorded - inputs)
+    assert not untested, f"{kind}/ files no test runs on: {untested}"
+    assert not unrecorded, f"run scripts/record_bioformats.py {kind}: {unrecorded}"
+    assert not gone, f"recorded but missing from the corpus: {gone}"
 
 
 def summarize_ome(ome: m.OME) -> dict[str, Any]:

@@ -8,8 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
-from bf_expected import assert_like_bioformats, expected_for, summarize_ome
+from bf_expected import (
+    assert_bioformats_pixels_equal_source,
+    assert_every_file_recorded,
+    assert_like_bioformats,
+    expected_for,
+    summarize_ome,
+)
 from reader_conformance import check_reader
+from tests.bioformats import requires_bioformats
 from tests.conftest import CORPUS, corpus_files, corpus_id
 
 from ometiff.errors import MissingDependencyError, OmeTiffError
@@ -20,6 +27,12 @@ liffile = pytest.importorskip("liffile")
 LIFS = corpus_files("lif/**/*.lif")
 SWEEP = CORPUS / "lif/readlif/LeicaLASX_wavelength-sweep_example.lif"
 SWEEP_BF = CORPUS / "ome-tiff/bioformats-7.3.1/LeicaLASX_wavelength-sweep_3series_lzw.ome.tif"
+
+
+def test_every_lif_is_tested_and_recorded() -> None:
+    if not CORPUS.is_dir():
+        pytest.skip("corpus missing")
+    assert_every_file_recorded("lif", [corpus_id(p) for p in LIFS])
 
 
 @pytest.mark.parametrize("path", LIFS, ids=corpus_id)
@@ -41,6 +54,14 @@ def test_planes_equal_liffile(path: Path) -> None:
                 idx = rdr._series[lif.images.index(image)].indices(*plane)  # type: ignore[attr-defined]
                 sel = tuple(idx.get(d, slice(None)) for d in dims)
                 np.testing.assert_array_equal(src.get_plane(*plane), whole[sel])
+
+
+@requires_bioformats
+@pytest.mark.slow
+@pytest.mark.parametrize("path", LIFS, ids=corpus_id)
+def test_planes_equal_live_bioformats(path: Path, tmp_path: Path) -> None:
+    """Every plane equals Bio-Formats' decoding of the original (bfconvert)."""
+    assert_bioformats_pixels_equal_source(path, path, tmp_path)
 
 
 @pytest.mark.skipif(not SWEEP_BF.is_file(), reason="corpus missing")

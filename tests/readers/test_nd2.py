@@ -1,4 +1,4 @@
-"""Nikon ND2 reader: the corpus file against Bio-Formats and the nd2 library."""
+"""Nikon ND2 reader: every corpus file against Bio-Formats and the nd2 library."""
 
 from __future__ import annotations
 
@@ -8,8 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
-from bf_expected import assert_like_bioformats, expected_for, summarize_ome
+from bf_expected import (
+    assert_bioformats_pixels_equal_source,
+    assert_every_file_recorded,
+    assert_like_bioformats,
+    expected_for,
+    summarize_ome,
+)
 from reader_conformance import check_reader
+from tests.bioformats import requires_bioformats
 from tests.conftest import CORPUS, corpus_files, corpus_id
 
 from ometiff.errors import MissingDependencyError, OmeTiffError
@@ -18,8 +25,24 @@ from ometiff.readers import open_image
 nd2 = pytest.importorskip("nd2")
 
 ND2S = corpus_files("nd2/**/*.nd2")
+#: cluster.nd2 has a committed bfconvert output (below); the live check runs on one
+#: other file by default and on every file with --run-slow.
+PIXEL_PARAMS = [
+    pytest.param(
+        p,
+        id=corpus_id(p),
+        marks=() if p.name == "example-multichannel.nd2" else pytest.mark.slow,
+    )
+    for p in ND2S
+]
 CLUSTER = CORPUS / "nd2/pims/cluster.nd2"
 CLUSTER_BF = CORPUS / "ome-tiff/bioformats-7.3.1/cluster_from_nd2.ome.tif"
+
+
+def test_every_nd2_is_tested_and_recorded() -> None:
+    if not CORPUS.is_dir():
+        pytest.skip("corpus missing")
+    assert_every_file_recorded("nd2", [corpus_id(p) for p in ND2S])
 
 
 @pytest.mark.parametrize("path", ND2S, ids=corpus_id)
@@ -33,13 +56,29 @@ def test_conformance_and_bioformats_agreement(path: Path) -> None:
 @pytest.mark.parametrize("path", ND2S, ids=corpus_id)
 def test_planes_equal_nd2_library(path: Path) -> None:
     with open_image(path) as rdr, nd2.ND2File(path) as f:
-        whole = f.asarray()  # small corpus file: (T, Z, C, Y, X)
-        src = rdr.sources()[0]
-        t_n, c_n, z_n = src.shape[:3]
-        for t in range(t_n):
-            for c in range(c_n):
-                for z in range(z_n):
-                    np.testing.assert_array_equal(src.get_plane(t, c, z), whole[t, z, c])
+        # nd2 leaves out absent loops ({"C": 2, "Y", "X"} gives (C, Y, X)): index
+        # its array by its own dimension names, never by a fixed (T, Z, C) layout
+        whole = f.asarray()  # small corpus files
+        dims = list(f.sizes)
+        assert whole.shape == tuple(f.sizes.values())
+        assert set(dims) <= {"P", "T", "Z", "C", "Y", "X", "S"}, dims
+        for p, src in enumerate(rdr.sources()):
+            t_n, c_n, z_n = src.shape[:3]
+            for t in range(t_n):
+                for c in range(c_n):
+                    for z in range(z_n):
+                        at = {"P": p, "T": t, "C": c, "Z": z}
+                        want = whole[tuple(at.get(d, slice(None)) for d in dims)]
+                        plane = src.get_plane(t, c, z)
+                        assert plane.shape == want.shape, (t, c, z)
+                        np.testing.assert_array_equal(plane, want, err_msg=f"{(t, c, z)}")
+
+
+@requires_bioformats
+@pytest.mark.parametrize("path", PIXEL_PARAMS)
+def test_planes_equal_live_bioformats(path: Path, tmp_path: Path) -> None:
+    """Every plane equals Bio-Formats' decoding of the original (bfconvert)."""
+    assert_bioformats_pixels_equal_source(path, path, tmp_path)
 
 
 def test_pixels_equal_bioformats_conversion() -> None:
