@@ -366,28 +366,23 @@ class _Walker:
         (next_offset,) = self.next_fmt.unpack_from(buf, end)
         subifds: list[IfdInfo] = []
         if subifd_offsets and depth == 0:
-            # P-2: each listed offset is one level. libtiff also chains SubIFDs
-            # through their next pointers, so a chain may reach listed offsets;
-            # only a pointer back into already-read IFDs is a loop.
-            listed = set(subifd_offsets)
-            local: set[int] = set()
+            # P-2: the N offsets a SubIFDs tag lists are this plane's N levels. Their
+            # NextIFD pointers are not levels: Bio-Formats chains each level's SubIFDs
+            # across planes (plane 0 level 1 -> plane 1 level 1 -> ...), and tifffile
+            # and Bio-Formats ignore those pointers too. Only a listed offset that was
+            # already read (a main-chain IFD or another plane's level) is reported.
             for j, sub in enumerate(subifd_offsets):
-                chain = sub
-                while chain and chain not in local:
-                    if chain in self.visited:
-                        self.problems.append(
-                            f"IFD {index}: SubIFD {j} points to offset {chain}, "
-                            "which was already read (loop); stopped"
-                        )
-                        break
-                    local.add(chain)
-                    info_sub, chain = self.read_ifd(chain, -1, full_description=False, depth=1)
-                    if info_sub is None or len(subifds) > 1024:
-                        break
-                    subifds.append(info_sub)
-                    if chain in listed:
-                        break  # the chain continues with the next listed level
-            self.visited |= local
+                if sub in self.visited:
+                    self.problems.append(
+                        f"IFD {index}: SubIFD {j} points to offset {sub}, "
+                        "which was already read as another IFD; skipped"
+                    )
+                    continue
+                self.visited.add(sub)
+                info_sub, _ = self.read_ifd(sub, -1, full_description=False, depth=1)
+                if info_sub is None:
+                    break
+                subifds.append(info_sub)
         info = IfdInfo(
             width=width,
             height=height,
