@@ -229,3 +229,62 @@ def test_bfconvert_noflat_pyramid_of_three_planes(tmp_path: Path) -> None:
     ] * 3
     assert info(out).series[0].levels == [[256, 256], [128, 128], [64, 64]]
     assert [i.code for i in validate(out, schema=False).issues if i.severity != "info"] == []
+
+
+# --- each IFD's own description (X3: Bio-Formats writes "ImageJ=" into IFDs 1..N) ---
+
+
+def _write_pages(path: Path, descriptions: list[str]) -> None:
+    with tifffile.TiffWriter(path) as tw:
+        for text in descriptions:
+            tw.write(
+                np.zeros((8, 8), np.uint16), description=text, metadata=None,
+                photometric="minisblack", software="writer 1.0",
+            )
+
+
+def test_ifds_after_the_first_keep_their_own_description(tmp_path: Path) -> None:
+    path = tmp_path / "bf_like.tif"
+    ome = '<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06">' + " " * 500 + "</OME>"
+    imagej = "ImageJ=\nhyperstack=true\nimages=6\nchannels=2"
+    _write_pages(path, [ome, *[imagej] * 5])
+    st = inspect_tiff(path)
+    assert st.ifds[0].description_kind == "OME-XML"
+    for ifd in st.ifds[1:]:
+        assert (ifd.description_kind, ifd.description_length) == ("ImageJ", len(imagej) + 1)
+        assert ifd.description_preview == imagej
+    # IFDs of one layout still share one record (the walk stays cheap)
+    assert all(ifd is st.ifds[1] for ifd in st.ifds[2:])
+    assert [(a, b) for a, b, _ in st.runs()] == [(0, 0), (1, 5)]
+
+
+def test_same_length_descriptions_are_not_shared(tmp_path: Path) -> None:
+    path = tmp_path / "planes.tif"
+    texts = [f"plane {k:03d}" for k in range(4)] + ["{}", "ab"]  # the last two fit inline
+    _write_pages(path, texts)
+    st = inspect_tiff(path)
+    assert [ifd.description_preview for ifd in st.ifds] == texts
+    assert [ifd.description_kind for ifd in st.ifds][-2:] == ["JSON", "text"]
+
+
+def test_software_is_read_per_ifd(tmp_path: Path) -> None:
+    path = tmp_path / "sw.tif"
+    with tifffile.TiffWriter(path) as tw:
+        for name in ("one", "one", "two"):
+            tw.write(np.zeros((8, 8), np.uint8), metadata=None, software=name)
+    assert [ifd.software for ifd in inspect_tiff(path).ifds] == ["one", "one", "two"]
+
+
+def test_info_ifds_shows_each_ifds_description(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ometiff.cli.main import app
+
+    path = tmp_path / "bf_like.tif"
+    _write_pages(path, ["{" + " " * 300 + "}", *["ImageJ=\nimages=3"] * 2])
+    result = CliRunner().invoke(app, ["info", "--ifds", str(path)])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.strip().startswith("IFD ")]
+    assert "description: JSON (303 bytes)" in lines[0]
+    assert all("description: ImageJ (17 bytes)" in line for line in lines[1:])
+    assert len(lines) == 3

@@ -94,7 +94,7 @@ MAX_IFDS = 5_000_000
 class IfdInfo:
     """Key facts of one IFD (image file directory).
 
-    IFDs with identical layout share one object; their positions and offsets are
+    IFDs with identical layout and texts share one object; their positions and offsets are
     in :attr:`TiffStructure.offsets`.
     """
 
@@ -251,6 +251,9 @@ class _Walker:
         self.entry = struct.Struct(self.bo + ("HHQ8s" if self.big else "HHI4s"))
         self.count_fmt = struct.Struct(self.bo + ("Q" if self.big else "H"))
         self.next_fmt = struct.Struct(self.bo + ("Q" if self.big else "I"))
+        #: an entry's count and value-or-offset, read as integers
+        self.text_pointer = struct.Struct(self.bo + ("QQ" if self.big else "II"))
+        self.count_size = 8 if self.big else 4
         self.inline = 8 if self.big else 4
         self.visited: set[int] = set()
         self.problems: list[str] = []
@@ -413,7 +416,7 @@ class _Walker:
         self.offsets: list[int] = []
         ifds: list[IfdInfo] = []
         offset = self.first
-        template: tuple[int, int, int, IfdInfo] | None = None
+        template: _Template | None = None
         next_offset = 0
         if offset == 0:
             self.problems.append("the header points to no IFD (offset 0): the file holds no image")
@@ -431,7 +434,7 @@ class _Walker:
             self.visited.add(offset)
             info = None
             if template is not None:
-                info, next_offset = self._like_template(offset, len(ifds), template)
+                info, next_offset = self._like_template(offset, template)
             if info is None:
                 info, next_offset = self.read_ifd(offset, len(ifds), full_description=not ifds)
                 if info is None:
@@ -446,9 +449,13 @@ class _Walker:
     # in per-IFD pointers (strip/tile offsets and counts, out-of-line values).
     # Such an IFD is recognised by comparing its masked entry block as one integer
     # with the previous full parse, and reuses that parse (index/offset replaced).
+    # Texts (ImageDescription, Software) are per-IFD pointers too, but they are shown
+    # per IFD: their first bytes are compared as well, so IFDs 1..N of a Bio-Formats
+    # file (a short "ImageJ=" text) do not borrow IFD 0's OME-XML record.
     _VARIABLE_TAGS = frozenset({273, 279, 324, 325, 270, 305, 306})
+    _TEXT_TAGS = frozenset({270, 305})
 
-    def _template(self, info: IfdInfo, offset: int) -> tuple[int, int, int, IfdInfo] | None:
+    def _template(self, info: IfdInfo, offset: int) -> _Template | None:
         header = self.count_fmt.size
         n = len(info.tags)
         es = self.entry.size
@@ -457,29 +464,61 @@ class _Walker:
             return None
         mask = bytearray(b"\xff" * len(block))
         value_at = 4 if not self.big else 12
+        texts: list[int] = []
         for k in range(n):
             tag, typ, count, _ = self.entry.unpack_from(block, k * es)
             if tag in self._VARIABLE_TAGS or TYPE_SIZES.get(typ, 1) * count > self.inline:
                 mask[k * es + value_at : (k + 1) * es] = bytes(es - value_at)
+            if tag in self._TEXT_TAGS:
+                texts.append(header + k * es)
         mask_int = int.from_bytes(mask, "little")
-        return n, mask_int, int.from_bytes(block, "little") & mask_int, info
+        return _Template(
+            n, mask_int, int.from_bytes(block, "little") & mask_int, info, self._texts(offset, texts)
+        )
 
-    def _like_template(
-        self, offset: int, index: int, template: tuple[int, int, int, IfdInfo]
-    ) -> tuple[IfdInfo | None, int]:
-        n, mask_int, masked, info = template
+    def _texts(self, offset: int, entries: list[int]) -> tuple[tuple[int, int, bytes], ...]:
+        """(where its count is, length, first 256 bytes) of each text tag at ``offset``."""
+        out = []
+        for at in entries:
+            _, _, count, value = self.entry.unpack_from(self.buf, offset + at)
+            out.append((at + 4, count, self._ascii_head(count, value, limit=256)[0]))
+        return tuple(out)
+
+    def _like_template(self, offset: int, template: _Template) -> tuple[IfdInfo | None, int]:
         header = self.count_fmt.size
+        n = template.entries
+        buf = self.buf
         end = offset + header + n * self.entry.size
         if end + self.next_fmt.size > self.size:
             return None, 0
-        (count,) = self.count_fmt.unpack_from(self.buf, offset)
+        (count,) = self.count_fmt.unpack_from(buf, offset)
         if count != n:
             return None, 0
-        if int.from_bytes(self.buf[offset + header : end], "little") & mask_int != masked:
+        if int.from_bytes(buf[offset + header : end], "little") & template.mask != template.masked:
             return None, 0
-        (next_offset,) = self.next_fmt.unpack_from(self.buf, end)
-        return info, next_offset
+        # the same texts? (inlined: this runs once per IFD of 30,000-IFD chains)
+        for at, length, head in template.texts:
+            count, value = self.text_pointer.unpack_from(buf, offset + at)
+            if count != length:
+                return None, 0
+            if count <= self.inline:
+                value = offset + at + self.count_size  # the text is in the entry
+            if buf[value : value + len(head)] != head:
+                return None, 0
+        (next_offset,) = self.next_fmt.unpack_from(buf, end)
+        return template.info, next_offset
 
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    """An IFD layout that later IFDs of the chain may share (see ``_Walker._template``)."""
+
+    entries: int
+    mask: int
+    masked: int
+    info: IfdInfo
+    #: per text tag: its count's position inside the IFD, its length, its first bytes
+    texts: tuple[tuple[int, int, bytes], ...]
 
 
 def decode_description(raw: bytes, *, source: str = "ImageDescription") -> tuple[str, bool]:
