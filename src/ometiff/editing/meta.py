@@ -27,7 +27,7 @@ from lxml import etree
 from ometiff.errors import OmeTiffError, OmeXmlError, ValidationError
 from ometiff.ome.units import LENGTH_UNITS_M, LENGTH_UNITS_OTHER, TIME_UNITS_S, normalize_unit
 from ometiff.ome.view import parse_ome, plane_map
-from ometiff.ome.xml import local, parse_xml, schema_version
+from ometiff.ome.xml import is_ome_xml, local, parse_xml, schema_version
 from ometiff.tiff.structure import TiffStructure, inspect_tiff, is_tiff, read_description
 from ometiff.types import DIMENSION_ORDERS, OME_TO_DTYPE
 
@@ -102,7 +102,7 @@ def load_document(path: Path) -> Document:
     """Read and parse the OME-XML stored in ``path`` (a TIFF or an XML file)."""
     if is_tiff(path):
         text = read_description(path)
-        if text is None or "<OME" not in text:
+        if text is None or not is_ome_xml(text):
             raise OmeXmlError(
                 f"{path}: no OME-XML in the first IFD's ImageDescription; not an OME-TIFF (X1)"
             )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from ometiff.errors import OmeTiffError, OmeXmlError
 from ometiff.ome.view import OmeView, parse_ome
+from ometiff.ome.xml import is_ome_xml
 from ometiff.tiff.structure import inspect_tiff, is_tiff, read_description
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ def resolve_fileset(
     problems: list[str] = []
     if is_tiff(entry):
         xml = read_description(entry)
-        if xml is None or "<OME" not in xml:
+        if xml is None or not is_ome_xml(xml):
             raise OmeXmlError(f"{entry}: no OME-XML in the first IFD's ImageDescription")
         ome = parsed if parsed is not None else parse_ome(xml, source=str(entry), planes=planes)
         metadata_path = entry

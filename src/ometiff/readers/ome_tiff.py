@@ -21,9 +21,11 @@ from ome_types import model as m
 
 from ometiff.errors import InvalidTiffError, OmeTiffError, OmeXmlError, UnsupportedFormatError
 from ometiff.ome.view import ChannelView
+from ometiff.ome.xml import is_ome_xml
 from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.tiff import page_plane, plane_dtype
+from ometiff.tiff.names import OME_XML_SUFFIXES, TIFF_SUFFIXES, has_tiff_magic
 from ometiff.types import DTYPE_TO_OME
 
 if TYPE_CHECKING:
@@ -31,8 +33,6 @@ if TYPE_CHECKING:
     from ometiff.ome.view import ImageView, PlaneMap, PlaneRef
     from ometiff.types import StrPath
 
-_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
-_XML_SUFFIXES = (".ome", ".ome.xml")  # ".companion.ome" and "x-companion.ome"
 
 
 def _head(path: Path, n: int) -> bytes:
@@ -47,17 +47,16 @@ class OmeTiffReader(Reader):
     """Read an OME-TIFF file or set (any member, master file or companion)."""
 
     name = "ome-tiff"
-    suffixes = (".tif", ".tiff", ".tf2", ".tf8", ".btf", *_XML_SUFFIXES)
+    suffixes = (*TIFF_SUFFIXES, *OME_XML_SUFFIXES)
 
     @classmethod
     def can_read(cls, path: Path) -> bool:
         """True for a TIFF whose IFD0 ImageDescription is OME-XML, or a companion."""
         if not path.is_file() or not path.name.lower().endswith(cls.suffixes):
             return False
-        head = _head(path, 65536)
-        if path.name.lower().endswith(_XML_SUFFIXES):
-            return b"<OME" in head or b":OME" in head
-        if head[:4] not in _TIFF_MAGIC:
+        if path.name.lower().endswith(OME_XML_SUFFIXES):
+            return is_ome_xml(_head(path, 65536))
+        if not has_tiff_magic(_head(path, 4)):
             return False
         from ometiff.tiff.structure import read_description
 
@@ -65,7 +64,7 @@ class OmeTiffReader(Reader):
             desc = read_description(path)
         except (OSError, ValueError, OmeTiffError):
             return False
-        return desc is not None and "<OME" in desc and desc.rstrip().endswith("OME>")
+        return desc is not None and is_ome_xml(desc)
 
     def __init__(self, path: StrPath, **options: Any) -> None:
         super().__init__(path, **options)

@@ -17,75 +17,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ometiff.errors import InvalidTiffError
+from ometiff.tiff.names import (
+    COMPRESSION_NAMES,
+    PHOTOMETRIC_NAMES,
+    description_kind,
+    has_tiff_magic,
+)
 
 if TYPE_CHECKING:
     from ometiff.types import StrPath
 
 #: TIFF field type -> size in bytes.
-TYPE_SIZES = {
-    1: 1,
-    2: 1,
-    3: 2,
-    4: 4,
-    5: 8,
-    6: 1,
-    7: 1,
-    8: 2,
-    9: 4,
-    10: 8,
-    11: 4,
-    12: 8,
-    13: 4,
-    16: 8,
-    17: 8,
-    18: 8,
-}
+TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
+TYPE_SIZES |= {16: 8, 17: 8, 18: 8}  # BigTIFF: LONG8, SLONG8, IFD8
 _INT_FORMATS = {1: "B", 3: "H", 4: "I", 6: "b", 8: "h", 9: "i", 13: "I", 16: "Q", 17: "q", 18: "Q"}
-
-COMPRESSION_NAMES = {
-    1: "none",
-    2: "CCITT RLE",
-    3: "CCITT G3",
-    4: "CCITT G4",
-    5: "LZW",
-    6: "old JPEG",
-    7: "JPEG",
-    8: "Deflate",
-    32773: "PackBits",
-    32946: "Deflate",
-    34712: "JPEG 2000",
-    33003: "JPEG 2000 (Aperio YCbCr)",
-    33005: "JPEG 2000 (Aperio RGB)",
-    34887: "LERC",
-    34925: "LZMA",
-    34926: "Zstd (legacy)",
-    34927: "WebP (legacy)",
-    50000: "Zstd",
-    50001: "WebP",
-    50002: "JPEG XL (legacy)",
-    52546: "JPEG XL",
-    34892: "JPEG (lossy DNG)",
-    22610: "JPEG XR (NDPI)",
-    34933: "PNG",
-    34934: "JPEG XR",
-    33007: "JPEG (Aperio)",
-}
-PHOTOMETRIC_NAMES = {
-    0: "min-is-white",
-    1: "min-is-black",
-    2: "RGB",
-    3: "palette",
-    4: "mask",
-    5: "separated",
-    6: "YCbCr",
-    8: "CIELab",
-    32844: "LogL",
-    32845: "LogLuv",
-    34892: "linear raw",
-    32803: "CFA",
-}
-#: Compressions Bio-Formats cannot decode (checklist W4).
-BIOFORMATS_UNREADABLE = frozenset({34887, 50001, 34927, 50002, 52546, 22610, 34934, 34925})
 
 MAX_IFDS = 5_000_000
 
@@ -361,7 +306,7 @@ class _Walker:
                 if full_description:
                     desc_full = raw
                 desc_preview_raw = raw[:256]
-                desc_kind = _description_kind(desc_preview_raw, raw)
+                desc_kind = description_kind(desc_preview_raw, raw)
                 desc_preview, _ = decode_description(desc_preview_raw[:120])
             elif tag == 305 and typ == 2:
                 raw, _ = self._ascii_head(count, value, limit=200)
@@ -533,27 +478,6 @@ def decode_description(raw: bytes, *, source: str = "ImageDescription") -> tuple
         return raw.decode("latin-1"), False
 
 
-def _description_kind(head: bytes, whole: bytes) -> str:
-    text = head.lstrip()
-    if text.startswith(b"<?xml") or text.startswith(b"<OME") or text.startswith(b"<!--"):
-        if b"<OME" in whole or b"<OME" in head or b"OME>" in whole[-64:]:
-            return "OME-XML"
-        if b"</scn>" in whole[-64:] or b"<scn" in head:
-            return "Leica SCN XML"
-        if b"PerkinElmer-QPI" in head:
-            return "QPTIFF XML"
-        return "XML"
-    if text.startswith(b"ImageJ=") or text.startswith(b"SCIFIO="):
-        return "ImageJ"
-    if text.startswith(b"{"):
-        return "JSON"
-    if text.startswith(b"Aperio"):
-        return "Aperio SVS"
-    if text.startswith(b"shape="):
-        return "tifffile shape"
-    return "text"
-
-
 def _open_map(path: Path) -> tuple[mmap.mmap | bytes, int]:
     try:
         with open(path, "rb") as fh:
@@ -627,13 +551,13 @@ def read_description(path: StrPath) -> str | None:
 
 
 def is_tiff(path: StrPath) -> bool:
-    """True when the file starts with a TIFF or BigTIFF header (C1)."""
+    """True when the file starts with a TIFF or BigTIFF header (C1); never raises."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(4)
     except OSError:
         return False
-    return head in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+    return has_tiff_magic(head)
 
 
 def dump_tags(path: StrPath, index: int) -> list[tuple[int, str, str, int, str]]:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ometiff.errors import InvalidTiffError, OmeTiffError, OmeXmlError, ValidationError
 from ometiff.ome.fileset import _resolve, resolve_fileset
 from ometiff.ome.view import parse_ome, plane_map
-from ometiff.ome.xml import MAX_XML_BYTES, local, parse_xml, schema_version
+from ometiff.ome.xml import MAX_XML_BYTES, is_ome_xml, local, parse_xml, schema_version
 from ometiff.tiff.structure import inspect_tiff, is_tiff
 from ometiff.validation import (
     checks_multifile,
@@ -223,7 +223,7 @@ def _entry_document(
             return None, p.name
         desc = structure.description
         kind = structure.ifds[0].description_kind
-        if desc is None or kind != "OME-XML":
+        if desc is None or not is_ome_xml(desc):
             what = "no ImageDescription" if desc is None else f"a {kind} ImageDescription"
             ctx.setup_issues.append(
                 error(
