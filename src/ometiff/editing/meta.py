@@ -28,6 +28,7 @@ from ometiff.errors import OmeTiffError, OmeXmlError, ValidationError
 from ometiff.ome.units import LENGTH_UNITS_M, LENGTH_UNITS_OTHER, TIME_UNITS_S, normalize_unit
 from ometiff.ome.view import parse_ome, plane_map
 from ometiff.ome.xml import is_ome_xml, local, parse_xml, schema_version
+from ometiff.tiff.names import OME_SUFFIXES, TIFF_SUFFIXES, split_suffix
 from ometiff.tiff.structure import TiffStructure, inspect_tiff, is_tiff, read_description
 from ometiff.types import DIMENSION_ORDERS, OME_TO_DTYPE
 
@@ -339,12 +340,10 @@ def backup_path(path: Path) -> Path:
     ``set.companion.ome.xml.bak``. An existing backup is never overwritten.
     """
     name = path.name
-    lower = name.lower()
     base = path.with_name(name + ".xml.bak")  # companion: <name>.companion.ome.xml.bak
-    for suffix in (".ome.tiff", ".ome.tif", ".ome.tf2", ".ome.tf8", ".ome.btf", ".tiff", ".tif"):
-        if lower.endswith(suffix) and len(name) > len(suffix):
-            base = path.with_name(name[: -len(suffix)] + ".ome.xml.bak")
-            break
+    parts = split_suffix(name, (*OME_SUFFIXES, *TIFF_SUFFIXES))
+    if parts is not None:
+        base = path.with_name(parts[0] + ".ome.xml.bak")
     candidate, n = base, 0
     while candidate.exists():
         n += 1

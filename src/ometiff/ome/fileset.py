@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from ometiff.errors import OmeTiffError, OmeXmlError
 from ometiff.ome.view import OmeView, parse_ome
 from ometiff.ome.xml import is_ome_xml
+from ometiff.tiff.names import OME_SUFFIXES
 from ometiff.tiff.structure import inspect_tiff, is_tiff, read_description
 
 if TYPE_CHECKING:
@@ -235,9 +236,7 @@ def _scan_uuids(folder: Path, limit: int = 10000) -> dict[str, Path]:
         if n >= limit:
             break
         name = candidate.name.lower()
-        if candidate.is_file() and (
-            ".ome.tif" in name or name.endswith((".ome.tf2", ".ome.tf8", ".ome.btf"))
-        ):
+        if candidate.is_file() and name.endswith(OME_SUFFIXES):
             uuid = root_uuid(candidate)
             if uuid:
                 out.setdefault(uuid, candidate)

@@ -39,6 +39,16 @@ def has_tiff_suffix(name: str) -> bool:
     return name.lower().endswith(TIFF_SUFFIXES)
 
 
+def split_suffix(name: str, suffixes: tuple[str, ...]) -> tuple[str, str] | None:
+    """``(stem, ending)`` for the first of ``suffixes`` that ``name`` ends with (any
+    case) after a non-empty stem, e.g. ``("cells", ".OME.TIF")``; None when none does."""
+    lower = name.lower()
+    for suffix in suffixes:
+        if lower.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)], name[-len(suffix) :]
+    return None
+
+
 # An XML prolog (BOM, declaration, comments, processing instructions, DOCTYPE), then
 # the root element's qualified name.
 _XML_PROLOG = re.compile(

@@ -23,6 +23,7 @@ from ometiff.errors import InvalidTiffError, OmeTiffError, OmeXmlError, Validati
 from ometiff.ome.fileset import _resolve, resolve_fileset
 from ometiff.ome.view import parse_ome, plane_map
 from ometiff.ome.xml import MAX_XML_BYTES, is_ome_xml, local, parse_xml, schema_version
+from ometiff.tiff.names import COMPANION_SUFFIX
 from ometiff.tiff.structure import inspect_tiff, is_tiff
 from ometiff.validation import (
     checks_multifile,
@@ -291,7 +292,7 @@ def _build(
             job = _SchemaJob(fs.xml, version, root=fs.ome.root)
     if ctx.kind == "xml":
         # an XML document is a companion when it is named like one or its files are here
-        named = p.name.lower().endswith(".companion.ome")
+        named = p.name.lower().endswith(COMPANION_SUFFIX)
         present = any(m.exists for m in fs.members)
         ctx.kind = fs.kind if fs.members and (named or present) else "xml"
     else:
