@@ -354,9 +354,9 @@ def backup_path(path: Path) -> Path:
 def write_document(path: Path, data: bytes, *, is_tiff_file: bool, old_text: str,
                    backup: bool, changes: tuple[str, ...]) -> FileEdit:
     """Write one document crash-safely (after an optional backup of the old XML)."""
-    from ometiff.tiff.patch import _check_writable, write_description, write_text_atomic
+    from ometiff.tiff.patch import check_writable, write_description, write_text_atomic
 
-    _check_writable(path)
+    check_writable(path)
     saved = None
     if backup:
         saved = backup_path(path)
@@ -381,7 +381,7 @@ def apply_to_documents(
     verbatim: bytes | None = None,
 ) -> EditResult:
     """Edit a copy of each document, check all of them, then write them all (or none)."""
-    from ometiff.tiff.patch import _check_writable
+    from ometiff.tiff.patch import check_writable
 
     planned: list[tuple[Document, _Element, list[str]]] = []
     for doc in docs:
@@ -401,7 +401,7 @@ def apply_to_documents(
         )
     for doc, _, changes in planned:
         if changes:
-            _check_writable(doc.path)  # refuse before the first file is touched
+            check_writable(doc.path)  # refuse before the first file is touched
     edits = []
     for doc, new_root, changes in planned:
         if not changes:

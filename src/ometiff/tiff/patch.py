@@ -189,7 +189,16 @@ def _align(n: int, to: int = 8) -> int:
     return (n + to - 1) // to * to
 
 
-def _check_writable(path: Path) -> None:
+def check_writable(path: Path) -> None:
+    """Refuse to edit ``path`` unless it is an existing, writable regular file.
+
+    Raises
+    ------
+    InvalidTiffError
+        Missing, or not a regular file.
+    WriteError
+        Read-only (marked so, or not writable by this user).
+    """
     try:
         st = path.stat()
     except FileNotFoundError as exc:
@@ -265,7 +274,7 @@ def write_description(path: StrPath, xml: str | bytes) -> PatchResult:
         pass 4 GiB.
     """
     p = Path(path)
-    _check_writable(p)
+    check_writable(p)
     new = encode_description(xml)
     with _open(p, write=True) as fd:
         lay = _layout(fd, p)
@@ -340,7 +349,7 @@ def write_text_atomic(path: StrPath, data: bytes) -> None:
     """
     p = Path(path)
     if p.exists():
-        _check_writable(p)
+        check_writable(p)
         mode: int | None = stat.S_IMODE(p.stat().st_mode)
     else:
         mode = None
