@@ -98,15 +98,15 @@ def root_name(data: bytes | str) -> str | None:
     Parses only up to the root's start tag (a 5 MB OME-XML costs microseconds),
     with the same safe settings as :func:`parse_xml`; never raises.
     """
-    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     parser = etree.XMLPullParser(
         events=("start",), resolve_entities=False, load_dtd=False, no_network=True,
         huge_tree=True,
     )
     step = 1 << 16
-    for at in range(0, len(raw), step):
+    for at in range(0, len(data), step):
+        chunk = data[at : at + step]  # a 5 MB document is not copied whole
         try:
-            parser.feed(raw[at : at + step])
+            parser.feed(chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk))
         except etree.XMLSyntaxError:
             broken = True  # after the root's start tag, that is parse_xml's business
         else:
