@@ -83,6 +83,14 @@ def test_root_name_never_raises_on_garbage() -> None:
     assert root_name(b"\x00\xff<<<") is None
 
 
+def test_undeclared_prefix_is_reported_as_broken_xml(plain: Path, tmp_path: Path) -> None:
+    xml = prefixed(tifffile.tiffcomment(plain), children=True).replace("xmlns:ome=", "xmlns:omx=")
+    path = tmp_path / "undeclared.ome.tif"
+    tifffile.imwrite(path, np.zeros((16, 24), np.uint16), description=xml.encode(), metadata=None)
+    codes = [i.code for i in validate(path).issues]
+    assert codes == ["X2-not-well-formed"]
+
+
 def test_walker_and_variant_see_ome_xml(sample: Path) -> None:
     st = inspect_tiff(sample)
     assert st.ifds[0].description_kind == "OME-XML"

@@ -112,7 +112,9 @@ def root_name(data: bytes | str) -> str | None:
         else:
             broken = False
         for _, element in parser.read_events():
-            return local(element.tag)
+            # an undeclared prefix leaves "ome:OME" as the tag: still an OME root,
+            # whose broken namespace parse_xml then reports
+            return local(element.tag).rsplit(":", 1)[-1]
         if broken:
             return None
     return None
