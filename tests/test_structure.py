@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+from tests.bioformats import bfconvert, requires_bioformats
 from tests.conftest import corpus_files, corpus_id
 
 from ometiff import InvalidTiffError, inspect_tiff
@@ -127,3 +128,163 @@ def test_corpus_ifd_counts_agree_with_tifffile(path: Path) -> None:
         assert st.ifd_count == expected
     if st.ifd_count:
         assert (st.ifds[0].width, st.ifds[0].height) == dims
+
+
+# --- SubIFD pyramids as Bio-Formats writes them (P-2) -------------------------------
+
+
+def _next_pointer_at(raw: bytes | bytearray, offset: int) -> int:
+    """Where the NextIFD pointer of the (classic, little-endian) IFD at ``offset`` is."""
+    (n,) = struct.unpack_from("<H", raw, offset)
+    return offset + 2 + 12 * n
+
+
+def write_subifd_pyramid(path: Path, *, planes: int = 3, chain: bool = True) -> list[list[int]]:
+    """A multi-plane OME-TIFF with 2 SubIFD levels per plane, laid out like
+    ``bfconvert -noflat -pyramid-resolutions 3``: with ``chain``, the NextIFD pointers
+    of the SubIFDs link each level's IFDs across planes, then the next level
+    (plane 0 level 1 -> plane 1 level 1 -> ... -> plane 0 level 2 -> ... -> 0).
+    tifffile itself writes 0 there. Returns the SubIFD offsets per plane."""
+    data = (np.arange(planes * 128 * 128) % 251).astype(np.uint8).reshape(planes, 128, 128)
+    with tifffile.TiffWriter(path, ome=True) as tw:
+        tw.write(data, subifds=2, tile=(32, 32), metadata={"axes": "CYX"})
+        tw.write(data[:, ::2, ::2], subfiletype=1, tile=(32, 32))
+        tw.write(data[:, ::4, ::4], subfiletype=1, tile=(32, 32))
+    with tifffile.TiffFile(path) as tf:
+        tf.pages.useframes = False
+        subs = [list(tf.pages[i].tags[330].value) for i in range(planes)]
+    if chain:
+        raw = bytearray(path.read_bytes())
+        order = [subs[p][level] for level in range(2) for p in range(planes)]
+        for here, there in zip(order, [*order[1:], 0], strict=True):
+            struct.pack_into("<I", raw, _next_pointer_at(raw, here), there)
+        path.write_bytes(bytes(raw))
+    return subs
+
+
+def test_chained_subifds_of_several_planes_are_levels_not_loops(tmp_path: Path) -> None:
+    path = tmp_path / "bf_pyramid.ome.tif"
+    subs = write_subifd_pyramid(path)
+    raw = path.read_bytes()
+    assert struct.unpack_from("<I", raw, _next_pointer_at(raw, subs[0][0]))[0] == subs[1][0]
+    st = inspect_tiff(path)
+    assert st.problems == ()
+    assert st.ifd_count == 3
+    for k, ifd in enumerate(st.ifds):
+        assert ifd.subifd_offsets == tuple(subs[k])
+        assert [(s.width, s.height) for s in ifd.subifds] == [(64, 64), (32, 32)]
+
+
+def test_subifd_pointing_into_the_main_chain_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "p.ome.tif"
+    write_subifd_pyramid(path, planes=2, chain=False)
+    st = inspect_tiff(path)
+    raw = bytearray(path.read_bytes())
+    # IFD 1's SubIFDs tag: make its first listed level point at IFD 0 (P-3 violation)
+    with tifffile.TiffFile(path) as tf:
+        tf.pages.useframes = False
+        tag = tf.pages[1].tags[330]
+        struct.pack_into("<I", raw, tag.valueoffset, st.offsets[0])
+    path.write_bytes(bytes(raw))
+    st2 = inspect_tiff(path)
+    assert any("IFD 1: SubIFD 0" in p and "already read" in p for p in st2.problems)
+    assert [(s.width, s.height) for s in st2.ifds[1].subifds] == [(32, 32)]
+
+
+def test_info_and_validate_see_three_levels_in_a_bioformats_style_pyramid(
+    tmp_path: Path,
+) -> None:
+    from ometiff import info, validate
+
+    plain = tmp_path / "plain.ome.tif"
+    chained = tmp_path / "chained.ome.tif"
+    write_subifd_pyramid(plain, chain=False)
+    write_subifd_pyramid(chained)
+    fi = info(chained)
+    assert fi.problems == []
+    assert [s.levels for s in fi.series] == [[[128, 128], [64, 64], [32, 32]]]
+    # the chained copy gets exactly the findings of the unchained one: none are false
+    codes = sorted(i.code for i in validate(chained, schema=False).issues)
+    assert codes == sorted(i.code for i in validate(plain, schema=False).issues)
+    assert validate(chained, schema=False).ok
+
+
+@requires_bioformats
+@pytest.mark.bioformats
+def test_bfconvert_noflat_pyramid_of_three_planes(tmp_path: Path) -> None:
+    from ometiff import info, validate
+
+    src = tmp_path / "in.ome.tif"
+    out = tmp_path / "out.ome.tif"
+    data = (np.arange(3 * 256 * 256) % 251).astype(np.uint8).reshape(3, 256, 256)
+    tifffile.imwrite(src, data, metadata={"axes": "CYX"})
+    bfconvert(
+        src, out, "-noflat", "-pyramid-resolutions", "3", "-pyramid-scale", "2",
+        "-tilex", "64", "-tiley", "64",
+    )
+    st = inspect_tiff(out)
+    assert st.problems == ()
+    assert [[(s.width, s.height) for s in ifd.subifds] for ifd in st.ifds] == [
+        [(128, 128), (64, 64)]
+    ] * 3
+    assert info(out).series[0].levels == [[256, 256], [128, 128], [64, 64]]
+    assert [i.code for i in validate(out, schema=False).issues if i.severity != "info"] == []
+
+
+# --- each IFD's own description (X3: Bio-Formats writes "ImageJ=" into IFDs 1..N) ---
+
+
+def _write_pages(path: Path, descriptions: list[str]) -> None:
+    with tifffile.TiffWriter(path) as tw:
+        for text in descriptions:
+            tw.write(
+                np.zeros((8, 8), np.uint16), description=text, metadata=None,
+                photometric="minisblack", software="writer 1.0",
+            )
+
+
+def test_ifds_after_the_first_keep_their_own_description(tmp_path: Path) -> None:
+    path = tmp_path / "bf_like.tif"
+    ome = '<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06">' + " " * 500 + "</OME>"
+    imagej = "ImageJ=\nhyperstack=true\nimages=6\nchannels=2"
+    _write_pages(path, [ome, *[imagej] * 5])
+    st = inspect_tiff(path)
+    assert st.ifds[0].description_kind == "OME-XML"
+    for ifd in st.ifds[1:]:
+        assert (ifd.description_kind, ifd.description_length) == ("ImageJ", len(imagej) + 1)
+        assert ifd.description_preview == imagej
+    # IFDs of one layout still share one record (the walk stays cheap)
+    assert all(ifd is st.ifds[1] for ifd in st.ifds[2:])
+    assert [(a, b) for a, b, _ in st.runs()] == [(0, 0), (1, 5)]
+
+
+def test_same_length_descriptions_are_not_shared(tmp_path: Path) -> None:
+    path = tmp_path / "planes.tif"
+    texts = [f"plane {k:03d}" for k in range(4)] + ["{}", "ab"]  # the last two fit inline
+    _write_pages(path, texts)
+    st = inspect_tiff(path)
+    assert [ifd.description_preview for ifd in st.ifds] == texts
+    assert [ifd.description_kind for ifd in st.ifds][-2:] == ["JSON", "text"]
+
+
+def test_software_is_read_per_ifd(tmp_path: Path) -> None:
+    path = tmp_path / "sw.tif"
+    with tifffile.TiffWriter(path) as tw:
+        for name in ("one", "one", "two"):
+            tw.write(np.zeros((8, 8), np.uint8), metadata=None, software=name)
+    assert [ifd.software for ifd in inspect_tiff(path).ifds] == ["one", "one", "two"]
+
+
+def test_info_ifds_shows_each_ifds_description(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ometiff.cli.main import app
+
+    path = tmp_path / "bf_like.tif"
+    _write_pages(path, ["{" + " " * 300 + "}", *["ImageJ=\nimages=3"] * 2])
+    result = CliRunner().invoke(app, ["info", "--ifds", str(path)])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.strip().startswith("IFD ")]
+    assert "description: JSON (303 bytes)" in lines[0]
+    assert all("description: ImageJ (17 bytes)" in line for line in lines[1:])
+    assert len(lines) == 3

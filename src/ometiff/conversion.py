@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ometiff.errors import FileExistsOmeTiffError, OmeTiffError, WriteError
+from ometiff.tiff.names import COMPANION_SUFFIX, OME_SUFFIXES, split_suffix
 
 if TYPE_CHECKING:
     from ome_types import model as m
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 #: Namespace of the MapAnnotation holding ``original_metadata()`` key-values.
 ORIGINAL_METADATA_NS = "openmicroscopy.org/OriginalMetadata"
-_OME_SUFFIXES = (".ome.tif", ".ome.tiff", ".ome.tf2", ".ome.tf8", ".ome.btf")
 
 #: ``on_plane(stage, done, total)``: stage is "write" or "verify".
 Progress = Callable[[str, int, int], None]
@@ -213,10 +213,9 @@ def _out_name(src: Path) -> str:
     name = src.name
     if src.is_dir():
         name = name.rstrip("/")
-    lower = name.lower()
-    for suffix in (*_OME_SUFFIXES, ".companion.ome", ".ome.zarr", ".zarr"):
-        if lower.endswith(suffix):
-            return name[: -len(suffix)] + ".ome.tif"
+    parts = split_suffix(name, (*OME_SUFFIXES, COMPANION_SUFFIX, ".ome.zarr", ".zarr"))
+    if parts is not None:
+        return parts[0] + ".ome.tif"
     stem = Path(name).stem if "." in name else name
     stem = stem.replace("*", "").replace("?", "").replace("{", "").replace("}", "") or "image"
     return stem + ".ome.tif"
@@ -230,7 +229,7 @@ def _destinations(srcs: list[Path], dst: Path) -> list[Path]:
         if len(set(outs)) != len(outs):
             raise WriteError(f"{dst}: two inputs would be written to the same output name")
         return outs
-    if not dst.name.lower().endswith(_OME_SUFFIXES):
+    if not dst.name.lower().endswith(OME_SUFFIXES):
         raise WriteError(
             f"{dst}: the output name must end with .ome.tif or .ome.tiff (C2), or be a folder"
         )
@@ -334,7 +333,7 @@ def convert(
         raise WriteError("no input given")
     dst_path = Path(os.fspath(dst))
     if len(srcs) > 1 and not dst_path.exists() and dst_path.parent.is_dir() \
-            and not dst_path.name.lower().endswith(_OME_SUFFIXES):
+            and not dst_path.name.lower().endswith(OME_SUFFIXES):
         dst_path.mkdir()
     dests = _destinations(srcs, dst_path)
     for d in dests:

@@ -21,6 +21,7 @@ from ometiff.errors import InvalidTiffError, OmeTiffError, OmeXmlError
 from ometiff.ome.fileset import FileSet, resolve_fileset
 from ometiff.ome.units import to_micrometres, to_seconds
 from ometiff.ome.view import ImageView, PlaneMap, Quantity, plane_map
+from ometiff.ome.xml import is_ome_xml
 from ometiff.tiff.structure import TiffStructure, inspect_tiff, is_tiff
 from ometiff.tiff.variant import Variant, detect_variants, imagej_disagreements
 from ometiff.types import DTYPE_TO_OME
@@ -516,7 +517,7 @@ def info(path: StrPath) -> FileInfo:
     schema = creator = None
     annotations = 0
     files_from_ome = False
-    is_ome = structure.ifds and structure.ifds[0].description_kind == "OME-XML"
+    is_ome = structure.description is not None and is_ome_xml(structure.description)
     if structure.description is not None and not structure.description_utf8 and is_ome:
         warnings.append("IFD0 ImageDescription is not valid UTF-8 (X2); read as Latin-1")
     if is_ome:
@@ -566,12 +567,7 @@ def info(path: StrPath) -> FileInfo:
 
 def _companion_info(p: Path) -> FileInfo:
     head = p.read_bytes()[:512].lstrip()
-    if not (
-        head.startswith(b"<?xml")
-        or head.startswith(b"<OME")
-        or head.startswith(b"<!--")
-        or head.startswith(b"\xef\xbb\xbf")
-    ):
+    if not head.removeprefix(b"\xef\xbb\xbf").startswith(b"<"):  # XML; resolve_fileset judges it
         raise InvalidTiffError(f"{p}: not a TIFF file and not OME-XML (starts with {head[:8]!r})")
     fs = resolve_fileset(p)
     structures: dict[Path, TiffStructure | None] = {}

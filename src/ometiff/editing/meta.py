@@ -29,7 +29,8 @@ from lxml import etree
 from ometiff.errors import OmeTiffError, OmeXmlError, ValidationError
 from ometiff.ome.units import LENGTH_UNITS_M, LENGTH_UNITS_OTHER, TIME_UNITS_S, normalize_unit
 from ometiff.ome.view import parse_ome
-from ometiff.ome.xml import local, parse_xml
+from ometiff.ome.xml import is_ome_xml, local, parse_xml
+from ometiff.tiff.names import OME_SUFFIXES, TIFF_SUFFIXES, split_suffix
 from ometiff.tiff.structure import is_tiff, read_description
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def load_document(path: Path) -> Document:
     """Read and parse the OME-XML stored in ``path`` (a TIFF or an XML file)."""
     if is_tiff(path):
         text = read_description(path)
-        if text is None or "<OME" not in text:
+        if text is None or not is_ome_xml(text):
             raise OmeXmlError(
                 f"{path}: no OME-XML in the first IFD's ImageDescription; not an OME-TIFF (X1)"
             )
@@ -222,12 +223,10 @@ def backup_path(path: Path) -> Path:
     ``set.companion.ome.xml.bak``. An existing backup is never overwritten.
     """
     name = path.name
-    lower = name.lower()
     base = path.with_name(name + ".xml.bak")  # companion: <name>.companion.ome.xml.bak
-    for suffix in (".ome.tiff", ".ome.tif", ".ome.tf2", ".ome.tf8", ".ome.btf", ".tiff", ".tif"):
-        if lower.endswith(suffix) and len(name) > len(suffix):
-            base = path.with_name(name[: -len(suffix)] + ".ome.xml.bak")
-            break
+    parts = split_suffix(name, (*OME_SUFFIXES, *TIFF_SUFFIXES))
+    if parts is not None:
+        base = path.with_name(parts[0] + ".ome.xml.bak")
     candidate, n = base, 0
     while candidate.exists():
         n += 1

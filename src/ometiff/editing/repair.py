@@ -54,6 +54,7 @@ from ometiff.ome.fileset import absolute_path, file_uuid, is_set_file, resolve_n
 from ometiff.ome.units import LENGTH_UNITS_M, LENGTH_UNITS_OTHER, TIME_UNITS_S, normalize_unit
 from ometiff.ome.view import parse_ome
 from ometiff.ome.xml import local
+from ometiff.tiff.names import COMPANION_SUFFIX, OME_SUFFIXES, split_suffix
 from ometiff.tiff.structure import inspect_tiff, is_tiff
 
 if TYPE_CHECKING:
@@ -327,18 +328,11 @@ def _members_of(root: _Element, index: dict[str, Path], own: Path | None) -> lis
 
 
 def _companion_name(members: Sequence[Path]) -> str:
-    from ometiff.writer.multifile import OME_SUFFIXES
-
-    name = members[0].name
-    for suffix in OME_SUFFIXES:
-        if name.lower().endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    else:
-        name = name.rsplit(".", 1)[0]
+    parts = split_suffix(members[0].name, OME_SUFFIXES)
+    name = parts[0] if parts else members[0].name.rsplit(".", 1)[0]
     if len(members) > 1:
         name = re.sub(r"[_\-.]?[A-Za-z]?\d+$", "", name) or name
-    return f"{name}.companion.ome"
+    return name + COMPANION_SUFFIX
 
 
 def _to_companion(

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 from ometiff.errors import OmeTiffError, OmeXmlError
 from ometiff.ome.view import OmeView, parse_ome
+from ometiff.ome.xml import is_ome_xml
+from ometiff.tiff.names import COMPANION_SUFFIX, TIFF_SUFFIXES
 from ometiff.tiff.structure import inspect_tiff, is_tiff, read_description
 
 if TYPE_CHECKING:
@@ -268,7 +270,7 @@ def resolve_fileset(
 
     if tiff(entry):
         xml = description(entry)
-        if xml is None or "<OME" not in xml:
+        if xml is None or not is_ome_xml(xml):
             raise OmeXmlError(f"{entry}: no OME-XML in the first IFD's ImageDescription")
         ome = parsed if parsed is not None else parse_ome(xml, source=str(entry), planes=planes)
         metadata_path = entry
@@ -348,7 +350,7 @@ def resolve_fileset(
 
 
 #: Files a set may consist of: TIFFs (classic and BigTIFF suffixes) and companions (M5).
-SET_SUFFIXES = (".tif", ".tiff", ".tf2", ".tf8", ".btf", ".companion.ome")
+SET_SUFFIXES = (*TIFF_SUFFIXES, COMPANION_SUFFIX)
 
 
 def is_set_file(path: Path) -> bool:

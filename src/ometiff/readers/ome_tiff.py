@@ -31,9 +31,11 @@ from ometiff.errors import (
     UnsupportedFormatError,
 )
 from ometiff.ome.view import ChannelView
+from ometiff.ome.xml import is_ome_xml
 from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.tiff import page_plane, plane_dtype
+from ometiff.tiff.names import OME_XML_SUFFIXES, TIFF_SUFFIXES, has_tiff_magic
 from ometiff.types import DTYPE_TO_OME
 
 if TYPE_CHECKING:
@@ -43,11 +45,9 @@ if TYPE_CHECKING:
     from ometiff.ome.view import ImageView, PlaneMap, PlaneRef
     from ometiff.types import StrPath
 
-_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 #: Member files kept open per thread; older ones are closed (sets of one file per
 #: plane can have thousands of members, more than the open-file limit).
 MAX_OPEN_MEMBERS = 64
-_XML_SUFFIXES = (".ome", ".ome.xml")  # ".companion.ome" and "x-companion.ome"
 
 
 def _head(path: Path, n: int) -> bytes:
@@ -70,7 +70,7 @@ class OmeTiffReader(Reader):
     """
 
     name = "ome-tiff"
-    suffixes = (".tif", ".tiff", ".tf2", ".tf8", ".btf", *_XML_SUFFIXES)
+    suffixes = (*TIFF_SUFFIXES, *OME_XML_SUFFIXES)
     options = ("partial",)
 
     @classmethod
@@ -78,10 +78,9 @@ class OmeTiffReader(Reader):
         """True for a TIFF whose IFD0 ImageDescription is OME-XML, or a companion."""
         if not path.is_file() or not path.name.lower().endswith(cls.suffixes):
             return False
-        head = _head(path, 65536)
-        if path.name.lower().endswith(_XML_SUFFIXES):
-            return b"<OME" in head or b":OME" in head
-        if head[:4] not in _TIFF_MAGIC:
+        if path.name.lower().endswith(OME_XML_SUFFIXES):
+            return is_ome_xml(_head(path, 65536))
+        if not has_tiff_magic(_head(path, 4)):
             return False
         from ometiff.tiff.structure import read_description
 
@@ -89,7 +88,7 @@ class OmeTiffReader(Reader):
             desc = read_description(path)
         except (OSError, ValueError, OmeTiffError):
             return False
-        return desc is not None and "<OME" in desc and desc.rstrip().endswith("OME>")
+        return desc is not None and is_ome_xml(desc)
 
     def __init__(self, path: StrPath, **options: Any) -> None:
         super().__init__(path, **options)

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ometiff.errors import MissingDependencyError, UnsupportedFormatError
+from ometiff.tiff.names import OME_XML_SUFFIXES, TIFF_SUFFIXES, TIFF_VENDOR_SUFFIXES
 
 if TYPE_CHECKING:
     from ometiff.readers.base import Reader
     from ometiff.types import StrPath
 
-_TIFF_SUFFIXES = (".tif", ".tiff", ".tf2", ".tf8", ".btf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,14 +95,14 @@ READERS: tuple[ReaderSpec, ...] = (
     ReaderSpec(
         "ome-tiff",
         "ometiff.readers.ome_tiff:OmeTiffReader",
-        (*_TIFF_SUFFIXES, ".ome", ".ome.xml"),
+        (*TIFF_SUFFIXES, *OME_XML_SUFFIXES),
         "OME-TIFF: single file, multi-file sets, companion .companion.ome, pyramids",
         requires=("tifffile",),
     ),
     ReaderSpec(
         "tiff",
         "ometiff.readers.tiff:TiffReader",
-        (*_TIFF_SUFFIXES, ".lsm", ".stk", ".svs", ".ndpi", ".qptiff", ".scn", ".gel"),
+        (*TIFF_SUFFIXES, *TIFF_VENDOR_SUFFIXES),
         "TIFF: ImageJ hyperstacks, Micro-Manager, LSM, STK, SVS/NDPI/QPTIFF, plain",
         requires=("tifffile",),
     ),

@@ -28,12 +28,13 @@ from ometiff.errors import InvalidTiffError, UnsupportedFormatError
 from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.tiff import plane_dtype
+from ometiff.tiff.names import TIFF_SUFFIXES, has_tiff_suffix
 from ometiff.types import DTYPE_TO_OME
 
 if TYPE_CHECKING:
     from ometiff.types import StrPath
 
-IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+IMAGE_SUFFIXES = (*TIFF_SUFFIXES, ".png", ".jpg", ".jpeg")
 _TOKEN = re.compile(r"(?i)(?:^|[^a-z])(t|z|c|ch)(\d+)(?=[^0-9]|$)")
 _NUMBER = re.compile(r"\d+")
 _PIL_MODES = {"L": ("uint8", 1), "I;16": ("uint16", 1), "I;16B": ("uint16", 1),
@@ -186,7 +187,7 @@ class SequenceReader(Reader):
 
     def _header(self, f: Path) -> tuple[tuple[int, int], int, np.dtype]:
         try:
-            if f.name.lower().endswith((".tif", ".tiff")):
+            if has_tiff_suffix(f.name):
                 import tifffile
 
                 with tifffile.TiffFile(f) as tf:
@@ -230,7 +231,7 @@ class SequenceReader(Reader):
     def _get_plane(self, t: int, c: int, z: int) -> np.ndarray:
         f = self._grid[(t, c, z)]
         try:
-            if f.name.lower().endswith((".tif", ".tiff")):
+            if has_tiff_suffix(f.name):
                 import tifffile
 
                 arr = tifffile.imread(f, key=0)

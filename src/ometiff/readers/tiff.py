@@ -23,6 +23,8 @@ from ometiff.errors import InvalidTiffError, UnsupportedFormatError
 from ometiff.readers.base import Reader
 from ometiff.readers.decode import DECODE_ERRORS, decode_page
 from ometiff.readers.source import SeriesSource
+from ometiff.tiff.names import TIFF_SUFFIXES, TIFF_VENDOR_SUFFIXES
+from ometiff.tiff.structure import is_tiff
 from ometiff.types import DTYPE_TO_OME
 
 if TYPE_CHECKING:
@@ -30,7 +32,6 @@ if TYPE_CHECKING:
 
     from ometiff.types import StrPath
 
-_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 # tifffile logs every damaged tag it skips; ometiff reports errors itself, once.
 logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 _POSITION_AXES = "RP"  # become separate series, like Bio-Formats
@@ -114,19 +115,14 @@ class TiffReader(Reader):
     """Read ImageJ, Micro-Manager, LSM, STK, SVS, NDPI, QPTIFF and plain TIFF."""
 
     name = "tiff"
-    suffixes = (".tif", ".tiff", ".tf2", ".tf8", ".btf", ".lsm", ".stk", ".svs", ".ndpi",
-                ".qptiff", ".scn", ".gel")
+    suffixes = (*TIFF_SUFFIXES, *TIFF_VENDOR_SUFFIXES)
 
     @classmethod
     def can_read(cls, path: Path) -> bool:
         """True for a file that starts with TIFF or BigTIFF magic bytes."""
         if not path.is_file() or not path.name.lower().endswith(cls.suffixes):
             return False
-        try:
-            with open(path, "rb") as fh:
-                return fh.read(4) in _TIFF_MAGIC
-        except OSError:
-            return False
+        return is_tiff(path)
 
     def __init__(self, path: StrPath, **options: Any) -> None:
         super().__init__(path, **options)

@@ -190,7 +190,15 @@ def _align(n: int, to: int = 8) -> int:
 
 
 def check_writable(path: Path) -> None:
-    """Refuse (one line) a file that is missing, not a regular file or read-only."""
+    """Refuse to edit ``path`` unless it is an existing, writable regular file.
+
+    Raises
+    ------
+    InvalidTiffError
+        Missing, or not a regular file.
+    WriteError
+        Read-only (marked so, or not writable by this user).
+    """
     try:
         st = path.stat()
     except FileNotFoundError as exc:

@@ -17,75 +17,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ometiff.errors import InvalidTiffError
+from ometiff.tiff.names import (
+    COMPRESSION_NAMES,
+    PHOTOMETRIC_NAMES,
+    description_kind,
+    has_tiff_magic,
+)
 
 if TYPE_CHECKING:
     from ometiff.types import StrPath
 
 #: TIFF field type -> size in bytes.
-TYPE_SIZES = {
-    1: 1,
-    2: 1,
-    3: 2,
-    4: 4,
-    5: 8,
-    6: 1,
-    7: 1,
-    8: 2,
-    9: 4,
-    10: 8,
-    11: 4,
-    12: 8,
-    13: 4,
-    16: 8,
-    17: 8,
-    18: 8,
-}
+TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
+TYPE_SIZES |= {16: 8, 17: 8, 18: 8}  # BigTIFF: LONG8, SLONG8, IFD8
 _INT_FORMATS = {1: "B", 3: "H", 4: "I", 6: "b", 8: "h", 9: "i", 13: "I", 16: "Q", 17: "q", 18: "Q"}
-
-COMPRESSION_NAMES = {
-    1: "none",
-    2: "CCITT RLE",
-    3: "CCITT G3",
-    4: "CCITT G4",
-    5: "LZW",
-    6: "old JPEG",
-    7: "JPEG",
-    8: "Deflate",
-    32773: "PackBits",
-    32946: "Deflate",
-    34712: "JPEG 2000",
-    33003: "JPEG 2000 (Aperio YCbCr)",
-    33005: "JPEG 2000 (Aperio RGB)",
-    34887: "LERC",
-    34925: "LZMA",
-    34926: "Zstd (legacy)",
-    34927: "WebP (legacy)",
-    50000: "Zstd",
-    50001: "WebP",
-    50002: "JPEG XL (legacy)",
-    52546: "JPEG XL",
-    34892: "JPEG (lossy DNG)",
-    22610: "JPEG XR (NDPI)",
-    34933: "PNG",
-    34934: "JPEG XR",
-    33007: "JPEG (Aperio)",
-}
-PHOTOMETRIC_NAMES = {
-    0: "min-is-white",
-    1: "min-is-black",
-    2: "RGB",
-    3: "palette",
-    4: "mask",
-    5: "separated",
-    6: "YCbCr",
-    8: "CIELab",
-    32844: "LogL",
-    32845: "LogLuv",
-    34892: "linear raw",
-    32803: "CFA",
-}
-#: Compressions Bio-Formats cannot decode (checklist W4).
-BIOFORMATS_UNREADABLE = frozenset({34887, 50001, 34927, 50002, 52546, 22610, 34934, 34925})
 
 MAX_IFDS = 5_000_000
 
@@ -94,7 +39,7 @@ MAX_IFDS = 5_000_000
 class IfdInfo:
     """Key facts of one IFD (image file directory).
 
-    IFDs with identical layout share one object; their positions and offsets are
+    IFDs with identical layout and texts share one object; their positions and offsets are
     in :attr:`TiffStructure.offsets`.
     """
 
@@ -251,6 +196,9 @@ class _Walker:
         self.entry = struct.Struct(self.bo + ("HHQ8s" if self.big else "HHI4s"))
         self.count_fmt = struct.Struct(self.bo + ("Q" if self.big else "H"))
         self.next_fmt = struct.Struct(self.bo + ("Q" if self.big else "I"))
+        #: an entry's count and value-or-offset, read as integers
+        self.text_pointer = struct.Struct(self.bo + ("QQ" if self.big else "II"))
+        self.count_size = 8 if self.big else 4
         self.inline = 8 if self.big else 4
         self.visited: set[int] = set()
         self.problems: list[str] = []
@@ -358,7 +306,7 @@ class _Walker:
                 if full_description:
                     desc_full = raw
                 desc_preview_raw = raw[:256]
-                desc_kind = _description_kind(desc_preview_raw, raw)
+                desc_kind = description_kind(desc_preview_raw, raw)
                 desc_preview, _ = decode_description(desc_preview_raw[:120])
             elif tag == 305 and typ == 2:
                 raw, _ = self._ascii_head(count, value, limit=200)
@@ -366,28 +314,23 @@ class _Walker:
         (next_offset,) = self.next_fmt.unpack_from(buf, end)
         subifds: list[IfdInfo] = []
         if subifd_offsets and depth == 0:
-            # P-2: each listed offset is one level. libtiff also chains SubIFDs
-            # through their next pointers, so a chain may reach listed offsets;
-            # only a pointer back into already-read IFDs is a loop.
-            listed = set(subifd_offsets)
-            local: set[int] = set()
+            # P-2: the N offsets a SubIFDs tag lists are this plane's N levels. Their
+            # NextIFD pointers are not levels: Bio-Formats chains each level's SubIFDs
+            # across planes (plane 0 level 1 -> plane 1 level 1 -> ...), and tifffile
+            # and Bio-Formats ignore those pointers too. Only a listed offset that was
+            # already read (a main-chain IFD or another plane's level) is reported.
             for j, sub in enumerate(subifd_offsets):
-                chain = sub
-                while chain and chain not in local:
-                    if chain in self.visited:
-                        self.problems.append(
-                            f"IFD {index}: SubIFD {j} points to offset {chain}, "
-                            "which was already read (loop); stopped"
-                        )
-                        break
-                    local.add(chain)
-                    info_sub, chain = self.read_ifd(chain, -1, full_description=False, depth=1)
-                    if info_sub is None or len(subifds) > 1024:
-                        break
-                    subifds.append(info_sub)
-                    if chain in listed:
-                        break  # the chain continues with the next listed level
-            self.visited |= local
+                if sub in self.visited:
+                    self.problems.append(
+                        f"IFD {index}: SubIFD {j} points to offset {sub}, "
+                        "which was already read as another IFD; skipped"
+                    )
+                    continue
+                self.visited.add(sub)
+                info_sub, _ = self.read_ifd(sub, -1, full_description=False, depth=1)
+                if info_sub is None:
+                    break
+                subifds.append(info_sub)
         info = IfdInfo(
             width=width,
             height=height,
@@ -418,7 +361,7 @@ class _Walker:
         self.offsets: list[int] = []
         ifds: list[IfdInfo] = []
         offset = self.first
-        template: tuple[int, int, int, IfdInfo] | None = None
+        template: _Template | None = None
         next_offset = 0
         if offset == 0:
             self.problems.append("the header points to no IFD (offset 0): the file holds no image")
@@ -436,7 +379,7 @@ class _Walker:
             self.visited.add(offset)
             info = None
             if template is not None:
-                info, next_offset = self._like_template(offset, len(ifds), template)
+                info, next_offset = self._like_template(offset, template)
             if info is None:
                 info, next_offset = self.read_ifd(offset, len(ifds), full_description=not ifds)
                 if info is None:
@@ -451,9 +394,13 @@ class _Walker:
     # in per-IFD pointers (strip/tile offsets and counts, out-of-line values).
     # Such an IFD is recognised by comparing its masked entry block as one integer
     # with the previous full parse, and reuses that parse (index/offset replaced).
+    # Texts (ImageDescription, Software) are per-IFD pointers too, but they are shown
+    # per IFD: their first bytes are compared as well, so IFDs 1..N of a Bio-Formats
+    # file (a short "ImageJ=" text) do not borrow IFD 0's OME-XML record.
     _VARIABLE_TAGS = frozenset({273, 279, 324, 325, 270, 305, 306})
+    _TEXT_TAGS = frozenset({270, 305})
 
-    def _template(self, info: IfdInfo, offset: int) -> tuple[int, int, int, IfdInfo] | None:
+    def _template(self, info: IfdInfo, offset: int) -> _Template | None:
         header = self.count_fmt.size
         n = len(info.tags)
         es = self.entry.size
@@ -462,29 +409,61 @@ class _Walker:
             return None
         mask = bytearray(b"\xff" * len(block))
         value_at = 4 if not self.big else 12
+        texts: list[int] = []
         for k in range(n):
             tag, typ, count, _ = self.entry.unpack_from(block, k * es)
             if tag in self._VARIABLE_TAGS or TYPE_SIZES.get(typ, 1) * count > self.inline:
                 mask[k * es + value_at : (k + 1) * es] = bytes(es - value_at)
+            if tag in self._TEXT_TAGS:
+                texts.append(header + k * es)
         mask_int = int.from_bytes(mask, "little")
-        return n, mask_int, int.from_bytes(block, "little") & mask_int, info
+        return _Template(
+            n, mask_int, int.from_bytes(block, "little") & mask_int, info, self._texts(offset, texts)
+        )
 
-    def _like_template(
-        self, offset: int, index: int, template: tuple[int, int, int, IfdInfo]
-    ) -> tuple[IfdInfo | None, int]:
-        n, mask_int, masked, info = template
+    def _texts(self, offset: int, entries: list[int]) -> tuple[tuple[int, int, bytes], ...]:
+        """(where its count is, length, first 256 bytes) of each text tag at ``offset``."""
+        out = []
+        for at in entries:
+            _, _, count, value = self.entry.unpack_from(self.buf, offset + at)
+            out.append((at + 4, count, self._ascii_head(count, value, limit=256)[0]))
+        return tuple(out)
+
+    def _like_template(self, offset: int, template: _Template) -> tuple[IfdInfo | None, int]:
         header = self.count_fmt.size
+        n = template.entries
+        buf = self.buf
         end = offset + header + n * self.entry.size
         if end + self.next_fmt.size > self.size:
             return None, 0
-        (count,) = self.count_fmt.unpack_from(self.buf, offset)
+        (count,) = self.count_fmt.unpack_from(buf, offset)
         if count != n:
             return None, 0
-        if int.from_bytes(self.buf[offset + header : end], "little") & mask_int != masked:
+        if int.from_bytes(buf[offset + header : end], "little") & template.mask != template.masked:
             return None, 0
-        (next_offset,) = self.next_fmt.unpack_from(self.buf, end)
-        return info, next_offset
+        # the same texts? (inlined: this runs once per IFD of 30,000-IFD chains)
+        for at, length, head in template.texts:
+            count, value = self.text_pointer.unpack_from(buf, offset + at)
+            if count != length:
+                return None, 0
+            if count <= self.inline:
+                value = offset + at + self.count_size  # the text is in the entry
+            if buf[value : value + len(head)] != head:
+                return None, 0
+        (next_offset,) = self.next_fmt.unpack_from(buf, end)
+        return template.info, next_offset
 
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    """An IFD layout that later IFDs of the chain may share (see ``_Walker._template``)."""
+
+    entries: int
+    mask: int
+    masked: int
+    info: IfdInfo
+    #: per text tag: its count's position inside the IFD, its length, its first bytes
+    texts: tuple[tuple[int, int, bytes], ...]
 
 
 def decode_description(raw: bytes, *, source: str = "ImageDescription") -> tuple[str, bool]:
@@ -497,27 +476,6 @@ def decode_description(raw: bytes, *, source: str = "ImageDescription") -> tuple
         return raw.decode("utf-8"), True
     except UnicodeDecodeError:
         return raw.decode("latin-1"), False
-
-
-def _description_kind(head: bytes, whole: bytes) -> str:
-    text = head.lstrip()
-    if text.startswith(b"<?xml") or text.startswith(b"<OME") or text.startswith(b"<!--"):
-        if b"<OME" in whole or b"<OME" in head or b"OME>" in whole[-64:]:
-            return "OME-XML"
-        if b"</scn>" in whole[-64:] or b"<scn" in head:
-            return "Leica SCN XML"
-        if b"PerkinElmer-QPI" in head:
-            return "QPTIFF XML"
-        return "XML"
-    if text.startswith(b"ImageJ=") or text.startswith(b"SCIFIO="):
-        return "ImageJ"
-    if text.startswith(b"{"):
-        return "JSON"
-    if text.startswith(b"Aperio"):
-        return "Aperio SVS"
-    if text.startswith(b"shape="):
-        return "tifffile shape"
-    return "text"
 
 
 def _open_map(path: Path) -> tuple[mmap.mmap | bytes, int]:
@@ -593,13 +551,13 @@ def read_description(path: StrPath) -> str | None:
 
 
 def is_tiff(path: StrPath) -> bool:
-    """True when the file starts with a TIFF or BigTIFF header (C1)."""
+    """True when the file starts with a TIFF or BigTIFF header (C1); never raises."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(4)
     except OSError:
         return False
-    return head in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+    return has_tiff_magic(head)
 
 
 def dump_tags(path: StrPath, index: int) -> list[tuple[int, str, str, int, str]]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ometiff.errors import OmeTiffError
 from ometiff.ome.fileset import absolute_path, resolve_name, root_uuid_in
-from ometiff.ome.xml import parse_xml
+from ometiff.ome.xml import is_ome_xml, parse_xml
 from ometiff.validation.context import Context, Issue, error, warning
 
 if TYPE_CHECKING:
@@ -277,7 +277,7 @@ def check_embedded_copies(ctx: Context) -> Iterator[Issue]:
         if structure is None or path == fs.metadata_path:
             continue
         desc = structure.description
-        if desc is None or "<OME" not in desc:
+        if desc is None or not is_ome_xml(desc):
             yield warning(
                 "M3-no-metadata",
                 f"{path.name}: IFD 0/tag 270",

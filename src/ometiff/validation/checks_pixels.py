@@ -14,7 +14,7 @@ import numpy as np
 
 from ometiff.ome.units import LENGTH_UNITS_M, LENGTH_UNITS_OTHER, TIME_UNITS_S, normalize_unit
 from ometiff.ome.xml import local
-from ometiff.tiff.structure import BIOFORMATS_UNREADABLE, COMPRESSION_NAMES
+from ometiff.tiff.names import BIOFORMATS_UNREADABLE, COMPRESSION_NAMES
 from ometiff.types import DIMENSION_ORDERS, OME_TO_DTYPE
 from ometiff.validation.checks_tiffdata import referenced_ifds
 from ometiff.validation.context import Context, Issue, error, info, warning

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ometiff.ome.xml import SCHEMA_VERSIONS
+from ometiff.tiff.names import OME_BIGTIFF_SUFFIXES, OME_TIFF_SUFFIXES
 from ometiff.tiff.variant import imagej_disagreements
 from ometiff.validation.context import Context, Issue, error, info, warning
 
@@ -12,8 +13,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 #: C2: OME-TIFF endings; the last three only for BigTIFF.
-_TIFF_ENDINGS = (".ome.tif", ".ome.tiff")
-_BIGTIFF_ENDINGS = (".ome.tf2", ".ome.tf8", ".ome.btf")
 _WARNING_COMMENT = "Warning: this comment is an OME-XML metadata block"
 
 
@@ -38,10 +37,10 @@ def check_container(ctx: Context) -> Iterator[Issue]:
         if ctx.kind == "tiff":
             continue
         name = path.name.lower()
-        if structure.bigtiff and name.endswith(_BIGTIFF_ENDINGS):
+        if structure.bigtiff and name.endswith(OME_BIGTIFF_SUFFIXES):
             continue
-        if not name.endswith(_TIFF_ENDINGS):
-            endings = "/".join(_TIFF_ENDINGS + (_BIGTIFF_ENDINGS if structure.bigtiff else ()))
+        if not name.endswith(OME_TIFF_SUFFIXES):
+            endings = "/".join(OME_TIFF_SUFFIXES + (OME_BIGTIFF_SUFFIXES if structure.bigtiff else ()))
             yield warning(
                 "C2-extension",
                 path.name,

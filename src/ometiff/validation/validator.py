@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from ometiff.errors import InvalidTiffError, OmeTiffError, OmeXmlError, ValidationError
 from ometiff.ome.fileset import absolute_path, resolve_fileset
 from ometiff.ome.view import parse_ome, plane_map
-from ometiff.ome.xml import MAX_XML_BYTES, local, parse_xml, schema_version
+from ometiff.ome.xml import MAX_XML_BYTES, is_ome_xml, local, parse_xml, schema_version
+from ometiff.tiff.names import COMPANION_SUFFIX
 from ometiff.tiff.structure import TiffStructure, inspect_tiff, is_tiff
 from ometiff.validation import (
     checks_multifile,
@@ -235,7 +236,7 @@ def _entry_document(ctx: Context, p: Path) -> tuple[str | bytes | None, str]:
             return None, p.name
         desc = structure.description
         kind = structure.ifds[0].description_kind
-        if desc is None or kind != "OME-XML":
+        if desc is None or not is_ome_xml(desc):
             what = "no ImageDescription" if desc is None else f"a {kind} ImageDescription"
             ctx.setup_issues.append(
                 error(
@@ -315,7 +316,7 @@ def _build(
             job = _SchemaJob(fs.xml, version, root=fs.ome.root)
     if ctx.kind == "xml":
         # an XML document is a companion when it is named like one or its files are here
-        named = p.name.lower().endswith(".companion.ome")
+        named = p.name.lower().endswith(COMPANION_SUFFIX)
         present = any(m.exists for m in fs.members)
         ctx.kind = fs.kind if fs.members and (named or present) else "xml"
     else:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ometiff.errors import FileExistsOmeTiffError, WriteError
+from ometiff.tiff.names import COMPANION_SUFFIX, OME_SUFFIXES, split_suffix
 from ometiff.writer.omexml import TiffDataRun, new_uuid
 
 if TYPE_CHECKING:
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 Split = Literal["series", "c", "t"]
 
 #: Checklist C2: OME-TIFF file name endings, longest first.
-OME_SUFFIXES = (".ome.tiff", ".ome.tif", ".ome.tf2", ".ome.tf8", ".ome.btf")
 
 
 @dataclass(slots=True)
@@ -46,10 +46,9 @@ class FilePlan:
 
 def split_name(path: Path) -> tuple[str, str]:
     """Split ``a/b.ome.tif`` into (``b``, ``.ome.tif``); refuse other endings (C2)."""
-    lower = path.name.lower()
-    for suffix in OME_SUFFIXES:
-        if lower.endswith(suffix) and len(lower) > len(suffix):
-            return path.name[: -len(suffix)], path.name[-len(suffix):]
+    parts = split_suffix(path.name, OME_SUFFIXES)
+    if parts is not None:
+        return parts
     raise WriteError(
         f"{path}: an OME-TIFF name must end with .ome.tif or .ome.tiff "
         "(checklist C2); rename the output"
@@ -131,7 +130,7 @@ def tiffdata_runs(plans: Sequence[FilePlan]) -> list[TiffDataRun]:
 def companion_path(path: Path) -> Path:
     """``dir/name.companion.ome`` for an output ``dir/name.ome.tif`` (checklist M5)."""
     stem, _ = split_name(path)
-    return path.with_name(f"{stem}.companion.ome")
+    return path.with_name(stem + COMPANION_SUFFIX)
 
 
 class AtomicSet:
