@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ometiff.errors import (
     FileExistsOmeTiffError,
     InvalidTiffError,
+    InvalidValueError,
     MissingDependencyError,
     OmeTiffError,
     OmeXmlError,
@@ -52,6 +53,7 @@ _LAZY = {
 __all__ = [
     "FileExistsOmeTiffError",
     "InvalidTiffError",
+    "InvalidValueError",
     "MissingDependencyError",
     "OmeTiffError",
     "OmeXmlError",
