@@ -117,7 +117,7 @@ def parse_color(value: object, *, what: str = "colour") -> int:
             "RGBA integer")
     try:
         if isinstance(value, Integral) and not isinstance(value, bool):
-            return rgba_to_ome(*ome_to_rgba(value))  # unsigned spelling -> signed
+            return rgba_to_ome(*ome_to_rgba(int(value)))  # unsigned spelling -> signed
         if isinstance(value, str):
             text = value.strip()
             if _INT.fullmatch(text):
