@@ -29,6 +29,7 @@ from ometiff.ome.colour import (
     rgba_to_ome,
 )
 from ometiff.ome.units import (
+    convert,
     length_symbol,
     normalize_unit,
     parse_length,
@@ -99,6 +100,10 @@ def test_conversions() -> None:
     assert to_micrometres(5, "pixel") is None and to_micrometres(5, "furlong") is None
     assert to_seconds(1.5, "hr") == 5400 and to_seconds(250, "msec") == 0.25
     assert to_seconds(7, None) == 7 and to_seconds(1, "fortnight") is None
+    assert convert(1.5e-7, "m", "µm") == 0.15 and convert(2, "hr", "min") == 120
+    for bad in (("pixel", "µm"), ("s", "µm"), ("furlong", "m")):
+        with pytest.raises(InvalidValueError, match="cannot convert"):
+            convert(1, *bad)
 
 
 # --- the quantity parser --------------------------------------------------------------

@@ -238,6 +238,21 @@ def to_seconds(value: float | None, unit: str | None) -> float | None:
     return None if factor is None else _tidy(float(value) * factor)
 
 
+def convert(value: float, unit: str, to: str) -> float:
+    """``value`` in ``unit`` expressed in ``to``: two lengths or two times of the table.
+
+    Raises
+    ------
+    InvalidValueError
+        A unit that is unknown, not physical (pixel) or of the other kind.
+    """
+    for table, symbol in ((LENGTH_UNITS_M, length_symbol), (TIME_UNITS_S, time_symbol)):
+        src, dst = symbol(unit), symbol(to)
+        if src in table and dst in table:
+            return _tidy(float(value) * table[src] / table[dst])
+    raise InvalidValueError(f"cannot convert {unit!r} to {to!r}")
+
+
 # --- the quantity parser --------------------------------------------------------------
 
 _NUMBER = re.compile(

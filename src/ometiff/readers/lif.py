@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ometiff.ome.colour import LUT_COLORS, rgba_to_ome
-from ometiff.ome.units import to_micrometres
+from ometiff.ome.units import convert, to_micrometres
 from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.vendor import (
@@ -221,9 +221,9 @@ class LifReader(Reader):
 
                 stage = m.StageLabel(
                     name="StagePos",
-                    x=sx * 1e6,
+                    x=convert(sx, "m", "µm"),
                     x_unit=UnitsLength.MICROMETER,
-                    y=sy * 1e6,
+                    y=convert(sy, "m", "µm"),
                     y_unit=UnitsLength.MICROMETER,
                 )
                 self.notes.map("LIF StagePosX/Y", f"{where}/StageLabel")

@@ -17,7 +17,7 @@ import numpy as np
 from ome_types import model as m
 
 from ometiff.ome.colour import rgba_to_ome
-from ometiff.ome.units import LENGTH_UNITS_M, length_symbol, time_symbol
+from ometiff.ome.units import LENGTH_UNITS_M, convert, length_symbol, time_symbol
 from ometiff.types import DTYPE_TO_OME
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ def _lsm(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
         if axis == "Z" and int(lsm.get("DimensionZ", 1)) <= 1:
             notes.skip("LSM VoxelSizeZ", "single section; no z spacing")
             continue
-        meta.psize[axis.lower()] = (size * 1e6, "µm")
+        meta.psize[axis.lower()] = (convert(size, "m", "µm"), "µm")
         notes.map(f"LSM VoxelSize{axis}", f"Pixels@PhysicalSize{axis}")
     ti = _positive(lsm.get("TimeIntervall"))
     if ti is not None:
@@ -231,7 +231,7 @@ def _generic(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
         for axis, tag in (("x", "XResolution"), ("y", "YResolution")):
             size = _res_size(page, tag)
             if size is not None:
-                meta.psize[axis] = (size * 1e4, "µm")
+                meta.psize[axis] = (convert(size, "cm", "µm"), "µm")
                 notes.map(f"TIFF {tag} (cm)", f"Pixels@PhysicalSize{axis.upper()}")
     elif page.tags.get("XResolution") is not None:
         notes.skip(
