@@ -367,3 +367,27 @@ def test_imagej_seconds_and_microns_agree_with_bioformats(tmp_path: Path) -> Non
     assert s.physical_size_x == to_micrometres(bf.physical_size_x.value, bf.physical_size_x.unit)
     assert s.physical_size_z == to_micrometres(bf.physical_size_z.value, bf.physical_size_z.unit)
     assert s.time_increment == to_seconds(bf.time_increment.value, bf.time_increment.unit)
+
+
+# --- repair and validate: unit attributes by kind --------------------------------------
+
+
+def test_repair_fixes_spellings_within_the_attributes_kind(tmp_path: Path) -> None:
+    """U1/U2: 'msec' in TimeIncrementUnit becomes 'ms'; 'sec' in PhysicalSizeXUnit is not
+    turned into the time 's' (it used to be, so the whole repair was refused as invalid)."""
+    from tests.test_edit_helpers import new_uuid, ome_xml, write_ome
+
+    from ometiff import repair, validate
+
+    path = tmp_path / "kinds.ome.tif"
+    write_ome(path, ome_xml(uuid=new_uuid(), pixel_attrs=(
+        'PhysicalSizeX="0.5" PhysicalSizeXUnit="sec" PhysicalSizeY="0.5" '
+        'PhysicalSizeYUnit="\u03bcm" TimeIncrement="2" TimeIncrementUnit="msec"')))
+    report = repair([path])
+    fixed = sorted(a.message for a in report.actions if a.code == "U1-unit")
+    assert fixed == ["unit 'msec' written as 'ms' (1x)", "unit '\u03bcm' written as 'µm' (1x)"]
+    attrs = _pixels_attrs(path)
+    assert (attrs["PhysicalSizeXUnit"], attrs["PhysicalSizeYUnit"], attrs["TimeIncrementUnit"]) \
+        == ("sec", "µm", "ms")
+    codes = {i.code for i in validate(path).issues}
+    assert "U1-unknown-unit" in codes and "U2-unit-spelling" not in codes

@@ -45,7 +45,7 @@ from ometiff.editing.meta import (
     write_document,
 )
 from ometiff.errors import OmeTiffError, OmeXmlError
-from ometiff.ome.units import LENGTH_UNITS_M, LENGTH_UNITS_OTHER, TIME_UNITS_S, normalize_unit
+from ometiff.ome.units import unit_attr_symbol
 from ometiff.ome.view import parse_ome
 from ometiff.ome.xml import local
 from ometiff.tiff.structure import inspect_tiff, is_tiff
@@ -60,7 +60,6 @@ if TYPE_CHECKING:
 __all__ = ["RepairAction", "RepairReport", "repair"]
 
 _TIFF_SUFFIXES = (".tif", ".tiff", ".tf2", ".tf8", ".btf")
-_VALID_UNITS = frozenset((*LENGTH_UNITS_M, *LENGTH_UNITS_OTHER, *TIME_UNITS_S))
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +162,9 @@ def _fix_units(doc: Document, root: _Element, acts: list[RepairAction]) -> None:
         if not isinstance(elem.tag, str):
             continue
         for name, value in elem.attrib.items():
-            if not name.endswith("Unit") or value in _VALID_UNITS:
-                continue
-            symbol = normalize_unit(value)
-            if symbol != value and symbol in _VALID_UNITS:
+            # kind-aware: "sec" in a length attribute is not "fixed" to a time (U1, U2)
+            symbol = unit_attr_symbol(name, value)
+            if symbol is not None and symbol != value:
                 elem.set(name, symbol)
                 fixed[(value, symbol)] = fixed.get((value, symbol), 0) + 1
     for (value, symbol), n in fixed.items():

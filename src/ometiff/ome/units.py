@@ -172,6 +172,19 @@ def _unique_lowercase() -> dict[str, str]:
 
 _SYMBOLS_ANY_CASE = _unique_lowercase()
 
+#: OME attributes whose value is a UnitsLength / a UnitsTime symbol (U1, U2).
+LENGTH_UNIT_ATTRS = frozenset(
+    {
+        "PhysicalSizeXUnit", "PhysicalSizeYUnit", "PhysicalSizeZUnit",
+        "PositionXUnit", "PositionYUnit", "PositionZUnit",
+        "PinholeSizeUnit", "ExcitationWavelengthUnit", "EmissionWavelengthUnit",
+        "WavelengthUnit", "WorkingDistanceUnit", "CutInUnit", "CutOutUnit",
+        "CutInToleranceUnit", "CutOutToleranceUnit", "StrokeWidthUnit", "FontSizeUnit",
+        "XUnit", "YUnit", "ZUnit",
+    }
+)  # fmt: skip
+TIME_UNIT_ATTRS = frozenset({"TimeIncrementUnit", "DeltaTUnit", "ExposureTimeUnit"})
+
 Kind = Literal["length", "time"]
 _DEFAULT_UNIT = {"length": "µm", "time": "s"}  # U3
 _EXAMPLES = {"length": "µm, nm, mm", "time": "s, ms, min"}
@@ -212,6 +225,16 @@ def time_symbol(unit: object) -> str | None:
         return None
     symbol = _symbol(unit)
     return symbol if symbol in TIME_UNITS_S else None
+
+
+def unit_attr_symbol(attr: str, value: str) -> str | None:
+    """The symbol the unit attribute ``attr`` (e.g. ``PhysicalSizeXUnit``) means by
+    ``value``; None when ``value`` is unknown or of the other kind ("s" for a length)."""
+    if attr in LENGTH_UNIT_ATTRS:
+        return length_symbol(value)
+    if attr in TIME_UNIT_ATTRS:
+        return time_symbol(value)
+    return None
 
 
 def _tidy(value: float) -> float:
