@@ -267,6 +267,8 @@ def test_colour_text() -> None:
     assert parse_color("green") == rgba_to_ome(0, 128, 0)
     assert LUT_COLORS["green"] == (0, 255, 0)  # a LUT named green is full green
     assert parse_color("-16776961") == parse_color("#FF0000FF") == parse_color((255, 0, 0))
+    assert parse_color("0xff0000ff") == parse_color(" 4278190335 ") == -16776961
+    assert parse_color("0255") == 255
 
 
 @pytest.mark.parametrize("value", ["not-a-colour", "#12345", 2**32, -(2**31) - 1,
@@ -281,7 +283,9 @@ def test_bad_colours(tmp_path: Path, written: Path, value: Any) -> None:
     assert not (tmp_path / "c.ome.tif").exists() and written.read_bytes() == raw
 
 
-@pytest.mark.parametrize("value", ["#FF000080", "red", -1, 0xFF0000FF, "-16776961", (0, 0, 255)])
+@pytest.mark.parametrize(
+    "value", ["#FF000080", "red", -1, 0xFF0000FF, "0xFF0000FF", "-16776961", (0, 0, 255)]
+)
 def test_write_and_meta_set_store_the_same_colour(
     tmp_path: Path, written: Path, value: Any
 ) -> None:

@@ -33,6 +33,7 @@ LUT_COLORS: dict[str, tuple[int, int, int]] = {
 
 _HEX = re.compile(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
 _INT = re.compile(r"[+-]?\d+")
+_HEX_INT = re.compile(r"0[xX][0-9a-fA-F]{1,8}")
 
 
 def rgba_to_ome(r: int, g: int, b: int, a: int = 255) -> int:
@@ -106,7 +107,7 @@ def parse_color(value: object, *, what: str = "colour") -> int:
     Accepts ``"#RRGGBB"``, ``"#RRGGBBAA"``, a CSS colour name (``"red"``,
     ``"lime"``), an ``(r, g, b)`` or ``(r, g, b, a)`` sequence of 0-255 integers,
     or the integer itself: signed (``-1`` is opaque white) or unsigned
-    (``0xFF0000FF`` is opaque red), as an int or decimal text.
+    (``0xFF0000FF`` is opaque red), as an int, decimal text or ``0x`` hex text.
 
     Raises
     ------
@@ -122,6 +123,8 @@ def parse_color(value: object, *, what: str = "colour") -> int:
             text = value.strip()
             if _INT.fullmatch(text):
                 return parse_color(int(text), what=what)
+            if _HEX_INT.fullmatch(text):
+                return parse_color(int(text, 16), what=what)
             if text.startswith("#"):
                 packed = hex_to_ome(text)
                 if packed is not None:
