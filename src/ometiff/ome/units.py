@@ -352,7 +352,7 @@ def parse_quantity(
         raise InvalidValueError(f"{what}: {value!r} is not a finite number")
     if positive and not number > 0:
         raise InvalidValueError(
-            f"{what}: {value!r} must be greater than 0 (PositiveFloat; W3: no placeholder sizes)"
+            f"{what}: {value!r} must be greater than 0 (W3: no placeholder values)"
         )
     return number, symbol
 

@@ -115,7 +115,7 @@ def _imagej(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
             notes.skip(f"ImageJ finterval with tunit {tunit_raw!r}", "unknown time unit (U3)")
         else:
             meta.time_increment = (finterval, tunit)
-            notes.map("ImageJ finterval + tunit", "Pixels@TimeIncrement")
+            notes.map("ImageJ finterval", "Pixels@TimeIncrement")
     luts = ij.get("LUTs")
     if luts:
         for lut in luts:
