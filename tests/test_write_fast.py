@@ -52,6 +52,12 @@ XML_CASES: list[tuple[list[SeriesSource], list[SeriesMeta], dict[str, Any]]] = [
          SeriesMeta()],
         {"acquisition_date": dt.datetime(2020, 5, 6)},
     ),
+    (  # colour names, unsigned RGBA ints, rare units: one parser for both paths (R4, U1)
+        [_src((1, 2, 1, 8, 8))],
+        [SeriesMeta(channel_colors=["red", 0xFF0000FF], time_increment=(2, "hr"),
+                    physical_size={"X": (1.0, "ly"), "Y": (2.0, "micron")})],
+        {},
+    ),
 ]
 
 
@@ -71,8 +77,6 @@ def test_fast_xml_is_what_ome_types_writes(case: int, multi: bool) -> None:
 
 
 @pytest.mark.parametrize("meta", [
-    SeriesMeta(channel_colors=["red"]),  # colour names: ome_types parses them
-    SeriesMeta(physical_size={"X": (1.0, "ly")}),  # rare unit
     SeriesMeta(channel_names=["a", "b"]),  # wrong count: the full path words the error
     SeriesMeta(plane_metadata={(0, 0, 0): {"Temperature": 3}}),
 ])

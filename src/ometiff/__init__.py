@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ometiff.errors import (
     FileExistsOmeTiffError,
     InvalidTiffError,
+    InvalidValueError,
     MissingDependencyError,
     NoSuchPlaneError,
     OmeTiffError,
@@ -53,6 +54,7 @@ _LAZY = {
 __all__ = [
     "FileExistsOmeTiffError",
     "InvalidTiffError",
+    "InvalidValueError",
     "MissingDependencyError",
     "NoSuchPlaneError",
     "OmeTiffError",

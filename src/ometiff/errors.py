@@ -44,3 +44,7 @@ class WriteError(OmeTiffError, ValueError):
 
 class VerificationError(OmeTiffError, ValueError):
     """A converted plane differs from its source plane."""
+
+
+class InvalidValueError(OmeTiffError, ValueError):
+    """A value given by the user (a length, time or colour) that cannot be understood."""

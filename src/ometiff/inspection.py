@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ometiff.errors import InvalidTiffError, OmeTiffError, OmeXmlError
+from ometiff.errors import InvalidTiffError, InvalidValueError, OmeTiffError, OmeXmlError
+from ometiff.ome.colour import ome_to_hex
 from ometiff.ome.fileset import FileSet, resolve_fileset
 from ometiff.ome.units import to_micrometres, to_seconds
 from ometiff.ome.view import ImageView, PlaneMap, Quantity, plane_map
@@ -125,27 +126,18 @@ class FileInfo:
         }
 
 
-def color_hex(value: int | None) -> str | None:
-    """OME Color (signed 32-bit RGBA, R4) as ``#RRGGBB`` (``#RRGGBBAA`` if translucent)."""
-    if value is None:
+def _color_hex(value: int | None) -> str | None:
+    """``#RRGGBB[AA]`` of an OME Color (R4); None when absent or not a 32-bit value."""
+    try:
+        return ome_to_hex(value)
+    except InvalidValueError:
         return None
-    v = value & 0xFFFFFFFF
-    r, g, b, a = (v >> 24) & 255, (v >> 16) & 255, (v >> 8) & 255, v & 255
-    return f"#{r:02X}{g:02X}{b:02X}" + ("" if a == 255 else f"{a:02X}")
 
 
 def _yx(series: Any) -> tuple[int, int]:
     """(height, width) of a tifffile series."""
     shape = dict(zip(series.axes, series.shape, strict=False))
     return shape.get("Y", 0), shape.get("X", 0)
-
-
-def _color_text(color: Any) -> str | None:
-    """An ome_types Color as "#RRGGBB"."""
-    if color is None:
-        return None
-    r, g, b = color.as_rgb_tuple(alpha=False)
-    return f"#{r:02X}{g:02X}{b:02X}"
 
 
 def _tidy(value: float | None) -> float | None:
@@ -197,7 +189,7 @@ def _ome_series_one(
     channels = [
         ChannelSummary(
             name=ch.name,
-            color=color_hex(ch.color),
+            color=_color_hex(ch.color),
             excitation_nm=_nm(ch.excitation),
             emission_nm=_nm(ch.emission),
             fluor=ch.fluor,
@@ -377,6 +369,7 @@ def _tifffile_series(path: Path, variants: list[Variant]) -> tuple[list[SeriesSu
         with tifffile.TiffFile(path) as tf:
             # the same calibration the TIFF reader converts with, so info and convert agree
             meta = tiff_calibration(tf, MappingNotes())
+            warnings += meta.unknown_units  # shown as unknown, never assumed µm or s (U3)
             for k, s in enumerate(tf.series):
                 out.append(_tifffile_series_one(tf, k, s, meta))
     except (
@@ -420,10 +413,8 @@ def _tifffile_series_one(tf: Any, k: int, s: Any, meta: Any) -> SeriesSummary:
     names: list[str | None] = [
         meta.channel_names[i] if i < len(meta.channel_names) else None for i in range(n_channels)
     ]
-    colors = [
-        _color_text(meta.channel_colors[i]) if i < len(meta.channel_colors) else None
-        for i in range(n_channels)
-    ]
+    given = [None if c is None else int(c) for c in meta.channel_colors]
+    colors = [_color_hex(given[i]) if i < len(given) else None for i in range(n_channels)]
     channels = [
         ChannelSummary(name=n, color=col, samples_per_pixel=spp)
         for n, col in zip(names, colors, strict=True)

@@ -27,7 +27,11 @@ from typing import TYPE_CHECKING, Any
 from lxml import etree
 
 from ometiff.errors import OmeTiffError, OmeXmlError, ValidationError
-from ometiff.ome.units import LENGTH_UNITS_M, LENGTH_UNITS_OTHER, TIME_UNITS_S, normalize_unit
+from ometiff.ome.colour import parse_color
+from ometiff.ome.units import (
+    parse_length,
+    parse_time,
+)
 from ometiff.ome.view import parse_ome
 from ometiff.ome.xml import is_ome_xml, local, parse_xml
 from ometiff.tiff.names import OME_SUFFIXES, TIFF_SUFFIXES, split_suffix
@@ -44,7 +48,6 @@ if TYPE_CHECKING:
 __all__ = ["EditResult", "FileEdit", "meta_get", "meta_replace", "meta_set"]
 
 _XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>'
-_NUMBER = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(.*?)\s*$")
 
 
 # --- results -------------------------------------------------------------------
@@ -304,43 +307,6 @@ def apply_to_documents(
 # --- field edits -------------------------------------------------------------------
 
 
-def parse_quantity(text: str | float | tuple[float, str], *, kind: str, what: str) -> tuple[float, str]:
-    """``'0.325µm'``, ``'0.325 um'``, ``'2s'``, ``(2, 's')`` -> (value, schema symbol) (U1/U2)."""
-    default = "µm" if kind == "length" else "s"
-    if isinstance(text, tuple):
-        value, unit = float(text[0]), str(text[1])
-    elif isinstance(text, (int, float)):
-        value, unit = float(text), default
-    else:
-        m = _NUMBER.match(text)
-        if m is None:
-            raise ValidationError(f"{what}: {text!r} is not a number with a unit (e.g. 0.325µm)")
-        value, unit = float(m.group(1)), m.group(2) or default
-    symbol = normalize_unit(unit)
-    known = (*LENGTH_UNITS_M, *LENGTH_UNITS_OTHER) if kind == "length" else tuple(TIME_UNITS_S)
-    if symbol not in known:
-        examples = "µm, nm, mm" if kind == "length" else "s, ms, min"
-        raise ValidationError(f"{what}: unknown {kind} unit {unit!r} (use e.g. {examples})")
-    if not value > 0:
-        raise ValidationError(f"{what}: {value:g} must be greater than 0 (PositiveFloat, D4)")
-    return value, symbol
-
-
-def parse_color(value: str | int, *, what: str) -> int:
-    """A colour as OME's signed 32-bit RGBA integer (R4): '#RRGGBB[AA]', a name or an int."""
-    from ome_types.model import Color
-
-    try:
-        if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
-            return int(Color(int(value)))
-        return int(Color(value))
-    except (ValueError, TypeError) as exc:
-        raise ValidationError(
-            f"{what}: {value!r} is not a colour (use '#RRGGBB', '#RRGGBBAA', a name "
-            "or a signed RGBA integer)"
-        ) from exc
-
-
 def _fmt(value: float) -> str:
     text = repr(float(value))
     return text[:-2] if text.endswith(".0") else text
@@ -408,12 +374,12 @@ def field_editor(
         axes = key.strip().upper()
         if not axes or any(a not in "XYZ" for a in axes):
             raise ValidationError(f"physical size: unknown axis {key!r} (use x, y or z)")
-        q = parse_quantity(value, kind="length", what=f"physical size {key}")
+        q = parse_length(value, what=f"physical size {key}")  # the parser write() uses
         for axis in axes:
             sizes[axis] = q
     increment = None
     if time_increment is not None:
-        increment = parse_quantity(time_increment, kind="time", what="time increment")
+        increment = parse_time(time_increment, what="time increment")
     colors = {int(k): parse_color(v, what=f"channel {k} colour")
               for k, v in (channel_colors or {}).items()}
     names = {int(k): str(v) for k, v in (channel_names or {}).items()}
@@ -494,8 +460,10 @@ def meta_set(
         ``{channel index: value}``; colours as ``'#RRGGBB'``, ``'#RRGGBBAA'``, a
         colour name or a signed RGBA integer (R4).
     physical_size
-        ``{'x': '0.325µm', 'y': (0.325, 'um'), 'z': 1.5}``; units are normalised to
-        the schema's symbols (U1, ``um``/``micron`` -> ``µm``); a bare number is µm.
+        ``{'x': '0.325µm', 'y': (0.325, 'um'), 'z': 1.5}``: the values
+        ``ometiff.write(physical_size=...)`` takes (:func:`ometiff.ome.units.parse_length`);
+        units are written as the schema's symbols (U1, ``um``/``micron`` -> ``µm``);
+        a bare number is µm.
     time_increment
         ``'2s'``, ``'500 ms'``, ``(2, 's')`` or seconds.
     name, description
@@ -507,8 +475,11 @@ def meta_set(
 
     Raises
     ------
+    InvalidValueError
+        A length, time or colour that cannot be understood (as ``ometiff.write``).
     ValidationError
-        A value is invalid or the edit would make the metadata invalid; nothing is written.
+        Another value is invalid or the edit would make the metadata invalid;
+        nothing is written.
     """
     p = Path(path)
     edit = field_editor(

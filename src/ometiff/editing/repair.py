@@ -51,7 +51,9 @@ from ometiff.editing.meta import (
 )
 from ometiff.errors import OmeTiffError, OmeXmlError
 from ometiff.ome.fileset import absolute_path, file_uuid, is_set_file, resolve_name, scan_uuids
-from ometiff.ome.units import LENGTH_UNITS_M, LENGTH_UNITS_OTHER, TIME_UNITS_S, normalize_unit
+from ometiff.ome.units import (
+    unit_attr_symbol,
+)
 from ometiff.ome.view import parse_ome
 from ometiff.ome.xml import local
 from ometiff.tiff.names import COMPANION_SUFFIX, OME_SUFFIXES, split_suffix
@@ -66,7 +68,6 @@ if TYPE_CHECKING:
 
 __all__ = ["RepairAction", "RepairReport", "repair"]
 
-_VALID_UNITS = frozenset((*LENGTH_UNITS_M, *LENGTH_UNITS_OTHER, *TIME_UNITS_S))
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,10 +161,9 @@ def _fix_units(doc: Document, root: _Element, acts: list[RepairAction]) -> None:
         if not isinstance(elem.tag, str):
             continue
         for name, value in elem.attrib.items():
-            if not name.endswith("Unit") or value in _VALID_UNITS:
-                continue
-            symbol = normalize_unit(value)
-            if symbol != value and symbol in _VALID_UNITS:
+            # kind-aware: "sec" in a length attribute is not "fixed" to a time (U1, U2)
+            symbol = unit_attr_symbol(name, value)
+            if symbol is not None and symbol != value:
                 elem.set(name, symbol)
                 fixed[(value, symbol)] = fixed.get((value, symbol), 0) + 1
     for (value, symbol), n in fixed.items():

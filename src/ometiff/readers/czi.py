@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ometiff.ome.units import to_micrometres, to_seconds
 from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.vendor import (
@@ -28,8 +29,6 @@ from ometiff.readers.vendor import (
     parse_datetime,
     parse_float,
     require,
-    to_seconds,
-    to_um,
 )
 
 if TYPE_CHECKING:
@@ -252,8 +251,8 @@ class CziReader(Reader):
         out: dict[str, float | None] = {}
         for el in self._xml.iterfind(".//Metadata/Scaling/Items/Distance"):
             axis = el.get("Id")
-            value = to_um(parse_float(_text(el, "Value")), "m")
-            if axis in ("X", "Y", "Z") and value is not None:
+            value = to_micrometres(parse_float(_text(el, "Value")), "m")
+            if axis in ("X", "Y", "Z") and value is not None and value > 0:
                 out[axis] = value
                 self.notes.map(f"CZI Scaling/Distance[{axis}]", f"Pixels@PhysicalSize{axis}")
         return out.get("X"), out.get("Y"), out.get("Z")

@@ -20,18 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ometiff.ome.colour import LUT_COLORS, rgba_to_ome
+from ometiff.ome.units import convert, to_micrometres
 from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.vendor import (
-    NAMED_COLORS,
     VendorFileError,
     build_pixels,
-    color,
     flatten,
     has_magic,
     parse_float,
     require,
-    to_um,
 )
 
 if TYPE_CHECKING:
@@ -102,7 +101,7 @@ class _Series:
         coords = self.image.coords.get(dim)
         if coords is None or len(coords) < 2:
             return None
-        return to_um(abs(float(coords[1]) - float(coords[0])), "m")
+        return to_micrometres(abs(float(coords[1]) - float(coords[0])), "m") or None
 
 
 def _dig(data: Any, *keys: str) -> Any:
@@ -222,9 +221,9 @@ class LifReader(Reader):
 
                 stage = m.StageLabel(
                     name="StagePos",
-                    x=sx * 1e6,
+                    x=convert(sx, "m", "µm"),
                     x_unit=UnitsLength.MICROMETER,
-                    y=sy * 1e6,
+                    y=convert(sy, "m", "µm"),
                     y_unit=UnitsLength.MICROMETER,
                 )
                 self.notes.map("LIF StagePosX/Y", f"{where}/StageLabel")
@@ -287,7 +286,8 @@ class LifReader(Reader):
             d for d in _as_list(_dig(conf, "DetectorList", "Detector")) if d.get("IsActive") == 1
         ]
         bands = {b.get("Channel"): b for b in _as_list(_dig(conf, "Spectro", "MultiBand"))}
-        pinhole = to_um(parse_float(conf.get("Pinhole")), "m")
+        pinhole = to_micrometres(parse_float(conf.get("Pinhole")), "m")
+        pinhole = pinhole if pinhole is not None and pinhole > 0 else None
         out: list[dict[str, Any]] = []
         for ci in range(size_c):
             kw: dict[str, Any] = {}
@@ -298,8 +298,10 @@ class LifReader(Reader):
                     self.notes.map("LIF Spectro/MultiBand@DyeName", f"{where}/Channel:{ci}@Name")
             desc = descs[ci * s.samples] if ci * s.samples < len(descs) else None
             lut = (desc.get("LUTName") or "").lower() if desc is not None else ""
-            if s.samples == 1 and lut in NAMED_COLORS:
-                kw["color"] = color(*NAMED_COLORS[lut])
+            if s.samples == 1 and lut in LUT_COLORS:
+                from ome_types.model import Color
+
+                kw["color"] = Color(rgba_to_ome(*LUT_COLORS[lut]))
                 self.notes.map("LIF ChannelDescription@LUTName", f"{where}/Channel:{ci}@Color")
             if pinhole is not None:
                 kw["pinhole_size"] = pinhole

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ometiff.ome.units import to_micrometres, to_seconds
 from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.vendor import (
@@ -31,8 +32,6 @@ from ometiff.readers.vendor import (
     flatten,
     hex_color,
     require,
-    to_seconds,
-    to_um,
 )
 
 if TYPE_CHECKING:
@@ -94,7 +93,9 @@ class _Image:
         if axis not in self.axes:
             return None
         i = self.axes.index(axis)
-        return to_um(self.scale[i], self.units[i]) if self.scale else None
+        unit = self.units[i]  # no unit: no physical size (U3, never invented)
+        size = to_micrometres(self.scale[i], unit) if self.scale and unit else None
+        return size if size is not None and size > 0 else None
 
 
 class OmeZarrReader(Reader):

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from ome_types import model as m
 
+from ometiff.ome.colour import rgba_to_ome
+from ometiff.ome.units import LENGTH_UNITS_M, convert, length_symbol, time_symbol
 from ometiff.types import DTYPE_TO_OME
 
 if TYPE_CHECKING:
@@ -33,53 +35,26 @@ class SeriesLayout(Protocol):
     dtype: np.dtype
     name: str | None
 
-#: ImageJ / free-text length units -> OME UnitsLength value (U1).
-_LENGTH_UNITS = {
-    "micron": "µm",
-    "microns": "µm",
-    "um": "µm",
-    "µm": "µm",
-    "μm": "µm",
-    "\\u00b5m": "µm",
-    "nm": "nm",
-    "nanometer": "nm",
-    "mm": "mm",
-    "millimeter": "mm",
-    "cm": "cm",
-    "centimeter": "cm",
-    "m": "m",
-    "meter": "m",
-    "inch": "in",
-    "in": "in",
-    "pm": "pm",
-    "å": "Å",
-    "angstrom": "Å",
-}
-_TIME_UNITS = {
-    "s": "s",
-    "sec": "s",
-    "second": "s",
-    "seconds": "s",
-    "ms": "ms",
-    "msec": "ms",
-    "min": "min",
-    "h": "h",
-    "hour": "h",
-    "us": "µs",
-    "µs": "µs",
-}
 ANNOTATION_NS = "ometiff/original-metadata"
 
 
-def length_unit(unit: object) -> str | None:
-    """The OME length unit for a unit string, or None (pixel, unknown)."""
-    if not isinstance(unit, str):
-        return None
-    return _LENGTH_UNITS.get(unit.strip().lower())
+def _length_unit(raw: object, source: str, meta: _Meta, notes: MappingNotes) -> str | None:
+    """The UnitsLength symbol of a file's length unit when it is a physical length.
 
-
-def _rgba(r: int, g: int, b: int, a: int = 255) -> m.Color:
-    return m.Color((int(r), int(g), int(b), a / 255))
+    Otherwise None and a note: 'pixel' is uncalibrated; a spelling not in the unit
+    table (ometiff.ome.units) is unknown and never guessed as µm (U3).
+    """
+    symbol = length_symbol(raw)
+    if symbol in LENGTH_UNITS_M:
+        return symbol
+    if raw is not None:
+        if symbol is None:
+            text = f"{source} {raw!r} is not a known length unit: physical size not mapped (U3)"
+            meta.unknown_units.append(text)
+            notes.skip(f"{source} {raw!r}", "unknown length unit; size left unset (U3)")
+        else:
+            notes.skip(f"{source} {raw!r}", "not a physical unit; sizes left unset (U3)")
+    return None
 
 
 def _res_size(page: Any, tag: str) -> float | None:
@@ -111,39 +86,52 @@ class _Meta:
         self.delta_t: list[float] = []
         self.date: _dt.datetime | None = None
         self.annotations: dict[str, str] = {}
+        self.unknown_units: list[str] = []  # units the file states that are not mapped (U3)
 
 
 def _imagej(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
     ij = tf.imagej_metadata or {}
     page = tf.pages.first
-    unit_raw = ij.get("unit")
-    unit = length_unit(unit_raw)
-    if unit is None:
-        if unit_raw is not None:
-            notes.skip(f"ImageJ unit {unit_raw!r}", "not a physical unit; sizes left unset (U3)")
-        else:  # no ImageJ unit: a centimetre ResolutionUnit still calibrates X/Y
-            _generic(tf, meta, notes)
-    else:
-        for axis, tag in (("x", "XResolution"), ("y", "YResolution")):
-            size = _res_size(page, tag)
-            if size is not None:
-                meta.psize[axis] = (size, unit)
-                notes.map(f"ImageJ {tag} + unit", f"Pixels@PhysicalSize{axis.upper()}")
-        spacing = _positive(ij.get("spacing"))
-        if spacing is not None:
-            meta.psize["z"] = (spacing, unit)
-            notes.map("ImageJ spacing", "Pixels@PhysicalSizeZ")
+    # ImageJ's Calibration: `unit` is X's, `yunit`/`zunit` only when they differ;
+    # XResolution is pixels per unit, `spacing` is in the Z unit, `finterval` in
+    # `tunit` (ImageJ's default "sec" when absent). All through the one unit table.
+    if ij.get("unit") is None:  # no ImageJ unit: a centimetre ResolutionUnit still calibrates X/Y
+        _generic(tf, meta, notes)
+    units = {"x": _length_unit(ij.get("unit"), "ImageJ unit", meta, notes)}
+    for axis in "yz":
+        raw = ij.get(f"{axis}unit")
+        units[axis] = (units["x"] if raw is None
+                       else _length_unit(raw, f"ImageJ {axis}unit", meta, notes))
+    for axis, tag in (("x", "XResolution"), ("y", "YResolution")):
+        size = _res_size(page, tag)
+        unit = units[axis]
+        if size is not None and unit is not None:
+            meta.psize[axis] = (size, unit)
+            notes.map(f"ImageJ {tag} + unit", f"Pixels@PhysicalSize{axis.upper()}")
+    spacing = _positive(ij.get("spacing"))
+    if spacing is not None and units["z"] is not None:
+        meta.psize["z"] = (spacing, units["z"])
+        notes.map("ImageJ spacing", "Pixels@PhysicalSizeZ")
     finterval = _positive(ij.get("finterval"))
     if finterval is not None:
-        tunit = _TIME_UNITS.get(str(ij.get("tunit", "s")).lower(), "s")
-        meta.time_increment = (finterval, tunit)
-        notes.map("ImageJ finterval", "Pixels@TimeIncrement")
+        tunit_raw = ij.get("tunit", "sec")
+        tunit = time_symbol(tunit_raw)
+        if tunit is None:
+            meta.unknown_units.append(
+                f"ImageJ tunit {tunit_raw!r} is not a known time unit: "
+                "finterval not mapped (U3)"
+            )
+            notes.skip(f"ImageJ finterval with tunit {tunit_raw!r}", "unknown time unit (U3)")
+        else:
+            meta.time_increment = (finterval, tunit)
+            notes.map("ImageJ finterval", "Pixels@TimeIncrement")
     luts = ij.get("LUTs")
     if luts:
         for lut in luts:
             lut = np.asarray(lut)
             if lut.ndim == 2 and lut.shape[0] == 3:
-                meta.channel_colors.append(_rgba(*(int(v) for v in lut[:, -1])))
+                r, g, b = (int(v) for v in lut[:, -1])
+                meta.channel_colors.append(m.Color(rgba_to_ome(r, g, b)))
         notes.map("ImageJ LUTs", "Channel@Color (the LUT's brightest entry)")
     ranges = ij.get("Ranges")
     if ranges:
@@ -173,7 +161,7 @@ def _lsm(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
         if axis == "Z" and int(lsm.get("DimensionZ", 1)) <= 1:
             notes.skip("LSM VoxelSizeZ", "single section; no z spacing")
             continue
-        meta.psize[axis.lower()] = (size * 1e6, "µm")
+        meta.psize[axis.lower()] = (convert(size, "m", "µm"), "µm")
         notes.map(f"LSM VoxelSize{axis}", f"Pixels@PhysicalSize{axis}")
     ti = _positive(lsm.get("TimeIntervall"))
     if ti is not None:
@@ -182,7 +170,7 @@ def _lsm(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
     colors = lsm.get("ChannelColors") or {}
     for rgba in colors.get("Colors", []) or []:
         r, g, b = (int(v) for v in list(rgba)[:3])
-        meta.channel_colors.append(_rgba(r, g, b))
+        meta.channel_colors.append(m.Color(rgba_to_ome(r, g, b)))
     names = colors.get("ColorNames") or []
     meta.channel_names = [str(n) if n else None for n in names]
     if names:
@@ -217,7 +205,7 @@ def _mmstack(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
 
 def _stk(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
     stk = tf.stk_metadata or {}
-    unit = length_unit(stk.get("CalibrationUnits"))
+    unit = _length_unit(stk.get("CalibrationUnits"), "MetaMorph CalibrationUnits", meta, notes)
     if unit is None:
         return
     for axis in ("X", "Y"):
@@ -252,7 +240,7 @@ def _generic(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
         for axis, tag in (("x", "XResolution"), ("y", "YResolution")):
             size = _res_size(page, tag)
             if size is not None:
-                meta.psize[axis] = (size * 1e4, "µm")
+                meta.psize[axis] = (convert(size, "cm", "µm"), "µm")
                 notes.map(f"TIFF {tag} (cm)", f"Pixels@PhysicalSize{axis.upper()}")
     elif page.tags.get("XResolution") is not None:
         notes.skip(

@@ -1,6 +1,6 @@
 """Helpers shared by the vendor readers (LIF, CZI, ND2, OME-Zarr).
 
-Lazy imports with install hints, unit conversion to OME units, small OME model
+Lazy imports with install hints, vendor colour text, small OME model
 builders and flattening of vendor metadata into key-value strings.
 """
 
@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ometiff.errors import MissingDependencyError, OmeTiffError
+from ometiff.ome.colour import hex_to_ome
 from ometiff.types import DTYPE_TO_OME
 
 if TYPE_CHECKING:
@@ -46,72 +47,6 @@ def require(module: str, extra: str, what: str) -> ModuleType:
         ) from exc
 
 
-#: Length unit names (OME symbols and common spellings) -> factor to micrometres.
-_LENGTH_TO_UM = {
-    "m": 1e6,
-    "meter": 1e6,
-    "metre": 1e6,
-    "cm": 1e4,
-    "centimeter": 1e4,
-    "mm": 1e3,
-    "millimeter": 1e3,
-    "µm": 1.0,
-    "μm": 1.0,
-    "um": 1.0,
-    "micrometer": 1.0,
-    "micron": 1.0,
-    "nm": 1e-3,
-    "nanometer": 1e-3,
-    "pm": 1e-6,
-    "picometer": 1e-6,
-    "Å": 1e-4,
-    "angstrom": 1e-4,
-    "in": 25400.0,
-    "inch": 25400.0,
-    "ft": 304800.0,
-    "foot": 304800.0,
-}
-
-#: Time unit names -> factor to seconds.
-_TIME_TO_S = {
-    "s": 1.0,
-    "second": 1.0,
-    "sec": 1.0,
-    "ms": 1e-3,
-    "millisecond": 1e-3,
-    "µs": 1e-6,
-    "us": 1e-6,
-    "microsecond": 1e-6,
-    "ns": 1e-9,
-    "nanosecond": 1e-9,
-    "min": 60.0,
-    "minute": 60.0,
-    "h": 3600.0,
-    "hour": 3600.0,
-    "d": 86400.0,
-    "day": 86400.0,
-}
-
-
-def to_um(value: float | None, unit: str | None) -> float | None:
-    """Convert a length to micrometres; None when unknown, zero or not a length (U3)."""
-    if value is None or unit is None:
-        return None
-    factor = _LENGTH_TO_UM.get(unit.strip()) or _LENGTH_TO_UM.get(unit.strip().lower())
-    if factor is None:
-        return None
-    out = float(f"{float(value) * factor:.12g}")  # drop binary noise: 1e-7 m -> 0.1 µm
-    return out if out > 0 else None
-
-
-def to_seconds(value: float | None, unit: str | None) -> float | None:
-    """Convert a duration to seconds; None when the unit is unknown."""
-    if value is None or unit is None:
-        return None
-    factor = _TIME_TO_S.get(unit.strip()) or _TIME_TO_S.get(unit.strip().lower())
-    return None if factor is None else float(value) * factor
-
-
 def ome_pixel_type(dtype: np.dtype) -> str:
     """OME pixel type name of a numpy dtype (D2); VendorFileError if not representable."""
     name = DTYPE_TO_OME.get(dtype.name)
@@ -120,47 +55,17 @@ def ome_pixel_type(dtype: np.dtype) -> str:
     return name
 
 
-def rgba_int(r: int, g: int, b: int, a: int = 255) -> int:
-    """Signed 32-bit RGBA integer as OME ``Color`` stores it (R4)."""
-    value = ((r & 255) << 24) | ((g & 255) << 16) | ((b & 255) << 8) | (a & 255)
-    return value - (1 << 32) if value >= (1 << 31) else value
+def hex_color(text: str | None) -> m.Color | None:
+    """A vendor's ``RRGGBB`` or ``#AARRGGBB`` (Zeiss, Leica, OME-Zarr omero) as a Color.
 
-
-def color(r: int, g: int, b: int, a: int = 255) -> m.Color:
-    """An ome_types Color from 8-bit components."""
+    Alpha 00 is read as opaque (those writers leave it zero); not hex: None.
+    """
+    value = hex_to_ome(text, alpha_first=True)
+    if value is None:
+        return None
     from ome_types.model import Color
 
-    return Color((r, g, b, a / 255))
-
-
-def hex_color(text: str | None) -> m.Color | None:
-    """Parse ``#RRGGBB`` or ``#AARRGGBB`` (Zeiss, Leica) into a Color."""
-    if not text:
-        return None
-    s = text.strip().lstrip("#")
-    try:
-        if len(s) == 6:
-            return color(int(s[0:2], 16), int(s[2:4], 16), int(s[4:6], 16))
-        if len(s) == 8:
-            alpha = int(s[0:2], 16)
-            return color(int(s[2:4], 16), int(s[4:6], 16), int(s[6:8], 16), alpha or 255)
-    except ValueError:
-        return None
-    return None
-
-
-#: Named lookup tables (Leica LUTName) -> RGB.
-NAMED_COLORS = {
-    "red": (255, 0, 0),
-    "green": (0, 255, 0),
-    "blue": (0, 0, 255),
-    "cyan": (0, 255, 255),
-    "magenta": (255, 0, 255),
-    "yellow": (255, 255, 0),
-    "gray": (255, 255, 255),
-    "grey": (255, 255, 255),
-    "white": (255, 255, 255),
-}
+    return Color(value if value & 255 else value + 255)
 
 
 def parse_float(text: Any) -> float | None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ometiff.errors import OmeTiffError
+from ometiff.ome.colour import hex_to_ome, ome_to_rgba
 from ometiff.render.diagram import draw_diagram
 from ometiff.render.pillow import require_pillow, save_png
 
@@ -249,13 +250,10 @@ def _series_indices(fi: FileInfo, reader: Reader, series: int | None) -> list[in
 # --- colours and contrast ------------------------------------------------------------
 
 
-def _parse_color(text: str | None) -> tuple[int, int, int] | None:
-    if not text or not text.startswith("#") or len(text) not in (7, 9):
-        return None
-    try:
-        return int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16)
-    except ValueError:
-        return None
+def _rgb(text: str | None) -> tuple[int, int, int] | None:
+    """RGB of a channel's ``#RRGGBB[AA]`` colour (alpha ignored); None if absent."""
+    value = hex_to_ome(text) if text and text.startswith("#") else None
+    return None if value is None else ome_to_rgba(value)[:3]
 
 
 def channel_colors(s: SeriesSummary) -> list[tuple[int, int, int]]:
@@ -266,7 +264,7 @@ def channel_colors(s: SeriesSummary) -> list[tuple[int, int, int]]:
     often store white for every channel), cycle through :data:`DEFAULT_COLORS`.
     """
     n = channel_count(s)
-    given = [_parse_color(ch.color) for ch in s.channels[:n]]
+    given = [_rgb(ch.color) for ch in s.channels[:n]]
     given += [None] * (n - len(given))
     if n == 1:
         return [given[0] or GRAY]

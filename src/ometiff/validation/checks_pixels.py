@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ometiff.ome.units import LENGTH_UNITS_M, LENGTH_UNITS_OTHER, TIME_UNITS_S, normalize_unit
+from ometiff.ome.units import (
+    LENGTH_UNIT_ATTRS,
+    LENGTH_UNITS_M,
+    LENGTH_UNITS_OTHER,
+    TIME_UNIT_ATTRS,
+    TIME_UNITS_S,
+    unit_attr_symbol,
+)
 from ometiff.ome.xml import local
 from ometiff.tiff.names import BIOFORMATS_UNREADABLE, COMPRESSION_NAMES
 from ometiff.types import DIMENSION_ORDERS, OME_TO_DTYPE
@@ -30,17 +37,6 @@ PIXEL_TYPES = OME_TO_DTYPE
 _REQUIRED = ("SizeX", "SizeY", "SizeZ", "SizeC", "SizeT")
 
 #: Attributes typed UnitsLength / UnitsTime in the 2016-06 schema (U1, U2).
-LENGTH_UNIT_ATTRS = frozenset(
-    {
-        "PhysicalSizeXUnit", "PhysicalSizeYUnit", "PhysicalSizeZUnit",
-        "PositionXUnit", "PositionYUnit", "PositionZUnit",
-        "PinholeSizeUnit", "ExcitationWavelengthUnit", "EmissionWavelengthUnit",
-        "WavelengthUnit", "WorkingDistanceUnit", "CutInUnit", "CutOutUnit",
-        "CutInToleranceUnit", "CutOutToleranceUnit", "StrokeWidthUnit", "FontSizeUnit",
-        "XUnit", "YUnit", "ZUnit",
-    }
-)  # fmt: skip
-TIME_UNIT_ATTRS = frozenset({"TimeIncrementUnit", "DeltaTUnit", "ExposureTimeUnit"})
 _LENGTH_OK = frozenset(LENGTH_UNITS_M) | frozenset(LENGTH_UNITS_OTHER)
 _TIME_OK = frozenset(TIME_UNITS_S)
 
@@ -140,8 +136,8 @@ def _unit_issues(ctx: Context, attr: str, value: str, where: Any, n: int) -> Iss
         return None
     loc = f"{ctx.metadata_name}: {_element_path(where)}@{attr}"
     times = f" ({n} elements)" if n > 1 else ""
-    fixed = normalize_unit(value)
-    if fixed in allowed:
+    fixed = unit_attr_symbol(attr, value)
+    if fixed is not None:
         hint = " (with the micro sign U+00B5)" if fixed.startswith("µ") else ""
         return error(
             "U1-unit-spelling" if kind == "length" else "U2-unit-spelling",

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ometiff.errors import WriteError
+from ometiff.ome.units import parse_length, parse_time
 from ometiff.readers.source import SeriesSource
 from ometiff.writer.core import OnPlane, _write_all, write_sources
 from ometiff.writer.multifile import Split, order_for_split, plane_order
-from ometiff.writer.omexml import LightOme, SeriesMeta, prepare, quantity
+from ometiff.writer.omexml import LightOme, SeriesMeta, prepare
 from ometiff.writer.pyramid import Downsample
 
 if TYPE_CHECKING:
@@ -220,18 +221,15 @@ def _per_series(value: Any, n: int, what: str, *, nested: type | tuple[type, ...
 def _physical(value: Any, where: str) -> dict[str, tuple[float, str]]:
     if value is None:
         return {}
-    if isinstance(value, int | float | tuple):
-        px = quantity(value, "µm", "physical_size")
+    if not isinstance(value, Mapping):  # one size for X and Y
+        px = parse_length(value, what="physical_size")
         return {"X": px, "Y": px}
-    if not isinstance(value, Mapping):
-        raise WriteError(f"{where}: physical_size={value!r}; give a number (X and Y in µm) "
-                         "or a dict like {'X': 0.65, 'Y': 0.65, 'Z': (2, 'µm')}")
     out = {}
     for axis, q in value.items():
         key = str(axis).upper()
         if key not in "XYZ" or len(key) != 1:
             raise WriteError(f"{where}: physical_size has axis {axis!r}; use X, Y or Z")
-        out[key] = quantity(q, "µm", f"physical_size[{key}]")
+        out[key] = parse_length(q, what=f"physical_size[{key}]")
     return out
 
 
@@ -282,14 +280,18 @@ def write(
         several series). Default ``"TCZYX"[-ndim:]``. ``S`` holds RGB(A)
         samples: it becomes one Channel with ``SamplesPerPixel=3`` (or 4).
     physical_size
-        A number (X and Y, µm), or ``{"X": 0.65, "Y": 0.65, "Z": (2, "µm")}``.
-        Units are always written; sizes not given are not written.
+        One size for X and Y, or ``{"X": 0.65, "Y": "650 nm", "Z": (2, "µm")}``.
+        A size is a number (µm), ``"325nm"``/``"0.325 um"`` or ``(value, unit)``;
+        unit spellings as :mod:`ometiff.ome.units` knows them (``um``, ``micron``
+        -> ``µm``), written as the schema's symbols. Units are always written;
+        sizes not given are not written. ``meta set`` takes the same values.
     time_increment
-        Seconds, or ``(value, unit)``.
+        Seconds, ``"500 ms"`` or ``(value, unit)``.
     channel_names, channel_colors, excitation_wavelength, emission_wavelength
         One entry per channel (C); a list of such lists gives one per series.
-        Colours: ``"#RRGGBB"``, a name, ``(r, g, b)`` or a signed RGBA int.
-        Wavelengths: nm, or ``(value, unit)``.
+        Colours: ``"#RRGGBB"``, ``"#RRGGBBAA"``, a CSS name, ``(r, g, b[, a])`` or
+        the OME RGBA int (signed, or unsigned like ``0xFF0000FF``; R4).
+        Wavelengths: nm, ``"488nm"`` or ``(value, unit)``.
     names
         Series (Image) names.
     compression, compression_level
@@ -409,7 +411,7 @@ def write(
         per = {
             "physical_size": _per_series(physical_size, n, "physical_size", nested=dict),
             "time_increment": _per_series(time_increment, n, "time_increment",
-                                          nested=(int, float, tuple)),
+                                          nested=(int, float, str, tuple)),
             "channel_names": _per_series(channel_names, n, "channel_names", nested=list),
             "channel_colors": _per_series(channel_colors, n, "channel_colors", nested=list),
             "excitation_wavelength": _per_series(excitation_wavelength, n,
@@ -424,7 +426,7 @@ def write(
             metas.append(SeriesMeta(
                 name=name_list[i],
                 physical_size=_physical(per["physical_size"][i], f"series {i}"),
-                time_increment=None if ti is None else quantity(ti, "s", "time_increment"),
+                time_increment=None if ti is None else parse_time(ti, what="time_increment"),
                 channel_names=per["channel_names"][i],
                 channel_colors=per["channel_colors"][i],
                 excitation_wavelength=per["excitation_wavelength"][i],

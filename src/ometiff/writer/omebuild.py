@@ -18,6 +18,8 @@ import ome_types
 from ome_types import model as m
 
 from ometiff.errors import WriteError
+from ometiff.ome.colour import parse_color
+from ometiff.ome.units import parse_length, parse_time
 from ometiff.types import DTYPE_TO_OME
 from ometiff.writer.omexml import (
     ANNOTATION_NS,
@@ -28,40 +30,12 @@ from ometiff.writer.omexml import (
     binary_only_xml,
     creator,
     new_uuid,
-    quantity,
+    plane_quantity,
     with_root_uuid,
 )
 
 if TYPE_CHECKING:
     from ometiff.readers.source import SeriesSource
-
-
-def _length_unit(unit: str, what: str) -> m.UnitsLength:
-    try:
-        return m.UnitsLength(unit.replace("um", "µm") if unit == "um" else unit)
-    except ValueError as e:
-        raise WriteError(f"{what}: unknown length unit {unit!r} (use e.g. 'µm', 'nm', 'mm')") from e
-
-
-def _time_unit(unit: str, what: str) -> m.UnitsTime:
-    try:
-        return m.UnitsTime(unit)
-    except ValueError as e:
-        raise WriteError(f"{what}: unknown time unit {unit!r} (use e.g. 's', 'ms')") from e
-
-
-def _color(value: Any, what: str) -> m.Color:
-    try:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return m.Color(value)
-        if isinstance(value, tuple | list):
-            r, g, b, *rest = (int(v) for v in value)
-            alpha = rest[0] / 255 if rest else 1.0
-            return m.Color((r, g, b, alpha))
-        return m.Color(value)
-    except (ValueError, TypeError) as e:
-        raise WriteError(f"{what}={value!r} is not a colour (use '#RRGGBB', a name, "
-                         "an (r, g, b) tuple or a signed RGBA integer)") from e
 
 
 _PLANE_FIELDS = {
@@ -88,13 +62,9 @@ def _plane(tcz: tuple[int, int, int], values: Mapping[str, Any], where: str) -> 
                 + ", ".join(_PLANE_FIELDS)
             )
         unit_field, kind = _PLANE_FIELDS[name]
-        if isinstance(value, tuple):
-            number, unit = float(value[0]), str(value[1])
-        else:
-            number, unit = float(value), ("s" if kind == "time" else "µm")
+        number, unit = plane_quantity(kind, value, f"{where}[{key!r}]")
         kwargs[name] = number
-        kwargs[unit_field] = (_time_unit(unit, where) if kind == "time"
-                              else _length_unit(unit, where))
+        kwargs[unit_field] = m.UnitsTime(unit) if kind == "time" else m.UnitsLength(unit)
     return m.Plane(**kwargs)
 
 
@@ -158,20 +128,22 @@ def build_ome(
             if names[c] is not None:
                 kw["name"] = str(names[c])
             if colors[c] is not None:
-                kw["color"] = _color(colors[c], f"channel_colors[{c}]")
+                kw["color"] = m.Color(parse_color(colors[c], what=f"channel_colors[{c}]"))
             for key, val in (("excitation_wavelength", ex[c]), ("emission_wavelength", em[c])):
                 if val is not None:
-                    number, unit = quantity(val, "nm", key)
+                    number, unit = parse_length(val, default_unit="nm", what=key)  # U3: nm
                     kw[key] = number
-                    kw[key + "_unit"] = _length_unit(unit, key)
+                    kw[key + "_unit"] = m.UnitsLength(unit)
             channels.append(m.Channel(**kw))
         px: dict[str, Any] = {}
-        for axis, (number, unit) in meta.physical_size.items():
+        for axis, size in meta.physical_size.items():
+            number, unit = parse_length(size, what=f"physical_size[{axis}]")
             px[f"physical_size_{axis.lower()}"] = number
-            px[f"physical_size_{axis.lower()}_unit"] = _length_unit(unit, f"physical_size[{axis}]")
+            px[f"physical_size_{axis.lower()}_unit"] = m.UnitsLength(unit)
         if meta.time_increment is not None:
-            px["time_increment"] = meta.time_increment[0]
-            px["time_increment_unit"] = _time_unit(meta.time_increment[1], "time_increment")
+            number, unit = parse_time(meta.time_increment, what="time_increment")
+            px["time_increment"] = number
+            px["time_increment_unit"] = m.UnitsTime(unit)
         planes = []
         if meta.plane_metadata:
             t_n, c_n, z_n = src.shape[:3]
@@ -354,5 +326,5 @@ def ome_xml_template(ome: m.OME) -> str:
 __all__ = [
     "ANNOTATION_NS", "WARNING_COMMENT", "SeriesMeta", "TiffDataRun", "binary_only_xml",
     "build_ome", "check_ome_matches", "conform_ome", "new_uuid", "ome_xml_template",
-    "quantity", "with_root_uuid",
+    "with_root_uuid",
 ]

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ometiff.errors import WriteError
+from ometiff.ome.colour import parse_color
+from ometiff.ome.units import parse_length, parse_time
 from ometiff.types import DTYPE_TO_OME
 
 if TYPE_CHECKING:
@@ -44,9 +46,6 @@ ANNOTATION_NS = "openmicroscopy.org/omero/client/mapAnnotation"
 
 Quantity = float | tuple[float, str]
 
-#: Units the fast path writes itself; any other goes through ome_types (which checks it).
-_LENGTH_UNITS = {"µm", "nm", "mm", "cm", "m", "pm", "Å"}
-_TIME_UNITS = {"s", "ms", "µs", "ns", "min", "h"}
 _PLANE_FIELDS = {  # OME name -> (unit attribute, kind, default unit); schema order
     "DeltaT": ("DeltaTUnit", "time"),
     "ExposureTime": ("ExposureTimeUnit", "time"),
@@ -58,7 +57,6 @@ _PLANE_ALIASES = {
     "delta_t": "DeltaT", "exposure_time": "ExposureTime", "position_x": "PositionX",
     "position_y": "PositionY", "position_z": "PositionZ",
 }
-_HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 _XML_BAD = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -91,23 +89,6 @@ class TiffDataRun:
     count: int
     file_uuid: str
     file_name: str
-
-
-def quantity(value: Quantity, default_unit: str, what: str) -> tuple[float, str]:
-    """Parse ``1.5`` or ``(1.5, "nm")`` into (value, unit); reject non-positive sizes."""
-    if isinstance(value, tuple):
-        if len(value) != 2:
-            raise WriteError(f"{what}={value!r}: give a number or (number, unit)")
-        number, unit = value
-    else:
-        number, unit = value, default_unit
-    try:
-        number = float(number)
-    except (TypeError, ValueError) as e:
-        raise WriteError(f"{what}={value!r}: not a number") from e
-    if not number > 0:
-        raise WriteError(f"{what}={value!r} must be > 0 (checklist W3: no placeholder sizes)")
-    return number, str(unit)
 
 
 def creator() -> str:
@@ -146,29 +127,11 @@ def _text(value: Any) -> str:
     return text
 
 
-def _unit(unit: str, kind: str) -> str:
-    if kind == "length" and unit == "um":
-        unit = "µm"
-    if unit not in (_LENGTH_UNITS if kind == "length" else _TIME_UNITS):
-        raise _Unsupported
-    return unit
-
-
-def _color(value: Any) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
-        if not -(2**31) <= value < 2**31:
-            raise _Unsupported
-        return str(value)
-    if isinstance(value, str) and _HEX_COLOR.fullmatch(value):
-        rgba = (int(value[1:], 16) << 8) | 0xFF
-    elif isinstance(value, tuple | list) and len(value) == 3 and all(
-        isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in value
-    ):
-        r, g, b = value
-        rgba = (r << 24) | (g << 16) | (b << 8) | 0xFF
-    else:
-        raise _Unsupported
-    return str(rgba - 2**32 if rgba >= 2**31 else rgba)
+def plane_quantity(kind: str, value: Any, what: str) -> tuple[float, str]:
+    """A Plane field's value: any finite number (DeltaT 0, negative positions), unit
+    checked by the one parser (U1, U2; a bare number is s or µm, U3)."""
+    parse = parse_time if kind == "time" else parse_length
+    return parse(value, what=what, positive=False)
 
 
 def _per_channel(values: Sequence[Any] | None, size_c: int) -> list[Any]:
@@ -194,21 +157,22 @@ def _image(i: int, src: SeriesSource, meta: SeriesMeta, date: str | None,
         ch["SamplesPerPixel"] = str(src.samples)
         for key, val in (("ExcitationWavelength", ex[c]), ("EmissionWavelength", em[c])):
             if val is not None:
-                number, unit = quantity(val, "nm", key)
+                number, unit = parse_length(val, default_unit="nm", what=key)  # U3: nm
                 ch[key] = _float(number)
-                ch[key + "Unit"] = _unit(unit, "length")
+                ch[key + "Unit"] = unit
         if colors[c] is not None:
-            ch["Color"] = _color(colors[c])
+            ch["Color"] = str(parse_color(colors[c], what=f"channel_colors[{c}]"))
         channels.append(ch)
     px: dict[str, str] = {}
     for axis in "XYZ":
         if axis in meta.physical_size:
-            number, unit = meta.physical_size[axis]
+            number, unit = parse_length(meta.physical_size[axis], what=f"physical_size[{axis}]")
             px[f"PhysicalSize{axis}"] = _float(number)
-            px[f"PhysicalSize{axis}Unit"] = _unit(unit, "length")
+            px[f"PhysicalSize{axis}Unit"] = unit
     if meta.time_increment is not None:
-        px["TimeIncrement"] = _float(meta.time_increment[0])
-        px["TimeIncrementUnit"] = _unit(meta.time_increment[1], "time")
+        number, unit = parse_time(meta.time_increment, what="time_increment")
+        px["TimeIncrement"] = _float(number)
+        px["TimeIncrementUnit"] = unit
     planes = []
     t_n, c_n, z_n = src.shape[:3]
     for (t, c, z), values in sorted((meta.plane_metadata or {}).items()):
@@ -219,12 +183,7 @@ def _image(i: int, src: SeriesSource, meta: SeriesMeta, date: str | None,
             field_name = _PLANE_ALIASES.get(key, key)
             if field_name not in _PLANE_FIELDS:
                 raise _Unsupported
-            kind = _PLANE_FIELDS[field_name][1]
-            if isinstance(value, tuple):
-                number, unit = float(value[0]), str(value[1])
-            else:
-                number, unit = float(value), ("s" if kind == "time" else "µm")
-            given[field_name] = (number, _unit(unit, kind))
+            given[field_name] = plane_quantity(_PLANE_FIELDS[field_name][1], value, key)
         plane = {"TheZ": str(z), "TheT": str(t), "TheC": str(c)}
         for field_name, (unit_attr, _) in _PLANE_FIELDS.items():
             if field_name in given:
