@@ -11,9 +11,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ometiff.errors import (
+    FileAccessError,
     FileExistsOmeTiffError,
+    InvalidArgumentError,
     InvalidTiffError,
     MissingDependencyError,
+    MissingFileError,
     OmeTiffError,
     OmeXmlError,
     UnsupportedFormatError,
@@ -50,9 +53,12 @@ _LAZY = {
 }
 
 __all__ = [
+    "FileAccessError",
     "FileExistsOmeTiffError",
+    "InvalidArgumentError",
     "InvalidTiffError",
     "MissingDependencyError",
+    "MissingFileError",
     "OmeTiffError",
     "OmeXmlError",
     "UnsupportedFormatError",

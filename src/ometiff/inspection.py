@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ometiff.errors import InvalidTiffError, OmeTiffError, OmeXmlError
+from ometiff.errors import InvalidTiffError, MissingFileError, OmeTiffError, OmeXmlError
 from ometiff.ome.fileset import FileSet, resolve_fileset
 from ometiff.ome.units import to_micrometres, to_seconds
 from ometiff.ome.view import ImageView, PlaneMap, Quantity, plane_map
@@ -378,14 +378,8 @@ def _tifffile_series(path: Path, variants: list[Variant]) -> tuple[list[SeriesSu
             meta = tiff_calibration(tf, MappingNotes())
             for k, s in enumerate(tf.series):
                 out.append(_tifffile_series_one(tf, k, s, meta))
-    except (
-        tifffile.TiffFileError,
-        ValueError,
-        OSError,
-        IndexError,
-        KeyError,
-        struct.error,
-    ) as exc:
+    except (tifffile.TiffFileError, ValueError, OSError, EOFError, struct.error) as exc:
+        # file damage only: a TypeError or KeyError here is a bug and propagates
         warnings.append(f"tifffile could not build image series: {exc}")
     return out, warnings
 
@@ -500,7 +494,7 @@ def info(path: StrPath) -> FileInfo:
     """
     p = Path(path)
     if not p.exists():
-        raise InvalidTiffError(f"{p}: no such file")
+        raise MissingFileError(f"{p}: no such file")
     if p.is_dir():
         raise InvalidTiffError(f"{p}: is a folder, not a TIFF file")
     if not is_tiff(p):
@@ -522,8 +516,8 @@ def info(path: StrPath) -> FileInfo:
     if is_ome:
         try:
             fs = resolve_fileset(p)
-        except OmeXmlError as exc:
-            problems.append(str(exc))
+        except OmeXmlError as exc:  # problems are about `p`; the caller prints the path
+            problems.append(exc.without_prefix(p))
         else:
             fs.prime_ifd_count(p, structure.ifd_count)
             structures: dict[Path, TiffStructure | None] = {p: structure}

@@ -227,7 +227,7 @@ def info(
                     error(f"{path}: {p}")
         except OmeTiffError as exc:
             failed = True
-            error(str(exc))
+            error(exc)
     if as_json and docs:
         json.dump(
             docs[0] if len(docs) == 1 and len(paths) == 1 else docs,

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ometiff.cli.app import app
-from ometiff.errors import OmeTiffError
+from ometiff.errors import InvalidArgumentError
 
 
 def _channel(value: str | None) -> int | str | None:
@@ -17,7 +17,7 @@ def _channel(value: str | None) -> int | str | None:
     try:
         number = int(value)
     except ValueError:
-        raise OmeTiffError(f"--c takes a channel number or 'all', not {value!r}") from None
+        raise InvalidArgumentError(f"--c takes a channel number or 'all', not {value!r}") from None
     return number
 
 
@@ -50,7 +50,7 @@ def show(
     from ometiff.render.png import render
 
     if project is not None and project != "max":
-        raise OmeTiffError(f"--project takes 'max', not {project!r}")
+        raise InvalidArgumentError(f"--project takes 'max', not {project!r}")
     result = render(
         path,
         out,

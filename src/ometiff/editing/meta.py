@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
-from ometiff.errors import OmeTiffError, OmeXmlError, ValidationError
+from ometiff.errors import (
+    MissingFileError,
+    OmeTiffError,
+    OmeXmlError,
+    ValidationError,
+    file_error,
+)
 from ometiff.ome.units import LENGTH_UNITS_M, LENGTH_UNITS_OTHER, TIME_UNITS_S, normalize_unit
 from ometiff.ome.view import parse_ome, plane_map
 from ometiff.ome.xml import local, parse_xml, schema_version
@@ -111,7 +117,7 @@ def load_document(path: Path) -> Document:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise OmeTiffError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+            raise file_error(path, exc) from exc
         if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
             raise OmeXmlError(f"{path}: neither a TIFF file nor an OME-XML document")
         text = data.decode("utf-8", "replace")
@@ -310,7 +316,7 @@ def edit_targets(path: StrPath) -> tuple[FileSet, list[Document]]:
 
     p = Path(path)
     if not p.is_file():
-        raise OmeTiffError(f"{p}: no such file")
+        raise MissingFileError(f"{p}: no such file")
     load_document(p)  # a non-TIFF, a non-OME TIFF or broken XML fails here, in one line
     fs = resolve_fileset(p)
     if fs.kind in ("companion", "master"):
@@ -319,7 +325,7 @@ def edit_targets(path: StrPath) -> tuple[FileSet, list[Document]]:
         return fs, [load_document(p)]
     missing = [m.filename for m in fs.members if not m.exists]
     if missing:
-        raise OmeTiffError(
+        raise MissingFileError(
             f"{p}: member file(s) {', '.join(missing[:3])} of this set are missing; "
             "edit refused so the copies stay consistent (run `ometiff repair` on the set)"
         )
@@ -579,7 +585,7 @@ def meta_get(path: StrPath, *, raw: bool = False) -> str:
     """
     p = Path(path)
     if not p.is_file():
-        raise OmeTiffError(f"{p}: no such file")
+        raise MissingFileError(f"{p}: no such file")
     doc = load_document(p)
     if raw or parse_ome(doc.root).binary_only is None:
         return doc.text.rstrip("\x00")

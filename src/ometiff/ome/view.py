@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ometiff.errors import OmeXmlError
+from ometiff.errors import MissingFileError, OmeXmlError
 from ometiff.ome.xml import local, namespace, parse_xml, schema_version
 
 if TYPE_CHECKING:
@@ -583,11 +583,15 @@ def read_ome_xml(path: StrPath) -> str:
     ------
     OmeXmlError
         The file carries no OME-XML.
+    MissingFileError
+        The file does not exist.
     """
-    from ometiff.tiff.structure import read_description
+    from ometiff.tiff.structure import is_tiff, read_description
 
     p = Path(path)
-    if not _is_tiff(p):
+    if not p.is_file():
+        raise MissingFileError(f"{p}: no such file")
+    if not is_tiff(p):
         data = p.read_bytes()
         text, _ = _decode(data)
         return text
@@ -603,18 +607,13 @@ def _decode(data: bytes) -> tuple[str, bool]:
     return decode_description(data)
 
 
-def _is_tiff(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    return head in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
-
-
 def read_ome(path: StrPath, *, validate: bool = False) -> OME:
     """The full ``ome_types.OME`` model of an OME-TIFF or companion file."""
     import ome_types
+    from lxml import etree
 
     xml = read_ome_xml(path)
     try:
         return ome_types.from_xml(xml, validate=validate)
-    except Exception as exc:  # ome-types raises several unrelated types
+    except (ValueError, etree.Error) as exc:  # pydantic, xsdata and lxml errors
         raise OmeXmlError(f"{path}: OME-XML cannot be loaded: {str(exc).splitlines()[0]}") from exc

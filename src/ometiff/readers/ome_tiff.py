@@ -110,7 +110,6 @@ class OmeTiffReader(Reader):
             self.close()
             raise
         self._ome: m.OME | None = None
-        self._ome_given = False
 
     # -- file access ---------------------------------------------------------------
 
@@ -200,13 +199,11 @@ class OmeTiffReader(Reader):
     def ome(self) -> m.OME:
         if self._ome is None:
             self._ome = self._build_ome()
-        if not self._ome_given:  # the first caller gets the cached model itself
-            self._ome_given = True
-            return self._ome
-        return self._ome.model_copy(deep=True)
+        return self._ome.model_copy(deep=True)  # callers may edit their copy
 
     def _build_ome(self) -> m.OME:
         import ome_types
+        from lxml import etree
 
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -214,7 +211,7 @@ class OmeTiffReader(Reader):
                 ome = ome_types.from_xml(self._set.xml)
             for w in caught:
                 self.notes.skip("OME-XML", f"ome-types: {str(w.message).splitlines()[0]}")
-        except Exception as exc:
+        except (ValueError, etree.Error) as exc:  # pydantic, xsdata and lxml errors
             self.notes.skip(
                 "OME-XML", f"not loadable as 2016-06 ({str(exc).splitlines()[0]}); rebuilt"
             )

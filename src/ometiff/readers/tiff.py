@@ -9,8 +9,8 @@ series. Metadata of each flavour is mapped by :mod:`ometiff.readers.tiffmeta`.
 
 from __future__ import annotations
 
-import logging
 import math
+import struct
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +30,13 @@ if TYPE_CHECKING:
     from ometiff.types import StrPath
 
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
-# tifffile logs every damaged tag it skips; ometiff reports errors itself, once.
-logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 _POSITION_AXES = "RP"  # become separate series, like Bio-Formats
-_READ_ERRORS = (tifffile.TiffFileError, ValueError, OSError, IndexError, KeyError,
-                RuntimeError, TypeError, AttributeError, ZeroDivisionError)
+# What a damaged file makes tifffile raise: its own error, bad values, short reads,
+# unpackable bytes, and codec failures (imagecodecs errors are RuntimeErrors).
+# Programming errors (TypeError, AttributeError, KeyError, ...) are not caught:
+# they are bugs and must surface as such, not as "not a readable TIFF".
+_READ_ERRORS = (tifffile.TiffFileError, ValueError, OSError, EOFError, struct.error,
+                RuntimeError)
 
 
 def plane_dtype(dtype: np.dtype, where: object) -> np.dtype:
@@ -139,7 +141,6 @@ class TiffReader(Reader):
             self._tf.close()
             raise
         self._ome: m.OME | None = None
-        self._ome_given = False
 
     def _init_layouts(self) -> None:
         try:
@@ -320,10 +321,7 @@ class TiffReader(Reader):
             from ometiff.readers.tiffmeta import build_tiff_ome
 
             self._ome = build_tiff_ome(self._tf, self._layouts, self.notes)
-        if not self._ome_given:  # the first caller gets the cached model itself
-            self._ome_given = True
-            return self._ome
-        return self._ome.model_copy(deep=True)
+        return self._ome.model_copy(deep=True)  # callers may edit their copy
 
     def original_metadata(self) -> dict[str, str]:
         from ometiff.readers.tiffmeta import original_tiff_metadata

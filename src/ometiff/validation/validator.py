@@ -12,14 +12,20 @@ other problem is a finding in the returned :class:`ValidationReport`.
 
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ometiff.errors import InvalidTiffError, OmeTiffError, OmeXmlError, ValidationError
+from ometiff.errors import (
+    FileAccessError,
+    InvalidTiffError,
+    MissingFileError,
+    OmeTiffError,
+    OmeXmlError,
+    ValidationError,
+)
 from ometiff.ome.fileset import _resolve, resolve_fileset
 from ometiff.ome.view import parse_ome, plane_map
 from ometiff.ome.xml import MAX_XML_BYTES, local, parse_xml, schema_version
@@ -256,7 +262,8 @@ def _build(
             error(
                 "X2-too-large" if limit else code,
                 source,
-                f"{exc}; the OME-XML must be a well-formed UTF-8 XML document without "
+                f"{exc.without_prefix(source)}; the OME-XML must be a well-formed UTF-8 "
+                "XML document without "
                 "entity declarations",
             )
         )
@@ -302,7 +309,7 @@ def _build(
                 continue
             try:
                 ctx.structures[member.path] = inspect_tiff(member.path)
-            except InvalidTiffError as exc:
+            except (InvalidTiffError, FileAccessError) as exc:
                 ctx.structures[member.path] = None
                 ctx.read_errors[member.path] = str(exc)
         ctx.plane_maps = tuple(
@@ -391,15 +398,8 @@ def validate(
     OmeXmlError
         The input is not XML at all or larger than the XML size limit.
     """
-    # A 30,000-plane set makes ~10^5 small objects that all live until the end:
-    # the cyclic garbage collector would rescan them repeatedly for nothing.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _validate(Path(path), schema=schema, strict=strict, xml=xml)
-    finally:
-        if enabled:
-            gc.enable()
+    # No gc.disable() here: the collector is process-wide state of the caller.
+    return _validate(Path(path), schema=schema, strict=strict, xml=xml)
 
 
 def _validate(
@@ -408,7 +408,7 @@ def _validate(
     if p.is_dir():
         raise InvalidTiffError(f"{p}: is a folder, not a file")
     if not p.exists():
-        raise InvalidTiffError(f"{p}: no such file")
+        raise MissingFileError(f"{p}: no such file")
     try:
         ctx, job = _build(p, schema=schema, xml=xml)
     except PermissionError as exc:

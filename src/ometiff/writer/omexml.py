@@ -106,7 +106,7 @@ def quantity(value: Quantity, default_unit: str, what: str) -> tuple[float, str]
     except (TypeError, ValueError) as e:
         raise WriteError(f"{what}={value!r}: not a number") from e
     if not number > 0:
-        raise WriteError(f"{what}={value!r} must be > 0 (checklist W3: no placeholder sizes)")
+        raise WriteError(f"{what}={value!r} must be > 0")  # checklist W3: no placeholder sizes
     return number, str(unit)
 
 
