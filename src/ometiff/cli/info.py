@@ -201,7 +201,7 @@ def info(
             if stats:
                 from ometiff.render.png import channel_stats
 
-                result = channel_stats(path)
+                result = channel_stats(path, progress=sys.stderr.isatty())
                 if doc is not None:
                     doc["stats"] = result
             if diagram is not None:

@@ -2,6 +2,7 @@
 
 # no `from __future__ import annotations`: typer reads the hints at runtime
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -60,7 +61,7 @@ def show(
         c=_channel(c),  # type: ignore[arg-type]
         project="max" if project else None,
         level=level,
-        progress=False if quiet else None,
+        progress=not quiet and sys.stderr.isatty(),  # the CLI asks; the library never does
     )
     if not quiet:
         ranges = "; ".join(f"C{ch} {lo:.5g}–{hi:.5g}" for ch, lo, hi in result.limits)
