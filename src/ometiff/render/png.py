@@ -296,7 +296,7 @@ def _channel_image(
         if plane.shape[0] * plane.shape[1] > MAX_RENDER_PIXELS:
             raise RenderError(
                 f"{reader.fi.path}: plane is {plane.shape[1]}×{plane.shape[0]} pixels, "
-                "too large to show; choose a pyramid level with --level"
+                "too large to show; choose a pyramid level with level=N", option="level"
             )
         result = plane if result is None else np.maximum(result, plane)
         tick()
