@@ -448,7 +448,10 @@ def _tifffile_series_one(tf: Any, k: int, s: Any, meta: Any) -> SeriesSummary:
                     stride *= shape[a]
             ifd = None
             if len(pages) == count:
-                pg = pages[idx]
+                try:
+                    pg = pages[idx]
+                except IndexError as exc:  # damaged: fewer pages than the series claims
+                    raise ValueError(f"page {idx} of the series is missing ({exc})") from exc
                 ifd = getattr(pg, "index", None) if pg is not None else None
             planes.append(
                 PlaneLocation(pos.get("Z", 0), pos.get("C", 0), t, tf.filehandle.name, ifd)

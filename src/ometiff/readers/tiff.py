@@ -37,6 +37,9 @@ _POSITION_AXES = "RP"  # become separate series, like Bio-Formats
 # they are bugs and must surface as such, not as "not a readable TIFF".
 _READ_ERRORS = (tifffile.TiffFileError, ValueError, OSError, EOFError, struct.error,
                 RuntimeError)
+# tifffile's page lists raise IndexError when a damaged file has fewer pages than
+# its series claims (corpus: tiff/bioformats-7.3.1/Fluorescence_RGB_bfwriter_jpeg.tif)
+_PAGE_ERRORS = (*_READ_ERRORS, IndexError)
 
 
 def plane_dtype(dtype: np.dtype, where: object) -> np.dtype:
@@ -299,7 +302,7 @@ class TiffReader(Reader):
                     if page is None and len(self._tf.series) == 1:
                         # ImageJ series that tifffile assumed contiguous but are not
                         page = self._tf.pages[s.keyframe.index + k]
-                except _READ_ERRORS as exc:
+                except _PAGE_ERRORS as exc:
                     raise InvalidTiffError(f"{where}: page {k} cannot be read: {exc}") from exc
                 if page is None:
                     raise InvalidTiffError(f"{where}: page {k} is missing (truncated file?)")
