@@ -255,3 +255,25 @@ def test_without_prefix() -> None:
     assert exc.without_prefix("a.tif") == "broken"
     assert exc.without_prefix("b.tif") == "a.tif: broken"
     assert isinstance(exc, OmeTiffError)
+
+
+def test_bug_while_loading_ome_types_is_not_an_xml_error(
+    ome_tiff: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ome_types
+
+    monkeypatch.setattr(ome_types, "from_xml", _boom)
+    with pytest.raises(TypeError, match="boom"):
+        ometiff.read_ome(ome_tiff)
+    with ometiff.open_image(ome_tiff) as reader, pytest.raises(TypeError, match="boom"):
+        reader.ome()  # not a silent "not loadable; rebuilt" fallback
+
+
+@pytest.mark.filterwarnings("ignore::Warning")  # xsdata warns, then raises ConverterError
+def test_bad_ome_xml_is_still_an_xml_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.ome.tif"
+    xml = ('<?xml version="1.0"?><OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06">'
+           '<Image ID="Image:0"><Pixels ID="Pixels:0" SizeX="x"/></Image></OME>')
+    tifffile.imwrite(path, np.zeros((8, 8), np.uint8), description=xml, metadata=None)
+    with pytest.raises(ometiff.OmeXmlError, match="cannot be loaded"):
+        ometiff.read_ome(path)

@@ -159,7 +159,7 @@ def test_npy_with_axes(tmp_path: Path) -> None:
     path = tmp_path / "a.npy"
     data = np.arange(4 * 3 * 5 * 6, dtype=np.int16).reshape(4, 5, 6, 3)
     np.save(path, data)
-    with pytest.raises(UnsupportedFormatError, match="e.g. axes='ZYX'"):
+    with pytest.raises(UnsupportedFormatError, match=r"e\.g\. axes='ZYX'"):
         open_image(path)
     with pytest.raises(UnsupportedFormatError, match="do not fit"):
         open_image(path, axes="ZYX")
