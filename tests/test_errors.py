@@ -277,3 +277,46 @@ def test_bad_ome_xml_is_still_an_xml_error(tmp_path: Path) -> None:
     tifffile.imwrite(path, np.zeros((8, 8), np.uint8), description=xml, metadata=None)
     with pytest.raises(ometiff.OmeXmlError, match="cannot be loaded"):
         ometiff.read_ome(path)
+
+
+# --- library calls draw no progress bar unless asked -----------------------------------
+
+
+@pytest.fixture
+def many_planes(tmp_path: Path) -> Path:
+    path = tmp_path / "many.ome.tif"
+    ometiff.write(path, np.zeros((80, 8, 8), np.uint8), axes="ZYX")
+    return path
+
+
+def _spy_bars(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    import rich.progress
+
+    started: list[str] = []
+    monkeypatch.setattr(rich.progress.Progress, "start", lambda self: started.append("bar"))
+    monkeypatch.setattr(rich.progress.Progress, "stop", lambda self: None)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # as if on a terminal
+    return started
+
+
+def test_library_draws_no_progress_bar_by_default(
+    many_planes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("PIL")
+    started = _spy_bars(monkeypatch)
+    ometiff.channel_stats(many_planes)
+    ometiff.render_png(many_planes, tmp_path / "max.png", project="max")
+    assert started == []
+    ometiff.channel_stats(many_planes, progress=True)
+    assert started == ["bar"]
+
+
+def test_on_plane_reports_every_plane(many_planes: Path, tmp_path: Path) -> None:
+    pytest.importorskip("PIL")
+    seen: list[tuple[int, int]] = []
+    ometiff.channel_stats(many_planes, on_plane=lambda done, total: seen.append((done, total)))
+    assert seen == [(k, 80) for k in range(1, 81)]
+    seen.clear()
+    ometiff.render_png(many_planes, tmp_path / "max.png", project="max",
+                       on_plane=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (80, 80) and len(seen) == 80
