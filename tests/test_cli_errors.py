@@ -214,3 +214,9 @@ def test_every_command_named_in_a_message_exists() -> None:
         if (why := _resolves(words))
     }
     assert problems == {}
+
+
+def test_time_increment_example_is_a_time(ome_tiff: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["meta", "set", str(ome_tiff), "--time-increment", "xx"]) == 2
+    err = capsys.readouterr().err
+    assert "e.g. 2s" in err and "µm" not in err

@@ -438,7 +438,8 @@ def parse_quantity(text: str | float | tuple[float, str], *, kind: str, what: st
     else:
         m = _NUMBER.match(text)
         if m is None:
-            raise ValidationError(f"{what}: {text!r} is not a number with a unit (e.g. 0.325µm)")
+            example = "0.325µm" if kind == "length" else "2s"
+            raise ValidationError(f"{what}: {text!r} is not a number with a unit (e.g. {example})")
         value, unit = float(m.group(1)), m.group(2) or default
     symbol = normalize_unit(unit)
     known = (*LENGTH_UNITS_M, *LENGTH_UNITS_OTHER) if kind == "length" else tuple(TIME_UNITS_S)
