@@ -113,7 +113,7 @@ def root_uuid_in(description: str) -> str | None:
     return m.group(1) if m else None
 
 
-def resolve_member_name(folder: Path, filename: str) -> tuple[Path | None, bool, bool]:
+def _resolve(folder: Path, filename: str) -> tuple[Path | None, bool, bool]:
     """(path, escapes, by_basename) for a FileName inside ``folder``."""
     posix = PurePosixPath(filename.replace("\\", "/"))
     is_abs = posix.is_absolute() or PureWindowsPath(filename).is_absolute()
@@ -162,7 +162,7 @@ def resolve_fileset(
             name = ome.binary_only.metadata_file
             if not name:
                 raise OmeXmlError(f"{entry}: BinaryOnly without MetadataFile (M4)")
-            meta, escapes, _ = resolve_member_name(folder, name)
+            meta, escapes, _ = _resolve(folder, name)
             if meta is None or escapes:
                 raise OmeXmlError(
                     f"{entry}: BinaryOnly MetadataFile {name!r} points outside the folder; not opened"
@@ -202,7 +202,7 @@ def resolve_fileset(
                 continue
             seen.add(key)
             if td.filename is not None:
-                resolved, escapes, by_base = resolve_member_name(metadata_path.parent, td.filename)
+                resolved, escapes, by_base = _resolve(metadata_path.parent, td.filename)
             else:
                 # M2: no FileName: scan the folder for a file with that UUID.
                 if by_uuid is None:

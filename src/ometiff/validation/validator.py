@@ -26,7 +26,7 @@ from ometiff.errors import (
     OmeXmlError,
     ValidationError,
 )
-from ometiff.ome.fileset import resolve_fileset, resolve_member_name
+from ometiff.ome.fileset import _resolve, resolve_fileset
 from ometiff.ome.view import parse_ome, plane_map
 from ometiff.ome.xml import MAX_XML_BYTES, local, parse_xml, schema_version
 from ometiff.tiff.structure import inspect_tiff, is_tiff
@@ -342,7 +342,7 @@ def _binaryonly_resolvable(ctx: Context, p: Path, view: Any) -> bool:
             error("M4-no-metadata-file", loc, "BinaryOnly has no MetadataFile: name the companion or master file")
         )
         return False
-    target, escapes, _ = resolve_member_name(p.parent, name)
+    target, escapes, _ = _resolve(p.parent, name)
     if target is None or escapes:
         ctx.setup_issues.append(
             error(
