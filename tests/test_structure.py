@@ -11,7 +11,7 @@ import tifffile
 from tests.bioformats import bfconvert, requires_bioformats
 from tests.conftest import corpus_files, corpus_id
 
-from ometiff import InvalidTiffError, inspect_tiff
+from ometiff import InvalidTiffError, MissingFileError, inspect_tiff
 from ometiff.tiff.structure import read_description
 
 TIFFS = corpus_files("tiff/**/*.tif*", "ome-tiff/**/*.tif*", "imagej/**/*.tif*", "lsm/**/*.lsm")
@@ -73,7 +73,7 @@ def test_not_a_tiff(tmp_path: Path) -> None:
     empty.write_bytes(b"")
     with pytest.raises(InvalidTiffError, match="too short"):
         inspect_tiff(empty)
-    with pytest.raises(InvalidTiffError, match="no such file"):
+    with pytest.raises(MissingFileError, match="no such file"):
         inspect_tiff(tmp_path / "missing.tif")
 
 

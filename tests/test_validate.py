@@ -10,7 +10,7 @@ import pytest
 import tifffile
 
 import ometiff
-from ometiff import InvalidTiffError, OmeXmlError, ValidationError
+from ometiff import InvalidTiffError, MissingFileError, OmeXmlError, ValidationError
 from ometiff.validation.validator import CHECKS
 
 NS = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
@@ -393,7 +393,7 @@ def test_old_schema_is_upgraded(tmp_path: Path) -> None:
 
 
 def test_unreadable_inputs_raise(tmp_path: Path) -> None:
-    with pytest.raises(InvalidTiffError, match="no such file"):
+    with pytest.raises(MissingFileError, match="no such file"):
         ometiff.validate(tmp_path / "missing.ome.tif")
     junk = tmp_path / "junk.ome.tif"
     junk.write_bytes(b"\x00\x01 not a tiff nor xml")

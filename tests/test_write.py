@@ -11,7 +11,7 @@ import pytest
 import tifffile
 
 import ometiff
-from ometiff import FileExistsOmeTiffError, WriteError
+from ometiff import FileExistsOmeTiffError, MissingFileError, WriteError
 from ometiff.readers.source import SeriesSource
 from ometiff.writer.compression import BioFormatsCodecWarning
 from ometiff.writer.omebuild import WARNING_COMMENT
@@ -390,7 +390,7 @@ def test_bad_dtypes_and_names(tmp_path: Path) -> None:
         ometiff.write(tmp_path / "j.ome.tif", np.zeros((4, 4), np.uint16), compression="jpeg")
     with pytest.raises(WriteError, match=r"must end with \.ome\.tif"):
         ometiff.write(tmp_path / "plain.tif", np.zeros((4, 4), np.uint8))
-    with pytest.raises(WriteError, match=r"folder .* does not exist"):
+    with pytest.raises(MissingFileError, match=r"folder .* does not exist"):
         ometiff.write(tmp_path / "nope" / "x.ome.tif", np.zeros((4, 4), np.uint8))
     with pytest.warns(UserWarning, match="float16"):
         out = ometiff.write(tmp_path / "h.ome.tif", np.full((4, 4), 1.5, np.float16))

@@ -11,10 +11,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ometiff.errors import (
+    FileAccessError,
     FileExistsOmeTiffError,
+    InvalidArgumentError,
     InvalidTiffError,
     InvalidValueError,
     MissingDependencyError,
+    MissingFileError,
     NoSuchPlaneError,
     OmeTiffError,
     OmeXmlError,
@@ -52,11 +55,14 @@ _LAZY = {
 }
 
 __all__ = [
+    "FileAccessError",
     "FileExistsOmeTiffError",
+    "InvalidArgumentError",
     "InvalidTiffError",
     "InvalidValueError",
     "MissingDependencyError",
     "NoSuchPlaneError",
+    "MissingFileError",
     "OmeTiffError",
     "OmeXmlError",
     "UnsupportedFormatError",

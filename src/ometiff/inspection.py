@@ -17,7 +17,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ometiff.errors import InvalidTiffError, InvalidValueError, OmeTiffError, OmeXmlError
+from ometiff.errors import (
+    InvalidTiffError,
+    InvalidValueError,
+    MissingFileError,
+    OmeTiffError,
+    OmeXmlError,
+)
 from ometiff.ome.colour import ome_to_hex
 from ometiff.ome.fileset import FileSet, resolve_fileset
 from ometiff.ome.units import to_micrometres, to_seconds
@@ -372,14 +378,8 @@ def _tifffile_series(path: Path, variants: list[Variant]) -> tuple[list[SeriesSu
             warnings += meta.unknown_units  # shown as unknown, never assumed µm or s (U3)
             for k, s in enumerate(tf.series):
                 out.append(_tifffile_series_one(tf, k, s, meta))
-    except (
-        tifffile.TiffFileError,
-        ValueError,
-        OSError,
-        IndexError,
-        KeyError,
-        struct.error,
-    ) as exc:
+    except (tifffile.TiffFileError, ValueError, OSError, EOFError, struct.error) as exc:
+        # file damage only: a TypeError or KeyError here is a bug and propagates
         warnings.append(f"tifffile could not build image series: {exc}")
     return out, warnings
 
@@ -446,7 +446,10 @@ def _tifffile_series_one(tf: Any, k: int, s: Any, meta: Any) -> SeriesSummary:
                     stride *= shape[a]
             ifd = None
             if len(pages) == count:
-                pg = pages[idx]
+                try:
+                    pg = pages[idx]
+                except IndexError as exc:  # damaged: fewer pages than the series claims
+                    raise ValueError(f"page {idx} of the series is missing ({exc})") from exc
                 ifd = getattr(pg, "index", None) if pg is not None else None
             planes.append(
                 PlaneLocation(pos.get("Z", 0), pos.get("C", 0), t, tf.filehandle.name, ifd)
@@ -492,7 +495,7 @@ def info(path: StrPath) -> FileInfo:
     """
     p = Path(path)
     if not p.exists():
-        raise InvalidTiffError(f"{p}: no such file")
+        raise MissingFileError(f"{p}: no such file")
     if p.is_dir():
         raise InvalidTiffError(f"{p}: is a folder, not a TIFF file")
     if not is_tiff(p):
@@ -514,8 +517,8 @@ def info(path: StrPath) -> FileInfo:
     if is_ome:
         try:
             fs = resolve_fileset(p)
-        except OmeXmlError as exc:
-            problems.append(str(exc))
+        except OmeXmlError as exc:  # problems are about `p`; the caller prints the path
+            problems.append(exc.without_prefix(p))
         else:
             fs.prime_ifd_count(p, structure.ifd_count)
             structures: dict[Path, TiffStructure | None] = {p: structure}

@@ -1,14 +1,20 @@
 """The ``ometiff`` command: a typer app with one thin command per library function.
 
-Exit codes: 0 ok, 1 file invalid (validate), 2 usage error or unreadable input.
-An ``OmeTiffError`` is printed as one line on stderr; anything else is a bug and
-shows a traceback. Command modules (``ometiff.cli.*``) register themselves on
-:data:`app`; :mod:`ometiff.cli.main` imports them all and runs the app.
+Exit codes: 0 ok, 1 file invalid (validate), 2 usage error or unreadable input,
+3 internal error (a bug). An ``OmeTiffError`` is printed as one line on stderr,
+in command-line words (:func:`cli_message`); anything else is a bug, printed as
+one line asking for a report, with the traceback behind the global ``--debug``.
+Command modules (``ometiff.cli.*``) register themselves on :data:`app`;
+:mod:`ometiff.cli.main` imports them all and runs the app.
 """
 
 # no `from __future__ import annotations`: typer reads the hints at runtime
 
+import re
+
 import typer
+
+from ometiff.errors import OmeTiffError
 
 app = typer.Typer(
     name="ometiff",
@@ -29,13 +35,46 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version."
     ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the full traceback of an error (for bug reports)."
+    ),
 ) -> None:
     """Inspect, validate, create, convert and edit OME-TIFF."""
+    if isinstance(ctx.obj, dict):  # main() passes a dict to learn about --debug
+        ctx.obj["debug"] = debug
 
 
-def error(message: str) -> None:
-    """Print one diagnostic line on stderr."""
-    typer.echo(f"ometiff: error: {message}", err=True)
+def cli_message(exc: OmeTiffError) -> str:
+    """The message of a library error in command-line words.
+
+    Library messages speak API (``pass overwrite=True``); an error that names the
+    argument in ``exc.option`` gets it rewritten as the option of the same name
+    (``--overwrite``; ``compression='foo'`` becomes ``--compression foo``).
+    """
+    text = str(exc)
+    if exc.option:
+        name, flag = re.escape(exc.option), "--" + exc.option.replace("_", "-")
+        text = re.sub(rf"\b{name}=True\b", flag, text)
+        text = re.sub(rf"\b{name}=(['\"]?)([^\s,;:'\"]*)\1", rf"{flag} \2", text)
+    return text
+
+
+def error(message: "str | OmeTiffError") -> None:
+    """Print one diagnostic line on stderr (an error in command-line words)."""
+    text = cli_message(message) if isinstance(message, OmeTiffError) else message
+    typer.echo(f"ometiff: error: {text}", err=True)
+
+
+def internal_error(exc: BaseException) -> None:
+    """Print the one line that reports a bug (the traceback is behind ``--debug``)."""
+    detail = str(exc).splitlines()[0] if str(exc) else ""
+    what = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    typer.echo(
+        f"ometiff: internal error ({what}); please report it, with the output of --debug",
+        err=True,
+    )
+

@@ -204,7 +204,7 @@ def info(
 
                 # a series whose pixels cannot be read is reported; the rest stays
                 try:
-                    result = channel_stats(path, errors="report")
+                    result = channel_stats(path, errors="report", progress=sys.stderr.isatty())
                 except OmeTiffError as exc:
                     result = [{"series": None, "error": str(exc)}]
                 stats_errors = [r["error"] for r in result if "error" in r]
@@ -236,7 +236,7 @@ def info(
                 error(message)
         except OmeTiffError as exc:
             failed = True
-            error(str(exc))
+            error(exc)
     if as_json and docs:
         json.dump(
             docs[0] if len(docs) == 1 and len(paths) == 1 else docs,

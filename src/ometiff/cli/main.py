@@ -4,26 +4,35 @@
 
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
+from typing import Any
 
 import typer
 
 # Each command module registers its commands on `app` when imported.
 from ometiff.cli import convert, info, meta, show, validate  # noqa: F401
-from ometiff.cli.app import app, error
+from ometiff.cli.app import app, error, internal_error
 from ometiff.errors import OmeTiffError
+
+EXIT_INTERNAL = 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (0, 1 or 2)."""
+    """Run the command line; return the exit code (0, 1, 2, or 3 for a bug)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    run: dict[str, Any] = {"debug": False}
     # tifffile logs recoverable damage (IFD loops, bad tags) itself; ometiff reports
-    # those as problems in its own words, so keep its log quiet on the terminal.
-    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
+    # those as problems in its own words, so its log stays quiet for this run only.
+    tifffile_log = logging.getLogger("tifffile")
+    level = tifffile_log.level
+    tifffile_log.setLevel(logging.CRITICAL)
     try:
-        result = app(args, standalone_mode=False, prog_name="ometiff")
+        result = app(args, standalone_mode=False, prog_name="ometiff", obj=run)
     except OmeTiffError as exc:
-        error(str(exc))
+        if run["debug"]:
+            traceback.print_exc()
+        error(exc)
         return 2
     except typer.Exit as exc:
         return int(exc.exit_code)
@@ -42,4 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug: one line, the traceback behind --debug
+        if run["debug"]:
+            traceback.print_exc()
+        internal_error(exc)
+        return EXIT_INTERNAL
+    finally:
+        tifffile_log.setLevel(level)
     return int(result) if isinstance(result, int) else 0

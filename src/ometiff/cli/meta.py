@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from ometiff.cli.app import app
-from ometiff.errors import OmeTiffError, ValidationError
+from ometiff.errors import InvalidArgumentError, file_error
 
 meta_app = typer.Typer(
     name="meta",
@@ -26,7 +26,7 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
         for part in value.split(",") if what == "--physical-size" else [value]:
             key, sep, rest = part.partition("=")
             if not sep or not key.strip() or not rest.strip():
-                raise ValidationError(f"{what} {part!r}: expected KEY=VALUE (e.g. {_EXAMPLES[what]})")
+                raise InvalidArgumentError(f"{what} {part!r}: expected KEY=VALUE (e.g. {_EXAMPLES[what]})")
             out[key.strip()] = rest.strip()
     return out
 
@@ -42,7 +42,7 @@ def _channels(values: list[str], what: str) -> dict[int, str]:
     out: dict[int, str] = {}
     for key, value in _pairs(values, what).items():
         if not key.isdigit():
-            raise ValidationError(f"{what} {key}={value}: the key must be a channel index (0, 1, ...)")
+            raise InvalidArgumentError(f"{what} {key}={value}: the key must be a channel index (0, 1, ...)")
         out[int(key)] = value
     return out
 
@@ -130,13 +130,13 @@ def set_(
         if "=" in extra and key and set(key) <= set("xyz"):
             sizes.append(extra)
         else:
-            raise OmeTiffError(
+            raise InvalidArgumentError(
                 f"unexpected argument {extra!r} (repeat the option for each value, "
                 "e.g. --channel-name 0=DAPI --channel-name 1=GFP)"
             )
     given = (time_increment, name, description)
     if not (channel_name or channel_color or sizes or any(v is not None for v in given)):
-        raise OmeTiffError("nothing to set: give at least one field option (see --help)")
+        raise InvalidArgumentError("nothing to set: give at least one field option (see --help)")
     result = meta_set(
         path,
         series=series,
@@ -170,7 +170,7 @@ def replace(
     try:
         data = xml_file.read_bytes()
     except OSError as exc:
-        raise OmeTiffError(f"{xml_file}: cannot read: {exc.strerror or exc}") from exc
+        raise file_error(xml_file, exc) from exc
     _print_result(meta_replace(path, data, backup=backup, dry_run=dry_run), quiet)
 
 
@@ -199,7 +199,7 @@ def repair(
     from ometiff.editing.repair import repair as run_repair
 
     if to_companion and to_embedded:
-        raise OmeTiffError("--to-companion and --to-embedded exclude each other")
+        raise InvalidArgumentError("--to-companion and --to-embedded exclude each other")
     report = run_repair(
         paths, dry_run=dry_run, to_companion=to_companion, to_embedded=to_embedded,
         backup=backup,

@@ -2,13 +2,14 @@
 
 # no `from __future__ import annotations`: typer reads the hints at runtime
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ometiff.cli.app import app
-from ometiff.errors import OmeTiffError
+from ometiff.errors import InvalidArgumentError
 
 
 def _channel(value: str | None) -> int | str | None:
@@ -17,7 +18,7 @@ def _channel(value: str | None) -> int | str | None:
     try:
         number = int(value)
     except ValueError:
-        raise OmeTiffError(f"--c takes a channel number or 'all', not {value!r}") from None
+        raise InvalidArgumentError(f"--c takes a channel number or 'all', not {value!r}") from None
     return number
 
 
@@ -50,7 +51,7 @@ def show(
     from ometiff.render.png import render
 
     if project is not None and project != "max":
-        raise OmeTiffError(f"--project takes 'max', not {project!r}")
+        raise InvalidArgumentError(f"--project takes 'max', not {project!r}")
     result = render(
         path,
         out,
@@ -60,7 +61,7 @@ def show(
         c=_channel(c),  # type: ignore[arg-type]
         project="max" if project else None,
         level=level,
-        progress=False if quiet else None,
+        progress=not quiet and sys.stderr.isatty(),  # the CLI asks; the library never does
     )
     if not quiet:
         ranges = "; ".join(f"C{ch} {lo:.5g}–{hi:.5g}" for ch, lo, hi in result.limits)

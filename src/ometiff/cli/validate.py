@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ometiff.cli.app import app, error
+from ometiff.cli.app import app, cli_message, error
 
 _MARK = {"error": "✗", "warning": "!", "info": "·"}
 _TITLE = {"error": "errors", "warning": "warnings", "info": "info"}
@@ -76,9 +76,9 @@ def validate_command(
             except OmeTiffError as exc:
                 unreadable += 1
                 if as_json:
-                    reports.append({"path": str(path), "ok": False, "error": str(exc)})
+                    reports.append({"path": str(path), "ok": False, "error": cli_message(exc)})
                 else:
-                    error(str(exc))
+                    error(exc)
                 continue
             finally:
                 if progress is not None:
@@ -107,12 +107,10 @@ def xml_command(
     """Print the OME-XML of a file, indented (optionally upgraded to the 2016-06 schema)."""
     from lxml import etree
 
-    from ometiff.errors import InvalidTiffError, OmeXmlError
+    from ometiff.errors import OmeXmlError
     from ometiff.ome.view import read_ome_xml
     from ometiff.ome.xml import parse_xml
 
-    if not path.is_file():
-        raise InvalidTiffError(f"{path}: no such file")
     xml = read_ome_xml(path)
     root = parse_xml(xml, source=str(path))
     if upgrade:

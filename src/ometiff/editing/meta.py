@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
-from ometiff.errors import OmeTiffError, OmeXmlError, ValidationError
+from ometiff.errors import (
+    FileAccessError,
+    MissingFileError,
+    OmeXmlError,
+    ValidationError,
+    file_error,
+)
 from ometiff.ome.colour import parse_color
 from ometiff.ome.units import (
     parse_length,
@@ -116,7 +122,7 @@ def load_document(path: Path) -> Document:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise OmeTiffError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+            raise file_error(path, exc) from exc
         if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
             raise OmeXmlError(f"{path}: neither a TIFF file nor an OME-XML document")
         text = data.decode("utf-8", "replace")
@@ -166,7 +172,7 @@ def check_target(path: Path) -> None:
     from ometiff.tiff.patch import check_writable
 
     if not inside_folder(path, path.parent):
-        raise OmeTiffError(
+        raise FileAccessError(
             f"{path}: is a symbolic link to a file outside its folder; not rewritten "
             "(edit the file itself)"
         )
@@ -191,7 +197,7 @@ def edit_targets(path: StrPath) -> tuple[FileSet, list[Document]]:
 
     p = Path(path)
     if not p.is_file():
-        raise OmeTiffError(f"{p}: no such file")
+        raise MissingFileError(f"{p}: no such file")
     load_document(p)  # a non-TIFF, a non-OME TIFF or broken XML fails here, in one line
     fs = resolve_fileset(p)
     if fs.kind in ("companion", "master"):
@@ -200,13 +206,13 @@ def edit_targets(path: StrPath) -> tuple[FileSet, list[Document]]:
         return fs, [load_document(p)]
     refused = [f"{m.filename!r} {m.refused}" for m in fs.refused]
     if refused:
-        raise OmeTiffError(
+        raise ValidationError(
             f"{p}: member {refused[0]}; not opened, edit refused (no file outside the "
             "set's folder is read or written)"
         )
     missing = [m.filename for m in fs.members if not m.exists]
     if missing:
-        raise OmeTiffError(
+        raise MissingFileError(
             f"{p}: member file(s) {', '.join(missing[:3])} of this set are missing; "
             "edit refused so the copies stay consistent (run `ometiff repair` on the set)"
         )
@@ -427,7 +433,7 @@ def meta_get(path: StrPath, *, raw: bool = False) -> str:
     """
     p = Path(path)
     if not p.is_file():
-        raise OmeTiffError(f"{p}: no such file")
+        raise MissingFileError(f"{p}: no such file")
     doc = load_document(p)
     if raw or parse_ome(doc.root).binary_only is None:
         return doc.text.rstrip("\x00")

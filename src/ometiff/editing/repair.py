@@ -49,7 +49,14 @@ from ometiff.editing.meta import (
     serialize,
     write_document,
 )
-from ometiff.errors import OmeTiffError, OmeXmlError
+from ometiff.errors import (
+    FileExistsOmeTiffError,
+    InvalidArgumentError,
+    MissingFileError,
+    OmeTiffError,
+    OmeXmlError,
+    ValidationError,
+)
 from ometiff.ome.fileset import absolute_path, file_uuid, is_set_file, resolve_name, scan_uuids
 from ometiff.ome.units import (
     unit_attr_symbol,
@@ -106,9 +113,9 @@ def _expand(paths: Iterable[StrPath]) -> list[Path]:
         elif p.is_file():
             out.append(p)
         else:
-            raise OmeTiffError(f"{p}: no such file or folder")
+            raise MissingFileError(f"{p}: no such file or folder")
     if not out:
-        raise OmeTiffError("repair: no OME-TIFF or companion file found in the given paths")
+        raise InvalidArgumentError("repair: no OME-TIFF or companion file found in the given paths")
     return list(dict.fromkeys(out))
 
 
@@ -343,10 +350,10 @@ def _to_companion(
 
     members = _members_of(root, index, source.path)
     if not members:
-        raise OmeTiffError(f"{source.path}: its metadata maps no plane to a TIFF; no companion made")
+        raise ValidationError(f"{source.path}: its metadata maps no plane to a TIFF; no companion made")
     companion = source.path.parent / _companion_name(members)
     if companion.exists() or companion.is_symlink():
-        raise OmeTiffError(f"{companion}: exists already; move it away to convert to a companion")
+        raise FileExistsOmeTiffError(f"{companion}: exists already; move it away to convert to a companion")
     for m in members:
         uuids.setdefault(m, file_uuid(m) or new_uuid())
     comp = copy_tree(root)
@@ -402,7 +409,7 @@ def repair(
         invalid (nothing is written then).
     """
     if to_companion and to_embedded:
-        raise OmeTiffError("repair: choose either to_companion or to_embedded")
+        raise InvalidArgumentError("repair: choose either to_companion or to_embedded")
     files = _expand([paths] if isinstance(paths, (str, os.PathLike)) else paths)
     indexes = _Index()
     docs: dict[Path, Document] = {}
@@ -589,4 +596,4 @@ def _parse(data: bytes, path: Path) -> _Element:
     try:
         return parse_xml(data, source=str(path))
     except OmeXmlError as exc:  # pragma: no cover - we serialised it ourselves
-        raise OmeTiffError(f"{path}: internal error: repaired XML does not parse: {exc}") from exc
+        raise OmeXmlError(f"{path}: internal error: repaired XML does not parse: {exc}") from exc

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ometiff.errors import OmeXmlError
+from ometiff.errors import MissingFileError, OmeXmlError
 from ometiff.ome.xml import is_ome_xml, local, namespace, parse_xml, schema_version
 
 if TYPE_CHECKING:
@@ -583,10 +583,14 @@ def read_ome_xml(path: StrPath) -> str:
     ------
     OmeXmlError
         The file carries no OME-XML.
+    MissingFileError
+        The file does not exist.
     """
     from ometiff.tiff.structure import decode_description, is_tiff, read_description
 
     p = Path(path)
+    if not p.is_file():
+        raise MissingFileError(f"{p}: no such file")
     if not is_tiff(p):
         text, _ = decode_description(p.read_bytes())
         return text
@@ -599,9 +603,10 @@ def read_ome_xml(path: StrPath) -> str:
 def read_ome(path: StrPath, *, validate: bool = False) -> OME:
     """The full ``ome_types.OME`` model of an OME-TIFF or companion file."""
     import ome_types
+    from lxml import etree
 
     xml = read_ome_xml(path)
     try:
         return ome_types.from_xml(xml, validate=validate)
-    except Exception as exc:  # ome-types raises several unrelated types
+    except (ValueError, etree.Error) as exc:  # pydantic, xsdata and lxml errors
         raise OmeXmlError(f"{path}: OME-XML cannot be loaded: {str(exc).splitlines()[0]}") from exc

@@ -86,7 +86,7 @@ def parse_xml(data: bytes | str, *, source: str = "XML") -> _Element:
     try:
         root = etree.fromstring(raw, parser=_parser())
     except etree.XMLSyntaxError as exc:
-        raise OmeXmlError(f"{source}: XML is not well-formed: {exc}") from exc
+        raise OmeXmlError(f"{source}: XML is not well-formed: {exc.msg or exc}") from exc
     if root is None:
         raise OmeXmlError(f"{source}: empty XML document")
     return root

@@ -8,7 +8,8 @@ Every input format is read by a :class:`Reader` subclass. The contract:
   :class:`~ometiff.OmeTiffError` subclass (``InvalidTiffError`` or
   ``UnsupportedFormatError``) naming the file, never a bare library exception.
 * ``ome()`` returns the full metadata as ``ome_types.OME``: one Image per series,
-  in the same order as ``sources()``. Physical sizes are set only when the file
+  in the same order as ``sources()``; each call returns a fresh copy the caller
+  may edit (a reader caches its model privately and hands out deep copies). Physical sizes are set only when the file
   states them, always with a unit (checklist U3, W3): never invent 1.0.
 * ``sources()`` returns one :class:`~ometiff.readers.source.SeriesSource` per series;
   ``get_plane(t, c, z)`` reads one plane on demand (streaming, STYLE 2.1 #6).
@@ -127,7 +128,10 @@ class Reader(abc.ABC):
 
     @abc.abstractmethod
     def ome(self) -> OME:
-        """Return the metadata as OME: one Image per series, same order as sources()."""
+        """Return the metadata as OME: one Image per series, same order as sources().
+
+        Each call returns a new model: edits by one caller never reach the next.
+        """
 
     @abc.abstractmethod
     def sources(self) -> list[SeriesSource]:

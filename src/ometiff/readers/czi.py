@@ -187,7 +187,7 @@ class CziReader(Reader):
 
     def ome(self) -> OME:
         """OME metadata: sizes, scaling, channels, objective, date, scene positions."""
-        return self._ome
+        return self._ome.model_copy(deep=True)  # callers may edit their copy
 
     @cached_property
     def _ome(self) -> OME:

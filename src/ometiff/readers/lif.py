@@ -179,7 +179,7 @@ class LifReader(Reader):
 
     def ome(self) -> OME:
         """OME metadata: sizes, physical sizes, channels, timing, objective, stage."""
-        return self._ome
+        return self._ome.model_copy(deep=True)  # callers may edit their copy
 
     @cached_property
     def _ome(self) -> OME:

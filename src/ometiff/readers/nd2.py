@@ -107,7 +107,7 @@ class Nd2Reader(Reader):
 
     def ome(self) -> OME:
         """OME metadata from nd2's mapping, one Image per XY position."""
-        return self._ome
+        return self._ome.model_copy(deep=True)  # callers may edit their copy
 
     @cached_property
     def _ome(self) -> OME:

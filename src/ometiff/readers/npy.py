@@ -62,8 +62,9 @@ class NpyReader(Reader):
         axes = options.get("axes") or _default_axes(len(shape), shape)
         if axes is None:
             raise UnsupportedFormatError(
-                f"{self.path}: a {len(shape)}-D array needs --axes (letters of {_AXES}, "
-                f"one per dimension of shape {shape}, e.g. --axes ZYX)"
+                f"{self.path}: a {len(shape)}-D array needs its axes named (letters of {_AXES}, "
+                f"one per dimension of shape {shape}, e.g. axes='ZYX')",
+                option="axes",
             )
         axes = str(axes).upper()
         if (len(axes) != len(shape) or len(set(axes)) != len(axes)

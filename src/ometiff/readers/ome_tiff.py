@@ -143,7 +143,6 @@ class OmeTiffReader(Reader):
             self.close()
             raise
         self._ome: m.OME | None = None
-        self._ome_given = False
 
     # -- file access ---------------------------------------------------------------
 
@@ -245,13 +244,11 @@ class OmeTiffReader(Reader):
     def ome(self) -> m.OME:
         if self._ome is None:
             self._ome = self._build_ome()
-        if not self._ome_given:  # the first caller gets the cached model itself
-            self._ome_given = True
-            return self._ome
-        return self._ome.model_copy(deep=True)
+        return self._ome.model_copy(deep=True)  # callers may edit their copy
 
     def _build_ome(self) -> m.OME:
         import ome_types
+        from lxml import etree
         from ome_types import model as m  # imported on use: ~1 s, not needed for pixels
 
         try:
@@ -260,7 +257,7 @@ class OmeTiffReader(Reader):
                 ome = ome_types.from_xml(self._set.xml)
             for w in caught:
                 self.notes.skip("OME-XML", f"ome-types: {str(w.message).splitlines()[0]}")
-        except Exception as exc:
+        except (ValueError, etree.Error) as exc:  # pydantic, xsdata and lxml errors
             self.notes.skip(
                 "OME-XML", f"not loadable as 2016-06 ({str(exc).splitlines()[0]}); rebuilt"
             )

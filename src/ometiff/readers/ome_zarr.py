@@ -227,7 +227,7 @@ class OmeZarrReader(Reader):
 
     def ome(self) -> OME:
         """OME from NGFF metadata (or bioformats2raw's METADATA.ome.xml)."""
-        return self._ome
+        return self._ome.model_copy(deep=True)  # callers may edit their copy
 
     @cached_property
     def _ome(self) -> OME:

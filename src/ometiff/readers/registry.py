@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ometiff.errors import MissingDependencyError, UnsupportedFormatError
+from ometiff.errors import MissingDependencyError, MissingFileError, UnsupportedFormatError
 from ometiff.tiff.names import OME_XML_SUFFIXES, TIFF_SUFFIXES, TIFF_VENDOR_SUFFIXES
 
 if TYPE_CHECKING:
@@ -191,7 +191,7 @@ def find_reader(path: StrPath) -> type[Reader]:
     """
     p = Path(path)
     if not p.exists() and not _looks_like_pattern(p):
-        raise UnsupportedFormatError(f"{p}: no such file or directory")
+        raise MissingFileError(f"{p}: no such file or directory")
     missing: list[ReaderSpec] = []
     for spec in READERS:
         if not spec.matches_suffix(p):

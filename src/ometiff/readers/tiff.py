@@ -9,8 +9,8 @@ series. Metadata of each flavour is mapped by :mod:`ometiff.readers.tiffmeta`.
 
 from __future__ import annotations
 
-import logging
 import math
+import struct
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,11 +32,16 @@ if TYPE_CHECKING:
 
     from ometiff.types import StrPath
 
-# tifffile logs every damaged tag it skips; ometiff reports errors itself, once.
-logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 _POSITION_AXES = "RP"  # become separate series, like Bio-Formats
-_READ_ERRORS = (tifffile.TiffFileError, ValueError, OSError, IndexError, KeyError,
-                RuntimeError, TypeError, AttributeError, ZeroDivisionError)
+# What a damaged file makes tifffile raise: its own error, bad values, short reads,
+# unpackable bytes, and codec failures (imagecodecs errors are RuntimeErrors).
+# Programming errors (TypeError, AttributeError, KeyError, ...) are not caught:
+# they are bugs and must surface as such, not as "not a readable TIFF".
+_READ_ERRORS = (tifffile.TiffFileError, ValueError, OSError, EOFError, struct.error,
+                RuntimeError)
+# tifffile's page lists raise IndexError when a damaged file has fewer pages than
+# its series claims (corpus: tiff/bioformats-7.3.1/Fluorescence_RGB_bfwriter_jpeg.tif)
+_PAGE_ERRORS = (*_READ_ERRORS, IndexError)
 
 
 def plane_dtype(dtype: np.dtype, where: object) -> np.dtype:
@@ -136,7 +141,6 @@ class TiffReader(Reader):
             self._tf.close()
             raise
         self._ome: m.OME | None = None
-        self._ome_given = False
 
     def _init_layouts(self) -> None:
         try:
@@ -295,7 +299,7 @@ class TiffReader(Reader):
                     if page is None and len(self._tf.series) == 1:
                         # ImageJ series that tifffile assumed contiguous but are not
                         page = self._tf.pages[s.keyframe.index + k]
-                except _READ_ERRORS as exc:
+                except _PAGE_ERRORS as exc:
                     raise InvalidTiffError(f"{where}: page {k} cannot be read: {exc}") from exc
                 if page is None:
                     raise InvalidTiffError(f"{where}: page {k} is missing (truncated file?)")
@@ -349,10 +353,7 @@ class TiffReader(Reader):
             from ometiff.readers.tiffmeta import build_tiff_ome
 
             self._ome = build_tiff_ome(self._tf, self._layouts, self.notes)
-        if not self._ome_given:  # the first caller gets the cached model itself
-            self._ome_given = True
-            return self._ome
-        return self._ome.model_copy(deep=True)
+        return self._ome.model_copy(deep=True)  # callers may edit their copy
 
     def original_metadata(self) -> dict[str, str]:
         from ometiff.readers.tiffmeta import original_tiff_metadata

@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ometiff.errors import MissingDependencyError, OmeTiffError
+from ometiff.errors import FileAccessError, MissingDependencyError, MissingFileError
 
 if TYPE_CHECKING:
     from ometiff.types import StrPath
@@ -29,13 +29,13 @@ def save_png(image: Any, out: StrPath) -> Path:
     target = Path(out)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
-        raise OmeTiffError(f"{target}: folder {folder} does not exist")
+        raise MissingFileError(f"{target}: folder {folder} does not exist")
     tmp = folder / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         image.save(tmp, format="PNG", optimize=True)
         os.replace(tmp, target)
     except OSError as exc:
-        raise OmeTiffError(f"{target}: cannot write PNG ({exc})") from exc
+        raise FileAccessError(f"{target}: cannot write PNG ({exc})") from exc
     finally:
         tmp.unlink(missing_ok=True)
     return target

@@ -12,7 +12,7 @@ draws the layout of a file. Pillow is needed only for the PNGs (``ometiff[render
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -53,8 +53,8 @@ GRAY = (255, 255, 255)
 CONTRAST_PERCENTILES = (0.1, 99.9)
 #: Planes larger than this (pixels) are refused by ``show``; use a pyramid level.
 MAX_RENDER_PIXELS = 64_000_000
-#: Show a progress bar on a terminal when a run reads more planes than this.
-PROGRESS_MIN_PLANES = 64
+#: ``on_plane(done, total)``: called after each plane read (for progress reports).
+PlaneCallback = Callable[[int, int], None]
 
 
 class RenderError(OmeTiffError, ValueError):
@@ -82,26 +82,33 @@ def channel_count(s: SeriesSummary) -> int:
     return max(1, s.size_c // max(s.samples_per_pixel, 1))
 
 
-def _progress(total: int, label: str, enabled: bool | None) -> Any:
-    """A rich progress bar on stderr, or None."""
-    if enabled is None:
-        enabled = sys.stderr.isatty() and total > PROGRESS_MIN_PLANES
-    if not enabled:
-        return None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+class _Progress:
+    """Counts planes; reports them to ``on_plane`` and, only if asked, a rich bar."""
 
-    bar = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    bar.start()
-    bar.add_task(label, total=total)
-    return bar
+    def __init__(self, total: int, label: str, bar: bool, on_plane: PlaneCallback | None):
+        self.done, self.total, self.on_plane = 0, total, on_plane
+        self.bar: Any = None
+        if bar:  # a library call draws nothing unless the caller asked (progress=True)
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+            self.bar = Progress(
+                "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+            )
+            self.bar.start()
+            self.bar.add_task(label, total=total)
+
+    def tick(self) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.advance(self.bar.task_ids[0])
+        if self.on_plane is not None:
+            self.on_plane(self.done, self.total)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 # --- statistics -----------------------------------------------------------------------
@@ -140,7 +147,8 @@ def channel_stats(
     path: StrPath,
     *,
     series: int | None = None,
-    progress: bool | None = None,
+    progress: bool = False,
+    on_plane: PlaneCallback | None = None,
     errors: Literal["raise", "report"] = "raise",
 ) -> list[dict[str, Any]]:
     """Per-series, per-channel min, max and mean, streamed plane by plane.
@@ -153,7 +161,10 @@ def channel_stats(
     series
         Only this series (default: all).
     progress
-        Rich progress bar on stderr: ``None`` shows it on a terminal for long runs.
+        Draw a rich progress bar on stderr (off by default: a library call draws
+        nothing unless asked).
+    on_plane
+        Called as ``on_plane(done, total)`` after each plane read.
     errors
         ``"raise"``: the first plane that cannot be read raises. ``"report"``: a
         series whose pixels cannot be read gives one row ``{"series": k,
@@ -183,7 +194,7 @@ def channel_stats(
         chosen = _series_indices(fi, reader, series)
         shapes = {k: reader.level_shapes(k)[0] for k in chosen}
         total = sum(t * c * z for t, c, z, _, _ in shapes.values())
-        bar = _progress(total, f"stats {Path(path).name}", progress)
+        bar = _Progress(total, f"stats {Path(path).name}", progress, on_plane)
         out: list[dict[str, Any]] = []
         try:
             for k in chosen:
@@ -194,8 +205,7 @@ def channel_stats(
                         raise
                     out.append({"series": k, "error": str(exc)})
         finally:
-            if bar is not None:
-                bar.stop()
+            bar.stop()
     return out
 
 
@@ -214,8 +224,7 @@ def _series_stats(
                 spp = plane.shape[2]
                 for sample in range(spp):
                     accs.setdefault((c, sample), _Acc()).add(plane[:, :, sample])
-                if bar is not None:
-                    bar.advance(bar.task_ids[0])
+                bar.tick()
     rows = []
     for (c, sample), acc in sorted(accs.items()):
         row: dict[str, Any] = {
@@ -357,7 +366,8 @@ def render(
     c: int | Literal["all"] | None = None,
     project: Literal["max"] | None = None,
     level: int = 0,
-    progress: bool | None = None,
+    progress: bool = False,
+    on_plane: PlaneCallback | None = None,
 ) -> RenderResult:
     """Like :func:`render_png`, returning what was drawn (for the command line)."""
     from ometiff.inspection import info
@@ -372,10 +382,11 @@ def render(
         if height * width > MAX_RENDER_PIXELS:
             raise RenderError(
                 f"{fi.path}: plane is {width}×{height} pixels, too large to show; "
-                "choose a pyramid level with --level"
+                "choose a pyramid level with level=N", option="level"
             )
         return _render(fi, reader, k, out, shapes[0], image_mod,
-                       z=z, t=t, c=c, project=project, level=level, progress=progress)
+                       z=z, t=t, c=c, project=project, level=level, progress=progress,
+                       on_plane=on_plane)
 
 
 def _render(
@@ -391,7 +402,8 @@ def _render(
     c: int | Literal["all"] | None,
     project: Literal["max"] | None,
     level: int,
-    progress: bool | None,
+    progress: bool,
+    on_plane: PlaneCallback | None,
 ) -> RenderResult:
     size_t, n_c, size_z = shape[:3]
     _check(t, size_t, "T", fi, k)
@@ -420,12 +432,8 @@ def _render(
     single = len(channels) == 1 and n_c > 1  # one chosen channel: gray, most detail
     limits: list[tuple[int, float, float]] = []
     canvas: np.ndarray | None = None
-    bar = _progress(len(channels) * len(zs), f"show {fi.path.name}", progress)
-
-    def tick() -> None:
-        if bar is not None:
-            bar.advance(bar.task_ids[0])
-
+    bar = _Progress(len(channels) * len(zs), f"show {fi.path.name}", progress, on_plane)
+    tick = bar.tick
     try:
         for ch in channels:
             img = _channel_image(reader, k, ch, t, zs, level, tick)
@@ -449,8 +457,7 @@ def _render(
             canvas += mapped[:, :, None] * (np.asarray(color, np.float32) / 255.0)
             limits.append((ch, lo, hi))
     finally:
-        if bar is not None:
-            bar.stop()
+        bar.stop()
     assert canvas is not None
     pixels = np.round(np.clip(canvas, 0.0, 1.0) * 255.0).astype(np.uint8)
     target = save_png(image_mod.fromarray(pixels, mode="RGB"), out)
@@ -469,7 +476,8 @@ def render_png(
     c: int | Literal["all"] | None = None,
     project: Literal["max"] | None = None,
     level: int = 0,
-    progress: bool | None = None,
+    progress: bool = False,
+    on_plane: PlaneCallback | None = None,
 ) -> Path:
     """Render a plane, a Z maximum projection or a channel composite as an RGB PNG.
 
@@ -490,7 +498,9 @@ def render_png(
     project
         ``"max"``: maximum over all Z planes (read one plane at a time).
     progress
-        Rich progress bar on stderr (``None``: on a terminal for long runs).
+        Draw a rich progress bar on stderr (off by default).
+    on_plane
+        Called as ``on_plane(done, total)`` after each plane read.
 
     Contrast is automatic per channel: the 0.1 and 99.9 percentiles map to black
     and full colour. RGB series are shown as RGB (8-bit data unchanged).
@@ -503,5 +513,6 @@ def render_png(
         Pillow is not installed.
     """
     return render(
-        path, out, series=series, z=z, t=t, c=c, project=project, level=level, progress=progress
+        path, out, series=series, z=z, t=t, c=c, project=project, level=level, progress=progress,
+        on_plane=on_plane,
     ).path

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ometiff.errors import InvalidTiffError, WriteError
+from ometiff.errors import InvalidTiffError, MissingFileError, WriteError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -202,7 +202,7 @@ def check_writable(path: Path) -> None:
     try:
         st = path.stat()
     except FileNotFoundError as exc:
-        raise InvalidTiffError(f"{path}: no such file") from exc
+        raise MissingFileError(f"{path}: no such file") from exc
     if not stat.S_ISREG(st.st_mode):
         raise InvalidTiffError(f"{path}: not a regular file")
     # A file marked read-only is never edited, even by a user (root) who could.
@@ -217,7 +217,7 @@ def _open(path: Path, *, write: bool) -> Iterator[int]:
     try:
         fd = os.open(path, (os.O_RDWR if write else os.O_RDONLY) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError as exc:
-        raise InvalidTiffError(f"{path}: no such file") from exc
+        raise MissingFileError(f"{path}: no such file") from exc
     except IsADirectoryError as exc:
         raise InvalidTiffError(f"{path}: is a folder, not a TIFF file") from exc
     except PermissionError as exc:

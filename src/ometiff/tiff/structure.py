@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ometiff.errors import InvalidTiffError
+from ometiff.errors import FileAccessError, InvalidTiffError, MissingFileError
 from ometiff.tiff.names import (
     COMPRESSION_NAMES,
     PHOTOMETRIC_NAMES,
@@ -488,9 +488,9 @@ def _open_map(path: Path) -> tuple[mmap.mmap | bytes, int]:
     except IsADirectoryError as exc:
         raise InvalidTiffError(f"{path}: is a folder, not a TIFF file") from exc
     except FileNotFoundError as exc:
-        raise InvalidTiffError(f"{path}: no such file") from exc
+        raise MissingFileError(f"{path}: no such file") from exc
     except PermissionError as exc:
-        raise InvalidTiffError(f"{path}: permission denied") from exc
+        raise FileAccessError(f"{path}: permission denied") from exc
 
 
 def inspect_tiff(path: StrPath, *, max_ifds: int = MAX_IFDS) -> TiffStructure:

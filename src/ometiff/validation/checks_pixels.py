@@ -125,7 +125,8 @@ def check_physical_sizes(ctx: Context) -> Iterator[Issue]:
                 "W3-no-physical-size",
                 _pixels_loc(ctx, image),
                 "PhysicalSizeX/PhysicalSizeY are absent: measurements will be in pixels "
-                "(set them with units, e.g. `ometiff edit`)",
+                "(set them with units, e.g. "
+                "`ometiff meta set FILE --physical-size x=0.325µm y=0.325µm`)",
             )
 
 

@@ -57,7 +57,8 @@ def check_description(ctx: Context) -> Iterator[Issue]:
                 "X2-not-utf8",
                 f"{path.name}: IFD 0/tag 270",
                 "the OME-XML is not valid UTF-8 (read as Latin-1); re-encode the "
-                "description as UTF-8 (e.g. `ometiff edit`)",
+                "description as UTF-8 (any `ometiff meta set` edit rewrites it so, e.g. "
+                "`ometiff meta set FILE --name NAME`)",
             )
 
 

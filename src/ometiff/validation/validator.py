@@ -13,14 +13,20 @@ other problem is a finding in the returned :class:`ValidationReport`.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ometiff.errors import InvalidTiffError, OmeTiffError, OmeXmlError, ValidationError
+from ometiff.errors import (
+    FileAccessError,
+    InvalidTiffError,
+    MissingFileError,
+    OmeTiffError,
+    OmeXmlError,
+    ValidationError,
+)
 from ometiff.ome.fileset import absolute_path, resolve_fileset
 from ometiff.ome.view import parse_ome, plane_map
 from ometiff.ome.xml import MAX_XML_BYTES, is_ome_xml, local, parse_xml, schema_version
@@ -270,7 +276,8 @@ def _build(
             error(
                 "X2-too-large" if limit else code,
                 source,
-                f"{exc}; the OME-XML must be a well-formed UTF-8 XML document without "
+                f"{exc.without_prefix(source)}; the OME-XML must be a well-formed UTF-8 "
+                "XML document without "
                 "entity declarations",
             )
         )
@@ -327,7 +334,7 @@ def _build(
                 continue
             try:
                 ctx.structures[member.path] = _inspect(ctx, member.path)
-            except InvalidTiffError as exc:
+            except (InvalidTiffError, FileAccessError) as exc:
                 ctx.structures[member.path] = None
                 ctx.read_errors[member.path] = str(exc)
         ctx.plane_maps = tuple(
@@ -392,18 +399,11 @@ def validate(
     OmeXmlError
         The input is not XML at all or larger than the XML size limit.
     """
-    # A 30,000-plane set makes ~10^5 small objects that all live until the end:
-    # the cyclic garbage collector would rescan them repeatedly for nothing.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        docs = {absolute_path(k): v for k, v in (documents or {}).items()}
-        if xml is not None:
-            docs[absolute_path(path)] = xml
-        return _validate(Path(path), schema=schema, strict=strict, documents=docs)
-    finally:
-        if enabled:
-            gc.enable()
+    # No gc.disable() here: the garbage collector is process-wide state of the caller.
+    docs = {absolute_path(k): v for k, v in (documents or {}).items()}
+    if xml is not None:
+        docs[absolute_path(path)] = xml
+    return _validate(Path(path), schema=schema, strict=strict, documents=docs)
 
 
 def _validate(
@@ -412,7 +412,7 @@ def _validate(
     if p.is_dir():
         raise InvalidTiffError(f"{p}: is a folder, not a file")
     if not p.exists() and absolute_path(p) not in documents:
-        raise InvalidTiffError(f"{p}: no such file")
+        raise MissingFileError(f"{p}: no such file")
     try:
         ctx, job = _build(p, schema=schema, documents=documents)
     except PermissionError as exc:

@@ -57,7 +57,8 @@ def resolve_codec(compression: str | None, level: int | None) -> Codec:
     if name not in CODECS:
         raise WriteError(
             f"compression={compression!r} is not supported; use one of "
-            + ", ".join(CODECS)
+            + ", ".join(CODECS),
+            option="compression",
         )
     tf_name, bf_reads = CODECS[name]
     if not bf_reads:

@@ -73,7 +73,9 @@ def _resolve_tile(
         return None
     pair = (tile, tile) if isinstance(tile, int) else tuple(tile)
     if len(pair) != 2 or any(int(v) <= 0 or int(v) % 16 for v in pair):
-        raise WriteError(f"tile={tile!r}: give (height, width), each a positive multiple of 16")
+        raise WriteError(
+            f"tile={tile!r}: give (height, width), each a positive multiple of 16", option="tile"
+        )
     return int(pair[0]), int(pair[1])
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ometiff.errors import FileExistsOmeTiffError, WriteError
+from ometiff.errors import FileExistsOmeTiffError, MissingFileError, WriteError
 from ometiff.tiff.names import COMPANION_SUFFIX, OME_SUFFIXES, split_suffix
 from ometiff.writer.omexml import TiffDataRun, new_uuid
 
@@ -146,10 +146,10 @@ class AtomicSet:
         for final in self.finals:
             folder = final.parent
             if not folder.is_dir():
-                raise WriteError(f"{final}: folder {folder} does not exist; create it first")
+                raise MissingFileError(f"{final}: folder {folder} does not exist; create it first")
             if final.exists() and not overwrite:
                 raise FileExistsOmeTiffError(
-                    f"{final} exists; pass overwrite=True (--overwrite) to replace it"
+                    f"{final} exists; pass overwrite=True to replace it", option="overwrite"
                 )
             if final.is_dir():
                 raise WriteError(f"{final} is a folder; choose a file name")
@@ -172,7 +172,8 @@ class AtomicSet:
             for final in self.temps:
                 if final.exists():
                     raise FileExistsOmeTiffError(
-                        f"{final} appeared while writing; pass overwrite=True to replace it"
+                        f"{final} appeared while writing; pass overwrite=True to replace it",
+                        option="overwrite",
                     )
         for final, tmp in list(self.temps.items()):
             os.replace(tmp, final)
