@@ -244,7 +244,7 @@ def test_usage_errors_carry_no_checklist_codes(tmp_path: Path) -> None:
     with pytest.raises(WriteError) as info:
         ometiff.write(tmp_path / "x.tif", np.zeros((8, 8), np.uint8))
     assert "C2" not in str(info.value) and "checklist" not in str(info.value)
-    with pytest.raises(WriteError) as info:
+    with pytest.raises(ometiff.InvalidValueError) as info:
         ometiff.write(tmp_path / "y.ome.tif", np.zeros((8, 8), np.uint8),
                       physical_size={"X": 0})
     assert "W3" not in str(info.value) and "checklist" not in str(info.value)

@@ -324,7 +324,8 @@ def parse_quantity(
         match = _NUMBER.match(value)
         if match is None:
             raise InvalidValueError(
-                f"{what}: {value!r} is not a number with a unit (e.g. '0.325 {default}')"
+                f"{what}: {value!r} is not a number with a unit "
+                f"(e.g. {'0.325µm' if default in LENGTH_UNITS_M else '2s'})"
             )
         number, unit = match.group(1), match.group(2) or default
     else:
@@ -352,7 +353,7 @@ def parse_quantity(
         raise InvalidValueError(f"{what}: {value!r} is not a finite number")
     if positive and not number > 0:
         raise InvalidValueError(
-            f"{what}: {value!r} must be greater than 0 (W3: no placeholder values)"
+            f"{what}: {value!r} must be greater than 0"  # W3: no placeholder values
         )
     return number, symbol
 

@@ -49,9 +49,8 @@ def split_name(path: Path) -> tuple[str, str]:
     parts = split_suffix(path.name, OME_SUFFIXES)
     if parts is not None:
         return parts
-    raise WriteError(
-        f"{path}: an OME-TIFF name must end with .ome.tif or .ome.tiff "
-        "(checklist C2); rename the output"
+    raise WriteError(  # checklist C2
+        f"{path}: an OME-TIFF name must end with .ome.tif or .ome.tiff; rename the output"
     )
 
 
