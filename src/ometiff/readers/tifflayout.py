@@ -159,11 +159,11 @@ def tiff_layouts(tf: tifffile.TiffFile, notes: MappingNotes, *, where: object = 
             notes.skip(f"{series[0].kind} header", msg)
             warnings.append(msg)
             series = generic
-        if not series:
-            raise InvalidTiffError(f"{where}: the TIFF holds no image")
-        calibration = tiff_calibration(tf, notes)
+        calibration = tiff_calibration(tf, notes) if series else None
     except _SERIES_ERRORS as exc:
         raise InvalidTiffError(f"{where}: not a readable TIFF: {exc}") from exc
+    if calibration is None:
+        raise InvalidTiffError(f"{where}: the TIFF holds no image")
     layouts: list[TiffLayout] = []
     for index, s in enumerate(series):
         if s.kind == "lsm" and index > 0:
