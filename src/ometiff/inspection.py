@@ -356,7 +356,7 @@ def _files_table(fs: FileSet) -> list[dict[str, Any]]:
 # --- other variants (tifffile) -----------------------------------------------------
 
 
-def _tifffile_series(path: Path) -> tuple[list[SeriesSummary], list[str]]:
+def _tifffile_series(path: Path, ifd_count: int) -> tuple[list[SeriesSummary], list[str]]:
     """The series of a TIFF without OME-XML: the layouts the TIFF reader converts."""
     import tifffile
 
@@ -366,7 +366,8 @@ def _tifffile_series(path: Path) -> tuple[list[SeriesSummary], list[str]]:
     try:
         with tifffile.TiffFile(path) as tf:
             found = tiff_layouts(tf, MappingNotes(), where=path.name)
-            series = [_layout_summary(k, lay, path.name) for k, lay in enumerate(found.layouts)]
+            series = [_layout_summary(k, lay, path.name, ifd_count)
+                      for k, lay in enumerate(found.layouts)]
     except OmeTiffError as exc:  # what convert refuses, info reports (and shows no series)
         return [], [str(exc)]
     except (tifffile.TiffFileError, ValueError, OSError, IndexError, KeyError,
@@ -379,7 +380,7 @@ def _rgba_text(rgba: tuple[int, int, int, int] | None) -> str | None:
     return None if rgba is None else "#{:02X}{:02X}{:02X}".format(*rgba[:3])
 
 
-def _layout_summary(index: int, lay: TiffLayout, filename: str) -> SeriesSummary:
+def _layout_summary(index: int, lay: TiffLayout, filename: str, ifd_count: int) -> SeriesSummary:
     size_t, planes_c, size_z, size_y, size_x = lay.shape
     spp = lay.samples
     physical: dict[str, float | None] = {"x": None, "y": None, "z": None}
@@ -400,15 +401,11 @@ def _layout_summary(index: int, lay: TiffLayout, filename: str) -> SeriesSummary
         else []
     )
     planes: list[PlaneLocation] = []
-    keys = lay.plane_keys() if size_t * planes_c * size_z <= 200_000 else []
-    pages = s.pages
-    for t, c, z in keys:
-        k = lay.locate(t, c, z)[0]
-        try:
-            page = pages[k] if k < len(pages) else None
-        except (IndexError, ValueError, OSError):
-            page = None
-        planes.append(PlaneLocation(z, c, t, filename, getattr(page, "index", None)))
+    table = lay.plane_table() if size_t * planes_c * size_z <= 200_000 else []
+    for t, c, z, ifd in table:
+        if ifd is not None and ifd >= ifd_count:
+            ifd = None  # contiguous data past the last IFD (ImageJ > 4 GB)
+        planes.append(PlaneLocation(z, c, t, filename, ifd))
     return SeriesSummary(
         index=index,
         name=lay.name,
@@ -488,7 +485,7 @@ def info(path: StrPath) -> FileInfo:
                 )
             warnings += _conflicts(p, structure, series)
     if not series and structure.ifds:
-        series, more = _tifffile_series(p)
+        series, more = _tifffile_series(p, structure.ifd_count)
         warnings += more
     return FileInfo(
         path=p,

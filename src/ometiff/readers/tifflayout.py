@@ -99,8 +99,13 @@ class TiffLayout:
 
     def locate(self, t: int, c: int, z: int) -> tuple[int, int, int | None]:
         """(page index in the series, slice in the page, sample or None) of a plane."""
+        k, depth, sample = self._indices(t, c, z)
+        return int(k), int(depth), None if sample is None else int(sample)
+
+    def _indices(self, t: Any, c: Any, z: Any) -> tuple[Any, Any, Any]:
+        # plain arithmetic, so that it works on ints and on numpy arrays of planes alike
         grid = self.grid
-        index = [0] * len(grid)
+        index: list[Any] = [0] * len(grid)
         for i, v in self.fixed.items():
             index[i] = v
         sample = None
@@ -109,23 +114,40 @@ class TiffLayout:
         for d, value in (("T", t), ("C", c), ("Z", z)):
             for i in reversed(self.dims[d]):
                 value, index[i] = divmod(value, grid[i])
-        k = 0
+        k: Any = 0
         for v, n in zip(index, self.frame_shape, strict=False):  # C-order ravel
             k = k * n + v
         depth = index[-1] if self.depth > 1 else 0
         return k, depth, sample
 
-    def plane_keys(self) -> list[tuple[int, int, int]]:
-        """Every (t, c, z) in storage order (DimensionOrder rasterisation, T1)."""
+    def plane_table(self) -> list[tuple[int, int, int, int | None]]:
+        """(t, c, z, IFD) of every plane in storage order (DimensionOrder, T1).
+
+        The IFD is the page's index in the main chain (None when tifffile has no
+        page for it). ImageJ and shaped series store their pages consecutively, so
+        no page is parsed for them (30,000 TiffPages take seconds).
+        """
         size = dict(zip("TCZ", self.shape[:3], strict=False))
-        letters = self.dimension_order[2:]
-        out = []
-        for i in range(size["T"] * size["C"] * size["Z"]):
-            pos = {}
-            for letter in letters:
-                i, pos[letter] = divmod(i, size[letter])
-            out.append((pos["T"], pos["C"], pos["Z"]))
-        return out
+        pos: dict[str, np.ndarray] = {}
+        rest = np.arange(size["T"] * size["C"] * size["Z"])
+        for letter in self.dimension_order[2:]:
+            rest, pos[letter] = np.divmod(rest, size[letter])
+        pages = np.asarray(self._indices(pos["T"], pos["C"], pos["Z"])[0]) + np.zeros_like(rest)
+        s = self.series
+        if s.kind in ("imagej", "shaped"):
+            ifds: list[int | None] = (pages + int(s.keyframe.index)).tolist()
+        else:
+            ifds = [self._page_ifd(k) for k in pages.tolist()]
+        return list(zip(pos["T"].tolist(), pos["C"].tolist(), pos["Z"].tolist(), ifds,
+                        strict=True))
+
+    def _page_ifd(self, k: int) -> int | None:
+        try:
+            page = self.series.pages[k]
+        except (IndexError, ValueError, OSError):
+            return None
+        index = getattr(page, "index", None)
+        return index if isinstance(index, int) else None
 
 
 @dataclass(frozen=True, slots=True)
