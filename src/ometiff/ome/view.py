@@ -597,29 +597,16 @@ def read_ome_xml(path: StrPath) -> str:
     OmeXmlError
         The file carries no OME-XML.
     """
-    from ometiff.tiff.structure import read_description
+    from ometiff.tiff.structure import decode_description, is_tiff, read_description
 
     p = Path(path)
-    if not _is_tiff(p):
-        data = p.read_bytes()
-        text, _ = _decode(data)
+    if not is_tiff(p):
+        text, _ = decode_description(p.read_bytes())
         return text
     desc = read_description(p)
     if desc is None or "<OME" not in desc:
         raise OmeXmlError(f"{p}: no OME-XML in the first IFD's ImageDescription")
     return desc
-
-
-def _decode(data: bytes) -> tuple[str, bool]:
-    from ometiff.tiff.structure import decode_description
-
-    return decode_description(data)
-
-
-def _is_tiff(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    return head in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
 def read_ome(path: StrPath, *, validate: bool = False) -> OME:
