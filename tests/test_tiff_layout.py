@@ -277,3 +277,25 @@ def test_info_imports_no_ome_types_or_pydantic(tmp_path: Path) -> None:
         timeout=120,
     )
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+# --- info --stats / show read the series info shows --------------------------------
+
+
+def test_stats_read_the_layout_info_shows(tmp_path: Path) -> None:
+    from ometiff.render.png import channel_stats
+
+    vol = tmp_path / "vol.tif"
+    data = np.arange(2 * 4 * 16 * 16).astype(np.uint16).reshape(2, 4, 16, 16)
+    tifffile.imwrite(vol, data, volumetric=True, tile=(16, 16), photometric="minisblack",
+                     metadata={"axes": "TZYX"})
+    (row,) = channel_stats(vol)
+    assert (row["planes"], row["min"], row["max"]) == (8, 0, data.max())
+    assert row["mean"] == pytest.approx(float(data.mean()))
+    bad = tmp_path / "badij.tif"
+    header = "ImageJ=\nhyperstack=true\nimages=3\nchannels=3\nslices=1\nframes=1\n"
+    rgb = np.arange(16 * 20 * 3).astype(np.uint8).reshape(16, 20, 3)
+    tifffile.imwrite(bad, rgb, photometric="rgb", description=header, metadata=None,
+                     compression="zlib")
+    rows = channel_stats(bad)
+    assert [r["max"] for r in rows] == [int(rgb[..., k].max()) for k in range(3)]

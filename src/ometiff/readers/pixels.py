@@ -3,16 +3,14 @@
 Memory stays bounded to about one plane: OME files are read through the plane map
 of :func:`ometiff.info` (which file and IFD holds each Z/C/T, checklist T1-T6),
 one IFD at a time, so members of multi-file sets are read too. Files without
-OME-XML are read through tifffile's series, one page (a block of planes) at a time;
-contiguous uncompressed series that tifffile describes with a single page
-(ImageJ hyperstacks > 4 GB, STK) are memory-mapped.
+OME-XML are read through the TIFF reader and its layout
+(:func:`ometiff.readers.tifflayout.tiff_layouts`), the series ``info`` shows.
 
 Every plane comes back as a ``(Y, X, S)`` array (``S`` = samples per pixel).
 """
 
 from __future__ import annotations
 
-import math
 import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from ometiff.inspection import FileInfo, SeriesSummary
+    from ometiff.readers.tiff import TiffReader
 
 PlaneKey = tuple[int, int, int]  # (z, c, t); c counts OME Channels, not samples
 
@@ -74,7 +73,8 @@ class PlaneReader:
         self.fi = fi
         self.ome = is_ome(fi)
         self._files: dict[Path, Any] = {}
-        self._tiff_series: dict[tuple[int, int], _SeriesBlocks] = {}
+        self._layout_reader: TiffReader | None = None  # files without OME-XML
+        self._getters: dict[tuple[int, int], Any] = {}
         self._maps: dict[int, dict[PlaneKey, tuple[str | None, int]]] = {}
 
     def __enter__(self) -> PlaneReader:
@@ -88,6 +88,10 @@ class PlaneReader:
         for tf in self._files.values():
             tf.close()
         self._files.clear()
+        if self._layout_reader is not None:
+            self._layout_reader.close()
+            self._layout_reader = None
+        self._getters.clear()
 
     # files ------------------------------------------------------------------------
     def _tiff(self, path: Path) -> Any:
@@ -115,7 +119,9 @@ class PlaneReader:
         if self.ome:
             mapping = self._map(series)
             return sorted(mapping, key=lambda k: (mapping[k][0] or "", mapping[k][1]))
-        return self._blocks(series, 0).keys()
+        self._getter(series, 0)  # checks the series exists
+        lay = self._layouts().layouts[series]
+        return [(z, c, t) for t, c, z, _ in lay.plane_table()]
 
     def _map(self, series: int) -> dict[PlaneKey, tuple[str | None, int]]:
         if series not in self._maps:
@@ -125,20 +131,24 @@ class PlaneReader:
             }
         return self._maps[series]
 
-    def _blocks(self, series: int, level: int) -> _SeriesBlocks:
+    def _layouts(self) -> TiffReader:
+        """The TIFF reader's layout of a file without OME-XML (the series ``info`` shows)."""
+        if self._layout_reader is None:
+            from ometiff.readers.tiff import TiffReader
+
+            self._layout_reader = TiffReader(self.fi.path)
+        return self._layout_reader
+
+    def _getter(self, series: int, level: int) -> Any:
         key = (series, level)
-        if key not in self._tiff_series:
-            tf = self._tiff(self.fi.path)
-            try:
-                ts = tf.series[series]
-                if level:
-                    ts = ts.levels[level]
-            except IndexError as exc:
-                raise RenderError(
-                    f"{self.fi.path}: tifffile finds no series {series} level {level}"
-                ) from exc
-            self._tiff_series[key] = _SeriesBlocks(tf, ts, self.fi.path)
-        return self._tiff_series[key]
+        if key not in self._getters:
+            reader = self._layouts()
+            if not 0 <= series < len(reader.layouts):
+                raise RenderError(f"{self.fi.path}: no series {series}")
+            if not 0 <= level < len(reader.layouts[series].series.levels):
+                raise RenderError(f"{self.fi.path}: series {series} has no level {level}")
+            self._getters[key] = reader.plane_getter(series, level)
+        return self._getters[key]
 
     # pixels -------------------------------------------------------------------------
     def plane(self, series: int, z: int, c: int, t: int, *, level: int = 0) -> np.ndarray:
@@ -153,7 +163,8 @@ class PlaneReader:
             the message names the file and the IFD.
         """
         if not self.ome:
-            return self._blocks(series, level).plane(z, c, t)
+            arr = self._getter(series, level)(t, c, z)
+            return arr if arr.ndim == 3 else arr[..., None]
         where = self._map(series).get((z, c, t))
         if where is None:
             raise RenderError(
@@ -182,118 +193,6 @@ class PlaneReader:
         except _DECODE_ERRORS as exc:
             raise InvalidTiffError(f"{what}: cannot read pixel data ({exc})") from exc
         return _to_yxs(np.asarray(data), page)
-
-
-class _SeriesBlocks:
-    """A tifffile series read one page (a block of the series array) at a time."""
-
-    def __init__(self, tf: Any, ts: Any, path: Path) -> None:
-        self.path = path
-        self.axes: str = ts.axes
-        self.shape: tuple[int, ...] = tuple(ts.shape)
-        if "Y" not in self.axes or "X" not in self.axes:
-            raise RenderError(f"{path}: series of axes {self.axes!r} is not an image")
-        self.nonplane = [i for i, a in enumerate(self.axes) if a not in "YXS"]
-        self.t_axes = [i for i in self.nonplane if self.axes[i] not in "ZC"]
-        pages = list(ts.pages)
-        total = math.prod(self.shape)
-        page_size = ts.keyframe.size if ts.keyframe is not None else 0
-        self.lead = 0
-        self._pages: list[Any] | None = None
-        self._mm: np.ndarray | None = None
-        self._whole: Any = None
-        found = None
-        if page_size and len(pages) * page_size == total:
-            for k in range(len(self.shape) + 1):
-                if all(self.axes[i] not in "YXS" for i in range(k)) and (
-                    math.prod(self.shape[k:]) == page_size
-                ):
-                    found = k
-                    break
-        if found is not None:
-            self.lead, self._pages = found, pages
-        elif ts.dataoffset is not None and not ts.keyframe.compression > 1:
-            self.lead = next(i for i, a in enumerate(self.axes) if a in "YXS")
-            dtype = np.dtype(ts.dtype).newbyteorder(tf.byteorder)
-            self._mm = np.memmap(
-                path, dtype=dtype, mode="r", offset=ts.dataoffset, shape=self.shape
-            )
-        else:  # last resort: the whole series at once (not bounded to one plane)
-            self._whole = ts
-        self._cache: tuple[int, np.ndarray] | None = None
-
-    def keys(self) -> list[PlaneKey]:
-        out = []
-        dims = [self.shape[i] for i in self.nonplane]
-        for idx in np.ndindex(*dims):
-            full = dict(zip(self.nonplane, idx, strict=True))
-            out.append(self._zct(full))
-        return out
-
-    def _zct(self, full: dict[int, int]) -> PlaneKey:
-        z = c = t = 0
-        for i, v in full.items():
-            if self.axes[i] == "Z":
-                z = v
-            elif self.axes[i] == "C":
-                c = v
-        for i in self.t_axes:
-            t = t * self.shape[i] + full[i]
-        return z, c, t
-
-    def _full_index(self, z: int, c: int, t: int) -> dict[int, int]:
-        full: dict[int, int] = {}
-        for i in reversed(self.t_axes):
-            full[i] = t % self.shape[i]
-            t //= self.shape[i]
-        for i in self.nonplane:
-            if self.axes[i] == "Z":
-                full[i] = z
-            elif self.axes[i] == "C":
-                full[i] = c
-        return full
-
-    def _block(self, j: int) -> np.ndarray:
-        if self._cache is not None and self._cache[0] == j:
-            return self._cache[1]
-        if self._pages is not None:
-            page = self._pages[j]
-            if page is None:
-                raise RenderError(f"{self.path}: page {j} of the series is missing")
-            try:
-                data = np.asarray(page.asarray()).reshape(self.shape[self.lead :])
-            except _DECODE_ERRORS as exc:
-                raise InvalidTiffError(
-                    f"{self.path}: IFD {getattr(page, 'index', j)}: cannot read pixel data ({exc})"
-                ) from exc
-        elif self._mm is not None:
-            idx = np.unravel_index(j, self.shape[: self.lead]) if self.lead else ()
-            data = np.array(self._mm[tuple(int(i) for i in idx)])
-        else:
-            try:
-                data = np.asarray(self._whole.asarray())
-            except _DECODE_ERRORS as exc:
-                raise InvalidTiffError(f"{self.path}: cannot read pixel data ({exc})") from exc
-        self._cache = (j, data)
-        return data
-
-    def plane(self, z: int, c: int, t: int) -> np.ndarray:
-        full = self._full_index(z, c, t)
-        lead_idx = tuple(full[i] for i in range(self.lead))
-        j = int(np.ravel_multi_index(lead_idx, self.shape[: self.lead])) if self.lead else 0
-        block = self._block(j)
-        sel: list[Any] = []
-        rest = ""
-        for i in range(self.lead, len(self.axes)):
-            if i in full:
-                sel.append(full[i])
-            else:
-                sel.append(slice(None))
-                rest += self.axes[i]
-        arr = block[tuple(sel)]
-        if "S" not in rest:
-            arr, rest = arr[..., None], rest + "S"
-        return np.transpose(arr, [rest.index(a) for a in "YXS"])
 
 
 def iter_planes(reader: PlaneReader, series: int) -> Iterator[tuple[PlaneKey, np.ndarray]]:

@@ -119,7 +119,7 @@ class TiffReader(Reader):
     def _init_layouts(self) -> None:
         self._lock = threading.Lock()
         self._memmaps: dict[int, np.ndarray | None] = {}
-        self._volume: tuple[int, int, np.ndarray] | None = None  # (series, page, pixels)
+        self._volume: tuple[tuple[int, int, int], np.ndarray] | None = None  # last volume
         found = tiff_layouts(self._tf, self.notes, where=self.path)
         self._layouts = found.layouts
         self._calibration = found.calibration
@@ -150,8 +150,7 @@ class TiffReader(Reader):
         self._memmaps[lay.index] = mm
         return mm
 
-    def _page(self, lay: TiffLayout, k: int, where: str) -> Any:
-        s = lay.series
+    def _page(self, s: Any, k: int, where: str) -> Any:
         try:
             page = s.pages[k] if len(s.pages) > k else None
             if page is None and len(self._tf.series) == 1:
@@ -163,29 +162,41 @@ class TiffReader(Reader):
             raise InvalidTiffError(f"{where}: page {k} is missing (truncated file?)")
         return page
 
-    def _decoded(self, lay: TiffLayout, k: int, where: str) -> np.ndarray:
-        """Page ``k`` decoded; the last volumetric page is kept, so that reading its
-        slices one by one decodes it once."""
-        if self._volume is not None and self._volume[:2] == (lay.index, k):
-            return self._volume[2]
-        page = self._page(lay, k, where)
+    def _decoded(self, lay: TiffLayout, level: int, k: int, where: str) -> np.ndarray:
+        """Page ``k`` of a level decoded; the last volumetric page is kept, so that
+        reading its slices one by one decodes it once."""
+        key = (lay.index, level, k)
+        if self._volume is not None and self._volume[0] == key:
+            return self._volume[1]
+        s = lay.series if level == 0 else lay.series.levels[level]
+        page = self._page(s, k, where)
         try:
             arr: np.ndarray = page.asarray()
         except _READ_ERRORS as exc:
-            raise InvalidTiffError(f"{where} page {k}: cannot decode: {exc}") from exc
+            ifd = getattr(page, "index", None)
+            raise InvalidTiffError(f"{where} page {k} (IFD {ifd}): cannot decode: {exc}") from exc
         if lay.depth > 1:
-            self._volume = (lay.index, k, arr)
+            self._volume = (key, arr)
         return arr
 
-    def _getter(self, lay: TiffLayout) -> Any:
-        y, x = lay.shape[3], lay.shape[4]
-        kf_axes = lay.series.keyframe.axes
-        where = f"{self.path} series {lay.index}"
+    def plane_getter(self, index: int, level: int = 0) -> Any:
+        """``get_plane(t, c, z)`` of series ``index`` at pyramid ``level`` (0 = full size).
+
+        Pyramid levels of a tifffile series share its page layout, so a plane is found
+        on every level the same way (:meth:`TiffLayout.locate`).
+        """
+        lay = self._layouts[index]
+        levels = lay.series.levels
+        if not 0 <= level < len(levels):
+            raise InvalidTiffError(f"{self.path} series {index}: no pyramid level {level}")
+        kf = levels[level].keyframe
+        y, x = (lay.shape[3], lay.shape[4]) if level == 0 else (kf.imagelength, kf.imagewidth)
+        where = f"{self.path} series {lay.index}" + (f" level {level}" if level else "")
 
         def get_plane(t: int, c: int, z: int) -> np.ndarray:
             k, depth, sample = lay.locate(t, c, z)
             with self._lock:
-                mm = self._contiguous(lay)
+                mm = self._contiguous(lay) if level == 0 else None
                 if mm is not None:
                     arr = np.asarray(mm[np.unravel_index(k, lay.frame_shape)] if lay.frame_shape
                                      else mm)
@@ -194,18 +205,23 @@ class TiffReader(Reader):
                     except OSError as exc:
                         raise InvalidTiffError(f"{where}: truncated: {exc}") from exc
                 else:
-                    arr = self._decoded(lay, k, where)
-            return as_plane(arr, kf_axes, lay.samples, lay.dtype, (y, x),
+                    arr = self._decoded(lay, level, k, where)
+            return as_plane(arr, kf.axes, lay.samples, lay.dtype, (y, x),
                             where=f"{where} page {k}", sample=sample, depth=depth)
 
         return get_plane
+
+    @property
+    def layouts(self) -> tuple[TiffLayout, ...]:
+        """The series as laid out for ``info`` and conversion (one per OME Image)."""
+        return self._layouts
 
     # -- Reader API -----------------------------------------------------------------
 
     def sources(self) -> list[SeriesSource]:
         return [
-            SeriesSource(lay.shape, lay.samples, lay.dtype, self._getter(lay), name=lay.name)
-            for lay in self._layouts
+            SeriesSource(lay.shape, lay.samples, lay.dtype, self.plane_getter(i), name=lay.name)
+            for i, lay in enumerate(self._layouts)
         ]
 
     def ome(self) -> m.OME:
