@@ -299,3 +299,18 @@ def test_stats_read_the_layout_info_shows(tmp_path: Path) -> None:
                      compression="zlib")
     rows = channel_stats(bad)
     assert [r["max"] for r in rows] == [int(rgb[..., k].max()) for k in range(3)]
+
+
+def test_reduced_levels_share_the_layout(tmp_path: Path) -> None:
+    path = tmp_path / "pyr.tif"
+    data = np.arange(3 * 32 * 48).astype(np.uint16).reshape(3, 32, 48)
+    with tifffile.TiffWriter(path) as tw:
+        tw.write(data, subifds=1, metadata=None, photometric="minisblack")
+        tw.write(data[:, ::2, ::2], subfiletype=1, metadata=None, photometric="minisblack")
+    (s,) = info(path).series
+    assert s.levels == [[32, 48], [16, 24]] and s.size_t == 3
+    with TiffReader(path) as rdr:
+        assert rdr.level_shapes(0) == [(3, 1, 1, 32, 48), (3, 1, 1, 16, 24)]
+        np.testing.assert_array_equal(rdr.read_plane(0, 2, 0, 0, level=1), data[2, ::2, ::2])
+        with pytest.raises(OmeTiffError, match="level 2"):
+            rdr.read_plane(0, 0, 0, 0, level=2)

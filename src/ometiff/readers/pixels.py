@@ -74,7 +74,6 @@ class PlaneReader:
         self.ome = is_ome(fi)
         self._files: dict[Path, Any] = {}
         self._layout_reader: TiffReader | None = None  # files without OME-XML
-        self._getters: dict[tuple[int, int], Any] = {}
         self._maps: dict[int, dict[PlaneKey, tuple[str | None, int]]] = {}
 
     def __enter__(self) -> PlaneReader:
@@ -91,7 +90,6 @@ class PlaneReader:
         if self._layout_reader is not None:
             self._layout_reader.close()
             self._layout_reader = None
-        self._getters.clear()
 
     # files ------------------------------------------------------------------------
     def _tiff(self, path: Path) -> Any:
@@ -119,8 +117,7 @@ class PlaneReader:
         if self.ome:
             mapping = self._map(series)
             return sorted(mapping, key=lambda k: (mapping[k][0] or "", mapping[k][1]))
-        self._getter(series, 0)  # checks the series exists
-        lay = self._layouts().layouts[series]
+        lay = self._check(series, 0).layouts[series]
         return [(z, c, t) for t, c, z, _ in lay.plane_table()]
 
     def _map(self, series: int) -> dict[PlaneKey, tuple[str | None, int]]:
@@ -139,16 +136,13 @@ class PlaneReader:
             self._layout_reader = TiffReader(self.fi.path)
         return self._layout_reader
 
-    def _getter(self, series: int, level: int) -> Any:
-        key = (series, level)
-        if key not in self._getters:
-            reader = self._layouts()
-            if not 0 <= series < len(reader.layouts):
-                raise RenderError(f"{self.fi.path}: no series {series}")
-            if not 0 <= level < len(reader.layouts[series].series.levels):
-                raise RenderError(f"{self.fi.path}: series {series} has no level {level}")
-            self._getters[key] = reader.plane_getter(series, level)
-        return self._getters[key]
+    def _check(self, series: int, level: int) -> TiffReader:
+        reader = self._layouts()
+        if not 0 <= series < len(reader.layouts):
+            raise RenderError(f"{self.fi.path}: no series {series}")
+        if not 0 <= level < len(reader.level_shapes(series)):
+            raise RenderError(f"{self.fi.path}: series {series} has no level {level}")
+        return reader
 
     # pixels -------------------------------------------------------------------------
     def plane(self, series: int, z: int, c: int, t: int, *, level: int = 0) -> np.ndarray:
@@ -163,7 +157,7 @@ class PlaneReader:
             the message names the file and the IFD.
         """
         if not self.ome:
-            arr = self._getter(series, level)(t, c, z)
+            arr = self._check(series, level).read_plane(series, t, c, z, level=level)
             return arr if arr.ndim == 3 else arr[..., None]
         where = self._map(series).get((z, c, t))
         if where is None:

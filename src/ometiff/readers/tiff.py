@@ -179,12 +179,26 @@ class TiffReader(Reader):
             self._volume = (key, arr)
         return arr
 
-    def plane_getter(self, index: int, level: int = 0) -> Any:
-        """``get_plane(t, c, z)`` of series ``index`` at pyramid ``level`` (0 = full size).
+    def level_shapes(self, series: int) -> list[tuple[int, int, int, int, int]]:
+        """``(T, C, Z, Y, X)`` of level 0 and each reduced level tifffile finds (SVS,
+        NDPI, SubIFD pyramids); the levels share the series' page layout."""
+        lay = self._layouts[series]
+        out = [lay.shape]
+        for level in lay.series.levels[1:]:
+            kf = level.keyframe
+            out.append((*lay.shape[:3], int(kf.imagelength), int(kf.imagewidth)))
+        return out
 
-        Pyramid levels of a tifffile series share its page layout, so a plane is found
-        on every level the same way (:meth:`TiffLayout.locate`).
-        """
+    def read_plane(self, series: int, t: int, c: int, z: int, *, level: int = 0) -> np.ndarray:
+        """One plane of one pyramid level: ``(Y, X)``, or ``(Y, X, S)`` for RGB(A)."""
+        if not 0 <= series < len(self._layouts):
+            raise InvalidTiffError(f"{self.path}: no series {series}")
+        return self._getter(series, level)(t, c, z)
+
+    def _getter(self, index: int, level: int = 0) -> Any:
+        """``get_plane(t, c, z)`` of series ``index`` at pyramid ``level`` (0 = full size):
+        pyramid levels of a tifffile series share its page layout, so a plane is found
+        on every level the same way (:meth:`TiffLayout.locate`)."""
         lay = self._layouts[index]
         levels = lay.series.levels
         if not 0 <= level < len(levels):
@@ -220,7 +234,7 @@ class TiffReader(Reader):
 
     def sources(self) -> list[SeriesSource]:
         return [
-            SeriesSource(lay.shape, lay.samples, lay.dtype, self.plane_getter(i), name=lay.name)
+            SeriesSource(lay.shape, lay.samples, lay.dtype, self._getter(i), name=lay.name)
             for i, lay in enumerate(self._layouts)
         ]
 
