@@ -43,9 +43,6 @@ if TYPE_CHECKING:
 
 #: tifffile axes that mean a stage position, per series kind: one OME series each.
 POSITION_AXES = {"mmstack": "R", "ndtiff": "R", "lsm": "PM"}
-#: The six legal DimensionOrders (D3), XYZCT first: the order ``info`` reports is the
-#: first one consistent with how the varying dimensions are stored.
-_ORDERS = ("XYZCT", "XYZTC", "XYCZT", "XYCTZ", "XYTZC", "XYTCZ")
 
 
 def plane_dtype(dtype: np.dtype, where: object) -> np.dtype:
@@ -294,7 +291,7 @@ def _layout(
     size = {d: math.prod(grid[i] for i in dims[d]) for d in dims}
     size_c = size["C"] * page_samples
     out_shape = (size["T"], size_c, size["Z"], sizes["Y"], sizes["X"])
-    order = _dimension_order(dims, size, len(grid), page_samples)
+    order = _dimension_order(dims, len(grid), page_samples)
     physical = _physical(tf, index, s, main, cal, has_z=bool(dims["Z"]))
     names = tuple(cal.channel_names[i] if i < len(cal.channel_names) else None
                   for i in range(size_c))
@@ -320,17 +317,15 @@ def _layout(
 
 
 def _dimension_order(
-    dims: dict[str, list[int]], size: dict[str, int], ngrid: int, page_samples: int
+    dims: dict[str, list[int]], ngrid: int, page_samples: int
 ) -> str:
-    """The first legal DimensionOrder matching the storage order of the varying dims."""
-    inner = {d: max(v) for d, v in dims.items() if v and size[d] > 1}
+    """DimensionOrder of the storage: the dims the series has, fastest first, then the
+    ones it lacks in Z, C, T order (always one of the six legal orders, D3)."""
+    inner = {d: max(v) for d, v in dims.items() if v}
     if page_samples > 1:
         inner["C"] = ngrid  # samples of one page vary fastest
     stored = "".join(sorted(inner, key=lambda d: -inner[d]))
-    for order in _ORDERS:
-        if "".join(d for d in order[2:] if d in stored) == stored:
-            return order
-    return _ORDERS[0]
+    return "XY" + stored + "".join(d for d in "ZCT" if d not in stored)
 
 
 def _physical(
