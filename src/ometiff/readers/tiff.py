@@ -48,11 +48,17 @@ def page_plane(
     ``sample`` picks one sample of a multi-sample page (non-RGB samples read as
     channels).
     """
+    return as_plane(decode(page, where=where), page.axes, samples, dtype, yx, where=where,
+                    sample=sample)
+
+
+def decode(page: Any, *, where: str) -> np.ndarray:
+    """The pixels of one page (all its slices and samples); the one place pages are decoded."""
     try:
-        arr = page.asarray()
+        arr: np.ndarray = page.asarray()
     except _READ_ERRORS as exc:
         raise InvalidTiffError(f"{where}: cannot decode: {exc}") from exc
-    return as_plane(arr, page.axes, samples, dtype, yx, where=where, sample=sample)
+    return arr
 
 
 def as_plane(
@@ -170,11 +176,7 @@ class TiffReader(Reader):
             return self._volume[1]
         s = lay.series if level == 0 else lay.series.levels[level]
         page = self._page(s, k, where)
-        try:
-            arr: np.ndarray = page.asarray()
-        except _READ_ERRORS as exc:
-            ifd = getattr(page, "index", None)
-            raise InvalidTiffError(f"{where} page {k} (IFD {ifd}): cannot decode: {exc}") from exc
+        arr = decode(page, where=f"{where} page {k} (IFD {getattr(page, 'index', None)})")
         if lay.depth > 1:
             self._volume = (key, arr)
         return arr
