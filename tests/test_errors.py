@@ -160,12 +160,12 @@ def test_damaged_tiff_is_still_a_clean_refusal(tmp_path: Path) -> None:
 def test_bug_in_tiff_calibration_surfaces_in_info(
     plain_tiff: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ometiff.readers.tiffmeta as tiffmeta
+    import ometiff.readers.tifflayout as tifflayout
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError("boom")
 
-    monkeypatch.setattr(tiffmeta, "tiff_calibration", broken)
+    monkeypatch.setattr(tifflayout, "tiff_calibration", broken)
     with pytest.raises(KeyError, match="boom"):
         ometiff.info(plain_tiff)
 

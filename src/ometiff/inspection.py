@@ -24,7 +24,7 @@ from ometiff.errors import (
     OmeTiffError,
     OmeXmlError,
 )
-from ometiff.ome.colour import ome_to_hex
+from ometiff.ome.colour import ome_to_hex, rgba_to_ome
 from ometiff.ome.fileset import FileSet, resolve_fileset
 from ometiff.ome.units import to_micrometres, to_seconds
 from ometiff.ome.view import ImageView, PlaneMap, Quantity, plane_map
@@ -34,6 +34,7 @@ from ometiff.tiff.variant import Variant, detect_variants, imagej_disagreements
 from ometiff.types import DTYPE_TO_OME
 
 if TYPE_CHECKING:
+    from ometiff.readers.tifflayout import TiffLayout
     from ometiff.types import StrPath
 
 JSON_VERSION = 1
@@ -138,12 +139,6 @@ def _color_hex(value: int | None) -> str | None:
         return ome_to_hex(value)
     except InvalidValueError:
         return None
-
-
-def _yx(series: Any) -> tuple[int, int]:
-    """(height, width) of a tifffile series."""
-    shape = dict(zip(series.axes, series.shape, strict=False))
-    return shape.get("Y", 0), shape.get("X", 0)
 
 
 def _tidy(value: float | None) -> float | None:
@@ -251,6 +246,11 @@ def _ome_series_one(
         member = fs.member_for(ref.uuid, ref.filename)
         planes.append(
             PlaneLocation(ref.z, ref.c, ref.t, member.filename if member else ref.filename, ref.ifd)
+        )
+    if pm.counted:
+        problems.append(
+            "no TiffData: planes are taken from the IFDs in DimensionOrder, as Bio-Formats "
+            "does (N4, T6)"
         )
     if pm.unmapped:
         problems.append(
@@ -363,115 +363,70 @@ def _files_table(fs: FileSet) -> list[dict[str, Any]]:
 # --- other variants (tifffile) -----------------------------------------------------
 
 
-def _tifffile_series(path: Path, variants: list[Variant]) -> tuple[list[SeriesSummary], list[str]]:
+def _tifffile_series(path: Path, ifd_count: int) -> tuple[list[SeriesSummary], list[str]]:
+    """The series of a TIFF without OME-XML: the layouts the TIFF reader converts."""
     import tifffile
 
-    warnings: list[str] = []
-    out: list[SeriesSummary] = []
-    try:
-        from ometiff.readers.base import MappingNotes
-        from ometiff.readers.tiffmeta import tiff_calibration
+    from ometiff.readers.base import MappingNotes
+    from ometiff.readers.tifflayout import tiff_layouts
 
+    try:
         with tifffile.TiffFile(path) as tf:
-            # the same calibration the TIFF reader converts with, so info and convert agree
-            meta = tiff_calibration(tf, MappingNotes())
-            warnings += meta.unknown_units  # shown as unknown, never assumed µm or s (U3)
-            for k, s in enumerate(tf.series):
-                out.append(_tifffile_series_one(tf, k, s, meta))
+            found = tiff_layouts(tf, MappingNotes(), where=path.name)
+            series = [_layout_summary(k, lay, path.name, ifd_count)
+                      for k, lay in enumerate(found.layouts)]
+    except OmeTiffError as exc:  # what convert refuses, info reports (and shows no series)
+        return [], [str(exc)]
     except (tifffile.TiffFileError, ValueError, OSError, EOFError, struct.error) as exc:
         # file damage only: a TypeError or KeyError here is a bug and propagates
-        warnings.append(f"tifffile could not build image series: {exc}")
-    return out, warnings
+        return [], [f"tifffile could not build image series: {exc}"]
+    return series, list(found.warnings)
 
 
-def _tifffile_series_one(tf: Any, k: int, s: Any, meta: Any) -> SeriesSummary:
-    axes = s.axes
-    shape = dict(zip(axes, s.shape, strict=False))
-    spp = shape.get("S", 1)
-    size_c = shape.get("C", 1) * spp
-    size_z = shape.get("Z", 1)
-    size_t = 1
-    for letter in axes:
-        if letter not in "XYZCS":
-            size_t *= shape[letter]  # T, and generic sequences (I, Q, ...) as Bio-Formats does
-    dtype = DTYPE_TO_OME.get(str(s.dtype), str(s.dtype))
-    # physical sizes only for an axis the series has; Z needs a Z axis (U3: never invent)
-    sizes: dict[str, float | None] = {"x": None, "y": None, "z": None}
+def _rgba_text(rgba: tuple[int, int, int, int] | None) -> str | None:
+    return None if rgba is None else ome_to_hex(rgba_to_ome(*rgba))
+
+
+def _layout_summary(index: int, lay: TiffLayout, filename: str, ifd_count: int) -> SeriesSummary:
+    size_t, planes_c, size_z, size_y, size_x = lay.shape
+    spp = lay.samples
+    physical: dict[str, float | None] = {"x": None, "y": None, "z": None}
     units: dict[str, str] = {}
-    for axis, (value, unit) in meta.psize.items():
-        if axis == "z" and "Z" not in axes:
-            continue
-        if k > 0 and axis in "xy" and (tf.is_svs or _yx(s) != _yx(tf.series[0])):
-            continue  # the calibration describes the main image, not thumbnails/labels
-        sizes[axis] = _tidy(to_micrometres(value, unit))
+    for axis, (value, unit) in lay.physical.items():
+        physical[axis] = _tidy(to_micrometres(value, unit))
         units[axis] = unit
-    px, py, pz = sizes["x"], sizes["y"], sizes["z"]
-    tinc = None
-    if meta.time_increment is not None:
-        tinc = to_seconds(*meta.time_increment)
-    n_channels = shape.get("C", 1)
-    names: list[str | None] = [
-        meta.channel_names[i] if i < len(meta.channel_names) else None for i in range(n_channels)
-    ]
-    given = [None if c is None else int(c) for c in meta.channel_colors]
-    colors = [_color_hex(given[i]) if i < len(given) else None for i in range(n_channels)]
+    tinc = None if lay.time_increment is None else to_seconds(*lay.time_increment)
     channels = [
-        ChannelSummary(name=n, color=col, samples_per_pixel=spp)
-        for n, col in zip(names, colors, strict=True)
+        ChannelSummary(name=n, color=_rgba_text(col), samples_per_pixel=spp)
+        for n, col in zip(lay.channel_names, lay.channel_colors, strict=True)
     ]
+    s = lay.series
+    axes = s.axes
     levels = (
         [[int(lv.shape[axes.index("Y")]), int(lv.shape[axes.index("X")])] for lv in s.levels]
         if "Y" in axes
         else []
     )
     planes: list[PlaneLocation] = []
-    non_yx = [a for a in axes if a not in "YXS"]
-    dims = [shape[a] for a in non_yx]
-    count = 1
-    for d in dims:
-        count *= d
-    pages = s.pages
-    if count <= 200_000:
-        for idx in range(count):
-            pos: dict[str, int] = {}
-            rem = idx
-            for a, d in zip(reversed(non_yx), reversed(dims), strict=True):
-                pos[a] = rem % d
-                rem //= d
-            t = 0
-            stride = 1
-            for a in reversed(non_yx):
-                if a not in "ZC":
-                    t += pos[a] * stride
-                    stride *= shape[a]
-            ifd = None
-            if len(pages) == count:
-                try:
-                    pg = pages[idx]
-                except IndexError as exc:  # damaged: fewer pages than the series claims
-                    raise ValueError(f"page {idx} of the series is missing ({exc})") from exc
-                ifd = getattr(pg, "index", None) if pg is not None else None
-            planes.append(
-                PlaneLocation(pos.get("Z", 0), pos.get("C", 0), t, tf.filehandle.name, ifd)
-            )
-    order = "XY" + "".join(a for a in reversed(non_yx) if a in "ZCT")
-    for a in "ZCT":
-        if a not in order:
-            order += a
+    table = lay.plane_table() if size_t * planes_c * size_z <= 200_000 else []
+    for t, c, z, ifd in table:
+        if ifd is not None and ifd >= ifd_count:
+            ifd = None  # contiguous data past the last IFD (ImageJ > 4 GB)
+        planes.append(PlaneLocation(z, c, t, filename, ifd))
     return SeriesSummary(
-        index=k,
-        name=s.name or None,
-        size_x=shape.get("X", 1),
-        size_y=shape.get("Y", 1),
+        index=index,
+        name=lay.name,
+        size_x=size_x,
+        size_y=size_y,
         size_z=size_z,
-        size_c=size_c,
+        size_c=planes_c * spp,
         size_t=size_t,
         samples_per_pixel=spp,
-        dtype=dtype,
-        dimension_order=order[:5] if len(order) >= 5 else "XYZCT",
-        physical_size_x=px,
-        physical_size_y=py,
-        physical_size_z=pz,
+        dtype=DTYPE_TO_OME[lay.dtype.name],
+        dimension_order=lay.dimension_order,
+        physical_size_x=physical["x"],
+        physical_size_y=physical["y"],
+        physical_size_z=physical["z"],
         physical_size_units=units,
         time_increment=tinc,
         channels=channels,
@@ -537,7 +492,7 @@ def info(path: StrPath) -> FileInfo:
                 )
             warnings += _conflicts(p, structure, series)
     if not series and structure.ifds:
-        series, more = _tifffile_series(p, variants)
+        series, more = _tifffile_series(p, structure.ifd_count)
         warnings += more
     return FileInfo(
         path=p,

@@ -488,7 +488,9 @@ class PlaneMap:
     (plane index, TiffData index) for planes mapped again (T5); ``overflow`` lists
     (TiffData index, excess) for PlaneCounts reaching past the last plane;
     ``unmapped`` the plane indices nothing maps (T4); ``filled`` the plane indices
-    mapped only by Bio-Formats' fill-down (T6).
+    mapped only by Bio-Formats' fill-down (T6); ``counted`` is True when the Image
+    has no TiffData and its planes were assigned to the file's IFDs in
+    DimensionOrder (N4, T1; their ``PlaneRef.tiffdata`` is -1).
     """
 
     planes: dict[int, PlaneRef]
@@ -496,6 +498,7 @@ class PlaneMap:
     overflow: tuple[tuple[int, int], ...]
     unmapped: tuple[int, ...]
     filled: tuple[int, ...]
+    counted: bool = False
 
 
 def plane_map(
@@ -505,6 +508,11 @@ def plane_map(
     fill_down: bool = True,
 ) -> PlaneMap:
     """Apply TiffData semantics (checklist T1-T6) to find every plane's IFD.
+
+    An Image without TiffData is read the way Bio-Formats
+    reads it (N4): plane ``i`` in DimensionOrder is IFD ``i`` of the file holding the
+    XML, as far as the file has IFDs. ``info``, the OME-TIFF reader and the validator
+    all take their plane map from here.
 
     Parameters
     ----------
@@ -527,6 +535,11 @@ def plane_map(
         vals = (index % s0, index // s0 % s1, index // (s0 * s1) % s2)
         return vals[iz], vals[ic], vals[it]
 
+    if not image.tiffdata:
+        n = ifd_count(None, None) if ifd_count else None
+        count = total if n is None else min(n, total)
+        counted = {i: PlaneRef(*zct_of(i), None, None, i, -1) for i in range(count)}
+        return PlaneMap(counted, (), (), tuple(range(count, total)), (), counted=True)
     stride = {letters[0]: 1, letters[1]: s0, letters[2]: s0 * s1}
     st_z, st_c, st_t = stride["Z"], stride["C"], stride["T"]
     planes: dict[int, PlaneRef] = {}

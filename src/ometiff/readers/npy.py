@@ -16,7 +16,7 @@ from ome_types import model as m
 from ometiff.errors import InvalidTiffError, UnsupportedFormatError
 from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
-from ometiff.readers.tiff import plane_dtype
+from ometiff.readers.tifflayout import plane_dtype
 from ometiff.types import DTYPE_TO_OME
 
 if TYPE_CHECKING:

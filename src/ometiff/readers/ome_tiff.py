@@ -34,7 +34,8 @@ from ometiff.ome.view import ChannelView
 from ometiff.ome.xml import is_ome_xml
 from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
-from ometiff.readers.tiff import page_plane, plane_dtype
+from ometiff.readers.tiff import page_plane
+from ometiff.readers.tifflayout import plane_dtype
 from ometiff.tiff.names import OME_XML_SUFFIXES, TIFF_SUFFIXES, has_tiff_magic
 from ometiff.types import DTYPE_TO_OME
 
@@ -147,20 +148,11 @@ class OmeTiffReader(Reader):
     # -- file access ---------------------------------------------------------------
 
     def _plane_map(self, image: ImageView, *, check: bool) -> PlaneMap:
-        from ometiff.ome.view import PlaneMap, PlaneRef, plane_map
+        from ometiff.ome.view import plane_map
 
-        if not image.tiffdata:
-            # N4: no TiffData: count IFDs of this file in DimensionOrder (T1).
-            count = self._set.ifd_count_of(self._set.entry) or 0
-            planes = {
-                i: PlaneRef(*image.zct_of(i), None, None, i, 0)
-                for i in range(min(count, image.plane_count))
-            }
+        pm = plane_map(image, ifd_count=self._set.ifd_count)
+        if pm.counted and check:
             self.notes.skip("TiffData", "absent; IFDs assigned in DimensionOrder (N4)")
-            unmapped = tuple(i for i in range(image.plane_count) if i not in planes)
-            pm = PlaneMap(planes, (), (), unmapped, ())
-        else:
-            pm = plane_map(image, ifd_count=self._set.ifd_count)
         if 0 not in pm.planes or (check and pm.unmapped):
             z, c, t = image.zct_of(pm.unmapped[0])
             raise OmeXmlError(

@@ -27,7 +27,7 @@ from ome_types import model as m
 from ometiff.errors import InvalidTiffError, UnsupportedFormatError
 from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
-from ometiff.readers.tiff import plane_dtype
+from ometiff.readers.tifflayout import plane_dtype
 from ometiff.tiff.names import TIFF_SUFFIXES, has_tiff_suffix
 from ometiff.types import DTYPE_TO_OME
 

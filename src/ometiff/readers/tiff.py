@@ -1,10 +1,10 @@
 """TIFF reader for every non-OME flavour tifffile knows, via its series.
 
 ImageJ hyperstacks, Micro-Manager MMStack, Zeiss LSM, MetaMorph STK, Aperio SVS,
-Hamamatsu NDPI, QPTIFF, ScanImage and plain multi-page / RGB TIFF. Each tifffile
-series (level 0) becomes one OME Image. Axes that OME has no dimension for are
-folded into T (or Z/C when those are free); positions (R, P) become separate
-series. Metadata of each flavour is mapped by :mod:`ometiff.readers.tiffmeta`.
+Hamamatsu NDPI, QPTIFF, ScanImage and plain multi-page / RGB TIFF. The series and
+where each plane lives come from :func:`ometiff.readers.tifflayout.tiff_layouts`
+(shared with ``ometiff info``); metadata of each flavour is mapped by
+:mod:`ometiff.readers.tiffmeta`. Every pyramid level tifffile finds can be read (``read_plane(..., level=)``).
 """
 
 from __future__ import annotations
@@ -12,27 +12,30 @@ from __future__ import annotations
 import math
 import struct
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import tifffile
 
-from ometiff.errors import InvalidTiffError, UnsupportedFormatError
+from ometiff.errors import InvalidTiffError, NoSuchPlaneError
+from ometiff.ome.colour import rgba_to_ome
 from ometiff.readers.base import Reader
 from ometiff.readers.decode import DECODE_ERRORS, decode_page
 from ometiff.readers.source import SeriesSource
+from ometiff.readers.tifflayout import TiffLayout, tiff_layouts
+from ometiff.readers.tiffmeta import ANNOTATION_NS, TiffCalibration
 from ometiff.tiff.names import TIFF_SUFFIXES, TIFF_VENDOR_SUFFIXES
 from ometiff.tiff.structure import is_tiff
 from ometiff.types import DTYPE_TO_OME
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ome_types import model as m
 
     from ometiff.types import StrPath
 
-_POSITION_AXES = "RP"  # become separate series, like Bio-Formats
 # What a damaged file makes tifffile raise: its own error, bad values, short reads,
 # unpackable bytes, and codec failures (imagecodecs errors are RuntimeErrors).
 # Programming errors (TypeError, AttributeError, KeyError, ...) are not caught:
@@ -44,25 +47,6 @@ _READ_ERRORS = (tifffile.TiffFileError, ValueError, OSError, EOFError, struct.er
 _PAGE_ERRORS = (*_READ_ERRORS, IndexError)
 
 
-def plane_dtype(dtype: np.dtype, where: object) -> np.dtype:
-    """The OME-representable dtype for pixels of ``dtype`` (D2), native byte order.
-
-    float16 widens to float32 and bool to uint8 (both lossless); 64-bit integers
-    have no OME pixel type and are refused.
-    """
-    dt = np.dtype(dtype).newbyteorder("=")
-    if dt.kind == "b":
-        return np.dtype("uint8")
-    if dt == np.float16:
-        return np.dtype("float32")
-    if dt.name not in DTYPE_TO_OME:
-        raise UnsupportedFormatError(
-            f"{where}: pixel type {dt.name} has no OME equivalent (D2: int8..uint32, "
-            "float, double, complex)"
-        )
-    return dt
-
-
 def page_plane(
     page: Any, samples: int, dtype: np.dtype, yx: tuple[int, int], *, where: str,
     sample: int | None = None,
@@ -72,19 +56,33 @@ def page_plane(
     ``sample`` picks one sample of a multi-sample page (non-RGB samples read as
     channels).
     """
+    return as_plane(decode(page, where=where), page.axes, samples, dtype, yx, where=where,
+                    sample=sample)
+
+
+def decode(page: Any, *, where: str) -> np.ndarray:
+    """The pixels of one page (all its slices and samples); the one place pages are decoded."""
     try:
-        arr = decode_page(page)
+        arr: np.ndarray = decode_page(page)  # Bio-Formats' planar YCbCr JPEG tiles too
     except DECODE_ERRORS as exc:
         raise InvalidTiffError(f"{where}: cannot read pixel data ({exc})") from exc
-    return _as_plane(arr, page.axes, samples, dtype, yx, where=where, sample=sample)
+    return arr
 
 
-def _as_plane(
+def as_plane(
     arr: np.ndarray, axes: str, samples: int, dtype: np.dtype, yx: tuple[int, int], *,
-    where: str, sample: int | None = None,
+    where: str, sample: int | None = None, depth: int = 0,
 ) -> np.ndarray:
+    """One plane of a decoded page with tifffile ``axes``, as ``(Y, X)`` or ``(Y, X, S)``.
+
+    ``depth`` picks a slice of a volumetric page (ImageDepth, axis Z); ``sample`` one
+    sample of a multi-sample page.
+    """
     if arr.size == 0:
         raise InvalidTiffError(f"{where}: the plane decodes to no pixels")
+    if "Z" in axes and arr.ndim == len(axes):
+        arr = np.take(arr, depth, axis=axes.index("Z"))
+        axes = axes.replace("Z", "")
     if "S" in axes and arr.ndim == len(axes):
         arr = np.moveaxis(arr, axes.index("S"), -1)
     if sample is not None:
@@ -98,22 +96,6 @@ def _as_plane(
     if arr.dtype != dtype:
         arr = arr.astype(dtype)
     return arr
-
-
-@dataclass
-class _Layout:
-    """How one output series maps onto one tifffile series."""
-
-    series: int  # tifffile series index
-    frame_shape: tuple[int, ...]  # sizes of the frame (non-page) axes
-    dims: dict[str, list[int]]  # "T"/"C"/"Z" -> frame axis positions (in order)
-    sample_axis: bool  # C also runs over samples of the page (non-RGB samples)
-    fixed: dict[int, int]  # frame axis -> fixed index (positions)
-    shape: tuple[int, int, int, int, int]
-    samples: int
-    dtype: np.dtype
-    page_axes: str
-    name: str | None
 
 
 class TiffReader(Reader):
@@ -143,148 +125,97 @@ class TiffReader(Reader):
         self._ome: m.OME | None = None
 
     def _init_layouts(self) -> None:
-        try:
-            series = list(self._tf.series)
-        except _READ_ERRORS as exc:
-            raise InvalidTiffError(f"{self.path}: not a readable TIFF: {exc}") from exc
         self._lock = threading.Lock()
-        self._memmaps: dict[int, np.ndarray] = {}
-        self._layouts: list[_Layout] = []
-        for index, s in enumerate(series):
-            if s.kind == "lsm" and index > 0:
-                self.notes.skip(f"LSM series {index}", "thumbnail images are not converted")
-                continue
-            self._layouts.extend(self._layout(index, s))
-        if not self._layouts:
-            raise InvalidTiffError(f"{self.path}: the TIFF holds no image")
+        self._memmaps: dict[int, np.ndarray | None] = {}
+        self._volume: tuple[tuple[int, int, int], np.ndarray] | None = None  # last volume
+        found = tiff_layouts(self._tf, self.notes, where=self.path)
+        self._layouts = found.layouts
+        self._calibration = found.calibration
 
     @property
     def kind(self) -> str:
         """tifffile's flavour of the first series ('imagej', 'lsm', 'generic'...)."""
         return str(self._tf.series[0].kind)
 
-    def _layout(self, index: int, s: Any) -> list[_Layout]:
-        where = f"{self.path} series {index}"
-        # the unsqueezed layout: tifffile >= 2026.11 keeps it in .axes/.shape and
-        # dropped get_axes/get_shape; older releases squeeze .axes by default
-        if hasattr(s, "get_axes"):
-            axes: str = s.get_axes(False)
-            shape: tuple[int, ...] = tuple(s.get_shape(False))
-        else:
-            axes, shape = s.axes, tuple(s.shape)
-        if 0 in shape:
-            raise InvalidTiffError(f"{where}: empty image (shape {shape})")
-        kf = s.keyframe
-        page_elems = math.prod(kf.shaped)
-        k = axes.rfind("Y") if "Y" in axes else len(shape)
-        acc = math.prod(shape[k:])
-        while k > 0 and acc < page_elems:
-            k -= 1
-            acc *= shape[k]
-        if acc != page_elems:
-            raise InvalidTiffError(f"{where}: pages do not tile the series shape {shape}")
-        frame_axes, page_axes = axes[:k], axes[k:]
-        page_shape = shape[k:]
-        sizes = dict(zip(page_axes, page_shape, strict=True))
-        if "Y" not in sizes or "X" not in sizes:
-            raise UnsupportedFormatError(f"{where}: page axes {page_axes} have no Y and X")
-        extra_page = [a for a in page_axes if a not in "YXS" and sizes[a] > 1]
-        if extra_page:
-            raise UnsupportedFormatError(
-                f"{where}: pages with {''.join(extra_page)} depth are not supported"
-            )
-        nsamples = sizes.get("S", 1)
-        rgb = nsamples in (3, 4) and kf.photometric in (2, 6)  # RGB, YCbCr (decoded)
-        samples = nsamples if rgb else 1
-        sample_axis = nsamples > 1 and not rgb
-        if sample_axis:
-            self.notes.skip(
-                f"{where} SamplesPerPixel={nsamples}", "non-RGB samples read as channels"
-            )
-        dtype = plane_dtype(s.dtype, where)
-        if dtype != np.dtype(s.dtype).newbyteorder("="):
-            self.notes.skip(f"{where} pixel type {np.dtype(s.dtype).name}",
-                            f"widened to {dtype.name} (D2)")
-        frame_shape = shape[:k]
-        dims: dict[str, list[int]] = {"T": [], "C": [], "Z": []}
-        positions: list[int] = []
-        for i, a in enumerate(frame_axes):
-            if a in dims:
-                dims[a].append(i)
-            elif a in _POSITION_AXES and frame_shape[i] > 1:
-                positions.append(i)
-        for i, a in enumerate(frame_axes):
-            if a in dims or (a in _POSITION_AXES and frame_shape[i] > 1):
-                continue
-            if frame_shape[i] == 1:
-                continue
-            free = next((d for d in "TZC" if not dims[d]), "T")
-            dims[free].append(i)
-            self.notes.skip(f"{where} axis {a} (size {frame_shape[i]})",
-                            f"no OME dimension; stored along {free}")
-        size = {d: math.prod(frame_shape[i] for i in dims[d]) for d in dims}
-        size_c = size["C"] * (nsamples if sample_axis else 1)
-        out_shape = (size["T"], size_c, size["Z"], sizes["Y"], sizes["X"])
-        combos: list[dict[int, int]] = [{}]
-        for i in positions:
-            combos = [{**c, i: v} for c in combos for v in range(frame_shape[i])]
-        name = getattr(s, "name", None) or None
-        layouts = []
-        for combo in combos:
-            label = name
-            if combo:
-                label = f"{name or self.path.name} " + " ".join(
-                    f"{frame_axes[i]}{v}" for i, v in combo.items()
-                )
-            layouts.append(_Layout(index, frame_shape, dims, sample_axis, combo, out_shape,
-                                   samples, dtype, page_axes, label))
-        return layouts
-
     # -- pixels ---------------------------------------------------------------------
 
-    def _frame(self, lay: _Layout, t: int, c: int, z: int) -> tuple[int, int | None]:
-        """(page index in the series, sample index or None) of a plane."""
-        index = [0] * len(lay.frame_shape)
-        for i, v in lay.fixed.items():
-            index[i] = v
-        sample = None
-        if lay.sample_axis:
-            nsamples = lay.shape[1] // max(1, math.prod(lay.frame_shape[i] for i in lay.dims["C"]))
-            c, sample = divmod(c, nsamples)
-        for d, value in (("T", t), ("C", c), ("Z", z)):
-            for i in reversed(lay.dims[d]):
-                value, index[i] = divmod(value, lay.frame_shape[i])
-        k = int(np.ravel_multi_index(index, lay.frame_shape)) if index else 0
-        return k, sample
-
-    def _contiguous(self, lay: _Layout) -> np.ndarray | None:
+    def _contiguous(self, lay: TiffLayout) -> np.ndarray | None:
         """A memory map of an uncompressed contiguous series (fast path), else None."""
-        if lay.series in self._memmaps:
-            return self._memmaps[lay.series]
-        s = self._tf.series[lay.series]
+        if lay.index in self._memmaps:
+            return self._memmaps[lay.index]
+        s = lay.series
+        kf = s.keyframe
         mm = None
         offset = getattr(s, "dataoffset", None)
-        if offset is not None and s.keyframe.compression == 1 and s.keyframe.fillorder == 1:
-            if s.keyframe.predictor == 1 and s.keyframe.bitspersample % 8 == 0:
+        if offset is not None and kf.compression == 1 and kf.fillorder == 1:
+            if kf.predictor == 1 and kf.bitspersample % 8 == 0:
                 dt = np.dtype(s.dtype).newbyteorder(self._tf.byteorder)
-                shape = (*lay.frame_shape, *s.keyframe.shape)
+                shape = (*lay.frame_shape, *kf.shape)
                 try:
                     mm = np.memmap(self.path, dtype=dt, mode="r", offset=offset, shape=shape)
                 except (ValueError, OSError):
                     mm = None
-        self._memmaps[lay.series] = mm  # type: ignore[assignment]
+        self._memmaps[lay.index] = mm
         return mm
 
-    def _getter(self, lay: _Layout) -> Any:
-        s = self._tf.series[lay.series]
-        y, x = lay.shape[3], lay.shape[4]
-        kf_axes = s.keyframe.axes
-        where = f"{self.path} series {lay.series}"
+    def _page(self, s: Any, k: int, where: str) -> Any:
+        try:
+            page = s.pages[k] if len(s.pages) > k else None
+            if page is None and len(self._tf.series) == 1:
+                # ImageJ series that tifffile assumed contiguous but are not
+                page = self._tf.pages[s.keyframe.index + k]
+        except _PAGE_ERRORS as exc:
+            raise InvalidTiffError(f"{where}: page {k} cannot be read: {exc}") from exc
+        if page is None:
+            raise InvalidTiffError(f"{where}: page {k} is missing (truncated file?)")
+        return page
+
+    def _decoded(self, lay: TiffLayout, level: int, k: int, where: str) -> np.ndarray:
+        """Page ``k`` of a level decoded; the last volumetric page is kept, so that
+        reading its slices one by one decodes it once."""
+        key = (lay.index, level, k)
+        if self._volume is not None and self._volume[0] == key:
+            return self._volume[1]
+        s = lay.series if level == 0 else lay.series.levels[level]
+        page = self._page(s, k, where)
+        arr = decode(page, where=f"{where} page {k} (IFD {getattr(page, 'index', None)})")
+        if lay.depth > 1:
+            self._volume = (key, arr)
+        return arr
+
+    def level_shapes(self, series: int) -> list[tuple[int, int, int, int, int]]:
+        """``(T, C, Z, Y, X)`` of level 0 and each reduced level tifffile finds (SVS,
+        NDPI, SubIFD pyramids); the levels share the series' page layout."""
+        if not 0 <= series < len(self._layouts):
+            raise NoSuchPlaneError(f"{self.path}: no series {series}")
+        lay = self._layouts[series]
+        out = [lay.shape]
+        for level in lay.series.levels[1:]:
+            kf = level.keyframe
+            out.append((*lay.shape[:3], int(kf.imagelength), int(kf.imagewidth)))
+        return out
+
+    def read_plane(self, series: int, t: int, c: int, z: int, *, level: int = 0) -> np.ndarray:
+        """One plane of one pyramid level: ``(Y, X)``, or ``(Y, X, S)`` for RGB(A)."""
+        self.check_plane(series, t, c, z, level=level)
+        return self._getter(series, level)(t, c, z)
+
+    def _getter(self, index: int, level: int = 0) -> Any:
+        """``get_plane(t, c, z)`` of series ``index`` at pyramid ``level`` (0 = full size):
+        pyramid levels of a tifffile series share its page layout, so a plane is found
+        on every level the same way (:meth:`TiffLayout.locate`)."""
+        lay = self._layouts[index]
+        levels = lay.series.levels
+        if not 0 <= level < len(levels):
+            raise InvalidTiffError(f"{self.path} series {index}: no pyramid level {level}")
+        kf = levels[level].keyframe
+        y, x = (lay.shape[3], lay.shape[4]) if level == 0 else (kf.imagelength, kf.imagewidth)
+        where = f"{self.path} series {lay.index}" + (f" level {level}" if level else "")
 
         def get_plane(t: int, c: int, z: int) -> np.ndarray:
-            k, sample = self._frame(lay, t, c, z)
+            k, depth, sample = lay.locate(t, c, z)
             with self._lock:
-                mm = self._contiguous(lay)
+                mm = self._contiguous(lay) if level == 0 else None
                 if mm is not None:
                     arr = np.asarray(mm[np.unravel_index(k, lay.frame_shape)] if lay.frame_shape
                                      else mm)
@@ -292,67 +223,29 @@ class TiffReader(Reader):
                         arr = np.array(arr, dtype=arr.dtype.newbyteorder("="))
                     except OSError as exc:
                         raise InvalidTiffError(f"{where}: truncated: {exc}") from exc
-                    return _as_plane(arr, kf_axes, lay.samples, lay.dtype, (y, x),
-                                     where=where, sample=sample)
-                try:
-                    page = s.pages[k] if len(s.pages) > k else None
-                    if page is None and len(self._tf.series) == 1:
-                        # ImageJ series that tifffile assumed contiguous but are not
-                        page = self._tf.pages[s.keyframe.index + k]
-                except _PAGE_ERRORS as exc:
-                    raise InvalidTiffError(f"{where}: page {k} cannot be read: {exc}") from exc
-                if page is None:
-                    raise InvalidTiffError(f"{where}: page {k} is missing (truncated file?)")
-                return page_plane(page, lay.samples, lay.dtype, (y, x),
-                                  where=f"{where} page {k} (IFD {page.index})",
-                                  sample=sample)
+                else:
+                    arr = self._decoded(lay, level, k, where)
+            return as_plane(arr, kf.axes, lay.samples, lay.dtype, (y, x),
+                            where=f"{where} page {k}", sample=sample, depth=depth)
 
         return get_plane
+
+    @property
+    def layouts(self) -> tuple[TiffLayout, ...]:
+        """The series as laid out for ``info`` and conversion (one per OME Image)."""
+        return self._layouts
 
     # -- Reader API -----------------------------------------------------------------
 
     def sources(self) -> list[SeriesSource]:
         return [
-            SeriesSource(lay.shape, lay.samples, lay.dtype, self._getter(lay), name=lay.name)
-            for lay in self._layouts
+            SeriesSource(lay.shape, lay.samples, lay.dtype, self._getter(i), name=lay.name)
+            for i, lay in enumerate(self._layouts)
         ]
-
-    def level_shapes(self, series: int) -> list[tuple[int, int, int, int, int]]:
-        """Level 0 and each reduced level tifffile finds (SVS, NDPI, SubIFD pyramids)."""
-        lay = self._source_layout(series)
-        out = [lay.shape]
-        for level in self._tf.series[lay.series].levels[1:]:
-            kf = level.keyframe
-            out.append((*lay.shape[:3], int(kf.imagelength), int(kf.imagewidth)))
-        return out
-
-    def read_plane(self, series: int, t: int, c: int, z: int, *, level: int = 0) -> np.ndarray:
-        if not level:
-            return super().read_plane(series, t, c, z)
-        self.check_plane(series, t, c, z, level=level)
-        lay = self._layouts[series]
-        y, x = self.level_shapes(series)[level][3:]
-        k, sample = self._frame(lay, t, c, z)
-        where = f"{self.path} series {lay.series} level {level}"
-        with self._lock:
-            try:
-                page = self._tf.series[lay.series].levels[level].pages[k]
-            except _READ_ERRORS as exc:
-                raise InvalidTiffError(f"{where}: page {k} cannot be read: {exc}") from exc
-            if page is None:
-                raise InvalidTiffError(f"{where}: page {k} is missing (truncated file?)")
-            return page_plane(page, lay.samples, lay.dtype, (y, x),
-                              where=f"{where} page {k}", sample=sample)
-
-    def _source_layout(self, series: int) -> _Layout:
-        self._source(series)  # NoSuchPlaneError for a series out of range
-        return self._layouts[series]
 
     def ome(self) -> m.OME:
         if self._ome is None:
-            from ometiff.readers.tiffmeta import build_tiff_ome
-
-            self._ome = build_tiff_ome(self._tf, self._layouts, self.notes)
+            self._ome = _build_ome(self._tf, self._layouts, self._calibration)
         return self._ome.model_copy(deep=True)  # callers may edit their copy
 
     def original_metadata(self) -> dict[str, str]:
@@ -363,3 +256,65 @@ class TiffReader(Reader):
     def close(self) -> None:
         self._memmaps.clear()
         self._tf.close()
+
+
+def _build_ome(
+    tf: tifffile.TiffFile, layouts: Sequence[TiffLayout], cal: TiffCalibration
+) -> m.OME:
+    """The OME of a non-OME TIFF: one Image per layout, flavour metadata mapped."""
+    from ome_types import model as m
+
+    annotations = []
+    if cal.annotations:
+        annotations.append(
+            m.MapAnnotation(
+                id="Annotation:0",
+                namespace=ANNOTATION_NS + "/tiff",
+                value=m.Map(ms=[m.Map.M(k=k, value=v) for k, v in cal.annotations.items()]),
+            )
+        )
+    images = []
+    for i, lay in enumerate(layouts):
+        t, c, z, y, x = lay.shape
+        px_kw: dict[str, Any] = {}
+        for axis, (value, unit) in lay.physical.items():
+            px_kw[f"physical_size_{axis}"] = value
+            px_kw[f"physical_size_{axis}_unit"] = m.UnitsLength(unit)
+        if lay.time_increment:
+            px_kw["time_increment"] = lay.time_increment[0]
+            px_kw["time_increment_unit"] = m.UnitsTime(lay.time_increment[1])
+        channels = []
+        for k in range(c):
+            ch: dict[str, Any] = {"id": f"Channel:{i}:{k}", "samples_per_pixel": lay.samples}
+            if lay.channel_names[k]:
+                ch["name"] = lay.channel_names[k]
+            rgba = lay.channel_colors[k]
+            if rgba is not None:
+                ch["color"] = rgba_to_ome(*rgba)  # R4
+            channels.append(m.Channel(**ch))
+        planes = []
+        if cal.delta_t and len(cal.delta_t) >= t:
+            planes = [
+                m.Plane(the_t=ti, the_c=ci, the_z=zi, delta_t=cal.delta_t[ti],
+                        delta_t_unit=m.UnitsTime("s"))
+                for ti in range(t)
+                for ci in range(c)
+                for zi in range(z)
+            ]
+        pixels = m.Pixels(
+            id=f"Pixels:{i}",
+            dimension_order=m.Pixels_DimensionOrder(lay.dimension_order),
+            type=m.PixelType(DTYPE_TO_OME[lay.dtype.name]),
+            size_x=x, size_y=y, size_z=z, size_c=c * lay.samples, size_t=t,
+            channels=channels,
+            planes=planes,
+            **px_kw,
+        )
+        refs = [m.AnnotationRef(id="Annotation:0")] if annotations else []
+        images.append(
+            m.Image(id=f"Image:{i}", name=lay.name or str(tf.filename), pixels=pixels,
+                    acquisition_date=cal.date, annotation_refs=refs)
+        )
+    return m.OME(
+        images=images, structured_annotations=m.StructuredAnnotations(map_annotations=annotations)
+    )

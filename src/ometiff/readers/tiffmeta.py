@@ -11,34 +11,25 @@ import datetime as _dt
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from ome_types import model as m
 
-from ometiff.ome.colour import rgba_to_ome
 from ometiff.ome.units import LENGTH_UNITS_M, convert, length_symbol, time_symbol
-from ometiff.types import DTYPE_TO_OME
 
 if TYPE_CHECKING:
     import tifffile
 
     from ometiff.readers.base import MappingNotes
 
+#: A channel colour: red, green, blue, alpha (0-255 each).
+RGBA = tuple[int, int, int, int]
 
-class SeriesLayout(Protocol):
-    """What :func:`build_tiff_ome` needs of the TIFF reader's series layouts."""
-
-    series: int  # tifffile series index
-    shape: tuple[int, int, int, int, int]  # (T, C, Z, Y, X)
-    samples: int
-    dtype: np.dtype
-    name: str | None
 
 ANNOTATION_NS = "ometiff/original-metadata"
 
 
-def _length_unit(raw: object, source: str, meta: _Meta, notes: MappingNotes) -> str | None:
+def _length_unit(raw: object, source: str, meta: TiffCalibration, notes: MappingNotes) -> str | None:
     """The UnitsLength symbol of a file's length unit when it is a physical length.
 
     Otherwise None and a note: 'pixel' is uncalibrated; a spelling not in the unit
@@ -55,6 +46,9 @@ def _length_unit(raw: object, source: str, meta: _Meta, notes: MappingNotes) -> 
         else:
             notes.skip(f"{source} {raw!r}", "not a physical unit; sizes left unset (U3)")
     return None
+
+def _rgba(r: int, g: int, b: int, a: int = 255) -> RGBA:
+    return int(r), int(g), int(b), int(a)
 
 
 def _res_size(page: Any, tag: str) -> float | None:
@@ -75,21 +69,21 @@ def _positive(value: object) -> float | None:
     return v if math.isfinite(v) and v > 0 else None
 
 
-class _Meta:
+class TiffCalibration:
     """Per-file facts shared by every series, filled by the flavour mappers."""
 
     def __init__(self) -> None:
         self.psize: dict[str, tuple[float, str]] = {}
         self.time_increment: tuple[float, str] | None = None
         self.channel_names: list[str | None] = []
-        self.channel_colors: list[m.Color | None] = []
+        self.channel_colors: list[RGBA | None] = []
         self.delta_t: list[float] = []
         self.date: _dt.datetime | None = None
         self.annotations: dict[str, str] = {}
         self.unknown_units: list[str] = []  # units the file states that are not mapped (U3)
 
 
-def _imagej(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
+def _imagej(tf: tifffile.TiffFile, meta: TiffCalibration, notes: MappingNotes) -> None:
     ij = tf.imagej_metadata or {}
     page = tf.pages.first
     # ImageJ's Calibration: `unit` is X's, `yunit`/`zunit` only when they differ;
@@ -131,7 +125,7 @@ def _imagej(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
             lut = np.asarray(lut)
             if lut.ndim == 2 and lut.shape[0] == 3:
                 r, g, b = (int(v) for v in lut[:, -1])
-                meta.channel_colors.append(m.Color(rgba_to_ome(r, g, b)))
+                meta.channel_colors.append(_rgba(r, g, b))
         notes.map("ImageJ LUTs", "Channel@Color (the LUT's brightest entry)")
     ranges = ij.get("Ranges")
     if ranges:
@@ -152,7 +146,7 @@ def _imagej(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
         notes.skip("ImageJ overlays/ROIs", "not converted to OME ROIs")
 
 
-def _lsm(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
+def _lsm(tf: tifffile.TiffFile, meta: TiffCalibration, notes: MappingNotes) -> None:
     lsm = tf.lsm_metadata or {}
     for axis in ("X", "Y", "Z"):
         size = _positive(lsm.get(f"VoxelSize{axis}"))
@@ -170,7 +164,7 @@ def _lsm(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
     colors = lsm.get("ChannelColors") or {}
     for rgba in colors.get("Colors", []) or []:
         r, g, b = (int(v) for v in list(rgba)[:3])
-        meta.channel_colors.append(m.Color(rgba_to_ome(r, g, b)))
+        meta.channel_colors.append(_rgba(r, g, b))
     names = colors.get("ColorNames") or []
     meta.channel_names = [str(n) if n else None for n in names]
     if names:
@@ -182,7 +176,7 @@ def _lsm(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
         notes.map("LSM TimeStamps", "Plane@DeltaT")
 
 
-def _mmstack(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
+def _mmstack(tf: tifffile.TiffFile, meta: TiffCalibration, notes: MappingNotes) -> None:
     mm = tf.micromanager_metadata or {}
     summary = mm.get("Summary") or {}
     px = _positive(summary.get("PixelSize_um"))
@@ -203,7 +197,7 @@ def _mmstack(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
         notes.map("Micro-Manager ChNames", "Channel@Name")
 
 
-def _stk(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
+def _stk(tf: tifffile.TiffFile, meta: TiffCalibration, notes: MappingNotes) -> None:
     stk = tf.stk_metadata or {}
     unit = _length_unit(stk.get("CalibrationUnits"), "MetaMorph CalibrationUnits", meta, notes)
     if unit is None:
@@ -219,7 +213,7 @@ def _stk(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
         meta.psize["z"] = (dz, unit)
 
 
-def _svs(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
+def _svs(tf: tifffile.TiffFile, meta: TiffCalibration, notes: MappingNotes) -> None:
     desc = tf.pages.first.description or ""
     match = re.search(r"MPP\s*=\s*([0-9.eE+-]+)", desc)
     if match and _positive(match.group(1)) is not None:
@@ -232,7 +226,7 @@ def _svs(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
             meta.annotations[f"Aperio {key.strip()}"] = value.strip()
 
 
-def _generic(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
+def _generic(tf: tifffile.TiffFile, meta: TiffCalibration, notes: MappingNotes) -> None:
     page = tf.pages.first
     unit_tag = page.tags.get("ResolutionUnit")
     unit = int(unit_tag.value) if unit_tag is not None else 2
@@ -249,7 +243,7 @@ def _generic(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
         )
 
 
-def _date(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
+def _date(tf: tifffile.TiffFile, meta: TiffCalibration, notes: MappingNotes) -> None:
     tag = tf.pages.first.tags.get("DateTime")
     if tag is None:
         return
@@ -260,13 +254,13 @@ def _date(tf: tifffile.TiffFile, meta: _Meta, notes: MappingNotes) -> None:
         notes.skip(f"TIFF DateTime {tag.value!r}", "not in 'YYYY:MM:DD HH:MM:SS' form")
 
 
-def tiff_calibration(tf: tifffile.TiffFile, notes: MappingNotes) -> _Meta:
+def tiff_calibration(tf: tifffile.TiffFile, notes: MappingNotes) -> TiffCalibration:
     """Per-file facts of a non-OME TIFF (physical sizes, time step, channel names and
     colours, dates, key-values), from whichever flavour's metadata it carries.
 
     ``ometiff info`` and the TIFF reader both use it, so they agree.
     """
-    meta = _Meta()
+    meta = TiffCalibration()
     if tf.is_imagej:
         _imagej(tf, meta, notes)
     elif tf.is_lsm:
@@ -281,81 +275,6 @@ def tiff_calibration(tf: tifffile.TiffFile, notes: MappingNotes) -> _Meta:
         _generic(tf, meta, notes)
     _date(tf, meta, notes)
     return meta
-
-
-def build_tiff_ome(tf: tifffile.TiffFile, layouts: Sequence[SeriesLayout], notes: MappingNotes) -> m.OME:
-    """The OME of a non-OME TIFF: one Image per layout, flavour metadata mapped."""
-    meta = tiff_calibration(tf, notes)
-    images = []
-    annotations = []
-    if meta.annotations:
-        annotations.append(
-            m.MapAnnotation(
-                id="Annotation:0",
-                namespace=ANNOTATION_NS + "/tiff",
-                value=m.Map(ms=[m.Map.M(k=k, value=v) for k, v in meta.annotations.items()]),
-            )
-        )
-    name0 = str(tf.filename)
-    for i, lay in enumerate(layouts):
-        t, c, z, y, x = lay.shape
-        px_kw: dict[str, Any] = {}
-        for axis, (value, unit) in meta.psize.items():
-            if i > 0 and lay.series != layouts[0].series and axis in "xy" and tf.is_svs:
-                continue  # MPP describes level 0 of the main image only
-            px_kw[f"physical_size_{axis}"] = value
-            px_kw[f"physical_size_{axis}_unit"] = m.UnitsLength(unit)
-        if meta.time_increment:
-            px_kw["time_increment"] = meta.time_increment[0]
-            px_kw["time_increment_unit"] = m.UnitsTime(meta.time_increment[1])
-        channels = []
-        for k in range(c):
-            ch: dict[str, Any] = {"id": f"Channel:{i}:{k}", "samples_per_pixel": lay.samples}
-            if k < len(meta.channel_names) and meta.channel_names[k]:
-                ch["name"] = meta.channel_names[k]
-            if k < len(meta.channel_colors) and meta.channel_colors[k] is not None:
-                ch["color"] = meta.channel_colors[k]
-            channels.append(m.Channel(**ch))
-        planes = []
-        if meta.delta_t and len(meta.delta_t) >= t:
-            planes = [
-                m.Plane(
-                    the_t=ti,
-                    the_c=ci,
-                    the_z=zi,
-                    delta_t=meta.delta_t[ti],
-                    delta_t_unit=m.UnitsTime("s"),
-                )
-                for ti in range(t)
-                for ci in range(c)
-                for zi in range(z)
-            ]
-        pixels = m.Pixels(
-            id=f"Pixels:{i}",
-            dimension_order=m.Pixels_DimensionOrder.XYCZT,
-            type=m.PixelType(DTYPE_TO_OME[lay.dtype.name]),
-            size_x=x,
-            size_y=y,
-            size_z=z,
-            size_c=c * lay.samples,
-            size_t=t,
-            channels=channels,
-            planes=planes,
-            **px_kw,
-        )
-        refs = [m.AnnotationRef(id="Annotation:0")] if annotations else []
-        images.append(
-            m.Image(
-                id=f"Image:{i}",
-                name=lay.name or name0,
-                pixels=pixels,
-                acquisition_date=meta.date,
-                annotation_refs=refs,
-            )
-        )
-    return m.OME(
-        images=images, structured_annotations=m.StructuredAnnotations(map_annotations=annotations)
-    )
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, str], depth: int = 0) -> None:

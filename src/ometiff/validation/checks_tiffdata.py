@@ -95,9 +95,17 @@ def check_tiffdata_present(ctx: Context) -> Iterator[Issue]:
 def check_plane_mapping(ctx: Context) -> Iterator[Issue]:
     """T2-T6: every plane mapped exactly once; PlaneCount within the image; fill-down."""
     for image, pm in zip(ctx.images(), ctx.plane_maps, strict=False):
-        if not image.tiffdata:
-            continue
         total = image.plane_count
+        if pm.counted:  # no TiffData (N4): check_tiffdata_present warns; IFDs may run short
+            if pm.unmapped and not image.has_metadata_only:
+                yield error(
+                    "T4-plane-not-mapped",
+                    f"{ctx.image_loc(image)}/Pixels",
+                    f"without TiffData the planes are the file's IFDs in DimensionOrder (N4), "
+                    f"but there are only {len(pm.planes)} IFD(s) for {total} planes: add the "
+                    "missing planes or TiffData naming the files that hold them",
+                )
+            continue
         for n, (index, k) in enumerate(pm.duplicates):
             if n == _SHOW:
                 yield error(
