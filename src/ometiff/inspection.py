@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from ometiff.readers.tifflayout import TiffLayout
     from ometiff.types import StrPath
 
-JSON_VERSION = 1
+JSON_VERSION = 2  # 2: series of non-OME TIFFs as convert reads them (see README)
 
 
 @dataclass
