@@ -325,3 +325,19 @@ def test_cli_views(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info", "--json", str(path), str(path)]) == 0
     docs = json.loads(capsys.readouterr().out)
     assert isinstance(docs, list) and len(docs) == 2 and docs[0]["ifd_count"] == 6
+
+
+def test_json_version_is_documented(tmp_path: Path) -> None:
+    """The README's JSON table names the layout version `info --json` writes."""
+    import re
+
+    import numpy as np
+
+    import ometiff
+    from ometiff.inspection import JSON_VERSION
+
+    path = ometiff.write(tmp_path / "v.ome.tif", np.zeros((4, 4), np.uint8), axes="YX")
+    assert ometiff.info(path).to_dict()["json_version"] == JSON_VERSION
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    documented = re.search(r"`json_version` \| int \| version of this layout \((\d+)\)", readme)
+    assert documented is not None and int(documented.group(1)) == JSON_VERSION
