@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from lxml import etree
 
 from ometiff.errors import OmeXmlError
-from ometiff.ome.xml import SCHEMA_VERSIONS, local, schema_version
+from ometiff.ome.xml import SCHEMA_VERSIONS, element_path, schema_version
 
 if TYPE_CHECKING:
     from lxml.etree import _Element
@@ -102,18 +102,7 @@ def _readable_path(root: _Element, xpath: str | None) -> str:
         return xpath
     if not isinstance(found, list) or not found or not isinstance(found[0], etree._Element):
         return xpath
-    elem: Any = found[0]
-    parts: list[str] = []
-    while elem is not None:
-        name = local(elem.tag)
-        parent = elem.getparent()
-        if parent is None:
-            parts.append(name)
-        else:
-            same = [c for c in parent if c.tag == elem.tag]
-            parts.append(f"{name}[{same.index(elem)}]" if len(same) > 1 else name)
-        elem = parent
-    return "/".join(reversed(parts[:-1])) or parts[-1]  # relative to the OME root
+    return element_path(found[0])
 
 
 def _attribute_of(message: str) -> str | None:

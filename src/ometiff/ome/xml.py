@@ -151,3 +151,23 @@ def schema_version(root: _Element) -> str | None:
         return None
     version = m.group(1)
     return "2003-FC" if version == "FC" else version
+
+
+def element_path(elem: _Element) -> str:
+    """'Image[0]/Pixels/Plane[12]': where an element sits, relative to the OME root.
+
+    An index (0-based, among same-named siblings) is given only where an element
+    has same-named siblings; validation findings use this as their location.
+    """
+    parts: list[str] = []
+    node: _Element | None = elem
+    while node is not None:
+        name = local(node.tag)
+        parent = node.getparent()
+        if parent is None:
+            parts.append(name)
+        else:
+            same = parent.findall(node.tag)
+            parts.append(f"{name}[{same.index(node)}]" if len(same) > 1 else name)
+        node = parent
+    return "/".join(reversed(parts[:-1])) or parts[-1]

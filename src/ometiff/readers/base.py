@@ -209,3 +209,25 @@ class Reader(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {str(self.path)!r}>"
+
+
+def array_ome(
+    shape: tuple[int, int, int, int, int], samples: int, dtype: Any, name: str
+) -> OME:
+    """The OME of one series that carries no metadata of its own (arrays, image files).
+
+    Sizes, pixel type and one Channel per OME channel (R1, R2); no physical sizes,
+    which such inputs do not state (U3: never invented).
+    """
+    from ome_types import model as m
+
+    from ometiff.types import DTYPE_TO_OME
+
+    t, c, z, y, x = shape
+    channels = [m.Channel(id=f"Channel:0:{k}", samples_per_pixel=samples) for k in range(c)]
+    pixels = m.Pixels(
+        id="Pixels:0", dimension_order=m.Pixels_DimensionOrder.XYZCT,
+        type=m.PixelType(DTYPE_TO_OME[dtype.name]), size_x=x, size_y=y, size_z=z,
+        size_c=c * samples, size_t=t, channels=channels,
+    )
+    return m.OME(images=[m.Image(id="Image:0", name=name, pixels=pixels)])

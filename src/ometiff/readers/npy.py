@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from ome_types import model as m
 
 from ometiff.errors import InvalidTiffError, UnsupportedFormatError
-from ometiff.readers.base import Reader
+from ometiff.readers.base import Reader, array_ome
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.tifflayout import plane_dtype
-from ometiff.types import DTYPE_TO_OME
 
 if TYPE_CHECKING:
+    from ome_types import model as m
+
     from ometiff.types import StrPath
 
 _AXES = "TCZYXS"
@@ -104,15 +104,7 @@ class NpyReader(Reader):
                              name=self.path.stem)]
 
     def ome(self) -> m.OME:
-        t, c, z, y, x = self._shape
-        channels = [m.Channel(id=f"Channel:0:{k}", samples_per_pixel=self._samples)
-                    for k in range(c)]
-        pixels = m.Pixels(
-            id="Pixels:0", dimension_order=m.Pixels_DimensionOrder.XYZCT,
-            type=m.PixelType(DTYPE_TO_OME[self._dtype.name]), size_x=x, size_y=y, size_z=z,
-            size_c=c * self._samples, size_t=t, channels=channels,
-        )
-        return m.OME(images=[m.Image(id="Image:0", name=self.path.stem, pixels=pixels)])
+        return array_ome(self._shape, self._samples, self._dtype, self.path.stem)
 
     def close(self) -> None:
         mm = getattr(self._arr, "_mmap", None)

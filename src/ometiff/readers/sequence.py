@@ -22,16 +22,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from ome_types import model as m
 
 from ometiff.errors import InvalidTiffError, UnsupportedFormatError
-from ometiff.readers.base import Reader
+from ometiff.readers.base import Reader, array_ome
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.tifflayout import plane_dtype
 from ometiff.tiff.names import TIFF_SUFFIXES, has_tiff_suffix
-from ometiff.types import DTYPE_TO_OME
 
 if TYPE_CHECKING:
+    from ome_types import model as m
+
     from ometiff.types import StrPath
 
 IMAGE_SUFFIXES = (*TIFF_SUFFIXES, ".png", ".jpg", ".jpeg")
@@ -260,16 +260,8 @@ class SequenceReader(Reader):
         return self.path.name if self.path.is_dir() else self.path.parent.name or self.path.name
 
     def ome(self) -> m.OME:
-        t, c, z, y, x = self._shape
-        channels = [m.Channel(id=f"Channel:0:{k}", samples_per_pixel=self._samples)
-                    for k in range(c)]
-        pixels = m.Pixels(
-            id="Pixels:0", dimension_order=m.Pixels_DimensionOrder.XYZCT,
-            type=m.PixelType(DTYPE_TO_OME[self._dtype.name]), size_x=x, size_y=y, size_z=z,
-            size_c=c * self._samples, size_t=t, channels=channels,
-        )
         self.notes.skip("image files", "carry no calibration; physical sizes left unset (U3)")
-        return m.OME(images=[m.Image(id="Image:0", name=self._series_name(), pixels=pixels)])
+        return array_ome(self._shape, self._samples, self._dtype, self._series_name())
 
     def original_metadata(self) -> dict[str, str]:
         return {f"file t={t} c={c} z={z}": f.name for (t, c, z), f in self._grid.items()}

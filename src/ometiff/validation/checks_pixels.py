@@ -20,7 +20,7 @@ from ometiff.ome.units import (
     TIME_UNITS_S,
     unit_attr_symbol,
 )
-from ometiff.ome.xml import local
+from ometiff.ome.xml import element_path, local
 from ometiff.tiff.names import BIOFORMATS_UNREADABLE, COMPRESSION_NAMES
 from ometiff.types import DIMENSION_ORDERS, OME_TO_DTYPE
 from ometiff.validation.checks_tiffdata import referenced_ifds
@@ -135,7 +135,7 @@ def _unit_issues(ctx: Context, attr: str, value: str, where: Any, n: int) -> Iss
     allowed = _LENGTH_OK if kind == "length" else _TIME_OK
     if value in allowed:
         return None
-    loc = f"{ctx.metadata_name}: {_element_path(where)}@{attr}"
+    loc = f"{ctx.metadata_name}: {element_path(where)}@{attr}"
     times = f" ({n} elements)" if n > 1 else ""
     fixed = unit_attr_symbol(attr, value)
     if fixed is not None:
@@ -151,21 +151,6 @@ def _unit_issues(ctx: Context, attr: str, value: str, where: Any, n: int) -> Iss
         loc,
         f"{attr}={value!r}{times} is not a {kind} unit of the OME schema",
     )
-
-
-def _element_path(elem: Any) -> str:
-    """'Image[0]/Pixels/Plane[12]' for an element (index among same-named siblings)."""
-    parts: list[str] = []
-    while elem is not None:
-        name = local(elem.tag)
-        parent = elem.getparent()
-        if parent is None:
-            parts.append(name)
-        else:
-            same = parent.findall(elem.tag)
-            parts.append(f"{name}[{same.index(elem)}]" if len(same) > 1 else name)
-        elem = parent
-    return "/".join(reversed(parts[:-1])) or parts[-1]
 
 
 # The literal "Unit" first lets the regex engine skip ahead (17x faster on 5 MB);
