@@ -26,6 +26,7 @@ from ometiff.writer.multifile import (
     FilePlan,
     Split,
     companion_path,
+    is_bigtiff_name,
     order_for_split,
     plan_files,
     tiffdata_runs,
@@ -439,7 +440,8 @@ def write_sources(
     downsample
         ``"mean"`` (2x2 average) or ``"nearest"``.
     bigtiff
-        ``None`` decides from an upper bound of each file's size.
+        ``None`` decides from an upper bound of each file's size; files named
+        ``.ome.btf``, ``.ome.tf2`` or ``.ome.tf8`` are always BigTIFF (C2).
     split, companion
         ``"series"``, ``"c"`` or ``"t"``: one file per series / channel / time
         point linked by UUIDs. Without companion every file carries the full
@@ -462,7 +464,7 @@ def write_sources(
     list of Path
         Files written; the companion file, when asked for, comes first.
     """
-    return _write_all(
+    return write_all(
         path, sources, ome=ome, light=None, compression=compression,
         compression_level=compression_level, tile=tile, pyramid_levels=pyramid_levels,
         downsample=downsample, bigtiff=bigtiff, split=split, companion=companion,
@@ -471,7 +473,7 @@ def write_sources(
     )
 
 
-def _write_all(
+def write_all(
     path: StrPath,
     sources: Sequence[SeriesSource],
     *,
@@ -508,6 +510,9 @@ def _write_all(
         raise WriteError("companion needs at least one series")
     orders = _orders(sources, ome, dimension_order, split)
     plans = plan_files(dest, sources, orders, split)
+    if bigtiff is False and is_bigtiff_name(dest):
+        raise WriteError(f"{dest}: a .ome.btf/.ome.tf2/.ome.tf8 file must be BigTIFF "
+                         "(checklist C2); drop bigtiff=False or name it .ome.tif")
     multi = len(plans) > 1 or companion
     comp = companion_path(dest) if companion else None
     finals = ([comp] if comp else []) + [p.path for p in plans]
@@ -546,7 +551,9 @@ def _write_all(
             else:
                 xml = with_root_uuid(template, plan.uuid)
             use_big = bigtiff
-            if use_big is None:
+            if is_bigtiff_name(plan.path):
+                use_big = True  # C2: the name promises BigTIFF
+            elif use_big is None:
                 use_big = _estimate(plan, sources, levels, codec, len(xml)) > CLASSIC_LIMIT
             elif not use_big and codec.tifffile is None:
                 if _estimate(plan, sources, levels, codec, len(xml)) > CLASSIC_LIMIT:

@@ -28,6 +28,13 @@ Split = Literal["series", "c", "t"]
 
 #: Checklist C2: OME-TIFF file name endings, longest first.
 OME_SUFFIXES = (".ome.tiff", ".ome.tif", ".ome.tf2", ".ome.tf8", ".ome.btf")
+#: Checklist C2: endings reserved for BigTIFF; such files are always written as BigTIFF.
+BIGTIFF_SUFFIXES = (".ome.tf2", ".ome.tf8", ".ome.btf")
+
+
+def is_bigtiff_name(path: Path) -> bool:
+    """True for names whose ending promises BigTIFF (``.ome.btf``, ``.ome.tf2``, ``.ome.tf8``)."""
+    return path.name.lower().endswith(BIGTIFF_SUFFIXES)
 
 
 @dataclass(slots=True)
@@ -51,8 +58,8 @@ def split_name(path: Path) -> tuple[str, str]:
         if lower.endswith(suffix) and len(lower) > len(suffix):
             return path.name[: -len(suffix)], path.name[-len(suffix):]
     raise WriteError(
-        f"{path}: an OME-TIFF name must end with .ome.tif or .ome.tiff "
-        "(checklist C2); rename the output"
+        f"{path}: an OME-TIFF name must end with .ome.tif or .ome.tiff (or, for BigTIFF, "
+        ".ome.btf, .ome.tf2 or .ome.tf8; checklist C2); rename the output"
     )
 
 
