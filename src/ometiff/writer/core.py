@@ -209,7 +209,7 @@ Item = tuple[int, int, int, int]
 
 
 def _groups(items: Sequence[Item], sources: Sequence[SeriesSource], levels: Sequence[int],
-            tiles: Sequence[tuple[int, int] | None], encode: Encoder | None,
+            tiles: Sequence[tuple[int, int] | None], encoders: Sequence[Encoder | None],
             ) -> list[tuple[str, list[Item]]]:
     """Split the planes of a file into runs written the same way.
 
@@ -222,7 +222,8 @@ def _groups(items: Sequence[Item], sources: Sequence[SeriesSource], levels: Sequ
     for item in items:
         series = item[0]
         src = sources[series]
-        if tiles[series] is not None and encode is not None and src.dtype.kind != "b":
+        if tiles[series] is not None and encoders[series] is not None \
+                and src.dtype.kind != "b":
             mode = "pipe"
         elif tiles[series] is None and not levels[series]:
             mode = "batch"
@@ -267,7 +268,7 @@ def _write_tiff(
 ) -> None:
     fetch = _fetcher(sources)
     items = [(series, *tcz) for series, planes in plan.runs for tcz in planes]
-    encode = tile_encoder(codec)
+    encoders = [tile_encoder(codec, s.samples, s.dtype) for s in sources]
     description: bytes | None = xml  # only on the first IFD (X1)
 
     def take_description() -> bytes | None:
@@ -282,7 +283,7 @@ def _write_tiff(
             tifffile.TiffWriter(fh, bigtiff=bigtiff, byteorder="<", ome=False) as tw, \
             ThreadPoolExecutor(max(1, threads), thread_name_prefix="ometiff-encode") as pool:
         try:
-            for mode, group in _groups(items, sources, levels, tiles, encode):
+            for mode, group in _groups(items, sources, levels, tiles, encoders):
                 series = group[0][0]
                 src = sources[series]
                 opts = _page_opts(src)
@@ -309,6 +310,7 @@ def _write_tiff(
                              compressionargs=codec.args, maxworkers=threads, **opts)
                     progress()
                 elif mode == "pipe":
+                    encode = encoders[series]
                     assert encode is not None
                     _pipe(tw, pool, planes, len(group), src, levels[series], tiles[series],
                           encode, codec, method, opts, take_description, progress)

@@ -69,11 +69,45 @@ def _pad_even(plane: np.ndarray) -> np.ndarray:
 
 
 def _wider(dtype: np.dtype) -> np.dtype:
-    if dtype.kind == "u":
-        return np.dtype(np.uint32 if dtype.itemsize <= 2 else np.uint64)
-    if dtype.kind == "i":
-        return np.dtype(np.int32 if dtype.itemsize <= 2 else np.int64)
-    return dtype
+    """The narrowest integer type that holds the sum of four values (plus 2) of ``dtype``."""
+    if dtype.kind in "ui" and dtype.itemsize <= 4:
+        return np.dtype(f"{dtype.kind}{2 * dtype.itemsize}")
+    return np.dtype(np.uint64 if dtype.kind == "u" else np.int64)
+
+
+#: Bytes of wide-type row sums per band: bands stay in the CPU cache.
+BAND_BYTES = 1 << 20
+
+
+def _mean_int(plane: np.ndarray) -> np.ndarray:
+    """2x2 integer mean, rounded half up, of an even-sided plane, in cache-sized row bands.
+
+    Rows are summed first (contiguous), then column pairs, in the narrowest type
+    that cannot overflow (uint16 for uint8): the same result as summing the four
+    pixels in a 32-bit accumulator, at a fraction of the memory traffic.
+    """
+    wide = _wider(plane.dtype)
+    h, w = plane.shape[0] // 2, plane.shape[1] // 2
+    out = np.empty((h, w, *plane.shape[2:]), plane.dtype)
+    row_bytes = plane.shape[1] * (plane.size // max(1, plane.shape[0] * plane.shape[1]))
+    band = max(8, BAND_BYTES // max(1, row_bytes * wide.itemsize))
+    for y in range(0, h, band):
+        rows = plane[2 * y : 2 * (y + band)]
+        pairs = np.add(rows[0::2], rows[1::2], dtype=wide)
+        if plane.ndim == 2:
+            acc = np.add(pairs[:, 0::2], pairs[:, 1::2])
+            acc += 2
+            acc >>= 2
+            out[y : y + band] = acc
+            continue
+        # one sample at a time: numpy's inner loops then run along X, not over
+        # the 3 or 4 samples of a pixel (3x faster for RGB)
+        for c in range(plane.shape[2]):
+            acc = np.add(pairs[:, 0::2, c], pairs[:, 1::2, c])
+            acc += 2
+            acc >>= 2
+            out[y : y + band, :, c] = acc
+    return out
 
 
 def downsample(plane: np.ndarray, method: Downsample = "mean") -> np.ndarray:
@@ -88,15 +122,8 @@ def downsample(plane: np.ndarray, method: Downsample = "mean") -> np.ndarray:
     if method != "mean":
         raise WriteError(f"downsample={method!r} is not understood; use 'mean' or 'nearest'")
     plane = _pad_even(plane)
-    wide = _wider(plane.dtype)
-    if wide.kind in "ui":
-        acc = plane[0::2, 0::2].astype(wide)
-        acc += plane[1::2, 0::2]
-        acc += plane[0::2, 1::2]
-        acc += plane[1::2, 1::2]
-        acc += 2
-        acc >>= 2
-        return acc.astype(plane.dtype)
+    if plane.dtype.kind in "ui":
+        return _mean_int(plane)
     acc = plane[0::2, 0::2] + plane[1::2, 0::2]
     acc += plane[0::2, 1::2]
     acc += plane[1::2, 1::2]
