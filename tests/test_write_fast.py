@@ -246,3 +246,24 @@ def test_downsample_matches_a_32_bit_accumulator() -> None:
             for extreme in (info.min, info.max):
                 full = np.full(shape, extreme, dtype)
                 np.testing.assert_array_equal(downsample(full), full[::2, ::2])
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_downsample_in_pool_bands_is_identical(monkeypatch: pytest.MonkeyPatch,
+                                               workers: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import ometiff.writer.pyramid as pyramid
+
+    monkeypatch.setattr(pyramid, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(pyramid, "BAND_BYTES", 1)  # 8-row bands: many of them
+    rng = np.random.default_rng(4)
+    for plane in (rng.integers(0, 255, (203, 157, 3), dtype=np.uint8),
+                  rng.integers(0, 60000, (301, 64), dtype=np.uint16),
+                  rng.random((97, 33), dtype=np.float32)):
+        with ThreadPoolExecutor(workers) as pool:
+            # tasks queued ahead of the bands: the caller does the bands itself
+            blocker = [pool.submit(sum, range(10**5)) for _ in range(workers)]
+            got = downsample(plane, pool=pool)
+            assert all(f.result() for f in blocker)
+        np.testing.assert_array_equal(got, downsample(plane))

@@ -40,7 +40,7 @@ from ometiff.writer.omexml import (
     render,
     with_root_uuid,
 )
-from ometiff.writer.pyramid import Downsample, level_shapes, resolve_levels
+from ometiff.writer.pyramid import Downsample, level_shapes, resolve_levels, start_downsample
 from ometiff.writer.pyramid import downsample as _downsample
 
 if TYPE_CHECKING:
@@ -323,7 +323,7 @@ def _write_tiff(
                                  maxworkers=threads, **opts)
                         level = plane
                         for _ in range(levels[series]):  # P-2, P-4: SubIFDs, NewSubfileType=1
-                            level = _downsample(level, method)
+                            level = _downsample(level, method, pool)  # pool idle here
                             tw.write(level, subfiletype=1, tile=_level_tile(tiles[series], level),
                                      compression=codec.tifffile, compressionargs=codec.args,
                                      maxworkers=threads, **opts)
@@ -371,10 +371,14 @@ def _pipe(
 
     for _ in range(count):
         plane = next(planes)[1]
+        # the first sub-resolution (3/4 of all downsampling work) is computed in
+        # row bands on the pool, queued before this plane's tiles; smaller levels
+        # are halved here while the pool encodes
+        first = start_downsample(plane, method, pool) if levels else None
         pages: list[Page] = [(plane.shape, tile, submit_page(pool, plane, tile, encode))]
         level = plane
-        for _ in range(levels):
-            level = _downsample(level, method)
+        for k in range(levels):
+            level = first() if first is not None and k == 0 else _downsample(level, method)
             level_tile = _level_tile(tile, level)
             assert level_tile is not None
             pages.append((level.shape, level_tile, submit_page(pool, level, level_tile, encode)))

@@ -83,8 +83,8 @@ def _encode_tiles(plane: np.ndarray, origins: Sequence[tuple[int, int]],
             full = np.zeros((th, tw, *plane.shape[2:]), plane.dtype)
             full[: part.shape[0], : part.shape[1]] = part
             part = full
-        else:
-            part = np.ascontiguousarray(part)
+        # full tiles are passed as views: imagecodecs' encoders take strided arrays
+        # (JPEG reads the rows in place) and return the same bytes as for a copy
         out.append(encode(part))
     return out
 
