@@ -280,3 +280,20 @@ def test_plain_progress_is_periodic() -> None:
     first, last = out.getvalue().splitlines()
     assert first.startswith("show a: 40/120 tiles (33%), ") and first.endswith(" s left")
     assert last == "show a: 120/120 tiles (100%)"
+
+
+def test_plane_digest_tells_planes_apart() -> None:
+    from ometiff.writer.verify import plane_digest
+
+    rng = np.random.default_rng(5)
+    plane = rng.integers(0, 4000, (64, 80), dtype=np.uint16)
+    digest = plane_digest(plane)
+    assert len(digest) == 8 and plane_digest(plane.copy()) == digest
+    assert plane_digest(plane.astype(">u2")) == digest  # byte order does not matter
+    assert plane_digest(np.asfortranarray(plane)) == digest  # nor memory layout
+    changed = plane.copy()
+    changed[40, 7] += 1
+    assert plane_digest(changed) != digest
+    assert plane_digest(np.roll(plane, 1, axis=1)) != digest
+    other = rng.integers(0, 4000, (64, 80), dtype=np.uint16)
+    assert plane_digest(other) != digest

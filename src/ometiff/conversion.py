@@ -324,7 +324,8 @@ def convert(
         ``True`` writes BigTIFF; ``None`` (default) decides from the size, and
         ``.ome.btf`` / ``.ome.tf2`` / ``.ome.tf8`` outputs are always BigTIFF (C2).
     verify
-        Re-read every written plane and compare it with its source (SHA-1).
+        Re-read every written plane and compare it with its source (CRC-32 and
+        Adler-32 of the pixels, 64 bits).
     original_metadata
         Keep the vendor's key-values as a MapAnnotation
         (namespace ``openmicroscopy.org/OriginalMetadata``).
