@@ -44,7 +44,12 @@ lint: $(VENV)/.installed-dev
 test: $(VENV)/.installed-dev $(BFJAR) lint
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed-dev $(BFJAR)
+# the bench extra: libvips (pyvips + pyvips-binary) and OpenReadout, anchors only
+$(VENV)/.installed-bench: $(VENV)/.installed-dev
+	$(PY) -m pip install -q -e ".[dev,bench]"
+	touch $@
+
+bench: $(VENV)/.installed-bench $(BFJAR)
 	$(PY) benchmarks/run.py
 
 clean:

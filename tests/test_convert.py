@@ -15,7 +15,6 @@ import tifffile
 import ometiff
 from ometiff import FileExistsOmeTiffError, InvalidTiffError, VerificationError, WriteError
 from ometiff.cli.main import main
-from ometiff.conversion import last_receipts
 
 
 def _hyperstack(path: Path) -> np.ndarray:
@@ -46,7 +45,7 @@ def test_imagej_round_trip_pixels_and_metadata(tmp_path: Path) -> None:
     axes = tifffile.TiffFile(out[0]).series[0].axes
     want = np.moveaxis(data, [0, 1, 2], [axes.index("T"), axes.index("Z"), axes.index("C")])
     np.testing.assert_array_equal(arr, want)
-    receipt = last_receipts()[0]
+    receipt = out.receipts[0]
     assert receipt.planes_verified == 24 and receipt.reader == "tiff"
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["planes_verified"] == 24
@@ -102,7 +101,7 @@ def test_several_inputs_into_a_folder_and_split(tmp_path: Path) -> None:
     out = ometiff.convert([a, b], tmp_path / "outdir", split="c")
     assert {p.parent for p in out} == {tmp_path / "outdir"}
     assert len(out) == 4  # two channels each
-    assert sum(r.planes_verified for r in last_receipts()) == 24 + 6
+    assert sum(r.planes_verified for r in out.receipts) == out.planes_verified == 24 + 6
 
 
 def test_verification_mismatch_removes_output(tmp_path: Path, monkeypatch) -> None:
@@ -212,3 +211,89 @@ def test_inputs_never_invalid_tiff_leak(tmp_path: Path) -> None:
     bad.write_bytes(b"II*\x00" + b"\xff" * 50)
     with pytest.raises(InvalidTiffError):
         ometiff.convert(bad, tmp_path / "bad.ome.tif")
+
+
+@pytest.mark.parametrize("suffix", [".ome.btf", ".ome.tf2", ".ome.tf8"])
+def test_bigtiff_endings_and_option(tmp_path: Path, suffix: str) -> None:
+    """Bug 10: BigTIFF endings must hold BigTIFF (C2); --bigtiff / bigtiff=True force it."""
+    src = tmp_path / "hs.tif"
+    data = _hyperstack(src)
+    out = ometiff.convert(src, tmp_path / f"o{suffix}", pyramid=None)
+    assert out.receipts[0].planes_verified == 24
+    for path in (out[0], ometiff.convert(src, tmp_path / "b.ome.tif", bigtiff=True)[0]):
+        assert path.read_bytes()[:4] == b"II+\x00"  # BigTIFF magic 43
+        arr, _ = _read(path)
+        assert arr.size == data.size and sorted(arr.ravel()) == sorted(data.ravel())
+    assert ometiff.convert(src, tmp_path / "c.ome.tif")[0].read_bytes()[:4] == b"II*\x00"
+    assert main(["convert", str(src), str(tmp_path / "cli.ome.tif"), "--bigtiff",
+                 "--quiet"]) == 0
+    assert (tmp_path / "cli.ome.tif").read_bytes()[:4] == b"II+\x00"
+
+
+def test_library_calls_print_nothing(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "hs.tif"
+    _hyperstack(src)
+    capfd.readouterr()
+    result = ometiff.convert(src, tmp_path / "o.ome.tif")
+    ometiff.write(tmp_path / "w.ome.tif", np.zeros((4, 64, 64), np.uint16), pyramid_levels=1)
+    assert capfd.readouterr() == ("", "")
+    assert result == [tmp_path / "o.ome.tif"] and result.planes_written == 24
+
+
+def test_cli_progress_lines_when_not_a_terminal(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    import ometiff.cli.progress as progress
+    from ometiff.cli.app import app
+
+    src = tmp_path / "hs.tif"
+    _hyperstack(src)
+    monkeypatch.setattr(progress, "PLAIN_INTERVAL", 0.0)
+    res = CliRunner().invoke(app, ["convert", str(src), str(tmp_path / "o.ome.tif"),
+                                   "--pyramid", "none"])
+    assert res.exit_code == 0, res.output
+    lines = res.stderr.splitlines()
+    assert "convert hs.tif: 1/24 planes (4%), " in lines[0] and lines[0].endswith(" s left")
+    assert "convert hs.tif: 24/24 planes (100%)" in lines
+    assert "verify hs.tif: 24/24 planes (100%)" in lines
+    assert "\x1b" not in res.stderr  # no terminal control codes in a log
+    assert "24 planes verified" in res.stdout
+    res = CliRunner().invoke(app, ["convert", str(src), str(tmp_path / "q.ome.tif"), "-q"])
+    assert res.exit_code == 0 and res.stderr == "" and res.stdout == ""
+
+
+def test_plain_progress_is_periodic() -> None:
+    import io
+
+    from ometiff.cli.progress import ProgressReporter
+
+    out = io.StringIO()
+    with ProgressReporter(stream=out, interval=3600) as report:
+        for done in range(1, 121):
+            report.update("convert a.czi", done, 120)
+    assert out.getvalue() == ""  # quick tasks stay quiet; nothing is due within the hour
+    out = io.StringIO()
+    with ProgressReporter(stream=out, interval=0, unit="tiles") as report:
+        report.update("show a", 40, 120)
+        report.update("show a", 120, 120)
+    first, last = out.getvalue().splitlines()
+    assert first.startswith("show a: 40/120 tiles (33%), ") and first.endswith(" s left")
+    assert last == "show a: 120/120 tiles (100%)"
+
+
+def test_plane_digest_tells_planes_apart() -> None:
+    from ometiff.writer.verify import plane_digest
+
+    rng = np.random.default_rng(5)
+    plane = rng.integers(0, 4000, (64, 80), dtype=np.uint16)
+    digest = plane_digest(plane)
+    assert len(digest) == 8 and plane_digest(plane.copy()) == digest
+    assert plane_digest(plane.astype(">u2")) == digest  # byte order does not matter
+    assert plane_digest(np.asfortranarray(plane)) == digest  # nor memory layout
+    changed = plane.copy()
+    changed[40, 7] += 1
+    assert plane_digest(changed) != digest
+    assert plane_digest(np.roll(plane, 1, axis=1)) != digest
+    other = rng.integers(0, 4000, (64, 80), dtype=np.uint16)
+    assert plane_digest(other) != digest

@@ -495,3 +495,58 @@ def test_small_image_pyramid_is_not_padded_to_big_tiles(tmp_path: Path) -> None:
         assert (page.tilelength, page.tilewidth) == (208, 208)
         np.testing.assert_array_equal(tf.series[0].asarray().reshape(data.shape), data)
     assert out.stat().st_size < 1.5 * data.nbytes
+
+
+def _bigtiff_magic(path: Path) -> int:
+    head = path.read_bytes()[:4]
+    return int.from_bytes(head[2:4], "little" if head[:2] == b"II" else "big")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("samples", [3, 4])
+def test_rgb_array_without_axes_is_one_rgb_channel(tmp_path: Path, dtype: type,
+                                                   samples: int) -> None:
+    """Bug 9: a (Y, X, 3) array used to be written as Z=Y, Y=X, X=3."""
+    rgb = RNG.integers(0, 255, (30, 40, samples)).astype(dtype)
+    out = ometiff.write(tmp_path / "rgb.ome.tif", rgb)
+    px = _ome(out).images[0].pixels
+    assert (px.size_z, px.size_y, px.size_x, px.size_c) == (1, 30, 40, samples)  # R2
+    assert len(px.channels) == 1 and px.channels[0].samples_per_pixel == samples
+    with tifffile.TiffFile(out) as tf:
+        assert tf.pages[0].photometric == tifffile.PHOTOMETRIC.RGB
+        np.testing.assert_array_equal(tf.series[0].asarray(), rgb)
+
+
+def test_ambiguous_rgb_like_stack_needs_axes(tmp_path: Path) -> None:
+    stack = RNG.integers(0, 255, (5, 30, 40, 3), dtype=np.uint8)
+    with pytest.raises(WriteError, match=r"ambiguous.*axes='ZYXS'.*axes='CZYX'"):
+        ometiff.write(tmp_path / "z.ome.tif", stack)
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(WriteError, match="ambiguous"):
+        ometiff.write(tmp_path / "i.ome.tif", iter(stack), shape=stack.shape, dtype=np.uint8)
+    out = ometiff.write(tmp_path / "z.ome.tif", stack, axes="ZYXS")
+    assert _ome(out).images[0].pixels.size_z == 5
+    # other pixel types and a last axis that is not 3 or 4 keep the TCZYX default
+    out = ometiff.write(tmp_path / "f.ome.tif", np.zeros((30, 40, 3), np.float32))
+    px = _ome(out).images[0].pixels
+    assert (px.size_z, px.size_y, px.size_x) == (30, 40, 3)
+    out = ometiff.write(tmp_path / "u.ome.tif", np.zeros((30, 40, 5), np.uint8))
+    assert _ome(out).images[0].pixels.size_z == 30
+
+
+@pytest.mark.parametrize("suffix", [".ome.btf", ".ome.tf2", ".ome.tf8"])
+def test_bigtiff_endings_write_bigtiff(tmp_path: Path, suffix: str) -> None:
+    """Bug 10: .ome.btf/.tf2/.tf8 were written as classic TIFF (checklist C2)."""
+    data = RNG.integers(0, 4000, (2, 3, 20, 24), dtype=np.uint16)
+    out = ometiff.write(tmp_path / f"a{suffix}", data, axes="CZYX")
+    assert _bigtiff_magic(out) == 43
+    with tifffile.TiffFile(out) as tf:
+        assert tf.is_bigtiff
+        np.testing.assert_array_equal(tf.series[0].asarray(), data)
+    members = ometiff.write(tmp_path / f"s{suffix}", data, axes="CZYX", split="c")
+    assert _bigtiff_magic(members) == 43
+    assert _bigtiff_magic(tmp_path / f"s_c1{suffix}") == 43
+    with pytest.raises(WriteError, match="must be BigTIFF"):
+        ometiff.write(tmp_path / f"b{suffix}", data, axes="CZYX", bigtiff=False)
+    assert not (tmp_path / f"b{suffix}").exists()
+    assert _bigtiff_magic(ometiff.write(tmp_path / "c.ome.tif", data, axes="CZYX")) == 42

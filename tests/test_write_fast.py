@@ -193,3 +193,81 @@ def test_array_runs_are_handed_over_as_views() -> None:
     assert planes.block([(0, 0, 0), (0, 0, 2)]) is None  # type: ignore[attr-defined]
     moved = _array_series(np.moveaxis(data, 1, 3), "TYXZ", 0, None).source.get_plane
     assert moved.block([(0, 0, 0)]) is None  # type: ignore[attr-defined]
+
+
+def _segments(path: Path, level: int = 0) -> tuple[list[bytes], dict[str, Any]]:
+    with tifffile.TiffFile(path) as tf:
+        page = tf.series[0].levels[level].pages[0]
+        fh = tf.filehandle
+        out = []
+        for offset, count in zip(page.dataoffsets, page.databytecounts, strict=True):
+            fh.seek(offset)
+            out.append(fh.read(count))
+        tags = {t.name: t.value for t in page.tags.values()
+                if t.name in ("Compression", "PhotometricInterpretation", "YCbCrSubSampling",
+                              "ReferenceBlackWhite", "SamplesPerPixel")}
+        return out, tags
+
+
+@pytest.mark.parametrize("quality", [None, 80])
+@pytest.mark.parametrize("rgb", [False, True])
+def test_pool_jpeg_tiles_are_tifffiles(tmp_path: Path, quality: int | None, rgb: bool) -> None:
+    """JPEG tiles encoded in our pool (with the pyramid) are byte for byte tifffile's."""
+    shape = (200, 330, 3) if rgb else (200, 330)  # partial edge tiles
+    data = RNG.integers(0, 255, shape, dtype=np.uint8)
+    ours = ometiff.write(tmp_path / "o.ome.tif", data, axes="YXS" if rgb else "YX",
+                         compression="jpeg", compression_level=quality, tile=(64, 96),
+                         pyramid_levels=2)
+    kwargs: dict[str, Any] = {"compressionargs": {"level": quality}} if quality else {}
+    for level, plane in enumerate([data, downsample(data), downsample(downsample(data))]):
+        ref = tmp_path / f"r{level}.tif"
+        # the levels (100x165, 50x83) keep the 64x96 tile
+        tifffile.imwrite(ref, plane, photometric="rgb" if rgb else "minisblack",
+                         compression="jpeg", tile=(64, 96), **kwargs)
+        want, want_tags = _segments(ref)
+        got, got_tags = _segments(ours, level)
+        assert got == want and got_tags == want_tags
+    assert tifffile.imread(ours).shape == data.shape
+
+
+def test_downsample_matches_a_32_bit_accumulator() -> None:
+    """The narrow (uint16 for uint8) banded mean equals the plain 32/64-bit formula."""
+
+    def reference(plane: np.ndarray) -> np.ndarray:
+        pad = ((0, plane.shape[0] % 2), (0, plane.shape[1] % 2)) + ((0, 0),) * (plane.ndim - 2)
+        plane = np.pad(plane, pad, mode="edge")
+        wide = np.int64 if plane.dtype.kind == "i" else np.uint64
+        acc = plane[0::2, 0::2].astype(wide) + plane[1::2, 0::2] + plane[0::2, 1::2] \
+            + plane[1::2, 1::2] + 2
+        return (acc >> 2).astype(plane.dtype)
+
+    rng = np.random.default_rng(3)
+    for dtype in (np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32):
+        info = np.iinfo(dtype)
+        for shape in ((7, 9), (301, 517, 3), (64, 64, 4), (1, 1)):
+            plane = rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
+            np.testing.assert_array_equal(downsample(plane), reference(plane))
+            for extreme in (info.min, info.max):
+                full = np.full(shape, extreme, dtype)
+                np.testing.assert_array_equal(downsample(full), full[::2, ::2])
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_downsample_in_pool_bands_is_identical(monkeypatch: pytest.MonkeyPatch,
+                                               workers: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import ometiff.writer.pyramid as pyramid
+
+    monkeypatch.setattr(pyramid, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(pyramid, "BAND_BYTES", 1)  # 8-row bands: many of them
+    rng = np.random.default_rng(4)
+    for plane in (rng.integers(0, 255, (203, 157, 3), dtype=np.uint8),
+                  rng.integers(0, 60000, (301, 64), dtype=np.uint16),
+                  rng.random((97, 33), dtype=np.float32)):
+        with ThreadPoolExecutor(workers) as pool:
+            # tasks queued ahead of the bands: the caller does the bands itself
+            blocker = [pool.submit(sum, range(10**5)) for _ in range(workers)]
+            got = downsample(plane, pool=pool)
+            assert all(f.result() for f in blocker)
+        np.testing.assert_array_equal(got, downsample(plane))

@@ -53,6 +53,25 @@ class ConversionReceipt:
     unmapped: list[dict[str, str]] = field(default_factory=list)
 
 
+class ConversionResult(list[Path]):
+    """What :func:`convert` returns: the files written (a list of Path, in order)
+    plus one :class:`ConversionReceipt` per input in ``receipts``."""
+
+    def __init__(self, paths: Sequence[Path], receipts: Sequence[ConversionReceipt]) -> None:
+        super().__init__(paths)
+        self.receipts: list[ConversionReceipt] = list(receipts)
+
+    @property
+    def planes_written(self) -> int:
+        """Full-resolution planes written, over all inputs."""
+        return sum(r.planes_written for r in self.receipts)
+
+    @property
+    def planes_verified(self) -> int:
+        """Planes re-read and found equal to their source, over all inputs."""
+        return sum(r.planes_verified for r in self.receipts)
+
+
 # --- selections --------------------------------------------------------------------
 
 
@@ -231,7 +250,8 @@ def _destinations(srcs: list[Path], dst: Path) -> list[Path]:
         return outs
     if not dst.name.lower().endswith(OME_SUFFIXES):
         raise WriteError(
-            f"{dst}: the output name must end with .ome.tif or .ome.tiff (C2), or be a folder"
+            f"{dst}: the output name must end with .ome.tif or .ome.tiff (or .ome.btf, "
+            ".ome.tf2, .ome.tf8 for BigTIFF; C2), or be a folder"
         )
     return [dst]
 
@@ -270,13 +290,14 @@ def convert(
     compression: str | None = "zlib",
     tile: int | tuple[int, int] | None = None,
     pyramid: int | Literal["auto"] | None = "auto",
+    bigtiff: bool | None = None,
     verify: bool = True,
     original_metadata: bool = False,
     report: StrPath | None = None,
     overwrite: bool = False,
     on_plane: Progress | None = None,
     threads: int | None = None,
-) -> list[Path]:
+) -> ConversionResult:
     """Convert images to OME-TIFF, keeping metadata and proving no pixel changed.
 
     Parameters
@@ -298,8 +319,12 @@ def convert(
     compression, tile, pyramid
         Writer options: codec, tile edge, and sub-resolution levels ("auto",
         a number, or None for none).
+    bigtiff
+        ``True`` writes BigTIFF; ``None`` (default) decides from the size, and
+        ``.ome.btf`` / ``.ome.tf2`` / ``.ome.tf8`` outputs are always BigTIFF (C2).
     verify
-        Re-read every written plane and compare it with its source (SHA-1).
+        Re-read every written plane and compare it with its source (CRC-32 and
+        Adler-32 of the pixels, 64 bits).
     original_metadata
         Keep the vendor's key-values as a MapAnnotation
         (namespace ``openmicroscopy.org/OriginalMetadata``).
@@ -309,13 +334,15 @@ def convert(
         Replace existing outputs.
     on_plane
         ``on_plane(stage, done, total)``; stage is ``"write"`` or ``"verify"``.
+        Nothing is printed unless the caller does it here.
     threads
         Compression threads (default: all cores).
 
     Returns
     -------
-    list of Path
-        Every file written, in order.
+    ConversionResult
+        Every file written, in order (a list of Path), with one receipt per
+        input in ``.receipts``.
 
     Raises
     ------
@@ -358,7 +385,7 @@ def convert(
 
                 paths = write_sources(
                     dest, to_write, ome=ome, compression=compression, tile=tile,
-                    pyramid_levels=levels, split=split, companion=companion,
+                    pyramid_levels=levels, bigtiff=bigtiff, split=split, companion=companion,
                     overwrite=overwrite, on_plane=progress, threads=threads,
                 )
                 written.extend(paths)
@@ -388,8 +415,7 @@ def convert(
     except BaseException:
         _remove(written)
         raise
-    convert.last_receipts = receipts  # type: ignore[attr-defined]
-    return written
+    return ConversionResult(written, receipts)
 
 
 def _write_report(path: Path, receipts: list[ConversionReceipt], verify: bool) -> None:
@@ -407,9 +433,4 @@ def _write_report(path: Path, receipts: list[ConversionReceipt], verify: bool) -
         raise WriteError(f"{path}: cannot write the report: {exc}") from exc
 
 
-def last_receipts() -> list[ConversionReceipt]:
-    """Receipts of the latest :func:`convert` call in this process."""
-    return list(getattr(convert, "last_receipts", []))
-
-
-__all__ = ["ConversionReceipt", "OmeTiffError", "convert", "last_receipts", "prepare"]
+__all__ = ["ConversionReceipt", "ConversionResult", "OmeTiffError", "convert", "prepare"]

@@ -2,13 +2,13 @@
 
 # no `from __future__ import annotations`: typer reads the hints at runtime
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from ometiff.cli.app import app
+from ometiff.cli.progress import ProgressReporter
 from ometiff.errors import WriteError
 
 
@@ -43,44 +43,23 @@ def _pyramid(text: str) -> Any:
         raise WriteError(f"--pyramid {text!r}: use auto, none or a number of levels") from None
 
 
-class _Progress:
-    """A rich progress bar with ETA (only on a terminal, never with --quiet)."""
+class _ConvertProgress:
+    """Route ``convert``'s ``on_plane(stage, done, total)`` to labelled progress tasks.
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._bar: Any = None
-        self._tasks: dict[str, Any] = {}
+    Tasks are ``convert <input>`` and ``verify <input>``; a write that starts again
+    at plane 1 belongs to the next input.
+    """
 
-    def __enter__(self) -> "_Progress":
-        if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-
-            self._bar = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TimeRemainingColumn(), transient=True,
-            )
-            self._bar.__enter__()
-        return self
+    def __init__(self, reporter: ProgressReporter, names: list[str]) -> None:
+        self.reporter, self.names = reporter, names
+        self.index = -1
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        if self._bar is None:
-            return
-        task = self._tasks.get(stage)
-        if task is None or done == 1:
-            label = "writing  " if stage == "write" else "verifying"
-            task = self._bar.add_task(label, total=total)
-            self._tasks[stage] = task
-        self._bar.update(task, completed=done, total=total)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
+        if stage == "write" and done == 1:
+            self.index = min(self.index + 1, len(self.names) - 1)
+        name = self.names[max(self.index, 0)]
+        self.reporter.update(f"{'convert' if stage == 'write' else 'verify'} {name}",
+                             done, total)
 
 
 @app.command()
@@ -100,6 +79,8 @@ def convert(
         help="Codec: zlib, lzw, zstd, jpeg, none...")] = "zlib",
     tile: Annotated[int | None, typer.Option(help="Tile edge in pixels (e.g. 512).")] = None,
     pyramid: Annotated[str, typer.Option(help="Pyramid levels: auto, none or N.")] = "auto",
+    bigtiff: Annotated[bool, typer.Option(
+        "--bigtiff", help="Write BigTIFF (always for .ome.btf/.ome.tf2/.ome.tf8).")] = False,
     verify: Annotated[bool, typer.Option(
         "--verify/--no-verify", help="Compare every written plane with its source.")] = True,
     original_metadata: Annotated[bool, typer.Option(
@@ -115,7 +96,6 @@ def convert(
 ) -> None:
     """Convert images (OME-TIFF, ImageJ, TIFF variants, LIF, CZI, ND2, series, .npy) to OME-TIFF."""
     from ometiff.conversion import convert as _convert
-    from ometiff.conversion import last_receipts
 
     if len(paths) < 2:
         raise WriteError("give at least one input and an output (SRC... DST)")
@@ -127,32 +107,29 @@ def convert(
         options["axes"] = axes
     if pattern:
         options["pattern"] = pattern
-    with _Progress(enabled=not quiet and sys.stderr.isatty()) as progress:
-        written = _convert(
+    with ProgressReporter(enabled=not quiet) as reporter:
+        result = _convert(
             srcs if len(srcs) > 1 else srcs[0], dst,
             reader=reader, reader_options=options or None,
             series=_indices(series, "series"), channels=_indices(channels, "channels"),
             z=_indices(z, "z"), t=_indices(t, "t"), split=split,  # type: ignore[arg-type]
             companion=companion, compression=None if compression == "none" else compression,
-            tile=tile, pyramid=_pyramid(pyramid), verify=verify,
+            tile=tile, pyramid=_pyramid(pyramid), bigtiff=True if bigtiff else None,
+            verify=verify,
             original_metadata=original_metadata, report=report, overwrite=overwrite,
-            on_plane=progress,
+            on_plane=_ConvertProgress(reporter, [p.name or str(p) for p in srcs]),
         )
     if quiet:
         return
-    receipts = last_receipts()
-    planes = sum(r.planes_written for r in receipts)
-    verified = sum(r.planes_verified for r in receipts)
-    for r in receipts:
+    for r in result.receipts:
         typer.echo(f"{r.source} -> {', '.join(r.outputs)} ({r.reader}, "
                    f"{len(r.series)} series, {r.planes_written} planes, {r.seconds:.2f} s)")
     if verify:
-        typer.echo(f"{verified} planes verified")
+        typer.echo(f"{result.planes_verified} planes verified")
     else:
-        typer.echo(f"{planes} planes written (not verified)")
+        typer.echo(f"{result.planes_written} planes written (not verified)")
     if report is not None:
         typer.echo(f"report: {report}")
-    _ = written
 
 
 @app.command()

@@ -18,7 +18,7 @@ import numpy as np
 from ometiff.errors import WriteError
 from ometiff.ome.units import parse_length, parse_time
 from ometiff.readers.source import SeriesSource
-from ometiff.writer.core import OnPlane, _write_all, write_sources
+from ometiff.writer.core import OnPlane, write_all, write_sources
 from ometiff.writer.multifile import Split, order_for_split, plane_order
 from ometiff.writer.omexml import LightOme, SeriesMeta, prepare
 from ometiff.writer.pyramid import Downsample
@@ -58,9 +58,33 @@ def _check_axes(axes: str, ndim: int, where: str) -> str:
     return axes
 
 
-def _default_axes(ndim: int, where: str) -> str:
+#: Pixel types of camera RGB(A) images; a last axis of 3 or 4 with these is samples.
+RGB_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
+
+
+def _default_axes(shape: Sequence[int], dtype: Any, where: str) -> str:
+    """Axes of data given without ``axes``: ``"TCZYX"[-ndim:]``, or ``YXS`` for RGB(A).
+
+    A ``(Y, X, 3)`` or ``(Y, X, 4)`` uint8/uint16 array is an RGB(A) image: one
+    Channel with SamplesPerPixel 3 or 4 (checklist R2), as tifffile and every
+    image library read it. With more dimensions and such a last axis the layout is
+    ambiguous (``ZYXS``? ``CZYX`` with 3 columns?), so ``axes`` is required.
+    """
+    ndim = len(shape)
     if not 2 <= ndim <= 5:
         raise WriteError(f"{where}: {ndim}-D data needs axes=... (letters of {AXES})")
+    rgb_like = ndim >= 3 and shape[-1] in (3, 4) and \
+        np.dtype(dtype).newbyteorder("=") in RGB_DTYPES
+    if rgb_like and ndim == 3:
+        return "YXS"
+    if rgb_like:
+        samples = "RGB" if shape[-1] == 3 else "RGBA"
+        raise WriteError(
+            f"{where}: shape {tuple(shape)} {np.dtype(dtype)} is ambiguous: a last axis of "
+            f"{shape[-1]} looks like {samples} samples; pass axes=..., e.g. "
+            f"axes={'TCZ'[-(ndim - 3):] + 'YXS'!r} for {samples} planes (checklist R2) or "
+            f"axes={'TCZYX'[-ndim:]!r} if the last axis is X"
+        )
     return "TCZYX"[-ndim:]
 
 
@@ -124,7 +148,8 @@ def _plane_getter(axes: str, convert: np.dtype | None, dtype: np.dtype) -> Any:
 def _array_series(arr: Any, axes: str | None, i: int, name: str | None) -> _Series:
     where = f"series {i}"
     shape = tuple(int(n) for n in arr.shape)
-    axes = _check_axes(axes, len(shape), where) if axes else _default_axes(len(shape), where)
+    axes = _check_axes(axes, len(shape), where) if axes else \
+        _default_axes(shape, arr.dtype, where)
     dtype, convert = _dtype(arr.dtype, where)
     (t, c, z, y, x), samples = _sizes(shape, axes)
     if samples not in (1, 3, 4):
@@ -175,8 +200,8 @@ def _iterator_series(
         raise WriteError("a plane iterator needs shape=... and dtype=... (the whole image's "
                          "shape in axes order)")
     shape = tuple(int(n) for n in shape)
-    axes = _check_axes(axes, len(shape), "iterator") if axes else _default_axes(len(shape),
-                                                                                 "iterator")
+    axes = _check_axes(axes, len(shape), "iterator") if axes else \
+        _default_axes(shape, dtype, "iterator")
     real, convert = _dtype(dtype, "iterator")
     sizes, samples = _sizes(shape, axes)
     order = _order_from_axes(axes)
@@ -270,15 +295,19 @@ def write(
     Parameters
     ----------
     path
-        Output ``.ome.tif`` / ``.ome.tiff``.
+        Output ``.ome.tif`` / ``.ome.tiff`` (or BigTIFF ``.ome.btf``,
+        ``.ome.tf2``, ``.ome.tf8``).
     data
         A numpy, dask or zarr array (anything with ``shape``, ``dtype`` and
         slicing), a list of them (one per series), or an iterator of planes with
         ``shape`` and ``dtype`` given (planes in row-major order of ``axes``).
     axes
         Letters of ``TCZYXS`` in the order of the data's dimensions (a list for
-        several series). Default ``"TCZYX"[-ndim:]``. ``S`` holds RGB(A)
-        samples: it becomes one Channel with ``SamplesPerPixel=3`` (or 4).
+        several series). Default ``"TCZYX"[-ndim:]``, except that a
+        ``(Y, X, 3|4)`` uint8/uint16 array is RGB(A) (``"YXS"``); more
+        dimensions with a last axis of 3 or 4 in those types need ``axes``.
+        ``S`` holds RGB(A) samples: it becomes one Channel with
+        ``SamplesPerPixel=3`` (or 4).
     physical_size
         One size for X and Y, or ``{"X": 0.65, "Y": "650 nm", "Z": (2, "µm")}``.
         A size is a number (µm), ``"325nm"``/``"0.325 um"`` or ``(value, unit)``;
@@ -307,7 +336,8 @@ def write(
         ``"mean"`` or ``"nearest"``.
     bigtiff
         ``None`` (default) chooses BigTIFF when an upper bound of the size
-        exceeds 4 GB.
+        exceeds 4 GB; ``.ome.btf``, ``.ome.tf2`` and ``.ome.tf8`` files are
+        always BigTIFF (checklist C2), and ``False`` is refused for them.
     overwrite
         Replace an existing file; otherwise :class:`FileExistsOmeTiffError`.
     ome
@@ -442,7 +472,7 @@ def write(
 
             ome = build_ome(sources, metas, instrument=instrument, objective=objective,
                             acquisition_date=acquisition_date, annotations=annotations)
-    paths = _write_all(
+    paths = write_all(
         dest, sources, ome=ome, light=light, compression=compression,
         compression_level=compression_level, tile=tile, pyramid_levels=pyramid_levels,
         downsample=downsample, bigtiff=bigtiff, split=split, companion=companion,

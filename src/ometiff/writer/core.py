@@ -26,6 +26,7 @@ from ometiff.writer.multifile import (
     FilePlan,
     Split,
     companion_path,
+    is_bigtiff_name,
     order_for_split,
     plan_files,
     tiffdata_runs,
@@ -39,7 +40,7 @@ from ometiff.writer.omexml import (
     render,
     with_root_uuid,
 )
-from ometiff.writer.pyramid import Downsample, level_shapes, resolve_levels
+from ometiff.writer.pyramid import Downsample, level_shapes, resolve_levels, start_downsample
 from ometiff.writer.pyramid import downsample as _downsample
 
 if TYPE_CHECKING:
@@ -210,7 +211,7 @@ Item = tuple[int, int, int, int]
 
 
 def _groups(items: Sequence[Item], sources: Sequence[SeriesSource], levels: Sequence[int],
-            tiles: Sequence[tuple[int, int] | None], encode: Encoder | None,
+            tiles: Sequence[tuple[int, int] | None], encoders: Sequence[Encoder | None],
             ) -> list[tuple[str, list[Item]]]:
     """Split the planes of a file into runs written the same way.
 
@@ -223,7 +224,8 @@ def _groups(items: Sequence[Item], sources: Sequence[SeriesSource], levels: Sequ
     for item in items:
         series = item[0]
         src = sources[series]
-        if tiles[series] is not None and encode is not None and src.dtype.kind != "b":
+        if tiles[series] is not None and encoders[series] is not None \
+                and src.dtype.kind != "b":
             mode = "pipe"
         elif tiles[series] is None and not levels[series]:
             mode = "batch"
@@ -268,7 +270,7 @@ def _write_tiff(
 ) -> None:
     fetch = _fetcher(sources)
     items = [(series, *tcz) for series, planes in plan.runs for tcz in planes]
-    encode = tile_encoder(codec)
+    encoders = [tile_encoder(codec, s.samples, s.dtype) for s in sources]
     description: bytes | None = xml  # only on the first IFD (X1)
 
     def take_description() -> bytes | None:
@@ -283,7 +285,7 @@ def _write_tiff(
             tifffile.TiffWriter(fh, bigtiff=bigtiff, byteorder="<", ome=False) as tw, \
             ThreadPoolExecutor(max(1, threads), thread_name_prefix="ometiff-encode") as pool:
         try:
-            for mode, group in _groups(items, sources, levels, tiles, encode):
+            for mode, group in _groups(items, sources, levels, tiles, encoders):
                 series = group[0][0]
                 src = sources[series]
                 opts = _page_opts(src)
@@ -310,6 +312,7 @@ def _write_tiff(
                              compressionargs=codec.args, maxworkers=threads, **opts)
                     progress()
                 elif mode == "pipe":
+                    encode = encoders[series]
                     assert encode is not None
                     _pipe(tw, pool, planes, len(group), src, levels[series], tiles[series],
                           encode, codec, method, opts, take_description, progress)
@@ -322,7 +325,7 @@ def _write_tiff(
                                  maxworkers=threads, **opts)
                         level = plane
                         for _ in range(levels[series]):  # P-2, P-4: SubIFDs, NewSubfileType=1
-                            level = _downsample(level, method)
+                            level = _downsample(level, method, pool)  # pool idle here
                             tw.write(level, subfiletype=1, tile=_level_tile(tiles[series], level),
                                      compression=codec.tifffile, compressionargs=codec.args,
                                      maxworkers=threads, **opts)
@@ -370,10 +373,14 @@ def _pipe(
 
     for _ in range(count):
         plane = next(planes)[1]
+        # the first sub-resolution (3/4 of all downsampling work) is computed in
+        # row bands on the pool, queued before this plane's tiles; smaller levels
+        # are halved here while the pool encodes
+        first = start_downsample(plane, method, pool) if levels else None
         pages: list[Page] = [(plane.shape, tile, submit_page(pool, plane, tile, encode))]
         level = plane
-        for _ in range(levels):
-            level = _downsample(level, method)
+        for k in range(levels):
+            level = first() if first is not None and k == 0 else _downsample(level, method)
             level_tile = _level_tile(tile, level)
             assert level_tile is not None
             pages.append((level.shape, level_tile, submit_page(pool, level, level_tile, encode)))
@@ -441,7 +448,8 @@ def write_sources(
     downsample
         ``"mean"`` (2x2 average) or ``"nearest"``.
     bigtiff
-        ``None`` decides from an upper bound of each file's size.
+        ``None`` decides from an upper bound of each file's size; files named
+        ``.ome.btf``, ``.ome.tf2`` or ``.ome.tf8`` are always BigTIFF (C2).
     split, companion
         ``"series"``, ``"c"`` or ``"t"``: one file per series / channel / time
         point linked by UUIDs. Without companion every file carries the full
@@ -464,7 +472,7 @@ def write_sources(
     list of Path
         Files written; the companion file, when asked for, comes first.
     """
-    return _write_all(
+    return write_all(
         path, sources, ome=ome, light=None, compression=compression,
         compression_level=compression_level, tile=tile, pyramid_levels=pyramid_levels,
         downsample=downsample, bigtiff=bigtiff, split=split, companion=companion,
@@ -473,7 +481,7 @@ def write_sources(
     )
 
 
-def _write_all(
+def write_all(
     path: StrPath,
     sources: Sequence[SeriesSource],
     *,
@@ -510,6 +518,9 @@ def _write_all(
         raise WriteError("companion needs at least one series")
     orders = _orders(sources, ome, dimension_order, split)
     plans = plan_files(dest, sources, orders, split)
+    if bigtiff is False and is_bigtiff_name(dest):
+        raise WriteError(f"{dest}: a .ome.btf/.ome.tf2/.ome.tf8 file must be BigTIFF "
+                         "(checklist C2); drop bigtiff=False or name it .ome.tif")
     multi = len(plans) > 1 or companion
     comp = companion_path(dest) if companion else None
     finals = ([comp] if comp else []) + [p.path for p in plans]
@@ -548,7 +559,9 @@ def _write_all(
             else:
                 xml = with_root_uuid(template, plan.uuid)
             use_big = bigtiff
-            if use_big is None:
+            if is_bigtiff_name(plan.path):
+                use_big = True  # C2: the name promises BigTIFF
+            elif use_big is None:
                 use_big = _estimate(plan, sources, levels, codec, len(xml)) > CLASSIC_LIMIT
             elif not use_big and codec.tifffile is None:
                 if _estimate(plan, sources, levels, codec, len(xml)) > CLASSIC_LIMIT:

@@ -8,9 +8,11 @@ is written, so every core stays busy. tifffile then receives an iterator of
 already-encoded tile bytes (``TiffWriter.write`` with ``compression=...`` and
 ``bytes`` items), which it stores as they are.
 
-Only codecs that need no per-file tables or extra tags are encoded here
-(uncompressed, Deflate via libdeflate, Zstandard, LZW); JPEG, JPEG 2000 and
-the others are left to tifffile.
+Encoded here: uncompressed, Deflate (libdeflate), Zstandard, LZW, and baseline
+JPEG of uint8 grey or RGB pixels (RGB as YCbCr with 2x2 chroma subsampling,
+the tags tifffile writes for it; every tile a complete JPEG stream, no
+JPEGTables). The bytes are the ones tifffile would produce itself. JPEG 2000
+and the others are left to tifffile.
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ def _raw(tile: np.ndarray) -> bytes:
     return tile.tobytes()
 
 
-def tile_encoder(codec: Codec) -> Encoder | None:
+def tile_encoder(codec: Codec, samples: int = 1,
+                 dtype: np.dtype | None = None) -> Encoder | None:
     """Return a function encoding one padded tile as tifffile would, or None.
 
     ``None`` means "let tifffile encode" (codecs with tables or tags of their
-    own, or imagecodecs missing).
+    own, pixel layouts we do not encode, or imagecodecs missing).
     """
     if codec.tifffile is None:
         return _raw
@@ -58,6 +61,12 @@ def tile_encoder(codec: Codec) -> Encoder | None:
         func = imagecodecs.zstd_encode
     elif codec.tifffile == "lzw" and not args and imagecodecs.LZW.available:
         func = imagecodecs.lzw_encode
+    elif codec.tifffile == "jpeg" and dtype == np.uint8 and samples in (1, 3) \
+            and imagecodecs.JPEG8.available:
+        # what tifffile's TiffWriter.write passes to imagecodecs.jpeg_encode
+        func = imagecodecs.jpeg_encode
+        if samples == 3:
+            args.update(subsampling=(2, 2), colorspace="RGB", outcolorspace="YCBCR")
     else:
         return None
     return functools.partial(func, **args) if args else func
@@ -74,8 +83,8 @@ def _encode_tiles(plane: np.ndarray, origins: Sequence[tuple[int, int]],
             full = np.zeros((th, tw, *plane.shape[2:]), plane.dtype)
             full[: part.shape[0], : part.shape[1]] = part
             part = full
-        else:
-            part = np.ascontiguousarray(part)
+        # full tiles are passed as views: imagecodecs' encoders take strided arrays
+        # (JPEG reads the rows in place) and return the same bytes as for a copy
         out.append(encode(part))
     return out
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ometiff.errors import FileExistsOmeTiffError, MissingFileError, WriteError
-from ometiff.tiff.names import COMPANION_SUFFIX, OME_SUFFIXES, split_suffix
+from ometiff.tiff.names import COMPANION_SUFFIX, OME_BIGTIFF_SUFFIXES, OME_SUFFIXES, split_suffix
 from ometiff.writer.omexml import TiffDataRun, new_uuid
 
 if TYPE_CHECKING:
@@ -27,7 +27,10 @@ if TYPE_CHECKING:
 
 Split = Literal["series", "c", "t"]
 
-#: Checklist C2: OME-TIFF file name endings, longest first.
+
+def is_bigtiff_name(path: Path) -> bool:
+    """True for names whose ending promises BigTIFF (``.ome.btf``, ``.ome.tf2``, ``.ome.tf8``)."""
+    return path.name.lower().endswith(OME_BIGTIFF_SUFFIXES)
 
 
 @dataclass(slots=True)
@@ -50,7 +53,8 @@ def split_name(path: Path) -> tuple[str, str]:
     if parts is not None:
         return parts
     raise WriteError(  # checklist C2
-        f"{path}: an OME-TIFF name must end with .ome.tif or .ome.tiff; rename the output"
+        f"{path}: an OME-TIFF name must end with .ome.tif or .ome.tiff (or, for BigTIFF, "
+        ".ome.btf, .ome.tf2 or .ome.tf8); rename the output"
     )
 
 
