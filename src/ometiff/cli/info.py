@@ -2,6 +2,7 @@
 
 # no `from __future__ import annotations`: typer reads the hints at runtime
 
+import functools
 import itertools
 import json
 import sys
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from ometiff.cli.app import app, error
+from ometiff.cli.progress import ProgressReporter
 from ometiff.errors import OmeTiffError
 
 
@@ -204,7 +206,11 @@ def info(
 
                 # a series whose pixels cannot be read is reported; the rest stays
                 try:
-                    result = channel_stats(path, errors="report", progress=sys.stderr.isatty())
+                    with ProgressReporter() as reporter:
+                        result = channel_stats(
+                            path, errors="report",
+                            on_plane=functools.partial(reporter.update, f"stats {path.name}"),
+                        )
                 except OmeTiffError as exc:
                     result = [{"series": None, "error": str(exc)}]
                 stats_errors = [r["error"] for r in result if "error" in r]

@@ -2,13 +2,13 @@
 
 # no `from __future__ import annotations`: typer reads the hints at runtime
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ometiff.cli.app import app
+from ometiff.cli.progress import ProgressReporter
 from ometiff.errors import InvalidArgumentError
 
 
@@ -52,17 +52,20 @@ def show(
 
     if project is not None and project != "max":
         raise InvalidArgumentError(f"--project takes 'max', not {project!r}")
-    result = render(
-        path,
-        out,
-        series=series,
-        z=z,
-        t=t,
-        c=_channel(c),  # type: ignore[arg-type]
-        project="max" if project else None,
-        level=level,
-        progress=not quiet and sys.stderr.isatty(),  # the CLI asks; the library never does
-    )
+    label = f"show {path.name}"
+    # progress: a bar on a terminal, plain log lines otherwise (the library draws none)
+    with ProgressReporter(enabled=not quiet) as reporter:
+        result = render(
+            path,
+            out,
+            series=series,
+            z=z,
+            t=t,
+            c=_channel(c),  # type: ignore[arg-type]
+            project="max" if project else None,
+            level=level,
+            on_plane=lambda done, total: reporter.update(label, done, total),
+        )
     if not quiet:
         ranges = "; ".join(f"C{ch} {lo:.5g}–{hi:.5g}" for ch, lo, hi in result.limits)
         typer.echo(
