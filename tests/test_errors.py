@@ -248,6 +248,12 @@ def test_usage_errors_carry_no_checklist_codes(tmp_path: Path) -> None:
         ometiff.write(tmp_path / "y.ome.tif", np.zeros((8, 8), np.uint8),
                       physical_size={"X": 0})
     assert "W3" not in str(info.value) and "checklist" not in str(info.value)
+    with pytest.raises(WriteError) as info:  # ambiguous RGB-like stack (R2)
+        ometiff.write(tmp_path / "z.ome.tif", np.zeros((5, 8, 8, 3), np.uint8))
+    assert "R2" not in str(info.value) and "checklist" not in str(info.value)
+    with pytest.raises(WriteError) as info:  # a BigTIFF ending without BigTIFF (C2)
+        ometiff.write(tmp_path / "b.ome.btf", np.zeros((8, 8), np.uint8), bigtiff=False)
+    assert "C2" not in str(info.value) and "checklist" not in str(info.value)
 
 
 def test_without_prefix() -> None:

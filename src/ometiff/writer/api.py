@@ -79,10 +79,10 @@ def _default_axes(shape: Sequence[int], dtype: Any, where: str) -> str:
         return "YXS"
     if rgb_like:
         samples = "RGB" if shape[-1] == 3 else "RGBA"
-        raise WriteError(
+        raise WriteError(  # checklist R2: RGB is one Channel of SamplesPerPixel 3
             f"{where}: shape {tuple(shape)} {np.dtype(dtype)} is ambiguous: a last axis of "
             f"{shape[-1]} looks like {samples} samples; pass axes=..., e.g. "
-            f"axes={'TCZ'[-(ndim - 3):] + 'YXS'!r} for {samples} planes (checklist R2) or "
+            f"axes={'TCZ'[-(ndim - 3):] + 'YXS'!r} for {samples} planes or "
             f"axes={'TCZYX'[-ndim:]!r} if the last axis is X"
         )
     return "TCZYX"[-ndim:]

@@ -519,8 +519,8 @@ def write_all(
     orders = _orders(sources, ome, dimension_order, split)
     plans = plan_files(dest, sources, orders, split)
     if bigtiff is False and is_bigtiff_name(dest):
-        raise WriteError(f"{dest}: a .ome.btf/.ome.tf2/.ome.tf8 file must be BigTIFF "
-                         "(checklist C2); drop bigtiff=False or name it .ome.tif")
+        raise WriteError(f"{dest}: a .ome.btf/.ome.tf2/.ome.tf8 file must be BigTIFF; "  # C2
+                         "drop bigtiff=False or name it .ome.tif", option="bigtiff")
     multi = len(plans) > 1 or companion
     comp = companion_path(dest) if companion else None
     finals = ([comp] if comp else []) + [p.path for p in plans]
@@ -565,9 +565,9 @@ def write_all(
                 use_big = _estimate(plan, sources, levels, codec, len(xml)) > CLASSIC_LIMIT
             elif not use_big and codec.tifffile is None:
                 if _estimate(plan, sources, levels, codec, len(xml)) > CLASSIC_LIMIT:
-                    raise WriteError(
+                    raise WriteError(  # checklist C3: the 4 GB ceiling of classic TIFF
                         f"{plan.path}: uncompressed data exceed 4 GB; classic TIFF cannot "
-                        "hold them (checklist C3); pass bigtiff=True or None"
+                        "hold them; pass bigtiff=True or None", option="bigtiff"
                     )
             tmp = atomic.temp(plan.path)
             try:
