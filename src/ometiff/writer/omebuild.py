@@ -23,6 +23,7 @@ from ometiff.ome.units import parse_length, parse_time
 from ometiff.types import DTYPE_TO_OME
 from ometiff.writer.omexml import (
     ANNOTATION_NS,
+    PLANE_FIELDS,
     SENTINEL_UUID,
     WARNING_COMMENT,
     SeriesMeta,
@@ -38,17 +39,9 @@ if TYPE_CHECKING:
     from ometiff.readers.source import SeriesSource
 
 
-_PLANE_FIELDS = {
-    "delta_t": ("delta_t_unit", "time"),
-    "exposure_time": ("exposure_time_unit", "time"),
-    "position_x": ("position_x_unit", "length"),
-    "position_y": ("position_y_unit", "length"),
-    "position_z": ("position_z_unit", "length"),
-}
-_PLANE_ALIASES = {
-    "DeltaT": "delta_t", "ExposureTime": "exposure_time", "PositionX": "position_x",
-    "PositionY": "position_y", "PositionZ": "position_z",
-}
+#: ome_types field -> (unit field, kind), from the writer's one table of plane fields.
+_PLANE_FIELDS = {snake: (snake + "_unit", kind) for snake, kind in PLANE_FIELDS.values()}
+_PLANE_ALIASES = {name: snake for name, (snake, _) in PLANE_FIELDS.items()}
 
 
 def _plane(tcz: tuple[int, int, int], values: Mapping[str, Any], where: str) -> m.Plane:

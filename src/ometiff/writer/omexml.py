@@ -46,17 +46,18 @@ ANNOTATION_NS = "openmicroscopy.org/omero/client/mapAnnotation"
 
 Quantity = float | tuple[float, str]
 
-_PLANE_FIELDS = {  # OME name -> (unit attribute, kind, default unit); schema order
-    "DeltaT": ("DeltaTUnit", "time"),
-    "ExposureTime": ("ExposureTimeUnit", "time"),
-    "PositionX": ("PositionXUnit", "length"),
-    "PositionY": ("PositionYUnit", "length"),
-    "PositionZ": ("PositionZUnit", "length"),
+#: Plane attributes ``write(plane_metadata=...)`` accepts, in schema order (PL1): OME
+#: name -> (ome_types field name, kind of quantity). Keys may be given either way.
+PLANE_FIELDS = {
+    "DeltaT": ("delta_t", "time"),
+    "ExposureTime": ("exposure_time", "time"),
+    "PositionX": ("position_x", "length"),
+    "PositionY": ("position_y", "length"),
+    "PositionZ": ("position_z", "length"),
 }
-_PLANE_ALIASES = {
-    "delta_t": "DeltaT", "exposure_time": "ExposureTime", "position_x": "PositionX",
-    "position_y": "PositionY", "position_z": "PositionZ",
-}
+#: OME name -> (unit attribute, kind), for the XML fast path.
+_PLANE_FIELDS = {name: (name + "Unit", kind) for name, (_, kind) in PLANE_FIELDS.items()}
+_PLANE_ALIASES = {snake: name for name, (snake, _) in PLANE_FIELDS.items()}
 _XML_BAD = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
