@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ometiff import OmeXmlError
-from ometiff.ome.view import parse_ome, plane_map
+from ometiff.ome.planemap import plane_map
+from ometiff.ome.view import parse_ome
 
 NS = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
 

@@ -13,7 +13,8 @@ import tifffile
 
 from ometiff import convert, info, meta_get, meta_set, read_ome_xml, validate
 from ometiff.ome.fileset import resolve_fileset
-from ometiff.ome.view import parse_ome, plane_map
+from ometiff.ome.planemap import plane_map
+from ometiff.ome.view import parse_ome
 from ometiff.ome.xml import is_ome_xml, root_name
 from ometiff.readers import find_reader
 from ometiff.readers.ome_tiff import OmeTiffReader

@@ -2,7 +2,7 @@
 
 Non-OME TIFFs (ImageJ, tifffile "shaped", plain, volumetric pages, LSM) go through
 :func:`ometiff.readers.tifflayout.tiff_layouts`; OME-TIFFs without TiffData through
-the one fallback of :func:`ometiff.ome.view.plane_map` (checklist N4, T1, T6).
+the one fallback of :func:`ometiff.ome.planemap.plane_map` (checklist N4, T1, T6).
 """
 
 from __future__ import annotations

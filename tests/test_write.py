@@ -422,12 +422,12 @@ def test_codec_warning_for_bioformats(tmp_path: Path) -> None:
 
 def test_bigtiff_auto(tmp_path: Path) -> None:
     from ometiff.writer.compression import resolve_codec
-    from ometiff.writer.core import CLASSIC_LIMIT, _estimate
+    from ometiff.writer.core import CLASSIC_LIMIT, estimate_size
     from ometiff.writer.multifile import plan_files
 
     big = SeriesSource((1, 1, 300, 4096, 4096), 1, np.dtype(np.uint16), lambda t, c, z: None)
     (plan,) = plan_files(tmp_path / "b.ome.tif", [big], ["XYZCT"], None)
-    assert _estimate(plan, [big], [0], resolve_codec("zlib", None), 1000) > CLASSIC_LIMIT
+    assert estimate_size(plan, [big], [0], resolve_codec("zlib", None), 1000) > CLASSIC_LIMIT
     small = ometiff.write(tmp_path / "s.ome.tif", np.zeros((4, 4), np.uint8))
     forced = ometiff.write(tmp_path / "f.ome.tif", np.zeros((4, 4), np.uint8), bigtiff=True)
     with tifffile.TiffFile(small) as a, tifffile.TiffFile(forced) as b:

@@ -183,15 +183,15 @@ def test_source_error_is_the_users(tmp_path: Path, kwargs: dict[str, Any], bad_z
 
 
 def test_array_runs_are_handed_over_as_views() -> None:
-    from ometiff.writer.api import _array_series
+    from ometiff.writer.api import array_series
 
     data = RNG.integers(0, 100, (2, 3, 8, 9), dtype=np.uint16)
-    planes = _array_series(data, "TZYX", 0, None).source.get_plane
+    planes = array_series(data, "TZYX", 0, None).source.get_plane
     run = planes.block([(0, 0, 1), (0, 0, 2), (1, 0, 0)])  # type: ignore[attr-defined]
     assert run is not None and np.shares_memory(run, data)
     np.testing.assert_array_equal(run, data.reshape(6, 8, 9)[1:4])
     assert planes.block([(0, 0, 0), (0, 0, 2)]) is None  # type: ignore[attr-defined]
-    moved = _array_series(np.moveaxis(data, 1, 3), "TYXZ", 0, None).source.get_plane
+    moved = array_series(np.moveaxis(data, 1, 3), "TYXZ", 0, None).source.get_plane
     assert moved.block([(0, 0, 0)]) is None  # type: ignore[attr-defined]
 
 

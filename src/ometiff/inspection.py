@@ -26,8 +26,9 @@ from ometiff.errors import (
 )
 from ometiff.ome.colour import ome_to_hex, rgba_to_ome
 from ometiff.ome.fileset import FileSet, resolve_fileset
+from ometiff.ome.planemap import PlaneMap, plane_map
 from ometiff.ome.units import to_micrometres, to_seconds
-from ometiff.ome.view import ImageView, PlaneMap, Quantity, plane_map
+from ometiff.ome.view import ImageView, Quantity
 from ometiff.ome.xml import is_ome_xml
 from ometiff.tiff.structure import TiffStructure, inspect_tiff, is_tiff
 from ometiff.tiff.variant import Variant, detect_variants, imagej_disagreements

@@ -89,7 +89,7 @@ class FileSet:
         return None
 
     def ifd_count(self, uuid: str | None, filename: str | None) -> int | None:
-        """For :func:`ometiff.ome.view.plane_map`: the IFD count of the file a TiffData names."""
+        """For :func:`ometiff.ome.planemap.plane_map`: the IFD count of the file a TiffData names."""
         member = self.member_for(uuid, filename)
         if member is None or member.path is None or not member.exists:
             return None

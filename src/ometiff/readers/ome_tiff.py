@@ -1,7 +1,7 @@
 """OME-TIFF reader: single files, multi-file sets, companions, BinaryOnly members.
 
 The set is resolved by :func:`ometiff.ome.fileset.resolve_fileset` (M1-M5); each
-Image's TiffData is applied by :func:`ometiff.ome.view.plane_map` (T1-T6). This is
+Image's TiffData is applied by :func:`ometiff.ome.planemap.plane_map` (T1-T6). This is
 the one pixel reader of OME-TIFF: ``convert`` and its verification, ``info --stats``
 and ``show`` all read through it. Pixels are read one IFD at a time with tifffile
 (:func:`ometiff.readers.decode.decode_page`), so memory stays at about one plane;
@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     from ome_types import model as m
 
     from ometiff.ome.fileset import FileSet
-    from ometiff.ome.view import ImageView, PlaneMap, PlaneRef
+    from ometiff.ome.planemap import PlaneMap, PlaneRef
+    from ometiff.ome.view import ImageView
     from ometiff.types import StrPath
 
 #: Member files kept open per thread; older ones are closed (sets of one file per
@@ -148,7 +149,7 @@ class OmeTiffReader(Reader):
     # -- file access ---------------------------------------------------------------
 
     def _plane_map(self, image: ImageView, *, check: bool) -> PlaneMap:
-        from ometiff.ome.view import plane_map
+        from ometiff.ome.planemap import plane_map
 
         pm = plane_map(image, ifd_count=self._set.ifd_count)
         if pm.counted and check:

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from ometiff.ome.fileset import FileSet, Member
+    from ometiff.ome.planemap import PlaneMap
     from ometiff.ome.schema import SchemaError
-    from ometiff.ome.view import ImageView, OmeView, PlaneMap
+    from ometiff.ome.view import ImageView, OmeView
     from ometiff.tiff.structure import TiffStructure
 
 Severity = Literal["error", "warning", "info"]

@@ -28,7 +28,8 @@ from ometiff.errors import (
     ValidationError,
 )
 from ometiff.ome.fileset import absolute_path, resolve_fileset
-from ometiff.ome.view import parse_ome, plane_map
+from ometiff.ome.planemap import plane_map
+from ometiff.ome.view import parse_ome
 from ometiff.ome.xml import MAX_XML_BYTES, is_ome_xml, local, parse_xml, schema_version
 from ometiff.tiff.names import COMPANION_SUFFIX
 from ometiff.tiff.structure import TiffStructure, inspect_tiff, is_tiff

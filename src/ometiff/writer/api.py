@@ -145,7 +145,7 @@ def _plane_getter(axes: str, convert: np.dtype | None, dtype: np.dtype) -> Any:
     return index, finish
 
 
-def _array_series(arr: Any, axes: str | None, i: int, name: str | None) -> _Series:
+def array_series(arr: Any, axes: str | None, i: int, name: str | None) -> _Series:
     where = f"series {i}"
     shape = tuple(int(n) for n in arr.shape)
     axes = _check_axes(axes, len(shape), where) if axes else \
@@ -394,7 +394,7 @@ def write(
     series: list[_Series] = []
     for i, (arr, ax, name) in enumerate(zip(arrays, axes_list, name_list, strict=True)):
         if _is_array(arr):
-            series.append(_array_series(arr, ax, i, name))
+            series.append(array_series(arr, ax, i, name))
         elif isinstance(arr, Iterator) or (
             isinstance(arr, Iterable) and not isinstance(arr, str | bytes | Mapping)
             and shape is not None

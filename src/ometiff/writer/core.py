@@ -122,7 +122,7 @@ def _orders(
     return out
 
 
-def _estimate(plan: FilePlan, sources: Sequence[SeriesSource], levels: Sequence[int],
+def estimate_size(plan: FilePlan, sources: Sequence[SeriesSource], levels: Sequence[int],
               codec: Codec, xml_size: int) -> int:
     """Upper bound of a file's size in bytes (checklist C4)."""
     total = 16 + xml_size
@@ -562,9 +562,9 @@ def write_all(
             if is_bigtiff_name(plan.path):
                 use_big = True  # C2: the name promises BigTIFF
             elif use_big is None:
-                use_big = _estimate(plan, sources, levels, codec, len(xml)) > CLASSIC_LIMIT
+                use_big = estimate_size(plan, sources, levels, codec, len(xml)) > CLASSIC_LIMIT
             elif not use_big and codec.tifffile is None:
-                if _estimate(plan, sources, levels, codec, len(xml)) > CLASSIC_LIMIT:
+                if estimate_size(plan, sources, levels, codec, len(xml)) > CLASSIC_LIMIT:
                     raise WriteError(  # checklist C3: the 4 GB ceiling of classic TIFF
                         f"{plan.path}: uncompressed data exceed 4 GB; classic TIFF cannot "
                         "hold them; pass bigtiff=True or None", option="bigtiff"
