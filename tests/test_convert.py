@@ -244,7 +244,7 @@ def test_cli_progress_lines_when_not_a_terminal(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    import ometiff.cli.progress as progress
+    import ometiff.progress as progress
     from ometiff.cli.app import app
 
     src = tmp_path / "hs.tif"
@@ -266,7 +266,7 @@ def test_cli_progress_lines_when_not_a_terminal(tmp_path: Path,
 def test_plain_progress_is_periodic() -> None:
     import io
 
-    from ometiff.cli.progress import ProgressReporter
+    from ometiff.progress import ProgressReporter
 
     out = io.StringIO()
     with ProgressReporter(stream=out, interval=3600) as report:

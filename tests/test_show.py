@@ -140,7 +140,7 @@ def test_show_and_stats_log_progress_lines_when_not_a_terminal(
 ) -> None:
     """Off a terminal (CI, cluster logs) show and info --stats print plain progress lines
     through the CLI's one progress reporter; the library calls print nothing."""
-    import ometiff.cli.progress as progress
+    import ometiff.progress as progress
 
     path, _ = sample
     monkeypatch.setattr(progress, "PLAIN_INTERVAL", 0.0)

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from ometiff.cli.app import app
-from ometiff.cli.progress import ProgressReporter
 from ometiff.errors import WriteError
+from ometiff.progress import ProgressReporter
 
 
 def _indices(text: str | None, what: str) -> list[int] | None:

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 import typer
 
 from ometiff.cli.app import app, error
-from ometiff.cli.progress import ProgressReporter
 from ometiff.errors import OmeTiffError
+from ometiff.progress import ProgressReporter
 
 
 def _size(n: int) -> str:

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from ometiff.cli.app import app
-from ometiff.cli.progress import ProgressReporter
 from ometiff.errors import InvalidArgumentError
+from ometiff.progress import ProgressReporter
 
 
 def _channel(value: str | None) -> int | str | None:

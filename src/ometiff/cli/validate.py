@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from ometiff.cli.app import app, cli_message, error
+from ometiff.progress import ProgressReporter
 
 _MARK = {"error": "✗", "warning": "!", "info": "·"}
 _TITLE = {"error": "errors", "warning": "warnings", "info": "info"}
@@ -62,15 +63,10 @@ def validate_command(
 
     reports: list[Any] = []
     unreadable = 0
-    progress = None
-    if not quiet and not as_json and len(paths) > 1 and sys.stderr.isatty():
-        from rich.progress import Progress
-
-        progress = Progress(transient=True)
-        progress.start()
-        task = progress.add_task("validating", total=len(paths))
-    try:
-        for path in paths:
+    # a bar over several files on a terminal only (the reports themselves go to stdout)
+    show = not quiet and not as_json and len(paths) > 1 and sys.stderr.isatty()
+    with ProgressReporter(enabled=show, unit="files") as progress:
+        for done, path in enumerate(paths, 1):
             try:
                 report = validate(path, schema=not no_schema, strict=strict)
             except OmeTiffError as exc:
@@ -81,14 +77,10 @@ def validate_command(
                     error(exc)
                 continue
             finally:
-                if progress is not None:
-                    progress.advance(task)
+                progress.update("validating", done, len(paths))
             reports.append(report.to_dict() if as_json else report)
             if not as_json:
                 typer.echo(_human(report, show_info=not quiet))
-    finally:
-        if progress is not None:
-            progress.stop()
     if as_json:
         typer.echo(json.dumps(reports if len(paths) > 1 else reports[0], indent=2, ensure_ascii=False))
     if unreadable:

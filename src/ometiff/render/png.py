@@ -21,6 +21,7 @@ import numpy as np
 
 from ometiff.errors import OmeTiffError
 from ometiff.ome.colour import hex_to_ome, ome_to_rgba
+from ometiff.progress import ProgressReporter
 from ometiff.render.diagram import draw_diagram
 from ometiff.render.pillow import require_pillow, save_png
 
@@ -86,29 +87,21 @@ class _Progress:
     """Counts planes; reports them to ``on_plane`` and, only if asked, a rich bar."""
 
     def __init__(self, total: int, label: str, bar: bool, on_plane: PlaneCallback | None):
-        self.done, self.total, self.on_plane = 0, total, on_plane
-        self.bar: Any = None
+        self.done, self.total, self.label, self.on_plane = 0, total, label, on_plane
+        self.bar: ProgressReporter | None = None
         if bar:  # a library call draws nothing unless the caller asked (progress=True)
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-            self.bar = Progress(
-                "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                TimeRemainingColumn(), console=Console(stderr=True), transient=True,
-            )
-            self.bar.start()
-            self.bar.add_task(label, total=total)
+            self.bar = ProgressReporter(terminal=True).__enter__()
 
     def tick(self) -> None:
         self.done += 1
         if self.bar is not None:
-            self.bar.advance(self.bar.task_ids[0])
+            self.bar.update(self.label, self.done, self.total)
         if self.on_plane is not None:
             self.on_plane(self.done, self.total)
 
     def stop(self) -> None:
         if self.bar is not None:
-            self.bar.stop()
+            self.bar.__exit__()
 
 
 # --- statistics -----------------------------------------------------------------------

@@ -1,11 +1,12 @@
-"""Progress for long CLI commands: a rich bar on a terminal, plain log lines elsewhere.
+"""Progress for long work: a rich bar on a terminal, plain log lines elsewhere.
 
 CI jobs and cluster schedulers capture stderr into a file, where a live bar is
 either invisible or a mess of control codes; there a line such as
 ``convert a.czi: 40/120 planes (33%), 12 s left`` is printed every
 :data:`PLAIN_INTERVAL` seconds instead (and a last line at 100 % when any line
-was printed). Library functions never draw progress: they take a callback,
-and commands pass :meth:`ProgressReporter.update` (or a wrapper of it).
+was printed). Library functions draw no progress unless asked: they take a
+callback, and commands pass :meth:`ProgressReporter.update` (or a wrapper of it);
+``render_png(..., progress=True)`` draws through this reporter too.
 
 Usage::
 
