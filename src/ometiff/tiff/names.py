@@ -39,6 +39,11 @@ def has_tiff_suffix(name: str) -> bool:
     return name.lower().endswith(TIFF_SUFFIXES)
 
 
+def has_bigtiff_suffix(name: str) -> bool:
+    """True when a file name ends with an ending reserved for BigTIFF (C2; any case)."""
+    return name.lower().endswith(OME_BIGTIFF_SUFFIXES)
+
+
 def split_suffix(name: str, suffixes: tuple[str, ...]) -> tuple[str, str] | None:
     """``(stem, ending)`` for the first of ``suffixes`` that ``name`` ends with (any
     case) after a non-empty stem, e.g. ``("cells", ".OME.TIF")``; None when none does."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ometiff.ome.xml import SCHEMA_VERSIONS
-from ometiff.tiff.names import OME_BIGTIFF_SUFFIXES, OME_TIFF_SUFFIXES
+from ometiff.tiff.names import OME_BIGTIFF_SUFFIXES, OME_TIFF_SUFFIXES, has_bigtiff_suffix
 from ometiff.tiff.variant import imagej_disagreements
 from ometiff.validation.context import Context, Issue, error, info, warning
 
@@ -37,7 +37,7 @@ def check_container(ctx: Context) -> Iterator[Issue]:
         if ctx.kind == "tiff":
             continue
         name = path.name.lower()
-        if structure.bigtiff and name.endswith(OME_BIGTIFF_SUFFIXES):
+        if structure.bigtiff and has_bigtiff_suffix(name):
             continue
         if not name.endswith(OME_TIFF_SUFFIXES):
             endings = "/".join(OME_TIFF_SUFFIXES + (OME_BIGTIFF_SUFFIXES if structure.bigtiff else ()))

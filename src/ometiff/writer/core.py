@@ -18,6 +18,7 @@ import numpy as np
 import tifffile
 
 from ometiff.errors import OmeTiffError, WriteError
+from ometiff.tiff.names import has_bigtiff_suffix
 from ometiff.types import DIMENSION_ORDERS, DTYPE_TO_OME
 from ometiff.writer.compression import Codec, check_codec_dtype, resolve_codec
 from ometiff.writer.encode import Encoder, encoded, submit_page, tile_encoder
@@ -26,7 +27,6 @@ from ometiff.writer.multifile import (
     FilePlan,
     Split,
     companion_path,
-    is_bigtiff_name,
     order_for_split,
     plan_files,
     tiffdata_runs,
@@ -518,7 +518,7 @@ def write_all(
         raise WriteError("companion needs at least one series")
     orders = _orders(sources, ome, dimension_order, split)
     plans = plan_files(dest, sources, orders, split)
-    if bigtiff is False and is_bigtiff_name(dest):
+    if bigtiff is False and has_bigtiff_suffix(dest.name):
         raise WriteError(f"{dest}: a .ome.btf/.ome.tf2/.ome.tf8 file must be BigTIFF; "  # C2
                          "drop bigtiff=False or name it .ome.tif", option="bigtiff")
     multi = len(plans) > 1 or companion
@@ -559,7 +559,7 @@ def write_all(
             else:
                 xml = with_root_uuid(template, plan.uuid)
             use_big = bigtiff
-            if is_bigtiff_name(plan.path):
+            if has_bigtiff_suffix(plan.path.name):
                 use_big = True  # C2: the name promises BigTIFF
             elif use_big is None:
                 use_big = estimate_size(plan, sources, levels, codec, len(xml)) > CLASSIC_LIMIT

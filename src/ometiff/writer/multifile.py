@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ometiff.errors import FileExistsOmeTiffError, MissingFileError, WriteError
-from ometiff.tiff.names import COMPANION_SUFFIX, OME_BIGTIFF_SUFFIXES, OME_SUFFIXES, split_suffix
+from ometiff.tiff.names import COMPANION_SUFFIX, OME_SUFFIXES, split_suffix
 from ometiff.writer.omexml import TiffDataRun, new_uuid
 
 if TYPE_CHECKING:
@@ -26,11 +26,6 @@ if TYPE_CHECKING:
     from ometiff.readers.source import SeriesSource
 
 Split = Literal["series", "c", "t"]
-
-
-def is_bigtiff_name(path: Path) -> bool:
-    """True for names whose ending promises BigTIFF (``.ome.btf``, ``.ome.tf2``, ``.ome.tf8``)."""
-    return path.name.lower().endswith(OME_BIGTIFF_SUFFIXES)
 
 
 @dataclass(slots=True)
