@@ -204,11 +204,8 @@ class TiffReader(Reader):
         """``get_plane(t, c, z)`` of series ``index`` at pyramid ``level`` (0 = full size):
         pyramid levels of a tifffile series share its page layout, so a plane is found
         on every level the same way (:meth:`TiffLayout.locate`)."""
-        lay = self._layouts[index]
-        levels = lay.series.levels
-        if not 0 <= level < len(levels):
-            raise InvalidTiffError(f"{self.path} series {index}: no pyramid level {level}")
-        kf = levels[level].keyframe
+        lay = self._layouts[index]  # read_plane has checked series and level
+        kf = lay.series.levels[level].keyframe
         y, x = (lay.shape[3], lay.shape[4]) if level == 0 else (kf.imagelength, kf.imagewidth)
         where = f"{self.path} series {lay.index}" + (f" level {level}" if level else "")
 
