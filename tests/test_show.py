@@ -160,3 +160,29 @@ def test_show_and_stats_log_progress_lines_when_not_a_terminal(
 
     channel_stats(path)
     assert capsys.readouterr().err == ""
+
+
+def test_stats_and_show_resolve_the_file_set_once(
+    sample: tuple[Path, np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """info() has resolved the set already; the pixel reader reuses it (no second parse
+    of the OME-XML, which costs ~0.2 s on a 30,000-plane file)."""
+    import ometiff.inspection
+    import ometiff.ome.fileset
+    from ometiff.render.png import channel_stats, render_png
+
+    calls: list[Path] = []
+    real = ometiff.ome.fileset.resolve_fileset
+
+    def counting(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(Path(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(ometiff.ome.fileset, "resolve_fileset", counting)
+    monkeypatch.setattr(ometiff.inspection, "resolve_fileset", counting)
+    path, data = sample
+    rows = channel_stats(path)
+    assert len(calls) == 1
+    assert rows[0]["max"] == int(data[0].max())
+    render_png(path, tmp_path / "once.png")
+    assert len(calls) == 2

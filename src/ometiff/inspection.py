@@ -111,6 +111,8 @@ class FileInfo:
     metadata_source: str = "tiff"  # "ome": series come from OME-XML and its plane map
     warnings: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: the resolved file set of an OME file (not in the JSON): pixel readers reuse it
+    fileset: FileSet | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON document (see README, "ometiff info --json")."""
@@ -467,6 +469,7 @@ def info(path: StrPath) -> FileInfo:
     schema = creator = None
     annotations = 0
     files_from_ome = False
+    fs: FileSet | None = None
     is_ome = structure.description is not None and is_ome_xml(structure.description)
     if structure.description is not None and not structure.description_utf8 and is_ome:
         warnings.append("IFD0 ImageDescription is not valid UTF-8 (X2); read as Latin-1")
@@ -486,11 +489,7 @@ def info(path: StrPath) -> FileInfo:
                 fs.ome.creator,
                 fs.ome.annotation_count,
             )
-            for m in fs.missing:
-                problems.append(
-                    f"member {m.filename!r} of the file set is missing"
-                    + (" (path escapes the folder; not opened)" if m.escapes else "")
-                )
+            problems += _missing_members(fs)
             warnings += _conflicts(p, structure, series)
     if not series and structure.ifds:
         series, more = _tifffile_series(p, structure.ifd_count)
@@ -512,7 +511,17 @@ def info(path: StrPath) -> FileInfo:
         warnings=warnings,
         problems=problems,
         metadata_source="ome" if schema is not None or files_from_ome else "tiff",
+        fileset=fs,
     )
+
+
+def _missing_members(fs: FileSet) -> list[str]:
+    """One problem line per member of the set that is missing or refused (M2)."""
+    return [
+        f"member {m.filename!r} of the file set is missing"
+        + (" (path escapes the folder; not opened)" if m.escapes else "")
+        for m in fs.missing
+    ]
 
 
 def _companion_info(p: Path) -> FileInfo:
@@ -522,11 +531,7 @@ def _companion_info(p: Path) -> FileInfo:
     fs = resolve_fileset(p)
     structures: dict[Path, TiffStructure | None] = {}
     series = _ome_series(fs, structures)
-    problems = [
-        f"member {m.filename!r} of the file set is missing"
-        + (" (path escapes the folder; not opened)" if m.escapes else "")
-        for m in fs.missing
-    ]
+    problems = _missing_members(fs)
     return FileInfo(
         path=p,
         variant="OME companion (metadata only)",
@@ -543,6 +548,7 @@ def _companion_info(p: Path) -> FileInfo:
         annotation_count=fs.ome.annotation_count,
         problems=problems,
         metadata_source="ome",
+        fileset=fs,
     )
 
 

@@ -92,14 +92,19 @@ class OmeTiffReader(Reader):
             return False
         return desc is not None and is_ome_xml(desc)
 
-    def __init__(self, path: StrPath, **options: Any) -> None:
+    def __init__(self, path: StrPath, *, fileset: FileSet | None = None, **options: Any) -> None:
+        """``fileset``: the set of ``path`` when the caller has resolved it already
+        (``info`` has, for ``info --stats`` and ``show``), so it is not read twice."""
         super().__init__(path, **options)
         from ometiff.ome.fileset import resolve_fileset
 
-        try:
-            self._set: FileSet = resolve_fileset(self.path)
-        except OSError as exc:
-            raise InvalidTiffError(f"{self.path}: cannot read: {exc}") from exc
+        if fileset is not None and fileset.entry == self.path:
+            self._set: FileSet = fileset
+        else:
+            try:
+                self._set = resolve_fileset(self.path)
+            except OSError as exc:
+                raise InvalidTiffError(f"{self.path}: cannot read: {exc}") from exc
         self._partial = bool(options.get("partial", False))
         self._local = threading.local()
         self._open: list[tifffile.TiffFile] = []

@@ -72,7 +72,7 @@ def open_pixels(fi: FileInfo) -> Reader:
     if fi.metadata_source == "ome":
         from ometiff.readers.ome_tiff import OmeTiffReader
 
-        return OmeTiffReader(fi.path, partial=True)
+        return OmeTiffReader(fi.path, partial=True, fileset=fi.fileset)  # resolved once
     from ometiff.readers.tiff import TiffReader
 
     return TiffReader(fi.path)
