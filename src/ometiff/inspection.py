@@ -27,7 +27,7 @@ from ometiff.errors import (
 from ometiff.ome.colour import ome_to_hex, rgba_to_ome
 from ometiff.ome.fileset import FileSet, resolve_fileset
 from ometiff.ome.planemap import PlaneMap, plane_map
-from ometiff.ome.units import to_micrometres, to_seconds
+from ometiff.ome.units import tidy, to_micrometres, to_seconds
 from ometiff.ome.view import ImageView, Quantity
 from ometiff.ome.xml import is_ome_xml
 from ometiff.tiff.structure import TiffStructure, inspect_tiff, is_tiff
@@ -144,18 +144,13 @@ def _color_hex(value: int | None) -> str | None:
         return None
 
 
-def _tidy(value: float | None) -> float | None:
-    """Drop float noise from unit conversion (0.5000000000000001 -> 0.5)."""
-    return None if value is None else float(f"{value:.12g}")
-
-
 def _um(q: Quantity | None) -> float | None:
-    return None if q is None else _tidy(to_micrometres(q.value, q.unit))
+    return None if q is None else to_micrometres(q.value, q.unit)  # tidied there
 
 
 def _nm(q: Quantity | None) -> float | None:
     um = None if q is None else to_micrometres(q.value, q.unit)
-    return None if um is None else _tidy(um * 1000.0)
+    return None if um is None else tidy(um * 1000.0)
 
 
 # --- OME -----------------------------------------------------------------------
@@ -396,7 +391,7 @@ def _layout_summary(index: int, lay: TiffLayout, filename: str, ifd_count: int) 
     physical: dict[str, float | None] = {"x": None, "y": None, "z": None}
     units: dict[str, str] = {}
     for axis, (value, unit) in lay.physical.items():
-        physical[axis] = _tidy(to_micrometres(value, unit))
+        physical[axis] = to_micrometres(value, unit)
         units[axis] = unit
     tinc = None if lay.time_increment is None else to_seconds(*lay.time_increment)
     channels = [

@@ -237,7 +237,7 @@ def unit_attr_symbol(attr: str, value: str) -> str | None:
     return None
 
 
-def _tidy(value: float) -> float:
+def tidy(value: float) -> float:
     """Drop binary noise of a conversion: 1e-7 m -> 0.1 µm, not 0.09999999999999999."""
     return float(f"{value:.12g}")
 
@@ -250,7 +250,7 @@ def to_micrometres(value: float | None, unit: str | None) -> float | None:
     if value is None:
         return None
     factor = LENGTH_UNITS_M.get(length_symbol(unit) or "") if unit else 1e-6
-    return None if factor is None else _tidy(float(value) * factor / 1e-6)
+    return None if factor is None else tidy(float(value) * factor / 1e-6)
 
 
 def to_seconds(value: float | None, unit: str | None) -> float | None:
@@ -258,7 +258,7 @@ def to_seconds(value: float | None, unit: str | None) -> float | None:
     if value is None:
         return None
     factor = TIME_UNITS_S.get(time_symbol(unit) or "") if unit else 1.0
-    return None if factor is None else _tidy(float(value) * factor)
+    return None if factor is None else tidy(float(value) * factor)
 
 
 def convert(value: float, unit: str, to: str) -> float:
@@ -272,7 +272,7 @@ def convert(value: float, unit: str, to: str) -> float:
     for table, symbol in ((LENGTH_UNITS_M, length_symbol), (TIME_UNITS_S, time_symbol)):
         src, dst = symbol(unit), symbol(to)
         if src in table and dst in table:
-            return _tidy(float(value) * table[src] / table[dst])
+            return tidy(float(value) * table[src] / table[dst])
     raise InvalidValueError(f"cannot convert {unit!r} to {to!r}")
 
 
