@@ -220,3 +220,19 @@ def test_time_increment_example_is_a_time(ome_tiff: Path, capsys: pytest.Capture
     assert main(["meta", "set", str(ome_tiff), "--time-increment", "xx"]) == 2
     err = capsys.readouterr().err
     assert "e.g. 2s" in err and "µm" not in err
+
+
+def test_convert_onto_an_existing_file_speaks_each_side(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """convert's refusal to replace an output: the library names ``overwrite=True``,
+    the command line ``--overwrite`` (never both in one message)."""
+    src = ometiff.write(tmp_path / "src.ome.tif", np.zeros((8, 8), np.uint8), axes="YX")
+    dst = tmp_path / "dst.ome.tif"
+    dst.write_bytes(b"keep me")
+    with pytest.raises(ometiff.FileExistsOmeTiffError) as info:
+        ometiff.convert(src, dst)
+    assert "overwrite=True" in str(info.value) and "--overwrite" not in str(info.value)
+    assert main(["convert", str(src), str(dst)]) == 2
+    err = capsys.readouterr().err
+    assert "--overwrite" in err and "overwrite=True" not in err
+    assert dst.read_bytes() == b"keep me"

@@ -263,7 +263,9 @@ def _check_writable(dest: Path, overwrite: bool) -> None:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise WriteError(f"{dest}: the folder {folder} is not writable")
     if dest.exists() and not overwrite:
-        raise FileExistsOmeTiffError(f"{dest}: exists; pass overwrite=True (--overwrite)")
+        raise FileExistsOmeTiffError(  # the CLI says --overwrite (OmeTiffError.option)
+            f"{dest}: exists; pass overwrite=True to replace it", option="overwrite"
+        )
 
 
 def _remove(paths: Sequence[Path]) -> None:
