@@ -54,7 +54,6 @@ from ometiff.errors import (
     InvalidArgumentError,
     MissingFileError,
     OmeTiffError,
-    OmeXmlError,
     ValidationError,
 )
 from ometiff.ome.fileset import absolute_path, file_uuid, is_set_file, resolve_name, scan_uuids
@@ -588,12 +587,3 @@ def _is_master(root: _Element, docs: dict[Path, Document]) -> bool:
         for d in docs.values()
         for b in _children(d.root, "BinaryOnly")
     )
-
-
-def _parse(data: bytes, path: Path) -> _Element:
-    from ometiff.ome.xml import parse_xml
-
-    try:
-        return parse_xml(data, source=str(path))
-    except OmeXmlError as exc:  # pragma: no cover - we serialised it ourselves
-        raise OmeXmlError(f"{path}: internal error: repaired XML does not parse: {exc}") from exc
