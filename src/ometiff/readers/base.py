@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import numpy as np
     from ome_types import OME
 
+    from ometiff.ome.view import OmeView
     from ometiff.readers.source import SeriesSource
     from ometiff.types import StrPath
 
@@ -136,6 +137,19 @@ class Reader(abc.ABC):
     @abc.abstractmethod
     def sources(self) -> list[SeriesSource]:
         """Return one plane source per series, in the order of the OME Images."""
+
+    def ome_view(self) -> OmeView:
+        """The same metadata as :meth:`ome`, as the fast read-only :class:`OmeView`.
+
+        This is the one series description every consumer shares (``info`` on any
+        input, the read API's ``Series``); readers that hold OME-XML already (OME-TIFF)
+        override it to skip the ome-types round trip.
+        """
+        from ome_types import to_xml
+
+        from ometiff.ome.view import parse_ome
+
+        return parse_ome(to_xml(self.ome()), source=str(self.path))
 
     # -- levels: the pixel API later work builds on (open/imread, OME-Zarr, viewers) --
 
