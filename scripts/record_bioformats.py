@@ -40,7 +40,23 @@ OUT_DIR = ROOT / "tests" / "expected" / "bioformats"
 TIMEOUT = 300.0
 
 #: Corpus folders recorded by default (ome-xml/ holds bare XML, not images).
-KINDS = ("czi", "lif", "nd2", "lsm", "imagej", "tiff", "ome-tiff", "ome-zarr")
+KINDS = (
+    "czi",
+    "lif",
+    "nd2",
+    "lsm",
+    "imagej",
+    "tiff",
+    "ome-tiff",
+    "ome-zarr",
+    "dv",
+    "mrc",
+    "sif",
+    "ims",
+    "ptu",
+    "sdt",
+    "spc",
+)
 
 #: Length units (OME UnitsLength symbols) -> factor to micrometres.
 _TO_UM = {
