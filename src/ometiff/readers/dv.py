@@ -9,7 +9,9 @@ as a flat stack of sections, which is why ``mrc`` is the one used here.
 Mapped: sizes and pixel type, PhysicalSizeX/Y/Z (the header's element lengths,
 µm), each channel's EmissionWavelength (``wave1..5``, nm), the objective from the
 lens id (manufacturer, magnification, NA, as named by mrc's lens table) and the
-title lines as the Image description. Not mapped: the extended header (per-plane
+title lines as the Image description. Rows are flipped: a DV section is stored
+bottom row first (origin lower left), and Bio-Formats (like softWoRx) shows it top
+row first, so our planes equal Bio-Formats' pixel for pixel. Not mapped: the extended header (per-plane
 time stamps, stage positions and exposure), which mrc does not decode into
 planes; it is noted when present.
 """
@@ -87,7 +89,9 @@ class DvReader(Reader):
             plane = np.asarray(self._data[index])
         except (OSError, ValueError) as exc:
             raise VendorFileError(f"{self.path}: cannot read DV plane {(t, c, z)}: {exc}") from exc
-        return np.ascontiguousarray(plane, dtype=self._dtype)
+        # DV sections start with the bottom row (origin lower left); Bio-Formats
+        # and softWoRx show them top row first, and so does OME-TIFF
+        return np.ascontiguousarray(plane[::-1], dtype=self._dtype)
 
     def sources(self) -> list[SeriesSource]:
         """One series."""
@@ -129,6 +133,7 @@ class DvReader(Reader):
                 "DV extended header",
                 "per-plane time stamps, stage positions and exposure are not decoded by mrc",
             )
+        self.notes.map("DV sections (bottom row first)", f"{where} planes, rows flipped as Bio-Formats")
         titles = [t for t in self._titles() if t]
         if titles:
             self.notes.map("DV title lines", f"{where}/Description")

@@ -8,7 +8,8 @@ refuses plain MRC maps, which is why the DV reader uses it and this one does not
 Mapped: a volume (or a stack of images, ``.mrcs``) is Z sections of Y x X; the
 pixel type from the mode (0 int8, 1 int16, 2 float32, 6 uint16); PhysicalSizeX/Y/Z
 from the voxel size, kept in Ångström as the file states it; the header labels as
-the Image description. Not mapped: origin, cell angles, space group (kept in the
+the Image description. Rows are flipped, as Bio-Formats does: a section is
+stored bottom row first (the MRC origin is the lower left corner). Not mapped: origin, cell angles, space group (kept in the
 original metadata). Complex (modes 3, 4) and float16 (mode 12) maps have no OME
 pixel type and are refused.
 """
@@ -91,7 +92,9 @@ class MrcReader(Reader):
             plane = np.asarray(self._data[z])
         except (OSError, ValueError) as exc:
             raise VendorFileError(f"{self.path}: cannot read MRC section {z}: {exc}") from exc
-        return np.ascontiguousarray(plane, dtype=self._dtype)
+        # MRC sections start with the bottom row (origin lower left); Bio-Formats
+        # shows them top row first, and so does OME-TIFF
+        return np.ascontiguousarray(plane[::-1], dtype=self._dtype)
 
     def sources(self) -> list[SeriesSource]:
         """One series of Z sections."""
@@ -118,6 +121,7 @@ class MrcReader(Reader):
                 self.notes.map(f"MRC cella/mx ({axis})", f"{where}/Pixels@PhysicalSize{axis.upper()}")
             else:
                 self.notes.skip(f"MRC voxel size {axis}", "0 (not stated); PhysicalSize unset")
+        self.notes.map("MRC sections (bottom row first)", f"{where} planes, rows flipped as Bio-Formats")
         labels = self._labels()
         if labels:
             self.notes.map("MRC labels", f"{where}/Description")

@@ -1,0 +1,113 @@
+"""DeltaVision reader: the corpus file against Bio-Formats and the mrc library."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bf_expected import assert_every_file_recorded, assert_like_bioformats, expected_for, summarize_ome
+from reader_conformance import check_reader
+from tests.bioformats import requires_bioformats
+from tests.conftest import CORPUS, corpus_files, corpus_id
+from vendor_checks import (
+    assert_converts_verified,
+    assert_pixels_equal_bioformats,
+    assert_truncations_fail_cleanly,
+)
+
+from ometiff.errors import MissingDependencyError, OmeTiffError
+from ometiff.readers import open_image
+
+mrc = pytest.importorskip("mrc")
+
+DVS = corpus_files("dv/**/*.dv", "dv/**/*.r3d")
+TOXO = CORPUS / "dv/mrc/toxo.dv"
+
+
+def test_every_dv_is_tested_and_recorded() -> None:
+    if not CORPUS.is_dir():
+        pytest.skip("corpus missing")
+    assert_every_file_recorded("dv", [corpus_id(p) for p in DVS])
+
+
+@pytest.mark.parametrize("path", DVS, ids=corpus_id)
+def test_conformance_and_bioformats_agreement(path: Path) -> None:
+    summary = check_reader(path, reader="dv", every_plane=True)
+    bf = expected_for(corpus_id(path))
+    assert bf is not None, "run scripts/record_bioformats.py dv"
+    assert_like_bioformats(summarize_ome(summary.ome), bf, where=corpus_id(path))
+
+
+@pytest.mark.parametrize("path", DVS, ids=corpus_id)
+def test_planes_equal_mrc_library(path: Path) -> None:
+    with open_image(path) as rdr, mrc.DVFile(path) as f:
+        whole = np.asarray(f.data)
+        axes = [a for a in f.sizes if a not in "YX"]
+        src = rdr.sources()[0]
+        t_n, c_n, z_n = src.shape[:3]
+        for t in range(t_n):
+            for c in range(c_n):
+                for z in range(z_n):
+                    at = {"T": t, "C": c, "Z": z}
+                    # DV stores the bottom row first; planes are top row first
+                    want = whole[tuple(at[a] for a in axes)][::-1]
+                    np.testing.assert_array_equal(src.get_plane(t, c, z), want)
+
+
+@requires_bioformats
+@pytest.mark.parametrize("path", DVS, ids=corpus_id)
+def test_planes_equal_live_bioformats(path: Path, tmp_path: Path) -> None:
+    assert_pixels_equal_bioformats(path, tmp_path)
+
+
+@pytest.mark.parametrize("path", DVS, ids=corpus_id)
+def test_converts_with_verified_pixels(path: Path, tmp_path: Path) -> None:
+    assert_converts_verified(path, tmp_path)
+
+
+def test_metadata_mapping() -> None:
+    if not TOXO.is_file():
+        pytest.skip("corpus missing")
+    with open_image(TOXO) as rdr:
+        ome = rdr.ome()
+        meta = rdr.original_metadata()
+        notes = rdr.notes.as_dict()
+    px = ome.images[0].pixels
+    assert (px.size_c, px.size_z, px.size_t) == (2, 17, 1)
+    assert [ch.emission_wavelength for ch in px.channels] == [525.0, 632.0]
+    assert px.physical_size_z == pytest.approx(0.3)
+    objective = ome.instruments[0].objectives[0]
+    # the lens id 10003 of the header, as Bio-Formats names it: 100x / NA 1.35 Olympus
+    assert (objective.nominal_magnification, objective.lens_na) == (100.0, 1.35)
+    assert objective.manufacturer == "Olympus"
+    assert ome.images[0].objective_settings.id == objective.id
+    assert "DECON3D" in (ome.images[0].description or "")
+    assert meta["header|lens_num"] == "10003"
+    assert any(n["ome"].endswith("EmissionWavelength") for n in notes["mapped"])
+
+
+def test_truncated_file_is_a_clean_error(tmp_path: Path) -> None:
+    if not TOXO.is_file():
+        pytest.skip("corpus missing")
+    size = TOXO.stat().st_size
+    assert_truncations_fail_cleanly(TOXO, tmp_path, [100, 1024, 1100, size // 2, size - 1])
+
+
+def test_not_a_dv(tmp_path: Path) -> None:
+    from ometiff.readers.dv import DvReader
+
+    fake = tmp_path / "fake.dv"
+    fake.write_bytes(b"\x00" * 1024)
+    assert DvReader.can_read(fake) is False
+    with pytest.raises(OmeTiffError, match="not a DeltaVision file"):
+        DvReader(fake)
+
+
+def test_missing_mrc_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ometiff.readers.dv import DvReader
+
+    monkeypatch.setitem(sys.modules, "mrc", None)
+    with pytest.raises(MissingDependencyError, match=r"ometiff\[dv\]"):
+        DvReader(TOXO)
