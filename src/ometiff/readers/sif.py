@@ -18,6 +18,7 @@ would run past the end of the file); see ``docs/vendor-formats.md``.
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -44,6 +45,20 @@ if TYPE_CHECKING:
 _MAGIC = b"Andor Technology Multi-Channel File"
 
 
+class _StrictFile(io.FileIO):
+    """A file whose ``read(n)`` raises EOFError at the end instead of returning b"".
+
+    sif_parser reads header tokens byte by byte until a delimiter; on a truncated
+    header it would loop forever on the empty reads past the end.
+    """
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = super().read(size)
+        if size and not data:
+            raise EOFError(f"unexpected end of file at byte {self.tell()}")
+        return data or b""
+
+
 class SifReader(Reader):
     """Read Andor SIF images and spectra: frames as T."""
 
@@ -59,9 +74,11 @@ class SifReader(Reader):
         if not self.can_read(self.path):
             raise VendorFileError(f"{self.path}: not an Andor SIF file (no Andor header)")
         try:
-            data, info = np_open(str(self.path), lazy="memmap")
+            with _StrictFile(self.path) as fh:
+                data, info = np_open(fh, lazy="memmap")
         # sif_parser raises SyntaxError for a header it cannot parse, ValueError
-        # (numpy's memmap) when the frames run past the end of the file
+        # (numpy's memmap) when the frames run past the end of the file, and our
+        # file object EOFError where sif_parser would wait for a byte forever
         except (OSError, ValueError, KeyError, IndexError, EOFError, SyntaxError) as exc:
             raise VendorFileError(
                 f"{self.path}: not a readable Andor SIF file ({type(exc).__name__}: {exc}); "
