@@ -36,6 +36,11 @@ if TYPE_CHECKING:
     from ometiff.types import StrPath
 
 _MAGIC = b"PQTTTR\x00\x00"
+#: 16-byte preamble (magic, version) and one 48-byte tag: ptufile fails with an
+#: internal error (not its PqFileError) on anything shorter.
+_MIN_SIZE = 64
+#: Every TTTR record of a PTU file is one little-endian uint32.
+_RECORD_SIZE = 4
 #: ptufile errors on damaged files (its own error is a ValueError subclass).
 _DAMAGE = (OSError, ValueError, KeyError, IndexError, EOFError)
 
@@ -53,6 +58,11 @@ class PtuReader(Reader):
         if not self.can_read(self.path):
             raise VendorFileError(f"{self.path}: not a PicoQuant PTU file (no PQTTTR magic)")
         self._file: Any = None
+        size = self.path.stat().st_size
+        if size < _MIN_SIZE:
+            raise VendorFileError(
+                f"{self.path}: PTU header cut short ({size} bytes); the file is truncated"
+            )
         try:
             self._file = ptufile.PtuFile(self.path)
             f = self._file
@@ -67,6 +77,7 @@ class PtuReader(Reader):
                 f"{self.path}: not a readable PicoQuant PTU file ({type(exc).__name__}: {exc}); "
                 "the file may be truncated or corrupt"
             ) from exc
+        self._check_records(size)
         if not is_image:
             self.close()
             raise not_an_image(self.path, f"a PicoQuant TTTR {mode} (photon records, no scan)")
@@ -75,6 +86,21 @@ class PtuReader(Reader):
         self._frames, self._bins = s.get("T", 1), s["H"]
         self._shape = (self._frames * self._bins, s.get("C", 1), s.get("Z", 1), s["Y"], s["X"])
         self._cached: tuple[int, np.ndarray] | None = None
+
+    def _check_records(self, size: int) -> None:
+        """The header's record count must fit the file (ptufile decodes a cut file
+        silently, with fewer frames)."""
+        f = self._file
+        count = f.tags.get("TTResult_NumberOfRecords")
+        if not isinstance(count, (int, np.integer)) or count < 0:
+            return
+        end = int(f.record_offset) + count * _RECORD_SIZE
+        if end > size:
+            self.close()
+            raise VendorFileError(
+                f"{self.path}: the PTU header states {count} photon records ending at byte "
+                f"{end}, but the file has {size} bytes; the file is truncated"
+            )
 
     @classmethod
     def can_read(cls, path: Path) -> bool:

@@ -21,6 +21,8 @@ memory-mapped.
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,7 +39,12 @@ if TYPE_CHECKING:
 
     from ometiff.types import StrPath
 
-_DAMAGE = (OSError, ValueError, KeyError, IndexError, EOFError)
+#: What sdtfile raises for damaged files: numpy/struct errors, zipfile's for a cut
+#: compressed block, and AssertionError (it checks the setup block with assert).
+_DAMAGE = (
+    OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile, zlib.error,
+    AssertionError,
+)
 #: SDT file header: revision (u2), info offset (i4), info length (i2), ... 42 bytes.
 _HEADER_SIZE = 42
 
