@@ -7,7 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bf_expected import assert_every_file_recorded, assert_like_bioformats, expected_for, summarize_ome
+from bf_expected import (
+    assert_every_file_recorded,
+    assert_like_bioformats,
+    expected_for,
+    summarize_ome,
+)
 from reader_conformance import check_reader
 from tests.bioformats import requires_bioformats
 from tests.conftest import CORPUS, corpus_files, corpus_id

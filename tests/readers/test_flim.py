@@ -103,7 +103,8 @@ def test_ptu_planes_equal_ptufile() -> None:
         assert src.shape == (frames * bins, channels, 1, y, x)
         for frame, lifetime_bin in [(0, 0), (0, 40), (2, 7), (frames - 1, bins - 1)]:
             np.testing.assert_array_equal(
-                src.get_plane(frame * bins + lifetime_bin, 0, 0), whole[frame, :, :, 0, lifetime_bin]
+                src.get_plane(frame * bins + lifetime_bin, 0, 0),
+                whole[frame, :, :, 0, lifetime_bin],
             )
         summed = sum(src.get_plane(t, 0, 0).astype(np.int64).sum() for t in range(src.shape[0]))
         assert summed == int(whole.sum())  # no photon lost or counted twice

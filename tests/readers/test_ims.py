@@ -7,7 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bf_expected import assert_every_file_recorded, assert_like_bioformats, expected_for, summarize_ome
+from bf_expected import (
+    assert_every_file_recorded,
+    assert_like_bioformats,
+    expected_for,
+    summarize_ome,
+)
 from reader_conformance import check_reader
 from tests.bioformats import requires_bioformats
 from tests.conftest import CORPUS, corpus_files, corpus_id
@@ -77,7 +82,9 @@ def test_metadata_mapping() -> None:
     assert image.acquisition_date is not None and image.acquisition_date.year == 2002
     # Imaris "1.000 0.000 0.000" is opaque red, as Bio-Formats maps it
     assert [ch.color.as_rgb_tuple(alpha=True) for ch in px.channels][:3] == [
-        (255, 0, 0, 1.0), (0, 255, 0, 1.0), (0, 0, 255, 1.0)
+        (255, 0, 0, 1.0),
+        (0, 255, 0, 1.0),
+        (0, 0, 255, 1.0),
     ]
     assert px.physical_size_x == pytest.approx((17.118 + 0.033) / 256)
     assert meta["Image|ManufactorString"] == "Generic"

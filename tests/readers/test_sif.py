@@ -14,7 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bf_expected import assert_every_file_recorded, assert_like_bioformats, expected_for, summarize_ome
+from bf_expected import (
+    assert_every_file_recorded,
+    assert_like_bioformats,
+    expected_for,
+    summarize_ome,
+)
 from reader_conformance import check_reader
 from tests.bioformats import requires_bioformats
 from tests.conftest import CORPUS, corpus_files, corpus_id
@@ -76,9 +81,7 @@ def test_planes_equal_sif_parser(path: Path) -> None:
 
 
 @requires_bioformats
-@pytest.mark.parametrize(
-    "path", [p for p in SIFS if corpus_id(p) in PIXELS_AGREE], ids=corpus_id
-)
+@pytest.mark.parametrize("path", [p for p in SIFS if corpus_id(p) in PIXELS_AGREE], ids=corpus_id)
 def test_planes_equal_live_bioformats(path: Path, tmp_path: Path) -> None:
     assert_pixels_equal_bioformats(path, tmp_path)
 

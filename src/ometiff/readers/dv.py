@@ -52,7 +52,9 @@ class DvReader(Reader):
         super().__init__(path, **options)
         mrc = require("mrc", "dv", "DeltaVision")
         if not self.can_read(self.path):
-            raise VendorFileError(f"{self.path}: not a DeltaVision file (no dvid 0xC0A0 at byte 96)")
+            raise VendorFileError(
+                f"{self.path}: not a DeltaVision file (no dvid 0xC0A0 at byte 96)"
+            )
         self._file: Any = None
         try:
             self._file = mrc.DVFile(self.path)
@@ -68,7 +70,13 @@ class DvReader(Reader):
                 "the file may be truncated or corrupt"
             ) from exc
         self._axes = [a for a in sizes if a not in "YX"]
-        self._shape = (sizes.get("T", 1), sizes.get("C", 1), sizes.get("Z", 1), sizes["Y"], sizes["X"])
+        self._shape = (
+            sizes.get("T", 1),
+            sizes.get("C", 1),
+            sizes.get("Z", 1),
+            sizes["Y"],
+            sizes["X"],
+        )
 
     @classmethod
     def can_read(cls, path: Path) -> bool:
@@ -110,9 +118,11 @@ class DvReader(Reader):
         hdr = self._file.hdr
         where = "Image:0"
         voxel = self._file.voxel_size
-        physical = tuple(
-            float(v) if v and float(v) > 0 else None for v in (voxel.x, voxel.y, voxel.z)
-        )
+
+        def length(value: Any) -> float | None:
+            return float(value) if value and float(value) > 0 else None
+
+        physical = (length(voxel.x), length(voxel.y), length(voxel.z))
         for axis, value in zip("XYZ", physical, strict=True):
             if value is not None:
                 self.notes.map(f"DV d{axis.lower()}", f"{where}/Pixels@PhysicalSize{axis}")
@@ -121,7 +131,10 @@ class DvReader(Reader):
             wave = getattr(hdr, f"wave{ci + 1}", 0) if ci < 5 else 0
             kw: dict[str, Any] = {}
             if wave and wave > 0:
-                kw = {"emission_wavelength": float(wave), "emission_wavelength_unit": UnitsLength.NANOMETER}
+                kw = {
+                    "emission_wavelength": float(wave),
+                    "emission_wavelength_unit": UnitsLength.NANOMETER,
+                }
                 self.notes.map(f"DV wave{ci + 1}", f"{where}/Channel:{ci}@EmissionWavelength")
             channels.append(kw)
         pixels = build_pixels(
@@ -133,7 +146,9 @@ class DvReader(Reader):
                 "DV extended header",
                 "per-plane time stamps, stage positions and exposure are not decoded by mrc",
             )
-        self.notes.map("DV sections (bottom row first)", f"{where} planes, rows flipped as Bio-Formats")
+        self.notes.map(
+            "DV sections (bottom row first)", f"{where} planes, rows flipped as Bio-Formats"
+        )
         titles = [t for t in self._titles() if t]
         if titles:
             self.notes.map("DV title lines", f"{where}/Description")
@@ -198,4 +213,3 @@ class DvReader(Reader):
         if f is not None:
             f.close()
             self._file = None
-

@@ -144,8 +144,7 @@ class ImsReader(Reader):
             plane = self._file[key][z, :y, :x]
         except _DAMAGE as exc:
             raise VendorFileError(
-                f"{self.path}: cannot read Imaris plane t={t} c={c} z={z} "
-                f"of level {level}: {exc}"
+                f"{self.path}: cannot read Imaris plane t={t} c={c} z={z} of level {level}: {exc}"
             ) from exc
         return np.ascontiguousarray(plane)
 
@@ -196,7 +195,9 @@ class ImsReader(Reader):
             from ome_types.model import UnitsTime
 
             planes = [
-                m.Plane(the_t=t, the_c=c, the_z=zi, delta_t=deltas[t], delta_t_unit=UnitsTime.SECOND)
+                m.Plane(
+                    the_t=t, the_c=c, the_z=zi, delta_t=deltas[t], delta_t_unit=UnitsTime.SECOND
+                )
                 for t in range(self._size_t)
                 for c in range(self._size_c)
                 for zi in range(z)

@@ -118,10 +118,14 @@ class MrcReader(Reader):
             if value > 0:  # 0 means "not stated" (cell dimensions of 0)
                 setattr(pixels, f"physical_size_{axis}", value)
                 setattr(pixels, f"physical_size_{axis}_unit", UnitsLength.ANGSTROM)
-                self.notes.map(f"MRC cella/mx ({axis})", f"{where}/Pixels@PhysicalSize{axis.upper()}")
+                self.notes.map(
+                    f"MRC cella/mx ({axis})", f"{where}/Pixels@PhysicalSize{axis.upper()}"
+                )
             else:
                 self.notes.skip(f"MRC voxel size {axis}", "0 (not stated); PhysicalSize unset")
-        self.notes.map("MRC sections (bottom row first)", f"{where} planes, rows flipped as Bio-Formats")
+        self.notes.map(
+            "MRC sections (bottom row first)", f"{where} planes, rows flipped as Bio-Formats"
+        )
         labels = self._labels()
         if labels:
             self.notes.map("MRC labels", f"{where}/Description")

@@ -42,7 +42,13 @@ if TYPE_CHECKING:
 #: What sdtfile raises for damaged files: numpy/struct errors, zipfile's for a cut
 #: compressed block, and AssertionError (it checks the setup block with assert).
 _DAMAGE = (
-    OSError, ValueError, KeyError, IndexError, EOFError, zipfile.BadZipFile, zlib.error,
+    OSError,
+    ValueError,
+    KeyError,
+    IndexError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
     AssertionError,
 )
 #: SDT file header: revision (u2), info offset (i4), info length (i2), ... 42 bytes.

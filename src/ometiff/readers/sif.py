@@ -52,9 +52,9 @@ class _StrictFile(io.FileIO):
     header it would loop forever on the empty reads past the end.
     """
 
-    def read(self, size: int = -1, /) -> bytes:
+    def read(self, size: int | None = -1, /) -> bytes:
         data = super().read(size)
-        if size and not data:
+        if size != 0 and not data:
             raise EOFError(f"unexpected end of file at byte {self.tell()}")
         return data or b""
 
@@ -124,7 +124,10 @@ class SifReader(Reader):
         if exposure is not None:
             planes = [
                 m.Plane(
-                    the_t=t, the_c=0, the_z=0, exposure_time=exposure,
+                    the_t=t,
+                    the_c=0,
+                    the_z=0,
+                    exposure_time=exposure,
                     exposure_time_unit=UnitsTime.SECOND,
                 )
                 for t in range(frames)
@@ -142,8 +145,13 @@ class SifReader(Reader):
             channels = [{"detector_settings": m.DetectorSettings(id=detector.id)}]
             self.notes.map("SIF DetectorType", "Instrument/Detector@Model")
         pixels = build_pixels(
-            0, shape=self._shape, samples=1, dtype=self._dtype, channels=channels,
-            planes=planes, time_increment=cycle,
+            0,
+            shape=self._shape,
+            samples=1,
+            dtype=self._dtype,
+            channels=channels,
+            planes=planes,
+            time_increment=cycle,
         )
         acquired = None
         stamp = info.get("ExperimentTime")
@@ -163,7 +171,8 @@ class SifReader(Reader):
             pixels=pixels,
         )
         return OME(
-            images=[image], instruments=[instrument] if instrument else [],
+            images=[image],
+            instruments=[instrument] if instrument else [],
             creator="ometiff (sif_parser)",
         )
 
@@ -183,7 +192,6 @@ class SifReader(Reader):
     def close(self) -> None:
         """Drop the memory map (numpy closes it with the last reference)."""
         self._data = None
-
 
 
 def _positive(value: float | None) -> float | None:
