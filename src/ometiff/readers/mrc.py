@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 #: MRC modes that have an OME pixel type.
 _MODES = {0: "int8", 1: "int16", 2: "float32", 6: "uint16"}
 _HEADER_SIZE = 1024
+#: Every mode of MRC2014 (and the 4-bit mode 101), readable or not: a file with
+#: another mode is not MRC at all.
+_KNOWN_MODES = (0, 1, 2, 3, 4, 6, 12, 16, 101)
 
 
 class MrcReader(Reader):
@@ -48,7 +51,9 @@ class MrcReader(Reader):
         super().__init__(path, **options)
         mrcfile = require("mrcfile", "mrc", "MRC/CCP4")
         if not self.can_read(self.path):
-            raise VendorFileError(f"{self.path}: not an MRC/CCP4 file (header too short)")
+            raise VendorFileError(
+                f"{self.path}: not an MRC/CCP4 file (no 1024-byte header with sizes and a mode)"
+            )
         self._file: Any = None
         try:
             with warnings.catch_warnings():
@@ -79,13 +84,21 @@ class MrcReader(Reader):
 
     @classmethod
     def can_read(cls, path: Path) -> bool:
-        """An MRC suffix and at least the 1024-byte header."""
+        """An MRC suffix, a 1024-byte header with positive sizes and a known mode."""
         if not path.name.lower().endswith(cls.suffixes) or not path.is_file():
             return False
         try:
-            return path.stat().st_size >= _HEADER_SIZE
+            with path.open("rb") as fh:
+                header = fh.read(_HEADER_SIZE)
         except OSError:
             return False
+        if len(header) < _HEADER_SIZE:
+            return False
+        for order in ("<", ">"):  # the machine stamp may be missing: try both
+            nx, ny, nz, mode = np.frombuffer(header[:16], dtype=f"{order}i4")
+            if nx > 0 and ny > 0 and nz > 0 and mode in _KNOWN_MODES:
+                return True
+        return False
 
     def _get_plane(self, t: int, c: int, z: int) -> np.ndarray:
         try:

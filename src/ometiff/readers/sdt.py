@@ -53,6 +53,7 @@ _DAMAGE = (
 )
 #: SDT file header: revision (u2), info offset (i4), info length (i2), ... 42 bytes.
 _HEADER_SIZE = 42
+_INFO_MAGIC = b"*IDENTIFICATION"
 
 
 class SdtReader(Reader):
@@ -97,11 +98,16 @@ class SdtReader(Reader):
 
     @classmethod
     def can_read(cls, path: Path) -> bool:
-        """Suffix ``.sdt`` and a file at least as long as the SDT header."""
+        """Suffix ``.sdt`` and the ``*IDENTIFICATION`` info block the header points to."""
         if not path.name.lower().endswith(cls.suffixes) or not path.is_file():
             return False
         try:
-            return path.stat().st_size >= _HEADER_SIZE
+            with path.open("rb") as fh:
+                header = fh.read(_HEADER_SIZE)
+                if len(header) < _HEADER_SIZE:
+                    return False
+                fh.seek(int.from_bytes(header[2:6], "little"))  # info_offs
+                return fh.read(len(_INFO_MAGIC)) == _INFO_MAGIC
         except OSError:
             return False
 
