@@ -37,7 +37,7 @@ demo: $(VENV)/.installed-core
 	$(PY) examples/demo.py demo-output
 
 lint: $(VENV)/.installed-dev
-	$(VENV)/bin/ruff check src tests benchmarks scripts examples
+	$(VENV)/bin/ruff check src tests benchmarks scripts examples fuzz
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

@@ -66,6 +66,7 @@ def cli_message(exc: OmeTiffError) -> str:
 def error(message: "str | OmeTiffError") -> None:
     """Print one diagnostic line on stderr (an error in command-line words)."""
     text = cli_message(message) if isinstance(message, OmeTiffError) else message
+    text = " ".join(text.split())  # one line, whatever a library put in its message
     typer.echo(f"ometiff: error: {text}", err=True)
 
 
