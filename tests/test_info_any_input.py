@@ -92,7 +92,7 @@ def zarr_image(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarr
 def test_npy_info_json_needs_axes_then_describes_the_array(
     npy: tuple[Path, np.ndarray], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path, data = npy
+    path, _data = npy
     code, _, err = _run(capsys, "info", path)
     _one_line_error(code, err)
     assert "--axes" in err  # the option is named in command-line words
@@ -185,7 +185,7 @@ def test_show_every_generated_input(
         (zarr_image[0], zarr_image[1], []),
     ):
         png = tmp_path / f"{path.name}.png"
-        code, out, err = _run(capsys, "show", path, "-o", png, "--project", "max", *extra)
+        code, _out, err = _run(capsys, "show", path, "-o", png, "--project", "max", *extra)
         assert code == 0, err
         with Image.open(png) as im:
             px = np.asarray(im)
@@ -220,7 +220,7 @@ def _without_uuids(xml: str) -> str:
 def test_xml_is_what_convert_writes(
     folder: tuple[Path, np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path, data = folder
+    path, _data = folder
     code, planned, err = _run(capsys, "xml", path)
     assert code == 0, err
     assert 'SizeX="24"' in planned and 'SizeC="2"' in planned and 'Type="uint8"' in planned
@@ -235,7 +235,9 @@ def test_xml_of_a_tiff_without_ome_xml_is_the_conversion(
 ) -> None:
     tifffile = pytest.importorskip("tifffile")
     path = tmp_path / "hs.tif"
-    tifffile.imwrite(path, np.zeros((3, 2, 8, 8), np.uint16), imagej=True, metadata={"axes": "ZCYX"})
+    tifffile.imwrite(
+        path, np.zeros((3, 2, 8, 8), np.uint16), imagej=True, metadata={"axes": "ZCYX"}
+    )
     code, out, err = _run(capsys, "xml", path)
     assert code == 0, err
     assert 'SizeZ="3"' in out and 'SizeC="2"' in out and "<TiffData" in out
@@ -260,7 +262,7 @@ def test_unsupported_input_is_one_line(
     junk = tmp_path / "notes.xyz"
     junk.write_bytes(b"hello, not an image")
     args = [*command, tmp_path / "x.png"] if command[0] == "show" else command
-    code, out, err = _run(capsys, *args[:1], junk, *args[1:])
+    code, _out, err = _run(capsys, *args[:1], junk, *args[1:])
     _one_line_error(code, err)
     assert "no reader accepts this input" in err and "notes.xyz" in err
     assert not (tmp_path / "x.png").exists()

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-
-from ometiff.cli.main import main
 from tests.conftest import CORPUS, corpus_files, corpus_id
 from tests.readers.bf_expected import expected_for
+
+from ometiff.cli.main import main
 
 VENDOR = corpus_files("lif/**/*.lif", "czi/**/*.czi", "nd2/**/*.nd2")
 MODULES = {".lif": "liffile", ".czi": "pylibCZIrw", ".nd2": "nd2"}
