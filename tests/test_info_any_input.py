@@ -321,3 +321,12 @@ def test_library_errors_are_ometiff_errors(tmp_path: Path) -> None:
         info(empty)  # a folder that is neither an OME-Zarr nor an image series
     with pytest.raises(FileNotFoundError, match="no such file"):
         info(tmp_path / "missing.czi")
+
+
+def test_every_json_key_is_documented(zarr_image: tuple[Path, np.ndarray]) -> None:
+    """The README's table names every top-level key of ``info --json``, new ones too."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    doc = info(zarr_image[0]).to_dict()
+    missing = [key for key in doc if f"| `{key}` |" not in readme]
+    assert not missing
+    assert set(doc["container"]) == {"reader", "description", "series_count", "mapped", "unmapped"}
