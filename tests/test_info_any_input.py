@@ -330,3 +330,15 @@ def test_every_json_key_is_documented(zarr_image: tuple[Path, np.ndarray]) -> No
     missing = [key for key in doc if f"| `{key}` |" not in readme]
     assert not missing
     assert set(doc["container"]) == {"reader", "description", "series_count", "mapped", "unmapped"}
+
+
+def test_forced_reader_describes_a_tiff_through_the_registry(tmp_path: Path) -> None:
+    data = np.arange(2 * 3 * 8 * 8, dtype=np.uint16).reshape(2, 3, 8, 8)
+    path = ometiff.write(tmp_path / "f.ome.tif", data, axes="CZYX", channel_names=["a", "b"])
+    by_tiff, by_reader = info(path), info(path, reader="ome-tiff")
+    assert by_reader.container is not None and by_reader.container.reader == "ome-tiff"
+    assert by_reader.structure is None and by_tiff.structure is not None
+    keys = ("size_x", "size_y", "size_z", "size_c", "size_t", "dtype", "levels")
+    for a, b in zip(by_tiff.series, by_reader.series, strict=True):
+        assert {k: getattr(a, k) for k in keys} == {k: getattr(b, k) for k in keys}
+        assert [ch.name for ch in a.channels] == [ch.name for ch in b.channels] == ["a", "b"]

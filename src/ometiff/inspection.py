@@ -622,8 +622,6 @@ def reader_info(reader: Reader) -> FileInfo:
     The container names the reader and lists what it mapped to OME and what it
     could not (its :attr:`Reader.notes`, deduplicated).
     """
-    from ometiff.readers.registry import get_spec
-
     view = reader.ome_view()  # fills reader.notes for readers that map lazily
     instruments = {i.id: i for i in view.instruments}
     series: list[SeriesSummary] = []
@@ -655,8 +653,11 @@ def reader_info(reader: Reader) -> FileInfo:
                 plane_problems=problems + summary.plane_problems,
             )
         )
-    spec = get_spec(reader.name)
-    kind = spec.description.split(" (")[0].split(":")[0]
+    from ometiff.readers.registry import READERS
+
+    # a reader outside the registry (a subclass used directly) is named by itself
+    description = next((s.description for s in READERS if s.name == reader.name), reader.name)
+    kind = description.split(" (")[0].split(":")[0]
     path = reader.path
     return FileInfo(
         path=path,
@@ -676,7 +677,7 @@ def reader_info(reader: Reader) -> FileInfo:
         format=reader.name,
         container=ContainerInfo(
             reader=reader.name,
-            description=spec.description,
+            description=description,
             series_count=len(series),
             mapped=[{"source": a, "ome": b} for a, b in dict.fromkeys(reader.notes.mapped)],
             unmapped=[
