@@ -65,6 +65,11 @@ def _assert_series_like(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]
         assert {key: a[key] for key in keys} == {key: b[key] for key in keys}, f"series {k}"
         assert a["dtype"] == b["pixel_type"], f"series {k}"
         assert a["levels"][0] == [b["size_y"], b["size_x"]]
+        for axis in "xyz":  # µm on both sides; None where the file states none (U3)
+            ours, ref = a[f"physical_size_{axis}"], b[f"physical_size_{axis}"]
+            assert (ours is None) == (ref is None), f"series {k} PhysicalSize{axis.upper()}"
+            if ref is not None:
+                assert ours == pytest.approx(ref, rel=1e-5), f"series {k}"
 
 
 @pytest.mark.parametrize("path", VENDOR, ids=corpus_id)
