@@ -141,3 +141,31 @@ def test_show_and_stats(path: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
         planes = s["size_z"] * s["size_t"]
         assert all(row["planes"] == planes for row in rows)
         assert all(row["min"] <= row["mean"] <= row["max"] for row in rows)
+
+
+XML_CASES = [
+    p
+    for p in (CORPUS / "nd2/pims/cluster.nd2", CORPUS / "lif/readlif/testdata_2channel_xz.lif")
+    if p.is_file()
+]
+
+
+@pytest.mark.parametrize("path", XML_CASES, ids=corpus_id)
+def test_xml_equals_the_converted_files_xml(
+    path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import re
+
+    import ometiff
+
+    _needs_reader(path)
+    code, planned, err = _run(capsys, "xml", path)
+    assert code == 0, err
+    out = ometiff.convert(path, tmp_path / "c.ome.tif")[0]
+    code, written, err = _run(capsys, "xml", out)
+    assert code == 0, err
+
+    def strip(xml: str) -> str:
+        return re.sub(r'UUID="urn:uuid:[0-9a-f-]+"', 'UUID="-"', xml)
+
+    assert strip(planned) == strip(written)
