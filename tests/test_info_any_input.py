@@ -342,3 +342,14 @@ def test_forced_reader_describes_a_tiff_through_the_registry(tmp_path: Path) -> 
     for a, b in zip(by_tiff.series, by_reader.series, strict=True):
         assert {k: getattr(a, k) for k in keys} == {k: getattr(b, k) for k in keys}
         assert [ch.name for ch in a.channels] == [ch.name for ch in b.channels] == ["a", "b"]
+
+
+def test_glob_and_placeholder_patterns(folder: tuple[Path, np.ndarray]) -> None:
+    path, data = folder
+    total = sum(f.stat().st_size for f in path.iterdir())
+    for pattern in (path / "*.png", path / "img_c{c}_z{z}.png"):
+        fi = info(pattern)
+        assert fi.files == [{"name": pattern.name, "exists": True, "matches": 6}]
+        assert fi.file_size == total
+        (s,) = fi.series
+        assert (s.size_c, s.size_z, s.size_y, s.size_x) == data.shape

@@ -17,6 +17,7 @@ the README: keys are only ever added.
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -659,6 +660,10 @@ def reader_info(reader: Reader) -> FileInfo:
     description = next((s.description for s in READERS if s.name == reader.name), reader.name)
     kind = description.split(" (")[0].split(":")[0]
     path = reader.path
+    disk = _files_on_disk(path)
+    entry: dict[str, Any] = {"name": path.name, "exists": bool(disk)}
+    if not path.exists():  # a glob or a pattern: how many files it names
+        entry["matches"] = len(disk)
     return FileInfo(
         path=path,
         variant=kind,
@@ -666,10 +671,10 @@ def reader_info(reader: Reader) -> FileInfo:
         bigtiff=None,
         byte_order=None,
         ifd_count=None,
-        file_size=_size_on_disk(path),
+        file_size=sum(size for _, size in disk),
         structure=None,
         series=series,
-        files=[{"name": path.name, "exists": path.exists()}],
+        files=[entry],
         schema_version=None,  # no OME-XML in the input: the OME is the reader's mapping
         creator=view.creator,
         annotation_count=view.annotation_count,
@@ -687,23 +692,28 @@ def reader_info(reader: Reader) -> FileInfo:
     )
 
 
-def _size_on_disk(path: Path) -> int:
-    """Bytes of a file, of every file under a folder, or of a glob's matches."""
+def _files_on_disk(path: Path) -> list[tuple[Path, int]]:
+    """``(file, bytes)`` of a file, of every file under a folder, or of a pattern's matches.
+
+    A pattern's ``{t}``-style placeholders (image series) match like ``*``.
+    """
     if path.is_file():
-        return path.stat().st_size
+        return [(path, path.stat().st_size)]
     files: Iterable[Path]
     if path.is_dir():
         files = path.rglob("*")
-    else:  # a glob or a pattern: what it matches in its folder, if anything
-        files = path.parent.glob(path.name) if path.parent.is_dir() else iter(())
-    total = 0
+    elif path.parent.is_dir():
+        files = path.parent.glob(re.sub(r"\{[^{}]*\}", "*", path.name))
+    else:
+        return []
+    out = []
     for p in files:
         try:
             if p.is_file():
-                total += p.stat().st_size
+                out.append((p, p.stat().st_size))
         except OSError:
             continue
-    return total
+    return out
 
 
 def _missing_members(fs: FileSet) -> list[str]:
