@@ -6,8 +6,9 @@ object such as ``{"time": 3, "channel": "DAPI"}``), which file holds it, at whic
 offset, its size and pixel type. Tiled (explore, stitched) datasets keep the
 full-resolution tiles in ``Full resolution/`` and downsampled tiles in
 ``Downsampled_x2``, ``_x4``, ... folders, each with its own index. The index is
-read with tifffile (``read_ndtiff_index``), the summary metadata from the first
-stack's header; pixels are read straight from their offsets.
+parsed here (tifffile's ``read_ndtiff_index`` stops silently at a damaged entry;
+a cut-short index must be an error), the summary metadata comes from the first
+stack's header via tifffile, pixels are read straight from their offsets.
 
 Axes, as the index states them:
 
@@ -109,9 +110,46 @@ def dataset_root(path: Path) -> Path | None:
     return None
 
 
-def _read_index(folder: Path) -> list[_Entry]:
-    import tifffile
+_ENTRY_TAIL = struct.Struct("<IiiiiIii")  # offset, w, h, type, compression, meta off/len/comp
 
+
+def parse_index(data: bytes, where: object) -> list[_Entry]:
+    """Every entry of an ``NDTiff.index`` (bytes); a cut-short entry is an error.
+
+    Each entry: uint32 length + axes JSON, uint32 length + file name, then
+    ``<IiiiiIii``: data offset, width, height, pixel type, pixel compression,
+    metadata offset, metadata length, metadata compression.
+    """
+    entries: list[_Entry] = []
+    pos, end = 0, len(data)
+    try:
+        while pos < end:
+            (k,) = struct.unpack_from("<I", data, pos)
+            axes = json.loads(data[pos + 4 : pos + 4 + k])
+            pos += 4 + k
+            (n,) = struct.unpack_from("<I", data, pos)
+            filename = data[pos + 4 : pos + 4 + n].decode("utf-8")
+            pos += 4 + n
+            off, w, h, ptype, comp, moff, mlen, _mcomp = _ENTRY_TAIL.unpack_from(data, pos)
+            pos += _ENTRY_TAIL.size
+            if not isinstance(axes, dict) or not filename or w <= 0 or h <= 0:
+                raise ValueError(f"entry {len(entries)} is malformed")
+            if comp != 0:
+                raise UnsupportedFormatError(
+                    f"{where}: NDTiff pixel compression {comp} is not supported (only 0)"
+                )
+            entries.append(_Entry(axes, filename, off, w, h, ptype, moff, mlen))
+    except (struct.error, ValueError, UnicodeDecodeError) as exc:
+        if isinstance(exc, UnsupportedFormatError):
+            raise
+        raise VendorFileError(
+            f"{where}: NDTiff index damaged or cut short at byte {pos:,} of {end:,} "
+            f"(after {len(entries)} entries): {exc}"
+        ) from exc
+    return entries
+
+
+def _read_index(folder: Path) -> list[_Entry]:
     index = folder / INDEX
     if not index.is_file():
         raise MissingFileError(
@@ -119,24 +157,13 @@ def _read_index(folder: Path) -> list[_Entry]:
             "image is and what its axes are; without it the dataset cannot be read)"
         )
     try:
-        entries = [
-            _Entry(dict(axes), str(fn), int(off), int(w), int(h), int(pt), int(mo), int(mb))
-            for axes, fn, off, w, h, pt, comp, mo, mb, _mc in tifffile.read_ndtiff_index(index)
-            if _uncompressed(comp, index)
-        ]
-    except (ValueError, struct.error, UnicodeDecodeError, OSError, EOFError) as exc:
-        raise VendorFileError(f"{index}: not a readable NDTiff index: {exc}") from exc
+        data = index.read_bytes()
+    except OSError as exc:
+        raise VendorFileError(f"{index}: cannot be read: {exc}") from exc
+    entries = parse_index(data, index)
     if not entries:
         raise VendorFileError(f"{index}: the NDTiff index lists no image")
     return entries
-
-
-def _uncompressed(compression: int, index: Path) -> bool:
-    if compression != 0:
-        raise UnsupportedFormatError(
-            f"{index}: NDTiff pixel compression {compression} is not supported (only 0)"
-        )
-    return True
 
 
 def _order(values: Iterable[int | str], axis: str) -> list[int | str]:

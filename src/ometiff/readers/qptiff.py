@@ -23,7 +23,7 @@ from ometiff.readers.wholeslide import (
     SlideImage,
     WholeSlideReader,
     centimetre_resolution,
-    tiff_sniff,
+    description_sniff,
 )
 
 if TYPE_CHECKING:
@@ -86,16 +86,8 @@ class QptiffReader(WholeSlideReader):
 
     @classmethod
     def can_read(cls, path: Path) -> bool:
-        """A TIFF whose first ImageDescription is PerkinElmer-QPI XML."""
-        if not tiff_sniff(path, cls.suffixes):
-            return False
-        from ometiff.tiff.structure import read_description
-
-        try:
-            text = read_description(path)
-        except (OSError, ValueError):
-            return False
-        return bool(text) and _ROOT in text[:512]
+        """A ``.qptiff`` TIFF, or a ``.tif`` whose first description is PerkinElmer-QPI XML."""
+        return description_sniff(path, ".qptiff", cls.suffixes, _ROOT)
 
     def _images(self, tf: tifffile.TiffFile) -> list[SlideImage]:
         full: list[tuple[Any, dict[str, str]]] = []

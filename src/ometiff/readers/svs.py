@@ -15,7 +15,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ometiff.readers.tiffmeta import _positive
-from ometiff.readers.wholeslide import SlideImage, WholeSlideReader, tiff_sniff
+from ometiff.readers.wholeslide import SlideImage, WholeSlideReader, description_sniff
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -45,16 +45,8 @@ class SvsReader(WholeSlideReader):
 
     @classmethod
     def can_read(cls, path: Path) -> bool:
-        """A TIFF whose first ImageDescription starts with ``Aperio``."""
-        if not tiff_sniff(path, cls.suffixes):
-            return False
-        from ometiff.tiff.structure import read_description
-
-        try:
-            text = read_description(path)
-        except (OSError, ValueError):
-            return False
-        return bool(text) and text.lstrip().startswith("Aperio")
+        """A ``.svs`` TIFF, or a ``.tif`` whose first ImageDescription names ``Aperio``."""
+        return description_sniff(path, ".svs", cls.suffixes, "Aperio")
 
     def _images(self, tf: tifffile.TiffFile) -> list[SlideImage]:
         desc = tf.pages.first.description or ""

@@ -96,7 +96,10 @@ class VsiReader(Reader):
         except _SLIDEIO_ERRORS as exc:
             raise VendorFileError(f"{self.path}: not a readable VSI/ETS file set: {exc}") from exc
         if not self._scenes:
-            raise VendorFileError(f"{self.path}: the VSI file set holds no image")
+            raise VendorFileError(
+                f"{self.path}: no readable image in its ETS folder {folder.name}/ "
+                "(truncated or damaged .ets file?)"
+            )
         self._macro = self._open_macro()
         self._ome: m.OME | None = None
 

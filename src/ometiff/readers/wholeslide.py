@@ -114,6 +114,26 @@ def tiff_sniff(path: Path, suffixes: tuple[str, ...]) -> bool:
     return is_tiff(path)
 
 
+def description_sniff(path: Path, own: str, suffixes: tuple[str, ...], marker: str) -> bool:
+    """``can_read`` of a whole-slide format that may also be named ``.tif``.
+
+    A file with the format's own ending (``own``) and TIFF magic is claimed, so that
+    damage is reported by its reader; a ``.tif`` must carry ``marker`` in the first
+    512 characters of its first ImageDescription.
+    """
+    if not tiff_sniff(path, suffixes):
+        return False
+    if path.name.lower().endswith(own):
+        return True
+    from ometiff.tiff.structure import read_description
+
+    try:
+        text = read_description(path)
+    except (OSError, ValueError):
+        return False
+    return bool(text) and marker in text[:512]
+
+
 class WholeSlideReader(Reader):
     """A whole-slide TIFF: the slide as a pyramid, associated images as named series.
 
@@ -127,6 +147,13 @@ class WholeSlideReader(Reader):
     def __init__(self, path: StrPath, **options: Any) -> None:
         super().__init__(path, **options)
         self._lock = threading.Lock()
+        from ometiff.tiff.structure import inspect_tiff
+
+        structure = inspect_tiff(self.path)  # the one IFD walker: a cut-short chain is damage
+        if structure.problems:
+            raise InvalidTiffError(
+                f"{self.path}: damaged {self.format_name} file: {structure.problems[0]}"
+            )
         try:
             self._tf = tifffile.TiffFile(self.path)
         except _READ_ERRORS as exc:
