@@ -1,7 +1,8 @@
 """Aperio SVS reader: the slide as a pyramid, thumbnail/label/macro as named series.
 
-The layout comes from tifffile's SVS series (``Baseline`` with its reduced
-levels, then ``Thumbnail``, ``Label``, ``Macro``); the metadata from the
+The layout is Aperio's (:func:`svs_layout`): the full-resolution tiled page and
+its tiled reduced levels form the pyramid; the thumbnail (the stripped page after
+the first), the label and the macro become series of their own. The metadata is
 ImageDescription of the first page, ``Aperio Image Library ...|key = value|...``:
 ``MPP`` is the pixel size in µm of level 0 and ``AppMag`` the objective
 magnification. Tiles are JPEG or JPEG 2000 (Aperio compressions 33003/33005),
@@ -22,8 +23,31 @@ if TYPE_CHECKING:
 
     import tifffile
 
-#: tifffile SVS series name -> OME Image name of an associated image.
-_ASSOCIATED = {"Thumbnail": "thumbnail", "Label": "label", "Macro": "macro"}
+#: the associated images, in the order they become series
+_ROLES = ("thumbnail", "label", "macro")
+
+
+def svs_layout(tf: tifffile.TiffFile) -> tuple[list[Any], list[tuple[str, Any]]]:
+    """(pyramid pages, full resolution first; [(role, page)] of associated images).
+
+    Aperio's layout: IFD 0 is the full-resolution tiled image, IFD 1 the stripped
+    thumbnail, then the tiled reduced levels; the label and the macro photograph
+    say so in their description ("label 387x463", "macro 1280x431").
+    """
+    pages = list(tf.pages)
+    levels = [pages[0]]
+    found: dict[str, Any] = {}
+    for page in pages[1:]:
+        head = (page.description or "").lower().split("|")[0]
+        role = next((r for r in ("label", "macro") if r in head), None)
+        if role is None and page.is_tiled and page.imagewidth < levels[-1].imagewidth:
+            levels.append(page)
+            continue
+        if role is None and "thumbnail" not in found and not page.is_tiled:
+            role = "thumbnail"
+        if role is not None and role not in found:
+            found[role] = page
+    return levels, [(r, found[r]) for r in _ROLES if r in found]
 
 
 def aperio_fields(description: str) -> dict[str, str]:
@@ -51,24 +75,16 @@ class SvsReader(WholeSlideReader):
     def _images(self, tf: tifffile.TiffFile) -> list[SlideImage]:
         desc = tf.pages.first.description or ""
         self._fields = aperio_fields(desc)
-        if not tf.is_svs:
-            self.notes.skip("Aperio layout", "first page is not tiled; read as one level")
-        series = list(tf.series)
-        main = series[0]
+        levels, associated = svs_layout(tf)
         mpp = _positive(self._fields.get("MPP"))
         if mpp is not None:
             self.notes.map("Aperio MPP", "Image:0/Pixels@PhysicalSizeX/Y")
         else:
             self.notes.skip("Aperio MPP", "not in the description; physical sizes left unset")
-        images = [self._image(self.path.stem, "slide",
-                              [[lv.pages[0]] for lv in main.levels], physical=mpp)]
-        for s in series[1:]:
-            role = _ASSOCIATED.get(s.name)
-            if role is None:
-                self.notes.skip(f"SVS series {s.name!r}", "not a known associated image")
-                continue
-            images.append(self._image(role, role, [[s.pages[0]]]))
-            self.notes.map(f"SVS {s.name} image", f"Image:{len(images) - 1} ({role})")
+        images = [self._image(self.path.stem, "slide", [[p] for p in levels], physical=mpp)]
+        for role, page in associated:
+            images.append(self._image(role, role, [[page]]))
+            self.notes.map(f"SVS {role} image (IFD {page.index})", f"Image:{len(images) - 1}")
         return images
 
     def _objective(self) -> tuple[float | None, str | None]:
