@@ -85,8 +85,13 @@ def bf_level(tf: tifffile.TiffFile, series: int, level: int) -> np.ndarray:
 
 
 def assert_planes_like_bioformats(
-    src: Path, bf_file: Path, series_map: dict[int, int], *, levels: dict[int, list[int]],
-    tolerance: int = 0, max_fraction: float = 0.0,
+    src: Path,
+    bf_file: Path,
+    series_map: dict[int, int],
+    *,
+    levels: dict[int, list[int]],
+    tolerance: int = 0,
+    max_fraction: float = 0.0,
 ) -> None:
     """Our planes equal Bio-Formats' decoding of the same original.
 
@@ -100,8 +105,9 @@ def assert_planes_like_bioformats(
             for level in levels.get(ours, [0]):
                 want = bf_level(tf, theirs, level)
                 size_c = shape[level][1]
-                got = np.stack([rdr.read_plane(ours, 0, c, 0, level=level)
-                                for c in range(size_c)], axis=-1)
+                got = np.stack(
+                    [rdr.read_plane(ours, 0, c, 0, level=level) for c in range(size_c)], axis=-1
+                )
                 if got.shape[-1] == 1 and got.ndim == 3 and want.ndim == 2:
                     got = got[..., 0]
                 if got.ndim == 4:  # RGB planes: (Y, X, S, 1)

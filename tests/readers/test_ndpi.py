@@ -63,14 +63,14 @@ def test_levels_equal_tifffile(path: Path) -> None:
         levels = tf.series[0].levels
         assert len(rdr.level_shapes(0)) == len(levels)
         for k in (len(levels) - 1, 1):
-            np.testing.assert_array_equal(rdr.read_plane(0, 0, 0, 0, level=k),
-                                          levels[k].asarray())
+            np.testing.assert_array_equal(rdr.read_plane(0, 0, 0, 0, level=k), levels[k].asarray())
         np.testing.assert_array_equal(rdr.read_plane(2, 0, 0, 0), tf.series[2].asarray())
 
 
 @pytest.mark.parametrize("size", [100_000, 2_000_000])
-def test_truncated_ndpi_is_refused(size: int, tmp_path: Path,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_truncated_ndpi_is_refused(
+    size: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     if not NDPI:
         pytest.skip("corpus missing")
     bad = truncated_copy(NDPI[0], tmp_path / "cut.ndpi", size)
@@ -78,8 +78,9 @@ def test_truncated_ndpi_is_refused(size: int, tmp_path: Path,
     refused(["convert", str(bad), str(out)], capsys, "cut.ndpi", out=out)
 
 
-def test_ndpi_without_the_format_flag_is_refused(tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_ndpi_without_the_format_flag_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "plain.ndpi"
     tifffile.imwrite(path, np.zeros((8, 8), np.uint8))
     refused(["convert", str(path), str(tmp_path / "o.ome.tif")], capsys, "NDPI")

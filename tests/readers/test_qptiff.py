@@ -46,15 +46,30 @@ def qptiff(tmp_path: Path) -> tuple[Path, np.ndarray]:
     kw = {"metadata": None, "resolutionunit": "CENTIMETER"}
     with tifffile.TiffWriter(path) as tw:
         for c, (name, color) in enumerate((("DAPI", "0,0,255"), ("Opal 570", "255,255,0"))):
-            tw.write(data[c], description=_qpi("FullResolution", name, color),
-                     resolution=res[0], **kw)
+            tw.write(
+                data[c], description=_qpi("FullResolution", name, color), resolution=res[0], **kw
+            )
         for c, name in enumerate(("DAPI", "Opal 570")):
-            tw.write(data[c, ::2, ::2], description=_qpi("ReducedResolution", name),
-                     resolution=(10000, 1), **kw)
-        tw.write(np.zeros((32, 24, 3), np.uint8), photometric="rgb",
-                 description=_qpi("Thumbnail"), resolution=(5000, 1), **kw)
-        tw.write(np.full((20, 30, 3), 7, np.uint8), photometric="rgb",
-                 description=_qpi("Label"), resolution=(100, 1), **kw)
+            tw.write(
+                data[c, ::2, ::2],
+                description=_qpi("ReducedResolution", name),
+                resolution=(10000, 1),
+                **kw,
+            )
+        tw.write(
+            np.zeros((32, 24, 3), np.uint8),
+            photometric="rgb",
+            description=_qpi("Thumbnail"),
+            resolution=(5000, 1),
+            **kw,
+        )
+        tw.write(
+            np.full((20, 30, 3), 7, np.uint8),
+            photometric="rgb",
+            description=_qpi("Label"),
+            resolution=(100, 1),
+            **kw,
+        )
     return path, data
 
 
@@ -85,8 +100,7 @@ def test_planes_equal_tifffile_pages(path: Path) -> None:
         for c in range(3):
             np.testing.assert_array_equal(rdr.read_plane(0, 0, c, 0), tf.pages[c].asarray())
         for series, page in ((1, 3), (2, 4), (3, 5)):
-            np.testing.assert_array_equal(rdr.read_plane(series, 0, 0, 0),
-                                          tf.pages[page].asarray())
+            np.testing.assert_array_equal(rdr.read_plane(series, 0, 0, 0), tf.pages[page].asarray())
 
 
 def test_generated_qptiff_channels_levels_and_associated(

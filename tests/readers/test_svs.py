@@ -39,11 +39,21 @@ def slide(tmp_path: Path) -> tuple[Path, np.ndarray]:
     path = tmp_path / "slide.svs"
     kw = {"photometric": "rgb", "metadata": None}
     with tifffile.TiffWriter(path) as tw:
-        tw.write(img, tile=(64, 64), compression="zlib", **kw,
-                 description=_aperio("640x512 (64x64) RGB|AppMag = 20|MPP = 0.4990|Date = x"))
+        tw.write(
+            img,
+            tile=(64, 64),
+            compression="zlib",
+            **kw,
+            description=_aperio("640x512 (64x64) RGB|AppMag = 20|MPP = 0.4990|Date = x"),
+        )
         tw.write(img[::4, ::4], description=_aperio("640x512 -> 160x128 - "), **kw)
-        tw.write(img[::2, ::2], tile=(64, 64), compression="zlib", **kw,
-                 description=_aperio("640x512 (64x64) -> 320x256 RGB"))
+        tw.write(
+            img[::2, ::2],
+            tile=(64, 64),
+            compression="zlib",
+            **kw,
+            description=_aperio("640x512 (64x64) -> 320x256 RGB"),
+        )
         tw.write(img[:50, :60], description=_aperio("label 60x50"), subfiletype=1, **kw)
         tw.write(img[:40, :90], description=_aperio("macro 90x40"), subfiletype=9, **kw)
     return path, img
@@ -65,8 +75,9 @@ def test_slide_agrees_with_bioformats(path: Path) -> None:
     ours = summarize_ome(summary.ome)
     assert [im.name for im in summary.ome.images[1:]] == ["thumbnail"]
     assert bf["series_count"] == 1
-    assert_like_bioformats({"series_count": 1, "series": ours["series"][:1]}, bf,
-                           where=corpus_id(path))
+    assert_like_bioformats(
+        {"series_count": 1, "series": ours["series"][:1]}, bf, where=corpus_id(path)
+    )
     with open_image(path) as rdr:
         assert len(rdr.level_shapes(0)) == bf["series"][0]["resolution_count"] == 2
 
@@ -99,8 +110,9 @@ def test_generated_slide_layout_and_metadata(slide: tuple[Path, np.ndarray]) -> 
         assert rdr.original_metadata()["Aperio Date"] == "x"
 
 
-def test_tif_named_svs_is_claimed_by_description(tmp_path: Path,
-                                                 slide: tuple[Path, np.ndarray]) -> None:
+def test_tif_named_svs_is_claimed_by_description(
+    tmp_path: Path, slide: tuple[Path, np.ndarray]
+) -> None:
     path, _ = slide
     renamed = path.rename(tmp_path / "slide.tif")
     with open_image(renamed) as rdr:
@@ -116,8 +128,9 @@ def test_converts_to_a_pyramid(slide: tuple[Path, np.ndarray], tmp_path: Path) -
 
 
 @pytest.mark.parametrize("size", [5_000, 2_000_000])
-def test_truncated_svs_is_refused(size: int, tmp_path: Path,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_truncated_svs_is_refused(
+    size: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     if not TCGA.is_file():
         pytest.skip("corpus missing")
     bad = truncated_copy(TCGA, tmp_path / "cut.svs", size)
@@ -138,7 +151,8 @@ def test_pixels_like_bioformats(path: Path, tmp_path: Path) -> None:
     """JPEG 2000 tiles: imagecodecs (OpenJPEG) and Bio-Formats' decoder round the
     irreversible wavelet differently, by at most 2 (docs/vendor-formats.md)."""
     bf = bioformats_decoding(path, tmp_path)
-    assert_planes_like_bioformats(path, bf, {0: 0}, levels={0: [0, 1]}, tolerance=2,
-                                  max_fraction=0.25)
+    assert_planes_like_bioformats(
+        path, bf, {0: 0}, levels={0: [0, 1]}, tolerance=2, max_fraction=0.25
+    )
     out = convert_verified(path, tmp_path)
     bioformats_reads_conversion(path, out, tmp_path)

@@ -72,21 +72,32 @@ class NdpiReader(WholeSlideReader):
 
             channel["emission_wavelength"] = emission
             channel["emission_wavelength_unit"] = UnitsLength.NANOMETER
-            self.notes.map("NDPI emission wavelength (tag 65451)",
-                           "Image:0/Channel:0@EmissionWavelength")
+            self.notes.map(
+                "NDPI emission wavelength (tag 65451)", "Image:0/Channel:0@EmissionWavelength"
+            )
         physical = centimetre_resolution(first)
         if physical is not None:
             self.notes.map("TIFF XResolution (cm)", "Pixels@PhysicalSizeX/Y (each image)")
-        images = [self._image(self.path.stem, "slide", [[lv.pages[0]] for lv in main.levels],
-                              physical=physical, channels=(channel,) if channel else ())]
+        images = [
+            self._image(
+                self.path.stem,
+                "slide",
+                [[lv.pages[0]] for lv in main.levels],
+                physical=physical,
+                channels=(channel,) if channel else (),
+            )
+        ]
         for s in series[1:]:
             role = _ASSOCIATED.get(s.name)
             if role is None:
                 self.notes.skip(f"NDPI series {s.name!r}", "not a known associated image")
                 continue
             page = s.pages[0]
-            images.append(self._image(role, role.replace(" ", "-"), [[page]],
-                                      physical=centimetre_resolution(page)))
+            images.append(
+                self._image(
+                    role, role.replace(" ", "-"), [[page]], physical=centimetre_resolution(page)
+                )
+            )
         for key in ("XOffsetFromSlideCenter", "YOffsetFromSlideCenter"):
             if key in self._tags:
                 self.notes.skip(f"NDPI {key}", "kept in the original metadata only")

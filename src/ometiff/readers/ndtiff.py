@@ -97,7 +97,7 @@ def dataset_root(path: Path) -> Path | None:
             return None
         if not path.is_dir():
             return None
-        if (path / FULL).is_dir() and any((path / FULL).glob(f"*{_STACK}*.tif")) or (
+        if ((path / FULL).is_dir() and any((path / FULL).glob(f"*{_STACK}*.tif"))) or (
             (path / FULL / INDEX).is_file()
         ):
             return path
@@ -173,6 +173,7 @@ def _order(values: Iterable[int | str], axis: str) -> list[int | str]:
     if all(isinstance(v, int) for v in seen):
         return sorted(seen, key=int)
     if axis == _P:
+
         def natural(v: int | str) -> list[Any]:
             return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", str(v))]
 
@@ -250,17 +251,23 @@ class NdtiffReader(Reader):
         self.tiled = _ROW in self.values and _COL in self.values
         known = {_T, _C, _Z, _P, _ROW, _COL}
         # z under another spelling ("Z") is still Z; the rest (e.g. SecondaryZ) folds into T
-        self.z_axis = _Z if _Z in self.values else next(
-            (a for a in self.values if a.lower() == "z"), None)
-        self.t_axes = [a for a in self.values
-                       if a not in known and a != self.z_axis and len(self.values[a]) > 1]
+        self.z_axis = (
+            _Z if _Z in self.values else next((a for a in self.values if a.lower() == "z"), None)
+        )
+        self.t_axes = [
+            a
+            for a in self.values
+            if a not in known and a != self.z_axis and len(self.values[a]) > 1
+        ]
         if _T in self.values:
             self.t_axes.insert(0, _T)
         for a in self.values:
             if a not in known and a != self.z_axis:
                 if len(self.values[a]) > 1:
-                    self.notes.skip(f"NDTiff axis {a!r} ({len(self.values[a])} values)",
-                                    "no OME dimension; stored along T")
+                    self.notes.skip(
+                        f"NDTiff axis {a!r} ({len(self.values[a])} values)",
+                        "no OME dimension; stored along T",
+                    )
                 else:
                     self.notes.skip(f"NDTiff axis {a!r}", "one value; dropped")
         self.positions: list[int | str | None] = list(self.values.get(_P, [None]))
@@ -268,18 +275,24 @@ class NdtiffReader(Reader):
         size_c = len(self.values.get(_C, [0]))
         size_z = len(self.values[self.z_axis]) if self.z_axis else 1
         self.sizes = (size_t, size_c, size_z)
-        self._planes: dict[int, dict[tuple[int, ...], list[_Entry]]] = {0: self._key_entries(entries)}
+        self._planes: dict[int, dict[tuple[int, ...], list[_Entry]]] = {
+            0: self._key_entries(entries)
+        }
         if self.tiled:
-            ov = (int(self.summary.get("GridPixelOverlapY") or 0),
-                  int(self.summary.get("GridPixelOverlapX") or 0))
+            ov = (
+                int(self.summary.get("GridPixelOverlapY") or 0),
+                int(self.summary.get("GridPixelOverlapX") or 0),
+            )
             self.overlap = ov
             self.stride = (self.tile[0] - ov[0], self.tile[1] - ov[1])
             if min(self.stride) <= 0:
                 raise VendorFileError(f"{self.root}: tile overlap {ov} leaves no tile")
             rows = [int(v) for v in self.values[_ROW]]
             cols = [int(v) for v in self.values[_COL]]
-            self.extent = ((min(rows) * self.stride[0], (max(rows) + 1) * self.stride[0]),
-                           (min(cols) * self.stride[1], (max(cols) + 1) * self.stride[1]))
+            self.extent = (
+                (min(rows) * self.stride[0], (max(rows) + 1) * self.stride[0]),
+                (min(cols) * self.stride[1], (max(cols) + 1) * self.stride[1]),
+            )
             self.notes.map("NDTiff row/column tiles", "one stitched plane (overlap cropped)")
         else:
             self.overlap = (0, 0)
@@ -301,8 +314,11 @@ class NdtiffReader(Reader):
             t = t * len(self.values[a]) + lookup[a].get(axes.get(a, self.values[a][0]), 0)
         p = lookup[_P].get(axes[_P], -1) if _P in axes and _P in lookup else 0
         c = lookup[_C].get(axes[_C], -1) if _C in axes and _C in lookup else 0
-        z = lookup[self.z_axis].get(axes[self.z_axis], -1) if self.z_axis and \
-            self.z_axis in axes else 0
+        z = (
+            lookup[self.z_axis].get(axes[self.z_axis], -1)
+            if self.z_axis and self.z_axis in axes
+            else 0
+        )
         return (p, t, c, z)
 
     def _add_downsampled(self, root: Path) -> None:
@@ -344,8 +360,9 @@ class NdtiffReader(Reader):
 
     def level_shapes(self, series: int) -> list[tuple[int, int, int, int, int]]:
         if not 0 <= series < len(self.positions):
-            raise NoSuchPlaneError(f"{self.path}: series {series} does not exist "
-                                   f"({len(self.positions)} series)")
+            raise NoSuchPlaneError(
+                f"{self.path}: series {series} does not exist ({len(self.positions)} series)"
+            )
         return [(*self.sizes, *self._plane_shape(k)) for k in range(len(self.level_factors))]
 
     def _raw(self, folder: Path, e: _Entry) -> np.ndarray:
@@ -367,8 +384,9 @@ class NdtiffReader(Reader):
                 "bytes; truncated file?)"
             )
         arr = np.frombuffer(data, self.dtype.newbyteorder("<"), count).astype(self.dtype)
-        return arr.reshape((e.height, e.width, self.samples) if self.samples > 1
-                           else (e.height, e.width))
+        return arr.reshape(
+            (e.height, e.width, self.samples) if self.samples > 1 else (e.height, e.width)
+        )
 
     def read_plane(self, series: int, t: int, c: int, z: int, *, level: int = 0) -> np.ndarray:
         self.check_plane(series, t, c, z, level=level)
@@ -405,8 +423,15 @@ class NdtiffReader(Reader):
             def get_plane(t: int, c: int, z: int, _i: int = i) -> np.ndarray:
                 return self.read_plane(_i, t, c, z)
 
-            out.append(SeriesSource((*self.sizes, *self._plane_shape(0)), self.samples,
-                                    self.dtype, get_plane, name=self._series_name(i)))
+            out.append(
+                SeriesSource(
+                    (*self.sizes, *self._plane_shape(0)),
+                    self.samples,
+                    self.dtype,
+                    get_plane,
+                    name=self._series_name(i),
+                )
+            )
         return out
 
     def _series_name(self, series: int) -> str:
@@ -474,18 +499,27 @@ class NdtiffReader(Reader):
                 self.notes.map("NDTiff summary DateAndTime", "Image/AcquisitionDate")
             except ValueError:
                 self.notes.skip(f"NDTiff DateAndTime {text!r}", "not 'YYYY/MM/DD HH:MM:SS'")
-        self.notes.skip("NDTiff per-image metadata (stage positions, times)",
-                        "kept in the stacks; not mapped to Planes")
+        self.notes.skip(
+            "NDTiff per-image metadata (stage positions, times)",
+            "kept in the stacks; not mapped to Planes",
+        )
         bits = self.bits if self.bits != self.dtype.itemsize * 8 else None
         images = []
         for i in range(len(self.positions)):
             pixels = build_pixels(
-                i, shape=(*self.sizes, *self._plane_shape(0)), samples=self.samples,
-                dtype=self.dtype, physical=(psize, psize, zstep), channels=channels,
+                i,
+                shape=(*self.sizes, *self._plane_shape(0)),
+                samples=self.samples,
+                dtype=self.dtype,
+                physical=(psize, psize, zstep),
+                channels=channels,
                 significant_bits=bits,
             )
-            images.append(m.Image(id=f"Image:{i}", name=self._series_name(i), pixels=pixels,
-                                  acquisition_date=date))
+            images.append(
+                m.Image(
+                    id=f"Image:{i}", name=self._series_name(i), pixels=pixels, acquisition_date=date
+                )
+            )
         return m.OME(images=images)
 
     def original_metadata(self) -> dict[str, str]:

@@ -93,7 +93,8 @@ class QptiffReader(WholeSlideReader):
         full: list[tuple[Any, dict[str, str]]] = []
         reduced: list[Any] = []
         associated: list[tuple[str, Any]] = []
-        for page in tf.pages:
+        pages: list[Any] = list(tf.pages)
+        for page in pages:
             fields = qpi_fields(page.description)
             kind = fields.get("ImageType")
             if kind == "FullResolution":
@@ -119,8 +120,7 @@ class QptiffReader(WholeSlideReader):
         self._exposures = [_positive(f.get("ExposureTime")) for _, f in full]
         name = self._fields.get("SlideID") or self.path.stem
         physical = centimetre_resolution(full[0][0])
-        images = [self._image(name, "slide", levels, physical=physical,
-                              channels=tuple(channels))]
+        images = [self._image(name, "slide", levels, physical=physical, channels=tuple(channels))]
         for role, page in associated:
             images.append(self._image(role, role, [[page]], physical=centimetre_resolution(page)))
         if physical is not None:
@@ -139,8 +139,13 @@ class QptiffReader(WholeSlideReader):
         pixels = ome.images[0].pixels
         if any(e is not None for e in self._exposures):
             pixels.planes = [
-                m.Plane(the_t=0, the_z=0, the_c=c, exposure_time=e,
-                        exposure_time_unit=m.UnitsTime.MICROSECOND)
+                m.Plane(
+                    the_t=0,
+                    the_z=0,
+                    the_c=c,
+                    exposure_time=e,
+                    exposure_time_unit=m.UnitsTime.MICROSECOND,
+                )
                 for c, e in enumerate(self._exposures)
             ]
             self.notes.map("QPTIFF ExposureTime (µs)", "Image:0/Plane@ExposureTime")

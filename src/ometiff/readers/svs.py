@@ -34,7 +34,7 @@ def svs_layout(tf: tifffile.TiffFile) -> tuple[list[Any], list[tuple[str, Any]]]
     thumbnail, then the tiled reduced levels; the label and the macro photograph
     say so in their description ("label 387x463", "macro 1280x431").
     """
-    pages = list(tf.pages)
+    pages: list[Any] = list(tf.pages)
     levels = [pages[0]]
     found: dict[str, Any] = {}
     for page in pages[1:]:

@@ -91,8 +91,9 @@ class VsiReader(Reader):
         self._lock = threading.Lock()
         try:
             self._slide = slideio.open_slide(str(self.path), "VSI")
-            self._scenes = [_Scene(self._slide.get_scene(i), i)
-                            for i in range(int(self._slide.num_scenes))]
+            self._scenes = [
+                _Scene(self._slide.get_scene(i), i) for i in range(int(self._slide.num_scenes))
+            ]
         except _SLIDEIO_ERRORS as exc:
             raise VendorFileError(f"{self.path}: not a readable VSI/ETS file set: {exc}") from exc
         if not self._scenes:
@@ -107,20 +108,26 @@ class VsiReader(Reader):
         """The pages of the ``.vsi`` TIFF itself (its macro photograph)."""
         import tifffile
 
+        self._tf: tifffile.TiffFile | None = None
         try:
-            self._tf = tifffile.TiffFile(self.path)
-            pages = [p for p in self._tf.pages if p.shape]
+            tf = tifffile.TiffFile(self.path)
         except _READ_ERRORS as exc:
             self.notes.skip("VSI macro image", f"the .vsi TIFF cannot be read: {exc}")
-            self._tf = None
+            return []
+        self._tf = tf
+        try:
+            pages: list[Any] = [p for p in tf.pages if p.shape]
+        except _READ_ERRORS as exc:
+            self.notes.skip("VSI macro image", f"the .vsi TIFF pages cannot be read: {exc}")
             return []
         for p in pages:
-            size = self._tf.filehandle.size
+            size = tf.filehandle.size
             if any(o + n > size for o, n in zip(p.dataoffsets, p.databytecounts, strict=False)):
                 from ometiff.errors import InvalidTiffError
 
-                raise InvalidTiffError(f"{self.path}: macro image data past the end of the "
-                                       "file (truncated?)")
+                raise InvalidTiffError(
+                    f"{self.path}: macro image data past the end of the file (truncated?)"
+                )
         return pages[:1]
 
     # -- levels and pixels --------------------------------------------------------------
@@ -154,8 +161,9 @@ class VsiReader(Reader):
         h, w = s.levels[level]
         try:
             with self._lock:
-                arr = s.scene.read_block(s.rect, size=(w, h), channel_indices=[c],
-                                         slices=(z, z + 1), frames=(t, t + 1))
+                arr = s.scene.read_block(
+                    s.rect, size=(w, h), channel_indices=[c], slices=(z, z + 1), frames=(t, t + 1)
+                )
         except _SLIDEIO_ERRORS as exc:
             raise VendorFileError(
                 f"{self.path}: scene {s.name!r} plane t={t} c={c} z={z} cannot be read from its "
@@ -165,8 +173,9 @@ class VsiReader(Reader):
         if arr.shape != (h, w):
             arr = arr.reshape(h, w) if arr.size == h * w else arr
         if arr.shape != (h, w):
-            raise VendorFileError(f"{self.path}: scene {s.name!r} plane has shape {arr.shape}, "
-                                  f"expected {(h, w)}")
+            raise VendorFileError(
+                f"{self.path}: scene {s.name!r} plane has shape {arr.shape}, expected {(h, w)}"
+            )
         return arr.astype(s.dtype, copy=False)
 
     def sources(self) -> list[SeriesSource]:
@@ -202,38 +211,52 @@ class VsiReader(Reader):
             res = tuple(float(v) for v in scene.resolution)
             px = res[0] * 1e6 if res and res[0] > 0 else None
             py = res[1] * 1e6 if len(res) > 1 and res[1] > 0 else px
-            dz = float(scene.z_resolution) * 1e6 if s.size_z > 1 and scene.z_resolution > 0 \
-                else None
+            dz = (
+                float(scene.z_resolution) * 1e6 if s.size_z > 1 and scene.z_resolution > 0 else None
+            )
             names = [str(scene.get_channel_name(c)) or None for c in range(s.size_c)]
             pixels = build_pixels(
-                i, shape=self.level_shapes(i)[0], samples=1, dtype=s.dtype,
-                physical=(px, py, dz), channels=[{"name": n} for n in names],
+                i,
+                shape=self.level_shapes(i)[0],
+                samples=1,
+                dtype=s.dtype,
+                physical=(px, py, dz),
+                channels=[{"name": n} for n in names],
             )
             mag = float(scene.magnification) if scene.magnification > 0 else None
             settings = None
             if mag is not None:
                 objectives.append(m.Objective(id=f"Objective:0:{i}", nominal_magnification=mag))
                 settings = m.ObjectiveSettings(id=f"Objective:0:{i}")
-            images.append(m.Image(
-                id=f"Image:{i}", name=s.name, pixels=pixels, objective_settings=settings,
-                instrument_ref=m.InstrumentRef(id="Instrument:0") if settings else None,
-            ))
+            images.append(
+                m.Image(
+                    id=f"Image:{i}",
+                    name=s.name,
+                    pixels=pixels,
+                    objective_settings=settings,
+                    instrument_ref=m.InstrumentRef(id="Instrument:0") if settings else None,
+                )
+            )
         self.notes.map("VSI scene resolution (m)", "Pixels@PhysicalSizeX/Y (µm)")
         self.notes.map("VSI scene z resolution (m)", "Pixels@PhysicalSizeZ (µm)")
         self.notes.map("VSI channel names", "Channel@Name")
         if objectives:
             self.notes.map("VSI magnification", "Instrument/Objective@NominalMagnification")
-        self.notes.skip("VSI emission wavelengths, objective NA, stage positions",
-                        "not exposed by slideio; kept in the original metadata")
+        self.notes.skip(
+            "VSI emission wavelengths, objective NA, stage positions",
+            "not exposed by slideio; kept in the original metadata",
+        )
         for k, page in enumerate(self._macro):
             i = len(self._scenes) + k
             samples = int(page.samplesperpixel)
             pixels = build_pixels(
-                i, shape=self.level_shapes(i)[0], samples=samples, dtype=np.dtype(page.dtype),
+                i,
+                shape=self.level_shapes(i)[0],
+                samples=samples,
+                dtype=np.dtype(page.dtype),
             )
             images.append(m.Image(id=f"Image:{i}", name="macro", pixels=pixels))
-        instruments = [m.Instrument(id="Instrument:0", objectives=objectives)] if objectives \
-            else []
+        instruments = [m.Instrument(id="Instrument:0", objectives=objectives)] if objectives else []
         return m.OME(images=images, instruments=instruments)
 
     def original_metadata(self) -> dict[str, str]:
@@ -249,8 +272,9 @@ class VsiReader(Reader):
         return out if out else flatten(data, "VSI")
 
     def close(self) -> None:
-        if getattr(self, "_tf", None) is not None:
-            self._tf.close()
+        tf = getattr(self, "_tf", None)
+        if tf is not None:
+            tf.close()
         self._slide = None
         self._scenes = []
 

@@ -131,7 +131,7 @@ def description_sniff(path: Path, own: str, suffixes: tuple[str, ...], marker: s
         text = read_description(path)
     except (OSError, ValueError):
         return False
-    return bool(text) and marker in text[:512]
+    return text is not None and marker in text[:512]
 
 
 class WholeSlideReader(Reader):
@@ -204,8 +204,10 @@ class WholeSlideReader(Reader):
         """(manufacturer, model) of the scanner, else Nones."""
         make = self._tf.pages.first.tags.get("Make")
         model = self._tf.pages.first.tags.get("Model")
-        return (str(make.value).strip() if make else None,
-                str(model.value).strip() if model else None)
+        return (
+            str(make.value).strip() if make else None,
+            str(model.value).strip() if model else None,
+        )
 
     def _vendor_metadata(self) -> dict[str, str]:
         return {}
@@ -213,7 +215,12 @@ class WholeSlideReader(Reader):
     # -- helpers for subclasses -------------------------------------------------------
 
     def _image(
-        self, name: str, role: str, levels: list[list[Any]], *, physical: float | None = None,
+        self,
+        name: str,
+        role: str,
+        levels: list[list[Any]],
+        *,
+        physical: float | None = None,
         channels: tuple[dict[str, Any], ...] = (),
     ) -> SlideImage:
         """A :class:`SlideImage` from pages (levels of one page per channel)."""
@@ -241,8 +248,7 @@ class WholeSlideReader(Reader):
     def _get(self, series: int) -> SlideImage:
         if not 0 <= series < len(self._slide_images):
             raise NoSuchPlaneError(
-                f"{self.path}: series {series} does not exist "
-                f"({len(self._slide_images)} series)"
+                f"{self.path}: series {series} does not exist ({len(self._slide_images)} series)"
             )
         return self._slide_images[series]
 
@@ -254,13 +260,13 @@ class WholeSlideReader(Reader):
         self.check_plane(series, t, c, z, level=level)
         image = self._slide_images[series]
         page = image.levels[level][c]
-        where = f"{self.path} series {series} ({image.name})" + (
-            f" level {level}" if level else "")
+        where = f"{self.path} series {series} ({image.name})" + (f" level {level}" if level else "")
         with self._lock:
             arr = decode(page, where=f"{where} page {page.index}")
         _, _, _, y, x = image.shape(level)
-        return as_plane(arr, page.axes, image.samples, image.dtype, (y, x),
-                        where=f"{where} page {page.index}")
+        return as_plane(
+            arr, page.axes, image.samples, image.dtype, (y, x), where=f"{where} page {page.index}"
+        )
 
     def sources(self) -> list[SeriesSource]:
         out = []
@@ -269,8 +275,9 @@ class WholeSlideReader(Reader):
             def get_plane(t: int, c: int, z: int, _i: int = i) -> np.ndarray:
                 return self.read_plane(_i, t, c, z)
 
-            out.append(SeriesSource(image.shape(0), image.samples, image.dtype, get_plane,
-                                    name=image.name))
+            out.append(
+                SeriesSource(image.shape(0), image.samples, image.dtype, get_plane, name=image.name)
+            )
         return out
 
     # -- metadata ---------------------------------------------------------------------
@@ -289,29 +296,44 @@ class WholeSlideReader(Reader):
         make, model = self._microscope()
         instrument = None
         if magnification is not None or lens is not None or make or model:
-            objective = m.Objective(id="Objective:0:0", nominal_magnification=magnification,
-                                    model=lens)
+            objective = m.Objective(
+                id="Objective:0:0", nominal_magnification=magnification, model=lens
+            )
             microscope = m.Microscope(manufacturer=make, model=model) if make or model else None
-            instrument = m.Instrument(id="Instrument:0", objectives=[objective],
-                                      microscope=microscope)
+            instrument = m.Instrument(
+                id="Instrument:0", objectives=[objective], microscope=microscope
+            )
             if magnification is not None:
-                self.notes.map(f"{self.format_name} magnification",
-                               "Instrument/Objective@NominalMagnification")
+                self.notes.map(
+                    f"{self.format_name} magnification", "Instrument/Objective@NominalMagnification"
+                )
             if make or model:
                 self.notes.map("TIFF Make/Model", "Instrument/Microscope")
         images = []
         for i, image in enumerate(self._slide_images):
             physical = (image.physical, image.physical, None)
-            pixels = build_pixels(i, shape=image.shape(0), samples=image.samples,
-                                  dtype=image.dtype, physical=physical, channels=image.channels)
+            pixels = build_pixels(
+                i,
+                shape=image.shape(0),
+                samples=image.samples,
+                dtype=image.dtype,
+                physical=physical,
+                channels=image.channels,
+            )
             slide = image.role == "slide"
-            images.append(m.Image(
-                id=f"Image:{i}", name=image.name, pixels=pixels,
-                instrument_ref=m.InstrumentRef(id="Instrument:0") if instrument and slide
-                else None,
-                objective_settings=m.ObjectiveSettings(id="Objective:0:0")
-                if instrument and slide else None,
-            ))
+            images.append(
+                m.Image(
+                    id=f"Image:{i}",
+                    name=image.name,
+                    pixels=pixels,
+                    instrument_ref=m.InstrumentRef(id="Instrument:0")
+                    if instrument and slide
+                    else None,
+                    objective_settings=m.ObjectiveSettings(id="Objective:0:0")
+                    if instrument and slide
+                    else None,
+                )
+            )
         return m.OME(images=images, instruments=[instrument] if instrument else [])
 
     def original_metadata(self) -> dict[str, str]:
