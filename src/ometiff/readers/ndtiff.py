@@ -298,6 +298,13 @@ class NdtiffReader(Reader):
             self.overlap = (0, 0)
             self.stride = self.tile
         self.level_factors = [1]
+        expected = len(self.positions) * size_t * size_c * size_z
+        have = len(self._planes[0])
+        if have < expected:
+            self.notes.skip(
+                f"NDTiff: {expected - have} of {expected} planes not acquired",
+                "read as zeros (the index lists no image for them)",
+            )
 
     def _key_entries(self, entries: list[_Entry]) -> dict[tuple[int, ...], list[_Entry]]:
         """(position, t, c, z) -> its image, or its tiles (``row``/``column`` in axes)."""

@@ -29,6 +29,7 @@ import tifffile
 
 from ometiff.errors import InvalidTiffError, NoSuchPlaneError, UnsupportedFormatError
 from ometiff.readers.base import Reader
+from ometiff.readers.decode import DECODE_ERRORS as _DECODE_ERRORS
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.tiff import _PAGE_ERRORS, _READ_ERRORS, as_plane, decode
 from ometiff.readers.tifflayout import plane_dtype
@@ -267,6 +268,67 @@ class WholeSlideReader(Reader):
         return as_plane(
             arr, page.axes, image.samples, image.dtype, (y, x), where=f"{where} page {page.index}"
         )
+
+    def read_region(
+        self,
+        series: int,
+        t: int,
+        c: int,
+        z: int,
+        *,
+        level: int = 0,
+        y: int = 0,
+        x: int = 0,
+        height: int | None = None,
+        width: int | None = None,
+    ) -> np.ndarray:
+        """A rectangle of one plane of one level; only the tiles it touches are decoded.
+
+        ``height``/``width`` default to the rest of the plane; the rectangle is
+        clipped to the plane. Untiled pages (strips, NDPI's JPEG) are decoded whole.
+        """
+        self.check_plane(series, t, c, z, level=level)
+        image = self._slide_images[series]
+        _, _, _, size_y, size_x = image.shape(level)
+        y0, x0 = max(0, y), max(0, x)
+        y1 = size_y if height is None else min(size_y, y + height)
+        x1 = size_x if width is None else min(size_x, x + width)
+        if y1 <= y0 or x1 <= x0:
+            raise NoSuchPlaneError(
+                f"{self.path}: region ({y}, {x}, {height}, {width}) lies outside the "
+                f"{size_y}x{size_x} plane of series {series} level {level}"
+            )
+        page = image.levels[level][c]
+        if not page.is_tiled or page.is_ndpi or int(page.planarconfig) != 1:
+            return self.read_plane(series, t, c, z, level=level)[y0:y1, x0:x1]
+        th, tw = int(page.tilelength), int(page.tilewidth)
+        across = -(-size_x // tw)
+        shape = (y1 - y0, x1 - x0) + ((image.samples,) if image.samples > 1 else ())
+        out = np.zeros(shape, image.dtype)
+        fh = self._tf.filehandle
+        where = f"{self.path} series {series} level {level} page {page.index}"
+        for row in range(y0 // th, (y1 - 1) // th + 1):
+            for col in range(x0 // tw, (x1 - 1) // tw + 1):
+                index = row * across + col
+                offset, count = page.dataoffsets[index], page.databytecounts[index]
+                if not count:
+                    continue  # an empty tile stays zero, as in tifffile
+                try:
+                    with self._lock:
+                        fh.seek(offset)
+                        data = fh.read(count)
+                        tile = page.decode(data, index, jpegtables=page.jpegtables)[0]
+                except _DECODE_ERRORS as exc:
+                    raise InvalidTiffError(f"{where}: cannot read tile {index} ({exc})") from exc
+                tile = np.asarray(tile).reshape(th, tw, -1)
+                ty, tx = row * th, col * tw
+                ya, yb = max(y0, ty), min(y1, ty + th)
+                xa, xb = max(x0, tx), min(x1, tx + tw)
+                part = tile[ya - ty : yb - ty, xa - tx : xb - tx]
+                out[ya - y0 : yb - y0, xa - x0 : xb - x0] = (
+                    part if image.samples > 1 else part[..., 0]
+                )
+        return out
 
     def sources(self) -> list[SeriesSource]:
         out = []
