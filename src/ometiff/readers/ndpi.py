@@ -61,6 +61,10 @@ class NdpiReader(WholeSlideReader):
         self._tags: dict[str, Any] = dict(first.ndpi_tags or {})
         series = list(tf.series)
         main = series[0]
+        if len(main.pages) > 1:  # multi-focal-plane scans: one page per focal plane
+            self.notes.skip(
+                f"NDPI focal planes ({len(main.pages)})", "only the first focal plane is read"
+            )
         channel: dict[str, Any] = {}
         fluor = self._tags.get("Fluorescence")
         if fluor:
