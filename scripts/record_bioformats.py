@@ -41,8 +41,19 @@ TIMEOUT = 300.0
 
 #: Corpus folders recorded by default (ome-xml/ holds bare XML, not images).
 KINDS = (
-    "czi", "lif", "nd2", "lsm", "imagej", "tiff", "ome-tiff", "ome-zarr",
-    "svs", "ndpi", "qptiff", "vsi", "ndtiff",
+    "czi",
+    "lif",
+    "nd2",
+    "lsm",
+    "imagej",
+    "tiff",
+    "ome-tiff",
+    "ome-zarr",
+    "svs",
+    "ndpi",
+    "qptiff",
+    "vsi",
+    "ndtiff",
 )
 
 #: Length units (OME UnitsLength symbols) -> factor to micrometres.
@@ -239,7 +250,8 @@ def corpus_inputs(kind: str) -> list[Path]:
         # Bio-Formats has no NDTiff reader: it opens the full-resolution stacks as
         # plain TIFF (what it makes of them is recorded; downsampled levels are not)
         return sorted(
-            p for p in base.rglob("*_NDTiffStack*.tif")
+            p
+            for p in base.rglob("*_NDTiffStack*.tif")
             if p.is_file() and not p.parent.name.startswith("Downsampled_x")
         )
     return sorted(p for p in base.rglob("*") if p.is_file() and p.suffix != ".md")

@@ -106,13 +106,21 @@ def _folder_formats(
     path = structure.path
     if 51123 in tags and (path.parent / _NDTIFF_INDEX).is_file():
         rest = [v for v in found if v.name != "Micro-Manager"]
-        return [Variant("Micro-Manager NDTiff",
-                        f"tag 51123 MicroManagerMetadata and {_NDTIFF_INDEX} beside the file "
-                        "(axes in the index; read the dataset folder)"), *rest]
+        return [
+            Variant(
+                "Micro-Manager NDTiff",
+                f"tag 51123 MicroManagerMetadata and {_NDTIFF_INDEX} beside the file "
+                "(axes in the index; read the dataset folder)",
+            ),
+            *rest,
+        ]
     if path.suffix.lower() == ".vsi" and _OLYMPUS_SIS in tags:
         ets = path.with_name(f"_{path.stem}_")
-        where = f"pixels in {ets.name}/ (ETS files)" if ets.is_dir() else \
-            f"its ETS folder {ets.name}/ is missing"
+        where = (
+            f"pixels in {ets.name}/ (ETS files)"
+            if ets.is_dir()
+            else f"its ETS folder {ets.name}/ is missing"
+        )
         return [Variant("Olympus cellSens VSI", f"tag 33560 OlympusSIS, .vsi; {where}"), *found]
     return found
 
