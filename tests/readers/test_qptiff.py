@@ -7,7 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
-from bf_expected import assert_every_file_recorded, assert_like_bioformats, expected_for
+from bf_expected import (
+    assert_every_file_recorded,
+    assert_like_bioformats,
+    expected_for,
+    recorder,
+)
 from reader_conformance import check_reader
 from slide_checks import (
     assert_planes_like_bioformats,
@@ -149,3 +154,11 @@ def test_pixels_like_bioformats(path: Path, tmp_path: Path) -> None:
     assert_planes_like_bioformats(path, bf, {0: 0, 1: 1, 2: 2, 3: 3}, levels={})
     out = convert_verified(path, tmp_path)
     bioformats_reads_conversion(path, out, tmp_path)
+
+
+@requires_bioformats
+@pytest.mark.slow
+@pytest.mark.parametrize("path", QPTIFF, ids=corpus_id)
+def test_recorded_expectations_are_current(path: Path) -> None:
+    """scripts/record_bioformats.py run now gives what is committed."""
+    assert recorder().summarize_file(path) == expected_for(corpus_id(path))
