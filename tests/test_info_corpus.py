@@ -169,3 +169,33 @@ def test_xml_equals_the_converted_files_xml(
         return re.sub(r'UUID="urn:uuid:[0-9a-f-]+"', 'UUID="-"', xml)
 
     assert strip(planned) == strip(written)
+
+
+# --- TIFF files a vendor reader converts: structure from the walker, series from the reader
+
+SLIDES = corpus_files("svs/**/*.svs", "ndpi/**/*.ndpi", "qptiff/**/*.qptiff", "vsi/**/*.vsi")
+
+
+@pytest.mark.parametrize("path", SLIDES, ids=corpus_id)
+def test_tiff_vendor_files_list_the_series_convert_reads(
+    capsys: pytest.CaptureFixture[str], path: Path
+) -> None:
+    from ometiff.readers import open_image
+
+    doc = _info_json(capsys, path)
+    assert doc["ifd_count"] and doc["bigtiff"] is not None, "the TIFF structure is still shown"
+    with open_image(path) as reader:
+        view = reader.ome_view()
+        assert doc["format"] == reader.name
+        assert doc["container"]["reader"] == reader.name
+        assert len(doc["series"]) == len(view.images) == reader.series_count
+        for s, image in zip(doc["series"], view.images, strict=True):
+            shape = reader.level_shapes(image.index)
+            assert (s["size_t"], s["size_z"], s["size_y"], s["size_x"]) == (
+                shape[0][0],
+                shape[0][2],
+                shape[0][3],
+                shape[0][4],
+            )
+            assert s["name"] == image.name
+            assert len(s["levels"]) == len(shape)

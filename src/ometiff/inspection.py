@@ -588,9 +588,17 @@ def info(path: StrPath, *, reader: str | None = None, **reader_options: Any) -> 
             )
             problems += _missing_members(fs)
             warnings += _conflicts(p, structure, series)
+    container: ContainerInfo | None = None
+    fmt = "ome-tiff" if schema is not None or files_from_ome else "tiff"
     if not series and structure.ifds:
-        series, more = _tifffile_series(p, structure.ifd_count)
-        warnings += more
+        vendor = _tiff_vendor_info(p)
+        if isinstance(vendor, FileInfo):  # whole-slide, NDTiff, VSI: the reader convert uses
+            series, container, fmt = vendor.series, vendor.container, vendor.format
+        else:
+            if vendor is not None:  # the vendor reader refuses it: so would convert
+                problems.append(vendor)
+            series, more = _tifffile_series(p, structure.ifd_count)
+            warnings += more
     return FileInfo(
         path=p,
         variant=variants[0].name if variants else "unknown",
@@ -607,10 +615,37 @@ def info(path: StrPath, *, reader: str | None = None, **reader_options: Any) -> 
         annotation_count=annotations,
         warnings=warnings,
         problems=problems,
-        metadata_source="ome" if schema is not None or files_from_ome else "tiff",
-        format="ome-tiff" if schema is not None or files_from_ome else "tiff",
+        metadata_source=(
+            "ome" if schema is not None or files_from_ome else "reader" if container else "tiff"
+        ),
+        format=fmt,
+        container=container,
         fileset=fs,
     )
+
+
+def _tiff_vendor_info(path: Path) -> FileInfo | str | None:
+    """The reader view of a non-OME TIFF that a vendor reader claims (SVS, NDPI, ...).
+
+    ``convert`` reads such a file with its vendor reader (registry order), so
+    ``info`` lists the series that reader delivers (a slide with its label and
+    macro, an NDTiff stack's positions) rather than tifffile's generic series.
+    None when only the generic TIFF reader accepts the file; the reader's one-line
+    refusal (without the path) when it claims the file but cannot read it.
+    """
+    from ometiff.readers.registry import find_reader
+
+    try:
+        cls = find_reader(path)
+    except OmeTiffError:
+        return None
+    if cls.name in ("tiff", "ome-tiff"):
+        return None
+    try:
+        with cls(path) as rdr:
+            return reader_info(rdr)
+    except OmeTiffError as exc:
+        return exc.without_prefix(path)
 
 
 def reader_info(reader: Reader) -> FileInfo:
