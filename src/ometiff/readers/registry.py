@@ -99,6 +99,44 @@ READERS: tuple[ReaderSpec, ...] = (
         "OME-TIFF: single file, multi-file sets, companion .companion.ome, pyramids",
         requires=("tifffile",),
     ),
+    # Whole-slide and Micro-Manager NDTiff files are TIFFs too: they must be tried
+    # before the generic TIFF reader, which would read them page by page.
+    ReaderSpec(
+        "svs",
+        "ometiff.readers.svs:SvsReader",
+        (".svs", ".tif", ".tiff"),
+        "Aperio SVS whole slides (pyramid; thumbnail, label, macro as series)",
+        requires=("tifffile", "imagecodecs"),
+    ),
+    ReaderSpec(
+        "ndpi",
+        "ometiff.readers.ndpi:NdpiReader",
+        (".ndpi",),
+        "Hamamatsu NDPI whole slides (pyramid; macro and its mask as series)",
+        requires=("tifffile", "imagecodecs"),
+    ),
+    ReaderSpec(
+        "qptiff",
+        "ometiff.readers.qptiff:QptiffReader",
+        (".qptiff", ".tif", ".tiff"),
+        "Akoya/PerkinElmer QPTIFF (channels, pyramid; thumbnail, overview, label)",
+        requires=("tifffile", "imagecodecs"),
+    ),
+    ReaderSpec(
+        "ndtiff",
+        "ometiff.readers.ndtiff:NdtiffReader",
+        (),
+        "Micro-Manager NDTiff datasets v2/v3 (folder or stack; positions, tiles, pyramid)",
+        requires=("tifffile",),
+    ),
+    ReaderSpec(
+        "vsi",
+        "ometiff.readers.vsi:VsiReader",
+        (".vsi",),
+        "Olympus/Evident cellSens VSI with its ETS folder",
+        extra="vsi",
+        requires=("slideio", "tifffile"),
+    ),
     ReaderSpec(
         "tiff",
         "ometiff.readers.tiff:TiffReader",
