@@ -10,8 +10,7 @@ Mapped: sizes and pixel type, PhysicalSizeX/Y/Z (the header's element lengths,
 µm), each channel's EmissionWavelength (``wave1..5``, nm), the objective from the
 lens id (manufacturer, magnification, NA, as named by mrc's lens table) and the
 title lines as the Image description. Rows are flipped: a DV section is stored
-bottom row first (origin lower left), and Bio-Formats (like softWoRx) shows it top
-row first, so our planes equal Bio-Formats' pixel for pixel. Not mapped: the extended header (per-plane
+bottom row first (origin lower left), and Bio-Formats shows it top row first, so our planes equal Bio-Formats' pixel for pixel. Not mapped: the extended header (per-plane
 time stamps, stage positions and exposure), which mrc does not decode into
 planes; it is noted when present.
 """
@@ -98,7 +97,7 @@ class DvReader(Reader):
         except (OSError, ValueError) as exc:
             raise VendorFileError(f"{self.path}: cannot read DV plane {(t, c, z)}: {exc}") from exc
         # DV sections start with the bottom row (origin lower left); Bio-Formats
-        # and softWoRx show them top row first, and so does OME-TIFF
+        # shows them top row first, and so does OME-TIFF
         return np.ascontiguousarray(plane[::-1], dtype=self._dtype)
 
     def sources(self) -> list[SeriesSource]:
