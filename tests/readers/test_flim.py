@@ -21,6 +21,7 @@ from reader_conformance import check_reader
 from tests.bioformats import requires_bioformats
 from tests.conftest import CORPUS, corpus_files, corpus_id
 from vendor_checks import (
+    assert_bioformats_reads_our_conversion,
     assert_converts_verified,
     assert_pixels_equal_bioformats,
     assert_refused_not_an_image,
@@ -221,3 +222,18 @@ def test_spc_sniff(tmp_path: Path) -> None:
     assert SpcReader.can_read(fake) is False
     for path in SPCS:
         assert SpcReader.can_read(path) is True
+
+
+@requires_bioformats
+@pytest.mark.slow
+@pytest.mark.parametrize("path", [p for p in WITH_IMAGE if p.suffix == ".ptu"], ids=corpus_id)
+def test_bioformats_reads_our_flim_conversion(path: Path, tmp_path: Path) -> None:
+    """Bio-Formats reads our OME-TIFF with our sizes (T = frames x bins) and pixels.
+
+    PTU only: Bio-Formats cannot read the original, so this is its only check; SDT's
+    pixels are compared with Bio-Formats' reading of the original instead (its
+    re-encoding of our 512 planes of 512 x 512 takes minutes)."""
+    pytest.importorskip(path.suffix[1:] + "file")
+    with open_image(path) as rdr:
+        expected = summarize_ome(rdr.ome())
+    assert_bioformats_reads_our_conversion(path, tmp_path, expected)

@@ -17,6 +17,7 @@ from reader_conformance import check_reader
 from tests.bioformats import requires_bioformats
 from tests.conftest import CORPUS, corpus_files, corpus_id
 from vendor_checks import (
+    assert_bioformats_reads_our_conversion,
     assert_converts_verified,
     assert_pixels_equal_bioformats,
     assert_truncations_fail_cleanly,
@@ -174,3 +175,12 @@ def test_missing_h5py_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "h5py", None)
     with pytest.raises(MissingDependencyError, match=r"ometiff\[ims\]"):
         ImsReader(PTK2)
+
+
+@requires_bioformats
+@pytest.mark.slow
+@pytest.mark.parametrize("path", IMSS, ids=corpus_id)
+def test_bioformats_reads_our_conversion_like_the_original(path: Path, tmp_path: Path) -> None:
+    expected = expected_for(corpus_id(path))
+    assert expected is not None
+    assert_bioformats_reads_our_conversion(path, tmp_path, expected)

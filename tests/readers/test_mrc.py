@@ -17,6 +17,7 @@ from reader_conformance import check_reader
 from tests.bioformats import requires_bioformats
 from tests.conftest import CORPUS, corpus_files, corpus_id
 from vendor_checks import (
+    assert_bioformats_reads_our_conversion,
     assert_converts_verified,
     assert_pixels_equal_bioformats,
     assert_truncations_fail_cleanly,
@@ -136,3 +137,12 @@ def test_missing_mrcfile_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setitem(sys.modules, "mrcfile", None)
     with pytest.raises(MissingDependencyError, match=r"ometiff\[mrc\]"):
         MrcReader(EMD)
+
+
+@requires_bioformats
+@pytest.mark.slow
+@pytest.mark.parametrize("path", MAPS, ids=corpus_id)
+def test_bioformats_reads_our_conversion_like_the_original(path: Path, tmp_path: Path) -> None:
+    expected = expected_for(corpus_id(path))
+    assert expected is not None
+    assert_bioformats_reads_our_conversion(path, tmp_path, expected)

@@ -24,6 +24,7 @@ from reader_conformance import check_reader
 from tests.bioformats import requires_bioformats
 from tests.conftest import CORPUS, corpus_files, corpus_id
 from vendor_checks import (
+    assert_bioformats_reads_our_conversion,
     assert_converts_verified,
     assert_pixels_equal_bioformats,
     assert_truncations_fail_cleanly,
@@ -128,3 +129,12 @@ def test_missing_sif_parser_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setitem(sys.modules, "sif_parser", None)
     with pytest.raises(MissingDependencyError, match=r"ometiff\[sif\]"):
         SifReader(IMAGE)
+
+
+@requires_bioformats
+@pytest.mark.slow
+@pytest.mark.parametrize("path", [p for p in SIFS if corpus_id(p) in AGREE], ids=corpus_id)
+def test_bioformats_reads_our_conversion_like_the_original(path: Path, tmp_path: Path) -> None:
+    expected = expected_for(corpus_id(path))
+    assert expected is not None
+    assert_bioformats_reads_our_conversion(path, tmp_path, expected)

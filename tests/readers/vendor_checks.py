@@ -98,3 +98,19 @@ def assert_pixels_equal_bioformats(
                             src.get_plane(t, c, z),
                             err_msg=f"{path.name} plane t={t} c={c} z={z}",
                         )
+
+
+def assert_bioformats_reads_our_conversion(path: Path, tmp_path: Path, expected: dict) -> None:
+    """Bio-Formats reads ``ometiff convert``'s output of ``path`` as ``expected``
+    (a ``summarize_omexml`` summary: series, sizes, pixel type, physical sizes,
+    channels), and decodes it to our reader's planes."""
+    from bf_expected import (
+        assert_bioformats_pixels_equal_source,
+        assert_like_bioformats,
+        recorder,
+    )
+
+    out = convert(path, tmp_path / f"{path.stem}.ome.tif")[0]
+    ours = recorder().summarize_file(out)
+    assert_like_bioformats(ours, expected, where=path.name)
+    assert_bioformats_pixels_equal_source(path, out, tmp_path)
