@@ -120,6 +120,30 @@ def test_ptu_planes_equal_ptufile() -> None:
     assert f'Step="{step!r}"' in modulo and f'End="{step * (bins - 1)!r}"' in modulo
 
 
+def test_generated_ptu_z_stack_with_two_channels(tmp_path: Path) -> None:
+    """T, Z, C and bins of a PTU written by ptufile land where OME says they are."""
+    ptufile = pytest.importorskip("ptufile")
+    rng = np.random.default_rng(1)
+    data = rng.integers(0, 3, (2, 3, 8, 10, 2, 16), dtype=np.uint16)  # T Z Y X C H
+    path = tmp_path / "gen.ptu"
+    ptufile.imwrite(path, data, 1e-8, 1e-10, 1e-5, dims="TZYXCH", pixel_resolution=0.25)
+    summary = check_reader(path, reader="ptu", every_plane=True)
+    assert summary.shapes == [(2 * 16, 2, 3, 8, 10)]
+    px = summary.ome.images[0].pixels
+    assert px.physical_size_x == pytest.approx(0.25)
+    with open_image(path) as rdr:
+        src = rdr.sources()[0]
+        for frame in range(2):
+            for z in range(3):
+                for c in range(2):
+                    for lifetime_bin in (0, 5, 15):
+                        np.testing.assert_array_equal(
+                            src.get_plane(frame * 16 + lifetime_bin, c, z),
+                            data[frame, z, :, :, c, lifetime_bin],
+                        )
+    assert_converts_verified(path, tmp_path)
+
+
 def test_ptu_truncated_is_a_clean_error(tmp_path: Path) -> None:
     pytest.importorskip("ptufile")
     if not PTU_IMAGE.is_file():

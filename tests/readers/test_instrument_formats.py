@@ -59,3 +59,13 @@ def test_sniff_says_no_to_other_formats_under_its_suffix(name: str, tmp_path: Pa
         renamed = tmp_path / f"other{suffix}"
         renamed.write_bytes(other.read_bytes())
         assert cls.can_read(renamed) is False, corpus_id(other)
+
+
+def test_readme_format_table_has_a_row_per_reader() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    for name, (extra, _) in NEW.items():
+        rows = [ln for ln in readme.splitlines() if ln.startswith("|") and f"| `{name}` |" in ln]
+        assert rows, f"README format table has no row for {name}"
+        assert (f"`{extra}`" if extra else "core") in rows[0]
+        if extra:
+            assert f'pip install "ometiff[{extra}]"' in readme
