@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import sys
 from pathlib import Path
 
@@ -92,6 +93,60 @@ def test_metadata_mapping() -> None:
     assert "DECON3D" in (ome.images[0].description or "")
     assert meta["header|lens_num"] == "10003"
     assert any(n["ome"].endswith("EmissionWavelength") for n in notes["mapped"])
+
+
+def _with_extended_header(path: Path, records: list[list[float]]) -> Path:
+    """toxo.dv with a DV extended header: 8 ints + 32 floats per section."""
+    data = TOXO.read_bytes()
+    header = bytearray(data[:1024])
+    ext = b"".join(struct.pack("<8i32f", *([0] * 8), *(r + [0.0] * (32 - len(r)))) for r in records)
+    header[92:96] = struct.pack("<i", len(ext))  # next: extended header length
+    header[128:132] = struct.pack("<hh", 8, 32)  # NumIntegers, NumFloats
+    path.write_bytes(bytes(header) + ext + data[1024:])
+    return path
+
+
+def test_extended_header_gives_plane_times_positions_exposures(tmp_path: Path) -> None:
+    if not TOXO.is_file():
+        pytest.skip("corpus missing")
+    with mrc.DVFile(TOXO) as f:
+        axes = [a for a in f.sizes if a not in "YX"]
+        shape = [f.sizes[a] for a in axes]
+    records = []
+    for k in range(34):  # sections in stored order
+        at = dict(zip(axes, (int(i) for i in np.unravel_index(k, shape)), strict=True))
+        c, z = at["C"], at["Z"]
+        time, exposure = 10.0 * z + 0.5 * c, 0.05 * (c + 1)
+        records.append(
+            [
+                0.0,
+                time,
+                100.0 + c,
+                200.0,
+                0.3 * z,
+                0,
+                0,
+                0,
+                exposure,
+                0.0,
+                (488.0, 561.0)[c],
+                (525.0, 632.0)[c],
+            ]
+        )
+    path = _with_extended_header(tmp_path / "ext.dv", records)
+    summary = check_reader(path, reader="dv", every_plane=True)
+    px = summary.ome.images[0].pixels
+    assert [ch.excitation_wavelength for ch in px.channels] == [488.0, 561.0]
+    by_index = {(p.the_c, p.the_z): p for p in px.planes}
+    assert len(by_index) == 34
+    plane = by_index[(1, 7)]
+    assert plane.delta_t == pytest.approx(70.5) and plane.exposure_time == pytest.approx(0.1)
+    assert (plane.position_x, plane.position_y, plane.position_z) == pytest.approx((101, 200, 2.1))
+    with open_image(path) as rdr, open_image(TOXO) as plain:
+        for c, z in [(0, 0), (1, 16)]:  # the pixels move past the extended header
+            np.testing.assert_array_equal(
+                rdr.sources()[0].get_plane(0, c, z), plain.sources()[0].get_plane(0, c, z)
+            )
 
 
 def test_truncated_file_is_a_clean_error(tmp_path: Path) -> None:

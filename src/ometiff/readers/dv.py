@@ -9,10 +9,12 @@ as a flat stack of sections, which is why ``mrc`` is the one used here.
 Mapped: sizes and pixel type, PhysicalSizeX/Y/Z (the header's element lengths,
 µm), each channel's EmissionWavelength (``wave1..5``, nm), the objective from the
 lens id (manufacturer, magnification, NA, as named by mrc's lens table) and the
-title lines as the Image description. Rows are flipped: a DV section is stored
-bottom row first (origin lower left), and Bio-Formats shows it top row first, so our planes equal Bio-Formats' pixel for pixel. Not mapped: the extended header (per-plane
-time stamps, stage positions and exposure), which mrc does not decode into
-planes; it is noted when present.
+title lines as the Image description; from the extended header (one record per
+section), Plane DeltaT, ExposureTime and PositionX/Y/Z (µm) and each channel's
+ExcitationWavelength. Rows are flipped: a DV section is stored bottom row first
+(origin lower left), and Bio-Formats shows it top row first, so our planes equal
+Bio-Formats' pixel for pixel. Not mapped: the extended header's intensity
+statistics and ND filter.
 """
 
 from __future__ import annotations
@@ -69,6 +71,9 @@ class DvReader(Reader):
                 "the file may be truncated or corrupt"
             ) from exc
         self._axes = [a for a in sizes if a not in "YX"]
+        with self.path.open("rb") as fh:
+            fh.seek(96)
+            self._byte_order = "<" if fh.read(2) == b"\xa0\xc0" else ">"
         self._shape = (
             sizes.get("T", 1),
             sizes.get("C", 1),
@@ -136,15 +141,17 @@ class DvReader(Reader):
                 }
                 self.notes.map(f"DV wave{ci + 1}", f"{where}/Channel:{ci}@EmissionWavelength")
             channels.append(kw)
+        planes = self._planes(channels, where)
         pixels = build_pixels(
-            0, shape=self._shape, samples=1, dtype=self._dtype, physical=physical, channels=channels
+            0,
+            shape=self._shape,
+            samples=1,
+            dtype=self._dtype,
+            physical=physical,
+            channels=channels,
+            planes=planes,
         )
         instrument, settings = self._objective()
-        if self._file.ext_hdr is not None:
-            self.notes.skip(
-                "DV extended header",
-                "per-plane time stamps, stage positions and exposure are not decoded by mrc",
-            )
         self.notes.map(
             "DV sections (bottom row first)", f"{where} planes, rows flipped as Bio-Formats"
         )
@@ -164,6 +171,74 @@ class DvReader(Reader):
             instruments=[instrument] if instrument else [],
             creator="ometiff (mrc)",
         )
+
+    def _section_floats(self) -> list[tuple[float, ...]] | None:
+        """The float fields of each section's extended-header record (stored order).
+
+        mrc's own ``ExtHeader.frame`` assumes 8 integers and native byte order, so
+        the records are unpacked here with the header's counts and byte order.
+        """
+        hdr = self._file.hdr
+        ext = self._file.ext_hdr
+        n_ints, n_floats = int(hdr.n_ints), int(hdr.n_floats)
+        if ext is None or n_ints < 0 or n_floats < 12:
+            return None
+        record = struct.Struct(f"{self._byte_order}{n_ints}i{n_floats}f")
+        buffer = bytes(ext.buffer)
+        count = int(np.prod(self._shape[:3]))
+        if len(buffer) < record.size * count:
+            self.notes.skip("DV extended header", "shorter than one record per section")
+            return None
+        return [record.unpack_from(buffer, k * record.size)[n_ints:] for k in range(count)]
+
+    def _planes(self, channels: list[dict[str, Any]], where: str) -> list[m.Plane]:
+        """Plane DeltaT, ExposureTime and stage position from the extended header;
+        the excitation wavelength of each channel from its first section."""
+        from ome_types import model as m
+        from ome_types.model import UnitsLength, UnitsTime
+
+        floats = self._section_floats()
+        if floats is None:
+            return []
+        sizes = [
+            {"T": self._shape[0], "C": self._shape[1], "Z": self._shape[2]}[a] for a in self._axes
+        ]
+        planes = []
+        t_n, c_n, z_n = self._shape[:3]
+        for t in range(t_n):
+            for c in range(c_n):
+                for z in range(z_n):
+                    at = {"T": t, "C": c, "Z": z}
+                    k = int(np.ravel_multi_index(tuple(at[a] for a in self._axes), sizes))
+                    f = floats[k]  # photosensor, time, stage x/y/z, min, max, mean, exposure...
+                    if not all(np.isfinite(f[:12])):
+                        return []
+                    planes.append(
+                        m.Plane(
+                            the_t=t,
+                            the_c=c,
+                            the_z=z,
+                            delta_t=f[1],
+                            delta_t_unit=UnitsTime.SECOND,
+                            exposure_time=f[8],
+                            exposure_time_unit=UnitsTime.SECOND,
+                            position_x=f[2],
+                            position_x_unit=UnitsLength.MICROMETER,
+                            position_y=f[3],
+                            position_y_unit=UnitsLength.MICROMETER,
+                            position_z=f[4],
+                            position_z_unit=UnitsLength.MICROMETER,
+                        )
+                    )
+                    if t == 0 and z == 0 and f[10] > 0:
+                        channels[c]["excitation_wavelength"] = float(f[10])
+                        channels[c]["excitation_wavelength_unit"] = UnitsLength.NANOMETER
+        self.notes.map(
+            "DV extended header timeStampSeconds, expTime, stageX/Y/ZCoord",
+            f"{where}/Pixels/Plane@DeltaT, ExposureTime, PositionX/Y/Z (µm)",
+        )
+        self.notes.map("DV extended header exWavelen", f"{where}/Channel@ExcitationWavelength")
+        return planes
 
     def _objective(self) -> tuple[m.Instrument | None, m.ObjectiveSettings | None]:
         from ome_types import model as m
