@@ -41,6 +41,8 @@ _MAGIC = b"PQTTTR\x00\x00"
 _MIN_SIZE = 64
 #: Every TTTR record of a PTU file is one little-endian uint32.
 _RECORD_SIZE = 4
+#: Files up to this size keep their photon records in memory between frames.
+_CACHE_LIMIT = 512 * 2**20
 #: ptufile errors on damaged files (its own error is a ValueError subclass).
 _DAMAGE = (OSError, ValueError, KeyError, IndexError, EOFError)
 
@@ -78,6 +80,9 @@ class PtuReader(Reader):
                 "the file may be truncated or corrupt"
             ) from exc
         self._check_records(size)
+        # each frame is decoded from the photon records; keeping them in memory
+        # (as large as the file) makes that 3x faster, so do it for files that fit
+        self._file.cache_records = size <= _CACHE_LIMIT
         if not is_image:
             self.close()
             raise not_an_image(self.path, f"a PicoQuant TTTR {mode} (photon records, no scan)")
