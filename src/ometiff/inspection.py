@@ -411,11 +411,28 @@ def _files_table(fs: FileSet) -> list[dict[str, Any]]:
 # --- other variants (tifffile) -----------------------------------------------------
 
 
-def _tifffile_series(path: Path, ifd_count: int) -> tuple[list[SeriesSummary], list[str]]:
-    """The series of a TIFF without OME-XML: the layouts the TIFF reader converts."""
+def _tifffile_series(
+    path: Path, structure: TiffStructure
+) -> tuple[list[SeriesSummary], list[str]]:
+    """The series of a TIFF without OME-XML: the layouts the TIFF reader converts.
+
+    Plain and ImageJ files are laid out from the IFD walk (no tifffile, no numpy:
+    ``info`` starts fast); tifffile lays out the rest.
+    """
+    from ometiff.readers.base import MappingNotes
+    from ometiff.readers.tifflayout import plain_layouts
+
+    ifd_count = structure.ifd_count
+    try:
+        found = plain_layouts(structure, MappingNotes())
+    except OmeTiffError as exc:
+        return [], [str(exc)]
+    if found is not None:
+        series = [_layout_summary(k, lay, path.name, ifd_count)
+                  for k, lay in enumerate(found.layouts)]
+        return series, list(found.warnings)
     import tifffile
 
-    from ometiff.readers.base import MappingNotes
     from ometiff.readers.tifflayout import tiff_layouts
 
     try:
@@ -470,7 +487,7 @@ def _layout_summary(index: int, lay: TiffLayout, filename: str, ifd_count: int) 
         size_c=planes_c * spp,
         size_t=size_t,
         samples_per_pixel=spp,
-        dtype=DTYPE_TO_OME[lay.dtype.name],
+        dtype=DTYPE_TO_OME[lay.dtype_name],
         dimension_order=lay.dimension_order,
         physical_size_x=physical["x"],
         physical_size_y=physical["y"],
@@ -597,7 +614,7 @@ def info(path: StrPath, *, reader: str | None = None, **reader_options: Any) -> 
         else:
             if vendor is not None:  # the vendor reader refuses it: so would convert
                 problems.append(vendor)
-            series, more = _tifffile_series(p, structure.ifd_count)
+            series, more = _tifffile_series(p, structure)
             warnings += more
     return FileInfo(
         path=p,
