@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ometiff.errors import FileExistsOmeTiffError, OmeTiffError, WriteError
 from ometiff.tiff.names import COMPANION_SUFFIX, OME_SUFFIXES, split_suffix
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ometiff.readers.base import Reader
     from ometiff.readers.source import SeriesSource
     from ometiff.types import StrPath
+    from ometiff.writer.omexml import LightOme
 
 #: Namespace of the MapAnnotation holding ``original_metadata()`` key-values.
 ORIGINAL_METADATA_NS = "openmicroscopy.org/OriginalMetadata"
@@ -186,6 +187,22 @@ def _attach_original(ome: m.OME, meta: dict[str, str]) -> None:
         image.annotation_refs.append(m.AnnotationRef(id=ann.id))
 
 
+@overload
+def prepare(
+    reader: Reader, *, series: Sequence[int] | None = ..., channels: Sequence[int] | None = ...,
+    z: Sequence[int] | None = ..., t: Sequence[int] | None = ..., original_metadata: bool = ...,
+    light: Literal[False] = ...,
+) -> tuple[m.OME, list[SeriesSource], list[dict[str, str]]]: ...
+
+
+@overload
+def prepare(
+    reader: Reader, *, series: Sequence[int] | None = ..., channels: Sequence[int] | None = ...,
+    z: Sequence[int] | None = ..., t: Sequence[int] | None = ..., original_metadata: bool = ...,
+    light: bool,
+) -> tuple[m.OME | LightOme, list[SeriesSource], list[dict[str, str]]]: ...
+
+
 def prepare(
     reader: Reader,
     *,
@@ -194,12 +211,20 @@ def prepare(
     z: Sequence[int] | None = None,
     t: Sequence[int] | None = None,
     original_metadata: bool = False,
-) -> tuple[m.OME, list[SeriesSource], list[dict[str, str]]]:
+    light: bool = False,
+) -> tuple[m.OME | LightOme, list[SeriesSource], list[dict[str, str]]]:
     """The OME and sources to write for one open reader, after subsetting.
 
     Returns the OME (one Image per kept series), the sources, and notes on
-    metadata changed by the selection.
+    metadata changed by the selection. With ``light``, a reader that builds its OME
+    as XML (``ome_tree``: CZI, LIF) converted whole hands that tree on instead, for
+    ``write_sources`` to conform without importing ome_types (start-up, issue 9).
     """
+    tree = getattr(reader, "ome_tree", None) if light else None
+    if tree is not None and (series, channels, z, t) == (None,) * 4 and not original_metadata:
+        from ometiff.writer.omexml import LightOme
+
+        return LightOme.of_tree(tree), reader.sources(), []
     ome = reader.ome()
     sources = reader.sources()
     where = str(reader.path)
@@ -376,7 +401,7 @@ def convert(
             with open_image(src_path, reader=reader, **(reader_options or {})) as rdr:
                 ome, sources, notes = prepare(
                     rdr, series=series, channels=channels, z=z, t=t,
-                    original_metadata=original_metadata,
+                    original_metadata=original_metadata, light=True,
                 )
                 hashes = PlaneHashes()
                 to_write = hashes.wrap(sources) if verify else sources
