@@ -118,9 +118,13 @@ def test_xsd_datetime_matches_ome_types() -> None:
         assert f"<AcquisitionDate>{xsd_datetime(when)}</AcquisitionDate>" in xml
 
 
+@pytest.mark.parametrize("command", ["convert", "xml"])
 @pytest.mark.parametrize("suffix", ["czi", "lif"])
-def test_convert_of_vendor_file_imports_no_ome_types(suffix: str, tmp_path: Path) -> None:
-    """Start-up: converting a whole CZI or LIF file never imports ome_types or pydantic."""
+def test_convert_of_vendor_file_imports_no_ome_types(
+    suffix: str, command: str, tmp_path: Path
+) -> None:
+    """Start-up: converting a whole CZI or LIF file (or printing the XML a conversion
+    writes) never imports ome_types or pydantic."""
     files = [p for p in FILES if p.suffix.lower() == f".{suffix}"]
     if not files:
         pytest.skip("corpus missing")
@@ -129,11 +133,13 @@ def test_convert_of_vendor_file_imports_no_ome_types(suffix: str, tmp_path: Path
     code = (
         "import sys\n"
         "from ometiff.cli.main import main\n"
-        "assert main(['convert', sys.argv[1], sys.argv[2], '--quiet']) == 0\n"
+        "args = ['convert', sys.argv[1], sys.argv[2], '--quiet'] if sys.argv[3] == 'convert'"
+        " else ['xml', sys.argv[1]]\n"
+        "assert main(args) == 0\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'ome_types', 'pydantic'}))\n"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, str(src), str(tmp_path / "o.ome.tif")],
+        [sys.executable, "-c", code, str(src), str(tmp_path / "o.ome.tif"), command],
         capture_output=True, text=True, check=True,
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, timeout=300,
     )

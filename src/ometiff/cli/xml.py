@@ -42,11 +42,17 @@ def conversion_xml(path: Path, *, reader: str | None = None, **options: Any) -> 
     from ometiff.conversion import prepare
     from ometiff.readers.registry import open_image
     from ometiff.writer.multifile import plan_files, tiffdata_runs
-    from ometiff.writer.omebuild import conform_ome, ome_xml_template
-    from ometiff.writer.omexml import with_root_uuid
+    from ometiff.writer.omexml import LightOme, render, with_root_uuid
 
     with open_image(path, reader=reader, **options) as rdr:
-        ome, sources, _ = prepare(rdr)
+        ome, sources, _ = prepare(rdr, light=True)  # CZI, LIF: no ome_types, as convert
+    if isinstance(ome, LightOme):
+        orders = ome.orders()
+        plans = plan_files(Path("converted.ome.tif"), sources, orders, None)
+        template = render(ome, sources, orders, tiffdata_runs(plans), multi_file=False)
+        return with_root_uuid(template, plans[0].uuid).decode()
+    from ometiff.writer.omebuild import conform_ome, ome_xml_template
+
     orders = [image.pixels.dimension_order.value for image in ome.images]
     plans = plan_files(Path("converted.ome.tif"), sources, orders, None)
     conformed = conform_ome(ome, sources, orders, tiffdata_runs(plans), multi_file=False)
