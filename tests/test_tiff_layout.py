@@ -429,6 +429,9 @@ def test_corpus_walk_layout_equals_tifffile_layout(path: Path) -> None:
         pytest.skip("not a plain or ImageJ TIFF the walk describes")
     light, full = _both_layouts(path)  # tifffile must lay out what the walk lays out
     assert light == full
+    from ometiff.inspection import _tiff_vendor_info
+
+    assert _tiff_vendor_info(path) is None  # no vendor reader claims what the walk takes
 
 
 def test_info_of_plain_and_imagej_imports_no_tifffile_or_numpy(tmp_path: Path) -> None:

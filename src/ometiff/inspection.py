@@ -411,28 +411,36 @@ def _files_table(fs: FileSet) -> list[dict[str, Any]]:
 # --- other variants (tifffile) -----------------------------------------------------
 
 
-def _tifffile_series(
+def _walk_series(
     path: Path, structure: TiffStructure
-) -> tuple[list[SeriesSummary], list[str]]:
-    """The series of a TIFF without OME-XML: the layouts the TIFF reader converts.
+) -> tuple[list[SeriesSummary], list[str]] | None:
+    """The series of a plain or ImageJ TIFF laid out from the IFD walk (no tifffile, no
+    numpy: ``info`` starts fast), or None when tifffile or a vendor reader describes it.
 
-    Plain and ImageJ files are laid out from the IFD walk (no tifffile, no numpy:
-    ``info`` starts fast); tifffile lays out the rest.
+    Only ``.tif``-family names qualify; the walk takes no file with a vendor's private
+    tags or description (SVS, QPTIFF, NDPI, NDTiff), so no vendor reader claims these.
     """
     from ometiff.readers.base import MappingNotes
     from ometiff.readers.tifflayout import plain_layouts
 
-    ifd_count = structure.ifd_count
+    if not path.name.lower().endswith(TIFF_SUFFIXES):
+        return None
     try:
         found = plain_layouts(structure, MappingNotes())
     except OmeTiffError as exc:
         return [], [str(exc)]
-    if found is not None:
-        series = [_layout_summary(k, lay, path.name, ifd_count)
-                  for k, lay in enumerate(found.layouts)]
-        return series, list(found.warnings)
+    if found is None:
+        return None
+    series = [_layout_summary(k, lay, path.name, structure.ifd_count)
+              for k, lay in enumerate(found.layouts)]
+    return series, list(found.warnings)
+
+
+def _tifffile_series(path: Path, ifd_count: int) -> tuple[list[SeriesSummary], list[str]]:
+    """The series of a TIFF without OME-XML: the layouts the TIFF reader converts."""
     import tifffile
 
+    from ometiff.readers.base import MappingNotes
     from ometiff.readers.tifflayout import tiff_layouts
 
     try:
@@ -607,14 +615,18 @@ def info(path: StrPath, *, reader: str | None = None, **reader_options: Any) -> 
             warnings += _conflicts(p, structure, series)
     container: ContainerInfo | None = None
     fmt = "ome-tiff" if schema is not None or files_from_ome else "tiff"
-    if not series and structure.ifds:
+    walked = _walk_series(p, structure) if not series and structure.ifds else None
+    if walked is not None:  # plain or ImageJ: neither tifffile nor a vendor reader needed
+        series, more = walked
+        warnings += more
+    elif not series and structure.ifds:
         vendor = _tiff_vendor_info(p)
         if isinstance(vendor, FileInfo):  # whole-slide, NDTiff, VSI: the reader convert uses
             series, container, fmt = vendor.series, vendor.container, vendor.format
         else:
             if vendor is not None:  # the vendor reader refuses it: so would convert
                 problems.append(vendor)
-            series, more = _tifffile_series(p, structure)
+            series, more = _tifffile_series(p, structure.ifd_count)
             warnings += more
     return FileInfo(
         path=p,
