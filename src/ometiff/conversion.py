@@ -377,8 +377,8 @@ def convert(
     if is_zarr_path(dst_path):
         return _convert_ngff(
             srcs, dst_path, reader=reader, reader_options=reader_options, series=series,
-            channels=channels, z=z, t=t, compression=None if compression == "auto"
-            else compression, pyramid=pyramid, verify=verify,
+            channels=channels, z=z, t=t, compression="zstd" if compression == "auto"
+            else compression or "none", pyramid=pyramid, verify=verify,
             original_metadata=original_metadata, report=report, overwrite=overwrite,
             on_plane=on_plane, threads=threads, ngff=ngff, layout=layout, chunks=chunks,
             shards=shards)

@@ -19,7 +19,6 @@ name renamed at the end; any failure removes it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -134,8 +133,8 @@ def resolve_options(
             shard = (czyx[0], czyx[1] * DEFAULT_SHARD_CHUNKS, czyx[2] * DEFAULT_SHARD_CHUNKS)
         else:
             assert shards is not None and shards is not False
-            shard = _triple(shards, "shards")  # type: ignore[arg-type]
-            if len(shards) != 3 if isinstance(shards, Sequence) else True:  # type: ignore[arg-type]
+            shard = _triple(shards, "shards")
+            if not isinstance(shards, Sequence) or len(shards) != 3:
                 shard = (czyx[0], shard[1], shard[2])  # a shard is one chunk deep
             if shard[0] != czyx[0]:
                 raise WriteError(f"shards={shards!r}: a shard is one chunk deep in z "
@@ -149,7 +148,7 @@ def resolve_options(
 def _level_spec(shape: tuple[int, int, int, int, int], czyx: tuple[int, int, int],
                 shard: tuple[int, int, int] | None, dtype: np.dtype, codec: str, level: int,
                 version: NgffVersion) -> ArraySpec:
-    t, c, z, y, x = shape
+    z, y, x = shape[2:]
     cz, cy, cx = min(czyx[0], z), min(czyx[1], y), min(czyx[2], x)
     shards = None
     if shard is not None:
@@ -164,7 +163,10 @@ def _level_spec(shape: tuple[int, int, int, int, int], czyx: tuple[int, int, int
 # --- chunk encoding ------------------------------------------------------------------
 
 
-def _encoder(spec: ArraySpec) -> tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]:
+Codec = Callable[[bytes], Any]
+
+
+def _encoder(spec: ArraySpec) -> tuple[Codec, Codec]:
     import imagecodecs
 
     lvl = spec.level
@@ -522,7 +524,7 @@ def write_ngff(
                         _write_group(root / row, {}, version)
                     _write_group(root / wpath, wdoc, version)
             _write_group(root, root_attrs, version)
-            _write_group(root / "OME", {"series": [g for g in groups]}, version)
+            _write_group(root / "OME", {"series": list(groups)}, version)
             (root / "OME" / "METADATA.ome.xml").write_text(xml, encoding="utf-8")
         else:
             (root / "OME").mkdir()

@@ -142,7 +142,7 @@ def axes_and_scales(
     size carry no unit (never invented, U3), and their scale is 1.
     """
     px = image.pixels if image is not None else None
-    units: dict[str, str | None] = {a: None for a in AXES}
+    units: dict[str, str | None] = dict.fromkeys(AXES)
     base = dict.fromkeys(AXES, 1.0)
     if px is not None:
         for axis, value, unit in (
@@ -314,7 +314,7 @@ def plate_layout(ome: m.OME, version: NgffVersion) -> PlateLayout | None:
     cols: set[int] = set()
     for well in plate.wells:
         r, c = int(well.row), int(well.column)
-        images = []
+        images: list[dict[str, str]] = []
         for ws in well.well_samples:
             if ws.image_ref is None or ws.image_ref.id not in index:
                 continue
