@@ -175,8 +175,8 @@ def _plate_ome(n: int) -> Any:
 
 @pytest.mark.parametrize("version", ["0.4", "0.5"])
 def test_plate_layout(version: str, tmp_path: Path) -> None:
-    data = [_noise((24, 32), np.uint8, seed=k) for k in range(4)]
-    out = ometiff.write(tmp_path / "plate.ome.zarr", data, ome=_plate_ome(4), ngff=version)
+    data = [_noise((24, 32), np.uint8, seed=k) for k in range(3)]
+    out = ometiff.write(tmp_path / "plate.ome.zarr", data, ome=_plate_ome(3), ngff=version)
     root = _attrs(out)
     assert root["bioformats2raw.layout"] == 3
     plate = root["plate"]
@@ -186,12 +186,18 @@ def test_plate_layout(version: str, tmp_path: Path) -> None:
                               {"path": "B/3", "rowIndex": 1, "columnIndex": 1}]
     assert plate["field_count"] == 2
     assert _attrs(out / "A" / "1")["well"]["images"] == [{"path": "0"}, {"path": "1"}]
-    # fields in wells; the Image in no well stays a plain series
-    for k, group in enumerate(["A/1/0", "A/1/1", "B/3/0", "3"]):
+    for k, group in enumerate(["A/1/0", "A/1/1", "B/3/0"]):
         arr = zarr.open_array(out / group / "0", mode="r")
         np.testing.assert_array_equal(arr[0, 0, 0], data[k])
-    assert _attrs(out / "OME")["series"] == ["A/1/0", "A/1/1", "B/3/0", "3"]
+    assert _attrs(out / "OME")["series"] == ["A/1/0", "A/1/1", "B/3/0"]
     assert "<Plate" in (out / "OME" / "METADATA.ome.xml").read_text()
+
+
+def test_plate_not_holding_every_image_keeps_series(tmp_path: Path) -> None:
+    out = ometiff.write(tmp_path / "p.ome.zarr", [np.zeros((24, 32), np.uint8)] * 4,
+                        ome=_plate_ome(4))
+    assert "plate" not in _attrs(out)  # Image:3 is in no well: a plate reader would miss it
+    assert _attrs(out / "OME")["series"] == ["0", "1", "2", "3"]
 
 
 def test_plate_without_image_refs_keeps_series_layout(corpus: Path, tmp_path: Path) -> None:

@@ -299,8 +299,9 @@ class PlateLayout:
 def plate_layout(ome: m.OME, version: NgffVersion) -> PlateLayout | None:
     """The NGFF plate of the first OME Plate, or None when there is none.
 
-    Each WellSample's Image becomes field ``<row>/<column>/<k>``; Images in no
-    well are not placed (the caller keeps them as ``0``, ``1``, ... series).
+    Each WellSample's Image becomes field ``<row>/<column>/<k>``. Only when the
+    first Plate holds every Image: readers of an NGFF plate see nothing else, so
+    otherwise the series stay ``0``, ``1``, ... (the Plate is in the OME-XML).
     """
     if not ome.plates:
         return None
@@ -330,8 +331,8 @@ def plate_layout(ome: m.OME, version: NgffVersion) -> PlateLayout | None:
             if version == "0.4":
                 doc["version"] = "0.4"
             wells[path] = {"well": doc}
-    if not paths:
-        return None
+    if len(paths) != len(ome.images):
+        return None  # Images outside the plate: readers of a plate would not see them
     row_list, col_list = sorted(rows), sorted(cols)
     doc = {
         "name": plate.name or plate.id,
