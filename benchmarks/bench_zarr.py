@@ -50,14 +50,15 @@ def _make_input(quick: bool) -> Path:
     yy, xx = np.mgrid[0:n, 0:n]
     base = ((xx // 7 + yy // 5) % 2048).astype(np.uint16)
 
-    def planes():  # noqa: ANN202 - microscope-like: smooth structure plus shot noise
+    def planes():
         for ci in range(c):
             for zi in range(z):
                 yield base + rng.integers(0, 64, (n, n), dtype=np.uint16) + \
                     np.uint16(ci * 500 + zi * 10)
 
     ometiff.write(out, planes(), shape=(c, z, n, n), dtype=np.uint16, axes="CZYX",
-                  physical_size={"X": 0.1, "Y": 0.1, "Z": 0.5}, bigtiff=True, overwrite=True)
+                  physical_size={"X": 0.1, "Y": 0.1, "Z": 0.5}, bigtiff=True, tile=False,
+                  overwrite=True)  # strips: the anchors memory-map it
     return out
 
 

@@ -84,6 +84,7 @@ def test_ome_zarr_models_validates_plate_and_image_layouts(tmp_path: Path) -> No
     pytest.importorskip("ome_zarr_models")
     import zarr
     from ome_zarr_models import open_ome_zarr
+
     from test_zarr_write import _plate_ome
 
     for version in ("0.4", "0.5"):

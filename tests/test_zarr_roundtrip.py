@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import corpus_files, corpus_id
 
 import ometiff
+from conftest import corpus_files, corpus_id
 from ometiff import OmeTiffError
 from ometiff.readers import open_image
 

@@ -259,7 +259,7 @@ def test_unsupported_pixel_type(dtype: str, tmp_path: Path) -> None:
     ome = m.OME(images=[m.Image(pixels=m.Pixels(
         size_x=8, size_y=8, size_z=1, size_c=1, size_t=1, type="uint8",
         dimension_order="XYZCT"))])
-    with pytest.raises(WriteError, match="OME-Zarr 0.5"):
+    with pytest.raises(WriteError, match=r"OME-Zarr 0\.5"):
         write_ngff(tmp_path / "d.ome.zarr", [_source(dtype)], ome=ome)
     assert list(tmp_path.iterdir()) == []
 

@@ -32,7 +32,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ometiff.errors import FileExistsOmeTiffError, OmeTiffError, VerificationError, WriteError
+from ometiff.errors import (
+    FileExistsOmeTiffError,
+    MissingDependencyError,
+    OmeTiffError,
+    VerificationError,
+    WriteError,
+)
 from ometiff.writer.core import _fetcher, _prefetched, _SourceFailed
 from ometiff.writer.ngffmeta import (
     DEFAULT_LEVEL,
@@ -127,8 +133,8 @@ def resolve_options(
     shard: tuple[int, int, int] | None = None
     if shards not in (None, False):
         if ver == "0.4":
-            raise WriteError("sharding needs NGFF 0.5 (Zarr v3); drop shards/--shard or "
-                             "write ngff='0.5'", option="shard")
+            raise WriteError("sharding needs NGFF 0.5 (Zarr v3); NGFF 0.4 (Zarr v2) "
+                             "has no shards")
         if shards is True:
             shard = (czyx[0], czyx[1] * DEFAULT_SHARD_CHUNKS, czyx[2] * DEFAULT_SHARD_CHUNKS)
         else:
@@ -138,10 +144,10 @@ def resolve_options(
                 shard = (czyx[0], shard[1], shard[2])  # a shard is one chunk deep
             if shard[0] != czyx[0]:
                 raise WriteError(f"shards={shards!r}: a shard is one chunk deep in z "
-                                 f"({czyx[0]})", option="shard")
+                                 f"({czyx[0]})")
             if any(s % c for s, c in zip(shard, czyx, strict=True)):
                 raise WriteError(f"shards={shards!r} must be a multiple of the chunk shape "
-                                 f"{czyx} (z, y, x)", option="shard")
+                                 f"{czyx} (z, y, x)")
     return ver, codec, level, czyx, shard
 
 
@@ -184,8 +190,11 @@ def _encoder(spec: ArraySpec) -> tuple[Codec, Codec]:
 
 
 def _crc32c(data: bytes) -> bytes:
-    import google_crc32c
-
+    try:
+        import google_crc32c
+    except ImportError:
+        raise MissingDependencyError(
+            'sharded OME-Zarr needs google-crc32c: pip install "ometiff[zarr]"') from None
     return int(google_crc32c.value(data)).to_bytes(4, "little")
 
 
@@ -446,8 +455,8 @@ def write_ngff(
         raise WriteError(f"layout={layout!r}: use bioformats2raw or image", option="layout")
     if layout == "image" and len(sources) > 1:
         raise WriteError(f"{dest}: layout='image' holds one series but there are "
-                         f"{len(sources)}; pick one (series=[k]) or use the bioformats2raw "
-                         "layout", option="layout")
+                         f"{len(sources)}; select one series or use layout='bioformats2raw'",
+                         option="layout")
     for i, src in enumerate(sources):
         if len(src.shape) != 5 or any(int(n) < 1 for n in src.shape):
             raise WriteError(f"series {i}: shape {src.shape} must be 5 sizes (T, C, Z, Y, X) "
