@@ -237,7 +237,7 @@ def test_verification_mismatch_removes_output(tmp_path: Path,
 
     def corrupt(spec: Any) -> Any:
         enc, dec = real(spec)
-        return enc, (lambda b: bytes(dec(b))[:-1] + b"\x01")
+        return enc, (lambda b: (lambda d: d[:-1] + bytes([d[-1] ^ 0xFF]))(bytes(dec(b))))
 
     monkeypatch.setattr(ngff, "_encoder", corrupt)
     with pytest.raises(VerificationError, match="differs"):
@@ -378,3 +378,39 @@ def test_full_disk_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     with pytest.raises(WriteError, match="No space left"):
         ometiff.write(tmp_path / "full.ome.zarr", _noise((4, 64, 64)), chunks=32)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_bad_chunks(tiff_with_pyramid: tuple[Path, np.ndarray], tmp_path: Path,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    src, _ = tiff_with_pyramid
+    assert main(["convert", str(src), str(tmp_path / "c.ome.zarr"), "--chunks", "a,b"]) == 2
+    assert "--chunks 'a,b'" in _one_error_line(capsys)
+    assert main(["convert", str(src), str(tmp_path / "c.ome.zarr"), "--chunks", "0,16"]) == 2
+    assert "each >= 1" in _one_error_line(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.ome.tif"]
+
+
+def test_cli_layout_image_with_several_series(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "two.ome.tif"
+    ometiff.write(src, [np.zeros((16, 16), np.uint8), np.ones((8, 8), np.uint8)])
+    out = tmp_path / "one.ome.zarr"
+    assert main(["convert", str(src), str(out), "--layout", "image", "-q"]) == 2
+    assert "--layout" in _one_error_line(capsys)
+    assert not out.exists()
+    assert main(["convert", str(src), str(out), "--layout", "image", "--series", "1",
+                 "-q"]) == 0
+    np.testing.assert_array_equal(zarr.open_array(out / "0", mode="r")[0, 0, 0],
+                                  np.ones((8, 8), np.uint8))
+
+
+def test_progress_and_several_series(tmp_path: Path) -> None:
+    calls: list[tuple[str, int, int]] = []
+    src = tmp_path / "two.ome.tif"
+    ometiff.write(src, [_noise((3, 32, 32)), _noise((2, 16, 16), seed=1)],
+                  axes=["ZYX", "CYX"])
+    result = ometiff.convert(src, tmp_path / "two.ome.zarr",
+                             on_plane=lambda *a: calls.append(a))
+    assert calls == [("write", k, 5) for k in range(1, 6)]
+    assert _attrs(tmp_path / "two.ome.zarr" / "OME")["series"] == ["0", "1"]
+    assert result.planes_verified == 5

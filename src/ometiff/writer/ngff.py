@@ -169,7 +169,7 @@ def _level_spec(shape: tuple[int, int, int, int, int], czyx: tuple[int, int, int
 # --- chunk encoding ------------------------------------------------------------------
 
 
-Codec = Callable[[bytes], Any]
+Codec = Callable[[Any], Any]
 
 
 def _encoder(spec: ArraySpec) -> tuple[Codec, Codec]:
@@ -186,7 +186,7 @@ def _encoder(spec: ArraySpec) -> tuple[Codec, Codec]:
         return (lambda b: imagecodecs.blosc_encode(b, level=lvl, compressor="zstd",
                                                     shuffle=shuffle, typesize=size,
                                                     numthreads=1)), imagecodecs.blosc_decode
-    return bytes, bytes
+    return (lambda a: memoryview(a).cast("B")), (lambda b: b)
 
 
 def _crc32c(data: bytes) -> bytes:
@@ -210,14 +210,14 @@ class _Array:
         self.verified = 0
         self.lock = threading.Lock()
 
-    def _chunk_bytes(self, block: np.ndarray) -> bytes:
-        """A chunk's raw bytes: ``block`` padded with the fill value to the chunk shape."""
+    def _chunk(self, block: np.ndarray) -> np.ndarray:
+        """A chunk's pixels: ``block`` padded with the fill value to the chunk shape."""
         want = self.spec.chunks[2:]
         if block.shape != want:
             full = np.zeros(want, self.dtype)
             full[: block.shape[0], : block.shape[1], : block.shape[2]] = block
-            block = full
-        return np.ascontiguousarray(block, self.dtype).tobytes()
+            return full
+        return np.ascontiguousarray(block, self.dtype)
 
     def store(self, slab: np.ndarray, t: int, c: int, z0: int, iy: int, ix: int,
               verify: bool) -> tuple[float, float] | None:
@@ -235,49 +235,46 @@ class _Array:
             return None
         key = self.folder / spec.chunk_key((t, c, z0, iy, ix))
         key.parent.mkdir(parents=True, exist_ok=True)
-        n = 0
+        chunks: list[np.ndarray] = []
         if spec.shards is None:
-            raw = self._chunk_bytes(region)
-            data = self.encode(raw)
-            n = 1
-            parts: list[tuple[bytes, bytes | None]] = [(raw, data)]
+            chunks.append(self._chunk(region))
+            data = self.encode(chunks[0])
         else:
             ny, nx = uy // cy, ux // cx
             index = np.full((ny, nx, 2), _MISSING, "<u8")
             blobs: list[bytes] = []
-            parts = []
             offset = 0
             for jy in range(ny):
                 for jx in range(nx):
                     sub = region[:, jy * cy : (jy + 1) * cy, jx * cx : (jx + 1) * cx]
                     if sub.size == 0:
                         continue
-                    raw = self._chunk_bytes(sub)
-                    blob = self.encode(raw)
+                    chunk = self._chunk(sub)
+                    blob = self.encode(chunk)
                     index[jy, jx] = (offset, len(blob))
                     offset += len(blob)
                     blobs.append(blob)
-                    parts.append((raw, None))
-            n = len(blobs)
+                    chunks.append(chunk)
             idx = index.tobytes()
             blobs.append(idx + _crc32c(idx))
             data = b"".join(blobs)
         with open(key, "wb") as fh:
             fh.write(data)
+        del data
         if verify:
-            self._verify(key, parts, region.shape[0])
+            self._verify(key, chunks)
         lo_hi = _range(region)
         with self.lock:
-            self.chunks += n
+            self.chunks += len(chunks)
             if verify:
-                self.verified += n
+                self.verified += len(chunks)
         return lo_hi
 
-    def _verify(self, key: Path, parts: list[tuple[bytes, bytes | None]], depth: int) -> None:
+    def _verify(self, key: Path, chunks: list[np.ndarray]) -> None:
         """Read the object back from disk, decode it and compare every chunk's bytes."""
         stored = key.read_bytes()
         if self.spec.shards is None:
-            decoded = [bytes(self.decode(stored))]
+            decoded = [self.decode(stored)]
         else:
             _, _, _, uy, ux = self.spec.store_unit
             _, _, _, cy, cx = self.spec.chunks
@@ -286,13 +283,16 @@ class _Array:
             if _crc32c(idx) != stored[-4:]:
                 raise VerificationError(f"{key}: shard index checksum differs after writing")
             table = np.frombuffer(idx, "<u8").reshape(-1, 2)
-            decoded = [bytes(self.decode(stored[int(o): int(o) + int(s)]))
+            decoded = [self.decode(stored[int(o): int(o) + int(s)])
                        for o, s in table if int(o) != _MISSING]
-        if len(decoded) != len(parts) or any(d != raw for d, (raw, _) in
-                                             zip(decoded, parts, strict=False)):
+        same = len(decoded) == len(chunks) and all(
+            len(d) == c.nbytes and np.array_equal(np.frombuffer(d, np.uint8),
+                                                  c.reshape(-1).view(np.uint8))
+            for d, c in zip(decoded, chunks, strict=False))
+        if not same:
             raise VerificationError(
-                f"{key}: the chunk read back differs from the pixels written "
-                f"(depth {depth}); the output was removed"
+                f"{key}: the chunk read back differs from the pixels written; "
+                "the output was removed"
             )
 
 
