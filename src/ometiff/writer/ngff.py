@@ -41,6 +41,7 @@ from ometiff.errors import (
 )
 from ometiff.writer.core import _fetcher, _prefetched, _SourceFailed
 from ometiff.writer.ngffmeta import (
+    BLOSC_CNAME,
     DEFAULT_LEVEL,
     NGFF_CODECS,
     NGFF_VERSIONS,
@@ -183,7 +184,7 @@ def _encoder(spec: ArraySpec) -> tuple[Codec, Codec]:
     if spec.codec == "blosc":
         size = spec.dtype.itemsize
         shuffle = 1 if size > 1 else 0
-        return (lambda b: imagecodecs.blosc_encode(b, level=lvl, compressor="zstd",
+        return (lambda b: imagecodecs.blosc_encode(b, level=lvl, compressor=BLOSC_CNAME,
                                                     shuffle=shuffle, typesize=size,
                                                     numthreads=1)), imagecodecs.blosc_decode
     return (lambda a: memoryview(a).cast("B")), (lambda b: b)
@@ -423,7 +424,7 @@ def write_ngff(
         ``"bioformats2raw"`` (default; the HCS layout when the OME has a Plate) or
         ``"image"``: one multiscales image at the root (one series only).
     compression, compression_level
-        ``"zstd"`` (default, level 3), ``"blosc"`` (zstd inside, shuffle),
+        ``"zstd"`` (default, level 1), ``"blosc"`` (lz4 inside, shuffle),
         ``"gzip"`` or ``"none"``.
     chunks
         Chunk edge, ``(y, x)`` or ``(z, y, x)``; default ``(1, 1024, 1024)``

@@ -28,7 +28,10 @@ NgffVersion = Literal["0.4", "0.5"]
 NGFF_VERSIONS: tuple[NgffVersion, ...] = ("0.4", "0.5")
 #: Codecs of the chunks: the names of the ``compression`` option.
 NGFF_CODECS = ("zstd", "blosc", "gzip", "none")
-DEFAULT_LEVEL = {"zstd": 3, "blosc": 5, "gzip": 6}
+#: Default levels: zstd 1 encodes noisy 16-bit data 3x faster than level 3 for 15 %
+#: larger chunks; blosc is lz4 level 5 with byte shuffle, as bioformats2raw writes it.
+DEFAULT_LEVEL = {"zstd": 1, "blosc": 5, "gzip": 6}
+BLOSC_CNAME = "lz4"
 #: The five axes every array has, in NGFF order (bioformats2raw writes 5-D too).
 AXES = "tczyx"
 #: Channel colours when the OME has none (one channel: white; RGB samples: red, green, blue).
@@ -64,7 +67,7 @@ class ArraySpec:
             if self.codec == "zstd":
                 compressor = {"id": "zstd", "level": self.level, "checksum": False}
             elif self.codec == "blosc":
-                compressor = {"id": "blosc", "cname": "zstd", "clevel": self.level,
+                compressor = {"id": "blosc", "cname": BLOSC_CNAME, "clevel": self.level,
                               "shuffle": 1 if self.dtype.itemsize > 1 else 0, "blocksize": 0}
             elif self.codec == "gzip":
                 compressor = {"id": "gzip", "level": self.level}
@@ -81,7 +84,7 @@ class ArraySpec:
                                                              "checksum": False}})
         elif self.codec == "blosc":
             codecs.append({"name": "blosc", "configuration": {
-                "typesize": self.dtype.itemsize, "cname": "zstd", "clevel": self.level,
+                "typesize": self.dtype.itemsize, "cname": BLOSC_CNAME, "clevel": self.level,
                 "shuffle": "shuffle" if self.dtype.itemsize > 1 else "noshuffle",
                 "blocksize": 0}})
         elif self.codec == "gzip":
