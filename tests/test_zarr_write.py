@@ -414,3 +414,34 @@ def test_progress_and_several_series(tmp_path: Path) -> None:
     assert calls == [("write", k, 5) for k in range(1, 6)]
     assert _attrs(tmp_path / "two.ome.zarr" / "OME")["series"] == ["0", "1"]
     assert result.planes_verified == 5
+
+
+@pytest.mark.parametrize(("value", "unit", "kind", "want"), [
+    (0.5, "µm", "length", (0.5, "micrometer")),
+    (650, "nm", "length", (650.0, "nanometer")),
+    (1, "Å", "length", (1.0, "angstrom")),
+    (2, "thou", "length", (50.8, "micrometer")),  # no NGFF name: converted
+    (3, None, "length", (3.0, "micrometer")),  # no unit: the schema default (U3)
+    (1, "pixel", "length", None),  # not a physical length: no unit invented
+    (250, "ms", "time", (250.0, "millisecond")),
+    (2, "min", "time", (2.0, "minute")),
+    (1, "das", "time", (10.0, "second")),
+])
+def test_ngff_units(value: float, unit: str | None, kind: Any, want: Any) -> None:
+    from ometiff.ome.units import ngff_quantity
+
+    assert ngff_quantity(value, unit, kind) == want
+
+
+def test_convert_default_codec_is_zstd_and_tiff_stays_zlib(tmp_path: Path) -> None:
+    import tifffile
+
+    src = tmp_path / "in.ome.tif"
+    ometiff.write(src, _noise((2, 64, 64)))
+    ometiff.convert(src, tmp_path / "z.ome.zarr")
+    doc = json.loads((tmp_path / "z.ome.zarr" / "0" / "0" / "zarr.json").read_text())
+    assert doc["codecs"][1] == {"name": "zstd", "configuration": {"level": 1,
+                                                                  "checksum": False}}
+    ometiff.convert(src, tmp_path / "t.ome.tif")
+    with tifffile.TiffFile(tmp_path / "t.ome.tif") as tf:
+        assert tf.pages[0].compression == tifffile.COMPRESSION.ADOBE_DEFLATE
