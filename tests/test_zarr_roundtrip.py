@@ -129,3 +129,40 @@ def test_roundtrip_sample(path: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", FILES, ids=[corpus_id(p) for p in FILES])
 def test_roundtrip_corpus(path: Path, tmp_path: Path) -> None:
     _roundtrip(path, tmp_path)
+
+
+#: One small file per reader: every input ometiff reads converts to OME-Zarr.
+READER_SAMPLES = [
+    "imagej/readlif/xem_y32.tif",
+    "lsm/jimpipeline/test.lsm",
+    "tiff/python-bioformats/Channel1-01-A-01.tif",
+    "lif/readlif/LeicaLASX_wavelength-sweep_example.lif",
+    "czi/aicspylibczi/s_1_t_1_c_1_z_1.czi",
+    "nd2/pims/cluster.nd2",
+    "ome-zarr/ome-zarr-py-0.18.0/mosaic_multiscale_labels_v05.ome.zarr",
+]
+
+
+@pytest.mark.parametrize("name", READER_SAMPLES)
+def test_every_reader_to_zarr(name: str, corpus: Path, tmp_path: Path) -> None:
+    from ometiff.readers.registry import READERS
+
+    path = corpus / name
+    if not path.exists():
+        pytest.skip(f"{name} not in the corpus")
+    out = tmp_path / "x.ome.zarr"
+    try:
+        result = ometiff.convert(path, out)
+    except OmeTiffError as exc:
+        if any(not spec.available for spec in READERS):
+            pytest.skip(f"reader extra missing: {exc}")
+        raise
+    assert result.planes_verified == result.planes_written > 0
+    with open_image(path) as src, open_image(out) as back:
+        assert back.name == "ome-zarr"
+        assert len(back.sources()) == len(src.sources())
+        for a, b in zip(src.sources(), back.sources(), strict=True):
+            assert b.shape[:3] == (a.shape[0], a.shape[1] * a.samples, a.shape[2])
+            plane = np.asarray(a.get_plane(0, 0, 0))
+            first = plane if plane.ndim == 2 else plane[..., 0]
+            np.testing.assert_array_equal(b.get_plane(0, 0, 0), first)

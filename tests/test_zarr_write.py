@@ -445,3 +445,23 @@ def test_convert_default_codec_is_zstd_and_tiff_stays_zlib(tmp_path: Path) -> No
     ometiff.convert(src, tmp_path / "t.ome.tif")
     with tifffile.TiffFile(tmp_path / "t.ome.tif") as tf:
         assert tf.pages[0].compression == tifffile.COMPRESSION.ADOBE_DEFLATE
+
+
+def test_selection_reads_the_matching_source_levels(
+        tiff_with_pyramid: tuple[Path, np.ndarray], tmp_path: Path) -> None:
+    src, data = tiff_with_pyramid
+    out = tmp_path / "sel.ome.zarr"
+    ometiff.convert(src, out, channels=[2, 0], z=[1, 3], t=[1])
+    group = zarr.open_group(out / "0", mode="r")
+    np.testing.assert_array_equal(group["0"][0], data[1][[2, 0]][:, [1, 3]])
+    with _reader(src) as rdr:
+        for c_out, c_in in enumerate([2, 0]):
+            for z_out, z_in in enumerate([1, 3]):
+                for level in (1, 2):
+                    np.testing.assert_array_equal(
+                        group[str(level)][0, c_out, z_out],
+                        rdr.read_plane(0, 1, c_in, z_in, level=level))
+    labels = [c["label"] for c in _attrs(out / "0")["omero"]["channels"]]
+    assert labels == ["RFP", "DAPI"]
+    scale = _attrs(out / "0")["multiscales"][0]["datasets"][0]["coordinateTransformations"]
+    assert scale[0]["scale"][2] == 1.0  # z step 2 x 0.5 micrometer
