@@ -465,3 +465,16 @@ def test_selection_reads_the_matching_source_levels(
     assert labels == ["RFP", "DAPI"]
     scale = _attrs(out / "0")["multiscales"][0]["datasets"][0]["coordinateTransformations"]
     assert scale[0]["scale"][2] == 1.0  # z step 2 x 0.5 micrometer
+
+
+def test_options_of_the_other_format_are_refused(tmp_path: Path) -> None:
+    src = tmp_path / "in.ome.tif"
+    ometiff.write(src, np.zeros((16, 16), np.uint8))
+    with pytest.raises(WriteError, match="split, tile only apply to OME-TIFF"):
+        ometiff.convert(src, tmp_path / "z.ome.zarr", split="c", tile=256)
+    with pytest.raises(WriteError, match=r"chunks only apply to OME-Zarr \(\.ome\.zarr\)"):
+        ometiff.convert(src, tmp_path / "t.ome.tif", chunks=64)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.ome.tif"]
+    with pytest.raises(WriteError, match="companion only apply to OME-TIFF"):
+        ometiff.write(tmp_path / "w.ome.zarr", np.zeros((16, 16), np.uint8), companion=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.ome.tif"]

@@ -374,7 +374,18 @@ def convert(
     dst_path = Path(os.fspath(dst))
     from ometiff.writer.ngff import is_zarr_path
 
-    if is_zarr_path(dst_path):
+    zarr_out = is_zarr_path(dst_path)
+    mixed = [name for name, given in (
+        ("split", split is not None), ("companion", companion), ("tile", tile is not None),
+        ("bigtiff", bool(bigtiff))) if given] if zarr_out else [
+        name for name, given in (
+            ("ngff", ngff != "0.5"), ("layout", layout != "bioformats2raw"),
+            ("chunks", chunks is not None), ("shards", shards not in (None, False)))
+        if given]
+    if mixed:
+        other = "OME-Zarr (.ome.zarr)" if not zarr_out else "OME-TIFF"
+        raise WriteError(f"{dst_path}: {', '.join(mixed)} only apply to {other} outputs")
+    if zarr_out:
         return _convert_ngff(
             srcs, dst_path, reader=reader, reader_options=reader_options, series=series,
             channels=channels, z=z, t=t, compression="zstd" if compression == "auto"

@@ -483,6 +483,12 @@ def write(
 
     if is_zarr_path(dest):
         from ometiff.writer.ngff import write_ngff
+
+        mixed = [name for name, given in (
+            ("split", split is not None), ("companion", companion),
+            ("tile", tile is not None), ("bigtiff", bool(bigtiff))) if given]
+        if mixed:
+            raise WriteError(f"{dest}: {', '.join(mixed)} only apply to OME-TIFF outputs")
         from ometiff.writer.omebuild import build_ome
 
         if ome is None:
