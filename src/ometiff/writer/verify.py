@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 PlaneKey = tuple[int, int, int, int]  # (series, t, c, z)
 OnVerified = Callable[[int, int], None]
 
-#: Checks queued on the pool at a time; the writer waits for the oldest beyond this
-#: (each holds one decoded plane and its levels: memory stays bounded).
+#: Checks queued on the pool at a time; the writer waits for the oldest before it
+#: queues another (each holds one decoded plane and its levels: memory stays bounded).
 MAX_PENDING = 1
 #: IFDs found on disk are checked in batches of at least this many pixel bytes (each
 #: batch opens the file once), or when the file is finished.
@@ -167,10 +167,12 @@ class OutputCheck:
             self._batch_bytes += src.shape[3] * src.shape[4] * src.samples * src.dtype.itemsize
             self._found += 1
         if self._batch and (last or self._batch_bytes >= BATCH_BYTES):
+            # progress is reported here, on the writer's thread
+            while len(self._pending) >= MAX_PENDING:
+                self.on_verified(self._pending.popleft().result())
             self._pending.append(self.pool.submit(self._check, self._batch))
             self._batch, self._batch_bytes = [], 0
-        # progress is reported here, on the writer's thread
-        while self._pending and (len(self._pending) > MAX_PENDING or self._pending[0].done()):
+        while self._pending and self._pending[0].done():
             self.on_verified(self._pending.popleft().result())
 
     def finish(self) -> None:
