@@ -158,10 +158,10 @@ def check_ifd_references(ctx: Context) -> Iterator[Issue]:
         groups: dict[tuple[str | None, str | None], list[int]] = {}
         for _, _, _, uuid, filename, ifd, _ in pm.planes.values():
             link = (uuid, filename)
-            column = groups.get(link)
-            if column is None:
-                column = groups[link] = []
-            column.append(ifd)
+            ifds = groups.get(link)
+            if ifds is None:
+                ifds = groups[link] = []
+            ifds.append(ifd)
         by_link.append(groups)
     # IFD index past the end of its file (T5)
     for image, groups in zip(ctx.images(), by_link, strict=False):
