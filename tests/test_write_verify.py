@@ -150,3 +150,35 @@ def test_plane_map_is_checked_against_where_planes_were_written(tmp_path: Path) 
         check_layout(out[0], [src], [0], {(0, 0, 1, 0): (name, 0)})
     with pytest.raises(VerificationError, match="0 sub-resolutions, 1 were written"):
         check_layout(out[0], [src], [1], {})
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype", "options"),
+    [
+        ((300, 260), "uint16", {"tile": (64, 48), "compression": "zlib"}),  # edge tiles
+        ((100, 90, 3), "uint8", {"tile": (32, 32), "compression": "jpeg", "photometric": "rgb"}),
+        ((70, 50), "float32", {"compression": "zlib"}),  # strips: decoded whole
+        ((64, 64), ">u2", {"tile": (16, 16)}),  # big-endian file
+    ],
+)
+def test_page_digest_is_the_digest_of_the_decoded_plane(
+    tmp_path: Path, shape: tuple[int, ...], dtype: str, options: dict[str, object]
+) -> None:
+    import tifffile
+
+    from ometiff.writer.verify import page_digest, plane_digest
+
+    if options.get("compression") == "jpeg":
+        pytest.importorskip("imagecodecs")
+    data = np.random.default_rng(3).integers(0, 250, shape).astype(dtype)
+    path = tmp_path / "p.tif"
+    tifffile.imwrite(path, data, byteorder=">" if dtype.startswith(">") else "<", **options)
+    samples = shape[2] if len(shape) == 3 else 1
+    with tifffile.TiffFile(path) as tf:
+        page = tf.pages[0]
+        decoded = page.asarray()
+        got = page_digest(page, samples, np.dtype(dtype), where="p.tif")
+    assert got == plane_digest(decoded)
+    changed = decoded.copy()
+    changed.flat[-1] += 1
+    assert got != plane_digest(changed)
