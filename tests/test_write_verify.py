@@ -45,6 +45,7 @@ MODES = [
     ({"tile": 64, "compression": "zlib", "pyramid_levels": 2}, "pipe: our encoder, pyramid"),
     ({"tile": False, "compression": "zlib"}, "batch: strips, one tifffile call"),
     ({"tile": False}, "batch: uncompressed, IFDs written on closing"),
+    ({"tile": 64, "compression": "zstd", "pyramid_levels": 1, "bigtiff": True}, "pipe: BigTIFF"),
     ({"tile": 64, "compression": "jpeg2000", "pyramid_levels": 1}, "page: tifffile encodes"),
     ({"tile": False, "pyramid_levels": 1}, "page: stripped pyramid"),
 ]
@@ -182,3 +183,11 @@ def test_page_digest_is_the_digest_of_the_decoded_plane(
     changed = decoded.copy()
     changed.flat[-1] += 1
     assert got != plane_digest(changed)
+
+
+def test_lossy_jpeg_cannot_be_verified(tmp_path: Path) -> None:
+    rgb = _source(samples=3, dtype="uint8", t=1, c=1, z=1)
+    with pytest.raises(ometiff.WriteError, match="'jpeg' is lossy"):
+        ometiff.write_sources(tmp_path / "j.ome.tif", [rgb], compression="jpeg", verify=True)
+    assert os.listdir(tmp_path) == []
+    ometiff.write_sources(tmp_path / "j.ome.tif", [rgb], compression="jpeg")  # unverified: fine

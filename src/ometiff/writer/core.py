@@ -587,6 +587,13 @@ def write_all(
     codec = resolve_codec(compression, compression_level)
     for src in sources:
         check_codec_dtype(codec, src.dtype, src.samples)
+    if verify and codec.tifffile == "jpeg":
+        raise WriteError(  # refused before anything is written: it could never pass
+            f"{dest}: compression='jpeg' is lossy, so the written pixels cannot equal the "
+            "source and verification would fail; use a lossless codec (zlib, zstd, lzw) or "
+            "turn verification off",
+            option="compression",
+        )
     if downsample not in ("mean", "nearest"):
         raise WriteError(f"downsample={downsample!r} is not understood; use 'mean' or 'nearest'")
     levels = [resolve_levels(pyramid_levels, s.shape[3], s.shape[4]) for s in sources]
