@@ -13,7 +13,14 @@ import pytest
 import tifffile
 
 import ometiff
-from ometiff import FileExistsOmeTiffError, InvalidTiffError, VerificationError, WriteError
+from ometiff import (
+    FileAccessError,
+    FileExistsOmeTiffError,
+    InvalidTiffError,
+    MissingFileError,
+    VerificationError,
+    WriteError,
+)
 from ometiff.cli.main import main
 
 
@@ -130,8 +137,11 @@ def test_bad_inputs_and_destinations(tmp_path: Path) -> None:
     with pytest.raises(FileExistsOmeTiffError):
         ometiff.convert(src, dst)
     ometiff.convert(src, dst, overwrite=True, pyramid=None)
-    with pytest.raises(WriteError, match="does not exist"):
+    # the same class as ometiff.write for the same problem (one check for both)
+    with pytest.raises(MissingFileError, match=r"folder .* does not exist"):
         ometiff.convert(src, tmp_path / "nope" / "o.ome.tif")
+    with pytest.raises(MissingFileError, match=r"folder .* does not exist"):
+        ometiff.write(tmp_path / "nope" / "o.ome.tif", np.zeros((4, 4), np.uint8))
     with pytest.raises(WriteError, match=r"\.ome\.tif"):
         ometiff.convert(src, tmp_path / "o.tif")
     truncated = tmp_path / "t.tif"
@@ -152,7 +162,7 @@ def test_unwritable_destination(tmp_path: Path) -> None:
     ro.mkdir()
     ro.chmod(stat.S_IRUSR | stat.S_IXUSR)
     try:
-        with pytest.raises(WriteError, match="not writable"):
+        with pytest.raises(FileAccessError, match="not writable"):
             ometiff.convert(src, ro / "o.ome.tif")
     finally:
         ro.chmod(stat.S_IRWXU)

@@ -11,7 +11,7 @@ import pytest
 import tifffile
 
 import ometiff
-from ometiff import FileExistsOmeTiffError, MissingFileError, WriteError
+from ometiff import FileAccessError, FileExistsOmeTiffError, MissingFileError, WriteError
 from ometiff.readers.source import SeriesSource
 from ometiff.writer.compression import BioFormatsCodecWarning
 from ometiff.writer.omebuild import WARNING_COMMENT
@@ -406,7 +406,7 @@ def test_unwritable_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(mf.os, "open", denied)  # also fails as root, unlike chmod
-    with pytest.raises(WriteError, match=r"cannot write in .*Permission denied"):
+    with pytest.raises(FileAccessError, match=r"cannot write in .*Permission denied"):
         ometiff.write(tmp_path / "x.ome.tif", np.zeros((4, 4), np.uint8))
     assert os.listdir(tmp_path) == []
 

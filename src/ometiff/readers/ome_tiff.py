@@ -167,10 +167,8 @@ class OmeTiffReader(Reader):
             )
         return pm
 
-    def _tiff(self, ref: PlaneRef) -> tifffile.TiffFile:
-        """The member's TiffFile for the calling thread (file handles are not shared:
-        concurrent reads through one handle corrupt each other). Each thread keeps
-        at most :data:`MAX_OPEN_MEMBERS` open, closing the least recently used."""
+    def _member_path(self, ref: PlaneRef) -> Path:
+        """The path of the member file holding ``ref`` (only files of the set, M2)."""
         member = self._set.member_for(ref.uuid, ref.filename)
         if member is not None and member.refused is not None:
             raise OmeXmlError(f"{self.path}: member {member.filename!r} {member.refused}; not opened")
@@ -181,12 +179,19 @@ class OmeTiffReader(Reader):
             )
         if not member.exists:
             raise InvalidTiffError(f"{member.path}: member of the file set is missing (M2)")
+        return member.path
+
+    def _tiff(self, ref: PlaneRef) -> tifffile.TiffFile:
+        """The member's TiffFile for the calling thread (file handles are not shared:
+        concurrent reads through one handle corrupt each other). Each thread keeps
+        at most :data:`MAX_OPEN_MEMBERS` open, closing the least recently used."""
+        path = self._member_path(ref)
         files: OrderedDict[Path, tifffile.TiffFile] | None = getattr(self._local, "files", None)
         if files is None:
             files = self._local.files = OrderedDict()
-        tf = files.get(member.path)
+        tf = files.get(path)
         if tf is not None:
-            files.move_to_end(member.path)
+            files.move_to_end(path)
             return tf
         if len(files) >= MAX_OPEN_MEMBERS:
             _, oldest = files.popitem(last=False)
@@ -194,10 +199,10 @@ class OmeTiffReader(Reader):
                 self._open.remove(oldest)
             oldest.close()
         try:
-            tf = tifffile.TiffFile(member.path, is_ome=False)
+            tf = tifffile.TiffFile(path, is_ome=False)
         except (tifffile.TiffFileError, OSError, ValueError) as exc:
-            raise InvalidTiffError(f"{member.path}: not a readable TIFF: {exc}") from exc
-        files[member.path] = tf
+            raise InvalidTiffError(f"{path}: not a readable TIFF: {exc}") from exc
+        files[path] = tf
         with self._lock:
             self._open.append(tf)
         return tf
@@ -367,6 +372,24 @@ class OmeTiffReader(Reader):
         if member.parent == self.path.parent.resolve():
             return self.path.parent / member.name
         return member
+
+    def locate(self, series: int, t: int, c: int, z: int) -> tuple[Path, int]:
+        """The member file and IFD that the OME-XML maps a plane to (T1-T6, M1-M5).
+
+        Raises
+        ------
+        NoSuchPlaneError
+            The series or plane does not exist, or is not mapped to any IFD (T4).
+        """
+        self.check_plane(series, t, c, z)
+        image = self._views[series]
+        ref = self._maps[series].planes.get(image.index_of(z, c, t))
+        if ref is None:
+            raise NoSuchPlaneError(
+                f"{self.path}: series {series} plane t={t} c={c} z={z} is not mapped to "
+                "any IFD (T4)"
+            )
+        return self._member_path(ref), ref.ifd
 
     def read_plane(self, series: int, t: int, c: int, z: int, *, level: int = 0) -> np.ndarray:
         """One plane of one level, ``(Y, X)`` or ``(Y, X, S)``; one IFD is decoded.

@@ -380,6 +380,12 @@ class _Walker:
             info = None
             if template is not None:
                 info, next_offset = self._like_template(offset, template)
+                if info is not None:
+                    ifds.append(info)
+                    self.offsets.append(offset)
+                    # the IFDs that follow usually share the layout too: a tight loop
+                    offset = self._run_of_template(next_offset, template, ifds, max_ifds)
+                    continue
             if info is None:
                 info, next_offset = self.read_ifd(offset, len(ifds), full_description=not ifds)
                 if info is None:
@@ -428,6 +434,54 @@ class _Walker:
             _, _, count, value = self.entry.unpack_from(self.buf, offset + at)
             out.append((at + 4, count, self._ascii_head(count, value, limit=256)[0]))
         return tuple(out)
+
+    def _run_of_template(self, offset: int, template: _Template, ifds: list[IfdInfo],
+                         max_ifds: int) -> int:
+        """Append the IFDs from ``offset`` on that match ``template`` (what
+        :meth:`_like_template` checks, inlined: this runs once per IFD of 30,000-IFD
+        chains); return the offset of the first one that does not (or 0).
+
+        Offsets that only grow cannot loop, so they are added to ``visited`` in one
+        go on leaving; an offset at or before the previous one is left to :meth:`walk`.
+        """
+        buf, size, offsets = self.buf, self.size, self.offsets
+        first = len(offsets)
+        last = offsets[-1] if offsets else -1
+        info, mask, masked, texts = template.info, template.mask, template.masked, template.texts
+        start = self.count_fmt.size  # the count is compared with the entries
+        count_bytes = template.entries.to_bytes(start, "little" if self.bo == "<" else "big")
+        span = start + template.entries * self.entry.size
+        next_size = self.next_fmt.size
+        next_fmt, text_pointer, inline, count_size = (
+            self.next_fmt, self.text_pointer, self.inline, self.count_size)
+        from_bytes = int.from_bytes
+        room = max_ifds - len(ifds)
+        while offset > last and room > 0:
+            end = offset + span
+            if end + next_size > size or buf[offset : offset + start] != count_bytes:
+                break
+            if from_bytes(buf[offset + start : end], "little") & mask != masked:
+                break
+            same = True
+            for at, length, head in texts:
+                count, value = text_pointer.unpack_from(buf, offset + at)
+                if count != length:
+                    same = False
+                    break
+                if count <= inline:
+                    value = offset + at + count_size
+                if buf[value : value + len(head)] != head:
+                    same = False
+                    break
+            if not same:
+                break
+            ifds.append(info)
+            offsets.append(offset)
+            last = offset
+            room -= 1
+            (offset,) = next_fmt.unpack_from(buf, end)
+        self.visited.update(offsets[first:])
+        return offset
 
     def _like_template(self, offset: int, template: _Template) -> tuple[IfdInfo | None, int]:
         header = self.count_fmt.size

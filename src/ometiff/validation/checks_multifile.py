@@ -33,14 +33,19 @@ def _root_uuid(ctx: Context, path: Path) -> str | None:
 
 
 def _links(ctx: Context) -> dict[tuple[str | None, str | None], int]:
-    """Distinct (UUID, FileName) pairs of all TiffData -> number of TiffData using it."""
+    """Distinct (UUID, FileName) pairs of all TiffData -> number of TiffData using it
+    (computed once per validation: two checks ask)."""
+    cached = ctx.cache.get("tiffdata_links")
+    if cached is not None:
+        return dict(cached)
     links: dict[tuple[str | None, str | None], int] = {}
     for image in ctx.images():
-        for td in image.tiffdata:
-            if td.uuid is None and td.filename is None:
+        for *_, uuid, filename in image.tiffdata:
+            if uuid is None and filename is None:
                 continue
-            key = (td.uuid, td.filename)
+            key = (uuid, filename)
             links[key] = links.get(key, 0) + 1
+    ctx.cache["tiffdata_links"] = dict(links)
     return links
 
 

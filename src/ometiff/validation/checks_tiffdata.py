@@ -152,11 +152,19 @@ def check_ifd_references(ctx: Context) -> Iterator[Issue]:
     """T5/T7: referenced IFDs exist, no IFD holds two planes, no sub-resolution in TiffData."""
     if not ctx.is_ome_tiff:
         return
-    # IFD index past the end of its file (T5)
-    for image, pm in zip(ctx.images(), ctx.plane_maps, strict=False):
+    # the IFDs of each image's planes, per (UUID, FileName) link: one pass over the map
+    by_link: list[dict[tuple[str | None, str | None], list[int]]] = []
+    for pm in ctx.plane_maps:
         groups: dict[tuple[str | None, str | None], list[int]] = {}
-        for ref in pm.planes.values():
-            groups.setdefault((ref.uuid, ref.filename), []).append(ref.ifd)
+        for _, _, _, uuid, filename, ifd, _ in pm.planes.values():
+            link = (uuid, filename)
+            ifds = groups.get(link)
+            if ifds is None:
+                ifds = groups[link] = []
+            ifds.append(ifd)
+        by_link.append(groups)
+    # IFD index past the end of its file (T5)
+    for image, groups in zip(ctx.images(), by_link, strict=False):
         for (uuid, filename), ifd_list in groups.items():
             structure = ctx.structure_of(ctx.member_of(uuid, filename))
             if structure is None:
@@ -173,17 +181,12 @@ def check_ifd_references(ctx: Context) -> Iterator[Issue]:
                 )
     # one IFD mapped to two planes: within an image an error, across images a warning (T5)
     shared: dict[str, list[np.ndarray]] = {}
-    for image, pm in zip(ctx.images(), ctx.plane_maps, strict=False):
+    for image, groups in zip(ctx.images(), by_link, strict=False):
         by_key: dict[str, list[int]] = {}
-        names: dict[tuple[str | None, str | None], str] = {}
-        for ref in pm.planes.values():
-            link = (ref.uuid, ref.filename)
-            name = names.get(link)
-            if name is None:
-                member = ctx.member_of(ref.uuid, ref.filename)
-                name = member.path.name if member is not None and member.path else f"{link}"
-                names[link] = name
-            by_key.setdefault(name, []).append(ref.ifd)
+        for link, ifd_list in groups.items():
+            member = ctx.member_of(*link)
+            name = member.path.name if member is not None and member.path else f"{link}"
+            by_key.setdefault(name, []).extend(ifd_list)
         for name, indices in by_key.items():
             uniq, counts = np.unique(np.asarray(indices, dtype=np.int64), return_counts=True)
             twice = uniq[counts > 1]
@@ -224,17 +227,22 @@ def check_ifd_references(ctx: Context) -> Iterator[Issue]:
 def check_one_based(ctx: Context) -> Iterator[Issue]:
     """T6/N1: FirstZ/FirstC/FirstT equal to the size suggests 1-based indices."""
     for image in ctx.images():
-        sizes = {"FirstZ": image.size_z or 1, "FirstC": image.effective_size_c, "FirstT": image.size_t or 1}
-        for k, td in enumerate(image.tiffdata):
-            for attr, value in (("FirstZ", td.first_z), ("FirstC", td.first_c), ("FirstT", td.first_t)):
-                if value is not None and value >= sizes[attr]:
-                    yield warning(
-                        "T6-index-out-of-range",
-                        _td_loc(ctx, image, k),
-                        f"{attr}={value} but the size is {sizes[attr]}: indices are 0-based "
-                        "(Bio-Formats guesses 1-based writers and shifts): subtract 1",
-                    )
-                    break
-            else:
+        size_z, size_c, size_t = image.size_z or 1, image.effective_size_c, image.size_t or 1
+        # one TiffData per plane in Bio-Formats files: plain comparisons, no per-element
+        # tuples (this loop runs 30,000 times on such a file)
+        for k, (_, fz, ft, fc, *_) in enumerate(image.tiffdata):
+            if (fz is None or fz < size_z) and (fc is None or fc < size_c) \
+                    and (ft is None or ft < size_t):
                 continue
+            attr, value, size = next(
+                (a, v, n) for a, v, n in (("FirstZ", fz, size_z), ("FirstC", fc, size_c),
+                                          ("FirstT", ft, size_t))
+                if v is not None and v >= n
+            )
+            yield warning(
+                "T6-index-out-of-range",
+                _td_loc(ctx, image, k),
+                f"{attr}={value} but the size is {size}: indices are 0-based "
+                "(Bio-Formats guesses 1-based writers and shifts): subtract 1",
+            )
             break

@@ -42,6 +42,7 @@ from ometiff.writer.omexml import (
 )
 from ometiff.writer.pyramid import Downsample, level_shapes, resolve_levels, start_downsample
 from ometiff.writer.pyramid import downsample as _downsample
+from ometiff.writer.verify import OutputCheck, PlaneKey, check_layout, digest
 
 if TYPE_CHECKING:
     from ome_types import model as m
@@ -267,7 +268,10 @@ def _write_tiff(
     bigtiff: bool,
     threads: int,
     progress: Callable[[], None],
+    check_as: tuple[Path, Callable[[int], None]] | None = None,
 ) -> None:
+    """Write one file of a set; with ``check_as`` = (final path, on_verified), verify
+    every IFD from disk while later ones are encoded (:class:`OutputCheck`)."""
     fetch = _fetcher(sources)
     items = [(series, *tcz) for series, planes in plan.runs for tcz in planes]
     encoders = [tile_encoder(codec, s.samples, s.dtype) for s in sources]
@@ -281,58 +285,108 @@ def _write_tiff(
     # The temporary file exists (empty) already; opening it again with truncation
     # ("wb") makes ext4 flush the whole file to disk on close (auto_da_alloc), which
     # costs more than writing it, so it is opened for update instead.
-    with open(tmp, "r+b") as fh, \
-            tifffile.TiffWriter(fh, bigtiff=bigtiff, byteorder="<", ome=False) as tw, \
-            ThreadPoolExecutor(max(1, threads), thread_name_prefix="ometiff-encode") as pool:
+    with ThreadPoolExecutor(max(1, threads), thread_name_prefix="ometiff-encode") as pool:
+        check = None if check_as is None else OutputCheck(tmp, check_as[0], sources, pool,
+                                                          check_as[1])
         try:
-            for mode, group in _groups(items, sources, levels, tiles, encoders):
-                series = group[0][0]
-                src = sources[series]
-                opts = _page_opts(src)
-                shape = _plane_shape(src, src.shape[3], src.shape[4])
-                block = _block(src, group) if mode == "batch" else None
-                planes = _prefetched(group, fetch) if block is None else iter(())
-                if block is not None:
-                    # an in-memory array whose planes are consecutive: one write, no copy
-                    tw.write(block, description=take_description(),
-                             compression=codec.tifffile, compressionargs=codec.args,
-                             maxworkers=threads, **opts)
-                    for _ in group:
-                        progress()
-                elif mode == "batch":
-                    def run(n: int = len(group), planes: Iterator[Any] = planes,
-                            ) -> Iterator[np.ndarray]:
-                        for k in range(n):
-                            if k:
-                                progress()
-                            yield next(planes)[1]
+            with open(tmp, "r+b") as fh, \
+                    tifffile.TiffWriter(fh, bigtiff=bigtiff, byteorder="<", ome=False) as tw:
 
-                    tw.write(run(), shape=(len(group), *shape), dtype=src.dtype,
-                             description=take_description(), compression=codec.tifffile,
-                             compressionargs=codec.args, maxworkers=threads, **opts)
-                    progress()
-                elif mode == "pipe":
-                    encode = encoders[series]
-                    assert encode is not None
-                    _pipe(tw, pool, planes, len(group), src, levels[series], tiles[series],
-                          encode, codec, method, opts, take_description, progress)
-                else:
-                    for _ in group:
-                        plane = next(planes)[1]
-                        tw.write(plane, description=take_description(),
-                                 subifds=levels[series] or None, tile=tiles[series],
-                                 compression=codec.tifffile, compressionargs=codec.args,
-                                 maxworkers=threads, **opts)
-                        level = plane
-                        for _ in range(levels[series]):  # P-2, P-4: SubIFDs, NewSubfileType=1
-                            level = _downsample(level, method, pool)  # pool idle here
-                            tw.write(level, subfiletype=1, tile=_level_tile(tiles[series], level),
-                                     compression=codec.tifffile, compressionargs=codec.args,
-                                     maxworkers=threads, **opts)
-                        del level, plane
-                        progress()
+                def written() -> None:
+                    """Whole planes (with their levels) are in the file: check them."""
+                    if check is not None:
+                        fh.flush()
+                        check.poll()
+
+                for mode, group in _groups(items, sources, levels, tiles, encoders):
+                    _write_group(tw, pool, mode, group, fetch, sources, levels, tiles,
+                                 encoders, codec, method, threads, take_description,
+                                 progress, check, written)
+                    written()
+            if check is not None:
+                check.finish()  # pages tifffile wrote on closing, and the last checks
         finally:
+            if check is not None:
+                check.close()
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _write_group(
+    tw: tifffile.TiffWriter,
+    pool: ThreadPoolExecutor,
+    mode: str,
+    group: list[Item],
+    fetch: Callable[[int, int, int, int], np.ndarray],
+    sources: Sequence[SeriesSource],
+    levels: Sequence[int],
+    tiles: Sequence[tuple[int, int] | None],
+    encoders: Sequence[Encoder | None],
+    codec: Codec,
+    method: Downsample,
+    threads: int,
+    take_description: Callable[[], bytes | None],
+    progress: Callable[[], None],
+    check: OutputCheck | None,
+    written: Callable[[], None],
+) -> None:
+    """Write a run of planes of one series, written the same way (see :func:`_groups`)."""
+    series = group[0][0]
+    src = sources[series]
+    opts = _page_opts(src)
+    shape = _plane_shape(src, src.shape[3], src.shape[4])
+    block = _block(src, group) if mode == "batch" else None
+    planes = _prefetched(group, fetch) if block is None else iter(())
+    if block is not None:
+        # an in-memory array whose planes are consecutive: one write, no copy
+        if check is not None:
+            for k, item in enumerate(group):
+                check.expect(item, [digest(block[k])])
+        tw.write(block, description=take_description(),
+                 compression=codec.tifffile, compressionargs=codec.args,
+                 maxworkers=threads, **opts)
+        for _ in group:
+            progress()
+    elif mode == "batch":
+        def run(n: int = len(group), planes: Iterator[Any] = planes,
+                ) -> Iterator[np.ndarray]:
+            for k in range(n):
+                if k:
+                    progress()
+                item, plane = next(planes)
+                if check is not None:
+                    check.expect(item, [digest(plane)])
+                yield plane
+
+        tw.write(run(), shape=(len(group), *shape), dtype=src.dtype,
+                 description=take_description(), compression=codec.tifffile,
+                 compressionargs=codec.args, maxworkers=threads, **opts)
+        progress()
+    elif mode == "pipe":
+        encode = encoders[series]
+        assert encode is not None
+        _pipe(tw, pool, planes, len(group), src, levels[series], tiles[series],
+              encode, codec, method, opts, take_description, progress, check, written)
+    else:
+        for _ in group:
+            item, plane = next(planes)
+            tw.write(plane, description=take_description(),
+                     subifds=levels[series] or None, tile=tiles[series],
+                     compression=codec.tifffile, compressionargs=codec.args,
+                     maxworkers=threads, **opts)
+            digests = [digest(plane)] if check is not None else []
+            level = plane
+            for _ in range(levels[series]):  # P-2, P-4: SubIFDs, NewSubfileType=1
+                level = _downsample(level, method, pool)  # pool idle here
+                tw.write(level, subfiletype=1, tile=_level_tile(tiles[series], level),
+                         compression=codec.tifffile, compressionargs=codec.args,
+                         maxworkers=threads, **opts)
+                if check is not None:
+                    digests.append(digest(level))
+            del level, plane
+            if check is not None:
+                check.expect(item, digests)
+                written()
+            progress()
 
 
 def _pipe(
@@ -349,6 +403,8 @@ def _pipe(
     opts: dict[str, Any],
     take_description: Callable[[], bytes | None],
     progress: Callable[[], None],
+    check: OutputCheck | None = None,
+    written: Callable[[], None] | None = None,
 ) -> None:
     """Write ``count`` tiled planes (and their pyramids) encoded in our pool.
 
@@ -369,21 +425,28 @@ def _pipe(
                 extra = {"subfiletype": 1}
             tw.write(encoded(futures), shape=shape, dtype=src.dtype, tile=page_tile,
                      compression=codec.tifffile, **extra, **opts)
+        if written is not None:
+            written()
         progress()
 
     for _ in range(count):
-        plane = next(planes)[1]
+        item, plane = next(planes)
         # the first sub-resolution (3/4 of all downsampling work) is computed in
         # row bands on the pool, queued before this plane's tiles; smaller levels
         # are halved here while the pool encodes
         first = start_downsample(plane, method, pool) if levels else None
         pages: list[Page] = [(plane.shape, tile, submit_page(pool, plane, tile, encode))]
+        digests = [digest(plane)] if check is not None else []
         level = plane
         for k in range(levels):
             level = first() if first is not None and k == 0 else _downsample(level, method)
             level_tile = _level_tile(tile, level)
             assert level_tile is not None
             pages.append((level.shape, level_tile, submit_page(pool, level, level_tile, encode)))
+            if check is not None:
+                digests.append(digest(level))
+        if check is not None:
+            check.expect(item, digests)
         del level, plane
         if pending is not None:
             flush(pending)
@@ -409,6 +472,8 @@ def write_sources(
     dimension_order: str | Sequence[str | None] | None = None,
     on_plane: OnPlane | None = None,
     threads: int | None = None,
+    verify: bool = False,
+    on_verified: OnPlane | None = None,
 ) -> list[Path]:
     """Stream plane sources into an OME-TIFF file or file set.
 
@@ -466,6 +531,16 @@ def write_sources(
         ``on_plane(done, total)`` after each full-resolution plane is written.
     threads
         Compression threads (default: all cores).
+    verify
+        Read every written IFD (each plane and each of its sub-resolutions) back
+        from disk while later planes are encoded, decode it and compare its
+        CRC-32 and Adler-32 with those of the plane given (or computed, for
+        sub-resolutions); then re-open the committed output with the OME-TIFF
+        reader and check that every plane maps to the IFD verified for it.
+        A difference raises :class:`~ometiff.errors.VerificationError` and
+        nothing is left behind.
+    on_verified
+        ``on_verified(done, total)`` as full-resolution planes are verified.
 
     Returns
     -------
@@ -477,7 +552,7 @@ def write_sources(
         compression_level=compression_level, tile=tile, pyramid_levels=pyramid_levels,
         downsample=downsample, bigtiff=bigtiff, split=split, companion=companion,
         overwrite=overwrite, dimension_order=dimension_order, on_plane=on_plane,
-        threads=threads,
+        threads=threads, verify=verify, on_verified=on_verified,
     )
 
 
@@ -499,6 +574,8 @@ def write_all(
     dimension_order: str | Sequence[str | None] | None,
     on_plane: OnPlane | None,
     threads: int | None,
+    verify: bool = False,
+    on_verified: OnPlane | None = None,
 ) -> list[Path]:
     """:func:`write_sources` with metadata as an OME model or checked keywords."""
     dest = Path(os.fspath(path))
@@ -513,6 +590,13 @@ def write_all(
     codec = resolve_codec(compression, compression_level)
     for src in sources:
         check_codec_dtype(codec, src.dtype, src.samples)
+    if verify and codec.tifffile == "jpeg":
+        raise WriteError(  # refused before anything is written: it could never pass
+            f"{dest}: compression='jpeg' is lossy, so the written pixels cannot equal the "
+            "source and verification would fail; use a lossless codec (zlib, zstd, lzw) or "
+            "turn verification off",
+            option="compression",
+        )
     if downsample not in ("mean", "nearest"):
         raise WriteError(f"downsample={downsample!r} is not understood; use 'mean' or 'nearest'")
     levels = [resolve_levels(pyramid_levels, s.shape[3], s.shape[4]) for s in sources]
@@ -551,6 +635,24 @@ def write_all(
         if on_plane is not None:
             on_plane(done, total)
 
+    checked = 0
+
+    def verified(count: int) -> None:
+        nonlocal checked
+        checked += count
+        if on_verified is not None:
+            on_verified(checked, total)
+
+    # where each plane goes: (file name, IFD), for the final check of the plane map
+    locations: dict[PlaneKey, tuple[str, int]] = {}
+    if verify:
+        for plan in plans:
+            ifd = 0
+            for series, planes in plan.runs:
+                for t, c, z in planes:
+                    locations[(series, t, c, z)] = (plan.path.name, ifd)
+                    ifd += 1
+
     workers = threads or os.cpu_count() or 1
     try:
         if comp is not None:
@@ -575,7 +677,8 @@ def write_all(
             tmp = atomic.temp(plan.path)
             try:
                 _write_tiff(tmp, plan, xml, sources, levels, tiles, codec, downsample,
-                            bool(use_big), workers, progress)
+                            bool(use_big), workers, progress,
+                            (plan.path, verified) if verify else None)
             except _SourceFailed as e:
                 raise e.error from e.error.__cause__
             except OSError as e:
@@ -588,4 +691,11 @@ def write_all(
     except BaseException:
         atomic.discard()
         raise
+    if verify:
+        try:
+            check_layout(finals[0], sources, levels, locations)
+        except BaseException:
+            for final in finals:
+                final.unlink(missing_ok=True)
+            raise
     return finals

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ometiff.errors import FileExistsOmeTiffError, MissingFileError, WriteError
+from ometiff.errors import FileAccessError, FileExistsOmeTiffError, MissingFileError, WriteError
 from ometiff.tiff.names import COMPANION_SUFFIX, OME_SUFFIXES, split_suffix
 from ometiff.writer.omexml import TiffDataRun, new_uuid
 
@@ -130,6 +130,31 @@ def companion_path(path: Path) -> Path:
     return path.with_name(stem + COMPANION_SUFFIX)
 
 
+def check_output(final: Path, *, overwrite: bool) -> None:
+    """The one check of an output path before anything is written (write and convert).
+
+    Raises
+    ------
+    MissingFileError
+        The folder does not exist.
+    FileAccessError
+        The path is a folder, or the folder is not writable.
+    FileExistsOmeTiffError
+        The file exists and ``overwrite`` is False.
+    """
+    folder = final.parent
+    if not folder.is_dir():
+        raise MissingFileError(f"{final}: folder {folder} does not exist; create it first")
+    if final.is_dir():
+        raise FileAccessError(f"{final}: is a folder; choose a file name")
+    if final.exists() and not overwrite:
+        raise FileExistsOmeTiffError(
+            f"{final}: exists; pass overwrite=True to replace it", option="overwrite"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise FileAccessError(f"{final}: the folder {folder} is not writable")
+
+
 class AtomicSet:
     """Temporary files in the destination folder, renamed together at the end."""
 
@@ -141,15 +166,7 @@ class AtomicSet:
         if len(set(names)) != len(names):  # pragma: no cover - plan_files names are unique
             raise WriteError("internal error: two output files with the same name")
         for final in self.finals:
-            folder = final.parent
-            if not folder.is_dir():
-                raise MissingFileError(f"{final}: folder {folder} does not exist; create it first")
-            if final.exists() and not overwrite:
-                raise FileExistsOmeTiffError(
-                    f"{final} exists; pass overwrite=True to replace it", option="overwrite"
-                )
-            if final.is_dir():
-                raise WriteError(f"{final} is a folder; choose a file name")
+            check_output(final, overwrite=overwrite)
 
     def temp(self, final: Path) -> Path:
         """Create and return the temporary path that will become ``final``."""
@@ -158,7 +175,7 @@ class AtomicSet:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except OSError as e:
-            raise WriteError(f"{final}: cannot write in {final.parent}: {e.strerror}") from e
+            raise FileAccessError(f"{final}: cannot write in {final.parent}: {e.strerror}") from e
         os.close(fd)
         self.temps[final] = tmp
         return tmp
@@ -169,7 +186,7 @@ class AtomicSet:
             for final in self.temps:
                 if final.exists():
                     raise FileExistsOmeTiffError(
-                        f"{final} appeared while writing; pass overwrite=True to replace it",
+                        f"{final}: appeared while writing; pass overwrite=True to replace it",
                         option="overwrite",
                     )
         for final, tmp in list(self.temps.items()):

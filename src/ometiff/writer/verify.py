@@ -1,30 +1,47 @@
-"""Verification of a conversion: every written plane equals its source plane.
+"""Verification of a write: every IFD written is read back from disk and compared.
 
-Source planes are checksummed as the writer pulls them, so the source is read
-only once; afterwards the output is re-opened with the OME-TIFF reader (which
-follows its TiffData, UUIDs and companion like any consumer would) and each plane
-is decoded through its level API (``read_plane``, level 0) and hashed again. Planes are compared by ``(series, t, c, z)``.
+While a file is written, :class:`OutputCheck` follows the IFD chain of the
+file on disk as it grows (the next-IFD pointers and SubIFDs tags, as any
+reader finds them), decodes each finished page and its pyramid levels with the
+readers' one decode path, and compares their digests with the digests of the
+planes the writer was given (level 0) and computed (sub-resolutions). These
+checks run on the writer's thread pool while later planes are being encoded,
+so the source is read once and the output is decoded once, overlapped.
+
+After the file set is committed, :func:`check_layout` re-opens it with the
+OME-TIFF reader (which follows its TiffData, UUIDs and companion like any
+consumer would) and checks that every plane ``(series, t, c, z)`` maps to the
+file and IFD whose pixels were verified, with the written shapes, type and levels.
 """
 
 from __future__ import annotations
 
-import threading
+import os
+import struct
 import zlib
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ometiff.errors import VerificationError
+from ometiff.errors import OmeTiffError, VerificationError
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor, Future
     from pathlib import Path
 
     from ometiff.readers.source import SeriesSource
 
 PlaneKey = tuple[int, int, int, int]  # (series, t, c, z)
+OnVerified = Callable[[int, int], None]
+
+#: Checks queued on the pool at a time; the writer waits for the oldest before it
+#: queues another (each holds one decoded plane and its levels: memory stays bounded).
+MAX_PENDING = 1
+#: IFDs found on disk are checked in batches of at least this many pixel bytes (each
+#: batch opens the file once), or when the file is finished.
+BATCH_BYTES = 8 << 20
 
 
 def _checksums() -> tuple[Any, Any]:
@@ -57,101 +74,266 @@ def plane_digest(plane: np.ndarray) -> bytes:
     return int(_CRC32(data)).to_bytes(4, "little") + int(_ADLER32(data)).to_bytes(4, "little")
 
 
-class PlaneHashes:
-    """Digests of source planes, recorded while the writer pulls them."""
-
-    def __init__(self) -> None:
-        self.digests: dict[PlaneKey, bytes] = {}
-        self._lock = threading.Lock()
-
-    def wrap(self, sources: Sequence[SeriesSource]) -> list[SeriesSource]:
-        """Sources whose ``get_plane`` also records the digest of each plane."""
-        return [self._wrap_one(i, s) for i, s in enumerate(sources)]
-
-    def _wrap_one(self, index: int, src: SeriesSource) -> SeriesSource:
-        inner = src.get_plane
-
-        def get_plane(t: int, c: int, z: int) -> np.ndarray:
-            plane = inner(t, c, z)
-            digest = plane_digest(plane)
-            with self._lock:
-                self.digests[(index, t, c, z)] = digest
-            return plane
-
-        return replace(src, get_plane=get_plane)
+_PLANE_DIGEST = plane_digest  # page_digest's running sums are this function's
 
 
-def verify_output(
+def digest(plane: np.ndarray) -> bytes:
+    """:func:`plane_digest`, looked up at call time (tests replace it to fake damage)."""
+    return plane_digest(plane)
+
+
+#: Compressed bytes tifffile reads at a time while a page is checked.
+READ_BYTES = 4 << 20
+
+
+def page_digest(page: Any, samples: int, dtype: np.dtype, *, where: str) -> bytes:
+    """:func:`plane_digest` of a page's pixels, decoded from the file.
+
+    A tiled page of one sample per pixel (or of contiguous samples) is decoded one
+    row of tiles at a time by tifffile and its checksums are carried from band to
+    band (both are running sums), so neither the plane nor all of its compressed
+    tiles are held at once; the digest equals that of the whole decoded plane.
+    Other pages are decoded whole by the readers' one decode path
+    (:func:`ometiff.readers.tiff.page_plane`).
+    """
+    from ometiff.readers.decode import is_planar_ycbcr_jpeg
+    from ometiff.readers.tiff import page_plane
+
+    height, width = int(page.imagelength), int(page.imagewidth)
+    if (
+        plane_digest is not _PLANE_DIGEST  # replaced (tests): hash whole planes with it
+        or not page.is_tiled
+        or int(page.imagedepth) != 1
+        or int(page.samplesperpixel) != samples
+        or (samples > 1 and int(page.planarconfig) != 1)
+        or is_planar_ycbcr_jpeg(page)
+        or np.dtype(page.dtype) != dtype.newbyteorder("=")
+    ):
+        return digest(page_plane(page, samples, dtype, (height, width), where=where))
+    tile_h, tile_w = int(page.tilelength), int(page.tilewidth)
+    across = -(-width // tile_w)
+    band = np.zeros((tile_h, width, samples), page.dtype)
+    crc = adler = None
+    row = filled = 0
+    for tile, index, shape in page.segments(maxworkers=1, buffersize=READ_BYTES):
+        y, x = int(index[-3]), int(index[-2])
+        if y != row * tile_h:
+            raise ValueError(f"tile at y={y} out of order")
+        h, w = min(int(shape[-3]), height - y), min(int(shape[-2]), width - x)
+        if tile is None:
+            band[:h, x : x + w] = 0  # a tile never written reads as zeros, as in tifffile
+        else:
+            band[:h, x : x + w] = tile.reshape(tile.shape[-3:])[:h, :w]
+        filled += 1
+        if filled == across:
+            rows = band[: min(tile_h, height - y)]
+            data = rows.data.cast("B")
+            crc = _CRC32(data) if crc is None else _CRC32(data, crc)
+            adler = _ADLER32(data) if adler is None else _ADLER32(data, adler)
+            row, filled = row + 1, 0
+    if crc is None or adler is None or row * tile_h < height:
+        raise ValueError(f"{row} rows of tiles decoded; the image has {-(-height // tile_h)}")
+    return int(crc).to_bytes(4, "little") + int(adler).to_bytes(4, "little")
+
+
+class _Chain:
+    """The main IFD chain of a TIFF file on disk, read with ``pread`` as it grows."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        head = os.pread(fd, 16, 0)
+        order = "<" if head[:2] == b"II" else ">"
+        self.big = struct.unpack(order + "H", head[2:4])[0] == 43
+        if self.big:
+            self._count, self._entry, self._ptr = (
+                struct.Struct(order + "Q"),
+                20,
+                struct.Struct(order + "Q"),
+            )
+            self.first = self._ptr.unpack(head[8:16])[0]
+        else:
+            self._count, self._entry, self._ptr = (
+                struct.Struct(order + "H"),
+                12,
+                struct.Struct(order + "I"),
+            )
+            self.first = self._ptr.unpack(head[4:8])[0]
+        self.last: int | None = None  # the last main IFD found
+
+    def new_ifds(self) -> list[int]:
+        """Offsets of main IFDs linked since the last call."""
+        out = []
+        offset = self.first if self.last is None else self._next(self.last)
+        while offset:
+            out.append(offset)
+            self.last = offset
+            offset = self._next(offset)
+        return out
+
+    def _next(self, offset: int) -> int:
+        raw = os.pread(self.fd, self._count.size, offset)
+        if len(raw) < self._count.size:
+            return 0
+        count = self._count.unpack(raw)[0]
+        at = offset + self._count.size + count * self._entry
+        raw = os.pread(self.fd, self._ptr.size, at)
+        return self._ptr.unpack(raw)[0] if len(raw) == self._ptr.size else 0
+
+
+class OutputCheck:
+    """Verify one file while it is being written (see the module docstring).
+
+    The writer announces each main IFD it is about to write, in order, with
+    :meth:`expect` (the digests of the plane and of each of its sub-resolutions),
+    calls :meth:`poll` when whole planes are on disk (after flushing), and
+    :meth:`finish` when the file is closed.
+    """
+
+    def __init__(
+        self,
+        tmp: Path,
+        final: Path,
+        sources: Sequence[SeriesSource],
+        pool: Executor,
+        on_verified: Callable[[int], None],
+    ) -> None:
+        self.tmp, self.final, self.sources, self.pool = tmp, final, sources, pool
+        self.on_verified = on_verified
+        self._expected: deque[tuple[PlaneKey, list[bytes]]] = deque()
+        self._pending: deque[Future[int]] = deque()
+        self._fd = os.open(tmp, os.O_RDONLY)
+        self._chain: _Chain | None = None
+        self._found = 0
+        self._batch: list[tuple[int, int, PlaneKey, list[bytes]]] = []
+        self._batch_bytes = 0
+
+    def expect(self, key: PlaneKey, digests: list[bytes]) -> None:
+        """The next main IFD holds plane ``key``; ``digests``: level 0, 1, ... of it."""
+        self._expected.append((key, digests))
+
+    def poll(self, *, last: bool = False) -> None:
+        """Queue checks of the main IFDs (and their SubIFDs) now complete on disk."""
+        if self._chain is None:
+            self._chain = _Chain(self._fd)
+        for offset in self._chain.new_ifds():
+            if not self._expected:
+                raise VerificationError(f"{self.final}: IFD {self._found} was never written")
+            key, digests = self._expected.popleft()
+            self._batch.append((self._found, offset, key, digests))
+            src = self.sources[key[0]]
+            self._batch_bytes += src.shape[3] * src.shape[4] * src.samples * src.dtype.itemsize
+            self._found += 1
+        if self._batch and (last or self._batch_bytes >= BATCH_BYTES):
+            # progress is reported here, on the writer's thread
+            while len(self._pending) >= MAX_PENDING:
+                self.on_verified(self._pending.popleft().result())
+            self._pending.append(self.pool.submit(self._check, self._batch))
+            self._batch, self._batch_bytes = [], 0
+        while self._pending and self._pending[0].done():
+            self.on_verified(self._pending.popleft().result())
+
+    def finish(self) -> None:
+        """Check what is left once the file is closed; raise on any difference."""
+        self.poll(last=True)
+        while self._pending:
+            self.on_verified(self._pending.popleft().result())
+        if self._expected:
+            key = self._expected[0][0]
+            raise VerificationError(
+                f"{self.final}: series {key[0]} plane t={key[1]} c={key[2]} z={key[3]} "
+                "was never written"
+            )
+
+    def close(self) -> None:
+        """Wait for queued checks (their errors are dropped) and release the file."""
+        for future in self._pending:
+            future.cancel()
+        for future in self._pending:
+            if not future.cancelled():
+                future.exception()
+        self._pending.clear()
+        os.close(self._fd)
+
+    def _check(self, batch: list[tuple[int, int, PlaneKey, list[bytes]]]) -> int:
+        import tifffile
+
+        # a new TiffFile each time: it sees the file as long as it is now
+        with tifffile.TiffFile(self.tmp, is_ome=False) as tf:
+            fh = tf.filehandle
+            for ifd, offset, key, digests in batch:
+                series, t, c, z = key
+                src = self.sources[series]
+                name = f"series {series} plane t={t} c={c} z={z}"
+                try:
+                    fh.seek(offset)
+                    page = tifffile.TiffPage(tf, ifd)
+                    offsets = [offset, *(page.subifds or ())]
+                    if len(offsets) != len(digests):
+                        raise VerificationError(
+                            f"{self.final}: IFD {ifd} ({name}) has {len(offsets) - 1} "
+                            f"SubIFD levels, {len(digests) - 1} were written"
+                        )
+                    for level, (at, want) in enumerate(zip(offsets, digests, strict=True)):
+                        if level:
+                            fh.seek(at)
+                            page = tifffile.TiffPage(tf, (ifd, level - 1))
+                        where = f"{self.final}: IFD {ifd}" + (
+                            f" SubIFD {level - 1}" if level else ""
+                        )
+                        if page_digest(page, src.samples, src.dtype, where=where) != want:
+                            raise VerificationError(
+                                f"{self.final}: {name}"
+                                + (f" level {level}" if level else "")
+                                + " differs from its source"
+                            )
+                except VerificationError:
+                    raise
+                except (OmeTiffError, tifffile.TiffFileError, OSError, ValueError) as exc:
+                    raise VerificationError(
+                        f"{self.final}: IFD {ifd} ({name}) cannot be read back: {exc}"
+                    ) from exc
+        return len(batch)
+
+
+def check_layout(
     path: Path,
     sources: Sequence[SeriesSource],
-    hashes: PlaneHashes,
-    *,
-    on_plane: Callable[[int, int], None] | None = None,
-    threads: int = 2,
+    levels: Sequence[int],
+    written: Mapping[PlaneKey, tuple[str, int]],
 ) -> int:
-    """Re-read the written OME-TIFF (file or set) and compare every plane.
+    """Re-open the committed output and check where its OME-XML puts every plane.
 
-    Parameters
-    ----------
-    path
-        The first written file (a member or the companion).
-    sources
-        The sources as written (to check shapes and plane counts).
-    hashes
-        Digests recorded while writing.
-    on_plane
-        ``on_plane(done, total)`` after each verified plane.
-    threads
-        Planes decoded concurrently.
-
-    Returns
-    -------
-    int
-        Number of planes verified.
+    ``written`` maps each plane to the (file name, IFD) whose pixels were
+    verified while writing. Returns the number of planes checked.
 
     Raises
     ------
     VerificationError
-        A plane differs, is missing, or the output's series/shapes differ.
+        The output's series, shapes, levels or plane map differ from what was written.
     """
     from ometiff.readers.ome_tiff import OmeTiffReader
 
-    total = sum(s.plane_count for s in sources)
     with OmeTiffReader(path) as rdr:
         out = rdr.sources()
         if len(out) != len(sources):
-            raise VerificationError(
-                f"{path}: {len(out)} series written, {len(sources)} expected"
-            )
-        keys: list[PlaneKey] = []
+            raise VerificationError(f"{path}: {len(out)} series written, {len(sources)} expected")
         for i, (got, want) in enumerate(zip(out, sources, strict=True)):
             if got.shape != want.shape or got.samples != want.samples or got.dtype != want.dtype:
                 raise VerificationError(
                     f"{path}: series {i} is {got.shape} x{got.samples} {got.dtype}, expected "
                     f"{want.shape} x{want.samples} {want.dtype}"
                 )
-            t, c, z = want.shape[:3]
-            keys.extend((i, ti, ci, zi) for ti in range(t) for ci in range(c) for zi in range(z))
-        missing = [k for k in keys if k not in hashes.digests]
-        if missing:
-            raise VerificationError(f"{path}: source plane {missing[0]} was never written")
-        done = 0
-        lock = threading.Lock()
-
-        def check(key: PlaneKey) -> None:
-            nonlocal done
-            i, t, c, z = key
-            digest = plane_digest(rdr.read_plane(i, t, c, z))
-            if digest != hashes.digests[key]:
+            if len(rdr.level_shapes(i)) != 1 + levels[i]:
                 raise VerificationError(
-                    f"{path}: series {i} plane t={t} c={c} z={z} differs from its source"
+                    f"{path}: series {i} has {len(rdr.level_shapes(i)) - 1} sub-resolutions, "
+                    f"{levels[i]} were written"
                 )
-            with lock:
-                done += 1
-                if on_plane is not None:
-                    on_plane(done, total)
-
-        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            for future in [pool.submit(check, k) for k in keys]:
-                future.result()
-    return done
+        for key, (name, ifd) in written.items():
+            member, found = rdr.locate(*key)
+            if (member.name, found) != (name, ifd):
+                i, t, c, z = key
+                raise VerificationError(
+                    f"{path}: series {i} plane t={t} c={c} z={z} is mapped to {member.name} "
+                    f"IFD {found}, but was written to {name} IFD {ifd}"
+                )
+    return len(written)
