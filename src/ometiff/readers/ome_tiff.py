@@ -36,6 +36,7 @@ from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.tiff import page_plane
 from ometiff.readers.tifflayout import plane_dtype
+from ometiff.readers.tiles import SegmentFile, can_read_tiles, read_page_region, tile_shape
 from ometiff.tiff.names import OME_XML_SUFFIXES, TIFF_SUFFIXES, has_tiff_magic
 from ometiff.types import DTYPE_TO_OME
 
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
     from ometiff.ome.fileset import FileSet
     from ometiff.ome.planemap import PlaneMap, PlaneRef
-    from ometiff.ome.view import ImageView
+    from ometiff.ome.view import ImageView, OmeView
     from ometiff.types import StrPath
 
 #: Member files kept open per thread; older ones are closed (sets of one file per
@@ -74,6 +75,7 @@ class OmeTiffReader(Reader):
     name = "ome-tiff"
     suffixes = (*TIFF_SUFFIXES, *OME_XML_SUFFIXES)
     options = ("partial",)
+    thread_safe = True  # one TiffFile per thread; tiles are read with os.pread
 
     @classmethod
     def can_read(cls, path: Path) -> bool:
@@ -109,6 +111,7 @@ class OmeTiffReader(Reader):
         self._local = threading.local()
         self._open: list[tifffile.TiffFile] = []
         self._lock = threading.Lock()
+        self._segment_files: dict[Path, SegmentFile] = {}
         self._shapes: dict[int, list[tuple[int, int, int, int, int]]] = {}
         refused = self._set.refused
         if refused:
@@ -368,19 +371,10 @@ class OmeTiffReader(Reader):
             return self.path.parent / member.name
         return member
 
-    def read_plane(self, series: int, t: int, c: int, z: int, *, level: int = 0) -> np.ndarray:
-        """One plane of one level, ``(Y, X)`` or ``(Y, X, S)``; one IFD is decoded.
-
-        Raises
-        ------
-        NoSuchPlaneError
-            The series, plane or level does not exist, or the plane is not mapped
-            to any IFD (T4, only with ``partial``).
-        InvalidTiffError
-            The pixels cannot be decoded or the member is missing; the message
-            names the file and the IFD.
-        """
-        self.check_plane(series, t, c, z, level=level)
+    def _level_page(
+        self, series: int, t: int, c: int, z: int, level: int
+    ) -> tuple[tifffile.TiffPage, str]:
+        """The IFD (or SubIFD) holding a plane at a level, and its name for messages."""
         shapes = self.level_shapes(series)  # before _page: it may open another member
         image = self._views[series]
         ref = self._maps[series].planes.get(image.index_of(z, c, t))
@@ -403,12 +397,77 @@ class OmeTiffReader(Reader):
                 )
             page = subs[level - 1]
             where += f" SubIFD {level - 1}"
+        return page, where
+
+    def read_plane(self, series: int, t: int, c: int, z: int, *, level: int = 0) -> np.ndarray:
+        """One plane of one level, ``(Y, X)`` or ``(Y, X, S)``; one IFD is decoded.
+
+        Raises
+        ------
+        NoSuchPlaneError
+            The series, plane or level does not exist, or the plane is not mapped
+            to any IFD (T4, only with ``partial``).
+        InvalidTiffError
+            The pixels cannot be decoded or the member is missing; the message
+            names the file and the IFD.
+        """
+        self.check_plane(series, t, c, z, level=level)
+        page, where = self._level_page(series, t, c, z, level)
         _, samples, dtype = self._layout[series]
-        return page_plane(page, samples, dtype, shapes[level][3:], where=where)
+        return page_plane(page, samples, dtype, self.level_shapes(series)[level][3:], where=where)
+
+    def read_region(
+        self, series: int, t: int, c: int, z: int, y0: int, y1: int, x0: int, x1: int,
+        *, level: int = 0,
+    ) -> np.ndarray:
+        """A window of one plane; of a tiled IFD only the touched tiles are decoded."""
+        self.check_region(series, t, c, z, y0, y1, x0, x1, level=level)
+        page, where = self._level_page(series, t, c, z, level)
+        _, samples, dtype = self._layout[series]
+        yx = self.level_shapes(series)[level][3:]
+        if (int(page.imagelength), int(page.imagewidth)) != yx or not can_read_tiles(page):
+            plane = page_plane(page, samples, dtype, yx, where=where)
+            return plane[y0:y1, x0:x1].copy()
+        read = self._segments(Path(page.parent.filehandle.path))
+        arr = read_page_region(page, y0, y1, x0, x1, read=read, where=where)
+        if samples == 1:
+            arr = arr[..., 0]
+        return arr if arr.dtype == dtype else arr.astype(dtype)
+
+    def tile_shape(self, series: int, *, level: int = 0) -> tuple[int, int] | None:
+        """Tile size of the first plane's IFD at ``level`` (None for strips)."""
+        self.check_plane(series, 0, 0, 0, level=level)
+        page, _ = self._level_page(series, 0, 0, 0, level)
+        return tile_shape(page)
+
+    def _segments(self, path: Path) -> SegmentFile:
+        """The shared random-access reader of a member file (for tile reads)."""
+        with self._lock:
+            seg = self._segment_files.get(path)
+            if seg is None:
+                seg = self._segment_files[path] = SegmentFile(path)
+            return seg
+
+    def ome_view(self) -> OmeView:
+        """The parsed OME-XML of the set, with the TIFF's sizes and samples (D5, N5).
+
+        No ome-types model is built: this is what ``ometiff.open`` describes
+        series with, on a 30,000-plane file too.
+        """
+        images = []
+        for i, view in enumerate(self._views):
+            planes_c, samples, dtype = self._layout[i]
+            y, x = self._plane_shape(i)
+            images.append(replace(view, size_x=x, size_y=y, size_c=planes_c * samples,
+                                  pixel_type=DTYPE_TO_OME[dtype.name]))
+        return replace(self._set.ome, images=tuple(images))
 
     def close(self) -> None:
         with self._lock:
             for tf in self._open:
                 tf.close()
             self._open.clear()
+            for seg in self._segment_files.values():
+                seg.close()
+            self._segment_files.clear()
         self._local = threading.local()
