@@ -119,6 +119,7 @@ const viewer = OpenSeadragon({
   ajaxHeaders: { "X-Ometiff-Token": TOKEN },
 });
 $("#osd").dataset.tiles = "none";
+window.ometiffViewer = viewer;
 
 function tileUrl(level, x, y) {
   const f = state.file;
@@ -347,7 +348,7 @@ function renderMetadata(data) {
     Object.assign(section.dataset, { index: s.index, sizeX: s.size_x, sizeY: s.size_y,
       sizeZ: s.size_z, sizeC: s.size_c, sizeT: s.size_t });
     section.append(el("h3", { textContent: `Series ${s.index}${s.name ? ": " + s.name : ""}` }));
-    const um = (v) => (v === null || v === undefined ? "—" : `${v} µm`);
+    const um = (v) => (v === null || v === undefined ? "—" : `${Number(v.toPrecision(6))} µm`);
     section.append(table([
       ["size", `X ${s.size_x} × Y ${s.size_y} × Z ${s.size_z} × C ${s.size_c} × T ${s.size_t}`],
       ["pixel type", `${s.dtype} (${s.dimension_order})`],

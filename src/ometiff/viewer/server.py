@@ -389,9 +389,34 @@ def serve(
         import webbrowser
 
         webbrowser.open(url)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
+    server = _server_class(uvicorn)(uvicorn.Config(app, log_level="warning", lifespan="on"))
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
+    echo("ometiff view: stopped")
+
+
+def _server_class(uvicorn: Any) -> Any:
+    """uvicorn's server, stopping quietly on Ctrl-C or SIGTERM.
+
+    uvicorn raises the signal again once it has shut down, which ends the program
+    with a traceback; here the signal only asks the server to finish (open files
+    are closed and a running conversion is cancelled by the app's shutdown).
+    """
+
+    class QuietServer(uvicorn.Server):  # type: ignore[misc]
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:
+            import signal
+
+            previous = {
+                sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)
+            }
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return QuietServer
