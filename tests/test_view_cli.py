@@ -71,11 +71,11 @@ def test_a_port_in_use_and_a_missing_path_are_one_line_errors(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         proc = start("--port", str(busy.getsockname()[1]), str(tmp_path))
-        out, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=30)
     assert proc.returncode == 2
     assert err.count("\n") == 1 and err.startswith("ometiff: error: port ")
     assert "cannot listen" in err
     proc = start(str(tmp_path / "nope.ome.tif"))
-    out, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=30)
     assert proc.returncode == 2
     assert err == f"ometiff: error: {tmp_path / 'nope.ome.tif'}: no such file or folder\n"
