@@ -57,7 +57,7 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def chromium() -> Iterator[object]:
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
@@ -81,8 +81,8 @@ def server(folder: Path) -> Iterator[Server]:
 
 
 @pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 820}, device_scale_factor=1)
+def page(chromium, server):
+    context = chromium.new_context(viewport={"width": 1400, "height": 820}, device_scale_factor=1)
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -155,13 +155,14 @@ def test_channels_colour_contrast_z_t_and_full_resolution_tiles(page):
     # zoom to full resolution: one image pixel per screen pixel, tiles from level 0
     responses: list = []
     page.on("response", lambda r: responses.append(r) if "/api/tile/" in r.url else None)
-    page.evaluate("""() => {
-        const item = window.ometiffViewer.world.getItemAt(0);
-        const zoom = item.imageToViewportZoom(1);
-        window.ometiffViewer.viewport.zoomTo(zoom, null, true);
-        window.ometiffViewer.viewport.panTo(item.imageToViewportCoordinates(350, 300), true);
-    }""")
-    wait_tiles(page)
+    with page.expect_response(lambda r: "/10/" in r.url):
+        page.evaluate("""() => {
+            const item = window.ometiffViewer.world.getItemAt(0);
+            const zoom = item.imageToViewportZoom(1);
+            window.ometiffViewer.viewport.zoomTo(zoom, null, true);
+            window.ometiffViewer.viewport.panTo(item.imageToViewportCoordinates(350, 300), true);
+        }""")
+    page.wait_for_function("ometiffViewer.world.getItemAt(0).getFullyLoaded()")
     page.wait_for_timeout(300)
     full = [r for r in responses if "/10/" in r.url and r.ok]
     assert full, [r.url for r in responses]
@@ -208,13 +209,18 @@ def test_validation_and_diagram_panels(page):
     shot(page, "view-diagram.png")
 
 
-def test_bad_file_shows_the_reason_and_the_app_keeps_working(page, folder):
-    (folder / "broken.ome.tif").write_bytes(b"II*\x00" + b"\xff" * 20)
+def test_bad_file_shows_the_reason_and_the_app_keeps_working(page, folder, capsys):
+    from ometiff.cli.main import main
+
+    broken = folder / "broken.ome.tif"
+    broken.write_bytes(b"II*\x00" + b"\xff" * 20)
+    assert main(["show", str(broken), "-o", str(folder / "x.png")]) == 2
+    cli = capsys.readouterr().err.strip().removeprefix("ometiff: error: ")
     page.reload()
     page.wait_for_selector("body[data-ready=true]")
     page.click("#browser div[data-path='broken.ome.tif']")
     page.wait_for_selector("#error:not([hidden])")
-    assert "broken.ome.tif" in page.inner_text("#error-text")
+    assert page.inner_text("#error-text") == cli
     open_in_browser(page, "pyramid.ome.tif")
     (folder / "broken.ome.tif").unlink()
 
@@ -240,22 +246,15 @@ def test_convert_from_the_converter_page(page, folder):
     (folder / "from-page.ome.tif").unlink()
 
 
-@pytest.fixture
-def corpus_server(browser):
-    if not CORPUS.is_dir():
-        pytest.skip("no corpus")
-    yield lambda paths: Server(paths)
-
-
-def corpus_page(browser, server: Server):
-    context = browser.new_context(viewport={"width": 1400, "height": 820})
+def corpus_page(chromium, server: Server):
+    context = chromium.new_context(viewport={"width": 1400, "height": 820})
     pg = context.new_page()
     pg.goto(server.url)
     pg.wait_for_selector("body[data-ready=true]")
     return context, pg
 
 
-def test_multifile_set_from_a_member(browser, tmp_path):
+def test_multifile_set_from_a_member(chromium, tmp_path):
     import ometiff
 
     data = pyramid_data()[:, :, :, :64, :80]
@@ -264,7 +263,7 @@ def test_multifile_set_from_a_member(browser, tmp_path):
     assert len(members) == 2
     s = Server([tmp_path])
     try:
-        context, pg = corpus_page(browser, s)
+        context, pg = corpus_page(chromium, s)
         open_in_browser(pg, members[1])
         assert pg.get_attribute(".meta-series", "data-size-t") == "2"
         assert "2 files" in pg.inner_text("#panel-meta")
@@ -273,7 +272,7 @@ def test_multifile_set_from_a_member(browser, tmp_path):
         s.stop()
 
 
-def test_open_a_corpus_lif(browser):
+def test_open_a_corpus_lif(chromium):
     pytest.importorskip("liffile")
     lifs = sorted(CORPUS.glob("**/*.lif")) if CORPUS.is_dir() else []
     if not lifs:
@@ -281,7 +280,7 @@ def test_open_a_corpus_lif(browser):
     lif = min(lifs, key=lambda p: p.stat().st_size)
     s = Server([lif])
     try:
-        context, pg = corpus_page(browser, s)
+        context, pg = corpus_page(chromium, s)
         pg.click(f"#browser div.file:has-text('{lif.name}')")
         pg.wait_for_selector(".meta-series")
         wait_tiles(pg, 60_000)
