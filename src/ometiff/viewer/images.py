@@ -16,6 +16,7 @@ Colours and contrast come from :mod:`ometiff.render.png` (``channel_colors``,
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import math
 import threading
@@ -258,21 +259,45 @@ class OpenedFile:
         return out
 
 
+@functools.lru_cache(maxsize=64)
+def _contrast_table(dtype: str, lo: float, hi: float) -> np.ndarray:
+    """:func:`apply_contrast` of every value of an 8- or 16-bit integer type."""
+    info = np.iinfo(dtype)
+    return apply_contrast(np.arange(info.min, info.max + 1, dtype=dtype), lo, hi)
+
+
+def _mapped(plane: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``plane`` through the display range, 0..1 (a table lookup for 8/16-bit integers)."""
+    if plane.dtype.kind in "ui" and plane.dtype.itemsize <= 2:
+        table = _contrast_table(plane.dtype.str, lo, hi)
+        offset = int(np.iinfo(plane.dtype).min)
+        return table[plane.astype(np.int32) - offset if offset else plane]
+    return apply_contrast(plane, lo, hi)
+
+
 def composite(tiles: list[np.ndarray], specs: list[ChannelSpec]) -> np.ndarray:
-    """Channels in their colours, each mapped through its range and added (RGB uint8)."""
+    """Channels in their colours, each mapped through its range and added (RGB uint8).
+
+    The same mapping as ``ometiff show`` (:func:`ometiff.render.png.apply_contrast`),
+    looked up in a table for 8- and 16-bit data.
+    """
     if not tiles:
         return np.zeros((1, 1, 3), np.uint8)
     canvas = np.zeros((tiles[0].shape[0], tiles[0].shape[1], 3), np.float32)
     for data, spec in zip(tiles, specs, strict=True):
         if data.ndim == 3 and data.shape[2] >= 3:  # RGB(A) shown as RGB, alpha dropped
-            canvas += apply_contrast(data[:, :, :3], spec.lo, spec.hi)
+            canvas += _mapped(data[:, :, :3], spec.lo, spec.hi)
             continue
         plane = data[:, :, 0] if data.ndim == 3 else data
         if plane.dtype == np.bool_:
             plane = plane.astype(np.uint8)
-        mapped = apply_contrast(plane, spec.lo, spec.hi)
-        canvas += mapped[:, :, None] * (np.asarray(spec.color, np.float32) / 255.0)
-    return np.round(np.clip(canvas, 0.0, 1.0) * 255.0).astype(np.uint8)
+        mapped = _mapped(plane, spec.lo, spec.hi)
+        for i, value in enumerate(spec.color):
+            if value:
+                canvas[:, :, i] += mapped * np.float32(value / 255.0)
+    np.clip(canvas, 0.0, 1.0, out=canvas)
+    canvas *= 255.0
+    return np.rint(canvas).astype(np.uint8)
 
 
 def encode_png(rgb: np.ndarray) -> bytes:
