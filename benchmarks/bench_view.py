@@ -19,9 +19,10 @@ from __future__ import annotations
 import http.client
 import json
 import random
+import re
+import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -62,37 +63,36 @@ def _pyramid(quick: bool) -> Path:
     return out
 
 
-_SERVER = textwrap.dedent(
-    """
-    import sys, threading, time, uvicorn
-    from pathlib import Path
-    from ometiff.viewer.paths import Access
-    from ometiff.viewer.server import bind, create_app
-    sock = bind(0)
-    app = create_app(Access.from_paths([Path(sys.argv[1])]), "bench")
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    print(sock.getsockname()[1], flush=True)
-    server.run(sockets=[sock])
-    """
-)
-
-
 class _Client:
-    """A keep-alive HTTP client of a server process started for one input."""
+    """A keep-alive HTTP client of ``ometiff view --no-browser PATH`` (its own process).
+
+    Timing starts once the command has printed its URL, as a user would see it.
+    """
 
     def __init__(self, path: Path) -> None:
         self.proc = subprocess.Popen(
-            [PY, "-c", _SERVER, str(path)],
+            [PY, "-m", "ometiff", "view", "--no-browser", str(path)],
             stdout=subprocess.PIPE,
             text=True,
             env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"},
         )
-        assert self.proc.stdout is not None
-        self.port = int(self.proc.stdout.readline())
+        try:
+            assert self.proc.stdout is not None
+            line = ""
+            while "token=" not in line:
+                line = self.proc.stdout.readline()
+                if not line:
+                    raise RuntimeError("ometiff view did not start")
+            found = re.search(r"127\.0\.0\.1:(\d+)/\?token=(\S+)", line)
+            assert found, line
+        except BaseException:
+            self.proc.kill()
+            raise
+        self.port, self.token = int(found.group(1)), found.group(2)
         self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
 
     def request(self, method: str, url: str, body: object = None) -> bytes:
-        headers = {"X-Ometiff-Token": "bench"}
+        headers = {"X-Ometiff-Token": self.token}
         data = None
         if body is not None:
             data = json.dumps(body).encode()
@@ -106,7 +106,7 @@ class _Client:
 
     def close(self) -> None:
         self.conn.close()
-        self.proc.terminate()
+        self.proc.send_signal(signal.SIGINT)
         self.proc.wait(10)
 
 

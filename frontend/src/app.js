@@ -186,13 +186,16 @@ async function openFile(spec) {
       value: s.index, textContent: `${s.index}: ${s.name || "(unnamed)"} ${s.size.x}×${s.size.y}`,
     })));
     $("#controls").hidden = false;
-    renderMetadata(data);
+    $("#panel-meta").replaceChildren(el("p", { className: "muted", textContent: "reading…" }));
     $("#panel-validation").replaceChildren(el("p", { className: "muted", textContent: "Open this tab to validate." }));
     $("#panel-diagram").replaceChildren();
     loadedPanels.clear();
     const active = document.querySelector(".ptab.active").dataset.panel;
     if (active !== "meta") showPanel(active);
     await chooseSeries(0);
+    // the `info --json` document after the first tiles are on their way
+    data.info = await api(`/api/info/${data.key}`);
+    if (state.file === data) renderMetadata(data);
   } catch (e) { showError(e.message); }
 }
 
