@@ -187,7 +187,6 @@ def test_channels_colour_contrast_z_t_and_full_resolution_tiles(page):
         canvas.shape[1] // 2 - 20 : canvas.shape[1] // 2 + 20,
     ].reshape(-1, 3)
     assert centre.max() > 0  # something drawn where the image is
-    shot(page, "view-channels.png")
     # the pixel value readout under the cursor
     box = page.locator("#osd").bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
@@ -223,6 +222,31 @@ def test_bad_file_shows_the_reason_and_the_app_keeps_working(page, folder, capsy
     assert page.inner_text("#error-text") == cli
     open_in_browser(page, "pyramid.ome.tif")
     (folder / "broken.ome.tif").unlink()
+
+
+def test_pixels_that_cannot_be_decoded_show_the_cli_reason(page, folder, capsys):
+    import tifffile
+
+    import ometiff
+    from ometiff.cli.main import main
+
+    garbled = folder / "garbled.ome.tif"
+    plane = (np.arange(300 * 300) % 251).astype(np.uint8).reshape(300, 300)
+    ometiff.write(garbled, plane, axes="YX", tile=(256, 256), compression="zlib")
+    with tifffile.TiffFile(garbled) as tf:
+        offset = tf.pages[0].dataoffsets[0]
+    with open(garbled, "r+b") as fh:
+        fh.seek(offset)
+        fh.write(b"\xab" * 40)
+    assert main(["show", str(garbled), "-o", str(folder / "x.png")]) == 2
+    cli = capsys.readouterr().err.strip().removeprefix("ometiff: error: ")
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    page.click("#browser div[data-path='garbled.ome.tif']")
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.inner_text("#error-text") == cli  # the histogram's read fails first
+    garbled.unlink()
+    open_in_browser(page, "pyramid.ome.tif")  # the server still serves
 
 
 def test_convert_from_the_converter_page(page, folder):

@@ -14,9 +14,21 @@ SHAPE = (2, 3, 3, 600, 700)  # T C Z Y X
 
 
 def pyramid_data() -> np.ndarray:
-    """Pixels that differ by T, C, Z, Y and X (so a wrong plane or place shows)."""
-    t, c, z, y, x = np.indices(SHAPE, dtype=np.uint32)
-    return ((x * 3 + y * 5 + c * 1000 + z * 300 + t * 7000) % 60000).astype(np.uint16)
+    """Cells-like pixels that differ by T, C, Z, Y and X (so a wrong plane or place shows).
+
+    Channel 0: round "nuclei" on a jittered grid; channel 1: rings around them;
+    channel 2: a diagonal texture. Z and T move the pattern and scale the signal.
+    """
+    t, c, z, y, x = np.indices(SHAPE, dtype=np.int32)
+    cx = (x + 17 * t + 9 * z) % 120 - 60
+    cy = (y + 11 * z) % 100 - 50
+    r2 = cx * cx + cy * cy
+    nuclei = np.where(r2 < 30 * 30, 20000 - r2 * 10, 600)
+    rings = np.where((r2 > 32 * 32) & (r2 < 40 * 40), 15000, 800)
+    texture = 1500 + 1200 * ((x + y + 5 * t) // 20 % 2) + (x * 3 + y * 5) % 700
+    out = np.where(c == 0, nuclei, np.where(c == 1, rings, texture))
+    out = out + z * 300 + t * 700 + (x * 7 + y * 13) % 97  # noise-like detail
+    return out.astype(np.uint16)
 
 
 def write_pyramid(folder: Path, name: str = "pyramid.ome.tif") -> tuple[Path, np.ndarray]:
