@@ -407,9 +407,10 @@ async function showPanel(name) {
     } else if (name === "diagram") {
       const response = await fetch(`/api/diagram/${state.file.key}`, { headers: { "X-Ometiff-Token": TOKEN } });
       if (!response.ok) throw new Error((await response.json()).error);
-      const img = el("img", { id: "diagram-img", alt: "layout of the file" });
-      img.src = URL.createObjectURL(await response.blob());
-      box.replaceChildren(img);
+      const url = URL.createObjectURL(await response.blob());
+      const img = el("img", { id: "diagram-img", alt: "layout of the file", src: url });
+      const link = el("a", { href: url, target: "_blank", title: "full size" }, img);
+      box.replaceChildren(link, el("p", { className: "muted", textContent: "ometiff info --diagram; click for full size" }));
     }
   } catch (e) {
     loadedPanels.delete(name);
