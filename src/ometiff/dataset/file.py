@@ -11,6 +11,7 @@ can ship it to other processes.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from contextlib import nullcontext
@@ -109,7 +110,7 @@ class File:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # pickled as "reopen": file handles never cross processes
-        return (_reopen, (str(self.path), self.reader, self.options))
+        return (_reopen, (str(self.path.absolute()), self.reader, self.options))
 
     def __repr__(self) -> str:
         state = " (closed)" if self.closed else ""
@@ -219,8 +220,17 @@ class File:
         rs = ranges[5] if len(ranges) == 6 else None
         if shape_out[:3] == (1, 1, 1):  # one plane (every chunk): no copy
             with self._lock:
-                plane = rdr.read_region(series, ranges[0][0], ranges[1][0], ranges[2][0],
-                                        ry.start, ry.stop, rx.start, rx.stop, level=level)
+                plane = rdr.read_region(
+                    series,
+                    ranges[0][0],
+                    ranges[1][0],
+                    ranges[2][0],
+                    ry.start,
+                    ry.stop,
+                    rx.start,
+                    rx.stop,
+                    level=level,
+                )
             if rs is not None and len(rs) != plane.shape[2]:
                 plane = plane[..., rs.start : rs.stop : rs.step]
             return plane.reshape(shape_out)
@@ -279,7 +289,11 @@ _WORKER_LOCK = threading.Lock()
 
 def worker_file(path: str, reader: str, options: dict[str, Any]) -> File:
     """The file opened in this process for pickled chunk sources (reused)."""
-    key = (path, reader, repr(sorted(options.items())))
+    try:
+        stamp = os.stat(path).st_mtime_ns  # a file rewritten since is opened again
+    except OSError:
+        stamp = 0
+    key = (path, reader, repr((sorted(options.items()), stamp)))
     with _WORKER_LOCK:
         f = _WORKER_FILES.get(key)
         if f is None or f.closed:
@@ -308,7 +322,8 @@ class BlockSource:
 
     def __reduce__(self) -> tuple[Any, ...]:
         f = self.file
-        return (_worker_source, (str(f.path), f.reader, f.options, self.series, self.level))
+        where = str(f.path.absolute())  # another process may have another working folder
+        return (_worker_source, (where, f.reader, f.options, self.series, self.level))
 
 
 def _worker_source(
