@@ -11,6 +11,7 @@ can ship it to other processes.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections import OrderedDict
@@ -34,6 +35,10 @@ if TYPE_CHECKING:
 
     from ometiff.readers.base import Reader
     from ometiff.types import StrPath
+
+
+#: Target size of a dask/zarr chunk of a tiled level (a block of k x k tiles).
+CHUNK_BYTES = 2 << 20
 
 
 class File:
@@ -162,13 +167,22 @@ class File:
     # -- pixels ------------------------------------------------------------------------
 
     def chunks(self, series: int = 0, level: int = 0) -> tuple[int, ...]:
-        """Chunk shape of :meth:`to_dask` and :meth:`to_zarr`: one plane, or one tile."""
+        """Chunk shape of :meth:`to_dask` and :meth:`to_zarr`: one plane, or tiles.
+
+        A chunk of a tiled level is a block of whole tiles of about
+        :data:`CHUNK_BYTES` (one tile when tiles are that large): each task then
+        decodes its tiles in parallel and per-task overhead stays small, while a
+        window still decodes only the few chunks it touches.
+        """
         s = self._series(series, level)
         shape = s.levels[level]
         with self._lock:
             tile = self.raw_reader.tile_shape(series, level=level)
-        y, x = shape[3:5] if tile is None else (min(tile[0], shape[3]), min(tile[1], shape[4]))
-        return (1, 1, 1, y, x, *shape[5:])
+        if tile is None:
+            return (1, 1, 1, *shape[3:])
+        tile_bytes = tile[0] * tile[1] * s.sizes["S"] * s.dtype.itemsize
+        k = max(1, math.isqrt(CHUNK_BYTES // max(1, tile_bytes)))
+        return (1, 1, 1, min(k * tile[0], shape[3]), min(k * tile[1], shape[4]), *shape[5:])
 
     def read(
         self,
