@@ -125,27 +125,42 @@ def test_open_a_pyramid_and_read_the_metadata_panel(page):
     shot(page, "view-viewer.png")
 
 
+def changed(page, action) -> None:
+    """Do ``action`` and wait until the tiles of the view it asks for are all drawn."""
+    generation = page.evaluate("() => ometiffView.generation")
+    action()
+    page.wait_for_function(
+        f"ometiffView.generation > {generation} && "
+        "document.querySelector('#osd').dataset.tiles === 'ready'",
+        timeout=30_000,
+    )
+
+
 def test_channels_colour_contrast_z_t_and_full_resolution_tiles(page):
     open_in_browser(page, "pyramid.ome.tif")
+    responses: list = []
+    page.on("response", lambda r: responses.append(r) if "/api/tile/" in r.url else None)
     # channel 0 off, channel 1 red with a narrow range, channel 2 as it is
-    page.locator(".channel[data-channel='0'] .visible").uncheck()
-    wait_tiles(page)
-    page.locator(".channel[data-channel='1'] .color").evaluate(
-        "(el) => { el.value = '#ff0000'; el.dispatchEvent(new Event('change')); }"
+    changed(page, lambda: page.locator(".channel[data-channel='0'] .visible").uncheck())
+    changed(
+        page,
+        lambda: page.locator(".channel[data-channel='1'] .color").evaluate(
+            "(el) => { el.value = '#ff0000'; el.dispatchEvent(new Event('change')); }"
+        ),
     )
-    wait_tiles(page)
     lo = page.locator(".channel[data-channel='1'] .lo")
     hi = page.locator(".channel[data-channel='1'] .hi")
     lo.fill("2000")
-    lo.dispatch_event("change")
+    changed(page, lambda: lo.dispatch_event("change"))
     hi.fill("4000")
-    hi.dispatch_event("change")
-    wait_tiles(page)
+    changed(page, lambda: hi.dispatch_event("change"))
     for axis, value in (("z", 2), ("t", 1)):
-        page.locator(f"#{axis}").evaluate(
-            f"(el) => {{ el.value = {value}; el.dispatchEvent(new Event('change')); }}"
+        changed(
+            page,
+            lambda axis=axis, value=value: page.locator(f"#{axis}").evaluate(
+                f"(el) => {{ el.value = {value}; el.dispatchEvent(new Event('change')); }}"
+            ),
         )
-        wait_tiles(page)
     state = page.evaluate(
         "() => ({t: ometiffView.t, z: ometiffView.z, "
         "ch: ometiffView.channels.map(c => [c.visible, c.color, c.lo, c.hi])})"
@@ -153,18 +168,22 @@ def test_channels_colour_contrast_z_t_and_full_resolution_tiles(page):
     assert (state["t"], state["z"]) == (1, 2)
     assert state["ch"][0][0] is False and state["ch"][1][1:] == ["ff0000", 2000, 4000]
     # zoom to full resolution: one image pixel per screen pixel, tiles from level 0
-    responses: list = []
-    page.on("response", lambda r: responses.append(r) if "/api/tile/" in r.url else None)
-    with page.expect_response(lambda r: "/10/" in r.url):
-        page.evaluate("""() => {
-            const item = window.ometiffViewer.world.getItemAt(0);
-            const zoom = item.imageToViewportZoom(1);
-            window.ometiffViewer.viewport.zoomTo(zoom, null, true);
-            window.ometiffViewer.viewport.panTo(item.imageToViewportCoordinates(350, 300), true);
-        }""")
+    page.evaluate("""() => {
+        const item = window.ometiffViewer.world.getItemAt(0);
+        const zoom = item.imageToViewportZoom(1);
+        window.ometiffViewer.viewport.zoomTo(zoom, null, true);
+        window.ometiffViewer.viewport.panTo(item.imageToViewportCoordinates(350, 300), true);
+    }""")
     page.wait_for_function("ometiffViewer.world.getItemAt(0).getFullyLoaded()")
     page.wait_for_timeout(300)
-    full = [r for r in responses if "/10/" in r.url and r.ok]
+    full = [
+        r
+        for r in responses
+        if "/10/" in r.url
+        and "t=1&z=2" in r.url
+        and "ch=1%3Aff0000%3A2000%3A4000" in r.url
+        and r.ok
+    ]
     assert full, [r.url for r in responses]
     data = pyramid_data()
     c2 = page.evaluate("() => ometiffView.channels[2]")
