@@ -368,3 +368,20 @@ def test_cancel_stops_the_conversion_and_removes_its_output(tree):
         "pyramid.ome.tif",
         "sub",
     ]
+
+
+def test_rgb_is_shown_as_it_is(tmp_path):
+    y, x = np.indices((300, 400))
+    rgb = np.stack([x % 256, y % 256, (x + y) % 256], axis=-1).astype(np.uint8)
+    ometiff.write(tmp_path / "rgb.ome.tif", rgb)
+    with client_for([tmp_path]) as c:
+        data = opened(c, "rgb.ome.tif")
+        (s,) = data["series"]
+        assert s["rgb"] is True and s["size"]["c"] == 1
+        key = data["key"]
+        h = c.get(f"/api/histogram/{key}", params={"c": 0}).json()
+        assert h["auto"] == [0.0, 255.0]
+        got = png(c.get(f"/api/tile/{key}/0/9/0_0.png", params={"ch": "0:ffffff:0:255"}))
+        np.testing.assert_array_equal(got, rgb[:256, :256])
+        v = c.get(f"/api/value/{key}", params={"x": 5, "y": 7}).json()
+        assert v["values"] == [rgb[7, 5].tolist()]

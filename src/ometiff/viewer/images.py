@@ -239,11 +239,13 @@ class OpenedFile:
             return {"min": 0, "max": 0, "counts": [], "auto": [0.0, 1.0], "level": level}
         lo, hi = float(flat.min()), float(flat.max())
         counts, _ = np.histogram(flat, bins=256, range=(lo, hi if hi > lo else lo + 1))
+        rgb8 = values.ndim == 3 and values.shape[2] >= 3 and values.dtype == np.uint8
         return {
             "min": lo,
             "max": hi,
             "counts": counts.tolist(),
-            "auto": list(auto_contrast(values)),
+            # 8-bit RGB is shown as it is, as `ometiff show` does
+            "auto": [0.0, 255.0] if rgb8 else list(auto_contrast(values)),
             "level": level,
             "dtype": str(plane.dtype),
         }
