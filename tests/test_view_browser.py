@@ -333,3 +333,21 @@ def test_open_a_corpus_lif(chromium):
         context.close()
     finally:
         s.stop()
+
+
+def test_open_a_corpus_ome_zarr_folder(chromium):
+    pytest.importorskip("zarr")
+    folder = CORPUS / "ome-zarr" / "ome-zarr-py-0.18.0"
+    if not (folder / "cluster_5d_v05.ome.zarr").is_dir():
+        pytest.skip("no OME-Zarr in the corpus")
+    s = Server([folder])
+    try:
+        context, pg = corpus_page(chromium, s)
+        pg.click("#browser div[data-path='cluster_5d_v05.ome.zarr'] .open")
+        pg.wait_for_selector(".meta-series")
+        wait_tiles(pg, 60_000)
+        assert "ome-zarr" in pg.inner_text("#panel-meta")
+        assert not pg.locator("#error").is_visible()
+        context.close()
+    finally:
+        s.stop()

@@ -74,9 +74,12 @@ function browser(container, { onFile, onAdd }) {
           row.append(add);
         } else if (!entry.dir) {
           row.append(el("span", { className: "size", textContent: humanSize(entry.size) }));
+        } else {  // a folder may be an image itself (OME-Zarr, an image series)
+          const open = el("button", { className: "add open", textContent: "open", title: "open this folder as an image" });
+          open.onclick = (ev) => { ev.stopPropagation(); onFile({ root, path: entry.path }); };
+          row.append(open);
         }
         row.onclick = () => entry.dir ? show(root, entry.path) : onFile && onFile({ root, path: entry.path });
-        row.ondblclick = () => entry.dir && onFile && onFile({ root, path: entry.path });
         container.append(row);
       }
     } catch (e) { showError(e.message); }
