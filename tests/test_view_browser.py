@@ -289,6 +289,26 @@ def test_convert_from_the_converter_page(page, folder):
     (folder / "from-page.ome.tif").unlink()
 
 
+def test_drop_a_path_on_the_converter(page, folder):
+    page.click("#tab-convert")
+    target = str(folder / "pyramid.ome.tif")
+    page.evaluate(
+        """(path) => {
+            const dt = new DataTransfer();
+            dt.setData("text/uri-list", "file://" + path);
+            document.querySelector("#drop").dispatchEvent(
+                new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+        }""",
+        target,
+    )
+    assert page.locator("#inputs li").inner_text().startswith(target)
+    page.fill("#out-name", "dropped.ome.tif")
+    page.click("#convert-go")
+    page.wait_for_selector("#jobs tr[data-state=done]", timeout=60_000)
+    assert (folder / "dropped.ome.tif").exists()
+    (folder / "dropped.ome.tif").unlink()
+
+
 def corpus_page(chromium, server: Server):
     context = chromium.new_context(viewport={"width": 1400, "height": 820})
     pg = context.new_page()
