@@ -46,6 +46,11 @@ _LAZY = {
     "write_sources": "ometiff.writer.api",
     "convert": "ometiff.conversion",
     "open_image": "ometiff.readers",
+    "open": "ometiff.dataset",
+    "imread": "ometiff.dataset",
+    "File": "ometiff.dataset",
+    "Series": "ometiff.dataset",
+    "Channel": "ometiff.dataset",
     "meta_get": "ometiff.editing.meta",
     "meta_set": "ometiff.editing.meta",
     "meta_replace": "ometiff.editing.meta",
@@ -88,6 +93,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from ometiff.dataset import Channel, File, Series, imread, open  # noqa: F401
     from ometiff.inspection import FileInfo, info  # noqa: F401
     from ometiff.ome.view import OmeView, parse_ome, read_ome, read_ome_xml  # noqa: F401
     from ometiff.tiff.structure import IfdInfo, TiffStructure, inspect_tiff  # noqa: F401

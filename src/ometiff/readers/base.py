@@ -18,6 +18,11 @@ Every input format is read by a :class:`Reader` subclass. The contract:
   reads one plane of one level. Readers without pyramids have one level (the
   default implementation, on top of ``sources()``) and refuse ``level > 0`` with
   :class:`~ometiff.errors.NoSuchPlaneError`.
+* ``read_region(series, t, c, z, y0, y1, x0, x1, level=)`` reads a window of one
+  plane; the default crops :meth:`read_plane`, tiled readers (OME-TIFF, TIFF)
+  decode only the tiles the window touches and say so with ``tile_shape``.
+* ``thread_safe`` readers may be called from several threads at once (the read
+  API's dask arrays do); for the others the read API serialises calls.
 * ``original_metadata()`` returns the vendor's own key-value metadata as strings
   (kept as an OME MapAnnotation by ``convert(..., original_metadata=True)``).
 * ``notes`` records what was mapped to which OME field and what could not be
@@ -32,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ometiff.errors import NoSuchPlaneError, UnsupportedFormatError
+from ometiff.errors import InvalidArgumentError, NoSuchPlaneError, UnsupportedFormatError
 
 if TYPE_CHECKING:
     from typing import Self
@@ -107,6 +112,7 @@ class Reader(abc.ABC):
     suffixes: ClassVar[tuple[str, ...]] = ()
     extra: ClassVar[str | None] = None
     options: ClassVar[tuple[str, ...]] = ()
+    thread_safe: ClassVar[bool] = False
 
     def __init__(self, path: StrPath, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.options))
@@ -177,6 +183,49 @@ class Reader(abc.ABC):
         src = self._source(series)
         self.check_plane(series, t, c, z, level=level)
         return src.get_plane(t, c, z)
+
+    def read_region(
+        self, series: int, t: int, c: int, z: int, y0: int, y1: int, x0: int, x1: int,
+        *, level: int = 0,
+    ) -> np.ndarray:
+        """The window ``[y0:y1, x0:x1]`` of one plane: ``(Y, X)`` or ``(Y, X, S)``.
+
+        The default reads the whole plane and crops it; tiled readers override it
+        to decode only the tiles the window touches.
+
+        Raises
+        ------
+        NoSuchPlaneError
+            The series, plane or level does not exist.
+        InvalidArgumentError
+            The window is empty or outside the plane.
+        """
+        self.check_region(series, t, c, z, y0, y1, x0, x1, level=level)
+        plane = self.read_plane(series, t, c, z, level=level)
+        if (y0, x0) == (0, 0) and plane.shape[:2] == (y1, x1):
+            return plane
+        return plane[y0:y1, x0:x1].copy()  # no view keeping the whole plane alive
+
+    def tile_shape(self, series: int, *, level: int = 0) -> tuple[int, int] | None:
+        """``(Y, X)`` of the tiles :meth:`read_region` decodes separately at a level.
+
+        None (the default) when regions are cropped from whole planes; the read
+        API then chunks by plane.
+        """
+        return None
+
+    def check_region(
+        self, series: int, t: int, c: int, z: int, y0: int, y1: int, x0: int, x1: int,
+        *, level: int = 0,
+    ) -> None:
+        """Raise unless the plane exists and ``[y0:y1, x0:x1]`` is a non-empty window of it."""
+        self.check_plane(series, t, c, z, level=level)
+        size_y, size_x = self.level_shapes(series)[level][3:]
+        if not (0 <= y0 < y1 <= size_y and 0 <= x0 < x1 <= size_x):
+            raise InvalidArgumentError(
+                f"{self.path}: region y={y0}:{y1} x={x0}:{x1} is empty or outside the "
+                f"{size_y}x{size_x} plane of series {series} level {level}"
+            )
 
     def check_plane(self, series: int, t: int, c: int, z: int, *, level: int = 0) -> None:
         """Raise :class:`NoSuchPlaneError` unless the plane exists at ``level``."""

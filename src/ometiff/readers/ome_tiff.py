@@ -36,6 +36,7 @@ from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.tiff import page_plane
 from ometiff.readers.tifflayout import plane_dtype
+from ometiff.readers.tiles import SegmentFile, can_read_tiles, read_page_region, tile_shape
 from ometiff.tiff.names import OME_XML_SUFFIXES, TIFF_SUFFIXES, has_tiff_magic
 from ometiff.types import DTYPE_TO_OME
 
@@ -44,12 +45,15 @@ if TYPE_CHECKING:
 
     from ometiff.ome.fileset import FileSet
     from ometiff.ome.planemap import PlaneMap, PlaneRef
-    from ometiff.ome.view import ImageView
+    from ometiff.ome.view import ImageView, OmeView
     from ometiff.types import StrPath
 
 #: Member files kept open per thread; older ones are closed (sets of one file per
 #: plane can have thousands of members, more than the open-file limit).
 MAX_OPEN_MEMBERS = 64
+
+#: IFDs (with their SubIFD levels) kept parsed per thread by ``_level_page``.
+MAX_CACHED_PAGES = 64
 
 
 def _head(path: Path, n: int) -> bytes:
@@ -74,6 +78,7 @@ class OmeTiffReader(Reader):
     name = "ome-tiff"
     suffixes = (*TIFF_SUFFIXES, *OME_XML_SUFFIXES)
     options = ("partial",)
+    thread_safe = True  # one TiffFile per thread; tiles are read with os.pread
 
     @classmethod
     def can_read(cls, path: Path) -> bool:
@@ -109,6 +114,7 @@ class OmeTiffReader(Reader):
         self._local = threading.local()
         self._open: list[tifffile.TiffFile] = []
         self._lock = threading.Lock()
+        self._segment_files: dict[str, SegmentFile] = {}
         self._shapes: dict[int, list[tuple[int, int, int, int, int]]] = {}
         refused = self._set.refused
         if refused:
@@ -143,8 +149,9 @@ class OmeTiffReader(Reader):
                     if not chans:
                         chans = (ChannelView(None, None, samples, None, None, None, None),)
                     image = replace(image, channels=chans)
+                    pm = self._plane_map(image, check=False)  # planes per (Z, T) changed
                 self._views.append(image)
-                self._maps.append(self._plane_map(image, check=not self._partial))
+                self._maps.append(self._checked(image, pm) if not self._partial else pm)
                 self._layout.append(self._probe(i, image, samples))
         except BaseException:
             self.close()
@@ -157,6 +164,11 @@ class OmeTiffReader(Reader):
         from ometiff.ome.planemap import plane_map
 
         pm = plane_map(image, ifd_count=self._set.ifd_count)
+        return self._checked(image, pm, check=check)
+
+    def _checked(self, image: ImageView, pm: PlaneMap, *, check: bool = True) -> PlaneMap:
+        """``pm``, after refusing a map without plane 0 (and, with ``check``, with
+        unmapped planes, T4)."""
         if pm.counted and check:
             self.notes.skip("TiffData", "absent; IFDs assigned in DimensionOrder (N4)")
         if 0 not in pm.planes or (check and pm.unmapped):
@@ -194,6 +206,7 @@ class OmeTiffReader(Reader):
             files.move_to_end(path)
             return tf
         if len(files) >= MAX_OPEN_MEMBERS:
+            getattr(self._local, "pages", {}).clear()  # they may belong to the closed file
             _, oldest = files.popitem(last=False)
             with self._lock:
                 self._open.remove(oldest)
@@ -391,19 +404,14 @@ class OmeTiffReader(Reader):
             )
         return self._member_path(ref), ref.ifd
 
-    def read_plane(self, series: int, t: int, c: int, z: int, *, level: int = 0) -> np.ndarray:
-        """One plane of one level, ``(Y, X)`` or ``(Y, X, S)``; one IFD is decoded.
+    def _level_page(
+        self, series: int, t: int, c: int, z: int, level: int
+    ) -> tuple[tifffile.TiffPage, str]:
+        """The IFD (or SubIFD) holding a plane at a level, and its name for messages.
 
-        Raises
-        ------
-        NoSuchPlaneError
-            The series, plane or level does not exist, or the plane is not mapped
-            to any IFD (T4, only with ``partial``).
-        InvalidTiffError
-            The pixels cannot be decoded or the member is missing; the message
-            names the file and the IFD.
+        The last :data:`MAX_CACHED_PAGES` are kept per thread (tifffile parses an IFD
+        again on every lookup; chunked reads look the same IFD up once per tile).
         """
-        self.check_plane(series, t, c, z, level=level)
         shapes = self.level_shapes(series)  # before _page: it may open another member
         image = self._views[series]
         ref = self._maps[series].planes.get(image.index_of(z, c, t))
@@ -412,6 +420,25 @@ class OmeTiffReader(Reader):
                 f"{self.path}: series {series} plane t={t} c={c} z={z} is not mapped to "
                 "any IFD (T4)"
             )
+        pages: OrderedDict[tuple[Any, ...], tuple[tifffile.TiffPage, str]] | None = getattr(
+            self._local, "pages", None
+        )
+        if pages is None:
+            pages = self._local.pages = OrderedDict()
+        key = (ref.uuid, ref.filename, ref.ifd, level)
+        hit = pages.get(key)
+        if hit is not None:
+            pages.move_to_end(key)
+            return hit
+        found = self._find_level_page(ref, shapes, level)
+        pages[key] = found
+        if len(pages) > MAX_CACHED_PAGES:
+            pages.popitem(last=False)
+        return found
+
+    def _find_level_page(
+        self, ref: PlaneRef, shapes: list[tuple[int, int, int, int, int]], level: int
+    ) -> tuple[tifffile.TiffPage, str]:
         page = self._page(ref)
         where = f"{self._shown(Path(page.parent.filehandle.path))}: IFD {ref.ifd}"
         if level:
@@ -426,12 +453,77 @@ class OmeTiffReader(Reader):
                 )
             page = subs[level - 1]
             where += f" SubIFD {level - 1}"
+        return page, where
+
+    def read_plane(self, series: int, t: int, c: int, z: int, *, level: int = 0) -> np.ndarray:
+        """One plane of one level, ``(Y, X)`` or ``(Y, X, S)``; one IFD is decoded.
+
+        Raises
+        ------
+        NoSuchPlaneError
+            The series, plane or level does not exist, or the plane is not mapped
+            to any IFD (T4, only with ``partial``).
+        InvalidTiffError
+            The pixels cannot be decoded or the member is missing; the message
+            names the file and the IFD.
+        """
+        self.check_plane(series, t, c, z, level=level)
+        page, where = self._level_page(series, t, c, z, level)
         _, samples, dtype = self._layout[series]
-        return page_plane(page, samples, dtype, shapes[level][3:], where=where)
+        return page_plane(page, samples, dtype, self.level_shapes(series)[level][3:], where=where)
+
+    def read_region(
+        self, series: int, t: int, c: int, z: int, y0: int, y1: int, x0: int, x1: int,
+        *, level: int = 0,
+    ) -> np.ndarray:
+        """A window of one plane; of a tiled IFD only the touched tiles are decoded."""
+        self.check_region(series, t, c, z, y0, y1, x0, x1, level=level)
+        page, where = self._level_page(series, t, c, z, level)
+        _, samples, dtype = self._layout[series]
+        yx = self.level_shapes(series)[level][3:]
+        if (int(page.imagelength), int(page.imagewidth)) != yx or not can_read_tiles(page):
+            plane = page_plane(page, samples, dtype, yx, where=where)
+            return plane[y0:y1, x0:x1].copy()
+        read = self._segments(page.parent.filehandle.path)
+        arr = read_page_region(page, y0, y1, x0, x1, read=read, where=where)
+        if samples == 1:
+            arr = arr[..., 0]
+        return arr if arr.dtype == dtype else arr.astype(dtype)
+
+    def tile_shape(self, series: int, *, level: int = 0) -> tuple[int, int] | None:
+        """Tile size of the first plane's IFD at ``level`` (None for strips)."""
+        self.check_plane(series, 0, 0, 0, level=level)
+        page, _ = self._level_page(series, 0, 0, 0, level)
+        return tile_shape(page)
+
+    def _segments(self, path: str) -> SegmentFile:
+        """The shared random-access reader of a member file (for tile reads)."""
+        seg = self._segment_files.get(path)
+        if seg is None:
+            with self._lock:
+                seg = self._segment_files.setdefault(path, SegmentFile(Path(path)))
+        return seg
+
+    def ome_view(self) -> OmeView:
+        """The parsed OME-XML of the set, with the TIFF's sizes and samples (D5, N5).
+
+        No ome-types model is built: this is what ``ometiff.open`` describes
+        series with, on a 30,000-plane file too.
+        """
+        images = []
+        for i, view in enumerate(self._views):
+            planes_c, samples, dtype = self._layout[i]
+            y, x = self._plane_shape(i)
+            images.append(replace(view, size_x=x, size_y=y, size_c=planes_c * samples,
+                                  pixel_type=DTYPE_TO_OME[dtype.name]))
+        return replace(self._set.ome, images=tuple(images))
 
     def close(self) -> None:
         with self._lock:
             for tf in self._open:
                 tf.close()
             self._open.clear()
+            for seg in self._segment_files.values():
+                seg.close()
+            self._segment_files.clear()
         self._local = threading.local()

@@ -25,6 +25,7 @@ from ometiff.readers.decode import DECODE_ERRORS, decode_page
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.tifflayout import TiffLayout, tiff_layouts
 from ometiff.readers.tiffmeta import ANNOTATION_NS, TiffCalibration
+from ometiff.readers.tiles import SegmentFile, can_read_tiles, read_page_region, tile_shape
 from ometiff.tiff.names import TIFF_SUFFIXES, TIFF_VENDOR_SUFFIXES
 from ometiff.tiff.structure import is_tiff
 from ometiff.types import DTYPE_TO_OME
@@ -103,6 +104,7 @@ class TiffReader(Reader):
 
     name = "tiff"
     suffixes = (*TIFF_SUFFIXES, *TIFF_VENDOR_SUFFIXES)
+    thread_safe = True  # tifffile access is serialised by a lock; tiles use os.pread
 
     @classmethod
     def can_read(cls, path: Path) -> bool:
@@ -126,6 +128,7 @@ class TiffReader(Reader):
 
     def _init_layouts(self) -> None:
         self._lock = threading.Lock()
+        self._segments = SegmentFile(self.path)
         self._memmaps: dict[int, np.ndarray | None] = {}
         self._volume: tuple[tuple[int, int, int], np.ndarray] | None = None  # last volume
         found = tiff_layouts(self._tf, self.notes, where=self.path)
@@ -227,6 +230,45 @@ class TiffReader(Reader):
 
         return get_plane
 
+    def _tiled_page(self, series: int, t: int, c: int, z: int, level: int) -> Any:
+        """The page of a plane when it can be read tile by tile, else None."""
+        lay = self._layouts[series]
+        if lay.depth > 1:
+            return None
+        k = lay.locate(t, c, z)[0]
+        s = lay.series if level == 0 else lay.series.levels[level]
+        with self._lock:  # tifffile loads pages through the shared file handle
+            page = self._page(s, k, f"{self.path} series {lay.index}")
+            if not isinstance(page, tifffile.TiffPage):
+                page = page.aspage()
+            return page if can_read_tiles(page) else None
+
+    def read_region(
+        self, series: int, t: int, c: int, z: int, y0: int, y1: int, x0: int, x1: int,
+        *, level: int = 0,
+    ) -> np.ndarray:
+        """A window of one plane; of a tiled page only the touched tiles are decoded."""
+        self.check_region(series, t, c, z, y0, y1, x0, x1, level=level)
+        lay = self._layouts[series]
+        page = self._tiled_page(series, t, c, z, level)
+        yx = (int(page.imagelength), int(page.imagewidth)) if page is not None else None
+        if yx is None or yx != tuple(self.level_shapes(series)[level][3:]):
+            return super().read_region(series, t, c, z, y0, y1, x0, x1, level=level)
+        where = f"{self.path} series {lay.index}" + (f" level {level}" if level else "")
+        arr = read_page_region(page, y0, y1, x0, x1, read=self._segments, where=where)
+        sample = lay.locate(t, c, z)[2]
+        if sample is not None:
+            arr = arr[..., sample]
+        elif lay.samples == 1:
+            arr = arr[..., 0]
+        return arr if arr.dtype == lay.dtype else arr.astype(lay.dtype)
+
+    def tile_shape(self, series: int, *, level: int = 0) -> tuple[int, int] | None:
+        """Tile size of the series' first page at ``level`` (None for strips)."""
+        self.check_plane(series, 0, 0, 0, level=level)
+        page = self._tiled_page(series, 0, 0, 0, level)
+        return None if page is None else tile_shape(page)
+
     @property
     def layouts(self) -> tuple[TiffLayout, ...]:
         """The series as laid out for ``info`` and conversion (one per OME Image)."""
@@ -252,6 +294,7 @@ class TiffReader(Reader):
 
     def close(self) -> None:
         self._memmaps.clear()
+        self._segments.close()
         self._tf.close()
 
 
