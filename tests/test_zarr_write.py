@@ -17,7 +17,7 @@ import pytest
 
 import ometiff
 from ometiff.cli.main import main
-from ometiff.errors import FileExistsOmeTiffError, VerificationError, WriteError
+from ometiff.errors import FileAccessError, FileExistsOmeTiffError, VerificationError, WriteError
 from ometiff.readers.source import SeriesSource
 
 zarr = pytest.importorskip("zarr")
@@ -357,7 +357,7 @@ def test_read_only_folder_via_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     ro.mkdir()
     real = os.access
     monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == ro else real(p, mode))
-    with pytest.raises(WriteError, match="not writable"):
+    with pytest.raises(FileAccessError, match="not writable"):
         ometiff.write(ro / "x.ome.zarr", np.zeros((16, 16), np.uint8))
     assert list(ro.iterdir()) == []
 

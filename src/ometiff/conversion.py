@@ -495,6 +495,7 @@ def _convert_ngff(
 ) -> ConversionResult:
     """One input to one OME-Zarr folder (:mod:`ometiff.writer.ngff`), verified per chunk."""
     from ometiff.readers import open_image
+    from ometiff.writer.multifile import check_output
     from ometiff.writer.ngff import check_destination, resolve_options, write_ngff
 
     if len(srcs) != 1:
@@ -502,9 +503,7 @@ def _convert_ngff(
                          "convert them one at a time")
     resolve_options(ngff, compression, None, chunks, shards)  # bad options before reading
     check_destination(dest, srcs)
-    if dest.exists() and not overwrite:
-        raise FileExistsOmeTiffError(
-            f"{dest}: exists; pass overwrite=True to replace it", option="overwrite")
+    check_output(dest, overwrite=overwrite, folder_output=True)
     t0 = time.perf_counter()
     with open_image(srcs[0], reader=reader, **(reader_options or {})) as rdr:
         ome, sources, notes = prepare(rdr, series=series, channels=channels, z=z, t=t,

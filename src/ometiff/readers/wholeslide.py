@@ -29,10 +29,10 @@ import tifffile
 
 from ometiff.errors import InvalidTiffError, NoSuchPlaneError, UnsupportedFormatError
 from ometiff.readers.base import Reader
-from ometiff.readers.decode import DECODE_ERRORS as _DECODE_ERRORS
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.tiff import _PAGE_ERRORS, _READ_ERRORS, as_plane, decode
 from ometiff.readers.tifflayout import plane_dtype
+from ometiff.readers.tiles import SegmentFile, can_read_tiles, read_page_region, tile_shape
 from ometiff.tiff.structure import is_tiff
 
 if TYPE_CHECKING:
@@ -157,6 +157,7 @@ class WholeSlideReader(Reader):
             )
         try:
             self._tf = tifffile.TiffFile(self.path)
+            self._segments = SegmentFile(self.path)
         except _READ_ERRORS as exc:
             raise InvalidTiffError(
                 f"{self.path}: not a readable {self.format_name} file: {exc}"
@@ -270,65 +271,28 @@ class WholeSlideReader(Reader):
         )
 
     def read_region(
-        self,
-        series: int,
-        t: int,
-        c: int,
-        z: int,
-        *,
-        level: int = 0,
-        y: int = 0,
-        x: int = 0,
-        height: int | None = None,
-        width: int | None = None,
+        self, series: int, t: int, c: int, z: int, y0: int, y1: int, x0: int, x1: int,
+        *, level: int = 0,
     ) -> np.ndarray:
-        """A rectangle of one plane of one level; only the tiles it touches are decoded.
-
-        ``height``/``width`` default to the rest of the plane; the rectangle is
-        clipped to the plane. Untiled pages (strips, NDPI's JPEG) are decoded whole.
+        """A window of one plane of one level; of a tiled page only the touched tiles
+        are decoded (:mod:`ometiff.readers.tiles`). Untiled pages (strips, NDPI's
+        JPEG) are decoded whole and cropped.
         """
-        self.check_plane(series, t, c, z, level=level)
+        self.check_region(series, t, c, z, y0, y1, x0, x1, level=level)
         image = self._slide_images[series]
-        _, _, _, size_y, size_x = image.shape(level)
-        y0, x0 = max(0, y), max(0, x)
-        y1 = size_y if height is None else min(size_y, y + height)
-        x1 = size_x if width is None else min(size_x, x + width)
-        if y1 <= y0 or x1 <= x0:
-            raise NoSuchPlaneError(
-                f"{self.path}: region ({y}, {x}, {height}, {width}) lies outside the "
-                f"{size_y}x{size_x} plane of series {series} level {level}"
-            )
         page = image.levels[level][c]
-        if not page.is_tiled or page.is_ndpi or int(page.planarconfig) != 1:
-            return self.read_plane(series, t, c, z, level=level)[y0:y1, x0:x1]
-        th, tw = int(page.tilelength), int(page.tilewidth)
-        across = -(-size_x // tw)
-        shape = (y1 - y0, x1 - x0) + ((image.samples,) if image.samples > 1 else ())
-        out = np.zeros(shape, image.dtype)
-        fh = self._tf.filehandle
+        if not can_read_tiles(page) or page.is_ndpi:
+            return super().read_region(series, t, c, z, y0, y1, x0, x1, level=level)
         where = f"{self.path} series {series} level {level} page {page.index}"
-        for row in range(y0 // th, (y1 - 1) // th + 1):
-            for col in range(x0 // tw, (x1 - 1) // tw + 1):
-                index = row * across + col
-                offset, count = page.dataoffsets[index], page.databytecounts[index]
-                if not count:
-                    continue  # an empty tile stays zero, as in tifffile
-                try:
-                    with self._lock:
-                        fh.seek(offset)
-                        data = fh.read(count)
-                        tile = page.decode(data, index, jpegtables=page.jpegtables)[0]
-                except _DECODE_ERRORS as exc:
-                    raise InvalidTiffError(f"{where}: cannot read tile {index} ({exc})") from exc
-                tile = np.asarray(tile).reshape(th, tw, -1)
-                ty, tx = row * th, col * tw
-                ya, yb = max(y0, ty), min(y1, ty + th)
-                xa, xb = max(x0, tx), min(x1, tx + tw)
-                part = tile[ya - ty : yb - ty, xa - tx : xb - tx]
-                out[ya - y0 : yb - y0, xa - x0 : xb - x0] = (
-                    part if image.samples > 1 else part[..., 0]
-                )
-        return out
+        arr = read_page_region(page, y0, y1, x0, x1, read=self._segments, where=where)
+        arr = arr if image.samples > 1 else arr[..., 0]
+        return arr if arr.dtype == image.dtype else arr.astype(image.dtype)
+
+    def tile_shape(self, series: int, *, level: int = 0) -> tuple[int, int] | None:
+        """Tile size of the series' page at ``level`` (None for strips and NDPI JPEG)."""
+        self.check_plane(series, 0, 0, 0, level=level)
+        page = self._slide_images[series].levels[level][0]
+        return None if page.is_ndpi else tile_shape(page)
 
     def sources(self) -> list[SeriesSource]:
         out = []
@@ -407,3 +371,4 @@ class WholeSlideReader(Reader):
 
     def close(self) -> None:
         self._tf.close()
+        self._segments.close()

@@ -130,22 +130,25 @@ def companion_path(path: Path) -> Path:
     return path.with_name(stem + COMPANION_SUFFIX)
 
 
-def check_output(final: Path, *, overwrite: bool) -> None:
+def check_output(final: Path, *, overwrite: bool, folder_output: bool = False) -> None:
     """The one check of an output path before anything is written (write and convert).
+
+    ``folder_output`` is for outputs that are folders (OME-Zarr): an existing
+    folder there is an existing output, not a misnamed file.
 
     Raises
     ------
     MissingFileError
         The folder does not exist.
     FileAccessError
-        The path is a folder, or the folder is not writable.
+        The path is a folder (for a file output), or the folder is not writable.
     FileExistsOmeTiffError
-        The file exists and ``overwrite`` is False.
+        The output exists and ``overwrite`` is False.
     """
     folder = final.parent
     if not folder.is_dir():
         raise MissingFileError(f"{final}: folder {folder} does not exist; create it first")
-    if final.is_dir():
+    if final.is_dir() and not folder_output:
         raise FileAccessError(f"{final}: is a folder; choose a file name")
     if final.exists() and not overwrite:
         raise FileExistsOmeTiffError(

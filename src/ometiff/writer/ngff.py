@@ -40,6 +40,7 @@ from ometiff.errors import (
     WriteError,
 )
 from ometiff.writer.core import _fetcher, _prefetched, _SourceFailed
+from ometiff.writer.multifile import check_output
 from ometiff.writer.ngffmeta import (
     BLOSC_CNAME,
     DEFAULT_LEVEL,
@@ -315,13 +316,7 @@ class _AtomicFolder:
     def __init__(self, dest: Path, overwrite: bool) -> None:
         self.dest, self.overwrite = dest, overwrite
         folder = dest.parent
-        if not folder.is_dir():
-            raise WriteError(f"{dest}: the folder {folder} does not exist")
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise WriteError(f"{dest}: the folder {folder} is not writable")
-        if dest.exists() and not overwrite:
-            raise FileExistsOmeTiffError(
-                f"{dest}: exists; pass overwrite=True to replace it", option="overwrite")
+        check_output(dest, overwrite=overwrite, folder_output=True)
         self.tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
         try:
             self.tmp.mkdir()
