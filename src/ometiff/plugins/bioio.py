@@ -72,8 +72,7 @@ class Reader(reader.Reader):
             return False
         return True
 
-    def __init__(self, image: Any, fs_kwargs: dict[str, Any] | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, image: Any, fs_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         self._fs, self._path = io.pathlike_to_fs(
             image, enforce_exists=True, fs_kwargs=fs_kwargs or {}
         )
@@ -135,8 +134,14 @@ class Reader(reader.Reader):
             self._file.to_dask(index, level),
             dims=tuple(s.dims),
             coords=coords,
-            attrs={"ometiff": {"path": str(self._file.path), "reader": self._file.reader,
-                               "series": index, "level": level}},
+            attrs={
+                "ometiff": {
+                    "path": str(self._file.path),
+                    "reader": self._file.reader,
+                    "series": index,
+                    "level": level,
+                }
+            },
         )
 
     def _read_immediate(self) -> xr.DataArray:

@@ -103,8 +103,9 @@ def _try_open(path: str | os.PathLike[str]) -> File | None:
         return None
 
 
-def read_layers(path: str | os.PathLike[str], series: Sequence[int] | int | None = None,
-                **options: Any) -> list[LayerData]:
+def read_layers(
+    path: str | os.PathLike[str], series: Sequence[int] | int | None = None, **options: Any
+) -> list[LayerData]:
     """The napari layer data of ``path``: one layer set per series (all by default).
 
     For a choice of series from Python::
@@ -132,7 +133,10 @@ def layer_data(file: File, series: Sequence[int] | int | None = None) -> list[La
         for s in chosen:
             file.chunks(s, 0)  # NoSuchPlaneError naming the file for a bad index
     prefix = len(file.series) > 1
-    return [_series_layer(file, s, prefix) for s in chosen]
+    # T and Z of size 1 in every chosen series are dropped (2-D images stay 2-D); the
+    # layers of one file keep the same axes, so napari lines up their units and labels
+    stacked = "".join(a for a in "TZ" if any(file.series[s].sizes[a] > 1 for s in chosen))
+    return [_series_layer(file, s, prefix, stacked) for s in chosen]
 
 
 def _series_label(file: File, s: Series) -> str:
@@ -141,13 +145,13 @@ def _series_label(file: File, s: Series) -> str:
     return f"series {s.index}" if len(file.series) > 1 else file.path.name
 
 
-def _series_layer(file: File, index: int, prefix: bool) -> LayerData:
+def _series_layer(file: File, index: int, prefix: bool, stacked: str) -> LayerData:
     s = file.series[index]
-    # drop T and Z of size 1 (2-D images stay 2-D in napari); C is split by channel_axis
+    # C stays when there are channels (napari splits it by channel_axis)
     keep = [
         axis
         for axis in s.dims
-        if axis in "YXS" or (axis == "C" and s.sizes["C"] > 1) or s.sizes[axis] > 1
+        if axis in "YXS" or axis in stacked or (axis == "C" and s.sizes["C"] > 1)
     ]
     pick = tuple(slice(None) if axis in keep else 0 for axis in s.dims)
     levels = [file.to_dask(index, level)[pick] for level in range(len(s.levels))]
@@ -161,9 +165,15 @@ def _series_layer(file: File, index: int, prefix: bool) -> LayerData:
     label = _series_label(file, s)
     n_channels = s.sizes["C"]
     names, colormaps, limits, metadata = [], [], [], []
-    shared = {"path": str(file.path), "reader": file.reader, "series": index,
-              "series_name": s.name, "dims": layer_dims,
-              "physical_size": dict(s.physical_size), "time_increment": s.time_increment}
+    shared = {
+        "path": str(file.path),
+        "reader": file.reader,
+        "series": index,
+        "series_name": s.name,
+        "dims": layer_dims,
+        "physical_size": dict(s.physical_size),
+        "time_increment": s.time_increment,
+    }
     for c, ch in enumerate(s.channels):
         channel = ch.name or (f"C{c}" if n_channels > 1 else None)
         if prefix or channel is None:
@@ -172,11 +182,18 @@ def _series_layer(file: File, index: int, prefix: bool) -> LayerData:
             names.append(channel)
         colormaps.append(None if ch.color is None else "#{:02x}{:02x}{:02x}".format(*ch.color))
         limits.append(_contrast_limits(levels[-1], kept, c, s.dtype, rgb))
-        metadata.append({
-            "ome_types": _LazyOme(file),
-            "ometiff": {**shared, "channel": c, "channel_name": ch.name,
-                        "excitation": ch.excitation, "emission": ch.emission},
-        })
+        metadata.append(
+            {
+                "ome_types": _LazyOme(file),
+                "ometiff": {
+                    **shared,
+                    "channel": c,
+                    "channel_name": ch.name,
+                    "excitation": ch.excitation,
+                    "emission": ch.emission,
+                },
+            }
+        )
     meta: dict[str, Any] = {
         "rgb": rgb,
         "multiscale": len(levels) > 1,
@@ -221,21 +238,22 @@ def _contrast_limits(
     level: Any, dims: str, channel: int, dtype: np.dtype, rgb: bool
 ) -> tuple[float, float]:
     """Min and max of one channel of the smallest level (sampled planes when large)."""
-    import dask
+    from dask.base import compute
 
-    data = level[tuple(channel if a == "C" else slice(None) for a in dims)] \
-        if "C" in dims else level
+    data = (
+        level[tuple(channel if a == "C" else slice(None) for a in dims)] if "C" in dims else level
+    )
     stacked = [i for i, a in enumerate(dims.replace("C", "")) if a in "TZ"]
     if data.size > CONTRAST_SAMPLE and stacked:
         planes = math.prod(data.shape[i] for i in stacked)
         per_plane = data.size // planes
         keep = max(1, CONTRAST_SAMPLE // per_plane)
-        flat = data.reshape((planes, *data.shape[len(stacked):]))
+        flat = data.reshape((planes, *data.shape[len(stacked) :]))
         data = flat[np.unique(np.linspace(0, planes - 1, min(keep, planes)).astype(int))]
     if dtype.kind == "f":
-        lo, hi = dask.compute(np.nanmin(data), np.nanmax(data))
+        lo, hi = compute(np.nanmin(data), np.nanmax(data))  # type: ignore[no-untyped-call]
     else:
-        lo, hi = dask.compute(data.min(), data.max())
+        lo, hi = compute(data.min(), data.max())  # type: ignore[no-untyped-call]
     lo, hi = float(lo), float(hi)
     if not (math.isfinite(lo) and math.isfinite(hi)):
         lo, hi = 0.0, 1.0
@@ -279,7 +297,9 @@ class _Layer:
     """What the writer needs of one napari layer."""
 
     def __init__(self, data: Any, meta: dict[str, Any], where: str) -> None:
-        arr = data[0] if isinstance(data, list | tuple) else data  # full resolution
+        # full resolution of a multiscale layer (a list, or napari's MultiScaleData)
+        multiscale = meta.get("multiscale") or isinstance(data, list | tuple)
+        arr = data[0] if multiscale else data
         if not hasattr(arr, "shape") or not hasattr(arr, "dtype"):
             raise WriteError(f"{where}: layer data of type {type(arr).__name__} is not an array")
         self.data = arr
@@ -309,12 +329,19 @@ class _Layer:
         self.emission = self.ours.get("emission")
 
     def key(self) -> tuple[Any, ...]:
-        return (tuple(self.data.shape), self.dims, self.rgb, sorted(self.physical.items()),
-                self.time_increment)
+        return (
+            tuple(self.data.shape),
+            self.dims,
+            self.rgb,
+            tuple(sorted(self.physical.items())),
+            self.time_increment,
+        )
 
 
-def write_layers(path: str | os.PathLike[str], layers: Sequence[tuple[Any, dict[str, Any]]],
-                 ) -> list[str]:
+def write_layers(
+    path: str | os.PathLike[str],
+    layers: Sequence[tuple[Any, dict[str, Any]]],
+) -> list[str]:
     """Write napari layers (data, meta) as one pyramidal OME-TIFF; returns ``[path]``."""
     from ometiff.writer.api import write  # the writer's imports only when saving
 
@@ -322,8 +349,12 @@ def write_layers(path: str | os.PathLike[str], layers: Sequence[tuple[Any, dict[
     if not layers:
         raise WriteError(f"{dest}: no layers to write")
     parsed = [_Layer(d, m, f"{dest}: layer {i}") for i, (d, m) in enumerate(layers)]
-    as_channels = len(parsed) > 1 and not parsed[0].rgb and \
-        "C" not in parsed[0].dims and len({layer.key() for layer in parsed}) == 1
+    as_channels = (
+        len(parsed) > 1
+        and not parsed[0].rgb
+        and "C" not in parsed[0].dims
+        and len({layer.key() for layer in parsed}) == 1
+    )
     if as_channels:
         groups = [parsed]
     else:
@@ -336,7 +367,9 @@ def write_layers(path: str | os.PathLike[str], layers: Sequence[tuple[Any, dict[
             import dask.array as da
 
             dtype = np.result_type(*(layer.data.dtype for layer in group))
-            stack = da.stack([da.asarray(layer.data).astype(dtype) for layer in group])
+            stack = da.stack(  # type: ignore[no-untyped-call]
+                [da.asarray(layer.data).astype(dtype) for layer in group]  # type: ignore[no-untyped-call]
+            )
             at = _c_position(first.dims)
             arrays.append(da.moveaxis(stack, 0, at))
             axes.append(first.dims[:at] + "C" + first.dims[at:])
@@ -347,8 +380,11 @@ def write_layers(path: str | os.PathLike[str], layers: Sequence[tuple[Any, dict[
         names.append(first.series_name or (first.name if len(group) == 1 else None))
         physical.append(first.physical or None)
         times.append(first.time_increment)
-        n_c = len(group) if len(group) > 1 else (
-            first.data.shape[first.dims.index("C")] if "C" in first.dims else 1)
+        n_c = (
+            len(group)
+            if len(group) > 1
+            else (first.data.shape[first.dims.index("C")] if "C" in first.dims else 1)
+        )
         if len(group) > 1 or n_c == 1:
             channel_names.append([layer.channel_name for layer in group])
             colours.append([layer.colour for layer in group])
@@ -359,17 +395,22 @@ def write_layers(path: str | os.PathLike[str], layers: Sequence[tuple[Any, dict[
             colours.append([None] * n_c)
             excitation.append([None] * n_c)
             emission.append([None] * n_c)
+    per_series: dict[str, list[Any]] = {
+        "axes": axes,
+        "names": names,
+        "physical_size": physical,
+        "time_increment": times,
+        "channel_names": channel_names,
+        "channel_colors": colours,
+        "excitation_wavelength": excitation,
+        "emission_wavelength": emission,
+    }
+    # ometiff.write takes one value per series as a list only for several series
+    keywords = per_series if len(arrays) > 1 else {k: v[0] for k, v in per_series.items()}
     written = write(
         dest,
-        arrays,
-        axes=axes,
-        names=names,
-        physical_size=physical,
-        time_increment=times,
-        channel_names=channel_names,
-        channel_colors=colours,
-        excitation_wavelength=excitation,
-        emission_wavelength=emission,
+        arrays if len(arrays) > 1 else arrays[0],
+        **keywords,
         pyramid_levels="auto",
         compression="zlib",
         overwrite=True,  # napari's save dialog has asked already
@@ -382,8 +423,9 @@ def _c_position(dims: str) -> int:
     return sum(1 for a in dims if a == "T")
 
 
-def _layer_dims(ndim: int, rgb: bool, meta: dict[str, Any], ours: dict[str, Any],
-                where: str) -> str:
+def _layer_dims(
+    ndim: int, rgb: bool, meta: dict[str, Any], ours: dict[str, Any], where: str
+) -> str:
     """Axis letters of a layer: ours (a layer read by ometiff), its axis labels, or a guess."""
     dims = ours.get("dims")
     if isinstance(dims, str) and len(dims) == ndim:
@@ -391,13 +433,18 @@ def _layer_dims(ndim: int, rgb: bool, meta: dict[str, Any], ours: dict[str, Any]
     labels = [str(a).upper() for a in meta.get("axis_labels") or ()]
     tail = "S" if rgb else ""
     spatial = ndim - len(tail)
-    if len(labels) == spatial and all(a in "TCZYX" for a in labels) \
-            and len(set(labels)) == spatial and labels[-2:] == ["Y", "X"]:
+    if (
+        len(labels) == spatial
+        and all(a in "TCZYX" for a in labels)
+        and len(set(labels)) == spatial
+        and labels[-2:] == ["Y", "X"]
+    ):
         return "".join(labels) + tail
     guesses = {2: "YX", 3: "ZYX", 4: "TZYX", 5: "TCZYX"}
     if spatial not in guesses:
-        raise WriteError(f"{where}: a {ndim}-D layer cannot be written as OME-TIFF "
-                         "(2 to 5 dimensions, plus RGB)")
+        raise WriteError(
+            f"{where}: a {ndim}-D layer cannot be written as OME-TIFF (2 to 5 dimensions, plus RGB)"
+        )
     return guesses[spatial] + tail
 
 
