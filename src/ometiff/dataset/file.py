@@ -209,13 +209,22 @@ class File:
         if len(key) != len(shape):
             raise InvalidArgumentError(f"{self.path}: block {key} does not have {len(shape)} axes")
         ranges = [range(*k.indices(n)) for k, n in zip(key, shape, strict=True)]
-        out = np.empty(tuple(len(r) for r in ranges), dtype=s.dtype)
-        if out.size == 0:
-            return out
+        shape_out = tuple(len(r) for r in ranges)
+        if 0 in shape_out:
+            return np.empty(shape_out, dtype=s.dtype)
         ry, rx = ranges[3], ranges[4]
         if ry.step != 1 or rx.step != 1:
             raise InvalidArgumentError(f"{self.path}: stepped block {key} cannot be read")
         rdr = self.raw_reader
+        rs = ranges[5] if len(ranges) == 6 else None
+        if shape_out[:3] == (1, 1, 1):  # one plane (every chunk): no copy
+            with self._lock:
+                plane = rdr.read_region(series, ranges[0][0], ranges[1][0], ranges[2][0],
+                                        ry.start, ry.stop, rx.start, rx.stop, level=level)
+            if rs is not None and len(rs) != plane.shape[2]:
+                plane = plane[..., rs.start : rs.stop : rs.step]
+            return plane.reshape(shape_out)
+        out = np.empty(shape_out, dtype=s.dtype)
         with self._lock:
             for i, t in enumerate(ranges[0]):
                 for j, c in enumerate(ranges[1]):
@@ -224,9 +233,7 @@ class File:
                             series, t, c, z, ry.start, ry.stop, rx.start, rx.stop, level=level
                         )
                         out[i, j, k] = (
-                            plane[..., ranges[5].start : ranges[5].stop]
-                            if len(ranges) == 6
-                            else plane
+                            plane if rs is None else plane[..., rs.start : rs.stop : rs.step]
                         )
         return out
 

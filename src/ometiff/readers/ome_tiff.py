@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 #: plane can have thousands of members, more than the open-file limit).
 MAX_OPEN_MEMBERS = 64
 
+#: IFDs (with their SubIFD levels) kept parsed per thread by ``_level_page``.
+MAX_CACHED_PAGES = 64
+
 
 def _head(path: Path, n: int) -> bytes:
     try:
@@ -111,7 +114,7 @@ class OmeTiffReader(Reader):
         self._local = threading.local()
         self._open: list[tifffile.TiffFile] = []
         self._lock = threading.Lock()
-        self._segment_files: dict[Path, SegmentFile] = {}
+        self._segment_files: dict[str, SegmentFile] = {}
         self._shapes: dict[int, list[tuple[int, int, int, int, int]]] = {}
         refused = self._set.refused
         if refused:
@@ -146,8 +149,9 @@ class OmeTiffReader(Reader):
                     if not chans:
                         chans = (ChannelView(None, None, samples, None, None, None, None),)
                     image = replace(image, channels=chans)
+                    pm = self._plane_map(image, check=False)  # planes per (Z, T) changed
                 self._views.append(image)
-                self._maps.append(self._plane_map(image, check=not self._partial))
+                self._maps.append(self._checked(image, pm) if not self._partial else pm)
                 self._layout.append(self._probe(i, image, samples))
         except BaseException:
             self.close()
@@ -160,6 +164,11 @@ class OmeTiffReader(Reader):
         from ometiff.ome.planemap import plane_map
 
         pm = plane_map(image, ifd_count=self._set.ifd_count)
+        return self._checked(image, pm, check=check)
+
+    def _checked(self, image: ImageView, pm: PlaneMap, *, check: bool = True) -> PlaneMap:
+        """``pm``, after refusing a map without plane 0 (and, with ``check``, with
+        unmapped planes, T4)."""
         if pm.counted and check:
             self.notes.skip("TiffData", "absent; IFDs assigned in DimensionOrder (N4)")
         if 0 not in pm.planes or (check and pm.unmapped):
@@ -192,6 +201,7 @@ class OmeTiffReader(Reader):
             files.move_to_end(member.path)
             return tf
         if len(files) >= MAX_OPEN_MEMBERS:
+            getattr(self._local, "pages", {}).clear()  # they may belong to the closed file
             _, oldest = files.popitem(last=False)
             with self._lock:
                 self._open.remove(oldest)
@@ -374,7 +384,11 @@ class OmeTiffReader(Reader):
     def _level_page(
         self, series: int, t: int, c: int, z: int, level: int
     ) -> tuple[tifffile.TiffPage, str]:
-        """The IFD (or SubIFD) holding a plane at a level, and its name for messages."""
+        """The IFD (or SubIFD) holding a plane at a level, and its name for messages.
+
+        The last :data:`MAX_CACHED_PAGES` are kept per thread (tifffile parses an IFD
+        again on every lookup; chunked reads look the same IFD up once per tile).
+        """
         shapes = self.level_shapes(series)  # before _page: it may open another member
         image = self._views[series]
         ref = self._maps[series].planes.get(image.index_of(z, c, t))
@@ -383,6 +397,25 @@ class OmeTiffReader(Reader):
                 f"{self.path}: series {series} plane t={t} c={c} z={z} is not mapped to "
                 "any IFD (T4)"
             )
+        pages: OrderedDict[tuple[Any, ...], tuple[tifffile.TiffPage, str]] | None = getattr(
+            self._local, "pages", None
+        )
+        if pages is None:
+            pages = self._local.pages = OrderedDict()
+        key = (ref.uuid, ref.filename, ref.ifd, level)
+        hit = pages.get(key)
+        if hit is not None:
+            pages.move_to_end(key)
+            return hit
+        found = self._find_level_page(ref, shapes, level)
+        pages[key] = found
+        if len(pages) > MAX_CACHED_PAGES:
+            pages.popitem(last=False)
+        return found
+
+    def _find_level_page(
+        self, ref: PlaneRef, shapes: list[tuple[int, int, int, int, int]], level: int
+    ) -> tuple[tifffile.TiffPage, str]:
         page = self._page(ref)
         where = f"{self._shown(Path(page.parent.filehandle.path))}: IFD {ref.ifd}"
         if level:
@@ -428,7 +461,7 @@ class OmeTiffReader(Reader):
         if (int(page.imagelength), int(page.imagewidth)) != yx or not can_read_tiles(page):
             plane = page_plane(page, samples, dtype, yx, where=where)
             return plane[y0:y1, x0:x1].copy()
-        read = self._segments(Path(page.parent.filehandle.path))
+        read = self._segments(page.parent.filehandle.path)
         arr = read_page_region(page, y0, y1, x0, x1, read=read, where=where)
         if samples == 1:
             arr = arr[..., 0]
@@ -440,13 +473,13 @@ class OmeTiffReader(Reader):
         page, _ = self._level_page(series, 0, 0, 0, level)
         return tile_shape(page)
 
-    def _segments(self, path: Path) -> SegmentFile:
+    def _segments(self, path: str) -> SegmentFile:
         """The shared random-access reader of a member file (for tile reads)."""
-        with self._lock:
-            seg = self._segment_files.get(path)
-            if seg is None:
-                seg = self._segment_files[path] = SegmentFile(path)
-            return seg
+        seg = self._segment_files.get(path)
+        if seg is None:
+            with self._lock:
+                seg = self._segment_files.setdefault(path, SegmentFile(Path(path)))
+        return seg
 
     def ome_view(self) -> OmeView:
         """The parsed OME-XML of the set, with the TIFF's sizes and samples (D5, N5).

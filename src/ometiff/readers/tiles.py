@@ -147,22 +147,30 @@ def read_page_region(
     except DECODE_ERRORS as exc:
         raise InvalidTiffError(f"{where}: cannot read pixel data ({exc})") from exc
     tables = page.jpegtables
-    out = np.zeros((y1 - y0, x1 - x0, samples), dtype=page.dtype)
     rows = range(y0 // th, (y1 - 1) // th + 1)
     cols = range(x0 // tw, (x1 - 1) // tw + 1)
     planes = range(samples) if separate else range(1)
     jobs = [s * per_sample + r * across + c for s in planes for r in rows for c in cols]
 
-    def one(index: int) -> None:
+    def tile_at(index: int) -> tuple[np.ndarray | None, int, int, int]:
         count = int(counts[index])
         data = read(int(offsets[index]), count) if count else None
         try:
             tile, (s, _, ty, tx, _), _ = decode(data, index, jpegtables=tables)
         except DECODE_ERRORS as exc:
             raise InvalidTiffError(f"{where}: tile {index} cannot be decoded ({exc})") from exc
+        return (None if tile is None else tile[0]), s, ty, tx  # (length, width, samples)
+
+    if len(jobs) == 1:  # one tile (a chunk of the read API): its pixels, not a copy
+        tile, _, ty, tx = tile_at(jobs[0])
+        if tile is not None and tile.shape[0] >= y1 - ty and tile.shape[1] >= x1 - tx:
+            return tile[y0 - ty : y1 - ty, x0 - tx : x1 - tx]
+    out = np.zeros((y1 - y0, x1 - x0, samples), dtype=page.dtype)
+
+    def one(index: int) -> None:
+        tile, s, ty, tx = tile_at(index)
         if tile is None:
             return
-        tile = tile[0]  # (length, width, contiguous samples)
         ya, yb = max(y0, ty), min(y1, ty + tile.shape[0])
         xa, xb = max(x0, tx), min(x1, tx + tile.shape[1])
         if ya < yb and xa < xb:
@@ -171,7 +179,7 @@ def read_page_region(
             ]
 
     if len(jobs) == 1:
-        one(jobs[0])
+        one(jobs[0])  # a tile too short for the window (damaged) or missing: zeros
     else:
         for _ in decode_pool().map(one, jobs):
             pass
