@@ -217,6 +217,26 @@ def test_reader_contrast_samples_planes_of_large_levels(
     assert meta["contrast_limits"] == (0.0, 900.0)  # planes 0, 4 and 8: first and last kept
 
 
+def test_reader_contrast_of_a_huge_plane_reads_a_centred_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "big.ome.tif"
+    data = np.full((256, 256), 10, dtype=np.uint16)
+    data[0, 0] = 9000  # outside the window
+    data[100:156, 100:156] = 20
+    data[128, 128] = 500
+    ometiff.write(path, data, tile=(64, 64))
+    monkeypatch.setattr(plugin, "CONTRAST_SAMPLE", 64 * 64)
+    with ometiff.open(path) as f:
+        calls: list[Any] = []
+        read = f.read_block
+        monkeypatch.setattr(f, "read_block", lambda *a: calls.append(a) or read(*a))
+        ((_, meta, _),) = plugin.layer_data(f)
+    assert meta["contrast_limits"] == (10.0, 500.0)
+    # rows 96-160 and columns 96-160: 4 of the 16 tiles (2 x 2), decoded
+    assert len(calls) == 4
+
+
 def test_reader_constant_image_gets_a_range(tmp_path: Path) -> None:
     path = tmp_path / "flat.ome.tif"
     ometiff.write(path, np.full((16, 16), 7, dtype=np.uint8))

@@ -181,7 +181,7 @@ def _series_layer(file: File, index: int, prefix: bool, stacked: str) -> LayerDa
         else:
             names.append(channel)
         colormaps.append(None if ch.color is None else "#{:02x}{:02x}{:02x}".format(*ch.color))
-        limits.append(_contrast_limits(levels[-1], kept, c, s.dtype, rgb))
+        limits.append(_contrast_limits(levels[-1], kept, c, s.dtype))
         metadata.append(
             {
                 "ome_types": _LazyOme(file),
@@ -234,26 +234,37 @@ def _axis_unit(s: Series, axis: str) -> str:
     return "micrometer" if s.physical_size.get(axis) else "pixel"
 
 
-def _contrast_limits(
-    level: Any, dims: str, channel: int, dtype: np.dtype, rgb: bool
-) -> tuple[float, float]:
-    """Min and max of one channel of the smallest level (sampled planes when large)."""
+def _contrast_limits(level: Any, dims: str, channel: int, dtype: np.dtype) -> tuple[float, float]:
+    """Min and max of one channel of the smallest level, sampled when that is large.
+
+    At most :data:`CONTRAST_SAMPLE` elements are read: a centred window of a plane
+    larger than that (tiled files decode only the tiles it touches), then evenly
+    spaced planes of T and Z, first and last included.
+    """
     from dask.base import compute
 
-    data = (
-        level[tuple(channel if a == "C" else slice(None) for a in dims)] if "C" in dims else level
-    )
-    stacked = [i for i, a in enumerate(dims.replace("C", "")) if a in "TZ"]
-    if data.size > CONTRAST_SAMPLE and stacked:
-        planes = math.prod(data.shape[i] for i in stacked)
-        per_plane = data.size // planes
-        keep = max(1, CONTRAST_SAMPLE // per_plane)
-        flat = data.reshape((planes, *data.shape[len(stacked) :]))
-        data = flat[np.unique(np.linspace(0, planes - 1, min(keep, planes)).astype(int))]
+    if "C" in dims:
+        level = level[tuple(channel if a == "C" else slice(None) for a in dims)]
+    axes = dims.replace("C", "")
+    y, x = axes.index("Y"), axes.index("X")
+    samples = level.shape[-1] if axes.endswith("S") else 1
+    height, width = level.shape[y], level.shape[x]
+    if height * width * samples > CONTRAST_SAMPLE:
+        side = max(1, math.isqrt(CONTRAST_SAMPLE // samples))
+        top, left = max(0, (height - side) // 2), max(0, (width - side) // 2)
+        window = [slice(None)] * level.ndim
+        window[y], window[x] = slice(top, top + side), slice(left, left + side)
+        level = level[tuple(window)]
+    stacked = [i for i, a in enumerate(axes) if a in "TZ"]
+    if level.size > CONTRAST_SAMPLE and stacked:
+        planes = math.prod(level.shape[i] for i in stacked)
+        keep = max(1, CONTRAST_SAMPLE // (level.size // planes))
+        flat = level.reshape((planes, *level.shape[len(stacked) :]))
+        level = flat[np.unique(np.linspace(0, planes - 1, min(keep, planes)).astype(int))]
     if dtype.kind == "f":
-        lo, hi = compute(np.nanmin(data), np.nanmax(data))  # type: ignore[no-untyped-call]
+        lo, hi = compute(np.nanmin(level), np.nanmax(level))  # type: ignore[no-untyped-call]
     else:
-        lo, hi = compute(data.min(), data.max())  # type: ignore[no-untyped-call]
+        lo, hi = compute(level.min(), level.max())  # type: ignore[no-untyped-call]
     lo, hi = float(lo), float(hi)
     if not (math.isfinite(lo) and math.isfinite(hi)):
         lo, hi = 0.0, 1.0
