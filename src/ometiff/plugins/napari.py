@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ometiff.dataset import open as open_file
-from ometiff.errors import OmeTiffError, UnsupportedFormatError, WriteError
+from ometiff.errors import NoSuchPlaneError, OmeTiffError, UnsupportedFormatError, WriteError
 from ometiff.ome.units import to_micrometres, to_seconds
 
 if TYPE_CHECKING:
@@ -130,8 +130,10 @@ def layer_data(file: File, series: Sequence[int] | int | None = None) -> list[La
         chosen = list(range(len(file.series)))
     else:
         chosen = [series] if isinstance(series, int) else list(series)
+        count = len(file.series)
         for s in chosen:
-            file.chunks(s, 0)  # NoSuchPlaneError naming the file for a bad index
+            if not 0 <= s < count:
+                raise NoSuchPlaneError(f"{file.path}: series {s} does not exist ({count} series)")
     prefix = len(file.series) > 1
     # T and Z of size 1 in every chosen series are dropped (2-D images stay 2-D); the
     # layers of one file keep the same axes, so napari lines up their units and labels
