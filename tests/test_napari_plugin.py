@@ -11,6 +11,7 @@ when there is none) and runs when napari is installed.
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import os
 import shutil
@@ -92,8 +93,19 @@ def test_manifest_is_valid_and_its_commands_exist() -> None:
     assert manifest.name == "ometiff"
     for command in manifest.contributions.commands or ():
         module, _, name = command.python_name.partition(":")
-        assert module == "ometiff.plugins.napari"
-        assert callable(getattr(plugin, name)), command.id
+        assert module.startswith("ometiff.plugins.napari")
+        if module != "ometiff.plugins.napari":  # the widget module imports napari
+            pytest.importorskip("napari")
+        assert callable(getattr(importlib.import_module(module), name)), command.id
+    (widget,) = manifest.contributions.widgets or ()
+    assert widget.command == "ometiff.open_series" and widget.autogenerate
+
+
+def test_parse_series() -> None:
+    assert plugin.parse_series("") is None
+    assert plugin.parse_series("0, 2-4,7") == [0, 2, 3, 4, 7]
+    with pytest.raises(ometiff.InvalidArgumentError, match=r"x\.lif: series 'a-b'"):
+        plugin.parse_series("a-b", "x.lif")
 
 
 def test_reader_patterns_are_the_registry_suffixes() -> None:
@@ -510,5 +522,14 @@ def test_napari_viewer_opens_and_saves(
         assert px.size_c == 2 and [ch.name for ch in px.channels] == ["DAPI", "GFP"]
         assert (px.physical_size_x, px.physical_size_z) == (0.5, 2.0)
         np.testing.assert_array_equal(tifffile.imread(out), data)
+        # the "Open series" widget, as napari builds it from the manifest
+        two = tmp_path / "two.ome.tif"
+        ometiff.write(two, [data[0, 0, 0], data[1, 1, 1]], names=["first", "second"])
+        _, widget = viewer.window.add_plugin_dock_widget("ometiff", "Open series")
+        widget.path.value = two
+        widget.series.value = "1"
+        widget()
+        assert viewer.layers[-1].name == "second"
+        np.testing.assert_array_equal(np.asarray(viewer.layers[-1].data), data[1, 1, 1])
     finally:
         viewer.close()

@@ -14,6 +14,9 @@ Reader
     smallest level, ``scale`` and ``units`` from the physical sizes, and the OME
     metadata in the layer metadata (``"ome_types"``: the ``ome_types.OME``, the key
     ome-types' own napari widget reads; ``"ometiff"``: path, series, dims, channel).
+Widget
+    "Open series" (:mod:`ometiff.plugins.napari_widget`) opens the series given by
+    index (``0,2-4``) instead of all of them.
 Writer
     :func:`write_image` saves one image layer, :func:`write_images` several (layers
     of one shape become the channels of one image, others one image each) as a
@@ -32,7 +35,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ometiff.dataset import open as open_file
-from ometiff.errors import NoSuchPlaneError, OmeTiffError, UnsupportedFormatError, WriteError
+from ometiff.errors import (
+    InvalidArgumentError,
+    NoSuchPlaneError,
+    OmeTiffError,
+    UnsupportedFormatError,
+    WriteError,
+)
 from ometiff.ome.units import to_micrometres, to_seconds
 
 if TYPE_CHECKING:
@@ -121,6 +130,21 @@ def read_layers(
         As :func:`ometiff.open` does (unlike the npe2 hook, which returns None).
     """
     return layer_data(open_file(path, **options), series)
+
+
+def parse_series(text: str, path: str | os.PathLike[str] = "") -> list[int] | None:
+    """``"0, 2-4"`` -> ``[0, 2, 3, 4]`` (the "Open series" widget); empty: every series."""
+    chosen: list[int] = []
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        first, dash, last = part.partition("-")
+        if not first.isdigit() or (dash and not last.isdigit()):
+            raise InvalidArgumentError(
+                f"{os.fspath(path)}: series {text!r}: give indices and ranges, e.g. 0,2-4"
+            )
+        chosen.extend(range(int(first), int(last if dash else first) + 1))
+    return chosen or None
 
 
 def layer_data(file: File, series: Sequence[int] | int | None = None) -> list[LayerData]:
