@@ -397,6 +397,35 @@ def test_writer_same_shape_layers_become_channels(tmp_path: Path) -> None:
     np.testing.assert_array_equal(ometiff.imread(out)[0, :, :, :, :], np.stack([a, b]))
 
 
+def test_writer_keeps_series_and_channels_of_a_multi_series_file(tmp_path: Path) -> None:
+    path = tmp_path / "two.ome.tif"
+    a = RNG.integers(0, 9, (2, 30, 40), dtype=np.uint8)
+    b = RNG.integers(0, 9, (2, 30, 40), dtype=np.uint8)  # same shape, other series
+    ometiff.write(
+        path,
+        [a, b],
+        axes="CYX",
+        names=["left", "right"],
+        channel_names=[["a1", "a2"], ["b1", "b2"]],
+    )
+    layers = []  # as napari hands them over after splitting channel_axis
+    for data, meta, kind in plugin.read_layers(path):
+        for c in range(2):
+            one = {k: v[c] if isinstance(v, list) else v for k, v in meta.items()}
+            del one["channel_axis"]
+            layers.append((data[c], one, kind))
+    layers[3][1]["name"] = "renamed"
+    out = tmp_path / "saved.ome.tif"
+    plugin.write_images(str(out), layers)
+    ome = _ome(out)
+    assert [im.name for im in ome.images] == ["left", "right"]
+    assert [[ch.name for ch in im.pixels.channels] for im in ome.images] == [
+        ["a1", "a2"],
+        ["b1", "renamed"],
+    ]
+    np.testing.assert_array_equal(ometiff.imread(out, series=1)[0, :, 0], b)
+
+
 def test_writer_rgb_layer(tmp_path: Path) -> None:
     rgb = RNG.integers(0, 255, (30, 40, 3), dtype=np.uint8)
     out = tmp_path / "rgb.ome.tif"

@@ -19,7 +19,7 @@ Widget
     index (``0,2-4``) instead of all of them.
 Writer
     :func:`write_image` saves one image layer, :func:`write_images` several (layers
-    of one shape become the channels of one image, others one image each) as a
+    of one shape and series become the channels of one image, others one image each) as a
     pyramidal, zlib-compressed OME-TIFF through :func:`ometiff.write`, with the
     layers' scale (physical sizes), names (channel names) and colormaps (colours).
 """
@@ -215,6 +215,7 @@ def _series_layer(file: File, index: int, prefix: bool, stacked: str) -> LayerDa
                     **shared,
                     "channel": c,
                     "channel_name": ch.name,
+                    "layer_name": names[-1],
                     "excitation": ch.excitation,
                     "emission": ch.emission,
                 },
@@ -323,9 +324,10 @@ def write_image(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
 def write_images(path: str, layer_data: list[tuple[Any, dict[str, Any], str]]) -> list[str]:
     """npe2 writer hook for several image layers: one pyramidal OME-TIFF at ``path``.
 
-    Layers of one shape, dims and scale become the channels of one image (the
-    usual case: the channels napari split by ``channel_axis``); otherwise each
-    layer is an image (series) of its own.
+    Consecutive layers of one shape, dims and scale (and, for layers ometiff read,
+    of one series) become the channels of one image: the channels napari split by
+    ``channel_axis`` are saved as they were read. Any other layer is an image
+    (series) of its own.
     """
     return write_layers(path, [(d, m) for d, m, _ in layer_data])
 
@@ -359,7 +361,11 @@ class _Layer:
                 self.time_increment = _seconds(float(value), unit)
         self.physical = physical
         self.name = str(meta.get("name") or "image")
-        self.channel_name = self.ours.get("channel_name") or self.name
+        # the file's channel name, unless the layer was renamed since it was read
+        renamed = self.name != self.ours.get("layer_name", self.name)
+        self.channel_name = (None if renamed else self.ours.get("channel_name")) or self.name
+        self.origin = (self.ours.get("path"), self.ours.get("series"))
+        self.single_channel = not self.rgb and "C" not in self.dims
         self.series_name = self.ours.get("series_name")
         self.colour = _colour(meta.get("colormap"))
         self.excitation = self.ours.get("excitation")
@@ -386,16 +392,21 @@ def write_layers(
     if not layers:
         raise WriteError(f"{dest}: no layers to write")
     parsed = [_Layer(d, m, f"{dest}: layer {i}") for i, (d, m) in enumerate(layers)]
-    as_channels = (
-        len(parsed) > 1
-        and not parsed[0].rgb
-        and "C" not in parsed[0].dims
-        and len({layer.key() for layer in parsed}) == 1
-    )
-    if as_channels:
-        groups = [parsed]
-    else:
-        groups = [[layer] for layer in parsed]
+    # consecutive layers that can be channels of one image are: same shape, dims and
+    # scale, one channel each, and from the same series when read by ometiff
+    groups: list[list[_Layer]] = []
+    for layer in parsed:
+        last = groups[-1][-1] if groups else None
+        if (
+            last is not None
+            and layer.single_channel
+            and last.single_channel
+            and layer.key() == last.key()
+            and layer.origin == last.origin
+        ):
+            groups[-1].append(layer)
+        else:
+            groups.append([layer])
     arrays, axes, names, physical, times = [], [], [], [], []
     channel_names, colours, excitation, emission = [], [], [], []
     for group in groups:
