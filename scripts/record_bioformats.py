@@ -12,6 +12,12 @@ Usage::
     python scripts/record_bioformats.py czi lif         # only these corpus folders
     python scripts/record_bioformats.py --files czi/czitools/10x10.czi
     python scripts/record_bioformats.py --missing       # only files without a record
+    python scripts/record_bioformats.py --pixels czi    # what Bio-Formats decodes
+
+``--pixels`` records, in ``tests/expected/bioformats/pixels/<kind>.json``, the SHA-1 of
+the top-left window (at most 512x512) of the first and last plane of every series and
+resolution as Bio-Formats decodes it (``scripts/BfPixels.java``, one JVM per batch of
+files), with the byte order and RGB layout needed to hash ometiff's planes alike.
 
 Existing entries of other files are kept, so a partial run updates in place.
 ``summarize_omexml(xml)`` and ``summarize_file(path)`` are importable.
@@ -292,6 +298,85 @@ def save_expected(kind: str, files: dict[str, Any], version: str | None) -> Path
     return path
 
 
+PIXELS_DIR = OUT_DIR / "pixels"
+PIXELS_JAVA = ROOT / "scripts" / "BfPixels.java"
+
+
+def run_pixels(paths: list[Path], *, timeout: float = TIMEOUT) -> dict[str, dict[str, Any]]:
+    """Bio-Formats' decoded-pixel hashes of ``paths`` (one JVM), keyed by corpus path."""
+    java = shutil.which("java")
+    if java is None or not JAR.is_file():
+        raise RuntimeError(f"java or {JAR} missing")
+    cmd = [
+        java,
+        "-Xmx2g",
+        "-Dbioformats_can_do_upgrade_check=false",
+        "-cp",
+        str(JAR),
+        str(PIXELS_JAVA),
+        *map(str, paths),
+    ]
+    try:
+        proc = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=timeout * len(paths),
+            check=False,
+            encoding="utf-8",
+            errors="replace",
+        )
+    except subprocess.TimeoutExpired as e:
+        raise RuntimeError(f"BfPixels timed out on {[p.name for p in paths]}") from e
+    out: dict[str, dict[str, Any]] = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("{"):
+            entry = json.loads(line)
+            rel = Path(entry.pop("file")).relative_to(CORPUS).as_posix()
+            out[rel] = entry
+    return out
+
+
+def record_pixels(paths: Iterable[Path], *, jobs: int = 1) -> dict[str, dict[str, Any]]:
+    """Decoded-pixel hashes of every path, a few files per JVM, ``jobs`` JVMs at once."""
+    items = list(paths)
+    batches = [items[k : k + 8] for k in range(0, len(items), 8)]
+    found: dict[str, dict[str, Any]] = {}
+
+    def one(batch: list[Path]) -> dict[str, dict[str, Any]]:
+        try:
+            got = run_pixels(batch)
+        except RuntimeError as e:
+            got = {p.relative_to(CORPUS).as_posix(): {"error": str(e)} for p in batch}
+        for rel, entry in got.items():
+            print(
+                f"{rel}: {entry.get('error') or str(len(entry['series'])) + ' series'}", flush=True
+            )
+        return got
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for got in pool.map(one, batches):
+            found.update(got)
+    return found
+
+
+def save_pixels(kind: str, files: dict[str, Any], version: str | None) -> Path:
+    """Merge ``files`` into ``tests/expected/bioformats/pixels/<kind>.json``."""
+    PIXELS_DIR.mkdir(parents=True, exist_ok=True)
+    path = PIXELS_DIR / f"{kind}.json"
+    data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"files": {}}
+    data["bioformats_version"] = version or data.get("bioformats_version")
+    data["files"].update(files)
+    data = {
+        "bioformats_version": data["bioformats_version"],
+        "files": dict(sorted(data["files"].items())),
+    }
+    tmp = path.with_suffix(".json.part")
+    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -299,6 +384,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--files", nargs="*", default=None, help="corpus-relative files")
     ap.add_argument("--missing", action="store_true", help="only files without a record")
     ap.add_argument("--jobs", type=int, default=1, help="parallel JVMs")
+    ap.add_argument(
+        "--pixels",
+        action="store_true",
+        help="record decoded-pixel hashes (tests/expected/bioformats/pixels/)",
+    )
     args = ap.parse_args(argv)
     if not CORPUS.is_dir():
         print(f"corpus not found at {CORPUS}", file=sys.stderr)
@@ -313,7 +403,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         by_kind = {k: corpus_inputs(k) for k in args.kinds}
     for kind, paths in by_kind.items():
-        if paths:
+        if paths and args.pixels:
+            out = save_pixels(kind, record_pixels(paths, jobs=args.jobs), version)
+            print(f"wrote {out}", flush=True)
+        elif paths:
             out = save_expected(kind, record(paths, jobs=args.jobs), version)
             print(f"wrote {out}", flush=True)
     return 0

@@ -9,11 +9,20 @@ Usage from a reader's test module (``tests/readers/`` is on ``sys.path``)::
 
 It opens the input through the registry, checks the Reader contract of
 ``ometiff/readers/base.py`` and returns a short summary for further asserts.
+Then it checks the read API on the same input (:func:`check_read_api`):
+``ometiff.open`` series and levels, dask == numpy == region reads, and, for corpus
+files, the same windows as Bio-Formats decodes them (hashes recorded once by
+``scripts/record_bioformats.py --pixels``), pickling and closing.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import pickle
 from dataclasses import dataclass
+from functools import cache
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -23,7 +32,8 @@ import ome_types
 import pytest
 from ome_types import model as m
 
-from ometiff.errors import NoSuchPlaneError
+import ometiff
+from ometiff.errors import InvalidArgumentError, NoSuchPlaneError
 from ometiff.readers import Reader, find_reader, get_spec, open_image
 from ometiff.readers.source import SeriesSource
 from ometiff.types import DIMENSION_ORDERS, DTYPE_TO_OME
@@ -156,4 +166,141 @@ def check_reader(
             ome=ome,
         )
     rdr.close()  # idempotent
+    check_read_api(path, reader=reader, options=options)
     return summary
+
+
+# -- the read API (ometiff.open) -------------------------------------------------------
+
+_ROOT = Path(__file__).resolve().parents[2]
+_PIXELS = _ROOT / "tests" / "expected" / "bioformats" / "pixels"
+_CORPUS = Path(os.environ.get("OMETIFF_TESTDATA", _ROOT.parent / "shared" / "testdata"))
+#: Window edge of the recorded Bio-Formats hashes (scripts/BfPixels.java).
+BF_WINDOW = 512
+
+
+@cache
+def _pixel_records(kind: str) -> dict[str, Any]:
+    path = _PIXELS / f"{kind}.json"
+    return json.loads(path.read_text(encoding="utf-8"))["files"] if path.is_file() else {}
+
+
+def bioformats_pixels(path: Path) -> dict[str, Any] | None:
+    """Bio-Formats' recorded window hashes of a corpus file, or None."""
+    try:
+        rel = path.resolve().relative_to(_CORPUS.resolve()).as_posix()
+    except ValueError:
+        return None
+    return _pixel_records(Path(rel).parts[0]).get(rel)
+
+
+def bf_hash(window: np.ndarray, *, little_endian: bool, interleaved: bool) -> str:
+    """SHA-1 of a ``(Y, X)`` or ``(Y, X, S)`` window laid out as Bio-Formats' openBytes."""
+    arr = window
+    if arr.ndim == 3 and not interleaved:
+        arr = np.moveaxis(arr, -1, 0)
+    order = "<" if little_endian else ">"
+    data = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder(order))
+    return hashlib.sha1(data.tobytes()).hexdigest()
+
+
+def _windows(y: int, x: int) -> list[tuple[int, int, int, int]]:
+    """The top-left window Bio-Formats was asked for, and one across the middle."""
+    out = [(0, min(y, BF_WINDOW), 0, min(x, BF_WINDOW))]
+    y0, x0 = y // 3, x // 3
+    out.append((y0, min(y, y0 + max(1, y // 2)), x0, min(x, x0 + max(1, x // 2))))
+    return out
+
+
+def check_read_api(
+    path: Path | str,
+    *,
+    reader: str | None = None,
+    options: dict[str, Any] | None = None,
+    whole_bytes: int = 64 << 20,
+) -> int:
+    """Check ``ometiff.open`` on one input; return how many windows matched Bio-Formats.
+
+    Per series: sizes, dims and levels agree with the reader's level API; at the first
+    and last level, the first and last plane read through region reads, dask and zarr
+    equal the reader's whole plane; levels up to ``whole_bytes`` are read whole
+    (``asarray`` == ``to_dask().compute()``). Recorded Bio-Formats hashes are compared
+    where Bio-Formats shows the same series and resolution sizes.
+    """
+    path = Path(path)
+    options = options or {}
+    bf = bioformats_pixels(path)
+    bf_series = bf.get("series") if bf else None
+    matched = 0
+    with (
+        ometiff.open(path, reader=reader, **options) as f,
+        open_image(path, reader=reader, **options) as rdr,
+    ):
+        assert f.reader == rdr.name
+        assert len(f.series) == rdr.series_count
+        same_count = bf_series is not None and len(bf_series) == len(f.series)
+        for i, s in enumerate(f.series):
+            shapes = rdr.level_shapes(i)
+            samples = s.sizes["S"]
+            tail = (samples,) if samples > 1 else ()
+            assert s.dims == "TCZYX" + ("S" if samples > 1 else "")
+            assert s.levels == tuple((*sh, *tail) for sh in shapes), f"{path.name} {i}"
+            assert [s.sizes[a] for a in "TCZYX"] == list(shapes[0])
+            assert len(s.channels) == s.sizes["C"]
+            for axis, value in s.physical_size.items():
+                assert value is None or value > 0, f"{axis}={value}"
+            bf_res = bf_series[i]["resolutions"] if same_count else []
+            for level in sorted({0, len(shapes) - 1}):
+                t_n, c_n, z_n, y, x = shapes[level]
+                dask_level = f.to_dask(i, level)
+                assert dask_level.shape == s.levels[level] and dask_level.dtype == s.dtype
+                for t, c, z in sorted({(0, 0, 0), (t_n - 1, c_n - 1, z_n - 1)}):
+                    plane = rdr.read_plane(i, t, c, z, level=level)
+                    for y0, y1, x0, x1 in _windows(y, x):
+                        want = plane[y0:y1, x0:x1]
+                        got = f.read(i, level, t=t, c=c, z=z, y=slice(y0, y1), x=slice(x0, x1))
+                        np.testing.assert_array_equal(got, want, err_msg=f"region {i}/{level}")
+                        lazy = dask_level[t, c, z, y0:y1, x0:x1].compute()
+                        np.testing.assert_array_equal(lazy, want, err_msg=f"dask {i}/{level}")
+                    if level < len(bf_res):
+                        res = bf_res[level]
+                        if (res["size_y"], res["size_x"]) == (y, x):
+                            h, w = res["window"]
+                            layout = {
+                                "little_endian": bf_series[i]["little_endian"],
+                                "interleaved": bf_series[i]["interleaved"],
+                            }
+                            for rec in res["planes"]:
+                                if (rec["t"], rec["c"], rec["z"]) == (t, c, z):
+                                    ours = bf_hash(plane[:h, :w], **layout)
+                                    assert ours == rec["sha1"], (
+                                        f"{path.name} series {i} level {level} plane "
+                                        f"t={t} c={c} z={z}: pixels differ from Bio-Formats'"
+                                    )
+                                    matched += 1
+                if np.dtype(s.dtype).itemsize * np.prod(s.levels[level]) <= whole_bytes:
+                    whole = f.asarray(i, level)
+                    np.testing.assert_array_equal(dask_level.compute(), whole)
+                    np.testing.assert_array_equal(
+                        whole[-1, -1, -1], rdr.read_plane(i, t_n - 1, c_n - 1, z_n - 1, level=level)
+                    )
+            with pytest.raises(NoSuchPlaneError):
+                f.to_dask(i, len(shapes))
+            with pytest.raises(InvalidArgumentError):
+                f.read(i, 0, y=slice(shapes[0][3], shapes[0][3] + 1))
+        with pytest.raises(NoSuchPlaneError):
+            f.asarray(len(f.series))
+        back = pickle.loads(pickle.dumps(f))
+        try:
+            assert [(b.sizes, b.dims, b.levels) for b in back.series] == [
+                (a.sizes, a.dims, a.levels) for a in f.series
+            ]
+            np.testing.assert_array_equal(
+                back.read(0, 0, y=slice(0, 1)), f.read(0, 0, y=slice(0, 1))
+            )
+        finally:
+            back.close()
+    assert f.closed
+    with pytest.raises(InvalidArgumentError, match="closed"):
+        f.read()
+    return matched
