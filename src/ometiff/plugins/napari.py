@@ -80,6 +80,7 @@ def napari_get_reader(path: str | Sequence[str]) -> Callable[[Any], list[LayerDa
     The input is opened here (and kept open for the lazy layers), so a file that
     is damaged or needs a missing extra is refused here: None, with a warning that
     says why; inputs that are simply not a supported format give None silently.
+    Several paths give the layers of each (they are not stacked into one layer).
     """
     paths = [path] if isinstance(path, str | os.PathLike) else list(path)
     if not paths:
