@@ -256,6 +256,38 @@ def test_reader_constant_image_gets_a_range(tmp_path: Path) -> None:
     assert meta["contrast_limits"] == (7.0, 8.0)
 
 
+def _other_inputs(tmp: Path) -> dict[str, Path]:
+    """One input of each non-OME-TIFF reader that needs no vendor library."""
+    plane = RNG.integers(0, 999, (3, 24, 32), dtype=np.uint16)
+    tifffile.imwrite(tmp / "plain.tif", plane[0])
+    tifffile.imwrite(tmp / "hyper.tif", plane, imagej=True, metadata={"axes": "ZYX"})
+    np.save(tmp / "array.npy", plane[0])
+    (tmp / "planes").mkdir()
+    for z in range(3):
+        tifffile.imwrite(tmp / "planes" / f"p{z}.tif", plane[z])
+    inputs = {
+        p.name: p for p in (tmp / "plain.tif", tmp / "hyper.tif", tmp / "array.npy", tmp / "planes")
+    }
+    zarr = CORPUS / "ome-zarr/ome-zarr-py-0.18.0/cluster_5d_v05.ome.zarr"
+    if zarr.is_dir():
+        inputs["ome-zarr"] = zarr
+    return inputs
+
+
+def test_reader_opens_every_kind_of_input(tmp_path: Path) -> None:
+    for name, path in _other_inputs(tmp_path).items():
+        reader = plugin.napari_get_reader(str(path))
+        assert reader is not None, name
+        layers = reader(str(path))
+        with ometiff.open(path) as f:
+            assert len(layers) == len(f.series), name
+            data = layers[0][0]
+            full = data[0] if isinstance(data, list) else data
+            np.testing.assert_array_equal(
+                np.asarray(full).reshape(-1), f.asarray(0).reshape(-1), err_msg=name
+            )
+
+
 def test_reader_returns_none_for_other_files(tmp_path: Path) -> None:
     text = tmp_path / "notes.tif"
     text.write_text("not an image")
