@@ -122,6 +122,10 @@ def test_bioio_picks_ometiff_for_ome_tiff_ahead_of_bioio_tifffile(
     plain = tmp_path / "plain.tif"
     tifffile.imwrite(plain, np.zeros((8, 8), np.uint8))
     assert bioio.BioImage.determine_plugin(plain).entrypoint.name == "bioio-tifffile"
+    # vendor files no installed bioio plugin claims come to ometiff
+    lif = CORPUS / VENDOR[0]
+    if lif.is_file():
+        assert bioio.BioImage.determine_plugin(lif).entrypoint.name == "ometiff"
 
 
 def test_installed_entry_point_is_chosen(pyramid: Any) -> None:
