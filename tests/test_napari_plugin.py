@@ -15,6 +15,7 @@ import importlib
 import importlib.metadata
 import os
 import shutil
+import signal
 import subprocess
 import tomllib
 from collections.abc import Iterator
@@ -523,26 +524,33 @@ def test_reader_vendor_corpus(rel: str) -> None:
 
 @pytest.fixture(scope="module")
 def display() -> Iterator[None]:
-    """An X display for OpenGL: the session's, or an Xvfb started here."""
+    """An X display for OpenGL: the session's, or an Xvfb started here.
+
+    Once Qt has connected, Xvfb must outlive the test process (Xlib ends a process
+    whose server goes away with status 1), so a watcher stops it when this process
+    has exited; it is stopped right away if nothing connected.
+    """
     if os.environ.get("DISPLAY"):
         yield
         return
     xvfb = shutil.which("Xvfb")
     if xvfb is None:
         pytest.skip("no display and no Xvfb: napari's canvas needs OpenGL")
-    # -displayfd: Xvfb picks a free display and writes its number once it is ready
+    # -displayfd: Xvfb picks a free display and writes its number once it is ready;
+    # -noreset: a client that connects and leaves during Qt's start-up must not reset
+    # the server under the OpenGL context being made (contexts then fail at random)
     read_end, write_end = os.pipe()
-    proc = subprocess.Popen(
-        [xvfb, "-displayfd", str(write_end), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-        pass_fds=(write_end,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    watcher = (
+        f'"{xvfb}" -displayfd {write_end} -screen 0 1024x768x24 -nolisten tcp -noreset '
+        f">/dev/null 2>&1 & x=$!; while kill -0 {os.getpid()} 2>/dev/null && "
+        'kill -0 "$x" 2>/dev/null; do sleep 1; done; kill "$x" 2>/dev/null'
     )
+    proc = subprocess.Popen(["sh", "-c", watcher], pass_fds=(write_end,), start_new_session=True)
     os.close(write_end)
     with os.fdopen(read_end) as ready:
         number = ready.readline().strip()
     if not number:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
         pytest.skip("Xvfb did not start")
     os.environ["DISPLAY"] = f":{number}"
@@ -550,8 +558,16 @@ def display() -> Iterator[None]:
         yield
     finally:
         del os.environ["DISPLAY"]
-        proc.terminate()
-        proc.wait(timeout=10)
+        if not _qt_connected():  # nobody connected: stop it now
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+
+
+def _qt_connected() -> bool:
+    import sys
+
+    widgets = sys.modules.get("qtpy.QtWidgets")
+    return widgets is not None and widgets.QApplication.instance() is not None
 
 
 @pytest.mark.filterwarnings("ignore:System theme detection requires:UserWarning")
@@ -565,7 +581,10 @@ def test_napari_viewer_opens_and_saves(
     if "ometiff" not in manager._manifests:  # installed without the entry point
         manager.register(npe2.PluginManifest.from_file(MANIFEST))
     path, data = cells
+    from qtpy.QtWidgets import QApplication
+
     viewer = napari.Viewer(show=False)
+    QApplication.processEvents()  # let the canvas make its OpenGL context
     try:
         layers = viewer.open(str(path), plugin="ometiff")
         assert [layer.name for layer in layers] == ["DAPI", "GFP"]
