@@ -8,7 +8,7 @@ PY      = $(VENV)/bin/python
 BFJAR   = .cache/bioformats_package.jar
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench install dev bfjar clean
+.PHONY: demo test lint bench install dev bfjar clean fuzz
 
 $(VENV)/.installed-core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,7 @@ demo: $(VENV)/.installed-core
 	$(PY) examples/demo.py demo-output
 
 lint: $(VENV)/.installed-dev
-	$(VENV)/bin/ruff check src tests benchmarks scripts examples
+	$(VENV)/bin/ruff check src tests benchmarks scripts examples fuzz
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
@@ -54,3 +54,10 @@ bench: $(VENV)/.installed-bench $(BFJAR)
 
 clean:
 	rm -rf $(VENV) .cache demo-output
+
+# Seeded fuzzing of every command over mutated corpus and generated files
+# (fuzz/harness.py): FUZZ_SECONDS of inputs, findings kept in fuzz-findings/.
+FUZZ_SECONDS ?= 300
+FUZZ_SEED ?= 1
+fuzz: $(VENV)/.installed-core
+	$(PY) fuzz/harness.py --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) --out fuzz-findings

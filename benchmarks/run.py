@@ -7,7 +7,7 @@ the row says otherwise), ``target`` (text) and ``ok`` (bool), and may add
 as REF, never counted as missed). Anchors (tifffile, ome-types, Bio-Formats) are
 measured in the same run.
 
-Usage: python benchmarks/run.py [--quick] [NAME ...]   (NAME: info, validate, write, convert, vendor, read)
+Usage: python benchmarks/run.py [--quick] [NAME ...]   (NAME: info, validate, write, convert, vendor, zarr, read)
 """
 
 from __future__ import annotations

@@ -46,7 +46,28 @@ OUT_DIR = ROOT / "tests" / "expected" / "bioformats"
 TIMEOUT = 300.0
 
 #: Corpus folders recorded by default (ome-xml/ holds bare XML, not images).
-KINDS = ("czi", "lif", "nd2", "lsm", "imagej", "tiff", "ome-tiff", "ome-zarr")
+KINDS = (
+    "czi",
+    "lif",
+    "nd2",
+    "lsm",
+    "imagej",
+    "tiff",
+    "ome-tiff",
+    "ome-zarr",
+    "svs",
+    "ndpi",
+    "qptiff",
+    "vsi",
+    "ndtiff",
+    "dv",
+    "mrc",
+    "sif",
+    "ims",
+    "ptu",
+    "sdt",
+    "spc",
+)
 
 #: Length units (OME UnitsLength symbols) -> factor to micrometres.
 _TO_UM = {
@@ -235,6 +256,17 @@ def corpus_inputs(kind: str) -> list[Path]:
         # One entry per image container: *.zarr folders (not nested ones).
         found = sorted(p for p in base.rglob("*.zarr") if p.is_dir())
         return [p for p in found if not any(q in p.parents for q in found)]
+    if kind == "vsi":
+        # the .vsi file; its _<name>_/ folder of .ets files is read through it
+        return sorted(p for p in base.rglob("*.vsi") if p.is_file())
+    if kind == "ndtiff":
+        # Bio-Formats has no NDTiff reader: it opens the full-resolution stacks as
+        # plain TIFF (what it makes of them is recorded; downsampled levels are not)
+        return sorted(
+            p
+            for p in base.rglob("*_NDTiffStack*.tif")
+            if p.is_file() and not p.parent.name.startswith("Downsampled_x")
+        )
     return sorted(p for p in base.rglob("*") if p.is_file() and p.suffix != ".md")
 
 

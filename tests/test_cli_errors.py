@@ -34,7 +34,9 @@ def ome_tiff(tmp_path: Path) -> Path:
 @pytest.fixture
 def bad_xml(tmp_path: Path) -> Path:
     path = tmp_path / "badxml.ome.tif"
-    xml = '<?xml version="1.0"?><OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06"><Image'
+    xml = (
+        '<?xml version="1.0"?><OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06"><Image'
+    )
     tifffile.imwrite(path, np.zeros((16, 16), np.uint8), description=xml, metadata=None)
     return path
 
@@ -89,8 +91,10 @@ def test_missing_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[
     for command in (["info"], ["validate"], ["xml"], ["meta", "get"], ["repair"]):
         assert main([*command, str(missing)]) == 2, command
         err = capsys.readouterr().err
-        assert err.splitlines() == [f"ometiff: error: {missing}: no such file"] or (
-            err.splitlines() == [f"ometiff: error: {missing}: no such file or folder"]
+        assert err.splitlines() in (
+            [f"ometiff: error: {missing}: no such file"],
+            [f"ometiff: error: {missing}: no such file or folder"],
+            [f"ometiff: error: {missing}: no such file or directory"],  # any input: folders too
         ), (command, err)
 
 
@@ -130,8 +134,9 @@ def test_cli_speaks_cli_for_library_options(
 
 
 def test_cli_message_maps_the_named_option() -> None:
-    exc = FileExistsOmeTiffError("a.ome.tif exists; pass overwrite=True to replace it",
-                                 option="overwrite")
+    exc = FileExistsOmeTiffError(
+        "a.ome.tif exists; pass overwrite=True to replace it", option="overwrite"
+    )
     assert cli_message(exc) == "a.ome.tif exists; pass --overwrite to replace it"
     exc2 = WriteError("compression='foo' is not supported", option="compression")
     assert cli_message(exc2) == "--compression foo is not supported"
@@ -216,14 +221,17 @@ def test_every_command_named_in_a_message_exists() -> None:
     assert problems == {}
 
 
-def test_time_increment_example_is_a_time(ome_tiff: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_time_increment_example_is_a_time(
+    ome_tiff: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["meta", "set", str(ome_tiff), "--time-increment", "xx"]) == 2
     err = capsys.readouterr().err
     assert "e.g. 2s" in err and "µm" not in err
 
 
-def test_convert_onto_an_existing_file_speaks_each_side(tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_convert_onto_an_existing_file_speaks_each_side(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """convert's refusal to replace an output: the library names ``overwrite=True``,
     the command line ``--overwrite`` (never both in one message)."""
     src = ometiff.write(tmp_path / "src.ome.tif", np.zeros((8, 8), np.uint8), axes="YX")
@@ -236,3 +244,25 @@ def test_convert_onto_an_existing_file_speaks_each_side(tmp_path: Path,
     err = capsys.readouterr().err
     assert "--overwrite" in err and "overwrite=True" not in err
     assert dst.read_bytes() == b"keep me"
+
+
+@pytest.mark.parametrize("command", [["info", "--json"], ["info", "--stats"], ["convert"]])
+def test_library_message_with_a_newline_stays_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """A NUL inside the OME-XML (a fuzz finding, issue 15): lxml's message has a newline."""
+    path = tmp_path / "nul.ome.tif"
+    ometiff.write(path, np.zeros((2, 16, 16), np.uint16), axes="CYX")
+    data = bytearray(path.read_bytes())
+    at = data.index(b"<Image") + 3
+    data[at : at + 4] = b"\x00" * 4
+    path.write_bytes(bytes(data))
+    args = [*command, str(path)] + (
+        [str(tmp_path / "out.ome.tif")] if command == ["convert"] else []
+    )
+    code = main(args)
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert lines[0].startswith("ometiff: error: ") and path.name in lines[0]
+    assert not (tmp_path / "out.ome.tif").exists()

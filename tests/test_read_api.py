@@ -79,7 +79,8 @@ def test_pixels_numpy_dask_zarr_region(tiled: tuple[Path, np.ndarray]) -> None:
     with ometiff.open(path) as f:
         np.testing.assert_array_equal(f.asarray(), data)
         d = f.to_dask()
-        assert d.chunksize == (1, 1, 1, 128, 128)  # chunks are tiles
+        # chunks are blocks of whole tiles of about 2 MiB: 32 KiB tiles, so the whole plane
+        assert d.chunksize == (1, 1, 1, 300, 500)
         np.testing.assert_array_equal(d.compute(), data)
         np.testing.assert_array_equal(
             d[1, :, 2, 100:260, 33:499].compute(), data[1, :, 2, 100:260, 33:499]
@@ -122,9 +123,35 @@ def test_region_decodes_only_touched_tiles(
         got = f.read(t=0, c=1, z=2, y=slice(120, 140), x=slice(120, 140))  # 4 tiles' corner
         assert len(reads) == 4
         np.testing.assert_array_equal(got, data[0, 1, 2, 120:140, 120:140])
+
+
+def test_dask_chunks_are_blocks_of_tiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = RNG.integers(0, 60000, (1, 1, 1, 1536, 1800), dtype=np.uint16)
+    path = tmp_path / "big_tiles.ome.tif"
+    ometiff.write(path, data, axes="TCZYX", compression="zlib", tile=(512, 512))
+    reads: list[int] = []
+    original = tiles.SegmentFile.__call__
+
+    def counting(self: tiles.SegmentFile, offset: int, count: int) -> bytes:
+        reads.append(offset)
+        return original(self, offset, count)
+
+    monkeypatch.setattr(tiles.SegmentFile, "__call__", counting)
+    with ometiff.open(path) as f:
+        d = f.to_dask()
+        assert d.chunksize == (1, 1, 1, 1024, 1024)  # 2 x 2 tiles of 512 KiB
+        assert d.chunks[3:] == ((1024, 512), (1024, 776))
+        np.testing.assert_array_equal(
+            d[0, 0, 0, 1100:1200, 1030:1500].compute(), data[0, 0, 0, 1100:1200, 1030:1500]
+        )
+        assert len(reads) == 2  # chunk (1, 1), the corner: its 1 x 2 tiles
         reads.clear()
-        f.to_dask()[0, 0, 0, 0:100, 0:100].compute()
-        assert len(reads) == 1
+        d[0, 0, 0, 0:100, 0:100].compute()
+        assert len(reads) == 4  # chunk (0, 0): its 2 x 2 tiles, no other
+        np.testing.assert_array_equal(d.compute(), data)
+        z = f.to_zarr()
+        assert z.chunks == (1, 1, 1, 1024, 1024)
+        np.testing.assert_array_equal(z[0, 0, 0, 1000:1100, 1700:], data[0, 0, 0, 1000:1100, 1700:])
 
 
 def test_xarray_coordinates(tiled: tuple[Path, np.ndarray]) -> None:
@@ -229,7 +256,7 @@ def test_tiled_plain_tiff_region(tmp_path: Path) -> None:
     )
     with ometiff.open(path) as f:
         assert f.reader == "tiff" and f.series[0].dims == "TCZYXS"
-        assert f.chunks() == (1, 1, 1, 64, 64, 3)
+        assert f.chunks() == (1, 1, 1, 200, 300, 3)  # 12 KiB tiles: one chunk per plane
         want = np.moveaxis(data, 0, -1)
         np.testing.assert_array_equal(
             f.read(y=slice(70, 130), x=slice(10, 290)), want[70:130, 10:290]
@@ -277,3 +304,15 @@ def test_bad_files_name_the_file_and_problem(
             f.read(y=slice(0, 10), x=slice(0, 10))
         with pytest.raises(InvalidTiffError, match=r"broken\.ome\.tif"):
             f.to_dask()[0, 0, 0].compute()
+
+
+def test_uncompressed_tiles_give_writable_arrays(tmp_path: Path) -> None:
+    data = RNG.integers(0, 255, (1, 1, 1, 64, 64), dtype=np.uint8)
+    path = tmp_path / "raw_tiles.ome.tif"
+    ometiff.write(path, data, axes="TCZYX", tile=(32, 32))
+    with ometiff.open(path) as f:
+        window = f.read(y=slice(0, 16), x=slice(0, 16))
+        assert window.flags.writeable
+        window[0, 0] = 7  # the caller's copy, not the file's bytes
+        np.testing.assert_array_equal(f.read(y=slice(0, 1), x=slice(0, 1)), data[0, 0, 0, :1, :1])
+        assert f.asarray().flags.writeable

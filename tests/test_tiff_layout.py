@@ -314,3 +314,140 @@ def test_reduced_levels_share_the_layout(tmp_path: Path) -> None:
         np.testing.assert_array_equal(rdr.read_plane(0, 2, 0, 0, level=1), data[2, ::2, ::2])
         with pytest.raises(OmeTiffError, match="level 2"):
             rdr.read_plane(0, 0, 0, 0, level=2)
+
+
+# --- plain and ImageJ TIFFs laid out from the IFD walk (info without tifffile) -------
+
+
+def _layout_facts(found: object) -> list[tuple[object, ...]]:
+    from ometiff.readers.tifflayout import TiffLayouts
+
+    assert isinstance(found, TiffLayouts)
+    return [
+        (lay.name, lay.shape, lay.samples, lay.dtype_name, lay.dimension_order, lay.physical,
+         lay.time_increment, lay.channel_names, lay.channel_colors, lay.frame_shape,
+         lay.depth, lay.dims, lay.page_samples, lay.plane_table(),
+         [tuple(lv.shape) for lv in lay.series.levels], lay.series.axes)
+        for lay in found.layouts
+    ] + [(found.warnings, found.calibration.psize, found.calibration.time_increment,
+          found.calibration.date)]
+
+
+def _both_layouts(path: Path) -> tuple[object, object]:
+    """(the walk-only layouts or None, tifffile's layouts), each with its mapping notes."""
+    from ometiff.readers.base import MappingNotes
+    from ometiff.readers.tifflayout import plain_layouts, tiff_layouts
+    from ometiff.tiff.structure import inspect_tiff
+
+    light_notes, notes = MappingNotes(), MappingNotes()
+    light = plain_layouts(inspect_tiff(path), light_notes)
+    with tifffile.TiffFile(path) as tf:
+        full = tiff_layouts(tf, notes, where=path.name)
+    if light is None:
+        return None, full
+    assert light_notes == notes
+    return _layout_facts(light), _layout_facts(full)
+
+
+_IJ = {"unit": "um", "spacing": 2.5, "finterval": 0.5}
+PLAIN_CASES = {
+    "imagej-tzcyx": ((2, 4, 3, 16, 24), "uint16", {"imagej": True, "resolution": (1 / 0.3, 1 / 0.3),
+                                                   "metadata": {"axes": "TZCYX", **_IJ}}),
+    "imagej-zyx-float": ((5, 16, 24), "float32", {"imagej": True,
+                                                  "metadata": {"axes": "ZYX", "unit": "nm"}}),
+    "imagej-tyx-min": ((4, 16, 24), "uint8", {"imagej": True, "resolution": (2.0, 4.0),
+                                              "metadata": {"axes": "TYX", "finterval": 2,
+                                                           "tunit": "ms"}}),
+    "imagej-cyx-unknown-unit": ((3, 16, 24), "uint16", {"imagej": True, "resolution": (2.0, 2.0),
+                                                        "metadata": {"axes": "CYX",
+                                                                     "unit": "furlong"}}),
+    "imagej-pixel-unit": ((2, 16, 24), "uint8", {"imagej": True, "resolution": (2.0, 2.0),
+                                                 "metadata": {"axes": "ZYX", "unit": "pixel"}}),
+    "imagej-single": ((16, 24), "int16", {"imagej": True}),
+    "imagej-rgb": ((3, 16, 24, 3), "uint8", {"imagej": True, "photometric": "rgb"}),
+    "imagej-no-unit-cm": ((2, 16, 24), "uint8", {"imagej": True, "resolution": (100.0, 100.0),
+                                                 "resolutionunit": "CENTIMETER"}),
+    "plain-pages": ((5, 16, 24), "uint16", {"photometric": "minisblack", "metadata": None}),
+    "plain-one": ((16, 24), "float64", {"photometric": "minisblack", "metadata": None}),
+    "plain-rgb": ((2, 16, 24, 3), "uint8", {"photometric": "rgb", "metadata": None}),
+    "plain-rgba": ((16, 24, 4), "uint8", {"photometric": "rgb", "metadata": None,
+                                          "extrasamples": ["unassalpha"]}),
+    "plain-cm": ((3, 16, 24), "int32", {"photometric": "minisblack", "metadata": None,
+                                        "resolution": (1e4, 1e4), "resolutionunit": 3,
+                                        "datetime": "2024:01:02 03:04:05"}),
+    "plain-tiled-zlib": ((2, 32, 32), "uint16", {"photometric": "minisblack", "metadata": None,
+                                                 "tile": (16, 16), "compression": "zlib"}),
+    "plain-inch": ((16, 24), "uint8", {"photometric": "minisblack", "metadata": None,
+                                       "resolution": (72.0, 72.0)}),
+    # left to tifffile: shaped JSON, float16, planar RGB, non-RGB samples
+    "shaped": ((2, 3, 16, 24), "uint8", {}),
+    "plain-float16": ((2, 16, 24), "float16", {"photometric": "minisblack", "metadata": None}),
+    "plain-planar-rgb": ((3, 16, 24), "uint8", {"photometric": "rgb", "planarconfig": "separate",
+                                                "metadata": None}),
+    "plain-2-samples": ((16, 24, 2), "uint8", {"photometric": "minisblack", "metadata": None,
+                                               "planarconfig": "contig"}),
+}
+#: cases the walk alone describes (the rest go to tifffile)
+WALK_CASES = {k for k in PLAIN_CASES if k.startswith(("imagej", "plain")) and k not in (
+    "plain-float16", "plain-planar-rgb", "plain-2-samples")}
+
+
+@pytest.mark.parametrize("case", sorted(PLAIN_CASES))
+def test_walk_layout_equals_tifffile_layout(tmp_path: Path, case: str) -> None:
+    shape, dtype, kw = PLAIN_CASES[case]
+    path = tmp_path / f"{case}.tif"
+    data = np.arange(math.prod(shape), dtype=np.float64).reshape(shape).astype(dtype)
+    tifffile.imwrite(path, data, **kw)
+    light, full = _both_layouts(path)
+    assert (light is not None) == (case in WALK_CASES)
+    if light is not None:
+        assert light == full
+
+
+def test_walk_layout_refuses_imagej_header_naming_other_pages(tmp_path: Path) -> None:
+    """An ImageJ header whose sizes do not match the pages is tifffile's to judge."""
+    path = tmp_path / "ij.tif"
+    tifffile.imwrite(path, np.zeros((6, 8, 8), np.uint8), imagej=True,
+                     metadata={"axes": "ZYX"})
+    with tifffile.TiffFile(path, mode="r+") as tf:
+        tf.pages[0].tags["ImageDescription"].overwrite(
+            tf.pages[0].description.replace("slices=6", "slices=3"))
+    assert _both_layouts(path)[0] is None
+
+
+@pytest.mark.parametrize("path", LAYOUT_CORPUS, ids=[corpus_id(p) for p in LAYOUT_CORPUS])
+def test_corpus_walk_layout_equals_tifffile_layout(path: Path) -> None:
+    from ometiff.readers.base import MappingNotes
+    from ometiff.readers.tifflayout import plain_layouts
+    from ometiff.tiff.structure import inspect_tiff
+
+    try:
+        structure = inspect_tiff(path)
+    except OmeTiffError:
+        pytest.skip("not a TIFF")
+    if plain_layouts(structure, MappingNotes()) is None:
+        pytest.skip("not a plain or ImageJ TIFF the walk describes")
+    light, full = _both_layouts(path)  # tifffile must lay out what the walk lays out
+    assert light == full
+    from ometiff.inspection import _tiff_vendor_info
+
+    assert _tiff_vendor_info(path) is None  # no vendor reader claims what the walk takes
+
+
+def test_info_of_plain_and_imagej_imports_no_tifffile_or_numpy(tmp_path: Path) -> None:
+    """Start-up: ``info`` of a plain or ImageJ TIFF imports neither (issue 9)."""
+    files = _small_files(tmp_path)
+    code = (
+        "import sys\n"
+        "from ometiff.cli.main import main\n"
+        "for f in sys.argv[1:]:\n"
+        "    assert main(['info', f]) == 0\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'tifffile', 'numpy'}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *map(str, files[:2])],
+        capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        timeout=120,
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]"

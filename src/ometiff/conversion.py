@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ometiff.errors import FileExistsOmeTiffError, OmeTiffError, WriteError
 from ometiff.tiff.names import COMPANION_SUFFIX, OME_SUFFIXES, split_suffix
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ometiff.readers.base import Reader
     from ometiff.readers.source import SeriesSource
     from ometiff.types import StrPath
+    from ometiff.writer.omexml import LightOme
 
 #: Namespace of the MapAnnotation holding ``original_metadata()`` key-values.
 ORIGINAL_METADATA_NS = "openmicroscopy.org/OriginalMetadata"
@@ -186,6 +187,22 @@ def _attach_original(ome: m.OME, meta: dict[str, str]) -> None:
         image.annotation_refs.append(m.AnnotationRef(id=ann.id))
 
 
+@overload
+def prepare(
+    reader: Reader, *, series: Sequence[int] | None = ..., channels: Sequence[int] | None = ...,
+    z: Sequence[int] | None = ..., t: Sequence[int] | None = ..., original_metadata: bool = ...,
+    light: Literal[False] = ...,
+) -> tuple[m.OME, list[SeriesSource], list[dict[str, str]]]: ...
+
+
+@overload
+def prepare(
+    reader: Reader, *, series: Sequence[int] | None = ..., channels: Sequence[int] | None = ...,
+    z: Sequence[int] | None = ..., t: Sequence[int] | None = ..., original_metadata: bool = ...,
+    light: bool,
+) -> tuple[m.OME | LightOme, list[SeriesSource], list[dict[str, str]]]: ...
+
+
 def prepare(
     reader: Reader,
     *,
@@ -194,12 +211,20 @@ def prepare(
     z: Sequence[int] | None = None,
     t: Sequence[int] | None = None,
     original_metadata: bool = False,
-) -> tuple[m.OME, list[SeriesSource], list[dict[str, str]]]:
+    light: bool = False,
+) -> tuple[m.OME | LightOme, list[SeriesSource], list[dict[str, str]]]:
     """The OME and sources to write for one open reader, after subsetting.
 
     Returns the OME (one Image per kept series), the sources, and notes on
-    metadata changed by the selection.
+    metadata changed by the selection. With ``light``, a reader that builds its OME
+    as XML (``ome_tree``: CZI, LIF) converted whole hands that tree on instead, for
+    ``write_sources`` to conform without importing ome_types (start-up, issue 9).
     """
+    tree = getattr(reader, "ome_tree", None) if light else None
+    if tree is not None and (series, channels, z, t) == (None,) * 4 and not original_metadata:
+        from ometiff.writer.omexml import LightOme
+
+        return LightOme.of_tree(tree), reader.sources(), []
     ome = reader.ome()
     sources = reader.sources()
     where = str(reader.path)
@@ -289,7 +314,7 @@ def convert(
     t: Sequence[int] | None = None,
     split: Literal["series", "c", "t"] | None = None,
     companion: bool = False,
-    compression: str | None = "zlib",
+    compression: str | None = "auto",
     tile: int | tuple[int, int] | None = None,
     pyramid: int | Literal["auto"] | None = "auto",
     bigtiff: bool | None = None,
@@ -299,8 +324,12 @@ def convert(
     overwrite: bool = False,
     on_plane: Progress | None = None,
     threads: int | None = None,
+    ngff: str = "0.5",
+    layout: Literal["bioformats2raw", "image"] = "bioformats2raw",
+    chunks: int | Sequence[int] | None = None,
+    shards: bool | int | Sequence[int] | None = None,
 ) -> ConversionResult:
-    """Convert images to OME-TIFF, keeping metadata and proving no pixel changed.
+    """Convert images to OME-TIFF or OME-Zarr, keeping metadata and proving no pixel changed.
 
     Parameters
     ----------
@@ -308,7 +337,8 @@ def convert(
         One input (file, folder, glob or pattern) or several; several inputs are
         written into the folder ``dst``, one ``<name>.ome.tif`` each.
     dst
-        Output ``.ome.tif`` / ``.ome.tiff``, or a folder.
+        Output ``.ome.tif`` / ``.ome.tiff``, or a folder; a name ending with
+        ``.ome.zarr`` (or ``.zarr``) writes OME-Zarr (one input; see ``ngff``).
     reader, reader_options
         Force a reader by name (``ometiff formats``) and pass it options, e.g.
         ``{"axes": "ZYX"}`` for ``.npy`` or ``{"pattern": regex}`` for series.
@@ -319,8 +349,8 @@ def convert(
         One file per series, channel or time point; ``companion`` writes the
         metadata to a ``.companion.ome`` file (M4, M5).
     compression, tile, pyramid
-        Writer options: codec, tile edge, and sub-resolution levels ("auto",
-        a number, or None for none).
+        Writer options: codec ("auto": zlib for OME-TIFF, zstd for OME-Zarr),
+        tile edge, and sub-resolution levels ("auto", a number, or None for none).
     bigtiff
         ``True`` writes BigTIFF; ``None`` (default) decides from the size, and
         ``.ome.btf`` / ``.ome.tf2`` / ``.ome.tf8`` outputs are always BigTIFF (C2).
@@ -339,6 +369,12 @@ def convert(
         Nothing is printed unless the caller does it here.
     threads
         Compression threads (default: all cores).
+    ngff, layout, chunks, shards
+        OME-Zarr outputs only (:func:`ometiff.writer.ngff.write_ngff`): NGFF
+        ``"0.5"`` (Zarr v3) or ``"0.4"`` (Zarr v2); ``"bioformats2raw"`` layout
+        (``OME/METADATA.ome.xml``, series ``0``, ``1``...; HCS when the OME has a
+        Plate) or ``"image"``; chunk shape; shards (0.5). ``compression`` is then
+        zstd (default), blosc, gzip or none.
 
     Returns
     -------
@@ -361,6 +397,29 @@ def convert(
     if not srcs:
         raise WriteError("no input given")
     dst_path = Path(os.fspath(dst))
+    from ometiff.writer.ngff import is_zarr_path
+
+    zarr_out = is_zarr_path(dst_path)
+    mixed = [name for name, given in (
+        ("split", split is not None), ("companion", companion), ("tile", tile is not None),
+        ("bigtiff", bool(bigtiff))) if given] if zarr_out else [
+        name for name, given in (
+            ("ngff", ngff != "0.5"), ("layout", layout != "bioformats2raw"),
+            ("chunks", chunks is not None), ("shards", shards not in (None, False)))
+        if given]
+    if mixed:
+        other = "OME-Zarr (.ome.zarr)" if not zarr_out else "OME-TIFF"
+        raise WriteError(f"{dst_path}: {', '.join(mixed)} only apply to {other} outputs")
+    if zarr_out:
+        return _convert_ngff(
+            srcs, dst_path, reader=reader, reader_options=reader_options, series=series,
+            channels=channels, z=z, t=t, compression="zstd" if compression == "auto"
+            else compression or "none", pyramid=pyramid, verify=verify,
+            original_metadata=original_metadata, report=report, overwrite=overwrite,
+            on_plane=on_plane, threads=threads, ngff=ngff, layout=layout, chunks=chunks,
+            shards=shards)
+    if compression == "auto":
+        compression = "zlib"
     if len(srcs) > 1 and not dst_path.exists() and dst_path.parent.is_dir() \
             and not dst_path.name.lower().endswith(OME_SUFFIXES):
         dst_path.mkdir()
@@ -376,7 +435,7 @@ def convert(
             with open_image(src_path, reader=reader, **(reader_options or {})) as rdr:
                 ome, sources, notes = prepare(
                     rdr, series=series, channels=channels, z=z, t=t,
-                    original_metadata=original_metadata,
+                    original_metadata=original_metadata, light=True,
                 )
                 hashes = PlaneHashes()
                 to_write = hashes.wrap(sources) if verify else sources
@@ -418,6 +477,90 @@ def convert(
         _remove(written)
         raise
     return ConversionResult(written, receipts)
+
+
+def _source_pyramid(rdr: Reader, s: int, ts: list[int], cs: list[int], zs: list[int],
+                    ) -> Any:
+    """The reader's own pyramid of series ``s`` for the NGFF writer, or None."""
+    from ometiff.writer.ngff import SourcePyramid
+
+    shapes = rdr.level_shapes(s)
+    if len(shapes) < 2 or any(sh[:3] != shapes[0][:3] for sh in shapes) or any(
+            a[3] < b[3] or a[4] < b[4] for a, b in itertools.pairwise(shapes)):
+        return None
+
+    def read(level: int, t: int, c: int, z: int) -> Any:
+        return rdr.read_plane(s, ts[t], cs[c], zs[z], level=level)
+
+    return SourcePyramid([(sh[3], sh[4]) for sh in shapes[1:]], read)
+
+
+def _convert_ngff(
+    srcs: list[Path], dest: Path, *, reader: str | None,
+    reader_options: dict[str, Any] | None, series: Sequence[int] | None,
+    channels: Sequence[int] | None, z: Sequence[int] | None, t: Sequence[int] | None,
+    compression: str | None, pyramid: int | Literal["auto"] | None, verify: bool,
+    original_metadata: bool, report: StrPath | None, overwrite: bool,
+    on_plane: Progress | None, threads: int | None, ngff: str,
+    layout: Literal["bioformats2raw", "image"], chunks: int | Sequence[int] | None,
+    shards: bool | int | Sequence[int] | None,
+) -> ConversionResult:
+    """One input to one OME-Zarr folder (:mod:`ometiff.writer.ngff`), verified per chunk."""
+    from ometiff.readers import open_image
+    from ometiff.writer.ngff import check_destination, resolve_options, write_ngff
+
+    if len(srcs) != 1:
+        raise WriteError(f"{dest}: one input per OME-Zarr output ({len(srcs)} given); "
+                         "convert them one at a time")
+    resolve_options(ngff, compression, None, chunks, shards)  # bad options before reading
+    check_destination(dest, srcs)
+    if dest.exists() and not overwrite:
+        raise FileExistsOmeTiffError(
+            f"{dest}: exists; pass overwrite=True to replace it", option="overwrite")
+    t0 = time.perf_counter()
+    with open_image(srcs[0], reader=reader, **(reader_options or {})) as rdr:
+        ome, sources, notes = prepare(rdr, series=series, channels=channels, z=z, t=t,
+                                      original_metadata=original_metadata)
+        pyramids = None
+        if pyramid == "auto":
+            where = str(rdr.path)
+            keep = _select(series, rdr.series_count, "series", where)
+            pyramids = []
+            for s, src in zip(keep, sources, strict=True):
+                size_t, size_c, size_z = rdr.level_shapes(s)[0][:3]
+                pyramids.append(_source_pyramid(
+                    rdr, s, _select(t, size_t, "t", where), _select(channels, size_c, "c", where),
+                    _select(z, size_z, "z", where)) if src.shape[3:] == rdr.level_shapes(s)[0][3:]
+                    else None)
+
+        def progress(done: int, total: int) -> None:
+            if on_plane is not None:
+                on_plane("write", done, total)
+
+        out = write_ngff(
+            dest, sources, ome=ome, ngff=ngff, layout=layout, compression=compression,
+            chunks=chunks, shards=shards, pyramid_levels=0 if pyramid is None else pyramid,
+            source_pyramids=pyramids, verify=verify, overwrite=overwrite, on_plane=progress,
+            threads=threads)
+        mapping = rdr.notes.as_dict()
+        receipt = ConversionReceipt(
+            source=str(srcs[0]), reader=rdr.name, outputs=[str(dest)],
+            series=[{"name": s.name, "shape_tczyx": list(s.shape), "samples": s.samples,
+                     "dtype": str(s.dtype), **info}
+                    for s, info in zip(sources, out.series, strict=True)],
+            planes_written=out.planes, planes_verified=out.planes if verify else 0,
+            seconds=round(time.perf_counter() - t0, 3), mapped=mapping["mapped"],
+            unmapped=mapping["unmapped"] + notes,
+        )
+    try:
+        if report is not None:
+            _write_report(Path(os.fspath(report)), [receipt], verify)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+    return ConversionResult([dest], [receipt])
 
 
 def _write_report(path: Path, receipts: list[ConversionReceipt], verify: bool) -> None:

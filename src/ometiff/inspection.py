@@ -1,10 +1,15 @@
-"""``ometiff info``: what a TIFF-family file is, how it is laid out, and what it means.
+"""``ometiff info``: what any readable input is, how it is laid out, and what it means.
 
-:func:`info` combines the fast IFD walk (:mod:`ometiff.tiff.structure`), the variant
-signatures (:mod:`ometiff.tiff.variant`), the OME view and plane map
-(:mod:`ometiff.ome.view`) and multi-file resolution (:mod:`ometiff.ome.fileset`). Files
-that carry no OME-XML are described through tifffile's series and their own
-metadata (ImageJ calibration, LSM voxel sizes, resolution tags).
+For TIFF-family files, :func:`info` combines the fast IFD walk
+(:mod:`ometiff.tiff.structure`), the variant signatures (:mod:`ometiff.tiff.variant`),
+the OME view and plane map (:mod:`ometiff.ome.view`) and multi-file resolution
+(:mod:`ometiff.ome.fileset`). Files that carry no OME-XML are described through
+tifffile's series and their own metadata (ImageJ calibration, LSM voxel sizes,
+resolution tags). Every other input (LIF, CZI, ND2, OME-Zarr, image series, ``.npy``
+and any reader added to the registry) is opened through :mod:`ometiff.readers` and
+described by :func:`reader_info` from the reader's :meth:`~ometiff.readers.base.Reader.ome_view`,
+with the same per-image summary (:func:`image_summary`) as OME-TIFF, plus the vendor
+container: the reader, and what it mapped to OME and what it could not.
 
 The JSON document (:meth:`FileInfo.to_dict`) is a stable interface, documented in
 the README: keys are only ever added.
@@ -12,7 +17,9 @@ the README: keys are only ever added.
 
 from __future__ import annotations
 
+import re
 import struct
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 from ometiff.errors import (
     InvalidTiffError,
     InvalidValueError,
-    MissingFileError,
     OmeTiffError,
     OmeXmlError,
 )
@@ -30,11 +36,14 @@ from ometiff.ome.planemap import PlaneMap, plane_map
 from ometiff.ome.units import tidy, to_micrometres, to_seconds
 from ometiff.ome.view import ImageView, Quantity
 from ometiff.ome.xml import is_ome_xml
+from ometiff.tiff.names import OME_XML_SUFFIXES, TIFF_SUFFIXES
 from ometiff.tiff.structure import TiffStructure, inspect_tiff, is_tiff
 from ometiff.tiff.variant import Variant, detect_variants, imagej_disagreements
 from ometiff.types import DTYPE_TO_OME
 
 if TYPE_CHECKING:
+    from ometiff.ome.view import InstrumentView
+    from ometiff.readers.base import Reader
     from ometiff.readers.tifflayout import TiffLayout
     from ometiff.types import StrPath
 
@@ -92,6 +101,19 @@ class SeriesSummary:
 
 
 @dataclass
+class ContainerInfo:
+    """The vendor container of a non-TIFF input, as its reader sees it."""
+
+    reader: str  # registry name, e.g. "lif"
+    description: str  # the registry's one line, e.g. "Leica LIF (every series)"
+    series_count: int
+    #: ``{source, ome}``: what the reader mapped to which OME location (deduplicated)
+    mapped: list[dict[str, str]] = field(default_factory=list)
+    #: ``{source, reason}``: what it could not map, and why (deduplicated)
+    unmapped: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
 class FileInfo:
     """Everything ``ometiff info`` knows about one file."""
 
@@ -111,6 +133,10 @@ class FileInfo:
     metadata_source: str = "tiff"  # "ome": series come from OME-XML and its plane map
     warnings: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: the reader that reads the pixels (``ometiff formats``): "ome-tiff", "tiff", "lif", ...
+    format: str = "tiff"
+    #: the vendor container of a non-TIFF input (None for TIFF-family files)
+    container: ContainerInfo | None = None
     #: the resolved file set of an OME file (not in the JSON): pixel readers reuse it
     fileset: FileSet | None = field(default=None, repr=False, compare=False)
 
@@ -119,6 +145,7 @@ class FileInfo:
         return {
             "json_version": JSON_VERSION,
             "path": str(self.path),
+            "format": self.format,
             "variant": self.variant,
             "variants": [{"name": v.name, "evidence": v.evidence} for v in self.variants],
             "bigtiff": self.bigtiff,
@@ -133,6 +160,7 @@ class FileInfo:
             "series": [asdict(s) for s in self.series],
             "warnings": self.warnings,
             "problems": self.problems,
+            "container": None if self.container is None else asdict(self.container),
         }
 
 
@@ -183,23 +211,12 @@ def _ome_series_one(
     image: ImageView,
     pm: PlaneMap,
     structures: dict[Path, TiffStructure | None],
-    instruments: dict[str | None, Any],
+    instruments: dict[str | None, InstrumentView],
 ) -> SeriesSummary:
-    channels = [
-        ChannelSummary(
-            name=ch.name,
-            color=_color_hex(ch.color),
-            excitation_nm=_nm(ch.excitation),
-            emission_nm=_nm(ch.emission),
-            fluor=ch.fluor,
-            samples_per_pixel=ch.samples_per_pixel or 1,
-        )
-        for ch in image.channels
-    ]
+    """One Image of an OME-TIFF: :func:`image_summary` checked against its TIFF."""
     problems: list[str] = []
     size_x, size_y = image.size_x or 0, image.size_y or 0
     spp = image.samples_per_pixel
-    size_c = image.size_c or 1
     levels_below: list[list[int]] = []
     if pm.planes:
         first = pm.planes[min(pm.planes)]
@@ -214,6 +231,7 @@ def _ome_series_one(
                     "the TIFF's value is used (N5)"
                 )
                 spp = ifd.samples_per_pixel
+                size_c = image.size_c or 1
                 if size_c % spp:
                     size_c *= spp
                 first_channel = image.channels[0] if image.channels else None
@@ -237,7 +255,6 @@ def _ome_series_one(
             size_x, size_y = ifd.width, ifd.height
             # pyramid levels: the SubIFDs of the first plane's IFD (P-2)
             levels_below = [[sub.height, sub.width] for sub in ifd.subifds]
-    levels = [[size_y, size_x], *levels_below]
     planes: list[PlaneLocation] = []
     for index in sorted(pm.planes):
         ref = pm.planes[index]
@@ -260,10 +277,49 @@ def _ome_series_one(
         problems.append(
             f"{len(pm.filled)} planes are found only by Bio-Formats-style fill-down (T6)"
         )
+    summary = image_summary(image, instruments, samples_per_pixel=spp)
+    return replace(
+        summary,
+        size_x=size_x,
+        size_y=size_y,
+        levels=[[size_y, size_x], *levels_below],
+        planes=planes,
+        plane_problems=problems + summary.plane_problems,
+    )
+
+
+def image_summary(
+    image: ImageView,
+    instruments: dict[str | None, InstrumentView],
+    *,
+    samples_per_pixel: int | None = None,
+) -> SeriesSummary:
+    """The series summary of one OME Image, from the OME alone (every input's one path).
+
+    Sizes, pixel type, physical sizes in µm (with the units as written), time
+    increment, channels (one per effective channel, named or not: R1, R3) and the
+    instrument. ``levels`` is the full-resolution shape and ``planes`` is empty: the
+    caller knows where the pixels are (the TIFF plane map, a reader's levels).
+    ``samples_per_pixel`` overrides the OME value (the TIFF's, N5).
+    """
+    spp = samples_per_pixel or image.samples_per_pixel
+    problems: list[str] = []
+    channels = [
+        ChannelSummary(
+            name=ch.name,
+            color=_color_hex(ch.color),
+            excitation_nm=_nm(ch.excitation),
+            emission_nm=_nm(ch.emission),
+            fluor=ch.fluor,
+            samples_per_pixel=ch.samples_per_pixel or 1,
+        )
+        for ch in image.channels
+    ]
     # Bio-Formats reports one channel per effective channel, named or not (R1, R3)
     for _ in range(len(channels), image.effective_size_c):
         channels.append(ChannelSummary(name=None, samples_per_pixel=spp))
     physical = {}
+    units = {}
     for axis, q in (
         ("x", image.physical_size_x),
         ("y", image.physical_size_y),
@@ -276,6 +332,8 @@ def _ome_series_one(
             )
             value = None
         physical[axis] = value
+        if q is not None:
+            units[axis] = q.unit
     pixel_type = image.pixel_type
     if pixel_type is not None:
         pixel_type = _LEGACY_PIXEL_TYPES.get(pixel_type, pixel_type)
@@ -285,21 +343,14 @@ def _ome_series_one(
         parts = [instrument.microscope] if instrument.microscope else []
         parts += list(instrument.objectives)
         inst_text = "; ".join(parts) or instrument.id
-    units = {}
-    for axis, q in (
-        ("x", image.physical_size_x),
-        ("y", image.physical_size_y),
-        ("z", image.physical_size_z),
-    ):
-        if q is not None:
-            units[axis] = q.unit
+    size_x, size_y = image.size_x or 0, image.size_y or 0
     return SeriesSummary(
         index=image.index,
         name=image.name,
         size_x=size_x,
         size_y=size_y,
         size_z=image.size_z or 1,
-        size_c=size_c,
+        size_c=image.size_c or 1,
         size_t=image.size_t or 1,
         samples_per_pixel=spp,
         dtype=pixel_type,
@@ -312,8 +363,7 @@ def _ome_series_one(
         if image.time_increment is None
         else to_seconds(image.time_increment.value, image.time_increment.unit),
         channels=channels,
-        levels=levels,
-        planes=planes,
+        levels=[[size_y, size_x]],
         acquisition_date=image.acquisition_date,
         instrument=inst_text,
         plane_problems=problems,
@@ -359,6 +409,31 @@ def _files_table(fs: FileSet) -> list[dict[str, Any]]:
 
 
 # --- other variants (tifffile) -----------------------------------------------------
+
+
+def _walk_series(
+    path: Path, structure: TiffStructure
+) -> tuple[list[SeriesSummary], list[str]] | None:
+    """The series of a plain or ImageJ TIFF laid out from the IFD walk (no tifffile, no
+    numpy: ``info`` starts fast), or None when tifffile or a vendor reader describes it.
+
+    Only ``.tif``-family names qualify; the walk takes no file with a vendor's private
+    tags or description (SVS, QPTIFF, NDPI, NDTiff), so no vendor reader claims these.
+    """
+    from ometiff.readers.base import MappingNotes
+    from ometiff.readers.tifflayout import plain_layouts
+
+    if not path.name.lower().endswith(TIFF_SUFFIXES):
+        return None
+    try:
+        found = plain_layouts(structure, MappingNotes())
+    except OmeTiffError as exc:
+        return [], [str(exc)]
+    if found is None:
+        return None
+    series = [_layout_summary(k, lay, path.name, structure.ifd_count)
+              for k, lay in enumerate(found.layouts)]
+    return series, list(found.warnings)
 
 
 def _tifffile_series(path: Path, ifd_count: int) -> tuple[list[SeriesSummary], list[str]]:
@@ -420,7 +495,7 @@ def _layout_summary(index: int, lay: TiffLayout, filename: str, ifd_count: int) 
         size_c=planes_c * spp,
         size_t=size_t,
         samples_per_pixel=spp,
-        dtype=DTYPE_TO_OME[lay.dtype.name],
+        dtype=DTYPE_TO_OME[lay.dtype_name],
         dimension_order=lay.dimension_order,
         physical_size_x=physical["x"],
         physical_size_y=physical["y"],
@@ -436,21 +511,73 @@ def _layout_summary(index: int, lay: TiffLayout, filename: str, ifd_count: int) 
 # --- entry point --------------------------------------------------------------------
 
 
-def info(path: StrPath) -> FileInfo:
-    """Inspect one TIFF-family file or ``.companion.ome``: structure, variant, meaning.
+def is_tiff_family(path: StrPath) -> bool:
+    """True for the inputs :func:`info` describes by their TIFF structure; never raises.
+
+    A file with TIFF bytes or a TIFF name (so a damaged ``.tif`` is reported as
+    such), or an XML document (a ``.companion.ome``, an ``.ome.xml``). Everything
+    else (vendor files, folders, patterns) goes through the reader registry.
+    """
+    p = Path(path)
+    try:
+        if not p.is_file():
+            return False
+        if is_tiff(p) or p.name.lower().endswith((*TIFF_SUFFIXES, *OME_XML_SUFFIXES)):
+            return True
+        with open(p, "rb") as fh:
+            head = fh.read(512).lstrip()
+    except OSError:
+        return False
+    return head.removeprefix(b"\xef\xbb\xbf").startswith(b"<")
+
+
+def by_structure(path: Path, reader: str | None, reader_options: Mapping[str, Any]) -> bool:
+    """Whether :func:`info` describes ``path`` by its TIFF structure (else by a reader).
+
+    The one dispatch rule, shared with the pixel readers of ``show`` and ``--stats``:
+    a TIFF-family file (:func:`is_tiff_family`) when no reader or reader option is
+    forced.
+    """
+    return reader is None and not reader_options and is_tiff_family(path)
+
+
+def info(path: StrPath, *, reader: str | None = None, **reader_options: Any) -> FileInfo:
+    """Inspect any readable input: structure, variant or container, and meaning.
+
+    TIFF-family files and ``.companion.ome`` files get the TIFF structure, the
+    variant and the OME plane map; every other input (LIF, CZI, ND2, OME-Zarr,
+    image series, ``.npy``, any registered reader) is opened with the reader
+    registry and described by :func:`reader_info`.
+
+    Parameters
+    ----------
+    path
+        A file, a folder (OME-Zarr, image series), a glob or a pattern.
+    reader
+        Force a reader (``ometiff formats``); the input is then always read
+        through the registry, also a TIFF.
+    **reader_options
+        Options of the reader, e.g. ``axes="ZYX"`` for ``.npy``.
 
     Raises
     ------
+    MissingFileError
+        The input does not exist.
     InvalidTiffError
-        The file is missing, not a TIFF and not OME-XML.
+        A TIFF-named file that is not a TIFF, or a damaged vendor file.
     OmeXmlError
         A companion file whose XML cannot be parsed.
+    UnsupportedFormatError
+        No reader accepts the input.
+    MissingDependencyError
+        The reader of the input needs a pip extra that is not installed.
     """
     p = Path(path)
-    if not p.exists():
-        raise MissingFileError(f"{p}: no such file")
-    if p.is_dir():
-        raise InvalidTiffError(f"{p}: is a folder, not a TIFF file")
+    if not by_structure(p, reader, reader_options):
+        from ometiff.readers.registry import open_image
+
+        with open_image(p, reader=reader, **reader_options) as rdr:
+            return reader_info(rdr)
     if not is_tiff(p):
         return _companion_info(p)
     structure = inspect_tiff(p)
@@ -486,9 +613,21 @@ def info(path: StrPath) -> FileInfo:
             )
             problems += _missing_members(fs)
             warnings += _conflicts(p, structure, series)
-    if not series and structure.ifds:
-        series, more = _tifffile_series(p, structure.ifd_count)
+    container: ContainerInfo | None = None
+    fmt = "ome-tiff" if schema is not None or files_from_ome else "tiff"
+    walked = _walk_series(p, structure) if not series and structure.ifds else None
+    if walked is not None:  # plain or ImageJ: neither tifffile nor a vendor reader needed
+        series, more = walked
         warnings += more
+    elif not series and structure.ifds:
+        vendor = _tiff_vendor_info(p)
+        if isinstance(vendor, FileInfo):  # whole-slide, NDTiff, VSI: the reader convert uses
+            series, container, fmt = vendor.series, vendor.container, vendor.format
+        else:
+            if vendor is not None:  # the vendor reader refuses it: so would convert
+                problems.append(vendor)
+            series, more = _tifffile_series(p, structure.ifd_count)
+            warnings += more
     return FileInfo(
         path=p,
         variant=variants[0].name if variants else "unknown",
@@ -505,9 +644,140 @@ def info(path: StrPath) -> FileInfo:
         annotation_count=annotations,
         warnings=warnings,
         problems=problems,
-        metadata_source="ome" if schema is not None or files_from_ome else "tiff",
+        metadata_source=(
+            "ome" if schema is not None or files_from_ome else "reader" if container else "tiff"
+        ),
+        format=fmt,
+        container=container,
         fileset=fs,
     )
+
+
+def _tiff_vendor_info(path: Path) -> FileInfo | str | None:
+    """The reader view of a non-OME TIFF that a vendor reader claims (SVS, NDPI, ...).
+
+    ``convert`` reads such a file with its vendor reader (registry order), so
+    ``info`` lists the series that reader delivers (a slide with its label and
+    macro, an NDTiff stack's positions) rather than tifffile's generic series.
+    None when only the generic TIFF reader accepts the file; the reader's one-line
+    refusal (without the path) when it claims the file but cannot read it.
+    """
+    from ometiff.readers.registry import find_reader
+
+    try:
+        cls = find_reader(path)
+    except OmeTiffError:
+        return None
+    if cls.name in ("tiff", "ome-tiff"):
+        return None
+    try:
+        with cls(path) as rdr:
+            return reader_info(rdr)
+    except OmeTiffError as exc:
+        return exc.without_prefix(path)
+
+
+def reader_info(reader: Reader) -> FileInfo:
+    """Describe an open reader's input: its series and its vendor container.
+
+    The series come from :meth:`Reader.ome_view` through :func:`image_summary`
+    (the path OME-TIFF takes too), with the pyramid levels of
+    :meth:`Reader.level_shapes`; where the OME and the planes the reader delivers
+    disagree, the planes win and the difference is a ``plane_problems`` line.
+    The container names the reader and lists what it mapped to OME and what it
+    could not (its :attr:`Reader.notes`, deduplicated).
+    """
+    view = reader.ome_view()  # fills reader.notes for readers that map lazily
+    instruments = {i.id: i for i in view.instruments}
+    series: list[SeriesSummary] = []
+    for image in view.images:
+        summary = image_summary(image, instruments)
+        shapes = reader.level_shapes(image.index)
+        size_t, size_c, size_z, size_y, size_x = shapes[0]
+        problems = [
+            f"{label} is {ome} in the OME but the reader delivers {real}; "
+            "the reader's value is used"
+            for label, ome, real in (
+                ("SizeX", summary.size_x, size_x),
+                ("SizeY", summary.size_y, size_y),
+                ("SizeZ", summary.size_z, size_z),
+                ("SizeC", summary.size_c // max(summary.samples_per_pixel, 1), size_c),
+                ("SizeT", summary.size_t, size_t),
+            )
+            if ome != real
+        ]
+        series.append(
+            replace(
+                summary,
+                size_x=size_x,
+                size_y=size_y,
+                size_z=size_z,
+                size_c=size_c * max(summary.samples_per_pixel, 1),
+                size_t=size_t,
+                levels=[[y, x] for _, _, _, y, x in shapes],
+                plane_problems=problems + summary.plane_problems,
+            )
+        )
+    from ometiff.readers.registry import READERS
+
+    # a reader outside the registry (a subclass used directly) is named by itself
+    description = next((s.description for s in READERS if s.name == reader.name), reader.name)
+    kind = description.split(" (")[0].split(":")[0]
+    path = reader.path
+    disk = _files_on_disk(path)
+    entry: dict[str, Any] = {"name": path.name, "exists": bool(disk)}
+    if not path.exists():  # a glob or a pattern: how many files it names
+        entry["matches"] = len(disk)
+    return FileInfo(
+        path=path,
+        variant=kind,
+        variants=[Variant(kind, f"recognised by the {reader.name} reader")],
+        bigtiff=None,
+        byte_order=None,
+        ifd_count=None,
+        file_size=sum(size for _, size in disk),
+        structure=None,
+        series=series,
+        files=[entry],
+        schema_version=None,  # no OME-XML in the input: the OME is the reader's mapping
+        creator=view.creator,
+        annotation_count=view.annotation_count,
+        metadata_source="reader",
+        format=reader.name,
+        container=ContainerInfo(
+            reader=reader.name,
+            description=description,
+            series_count=len(series),
+            mapped=[{"source": a, "ome": b} for a, b in dict.fromkeys(reader.notes.mapped)],
+            unmapped=[
+                {"source": a, "reason": b} for a, b in dict.fromkeys(reader.notes.unmapped)
+            ],
+        ),
+    )
+
+
+def _files_on_disk(path: Path) -> list[tuple[Path, int]]:
+    """``(file, bytes)`` of a file, of every file under a folder, or of a pattern's matches.
+
+    A pattern's ``{t}``-style placeholders (image series) match like ``*``.
+    """
+    if path.is_file():
+        return [(path, path.stat().st_size)]
+    files: Iterable[Path]
+    if path.is_dir():
+        files = path.rglob("*")
+    elif path.parent.is_dir():
+        files = path.parent.glob(re.sub(r"\{[^{}]*\}", "*", path.name))
+    else:
+        return []
+    out = []
+    for p in files:
+        try:
+            if p.is_file():
+                out.append((p, p.stat().st_size))
+        except OSError:
+            continue
+    return out
 
 
 def _missing_members(fs: FileSet) -> list[str]:
@@ -543,6 +813,7 @@ def _companion_info(p: Path) -> FileInfo:
         annotation_count=fs.ome.annotation_count,
         problems=problems,
         metadata_source="ome",
+        format="ome-tiff",
         fileset=fs,
     )
 

@@ -11,6 +11,7 @@ Command modules (``ometiff.cli.*``) register themselves on :data:`app`;
 # no `from __future__ import annotations`: typer reads the hints at runtime
 
 import re
+from typing import Annotated
 
 import typer
 
@@ -66,7 +67,29 @@ def cli_message(exc: OmeTiffError) -> str:
 def error(message: "str | OmeTiffError") -> None:
     """Print one diagnostic line on stderr (an error in command-line words)."""
     text = cli_message(message) if isinstance(message, OmeTiffError) else message
+    text = " ".join(text.split())  # one line, whatever a library put in its message
     typer.echo(f"ometiff: error: {text}", err=True)
+
+
+#: ``--reader``, ``--axes`` and ``--pattern``: how commands that read any input open it.
+ReaderOption = Annotated[
+    str | None, typer.Option("--reader", help="Force a reader (see `ometiff formats`).")
+]
+AxesOption = Annotated[str | None, typer.Option("--axes", help="Axes of a .npy input, e.g. ZYX.")]
+PatternOption = Annotated[
+    str | None,
+    typer.Option("--pattern", help="Regex with named groups t, z, c for an image series."),
+]
+
+
+def reader_options(axes: "str | None", pattern: "str | None") -> "dict[str, str]":
+    """The reader options given on the command line (``--axes``, ``--pattern``)."""
+    options = {}
+    if axes:
+        options["axes"] = axes
+    if pattern:
+        options["pattern"] = pattern
+    return options
 
 
 def internal_error(exc: BaseException) -> None:

@@ -43,6 +43,17 @@ def _pyramid(text: str) -> Any:
         raise WriteError(f"--pyramid {text!r}: use auto, none or a number of levels") from None
 
 
+def _chunks(text: str | None) -> list[int] | None:
+    """'512' / '256,256' / '4,256,256' -> sizes."""
+    if text is None:
+        return None
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise WriteError(f"--chunks {text!r}: give EDGE, Y,X or Z,Y,X in pixels, "
+                         "e.g. 1024 or 4,512,512", option="chunks") from None
+
+
 class _ConvertProgress:
     """Route ``convert``'s ``on_plane(stage, done, total)`` to labelled progress tasks.
 
@@ -76,7 +87,8 @@ def convert(
     companion: Annotated[bool, typer.Option(
         help="Put the metadata in a .companion.ome file.")] = False,
     compression: Annotated[str, typer.Option(
-        help="Codec: zlib, lzw, zstd, jpeg, none...")] = "zlib",
+        help="Codec: zlib (OME-TIFF default), lzw, zstd (OME-Zarr default), jpeg, blosc, "
+             "gzip, none...")] = "auto",
     tile: Annotated[int | None, typer.Option(help="Tile edge in pixels (e.g. 512).")] = None,
     pyramid: Annotated[str, typer.Option(help="Pyramid levels: auto, none or N.")] = "auto",
     bigtiff: Annotated[bool, typer.Option(
@@ -93,8 +105,18 @@ def convert(
         help="Force a reader (see `ometiff formats`).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace existing outputs.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")] = False,
+    ngff: Annotated[str, typer.Option(
+        help="OME-Zarr: NGFF version, 0.5 (Zarr v3) or 0.4 (Zarr v2).")] = "0.5",
+    layout: Annotated[str, typer.Option(
+        help="OME-Zarr: bioformats2raw (OME/METADATA.ome.xml, series 0, 1...) or image "
+             "(one series at the root).")] = "bioformats2raw",
+    chunks: Annotated[str | None, typer.Option(
+        help="OME-Zarr chunk shape: EDGE, Y,X or Z,Y,X (default 1,1024,1024).")] = None,
+    shard: Annotated[bool, typer.Option(
+        "--shard", help="OME-Zarr 0.5: store 4x4 chunks per shard file.")] = False,
 ) -> None:
-    """Convert images (OME-TIFF, ImageJ, TIFF variants, LIF, CZI, ND2, series, .npy) to OME-TIFF."""
+    """Convert images (OME-TIFF, ImageJ, TIFF variants, LIF, CZI, ND2, OME-Zarr, series, .npy)
+    to OME-TIFF, or to OME-Zarr when the output ends with .ome.zarr."""
     from ometiff.conversion import convert as _convert
 
     if len(paths) < 2:
@@ -113,11 +135,13 @@ def convert(
             reader=reader, reader_options=options or None,
             series=_indices(series, "series"), channels=_indices(channels, "channels"),
             z=_indices(z, "z"), t=_indices(t, "t"), split=split,  # type: ignore[arg-type]
-            companion=companion, compression=None if compression == "none" else compression,
+            companion=companion, compression=compression,
             tile=tile, pyramid=_pyramid(pyramid), bigtiff=True if bigtiff else None,
             verify=verify,
             original_metadata=original_metadata, report=report, overwrite=overwrite,
             on_plane=_ConvertProgress(reporter, [p.name or str(p) for p in srcs]),
+            ngff=ngff, layout=layout, chunks=_chunks(chunks),  # type: ignore[arg-type]
+            shards=True if shard else None,
         )
     if quiet:
         return

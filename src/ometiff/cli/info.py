@@ -11,8 +11,15 @@ from typing import Annotated, Any
 
 import typer
 
-from ometiff.cli.app import app, error
-from ometiff.errors import OmeTiffError
+from ometiff.cli.app import (
+    AxesOption,
+    PatternOption,
+    ReaderOption,
+    app,
+    error,
+    reader_options,
+)
+from ometiff.errors import InvalidArgumentError, OmeTiffError
 from ometiff.progress import ProgressReporter
 
 
@@ -42,9 +49,11 @@ def _ifd_line(ifd: Any) -> str:
     return ", ".join(parts)
 
 
-def _plane_summary(series: Any) -> str:
+def _plane_summary(series: Any, reader: str | None = None) -> str:
     planes = series.planes
     total = series.size_z * (series.size_c // max(series.samples_per_pixel, 1)) * series.size_t
+    if reader is not None:  # a vendor container: planes are where its reader finds them
+        return f"{total} plane{'s' if total != 1 else ''}, read by the {reader} reader"
     if not planes:
         return "no plane mapped to an IFD"
     files = {p.file for p in planes}
@@ -93,7 +102,11 @@ def render_text(fi: Any, *, all_ifds: bool = False, list_planes: bool = False) -
         for first, last, ifd in rows:
             label = f"IFD {first}" if first == last else f"IFD {first}–{last}"
             out.append(f"    {label:<16}{_ifd_line(ifd)}")
-    if fi.schema_version or fi.creator:
+    if fi.container is not None:
+        cont = fi.container
+        count = f"{cont.series_count} series"
+        out.append(f"  {'Container:':<11}{cont.description}, {_size(fi.file_size)}, {count}")
+    elif fi.schema_version or fi.creator:
         out.append(
             f"  {'OME-XML:':<11}schema {fi.schema_version or '?'}, creator {fi.creator or '—'!s}, {fi.annotation_count} annotations"
         )
@@ -132,7 +145,8 @@ def render_text(fi: Any, *, all_ifds: bool = False, list_planes: bool = False) -
             out.append(f"    {'Channels:' if k == 0 else '':<13}{k}: {' '.join(bits)}")
         if len(s.levels) > 1:
             out.append(f"    {'Levels:':<13}" + ", ".join(f"{w}×{h}" for h, w in s.levels))
-        out.append(f"    {'Planes:':<13}{_plane_summary(s)}")
+        reader = fi.container.reader if fi.container is not None else None
+        out.append(f"    {'Planes:':<13}{_plane_summary(s, reader)}")
         if list_planes:
             for p in s.planes:
                 out.append(f"      Z{p.z} C{p.c} T{p.t} -> {p.file} IFD {p.ifd}")
@@ -142,6 +156,8 @@ def render_text(fi: Any, *, all_ifds: bool = False, list_planes: bool = False) -
             out.append(f"    {'Instrument:':<13}{s.instrument}")
         for prob in s.plane_problems:
             out.append(f"    warning: {prob}")
+    if fi.container is not None:
+        out += _mapping_text(fi.container)
     for w in fi.warnings:
         out.append(f"  warning: {w}")
     for p in fi.problems:
@@ -149,9 +165,26 @@ def render_text(fi: Any, *, all_ifds: bool = False, list_planes: bool = False) -
     return "\n".join(out)
 
 
+def _mapping_text(cont: Any) -> list[str]:
+    """What a reader mapped (one line: the vendor fields) and did not (one line each)."""
+    out = []
+    sources = list(dict.fromkeys(m["source"] for m in cont.mapped))
+    if sources:
+        out.append(f"  {'Mapped:':<11}" + "; ".join(sources))
+    for k, m in enumerate(cont.unmapped):
+        out.append(f"  {'Not mapped:' if k == 0 else '':<11} {m['source']}: {m['reason']}")
+    return out
+
+
 @app.command()
 def info(
-    paths: Annotated[list[Path], typer.Argument(help="TIFF files or .companion.ome files.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Any input `ometiff formats` lists: TIFF, .companion.ome, LIF, CZI, ND2, "
+            "OME-Zarr or image-series folders, globs, patterns, .npy."
+        ),
+    ],
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON document per file (a list for several).")
     ] = False,
@@ -170,15 +203,25 @@ def info(
     diagram: Annotated[
         Path | None, typer.Option("--diagram", help="Draw the file's layout as a PNG.")
     ] = None,
+    reader: ReaderOption = None,
+    axes: AxesOption = None,
+    pattern: PatternOption = None,
 ) -> None:
-    """Show the structure, variant and OME meaning of TIFF files."""
+    """Show the structure (or vendor container), variant and OME meaning of any input."""
     from ometiff.inspection import info as inspect_file
 
     failed = False
     docs: list[dict[str, Any]] = []
+    options = reader_options(axes, pattern)
     for path in paths:
         try:
-            fi = inspect_file(path)
+            fi = inspect_file(path, reader=reader, **options)
+            if fi.container is not None and (tags is not None or diagram is not None):
+                flag = "--tags" if tags is not None else "--diagram"
+                raise InvalidArgumentError(
+                    f"{path}: {flag} shows the IFDs of a TIFF file; this is a {fi.variant} "
+                    "input without TIFF structure"
+                )
             if tags is not None:
                 from ometiff.tiff.structure import dump_tags
 
@@ -208,7 +251,7 @@ def info(
                 try:
                     with ProgressReporter() as reporter:
                         result = channel_stats(
-                            path, errors="report",
+                            path, errors="report", reader=reader, reader_options=options,
                             on_plane=functools.partial(reporter.update, f"stats {path.name}"),
                         )
                 except OmeTiffError as exc:

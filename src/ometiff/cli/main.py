@@ -11,7 +11,7 @@ from typing import Any
 import typer
 
 # Each command module registers its commands on `app` when imported.
-from ometiff.cli import convert, info, meta, show, validate  # noqa: F401
+from ometiff.cli import convert, info, meta, show, validate, xml  # noqa: F401
 from ometiff.cli.app import app, error, internal_error
 from ometiff.errors import OmeTiffError
 

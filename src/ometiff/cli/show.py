@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ometiff.cli.app import app
+from ometiff.cli.app import AxesOption, PatternOption, ReaderOption, app, reader_options
 from ometiff.errors import InvalidArgumentError
 from ometiff.progress import ProgressReporter
 
@@ -24,7 +24,13 @@ def _channel(value: str | None) -> int | str | None:
 
 @app.command()
 def show(
-    path: Annotated[Path, typer.Argument(help="TIFF file or .companion.ome file.")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="Any input `ometiff formats` lists: TIFF, .companion.ome, LIF, CZI, ND2, "
+            "OME-Zarr or image-series folders, globs, patterns, .npy."
+        ),
+    ],
     out: Annotated[
         Path, typer.Option("-o", "--output", help="PNG to write (replaced if it exists).")
     ],
@@ -42,6 +48,9 @@ def show(
     ] = None,
     level: Annotated[int, typer.Option("--level", help="Pyramid level (0 = full resolution).")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")] = False,
+    reader: ReaderOption = None,
+    axes: AxesOption = None,
+    pattern: PatternOption = None,
 ) -> None:
     """Render a plane, a Z max-projection or a channel composite as an RGB PNG.
 
@@ -65,6 +74,8 @@ def show(
             project="max" if project else None,
             level=level,
             on_plane=lambda done, total: reporter.update(label, done, total),
+            reader=reader,
+            reader_options=reader_options(axes, pattern),
         )
     if not quiet:
         ranges = "; ".join(f"C{ch} {lo:.5g}–{hi:.5g}" for ch, lo, hi in result.limits)

@@ -1,4 +1,4 @@
-"""``ometiff validate`` and ``ometiff xml``.
+"""``ometiff validate`` (``ometiff xml`` lives in :mod:`ometiff.cli.xml`).
 
 ``validate`` exits 0 when no file has errors (warnings too with ``--strict``),
 1 when a file is invalid and 2 when a file cannot be read at all.
@@ -87,31 +87,3 @@ def validate_command(
         raise typer.Exit(2)
     invalid = any(not (r["ok"] if isinstance(r, dict) else r.ok) for r in reports)
     raise typer.Exit(1 if invalid else 0)
-
-
-@app.command("xml")
-def xml_command(
-    path: Annotated[Path, typer.Argument(help="An OME-TIFF or OME-XML (companion) file.")],
-    upgrade: Annotated[
-        bool, typer.Option(help="Upgrade older schema versions to 2016-06 first.")
-    ] = False,
-) -> None:
-    """Print the OME-XML of a file, indented (optionally upgraded to the 2016-06 schema)."""
-    from lxml import etree
-
-    from ometiff.errors import OmeXmlError
-    from ometiff.ome.view import read_ome_xml
-    from ometiff.ome.xml import parse_xml
-
-    xml = read_ome_xml(path)
-    root = parse_xml(xml, source=str(path))
-    if upgrade:
-        from ometiff.ome.schema import upgrade as upgrade_xml
-
-        try:
-            root = upgrade_xml(root)
-        except OmeXmlError as exc:
-            raise OmeXmlError(f"{path}: {exc}") from exc
-    etree.indent(root, space="  ")
-    text = etree.tostring(root, encoding="unicode", pretty_print=True)
-    typer.echo('<?xml version="1.0" encoding="UTF-8"?>\n' + text, nl=False)

@@ -11,6 +11,8 @@ can ship it to other processes.
 
 from __future__ import annotations
 
+import math
+import os
 import threading
 from collections import OrderedDict
 from contextlib import nullcontext
@@ -33,6 +35,10 @@ if TYPE_CHECKING:
 
     from ometiff.readers.base import Reader
     from ometiff.types import StrPath
+
+
+#: Target size of a dask/zarr chunk of a tiled level (a block of k x k tiles).
+CHUNK_BYTES = 2 << 20
 
 
 class File:
@@ -109,7 +115,7 @@ class File:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # pickled as "reopen": file handles never cross processes
-        return (_reopen, (str(self.path), self.reader, self.options))
+        return (_reopen, (str(self.path.absolute()), self.reader, self.options))
 
     def __repr__(self) -> str:
         state = " (closed)" if self.closed else ""
@@ -161,13 +167,22 @@ class File:
     # -- pixels ------------------------------------------------------------------------
 
     def chunks(self, series: int = 0, level: int = 0) -> tuple[int, ...]:
-        """Chunk shape of :meth:`to_dask` and :meth:`to_zarr`: one plane, or one tile."""
+        """Chunk shape of :meth:`to_dask` and :meth:`to_zarr`: one plane, or tiles.
+
+        A chunk of a tiled level is a block of whole tiles of about
+        :data:`CHUNK_BYTES` (one tile when tiles are that large): each task then
+        decodes its tiles in parallel and per-task overhead stays small, while a
+        window still decodes only the few chunks it touches.
+        """
         s = self._series(series, level)
         shape = s.levels[level]
         with self._lock:
             tile = self.raw_reader.tile_shape(series, level=level)
-        y, x = shape[3:5] if tile is None else (min(tile[0], shape[3]), min(tile[1], shape[4]))
-        return (1, 1, 1, y, x, *shape[5:])
+        if tile is None:
+            return (1, 1, 1, *shape[3:])
+        tile_bytes = tile[0] * tile[1] * s.sizes["S"] * s.dtype.itemsize
+        k = max(1, math.isqrt(CHUNK_BYTES // max(1, tile_bytes)))
+        return (1, 1, 1, min(k * tile[0], shape[3]), min(k * tile[1], shape[4]), *shape[5:])
 
     def read(
         self,
@@ -219,8 +234,17 @@ class File:
         rs = ranges[5] if len(ranges) == 6 else None
         if shape_out[:3] == (1, 1, 1):  # one plane (every chunk): no copy
             with self._lock:
-                plane = rdr.read_region(series, ranges[0][0], ranges[1][0], ranges[2][0],
-                                        ry.start, ry.stop, rx.start, rx.stop, level=level)
+                plane = rdr.read_region(
+                    series,
+                    ranges[0][0],
+                    ranges[1][0],
+                    ranges[2][0],
+                    ry.start,
+                    ry.stop,
+                    rx.start,
+                    rx.stop,
+                    level=level,
+                )
             if rs is not None and len(rs) != plane.shape[2]:
                 plane = plane[..., rs.start : rs.stop : rs.step]
             return plane.reshape(shape_out)
@@ -279,7 +303,11 @@ _WORKER_LOCK = threading.Lock()
 
 def worker_file(path: str, reader: str, options: dict[str, Any]) -> File:
     """The file opened in this process for pickled chunk sources (reused)."""
-    key = (path, reader, repr(sorted(options.items())))
+    try:
+        stamp = os.stat(path).st_mtime_ns  # a file rewritten since is opened again
+    except OSError:
+        stamp = 0
+    key = (path, reader, repr((sorted(options.items()), stamp)))
     with _WORKER_LOCK:
         f = _WORKER_FILES.get(key)
         if f is None or f.closed:
@@ -308,7 +336,8 @@ class BlockSource:
 
     def __reduce__(self) -> tuple[Any, ...]:
         f = self.file
-        return (_worker_source, (str(f.path), f.reader, f.options, self.series, self.level))
+        where = str(f.path.absolute())  # another process may have another working folder
+        return (_worker_source, (where, f.reader, f.options, self.series, self.level))
 
 
 def _worker_source(

@@ -22,19 +22,23 @@ from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.vendor import (
     VendorFileError,
-    build_pixels,
     flatten_xml,
     has_magic,
-    hex_color,
+    hex_color_value,
+    ome_document,
+    ome_element,
+    ome_model,
     parse_datetime,
     parse_float,
+    pixels_element,
     require,
+    xsd_datetime,
 )
 
 if TYPE_CHECKING:
     from ome_types import OME
-    from ome_types import model as m
 
+    from ometiff.ome.view import OmeView
     from ometiff.types import StrPath
 
 _MAGIC = b"ZISRAWFILE"
@@ -187,34 +191,44 @@ class CziReader(Reader):
 
     def ome(self) -> OME:
         """OME metadata: sizes, scaling, channels, objective, date, scene positions."""
-        return self._ome.model_copy(deep=True)  # callers may edit their copy
+        return ome_model(self.ome_tree)  # a new model each call: callers may edit theirs
+
+    def ome_view(self) -> OmeView:
+        """:meth:`ome` as the fast OME view, straight from the XML (no ome_types)."""
+        from ometiff.ome.view import parse_ome
+
+        return parse_ome(ome_document(self.ome_tree), source=str(self.path))
 
     @cached_property
-    def _ome(self) -> OME:
-        from ome_types import OME
-        from ome_types import model as m
-        from ome_types.model import UnitsLength
-
+    def ome_tree(self) -> Any:
+        """The OME metadata as an OME-XML element tree (lxml), built without ome_types;
+        the writer conforms it directly (``convert`` never imports ome_types)."""
         info = self._xml.find(".//Metadata/Information")
-        instrument = self._instrument(info)
+        root = ome_element(None, "OME", Creator="ometiff (pylibCZIrw)")
+        has_instrument = self._instrument(root, info)
         physical = self._scaling()
         date = parse_datetime(_text(info, "Image/AcquisitionDateAndTime"))
-        images = []
         for i, s in enumerate(self._scenes):
             where = f"Image:{i}"
             channels = self._channels(s.shape[1], where)
             planes = self._planes(s, where)
-            stage = None
-            el = self._scene_el(s)
-            center = _text(el, "CenterPosition")
+            image = ome_element(root, "Image", ID=f"Image:{i}", Name=self._scene_name(s))
+            if date is not None:
+                ome_element(image, "AcquisitionDate", xsd_datetime(date))
+            if has_instrument:
+                ome_element(image, "InstrumentRef", ID="Instrument:0")
+                if has_instrument > 1:  # the first objective's settings
+                    ome_element(image, "ObjectiveSettings", ID="Objective:0:0")
+            center = _text(self._scene_el(s), "CenterPosition")
             if center and "," in center:
                 x, _, y = center.partition(",")
                 fx, fy = parse_float(x), parse_float(y)
                 if fx is not None and fy is not None:
-                    um = UnitsLength.MICROMETER
-                    stage = m.StageLabel(name="CenterPosition", x=fx, x_unit=um, y=fy, y_unit=um)
+                    ome_element(image, "StageLabel", Name="CenterPosition", X=fx, XUnit="µm",
+                                Y=fy, YUnit="µm")
                     self.notes.map("CZI Scene/CenterPosition", f"{where}/StageLabel")
-            pixels = build_pixels(
+            pixels_element(
+                image,
                 i,
                 shape=s.shape,
                 samples=s.samples,
@@ -224,22 +238,10 @@ class CziReader(Reader):
                 planes=planes,
                 significant_bits=self._bits(),
             )
-            images.append(
-                m.Image(
-                    id=f"Image:{i}",
-                    name=self._scene_name(s),
-                    acquisition_date=date,
-                    instrument_ref=m.InstrumentRef(id=instrument.id) if instrument else None,
-                    objective_settings=self._objective_settings(info, instrument),
-                    stage_label=stage,
-                    pixels=pixels,
-                )
-            )
         if date is not None:
             self.notes.map("CZI Information/Image/AcquisitionDateAndTime", "Image/AcquisitionDate")
         self.notes.skip("CZI TimeStamps attachment", "not exposed by pylibCZIrw; no Plane@DeltaT")
-        instruments = [instrument] if instrument else []
-        return OME(images=images, instruments=instruments, creator="ometiff (pylibCZIrw)")
+        return root
 
     def _bits(self) -> int | None:
         value = _text(self._xml, ".//Information/Image/ComponentBitCount")
@@ -267,30 +269,29 @@ class CziReader(Reader):
             dl = disp[ci] if ci < len(disp) else None
             kw: dict[str, Any] = {}
             if dl is not None and dl.get("Name") is not None:
-                kw["name"] = dl.get("Name")
+                kw["Name"] = dl.get("Name")
             elif el is not None and el.get("Name") is not None:
-                kw["name"] = el.get("Name")
-            col = hex_color(_text(dl, "Color")) or hex_color(_text(el, "Color"))
+                kw["Name"] = el.get("Name")
+            col = hex_color_value(_text(dl, "Color"))
+            if col is None:
+                col = hex_color_value(_text(el, "Color"))
             if col is not None:
-                kw["color"] = col
+                kw["Color"] = col
             if el is not None:
                 ex = parse_float(_text(el, "ExcitationWavelength"))
                 em = parse_float(_text(el, "EmissionWavelength"))
-                kw["excitation_wavelength"] = ex if ex and ex > 0 else None
-                kw["emission_wavelength"] = em if em and em > 0 else None
-                kw["fluor"] = _text(el, "Fluor")
+                kw["ExcitationWavelength"] = ex if ex and ex > 0 else None
+                kw["EmissionWavelength"] = em if em and em > 0 else None
+                kw["Fluor"] = _text(el, "Fluor")
                 pinhole = parse_float(_text(el, "PinholeSize"))
-                kw["pinhole_size"] = pinhole if pinhole and pinhole > 0 else None
+                kw["PinholeSize"] = pinhole if pinhole and pinhole > 0 else None
             if kw:
                 self.notes.map("CZI Channel metadata", f"{where}/Channel:{ci}")
             out.append(kw)
         return out
 
-    def _planes(self, s: _Scene, where: str) -> list[m.Plane]:
+    def _planes(self, s: _Scene, where: str) -> list[dict[str, Any]]:
         """Per-plane exposure times (Channel/ExposureTime, ns)."""
-        from ome_types import model as m
-        from ome_types.model import UnitsTime
-
         info = self._xml.findall(".//Metadata/Information/Image/Dimensions/Channels/Channel")
         exposures = []
         for ci in range(s.shape[1]):
@@ -303,56 +304,42 @@ class CziReader(Reader):
             return []
         self.notes.map("CZI Channel/ExposureTime", f"{where}/Pixels/Plane@ExposureTime")
         return [
-            m.Plane(
-                the_t=ti,
-                the_c=ci,
-                the_z=zi,
-                exposure_time=exposures[ci],
-                exposure_time_unit=UnitsTime.SECOND,
-            )
+            {"TheZ": zi, "TheT": ti, "TheC": ci, "ExposureTime": exposures[ci],
+             "ExposureTimeUnit": "s"}
             for ti in range(t)
             for ci in range(c)
             for zi in range(z)
         ]
 
-    def _instrument(self, info: Any) -> m.Instrument | None:
-        from ome_types import model as m
-
+    def _instrument(self, root: Any, info: Any) -> int:
+        """Write the Instrument (microscope, objectives); 0: none, 1: no objective,
+        2: with objectives."""
         if info is None:
-            return None
-        objectives = []
+            return 0
+        objectives: list[dict[str, Any]] = []
         for k, el in enumerate(info.iterfind("Instrument/Objectives/Objective")):
             immersion = (_text(el, "Immersion") or "").capitalize()
             known = {"Oil", "Water", "Air", "Glycerol", "Multi", "Other"}
-            objectives.append(
-                m.Objective(
-                    id=f"Objective:0:{k}",
-                    model=el.get("Name") or _text(el, "Manufacturer/Model"),
-                    lens_na=parse_float(_text(el, "LensNA")),
-                    nominal_magnification=parse_float(_text(el, "NominalMagnification")),
-                    immersion=m.Objective_Immersion(immersion) if immersion in known else None,
-                )
-            )
+            objectives.append({
+                "ID": f"Objective:0:{k}",
+                "Model": el.get("Name") or _text(el, "Manufacturer/Model"),
+                "LensNA": parse_float(_text(el, "LensNA")),
+                "NominalMagnification": parse_float(_text(el, "NominalMagnification")),
+                "Immersion": immersion if immersion in known else None,
+            })
         micro = info.find("Instrument/Microscopes/Microscope")
-        microscope = None
-        if micro is not None and (micro.get("Name") or _text(micro, "System")):
-            microscope = m.Microscope(
-                manufacturer="Zeiss", model=micro.get("Name") or _text(micro, "System")
-            )
-        if not objectives and microscope is None:
-            return None
+        model = None
+        if micro is not None:
+            model = micro.get("Name") or _text(micro, "System")
+        if not objectives and not model:
+            return 0
         self.notes.map("CZI Information/Instrument", "Instrument")
-        return m.Instrument(id="Instrument:0", microscope=microscope, objectives=objectives)
-
-    @staticmethod
-    def _objective_settings(
-        info: Any, instrument: m.Instrument | None
-    ) -> m.ObjectiveSettings | None:
-        from ome_types import model as m
-
-        if instrument is None or not instrument.objectives:
-            return None
-        return m.ObjectiveSettings(id=instrument.objectives[0].id)
+        instrument = ome_element(root, "Instrument", ID="Instrument:0")
+        if model:
+            ome_element(instrument, "Microscope", Manufacturer="Zeiss", Model=model)
+        for objective in objectives:
+            ome_element(instrument, "Objective", **objective)
+        return 2 if objectives else 1
 
     def original_metadata(self) -> dict[str, str]:
         """The CZI XML metadata, flattened (``ImageDocument|Metadata|...``)."""

@@ -26,17 +26,21 @@ from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.vendor import (
     VendorFileError,
-    build_pixels,
     flatten,
     has_magic,
+    ome_document,
+    ome_element,
+    ome_model,
     parse_float,
+    pixels_element,
     require,
+    xsd_datetime,
 )
 
 if TYPE_CHECKING:
     from ome_types import OME
-    from ome_types import model as m
 
+    from ometiff.ome.view import OmeView
     from ometiff.types import StrPath
 
 _MAGIC = b"\x70\x00\x00\x00"
@@ -179,23 +183,28 @@ class LifReader(Reader):
 
     def ome(self) -> OME:
         """OME metadata: sizes, physical sizes, channels, timing, objective, stage."""
-        return self._ome.model_copy(deep=True)  # callers may edit their copy
+        return ome_model(self.ome_tree)  # a new model each call: callers may edit theirs
+
+    def ome_view(self) -> OmeView:
+        """:meth:`ome` as the fast OME view, straight from the XML (no ome_types)."""
+        from ometiff.ome.view import parse_ome
+
+        return parse_ome(ome_document(self.ome_tree), source=str(self.path))
 
     @cached_property
-    def _ome(self) -> OME:
-        from ome_types import OME
-        from ome_types import model as m
-
-        instruments: list[m.Instrument] = []
+    def ome_tree(self) -> Any:
+        """The OME metadata as an OME-XML element tree (lxml), built without ome_types;
+        the writer conforms it directly (``convert`` never imports ome_types)."""
+        root = ome_element(None, "OME", Creator="ometiff (liffile)")
         images = []
+        n_instruments = 0
         for i, s in enumerate(self._series):
             hw = _dig(s.image.attrs, "HardwareSetting") or {}
             conf = hw.get("ATLConfocalSettingDefinition") or hw.get("ATLCameraSettingDefinition")
             conf = conf if isinstance(conf, dict) else {}
             where = f"Image:{i}"
-            instrument, objective_settings = self._instrument(conf, len(instruments), where)
-            if instrument is not None:
-                instruments.append(instrument)
+            instrument, objective_settings = self._instrument(root, conf, n_instruments, where)
+            n_instruments += instrument is not None
             physical = (
                 s.step_um(s.col_dim),
                 s.step_um(s.row_dim),
@@ -204,77 +213,66 @@ class LifReader(Reader):
             for axis, value in zip("XYZ", physical, strict=True):
                 if value is not None:
                     self.notes.map("LIF DimensionDescription", f"{where}/Pixels@PhysicalSize{axis}")
-            pixels = build_pixels(
+            channels = self._channels(s, conf, where)
+            planes = self._planes(s, where)
+            image = ome_element(None, "Image", ID=f"Image:{i}", Name=self._series_name(s))
+            date = self._acquisition_date(s)
+            if date is not None:
+                ome_element(image, "AcquisitionDate", xsd_datetime(date))
+            if instrument is not None:
+                ome_element(image, "InstrumentRef", ID=instrument)
+            if objective_settings is not None:
+                ome_element(image, "ObjectiveSettings", **objective_settings)
+            sx, sy = parse_float(conf.get("StagePosX")), parse_float(conf.get("StagePosY"))
+            if sx is not None and sy is not None:
+                ome_element(image, "StageLabel", Name="StagePos", X=convert(sx, "m", "µm"),
+                            XUnit="µm", Y=convert(sy, "m", "µm"), YUnit="µm")
+                self.notes.map("LIF StagePosX/Y", f"{where}/StageLabel")
+            pixels_element(
+                image,
                 i,
                 shape=s.shape,
                 samples=s.samples,
                 dtype=s.dtype,
                 physical=physical,
-                channels=self._channels(s, conf, where),
-                planes=self._planes(s, where),
+                channels=channels,
+                planes=planes,
                 time_increment=self._time_increment(s),
             )
-            stage = None
-            sx, sy = parse_float(conf.get("StagePosX")), parse_float(conf.get("StagePosY"))
-            if sx is not None and sy is not None:
-                from ome_types.model import UnitsLength
-
-                stage = m.StageLabel(
-                    name="StagePos",
-                    x=convert(sx, "m", "µm"),
-                    x_unit=UnitsLength.MICROMETER,
-                    y=convert(sy, "m", "µm"),
-                    y_unit=UnitsLength.MICROMETER,
-                )
-                self.notes.map("LIF StagePosX/Y", f"{where}/StageLabel")
-            images.append(
-                m.Image(
-                    id=f"Image:{i}",
-                    name=self._series_name(s),
-                    acquisition_date=self._acquisition_date(s),
-                    instrument_ref=m.InstrumentRef(id=instrument.id) if instrument else None,
-                    objective_settings=objective_settings,
-                    stage_label=stage,
-                    pixels=pixels,
-                )
-            )
-        return OME(images=images, instruments=instruments, creator="ometiff (liffile)")
+            images.append(image)
+        root.extend(images)  # schema order: every Instrument before the Images
+        return root
 
     def _instrument(
-        self, conf: dict[str, Any], n: int, where: str
-    ) -> tuple[m.Instrument | None, m.ObjectiveSettings | None]:
-        from ome_types import model as m
-
+        self, root: Any, conf: dict[str, Any], n: int, where: str
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        """Write one Instrument; its ID and the image's ObjectiveSettings attributes."""
         name = conf.get("ObjectiveName")
         if not name and conf.get("MicroscopeModel") is None:
             return None, None
-        objectives = []
+        instrument = ome_element(root, "Instrument", ID=f"Instrument:{n}")
+        if conf.get("MicroscopeModel"):
+            ome_element(instrument, "Microscope", Manufacturer="Leica",
+                        Model=str(conf["MicroscopeModel"]))
         settings = None
         if name:
             immersion = str(conf.get("Immersion") or "").upper()
             known = {"OIL": "Oil", "WATER": "Water", "GLYC": "Glycerol", "DRY": "Air"}
-            objective = m.Objective(
-                id=f"Objective:{n}:0",
-                model=str(name).strip(),
-                lens_na=parse_float(conf.get("NumericalAperture")),
-                nominal_magnification=parse_float(conf.get("Magnification")),
-                immersion=m.Objective_Immersion(known[immersion]) if immersion in known else None,
-                serial_number=str(conf["ObjectiveNumber"]) if "ObjectiveNumber" in conf else None,
+            ome_element(
+                instrument, "Objective",
+                ID=f"Objective:{n}:0",
+                Model=str(name).strip(),
+                LensNA=parse_float(conf.get("NumericalAperture")),
+                NominalMagnification=parse_float(conf.get("Magnification")),
+                Immersion=known.get(immersion),
+                SerialNumber=str(conf["ObjectiveNumber"]) if "ObjectiveNumber" in conf else None,
             )
-            objectives.append(objective)
-            settings = m.ObjectiveSettings(
-                id=objective.id, refractive_index=parse_float(conf.get("RefractionIndex"))
-            )
+            settings = {"ID": f"Objective:{n}:0",
+                        "RefractiveIndex": parse_float(conf.get("RefractionIndex"))}
             self.notes.map(
                 "LIF ObjectiveName/NumericalAperture/Magnification", f"{where}/Objective"
             )
-        microscope = None
-        if conf.get("MicroscopeModel"):
-            microscope = m.Microscope(manufacturer="Leica", model=str(conf["MicroscopeModel"]))
-        instrument = m.Instrument(
-            id=f"Instrument:{n}", microscope=microscope, objectives=objectives
-        )
-        return instrument, settings
+        return f"Instrument:{n}", settings
 
     def _channels(self, s: _Series, conf: dict[str, Any], where: str) -> list[dict[str, Any]]:
         """Channel names (dye of each active detector, as Bio-Formats), LUT colours."""
@@ -294,25 +292,20 @@ class LifReader(Reader):
             if len(detectors) == size_c:
                 band = bands.get(detectors[ci].get("Channel"))
                 if band is not None:
-                    kw["name"] = str(band.get("DyeName") or "")
+                    kw["Name"] = str(band.get("DyeName") or "")
                     self.notes.map("LIF Spectro/MultiBand@DyeName", f"{where}/Channel:{ci}@Name")
             desc = descs[ci * s.samples] if ci * s.samples < len(descs) else None
             lut = (desc.get("LUTName") or "").lower() if desc is not None else ""
             if s.samples == 1 and lut in LUT_COLORS:
-                from ome_types.model import Color
-
-                kw["color"] = Color(rgba_to_ome(*LUT_COLORS[lut]))
+                kw["Color"] = rgba_to_ome(*LUT_COLORS[lut])
                 self.notes.map("LIF ChannelDescription@LUTName", f"{where}/Channel:{ci}@Color")
             if pinhole is not None:
-                kw["pinhole_size"] = pinhole
+                kw["PinholeSize"] = pinhole
             out.append(kw)
         return out
 
-    def _planes(self, s: _Series, where: str) -> list[m.Plane]:
+    def _planes(self, s: _Series, where: str) -> list[dict[str, Any]]:
         """Plane DeltaT from the LIF time stamps (one per stored frame)."""
-        from ome_types import model as m
-        from ome_types.model import UnitsTime
-
         stamps = s.image.timestamps
         t, c, z = s.shape[:3]
         n_frames = t * c * z
@@ -333,10 +326,9 @@ class LifReader(Reader):
                     idx = s.indices(ti, ci, zi)
                     flat = int(np.ravel_multi_index(tuple(idx.get(d, 0) for d in outer), shape))
                     delta = float((stamps[flat] - origin) / np.timedelta64(1, "ms")) / 1e3
-                    plane = m.Plane(
-                        the_t=ti, the_c=ci, the_z=zi, delta_t=delta, delta_t_unit=UnitsTime.SECOND
+                    planes.append(
+                        {"TheZ": zi, "TheT": ti, "TheC": ci, "DeltaT": delta, "DeltaTUnit": "s"}
                     )
-                    planes.append(plane)
         if lambdas:
             self.notes.skip(
                 "LIF lambda coordinates",

@@ -26,43 +26,56 @@ Decisions, checked against Bio-Formats (``showinf``) on generated files:
 
 from __future__ import annotations
 
+import itertools
 import math
 import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from ometiff.errors import InvalidTiffError, UnsupportedFormatError
-from ometiff.readers.tiffmeta import RGBA, TiffCalibration, tiff_calibration
+from ometiff.readers.tiffmeta import (
+    RGBA,
+    TiffCalibration,
+    imagej_description,
+    plain_calibration,
+    tiff_calibration,
+)
 from ometiff.types import DTYPE_TO_OME
 
 if TYPE_CHECKING:
+    import numpy as np
     import tifffile
 
     from ometiff.readers.base import MappingNotes
+    from ometiff.tiff.structure import TiffStructure
 
 #: tifffile axes that mean a stage position, per series kind: one OME series each.
 POSITION_AXES = {"mmstack": "R", "ndtiff": "R", "lsm": "PM"}
 
 
-def plane_dtype(dtype: np.dtype, where: object) -> np.dtype:
-    """The OME-representable dtype for pixels of ``dtype`` (D2), native byte order.
+def ome_dtype_name(name: str, where: object) -> str:
+    """The OME-representable dtype name for pixels of dtype ``name`` (D2).
 
     float16 widens to float32 and bool to uint8 (both lossless); 64-bit integers
     have no OME pixel type and are refused.
     """
-    dt = np.dtype(dtype).newbyteorder("=")
-    if dt.kind == "b":
-        return np.dtype("uint8")
-    if dt == np.float16:
-        return np.dtype("float32")
-    if dt.name not in DTYPE_TO_OME:
+    if name == "bool":
+        return "uint8"
+    if name == "float16":
+        return "float32"
+    if name not in DTYPE_TO_OME:
         raise UnsupportedFormatError(
-            f"{where}: pixel type {dt.name} has no OME equivalent (D2: int8..uint32, "
+            f"{where}: pixel type {name} has no OME equivalent (D2: int8..uint32, "
             "float, double, complex)"
         )
-    return dt
+    return name
+
+
+def plane_dtype(dtype: np.dtype, where: object) -> np.dtype:
+    """:func:`ome_dtype_name` as a numpy dtype, native byte order."""
+    import numpy as np
+
+    return np.dtype(ome_dtype_name(np.dtype(dtype).name, where))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -84,12 +97,19 @@ class TiffLayout:
     page_samples: int  # samples per page that C runs over (non-RGB samples), else 1
     shape: tuple[int, int, int, int, int]  # T, C (planes), Z, Y, X
     samples: int  # samples per pixel of each plane (RGB: 3 or 4)
-    dtype: np.dtype  # OME pixel type (widened, D2)
+    dtype_name: str  # OME pixel type as a numpy dtype name (widened, D2)
     dimension_order: str
     physical: dict[str, tuple[float, str]]  # "x"/"y"/"z" -> (value, OME unit)
     time_increment: tuple[float, str] | None
     channel_names: tuple[str | None, ...]
     channel_colors: tuple[RGBA | None, ...]
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The pixel type as a numpy dtype (imports numpy, which ``info`` avoids)."""
+        import numpy as np
+
+        return np.dtype(self.dtype_name)
 
     @property
     def grid(self) -> tuple[int, ...]:
@@ -126,18 +146,23 @@ class TiffLayout:
         no page is parsed for them (30,000 TiffPages take seconds).
         """
         size = dict(zip("TCZ", self.shape[:3], strict=False))
-        pos: dict[str, np.ndarray] = {}
-        rest = np.arange(size["T"] * size["C"] * size["Z"])
-        for letter in self.dimension_order[2:]:
-            rest, pos[letter] = np.divmod(rest, size[letter])
-        pages = np.asarray(self._indices(pos["T"], pos["C"], pos["Z"])[0]) + np.zeros_like(rest)
+        order = self.dimension_order[:1:-1]  # slowest first
         s = self.series
-        if s.kind in ("imagej", "shaped"):
-            ifds: list[int | None] = (pages + int(s.keyframe.index)).tolist()
-        else:
-            ifds = [self._page_ifd(k) for k in pages.tolist()]
-        return list(zip(pos["T"].tolist(), pos["C"].tolist(), pos["Z"].tolist(), ifds,
-                        strict=True))
+        consecutive = s.kind in ("imagej", "shaped", "plain")
+        first = int(s.keyframe.index) if consecutive else 0
+        # the page index is a sum of one term per dimension (a C-order ravel of disjoint axes)
+        base = int(self._indices(0, 0, 0)[0])
+        term = {"T": [int(self._indices(v, 0, 0)[0]) - base for v in range(size["T"])],
+                "C": [int(self._indices(0, v, 0)[0]) - base for v in range(size["C"])],
+                "Z": [int(self._indices(0, 0, v)[0]) - base for v in range(size["Z"])]}
+        tpos, cpos, zpos = (order.index(d) for d in "TCZ")
+        tk, ck, zk = term["T"], term["C"], term["Z"]
+        out: list[tuple[int, int, int, int | None]] = []
+        for idx in itertools.product(*(range(size[d]) for d in order)):
+            t, c, z = idx[tpos], idx[cpos], idx[zpos]
+            k = base + tk[t] + ck[c] + zk[z]
+            out.append((t, c, z, k + first if consecutive else self._page_ifd(k)))
+        return out
 
     def _page_ifd(self, k: int) -> int | None:
         try:
@@ -230,7 +255,7 @@ def _yx(s: Any) -> tuple[int, int]:
 
 
 def _layout(
-    tf: tifffile.TiffFile, index: int, s: Any, cal: TiffCalibration, notes: MappingNotes,
+    tf: tifffile.TiffFile | None, index: int, s: Any, cal: TiffCalibration, notes: MappingNotes,
     warnings: list[str], *, where: str, main: Any,
 ) -> list[TiffLayout]:
     # the unsqueezed layout: tifffile >= 2026.11 keeps it in .axes/.shape and
@@ -273,9 +298,10 @@ def _layout(
         notes.skip(f"{where} SamplesPerPixel={nsamples}", "non-RGB samples read as channels")
         warnings.append(f"series {index}: SamplesPerPixel={nsamples} (not RGB) read as "
                         f"{nsamples} channels (Bio-Formats: one channel of {nsamples} samples)")
-    dtype = plane_dtype(s.dtype, where)
-    if dtype != np.dtype(s.dtype).newbyteorder("="):
-        notes.skip(f"{where} pixel type {np.dtype(s.dtype).name}", f"widened to {dtype.name} (D2)")
+    stored = str(getattr(s.dtype, "name", s.dtype))  # a numpy dtype, or its name
+    dtype = ome_dtype_name(stored, where)
+    if dtype != stored:
+        notes.skip(f"{where} pixel type {stored}", f"widened to {dtype} (D2)")
     frame_shape = shape[:k]
     grid_axes = frame_axes + (depth_axis or "")
     grid = frame_shape + ((depth,) if depth_axis else ())
@@ -309,7 +335,7 @@ def _layout(
     for combo in combos:
         label = name
         if combo:
-            label = f"{name or tf.filehandle.name} " + " ".join(
+            label = f"{name or (tf.filehandle.name if tf else '')} " + " ".join(
                 f"{grid_axes[i]}{v}" for i, v in combo.items()
             )
         out.append(TiffLayout(
@@ -333,14 +359,126 @@ def _dimension_order(
 
 
 def _physical(
-    tf: tifffile.TiffFile, index: int, s: Any, main: Any, cal: TiffCalibration, *, has_z: bool
+    tf: tifffile.TiffFile | None, index: int, s: Any, main: Any, cal: TiffCalibration, *,
+    has_z: bool,
 ) -> dict[str, tuple[float, str]]:
     """Physical sizes of one series: only for axes it has (U3: never invent)."""
     out = {}
     for axis, value in cal.psize.items():
         if axis == "z" and not has_z:
             continue
-        if index > 0 and axis in "xy" and (tf.is_svs or _yx(s) != _yx(main)):
+        if index > 0 and axis in "xy" and ((tf is not None and tf.is_svs) or _yx(s) != _yx(main)):
             continue  # the calibration describes the main image, not thumbnails/labels
         out[axis] = value
     return out
+
+
+# --- plain and ImageJ TIFFs from the IFD walk alone (``info`` without tifffile) --------
+
+#: Baseline tags that change nothing tifffile makes of a file's series. A file with any
+#: other tag (a flavour's private tag, IJMetadata, a colormap...) is left to tifffile.
+_PLAIN_TAGS = frozenset({
+    254, 256, 257, 258, 259, 262, 266, 269, 270, 273, 274, 277, 278, 279, 280, 281, 282,
+    283, 284, 285, 296, 297, 305, 306, 315, 316, 317, 318, 319, 322, 323, 324, 325, 338,
+    339, 340, 341,
+})
+#: IFD0 tags the calibration reads, by the names tifffile gives them.
+_CALIBRATION_TAGS = {282: "XResolution", 283: "YResolution", 296: "ResolutionUnit",
+                     306: "DateTime"}
+
+
+@dataclass(frozen=True, slots=True)
+class _PlainPage:
+    """The keyframe facts :func:`_layout` reads."""
+
+    shaped: tuple[int, ...]
+    photometric: int
+    index: int = 0
+    compression: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class _PlainSeries:
+    """The series tifffile makes of a plain or ImageJ TIFF (squeezed axes, as tifffile's
+    default), built from the IFD walk by :func:`plain_layouts`."""
+
+    kind: str
+    axes: str
+    shape: tuple[int, ...]
+    dtype: str
+    keyframe: _PlainPage
+    name: str = ""
+    dataoffset: None = None
+
+    @property
+    def levels(self) -> list[_PlainSeries]:
+        return [self]
+
+
+def plain_layouts(structure: TiffStructure, notes: MappingNotes) -> TiffLayouts | None:
+    """The layouts :func:`tiff_layouts` gives a plain multi-page or ImageJ hyperstack TIFF,
+    from the IFD walk alone (``ometiff info`` then needs neither tifffile nor numpy).
+
+    Only files whose series tifffile would make the obvious way qualify: every IFD alike
+    (same size, samples, type), no SubIFDs or reduced-resolution pages, only baseline
+    tags, no description or an ImageJ one naming exactly the pages the file holds (no
+    IJMetadata). Anything else returns None: ask tifffile (:func:`tiff_layouts`).
+    ``tests/readers/test_tifflayout.py`` checks both paths agree.
+    """
+    ifds = structure.ifds
+    if not ifds or structure.problems:
+        return None
+    first = ifds[0]
+    key = first.summary_key()[:-1]  # all but the description kind
+    checked = None
+    for ifd in ifds:
+        if ifd is checked:  # the walk shares one record between IFDs that look alike
+            continue
+        if (ifd is not first and (ifd.summary_key()[:-1] != key or ifd.description_kind)) \
+                or ifd.subifd_offsets or ifd.new_subfile_type or not _PLAIN_TAGS.issuperset(
+                    ifd.tags):
+            return None
+        checked = ifd
+    spp, photometric = first.samples_per_pixel, first.photometric
+    rgb = photometric == 2 and spp in (3, 4) and first.planar_config == 1
+    if not (rgb or (photometric in (0, 1) and spp == 1)) \
+            or first.dtype not in DTYPE_TO_OME or first.dtype == "bool":
+        return None  # 1-, 12-bit, float16 samples...: tifffile's reading decides
+    imagej = None
+    if first.description_kind is not None:
+        text = structure.description or ""
+        imagej = imagej_description(text) if text.startswith("ImageJ=") else None
+        if imagej is None:
+            return None
+    n = len(ifds)
+    if imagej is not None:
+        sizes = {a: imagej.get(k, 1) for a, k in (("T", "frames"), ("Z", "slices"),
+                                                   ("C", "channels"))}
+        if not all(type(v) is int and v > 0 for v in sizes.values()) \
+                or math.prod(sizes.values()) != n or imagej.get("images", 1) != n:
+            return None
+        frame = [(a, v) for a, v in sizes.items() if v > 1]
+        kind = "imagej"
+    else:
+        frame = [("I", n)] if n > 1 else []
+        kind = "plain"
+    page = [("Y", first.height), ("X", first.width)] + ([("S", spp)] if rgb else [])
+    series = _PlainSeries(
+        kind, "".join(a for a, _ in frame + page), tuple(v for _, v in frame + page),
+        first.dtype, _PlainPage((1, 1, first.height, first.width, spp if rgb else 1),
+                                photometric or 0, 0, first.compression),
+    )
+    from ometiff.tiff.structure import ifd0_values
+
+    values = ifd0_values(structure.path, frozenset(_CALIBRATION_TAGS))
+    named: dict[str, Any] = {}
+    for code, value in values.items():
+        name = _CALIBRATION_TAGS[code]
+        named[name] = value if isinstance(value, str) or name.endswith("Resolution") \
+            else value[0]
+    cal = plain_calibration(imagej, named.get, notes)
+    warnings = list(cal.unknown_units)
+    where = structure.path.name
+    layouts = _layout(None, 0, series, cal, notes, warnings, where=f"{where} series 0",
+                      main=series)
+    return TiffLayouts(tuple(layouts), cal, tuple(warnings))

@@ -10,10 +10,8 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from ometiff.ome.units import LENGTH_UNITS_M, convert, length_symbol, time_symbol
 
@@ -51,11 +49,25 @@ def _rgba(r: int, g: int, b: int, a: int = 255) -> RGBA:
     return int(r), int(g), int(b), int(a)
 
 
-def _res_size(page: Any, tag: str) -> float | None:
-    t = page.tags.get(tag)
-    if t is None:
+#: A baseline tag's value of IFD0 by tag name (None when absent): tifffile's page tags,
+#: or the walker's values (:func:`ometiff.tiff.structure.ifd0_values`) without tifffile.
+TagValue = Callable[[str], Any]
+
+
+def page_tags(page: Any) -> TagValue:
+    """:data:`TagValue` of a tifffile page."""
+
+    def value(name: str) -> Any:
+        t = page.tags.get(name)
+        return None if t is None else t.value
+
+    return value
+
+
+def _res_size(value: Any) -> float | None:
+    if value is None:
         return None
-    num, den = t.value if isinstance(t.value, tuple) else (t.value, 1)
+    num, den = tuple(value[:2]) if isinstance(value, tuple) else (value, 1)
     if not num or not den:
         return None
     return float(den) / float(num)
@@ -83,25 +95,24 @@ class TiffCalibration:
         self.unknown_units: list[str] = []  # units the file states that are not mapped (U3)
 
 
-def _imagej(tf: tifffile.TiffFile, meta: TiffCalibration, notes: MappingNotes) -> None:
-    ij = tf.imagej_metadata or {}
-    page = tf.pages.first
+def _imagej(ij: Mapping[str, Any], tag: TagValue, meta: TiffCalibration,
+            notes: MappingNotes) -> None:
     # ImageJ's Calibration: `unit` is X's, `yunit`/`zunit` only when they differ;
     # XResolution is pixels per unit, `spacing` is in the Z unit, `finterval` in
     # `tunit` (ImageJ's default "sec" when absent). All through the one unit table.
     if ij.get("unit") is None:  # no ImageJ unit: a centimetre ResolutionUnit still calibrates X/Y
-        _generic(tf, meta, notes)
+        _generic(tag, meta, notes)
     units = {"x": _length_unit(ij.get("unit"), "ImageJ unit", meta, notes)}
     for axis in "yz":
         raw = ij.get(f"{axis}unit")
         units[axis] = (units["x"] if raw is None
                        else _length_unit(raw, f"ImageJ {axis}unit", meta, notes))
-    for axis, tag in (("x", "XResolution"), ("y", "YResolution")):
-        size = _res_size(page, tag)
+    for axis, name in (("x", "XResolution"), ("y", "YResolution")):
+        size = _res_size(tag(name))
         unit = units[axis]
         if size is not None and unit is not None:
             meta.psize[axis] = (size, unit)
-            notes.map(f"ImageJ {tag} + unit", f"Pixels@PhysicalSize{axis.upper()}")
+            notes.map(f"ImageJ {name} + unit", f"Pixels@PhysicalSize{axis.upper()}")
     spacing = _positive(ij.get("spacing"))
     if spacing is not None and units["z"] is not None:
         meta.psize["z"] = (spacing, units["z"])
@@ -121,6 +132,8 @@ def _imagej(tf: tifffile.TiffFile, meta: TiffCalibration, notes: MappingNotes) -
             notes.map("ImageJ finterval", "Pixels@TimeIncrement")
     luts = ij.get("LUTs")
     if luts:
+        import numpy as np  # LUTs come from tifffile's IJMetadata only
+
         for lut in luts:
             lut = np.asarray(lut)
             if lut.ndim == 2 and lut.shape[0] == 3:
@@ -207,6 +220,8 @@ def _stk(tf: tifffile.TiffFile, meta: TiffCalibration, notes: MappingNotes) -> N
         if size is not None:
             meta.psize[axis.lower()] = (size, unit)
             notes.map(f"MetaMorph {axis}Calibration", f"Pixels@PhysicalSize{axis}")
+    import numpy as np
+
     zdist = stk.get("ZDistance")
     dz = _positive(zdist[0] if isinstance(zdist, Sequence | np.ndarray) and len(zdist) else None)
     if dz is not None:
@@ -226,32 +241,31 @@ def _svs(tf: tifffile.TiffFile, meta: TiffCalibration, notes: MappingNotes) -> N
             meta.annotations[f"Aperio {key.strip()}"] = value.strip()
 
 
-def _generic(tf: tifffile.TiffFile, meta: TiffCalibration, notes: MappingNotes) -> None:
-    page = tf.pages.first
-    unit_tag = page.tags.get("ResolutionUnit")
-    unit = int(unit_tag.value) if unit_tag is not None else 2
+def _generic(tag: TagValue, meta: TiffCalibration, notes: MappingNotes) -> None:
+    unit_value = tag("ResolutionUnit")
+    unit = 2 if unit_value is None else int(unit_value)
     if unit == 3:  # centimetre: a physical calibration (NDPI, scanners)
-        for axis, tag in (("x", "XResolution"), ("y", "YResolution")):
-            size = _res_size(page, tag)
+        for axis, name in (("x", "XResolution"), ("y", "YResolution")):
+            size = _res_size(tag(name))
             if size is not None:
                 meta.psize[axis] = (convert(size, "cm", "µm"), "µm")
-                notes.map(f"TIFF {tag} (cm)", f"Pixels@PhysicalSize{axis.upper()}")
-    elif page.tags.get("XResolution") is not None:
+                notes.map(f"TIFF {name} (cm)", f"Pixels@PhysicalSize{axis.upper()}")
+    elif tag("XResolution") is not None:
         notes.skip(
             "TIFF XResolution/YResolution",
             "no centimetre unit (print resolution); physical sizes left unset (U3)",
         )
 
 
-def _date(tf: tifffile.TiffFile, meta: TiffCalibration, notes: MappingNotes) -> None:
-    tag = tf.pages.first.tags.get("DateTime")
-    if tag is None:
+def _date(tag: TagValue, meta: TiffCalibration, notes: MappingNotes) -> None:
+    value = tag("DateTime")
+    if value is None:
         return
     try:
-        meta.date = _dt.datetime.strptime(str(tag.value).strip(), "%Y:%m:%d %H:%M:%S")
+        meta.date = _dt.datetime.strptime(str(value).strip(), "%Y:%m:%d %H:%M:%S")
         notes.map("TIFF DateTime", "Image/AcquisitionDate")
     except ValueError:
-        notes.skip(f"TIFF DateTime {tag.value!r}", "not in 'YYYY:MM:DD HH:MM:SS' form")
+        notes.skip(f"TIFF DateTime {value!r}", "not in 'YYYY:MM:DD HH:MM:SS' form")
 
 
 def tiff_calibration(tf: tifffile.TiffFile, notes: MappingNotes) -> TiffCalibration:
@@ -261,8 +275,9 @@ def tiff_calibration(tf: tifffile.TiffFile, notes: MappingNotes) -> TiffCalibrat
     ``ometiff info`` and the TIFF reader both use it, so they agree.
     """
     meta = TiffCalibration()
+    tag = page_tags(tf.pages.first)
     if tf.is_imagej:
-        _imagej(tf, meta, notes)
+        _imagej(tf.imagej_metadata or {}, tag, meta, notes)
     elif tf.is_lsm:
         _lsm(tf, meta, notes)
     elif tf.is_micromanager:
@@ -272,12 +287,50 @@ def tiff_calibration(tf: tifffile.TiffFile, notes: MappingNotes) -> TiffCalibrat
     elif tf.is_svs:
         _svs(tf, meta, notes)
     else:
-        _generic(tf, meta, notes)
-    _date(tf, meta, notes)
+        _generic(tag, meta, notes)
+    _date(tag, meta, notes)
     return meta
 
 
+def plain_calibration(
+    imagej: Mapping[str, Any] | None, tag: TagValue, notes: MappingNotes
+) -> TiffCalibration:
+    """:func:`tiff_calibration` of a plain or ImageJ TIFF from IFD0's values alone
+    (``imagej``: the parsed ImageJ description, without IJMetadata), for ``info``
+    without tifffile; the same mapping, so both agree."""
+    meta = TiffCalibration()
+    if imagej is not None:
+        _imagej(imagej, tag, meta, notes)
+    else:
+        _generic(tag, meta, notes)
+    _date(tag, meta, notes)
+    return meta
+
+
+def imagej_description(text: str) -> dict[str, Any] | None:
+    """The ``key=value`` lines of an ImageJ description with tifffile's typing (int,
+    float, bool, else text); None when it is not one (no ``ImageJ=`` key)."""
+    out: dict[str, Any] = {}
+    for line in text.splitlines():
+        key, sep, raw = line.partition("=")
+        if not sep:
+            continue
+        val: Any = raw.strip()
+        for kind in (int, float):
+            try:
+                val = kind(val)
+                break
+            except ValueError:
+                pass
+        else:
+            val = {"true": True, "false": False}.get(val.lower(), val)
+        out[key.strip()] = val
+    return out if "ImageJ" in out else None
+
+
 def _flatten(prefix: str, value: Any, out: dict[str, str], depth: int = 0) -> None:
+    import numpy as np  # tifffile's metadata holds arrays; tifffile has imported numpy
+
     if isinstance(value, Mapping) and depth < 4:
         for k, v in value.items():
             _flatten(f"{prefix}.{k}" if prefix else str(k), v, out, depth + 1)

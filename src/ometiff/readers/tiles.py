@@ -161,25 +161,32 @@ def read_page_region(
             raise InvalidTiffError(f"{where}: tile {index} cannot be decoded ({exc})") from exc
         return (None if tile is None else tile[0]), s, ty, tx  # (length, width, samples)
 
-    if len(jobs) == 1:  # one tile (a chunk of the read API): its pixels, not a copy
+    if len(jobs) == 1:  # one tile: its pixels, not a copy
         tile, _, ty, tx = tile_at(jobs[0])
         if tile is not None and tile.shape[0] >= y1 - ty and tile.shape[1] >= x1 - tx:
-            return tile[y0 - ty : y1 - ty, x0 - tx : x1 - tx]
-    out = np.zeros((y1 - y0, x1 - x0, samples), dtype=page.dtype)
+            window = tile[y0 - ty : y1 - ty, x0 - tx : x1 - tx]
+            # uncompressed tiles decode to read-only views of the bytes read: copy those
+            return window if window.flags.writeable else window.copy()
+    out = np.empty((y1 - y0, x1 - x0, samples), dtype=page.dtype)
 
     def one(index: int) -> None:
-        tile, s, ty, tx = tile_at(index)
-        if tile is None:
-            return
-        ya, yb = max(y0, ty), min(y1, ty + tile.shape[0])
-        xa, xb = max(x0, tx), min(x1, tx + tile.shape[1])
-        if ya < yb and xa < xb:
-            out[ya - y0 : yb - y0, xa - x0 : xb - x0, s : s + tile.shape[2]] = tile[
-                ya - ty : yb - ty, xa - tx : xb - tx
-            ]
+        s_, rest = divmod(index, per_sample)
+        row, col = divmod(rest, across)
+        ya, yb = max(y0, row * th), min(y1, (row + 1) * th)  # the tile's part of the window
+        xa, xb = max(x0, col * tw), min(x1, (col + 1) * tw)
+        where_s = slice(s_, s_ + 1) if separate else slice(None)
+        area = (slice(ya - y0, yb - y0), slice(xa - x0, xb - x0), where_s)
+        tile, _, ty, tx = tile_at(index)
+        if tile is None or tile.shape[0] < yb - ty or tile.shape[1] < xb - tx:
+            out[area] = 0  # missing (byte count 0) or short tiles read as zeros, as in tifffile
+            if tile is None:
+                return
+            yb, xb = min(yb, ty + tile.shape[0]), min(xb, tx + tile.shape[1])
+            area = (slice(ya - y0, yb - y0), slice(xa - x0, xb - x0), where_s)
+        out[area] = tile[ya - ty : yb - ty, xa - tx : xb - tx]
 
     if len(jobs) == 1:
-        one(jobs[0])  # a tile too short for the window (damaged) or missing: zeros
+        one(jobs[0])
     else:
         for _ in decode_pool().map(one, jobs):
             pass

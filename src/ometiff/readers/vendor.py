@@ -60,12 +60,20 @@ def hex_color(text: str | None) -> m.Color | None:
 
     Alpha 00 is read as opaque (those writers leave it zero); not hex: None.
     """
-    value = hex_to_ome(text, alpha_first=True)
+    value = hex_color_value(text)
     if value is None:
         return None
     from ome_types.model import Color
 
-    return Color(value if value & 255 else value + 255)
+    return Color(value)
+
+
+def hex_color_value(text: str | None) -> int | None:
+    """:func:`hex_color` as the OME Color integer (the XML attribute's value)."""
+    value = hex_to_ome(text, alpha_first=True)
+    if value is None:
+        return None
+    return value if value & 255 else value + 255
 
 
 def parse_float(text: Any) -> float | None:
@@ -204,3 +212,146 @@ def has_magic(path: Path, suffixes: tuple[str, ...], *magics: bytes) -> bool:
     except OSError:
         return False
     return any(head.startswith(m) for m in magics)
+
+
+# --- OME-XML built directly (the vendor readers' metadata, without ome_types) -------
+
+OME_NS = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
+_XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+
+#: Attribute order of the OME elements the vendor readers write: the order of the
+#: ome_types model fields, which its serialiser follows (so that a document built here
+#: serialises exactly as ``ome_types.to_xml`` of the same model; a test compares them).
+OME_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "OME": ("UUID", "Creator"),
+    "Image": ("ID", "Name"),
+    "Pixels": ("ID", "DimensionOrder", "Type", "SignificantBits", "Interleaved", "BigEndian",
+               "SizeX", "SizeY", "SizeZ", "SizeC", "SizeT", "PhysicalSizeX",
+               "PhysicalSizeXUnit", "PhysicalSizeY", "PhysicalSizeYUnit", "PhysicalSizeZ",
+               "PhysicalSizeZUnit", "TimeIncrement", "TimeIncrementUnit"),
+    "Channel": ("ID", "Name", "SamplesPerPixel", "IlluminationType", "PinholeSize",
+                "PinholeSizeUnit", "AcquisitionMode", "ContrastMethod", "ExcitationWavelength",
+                "ExcitationWavelengthUnit", "EmissionWavelength", "EmissionWavelengthUnit",
+                "Fluor", "NDFilter", "PockelCellSetting", "Color"),
+    "Plane": ("TheZ", "TheT", "TheC", "DeltaT", "DeltaTUnit", "ExposureTime", "ExposureTimeUnit",
+              "PositionX", "PositionXUnit", "PositionY", "PositionYUnit", "PositionZ",
+              "PositionZUnit"),
+    "TiffData": ("IFD", "FirstZ", "FirstT", "FirstC", "PlaneCount"),
+    "StageLabel": ("Name", "X", "XUnit", "Y", "YUnit", "Z", "ZUnit"),
+    "Instrument": ("ID",),
+    "Microscope": ("Manufacturer", "Model", "SerialNumber", "LotNumber", "Type"),
+    "Objective": ("Manufacturer", "Model", "SerialNumber", "LotNumber", "ID", "Correction",
+                  "Immersion", "LensNA", "NominalMagnification", "CalibratedMagnification",
+                  "WorkingDistance", "WorkingDistanceUnit", "Iris"),
+    "ObjectiveSettings": ("ID", "CorrectionCollar", "Medium", "RefractiveIndex"),
+    "InstrumentRef": ("ID",),
+    "AcquisitionDate": (),
+}
+
+
+def xsd_float(value: float) -> str:
+    """A float as ome_types (xsdata) writes it: ``2.0``, ``1E-05``, ``1E20``."""
+    text = repr(float(value))
+    if "e" in text:
+        text = text.upper().replace("E+", "E")
+    return text
+
+
+def xsd_datetime(when: datetime) -> str:
+    """A datetime as ome_types (xsdata) writes it: milliseconds when whole, ``Z`` for UTC."""
+    text = when.strftime("%Y-%m-%dT%H:%M:%S")
+    us = when.microsecond
+    if us:
+        text += f".{us // 1000:03d}" if us % 1000 == 0 else f".{us:06d}"
+    offset = when.utcoffset()
+    if offset is not None:
+        minutes = int(offset.total_seconds()) // 60
+        if minutes == 0:
+            text += "Z"
+        else:
+            sign = "-" if minutes < 0 else "+"
+            text += f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    return text
+
+
+def _xml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return xsd_float(value)
+    return str(value)
+
+
+def ome_element(parent: Any, tag: str, text: str | None = None, **attrs: Any) -> Any:
+    """An OME-namespace element (a child of ``parent`` unless None) with ``attrs`` (XML
+    names, None left out) in schema order (:data:`OME_ATTRIBUTES`)."""
+    from lxml import etree
+
+    name = f"{{{OME_NS}}}{tag}"
+    if parent is None and tag == "OME":  # the document
+        el = etree.Element(name, nsmap={None: OME_NS, "xsi": _XSI_NS})
+        el.set(f"{{{_XSI_NS}}}schemaLocation", f"{OME_NS} {OME_NS}/ome.xsd")
+    elif parent is None:  # to be appended later
+        el = etree.Element(name)
+    else:
+        el = etree.SubElement(parent, name)
+    order = OME_ATTRIBUTES[tag]
+    for key in sorted(attrs, key=order.index):
+        if attrs[key] is not None:
+            el.set(key, _xml_value(attrs[key]))
+    if text is not None:
+        el.text = text
+    return el
+
+
+def pixels_element(
+    image: Any,
+    index: int,
+    *,
+    shape: tuple[int, int, int, int, int],
+    samples: int,
+    dtype: np.dtype,
+    physical: tuple[float | None, float | None, float | None] = (None, None, None),
+    channels: Iterable[dict[str, Any]] = (),
+    planes: Iterable[dict[str, Any]] = (),
+    time_increment: float | None = None,
+    significant_bits: int | None = None,
+) -> Any:
+    """The Pixels of a (T, C, Z, Y, X) series under ``image``: physical sizes in µm when
+    given, ``channels`` and ``planes`` as attributes (XML names) of each Channel and
+    Plane; SizeC counts samples too (R2). The XML twin of :func:`build_pixels`."""
+    t, c, z, y, x = shape
+    attrs: dict[str, Any] = {}
+    for axis, value in zip("XYZ", physical, strict=True):
+        if value is not None:  # U3/W3: a size only when the file states one, with its unit
+            attrs[f"PhysicalSize{axis}"] = float(value)
+            attrs[f"PhysicalSize{axis}Unit"] = "µm"
+    if time_increment is not None:
+        attrs["TimeIncrement"] = float(time_increment)
+        attrs["TimeIncrementUnit"] = "s"
+    px = ome_element(
+        image, "Pixels", ID=f"Pixels:{index}", DimensionOrder="XYCZT",
+        Type=ome_pixel_type(dtype), SignificantBits=significant_bits, SizeX=x, SizeY=y,
+        SizeZ=z, SizeC=c * samples, SizeT=t, **attrs,
+    )
+    extra = list(channels)
+    for ci in range(c):
+        kw = dict(extra[ci]) if ci < len(extra) else {}
+        ome_element(px, "Channel", ID=f"Channel:{index}:{ci}", SamplesPerPixel=samples, **kw)
+    for plane in planes:
+        ome_element(px, "Plane", **plane)
+    return px
+
+
+def ome_document(root: Any) -> str:
+    """The OME-XML text of a document built with :func:`ome_element`."""
+    from lxml import etree
+
+    return str(etree.tostring(root, encoding="unicode"))
+
+
+def ome_model(root: Any) -> Any:
+    """The ``ome_types.OME`` of a document built with :func:`ome_element`."""
+    from ome_types import from_xml
+
+    return from_xml(ome_document(root))

@@ -1,8 +1,10 @@
 """Image data: per-channel statistics and PNG views of planes.
 
-Pixels are read through the readers' level API (:meth:`Reader.read_plane`):
-OME files and sets by :class:`~ometiff.readers.ome_tiff.OmeTiffReader` (plane map,
-SubIFD levels), other TIFFs by :class:`~ometiff.readers.tiff.TiffReader`.
+Pixels of every input are read through the readers' level API
+(:meth:`Reader.read_plane`), opened by :func:`open_input`: OME files and sets by
+:class:`~ometiff.readers.ome_tiff.OmeTiffReader` (plane map, SubIFD levels), other
+TIFFs by :class:`~ometiff.readers.tiff.TiffReader`, everything else (LIF, CZI, ND2,
+OME-Zarr, image series, ``.npy``...) by the reader the registry picks.
 :func:`channel_stats` streams every plane once (memory: about one plane) and
 accumulates min, max and a float64 sum per channel. :func:`render_png` draws one
 plane, a maximum projection over Z, or a composite of channels in their OME
@@ -12,7 +14,8 @@ draws the layout of a file. Pillow is needed only for the PNGs (``ometiff[render
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -76,6 +79,29 @@ def open_pixels(fi: FileInfo) -> Reader:
     from ometiff.readers.tiff import TiffReader
 
     return TiffReader(fi.path)
+
+
+@contextmanager
+def open_input(
+    path: StrPath, *, reader: str | None = None, reader_options: Mapping[str, Any] | None = None
+) -> Iterator[tuple[FileInfo, Reader]]:
+    """Open any input once: what ``info`` says about it, and the reader of its pixels.
+
+    TIFF-family files are described by :func:`ometiff.inspection.info` and read by
+    :func:`open_pixels`; every other input (or a forced ``reader``) is opened by the
+    reader registry and described by :func:`ometiff.inspection.reader_info`.
+    """
+    from ometiff.inspection import by_structure, info, reader_info
+    from ometiff.readers.registry import open_image
+
+    p, options = Path(path), dict(reader_options or {})
+    if by_structure(p, reader, options):
+        fi = info(p)
+        with open_pixels(fi) as pixels:
+            yield fi, pixels
+    else:
+        with open_image(p, reader=reader, **options) as pixels:
+            yield reader_info(pixels), pixels
 
 
 def channel_count(s: SeriesSummary) -> int:
@@ -143,14 +169,17 @@ def channel_stats(
     progress: bool = False,
     on_plane: PlaneCallback | None = None,
     errors: Literal["raise", "report"] = "raise",
+    reader: str | None = None,
+    reader_options: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Per-series, per-channel min, max and mean, streamed plane by plane.
 
     Parameters
     ----------
     path
-        A TIFF-family file or ``.companion.ome``; every member of a multi-file
-        set is read through the OME plane map.
+        Any readable input (:func:`open_input`): a TIFF-family file or
+        ``.companion.ome`` (every member of a multi-file set is read through the
+        OME plane map), a vendor file, an OME-Zarr or image-series folder, ...
     series
         Only this series (default: all).
     progress
@@ -163,6 +192,8 @@ def channel_stats(
         series whose pixels cannot be read gives one row ``{"series": k,
         "error": message}`` instead of its channel rows, and the other series are
         still read (``info --stats``).
+    reader, reader_options
+        Force a reader and pass it options (e.g. ``{"axes": "ZYX"}`` for ``.npy``).
 
     Returns
     -------
@@ -180,19 +211,16 @@ def channel_stats(
     RenderError
         ``series`` out of range.
     """
-    from ometiff.inspection import info
-
-    fi = info(path)
-    with open_pixels(fi) as reader:
-        chosen = _series_indices(fi, reader, series)
-        shapes = {k: reader.level_shapes(k)[0] for k in chosen}
+    with open_input(path, reader=reader, reader_options=reader_options) as (fi, pixels):
+        chosen = _series_indices(fi, pixels, series)
+        shapes = {k: pixels.level_shapes(k)[0] for k in chosen}
         total = sum(t * c * z for t, c, z, _, _ in shapes.values())
         bar = _Progress(total, f"stats {Path(path).name}", progress, on_plane)
         out: list[dict[str, Any]] = []
         try:
             for k in chosen:
                 try:
-                    out.extend(_series_stats(reader, k, shapes[k], bar))
+                    out.extend(_series_stats(pixels, k, shapes[k], bar))
                 except OmeTiffError as exc:
                     if errors == "raise":
                         raise
@@ -361,15 +389,14 @@ def render(
     level: int = 0,
     progress: bool = False,
     on_plane: PlaneCallback | None = None,
+    reader: str | None = None,
+    reader_options: Mapping[str, Any] | None = None,
 ) -> RenderResult:
     """Like :func:`render_png`, returning what was drawn (for the command line)."""
-    from ometiff.inspection import info
-
     image_mod = require_pillow()
-    fi = info(path)
-    with open_pixels(fi) as reader:
-        (k,) = _series_indices(fi, reader, series)
-        shapes = reader.level_shapes(k)
+    with open_input(path, reader=reader, reader_options=reader_options) as (fi, pixels):
+        (k,) = _series_indices(fi, pixels, series)
+        shapes = pixels.level_shapes(k)
         _check(level, len(shapes), "level", fi, k)
         height, width = shapes[level][3:]
         if height * width > MAX_RENDER_PIXELS:
@@ -377,7 +404,7 @@ def render(
                 f"{fi.path}: plane is {width}×{height} pixels, too large to show; "
                 "choose a pyramid level with level=N", option="level"
             )
-        return _render(fi, reader, k, out, shapes[0], image_mod,
+        return _render(fi, pixels, k, out, shapes[0], image_mod,
                        z=z, t=t, c=c, project=project, level=level, progress=progress,
                        on_plane=on_plane)
 
@@ -471,13 +498,17 @@ def render_png(
     level: int = 0,
     progress: bool = False,
     on_plane: PlaneCallback | None = None,
+    reader: str | None = None,
+    reader_options: Mapping[str, Any] | None = None,
 ) -> Path:
     """Render a plane, a Z maximum projection or a channel composite as an RGB PNG.
 
     Parameters
     ----------
     path
-        A TIFF-family file or ``.companion.ome``.
+        Any readable input (:func:`open_input`): a TIFF-family file or
+        ``.companion.ome``, a vendor file (LIF, CZI, ND2), an OME-Zarr or
+        image-series folder, a ``.npy``...
     out
         The PNG to write (replaced if it exists; written to a temporary name and
         renamed).
@@ -494,6 +525,8 @@ def render_png(
         Draw a rich progress bar on stderr (off by default).
     on_plane
         Called as ``on_plane(done, total)`` after each plane read.
+    reader, reader_options
+        Force a reader and pass it options (e.g. ``{"axes": "ZYX"}`` for ``.npy``).
 
     Contrast is automatic per channel: the 0.1 and 99.9 percentiles map to black
     and full colour. RGB series are shown as RGB (8-bit data unchanged).
@@ -507,5 +540,5 @@ def render_png(
     """
     return render(
         path, out, series=series, z=z, t=t, c=c, project=project, level=level, progress=progress,
-        on_plane=on_plane,
+        on_plane=on_plane, reader=reader, reader_options=reader_options,
     ).path

@@ -550,6 +550,47 @@ def read_description(path: StrPath) -> str | None:
     return decode_description(raw)[0]
 
 
+def ifd0_values(path: StrPath, codes: frozenset[int]) -> dict[int, tuple[int, ...] | str]:
+    """Values of the tags ``codes`` in IFD0: numbers (a RATIONAL as numerator and
+    denominator) or ASCII text; tags absent, unreadable or of other types are left out.
+
+    Lets ``info`` describe a plain or ImageJ TIFF without importing tifffile.
+    """
+    p = Path(path)
+    buf, _ = _open_map(p)
+    out: dict[int, tuple[int, ...] | str] = {}
+    try:
+        walker = _Walker(buf, p)
+        at = walker.first
+        header = walker.count_fmt.size
+        if at == 0 or at + header > walker.size:
+            return out
+        (n,) = walker.count_fmt.unpack_from(buf, at)
+        if n > 10000 or at + header + n * walker.entry.size > walker.size:
+            return out
+        size = walker.entry.size
+        for k in range(n):
+            tag, typ, count, value = walker.entry.unpack_from(buf, at + header + k * size)
+            if tag not in codes or count > 4096:
+                continue
+            if typ == 2:
+                raw = walker._raw(typ, count, value)
+                if raw is not None:
+                    out[tag] = decode_description(raw)[0]
+            elif typ == 5:  # RATIONAL: pairs of unsigned 32-bit integers
+                raw = walker._raw(typ, count, value)
+                if raw is not None:
+                    out[tag] = struct.unpack(f"{walker.bo}{2 * count}I", raw)
+            else:
+                ints = walker._ints(typ, count, value)
+                if ints:
+                    out[tag] = ints
+    finally:
+        if isinstance(buf, mmap.mmap):
+            buf.close()
+    return out
+
+
 def is_tiff(path: StrPath) -> bool:
     """True when the file starts with a TIFF or BigTIFF header (C1); never raises."""
     try:

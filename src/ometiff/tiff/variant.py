@@ -72,6 +72,7 @@ def detect_variants(structure: TiffStructure) -> list[Variant]:
         out.append(
             Variant("pyramid (SubIFDs)", f"IFD0 has {len(first.subifds)} SubIFDs: {levels} levels")
         )
+    out = _folder_formats(structure, first.tags, out)
     reduced = sum(1 for ifd in structure.ifds if ifd.new_subfile_type & 1)
     if reduced and not any(v.name.startswith("Aperio") or v.name.endswith("NDPI") for v in out):
         out.append(
@@ -86,6 +87,42 @@ def detect_variants(structure: TiffStructure) -> list[Variant]:
         pages = "multi-page" if structure.ifd_count > 1 else "single-page"
         out.insert(0, Variant(f"plain TIFF ({pages})", "no variant-specific tags or description"))
     return out
+
+
+#: the pixels of these TIFF-based formats are not (all) in the TIFF itself
+_NDTIFF_INDEX = "NDTiff.index"
+_OLYMPUS_SIS = 33560
+
+
+def _folder_formats(
+    structure: TiffStructure, tags: tuple[int, ...] | list[int], found: list[Variant]
+) -> list[Variant]:
+    """Formats whose TIFF is one file of a folder (Micro-Manager NDTiff, Olympus VSI).
+
+    An NDTiff stack carries the Micro-Manager tag like an MMStack, but its axes are in
+    the ``NDTiff.index`` beside it; a cellSens ``.vsi`` is a TIFF holding only the
+    macro photograph, its pixels are in the ``_<name>_/`` ETS folder.
+    """
+    path = structure.path
+    if 51123 in tags and (path.parent / _NDTIFF_INDEX).is_file():
+        rest = [v for v in found if v.name != "Micro-Manager"]
+        return [
+            Variant(
+                "Micro-Manager NDTiff",
+                f"tag 51123 MicroManagerMetadata and {_NDTIFF_INDEX} beside the file "
+                "(axes in the index; read the dataset folder)",
+            ),
+            *rest,
+        ]
+    if path.suffix.lower() == ".vsi" and _OLYMPUS_SIS in tags:
+        ets = path.with_name(f"_{path.stem}_")
+        where = (
+            f"pixels in {ets.name}/ (ETS files)"
+            if ets.is_dir()
+            else f"its ETS folder {ets.name}/ is missing"
+        )
+        return [Variant("Olympus cellSens VSI", f"tag 33560 OlympusSIS, .vsi; {where}"), *found]
+    return found
 
 
 def imagej_disagreements(

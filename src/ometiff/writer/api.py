@@ -11,7 +11,7 @@ import os
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -289,14 +289,21 @@ def write(
     companion: bool = False,
     on_plane: OnPlane | None = None,
     threads: int | None = None,
+    ngff: str = "0.5",
+    layout: Literal["bioformats2raw", "image"] = "bioformats2raw",
+    chunks: int | Sequence[int] | None = None,
+    shards: bool | int | Sequence[int] | None = None,
 ) -> Path:
-    """Write arrays as an OME-TIFF file (or a linked file set).
+    """Write arrays as an OME-TIFF file (or a linked file set), or as OME-Zarr.
 
     Parameters
     ----------
     path
         Output ``.ome.tif`` / ``.ome.tiff`` (or BigTIFF ``.ome.btf``,
-        ``.ome.tf2``, ``.ome.tf8``).
+        ``.ome.tf2``, ``.ome.tf8``); a name ending with ``.ome.zarr`` writes
+        OME-Zarr (:func:`ometiff.writer.ngff.write_ngff`: ``compression`` zstd by
+        default, ``pyramid_levels``, ``ngff``, ``layout``, ``chunks``, ``shards``;
+        every chunk is read back and compared).
     data
         A numpy, dask or zarr array (anything with ``shape``, ``dtype`` and
         slicing), a list of them (one per series), or an iterator of planes with
@@ -472,6 +479,30 @@ def write(
 
             ome = build_ome(sources, metas, instrument=instrument, objective=objective,
                             acquisition_date=acquisition_date, annotations=annotations)
+    from ometiff.writer.ngff import is_zarr_path
+
+    if is_zarr_path(dest):
+        from ometiff.writer.ngff import write_ngff
+
+        mixed = [name for name, given in (
+            ("split", split is not None), ("companion", companion),
+            ("tile", tile is not None), ("bigtiff", bool(bigtiff))) if given]
+        if mixed:
+            raise WriteError(f"{dest}: {', '.join(mixed)} only apply to OME-TIFF outputs")
+        from ometiff.writer.omebuild import build_ome
+
+        if ome is None:
+            ome = build_ome(sources, metas, instrument=instrument, objective=objective,
+                            acquisition_date=acquisition_date, annotations=annotations)
+        if any(o != "XYZCT" for o in orders):
+            ome = ome.model_copy(deep=True)
+            for image, order in zip(ome.images, orders, strict=True):
+                image.pixels.dimension_order = type(image.pixels.dimension_order)(order)
+        return write_ngff(
+            dest, sources, ome=ome, ngff=ngff, layout=layout, compression=compression,
+            compression_level=compression_level, chunks=chunks, shards=shards,
+            pyramid_levels=pyramid_levels, downsample=downsample, overwrite=overwrite,
+            on_plane=on_plane, threads=threads).path
     paths = write_all(
         dest, sources, ome=ome, light=light, compression=compression,
         compression_level=compression_level, tile=tile, pyramid_levels=pyramid_levels,

@@ -396,7 +396,7 @@ def write_sources(
     path: StrPath,
     sources: Sequence[SeriesSource],
     *,
-    ome: m.OME | None = None,
+    ome: m.OME | LightOme | None = None,
     compression: str | None = None,
     compression_level: int | None = None,
     tile: tuple[int, int] | int | bool | None = None,
@@ -485,7 +485,7 @@ def write_all(
     path: StrPath,
     sources: Sequence[SeriesSource],
     *,
-    ome: m.OME | None,
+    ome: m.OME | LightOme | None,
     light: LightOme | None,
     compression: str | None,
     compression_level: int | None,
@@ -503,6 +503,9 @@ def write_all(
     """:func:`write_sources` with metadata as an OME model or checked keywords."""
     dest = Path(os.fspath(path))
     sources = list(sources)
+    if isinstance(ome, LightOme):  # a vendor reader's OME-XML tree: no ome_types
+        light, ome = ome, None
+        dimension_order = dimension_order or light.orders()
     if not sources:
         raise WriteError(f"{dest}: nothing to write (no series)")
     for i, src in enumerate(sources):

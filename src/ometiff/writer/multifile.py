@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -154,7 +153,7 @@ class AtomicSet:
 
     def temp(self, final: Path) -> Path:
         """Create and return the temporary path that will become ``final``."""
-        token = secrets.token_hex(4)
+        token = os.urandom(4).hex()  # as secrets.token_hex(4), without importing secrets
         tmp = final.with_name(f".{final.name}.{token}.tmp")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
