@@ -31,6 +31,7 @@ from tests.conftest import CORPUS, corpus_id
 from tests.readers.bf_expected import expected_for
 
 import ometiff
+from ometiff.dataset import file as dataset_file
 from ometiff.errors import NoSuchPlaneError, WriteError
 from ometiff.ome.colour import ome_to_rgba
 from ometiff.plugins import napari as plugin
@@ -240,6 +241,7 @@ def test_reader_contrast_of_a_huge_plane_reads_a_centred_window(
     data[128, 128] = 500
     ometiff.write(path, data, tile=(64, 64))
     monkeypatch.setattr(plugin, "CONTRAST_SAMPLE", 64 * 64)
+    monkeypatch.setattr(dataset_file, "CHUNK_BYTES", 64 * 64 * 2)  # one tile per chunk
     with ometiff.open(path) as f:
         calls: list[Any] = []
         read = f.read_block
