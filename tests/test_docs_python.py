@@ -35,6 +35,6 @@ def test_python_md_examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     for code, expected in blocks:
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
-            exec(compile(code, str(DOC), "exec"), namespace)  # noqa: S102 - the docs' own code
+            exec(compile(code, str(DOC), "exec"), namespace)  # the page's own examples
         if expected is not None:
             assert buf.getvalue() == expected, f"output of:\n{code}"

@@ -59,6 +59,8 @@ MISSING_CALLS: dict[str, Callable[[Path, Path], object]] = {
     "read_ome_xml": lambda p, d: ometiff.read_ome_xml(p),
     "convert": lambda p, d: ometiff.convert(p, d / "out.ome.tif"),
     "open_image": lambda p, d: ometiff.open_image(p),
+    "open": lambda p, d: ometiff.open(p),
+    "imread": lambda p, d: ometiff.imread(p),
     "meta_get": lambda p, d: ometiff.meta_get(p),
     "meta_set": lambda p, d: ometiff.meta_set(p, name="x"),
     "meta_replace": lambda p, d: ometiff.meta_replace(p, b"<OME/>"),

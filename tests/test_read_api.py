@@ -304,3 +304,15 @@ def test_bad_files_name_the_file_and_problem(
             f.read(y=slice(0, 10), x=slice(0, 10))
         with pytest.raises(InvalidTiffError, match=r"broken\.ome\.tif"):
             f.to_dask()[0, 0, 0].compute()
+
+
+def test_uncompressed_tiles_give_writable_arrays(tmp_path: Path) -> None:
+    data = RNG.integers(0, 255, (1, 1, 1, 64, 64), dtype=np.uint8)
+    path = tmp_path / "raw_tiles.ome.tif"
+    ometiff.write(path, data, axes="TCZYX", tile=(32, 32))
+    with ometiff.open(path) as f:
+        window = f.read(y=slice(0, 16), x=slice(0, 16))
+        assert window.flags.writeable
+        window[0, 0] = 7  # the caller's copy, not the file's bytes
+        np.testing.assert_array_equal(f.read(y=slice(0, 1), x=slice(0, 1)), data[0, 0, 0, :1, :1])
+        assert f.asarray().flags.writeable

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from reader_conformance import KNOWN_PIXEL_DIFFERENCES as KNOWN
 from reader_conformance import _pixel_records, check_read_api
 from tests.conftest import CORPUS
 
@@ -23,37 +24,6 @@ DEFAULT = {
     "imagej/imagej-1.53t/hyperstack_c3_z5_8bit_composite.tif",
     "czi/czitools/S3_1Pos_2Mosaic_T2Z3_CH2_sm.czi",
     "nd2/pims/cluster.nd2",
-}
-_COMPANION = (
-    "Bio-Formats reads blank planes through this companion (its OME says 1 sample per "
-    "pixel, the TIFFs hold RGB; the TIFF wins, N5)"
-)
-_DAMAGED = "damaged file: ometiff raises InvalidTiffError where Bio-Formats returns pixels"
-#: Files where ometiff shows other pixels than Bio-Formats, and why.
-KNOWN: dict[str, str] = {
-    **{
-        f"ome-tiff/ome-model-samples/{v}/set-1-meta-companion/18x24y5z1t1c8b-text-companion.ome": _COMPANION
-        for v in ("2011-06", "2012-06", "2013-06", "2015-01")
-    },
-    **{
-        f"ome-tiff/ome-model-samples/2011-06/set-1-meta-companion/18x24y5z1t1c8b-text-split-Z{z}"
-        ".ome.tiff": "the member's OME-XML is not well-formed; ometiff refuses it, Bio-Formats "
-        "reads the TIFF alone"
-        for z in range(1, 6)
-    },
-    "tiff/image-tiff/fuzz-sample-get-lzw-stuck.tiff": _DAMAGED,
-    "tiff/pillow/crash-0c7e0e8e11ce787078f00b5b0ca409a167f070e0.tif": _DAMAGED,
-    "tiff/pillow/crash-86214e58da443d2b80820cff9677a38a33dcbbca.tif": _DAMAGED,
-    "tiff/libtiff/miniswhite-1c-1b.tiff": "1-bit MinIsWhite: Bio-Formats inverts the bits, "
-    "ometiff (tifffile) returns them as stored",
-    "tiff/libtiff/test_float64_predictor2_le_lzw.tif": (
-        "float64 with Predictor 2 (horizontal differencing): Bio-Formats decodes other "
-        "values than tifffile"
-    ),
-    "tiff/libvips/subsampled.tif": "LZW with YCbCr chroma subsampling: tifffile cannot "
-    "decode it (InvalidTiffError)",
-    "czi/czitools/S3_1Pos_2Mosaic_T1_Z1_CH1.czi": "overlapping mosaic tiles drawn in another "
-    "order (docs/vendor-formats.md)",
 }
 
 
@@ -75,7 +45,7 @@ def test_read_api_matches_bioformats(rel: str) -> None:
     from ometiff.errors import MissingDependencyError
 
     try:
-        matched = check_read_api(Path(CORPUS / rel))
+        matched = check_read_api(Path(CORPUS / rel), known=True)
     except MissingDependencyError as exc:
         pytest.skip(str(exc))
     assert matched > 0, "no window compared with Bio-Formats (other series or sizes)"

@@ -162,24 +162,25 @@ def test_pixels_like_bioformats(path: Path, tmp_path: Path) -> None:
 
 
 def test_read_region_decodes_only_its_tiles(slide: tuple[Path, np.ndarray]) -> None:
-    from ometiff.errors import InvalidArgumentError
+    from ometiff.errors import InvalidArgumentError, NoSuchPlaneError
 
     path, img = slide
     with open_image(path) as rdr:
-        assert rdr.tile_shape(0) is not None
         got = rdr.read_region(0, 0, 0, 0, 60, 130, 100, 300)
         np.testing.assert_array_equal(got, img[60:130, 100:300])
-        half = img[::2, ::2]
+        level1 = img[::2, ::2]
         np.testing.assert_array_equal(
-            rdr.read_region(0, 0, 0, 0, 250, half.shape[0], 300, half.shape[1], level=1),
-            half[250:, 300:],
+            rdr.read_region(0, 0, 0, 0, 250, level1.shape[0], 300, level1.shape[1], level=1),
+            level1[250:, 300:],
         )
         # untiled pages (the thumbnail) are cropped from the whole page
         np.testing.assert_array_equal(
             rdr.read_region(1, 0, 0, 0, 3, 8, 4, 10), img[::4, ::4][3:8, 4:10]
         )
-        with pytest.raises(InvalidArgumentError):
-            rdr.read_region(0, 0, 0, 0, 600, 700, 0, 10)
+        with pytest.raises(InvalidArgumentError):  # a window outside the plane
+            rdr.read_region(0, 0, 0, 0, 600, 601, 0, 1)
+        with pytest.raises(NoSuchPlaneError):
+            rdr.read_region(0, 0, 0, 1, 0, 1, 0, 1)
 
 
 @pytest.mark.parametrize("path", SVS, ids=corpus_id)

@@ -128,7 +128,7 @@ class TiffReader(Reader):
 
     def _init_layouts(self) -> None:
         self._lock = threading.Lock()
-        self._segments = SegmentFile(self.path)
+        self._segments: dict[str, SegmentFile] = {}  # tile reads, per file
         self._memmaps: dict[int, np.ndarray | None] = {}
         self._volume: tuple[tuple[int, int, int], np.ndarray] | None = None  # last volume
         found = tiff_layouts(self._tf, self.notes, where=self.path)
@@ -255,7 +255,13 @@ class TiffReader(Reader):
         if yx is None or yx != tuple(self.level_shapes(series)[level][3:]):
             return super().read_region(series, t, c, z, y0, y1, x0, x1, level=level)
         where = f"{self.path} series {lay.index}" + (f" level {level}" if level else "")
-        arr = read_page_region(page, y0, y1, x0, x1, read=self._segments, where=where)
+        # the page's own file: series of some flavours (Micro-Manager) span several files
+        read = self._segments.get(page.parent.filehandle.path)
+        if read is None:
+            with self._lock:
+                path = page.parent.filehandle.path
+                read = self._segments.setdefault(path, SegmentFile(Path(path)))
+        arr = read_page_region(page, y0, y1, x0, x1, read=read, where=where)
         sample = lay.locate(t, c, z)[2]
         if sample is not None:
             arr = arr[..., sample]
@@ -294,7 +300,9 @@ class TiffReader(Reader):
 
     def close(self) -> None:
         self._memmaps.clear()
-        self._segments.close()
+        for seg in self._segments.values():
+            seg.close()
+        self._segments.clear()
         self._tf.close()
 
 

@@ -164,7 +164,9 @@ def read_page_region(
     if len(jobs) == 1:  # one tile: its pixels, not a copy
         tile, _, ty, tx = tile_at(jobs[0])
         if tile is not None and tile.shape[0] >= y1 - ty and tile.shape[1] >= x1 - tx:
-            return tile[y0 - ty : y1 - ty, x0 - tx : x1 - tx]
+            window = tile[y0 - ty : y1 - ty, x0 - tx : x1 - tx]
+            # uncompressed tiles decode to read-only views of the bytes read: copy those
+            return window if window.flags.writeable else window.copy()
     out = np.empty((y1 - y0, x1 - x0, samples), dtype=page.dtype)
 
     def one(index: int) -> None:

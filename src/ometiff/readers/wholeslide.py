@@ -148,6 +148,7 @@ class WholeSlideReader(Reader):
     def __init__(self, path: StrPath, **options: Any) -> None:
         super().__init__(path, **options)
         self._lock = threading.Lock()
+        self._segments = SegmentFile(self.path)  # tile reads (os.pread, no shared position)
         from ometiff.tiff.structure import inspect_tiff
 
         structure = inspect_tiff(self.path)  # the one IFD walker: a cut-short chain is damage
@@ -157,7 +158,6 @@ class WholeSlideReader(Reader):
             )
         try:
             self._tf = tifffile.TiffFile(self.path)
-            self._segments = SegmentFile(self.path)
         except _READ_ERRORS as exc:
             raise InvalidTiffError(
                 f"{self.path}: not a readable {self.format_name} file: {exc}"
@@ -274,22 +274,23 @@ class WholeSlideReader(Reader):
         self, series: int, t: int, c: int, z: int, y0: int, y1: int, x0: int, x1: int,
         *, level: int = 0,
     ) -> np.ndarray:
-        """A window of one plane of one level; of a tiled page only the touched tiles
-        are decoded (:mod:`ometiff.readers.tiles`). Untiled pages (strips, NDPI's
-        JPEG) are decoded whole and cropped.
+        """A window of one plane of one level (the ``Reader.read_region`` contract); of
+        tiled pages only the touched tiles are decoded (:mod:`ometiff.readers.tiles`).
+        Untiled pages (strips, NDPI's JPEG) are decoded whole and cropped.
         """
         self.check_region(series, t, c, z, y0, y1, x0, x1, level=level)
         image = self._slide_images[series]
         page = image.levels[level][c]
-        if not can_read_tiles(page) or page.is_ndpi:
+        if page.is_ndpi or not can_read_tiles(page):
             return super().read_region(series, t, c, z, y0, y1, x0, x1, level=level)
         where = f"{self.path} series {series} level {level} page {page.index}"
         arr = read_page_region(page, y0, y1, x0, x1, read=self._segments, where=where)
-        arr = arr if image.samples > 1 else arr[..., 0]
+        if image.samples == 1:
+            arr = arr[..., 0]
         return arr if arr.dtype == image.dtype else arr.astype(image.dtype)
 
     def tile_shape(self, series: int, *, level: int = 0) -> tuple[int, int] | None:
-        """Tile size of the series' page at ``level`` (None for strips and NDPI JPEG)."""
+        """Tile size of a level's page, None for untiled pages (decoded whole)."""
         self.check_plane(series, 0, 0, 0, level=level)
         page = self._slide_images[series].levels[level][0]
         return None if page.is_ndpi else tile_shape(page)
@@ -370,5 +371,5 @@ class WholeSlideReader(Reader):
         return out
 
     def close(self) -> None:
-        self._tf.close()
         self._segments.close()
+        self._tf.close()
