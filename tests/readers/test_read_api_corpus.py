@@ -16,7 +16,27 @@ from reader_conformance import KNOWN_PIXEL_DIFFERENCES as KNOWN
 from reader_conformance import _pixel_records, check_read_api
 from tests.conftest import CORPUS
 
-KINDS = ("ome-tiff", "tiff", "imagej", "lsm", "czi", "lif", "nd2")
+KINDS = (
+    "ome-tiff",
+    "tiff",
+    "imagej",
+    "lsm",
+    "czi",
+    "lif",
+    "nd2",
+    "svs",
+    "ndpi",
+    "qptiff",
+    "ndtiff",
+    "vsi",
+    "dv",
+    "mrc",
+    "sif",
+    "ims",
+    "ptu",
+    "sdt",
+    "spc",
+)
 #: The file of each folder checked without --run-slow (small, several series or levels).
 DEFAULT = {
     "ome-tiff/bioformats-7.3.1/mosaic_test_pyramid-3_tiled256_zlib_uint16.ome.tif",
