@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -83,11 +84,12 @@ class _Image:
 
     group: str
     name: str | None
-    arrays: list[Any]
+    arrays: list[Any]  # level 0 opened; the others on first use (None until then)
     axes: list[str]
     units: list[str | None]
     scale: list[float]
     omero: dict[str, Any]
+    open_level: Callable[[int], Any]
     samples: int = 1
 
     @property
@@ -95,13 +97,25 @@ class _Image:
         """The full-resolution array."""
         return self.arrays[0]
 
+    def level(self, k: int) -> Any:
+        """The array of multiscales level ``k`` (opened once, on first use)."""
+        if self.arrays[k] is None:
+            array = self.open_level(k)
+            if array.ndim != self.array.ndim:
+                raise VendorFileError(
+                    f"{self.group or '.'}: multiscales level {k} has {array.ndim} "
+                    f"dimensions, level 0 has {self.array.ndim}"
+                )
+            self.arrays[k] = array
+        return self.arrays[k]
+
     @property
     def zarr_c(self) -> int:
         """Channels as stored (OME channels times samples)."""
         return int(self.array.shape[self.axes.index("c")]) if "c" in self.axes else 1
 
     def level_shape(self, level: int) -> tuple[int, int, int, int, int]:
-        sizes = dict(zip(self.axes, self.arrays[level].shape, strict=True))
+        sizes = dict(zip(self.axes, self.level(level).shape, strict=True))
         t, c, z, y, x = (int(sizes.get(a, 1)) for a in _AXES)
         return (t, c // self.samples, z, y, x)
 
@@ -110,7 +124,7 @@ class _Image:
         return self.level_shape(0)
 
     def get_plane(self, t: int, c: int, z: int, level: int = 0) -> np.ndarray:
-        array = self.arrays[level]
+        array = self.level(level)
         if self.samples == 1:
             return self._plane(array, t, c, z)
         first = c * self.samples
@@ -279,12 +293,14 @@ class OmeZarrReader(Reader):
         if not datasets:
             raise VendorFileError(f"{folder}: multiscales has no datasets")
         level0 = datasets[0]
-        with warnings.catch_warnings():  # zarr warns on legacy v2 metadata quirks
-            warnings.simplefilter("ignore")
-            arrays = [
-                self._zarr.open_array(store=str(folder / _relative(folder, d["path"])), mode="r")
-                for d in datasets
-            ]
+        paths = [folder / _relative(folder, str(d["path"])) for d in datasets]
+
+        def open_level(k: int) -> Any:
+            with warnings.catch_warnings():  # zarr warns on legacy v2 metadata quirks
+                warnings.simplefilter("ignore")
+                return self._zarr.open_array(store=str(paths[k]), mode="r")
+
+        arrays: list[Any] = [open_level(0)] + [None] * (len(paths) - 1)
         array = arrays[0]
         raw_axes = ms.get("axes") or list(_AXES[-array.ndim :])
         axes = [(a["name"] if isinstance(a, dict) else str(a)).lower() for a in raw_axes]
@@ -294,12 +310,6 @@ class OmeZarrReader(Reader):
                 f"{folder}: unsupported axes {axes} for a {array.ndim}-D array "
                 "(expected a subset of t, c, z, y, x)"
             )
-        for k, level in enumerate(arrays[1:], 1):
-            if level.ndim != array.ndim:
-                raise VendorFileError(
-                    f"{folder}: multiscales level {k} has {level.ndim} dimensions, "
-                    f"level 0 has {array.ndim}"
-                )
         scale = [1.0] * array.ndim
         for transforms in (
             level0.get("coordinateTransformations"),
@@ -313,7 +323,9 @@ class OmeZarrReader(Reader):
         )
         omero = attrs.get("omero") or {}
         name = ms.get("name") or omero.get("name") or (group or root.name)
-        return _Image(group, str(name), arrays, axes, units, scale if has_scale else [], omero)
+        return _Image(
+            group, str(name), arrays, axes, units, scale if has_scale else [], omero, open_level
+        )
 
     def _set_samples(self) -> None:
         """RGB(A): consecutive Zarr channels are the samples of one OME channel (R2).
