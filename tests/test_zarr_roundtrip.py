@@ -40,6 +40,7 @@ SAMPLE_NAMES = (
     "2010-06/6x4y1z1t1c8b-swatch-instrument.ome.tiff",
     "2010-06/6x4y1z1t3c8b-swatch-ROI.ome.tiff",
     "2010-06/6x4y1z1t1c8b-swatch-1s1p4w2ws.ome.tiff",
+    "2010-04/6x4y1z1t1c8b-swatch-1s1p4w2ws.ome.tiff",  # every Image in the plate: HCS layout
     "2013-06/FLIM-modulo-sample.ome.tif",
     "2008-02/single-channel.ome.tif",
     "bioformats-7.3.1/RGB-multichannel_7x_rgb.ome.tif",

@@ -385,3 +385,37 @@ def test_group_path_leaving_the_container_is_refused(tmp_path: Path) -> None:
     (out / "OME" / ".zattrs").write_text(json.dumps({"series": ["../elsewhere"]}))
     with pytest.raises(OmeTiffError, match="leaves the container"):
         open_image(out)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [('SizeC="6"', 'SizeC="5"'), ('SamplesPerPixel="3"', 'SamplesPerPixel="1"')],
+    ids=["SizeC", "mixed-SamplesPerPixel"],
+)
+def test_pixels_not_matching_the_array_are_rebuilt(tmp_path: Path, old: str, new: str) -> None:
+    """A Pixels of METADATA.ome.xml that does not describe its array is rebuilt from
+    NGFF (noted); the rest of the document stays."""
+    out = tmp_path / "x.ome.zarr"
+    _write(out, [np.zeros((1, 2, 1, 8, 12, 3), np.uint8)], 3, False, "0.4")  # 2 "RGB" channels
+    xml = (out / "OME" / "METADATA.ome.xml").read_text()
+    (out / "OME" / "METADATA.ome.xml").write_text(xml.replace(old, new, 1))
+    with open_image(out) as rdr:
+        (src,) = rdr.sources()
+        assert (src.shape, src.samples) == ((1, 6, 1, 8, 12), 1)
+        ome = rdr.ome()
+    px = ome.images[0].pixels
+    assert (px.id, px.size_c, len(px.channels)) == ("Pixels:0", 6, 6)
+    assert ome.instruments and ome.rois and ome.images[0].name == "field 0"
+    assert any("differ from the Zarr arrays" in why for _, why in rdr.notes.unmapped)
+
+
+def test_metadata_xml_with_other_image_count_is_not_used(tmp_path: Path) -> None:
+    out = tmp_path / "x.ome.zarr"
+    _write(out, [np.zeros((1, 1, 1, 8, 12), np.uint8)] * 2, 1, False, "0.5")
+    doc = json.loads((out / "OME" / "zarr.json").read_text())
+    doc["attributes"]["ome"]["series"] = ["1"]
+    (out / "OME" / "zarr.json").write_text(json.dumps(doc))
+    with open_image(out) as rdr:
+        ome = rdr.ome()
+    assert len(ome.images) == 1 and not ome.instruments
+    assert any("2 Image(s) for 1 Zarr image(s)" in why for _, why in rdr.notes.unmapped)

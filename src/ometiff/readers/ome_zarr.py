@@ -455,8 +455,19 @@ class OmeZarrReader(Reader):
 
     @staticmethod
     def _matches(a: Any, b: Any) -> bool:
+        """Pixels ``a`` of METADATA.ome.xml describe the array that built ``b``.
+
+        Same sizes and type, and Channels consistent with the samples read (or none).
+        """
         keys = ("size_x", "size_y", "size_z", "size_c", "size_t", "type")
-        return all(getattr(a, k) == getattr(b, k) for k in keys)
+        if not all(getattr(a, k) == getattr(b, k) for k in keys):
+            return False
+        if not a.channels:
+            return True
+        samples = {ch.samples_per_pixel or 1 for ch in b.channels}
+        return len(a.channels) == len(b.channels) and all(
+            (ch.samples_per_pixel or 1) in samples for ch in a.channels
+        )
 
     @cached_property
     def _base(self) -> OME | None:
