@@ -168,6 +168,7 @@ READER_SAMPLES = [
     "czi/aicspylibczi/s_1_t_1_c_1_z_1.czi",
     "nd2/pims/cluster.nd2",
     "ome-zarr/ome-zarr-py-0.18.0/mosaic_multiscale_labels_v05.ome.zarr",
+    "ome-tiff/bioformats-7.3.1/RGB-8bit_interleaved_lzw.ome.tif",
 ]
 
 
@@ -190,7 +191,6 @@ def test_every_reader_to_zarr(name: str, corpus: Path, tmp_path: Path) -> None:
         assert back.name == "ome-zarr"
         assert len(back.sources()) == len(src.sources())
         for a, b in zip(src.sources(), back.sources(), strict=True):
-            assert b.shape[:3] == (a.shape[0], a.shape[1] * a.samples, a.shape[2])
-            plane = np.asarray(a.get_plane(0, 0, 0))
-            first = plane if plane.ndim == 2 else plane[..., 0]
-            np.testing.assert_array_equal(b.get_plane(0, 0, 0), first)
+            # an RGB(A) channel comes back as one channel of its samples (R2)
+            assert (b.shape, b.samples) == (a.shape, a.samples)
+            np.testing.assert_array_equal(b.get_plane(0, 0, 0), a.get_plane(0, 0, 0))
