@@ -139,3 +139,131 @@ def test_missing_nd2_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "nd2", None)
     with pytest.raises(MissingDependencyError, match=r"ometiff\[nd2\]"):
         Nd2Reader(CLUSTER)
+
+
+def _in(value: float | None, unit: object, scale: dict[str, float]) -> float | None:
+    """A quantity in the base unit of ``scale`` (s or µm)."""
+    if value is None:
+        return None
+    return value * scale[getattr(unit, "value", str(unit))]
+
+
+_S = {"s": 1.0, "ms": 1e-3}
+_UM = {"µm": 1.0}
+
+
+@pytest.mark.parametrize("path", ND2S, ids=corpus_id)
+def test_ome_keeps_what_nd2s_own_mapping_gives(path: Path) -> None:
+    """ometiff's ND2 mapping (built without ome_types) against ``ome_metadata()``, the
+    nd2 library's own OME, field by field. Deliberate differences: times in s (nd2: ms,
+    rounded), IDs ``Channel:<image>:<c>``/``Objective:0:0`` (unique per image, as
+    Bio-Formats), no units without a value, and PositionZ from the stage reading of each
+    frame where the file recorded one (``Z Coord``; nd2 repeats one position for every
+    plane of a Z stack)."""
+    with open_image(path) as rdr, nd2.ND2File(path) as f:
+        ours = rdr.ome()
+        theirs = f.ome_metadata(include_unstructured=False)
+        events = {row["Index"]: row for row in f.events() if "Index" in row}
+        frame_of = {(i.get("P", 0), i.get("T", 0), i.get("Z", 0)): k
+                    for k, i in enumerate(f.loop_indices)}
+    assert len(ours.images) == len(theirs.images) >= 1
+    inst_a, inst_b = ours.instruments[0], theirs.instruments[0]
+    assert {(d.model, d.serial_number) for d in inst_a.detectors} == {
+        (d.model, d.serial_number) for d in inst_b.detectors
+    }
+    obj = ("model", "lens_na", "nominal_magnification")
+    assert [[getattr(o, k) for k in obj] for o in inst_a.objectives] == [
+        [getattr(o, k) for k in obj] for o in inst_b.objectives
+    ]
+    for p, (a, b) in enumerate(zip(ours.images, theirs.images, strict=True)):
+        assert a.name == b.name
+        assert a.acquisition_date == b.acquisition_date  # the same instant
+        assert a.objective_settings is not None and b.objective_settings is not None
+        assert a.objective_settings.refractive_index == b.objective_settings.refractive_index
+        pa, pb = a.pixels, b.pixels
+        for key in ("dimension_order", "type", "significant_bits", "size_x", "size_y",
+                    "size_z", "size_c", "size_t", "physical_size_x", "physical_size_x_unit",
+                    "physical_size_y", "physical_size_y_unit", "physical_size_z"):
+            assert getattr(pa, key) == getattr(pb, key), key
+        assert len(pa.channels) == len(pb.channels)
+        for ca, cb in zip(pa.channels, pb.channels, strict=True):
+            for key in ("name", "color", "excitation_wavelength", "emission_wavelength",
+                        "pinhole_size", "illumination_type", "acquisition_mode",
+                        "contrast_method", "samples_per_pixel"):
+                assert getattr(ca, key) == getattr(cb, key), key
+        assert [(q.the_t, q.the_c, q.the_z) for q in pa.planes] == [
+            (q.the_t, q.the_c, q.the_z) for q in pb.planes
+        ]
+        for qa, qb in zip(pa.planes, pb.planes, strict=True):
+            where = (qa.the_t, qa.the_c, qa.the_z)
+            assert _in(qa.delta_t, qa.delta_t_unit, _S) == pytest.approx(
+                _in(qb.delta_t, qb.delta_t_unit, _S), abs=1e-9), where
+            assert _in(qa.exposure_time, qa.exposure_time_unit, _S) == pytest.approx(
+                _in(qb.exposure_time, qb.exposure_time_unit, _S), rel=1e-12), where
+            for axis in "xy":
+                assert _in(getattr(qa, f"position_{axis}"), getattr(qa, f"position_{axis}_unit"),
+                           _UM) == pytest.approx(getattr(qb, f"position_{axis}"), abs=1e-6)
+            row = events.get(frame_of[(p, qa.the_t, qa.the_z)], {})
+            recorded = row.get("Z Coord [µm]")
+            want = recorded if recorded else qb.position_z
+            assert qa.position_z == pytest.approx(want, abs=1e-6), where
+
+
+def test_z_stack_planes_carry_their_stage_z() -> None:
+    """Each plane of a Z stack is at its own recorded Z (as Bio-Formats reads it), one
+    Z step (PhysicalSizeZ) apart, not at one position repeated."""
+    path = CORPUS / "nd2/arcadia-microscopy-tools/example-zstack.nd2"
+    if not path.is_file():
+        pytest.skip("corpus missing")
+    with open_image(path) as rdr:
+        px = rdr.ome().images[0].pixels
+    zs = [q.position_z for q in sorted(px.planes, key=lambda q: q.the_z)]
+    assert len(zs) == px.size_z == 11
+    assert px.physical_size_z == 6.0
+    assert np.diff(zs) == pytest.approx([6.0] * 10)
+    # Bio-Formats 7.3.1 (ImageInfo -omexml) reports the first plane at this Z
+    assert zs[0] == pytest.approx(8806.58)
+
+
+def test_plane_metadata_like_bioformats() -> None:
+    """Exposure, stage X/Y, colours, wavelengths and objective as Bio-Formats recorded
+    them for cluster.nd2 (its OME-XML in the corpus); DeltaT per frame (Bio-Formats
+    7.3.1 repeats every other frame time on this file, so only the first is compared)."""
+    from ome_types import from_xml
+
+    bf_xml = CORPUS / "ome-xml/bioformats-7.3.1/cluster_from_nd2.ome.xml"
+    if not (bf_xml.is_file() and CLUSTER.is_file()):
+        pytest.skip("corpus missing")
+    bf = from_xml(bf_xml.read_text(encoding="utf-8"))
+    with open_image(CLUSTER) as rdr:
+        ours = rdr.ome()
+    a, b = ours.images[0].pixels, bf.images[0].pixels
+    assert a.significant_bits == b.significant_bits == 12
+    for ca, cb in zip(a.channels, b.channels, strict=True):
+        assert (ca.name, ca.color, ca.emission_wavelength) == (
+            cb.name, cb.color, cb.emission_wavelength)
+    planes_b = {(q.the_t, q.the_c, q.the_z): q for q in b.planes}
+    for q in a.planes:
+        r = planes_b[(q.the_t, q.the_c, q.the_z)]
+        assert q.exposure_time == pytest.approx(r.exposure_time)
+        assert q.exposure_time_unit == r.exposure_time_unit
+        assert (q.position_x, q.position_y) == pytest.approx((r.position_x, r.position_y))
+    first = min(a.planes, key=lambda q: (q.the_t, q.the_z, q.the_c))
+    assert first.delta_t == pytest.approx(planes_b[(0, 0, 0)].delta_t)
+    obj_a, obj_b = ours.instruments[0].objectives[0], bf.instruments[0].objectives[0]
+    assert (obj_a.model, obj_a.lens_na) == (obj_b.model, obj_b.lens_na)
+    ref_a = ours.images[0].objective_settings
+    ref_b = bf.images[0].objective_settings
+    assert ref_a is not None and ref_b is not None
+    assert ref_a.refractive_index == ref_b.refractive_index
+
+
+def test_import_nd2_needs_no_ome_types() -> None:
+    """``import nd2`` itself imports neither ome_types nor pydantic (start-up)."""
+    import subprocess
+
+    code = ("import sys, nd2\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'ome_types', 'pydantic'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "[]"

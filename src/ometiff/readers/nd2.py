@@ -318,7 +318,7 @@ class Nd2Reader(Reader):
         for row in f.events(orient="records"):
             if isinstance(row.get("Index"), int):  # image events have no frame index
                 rows[row["Index"]] = row
-        columns = {key: _column(rows, key) for key in _EVENT_POSITION}
+        columns = {axis: _column(rows, key) for axis, key in _EVENT_POSITION.items()}
         settings = list(_settings(self._raw).values())
         exposures: list[float | None] = []
         for c in range(self._shape[1]):
