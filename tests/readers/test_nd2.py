@@ -164,8 +164,9 @@ def test_ome_keeps_what_nd2s_own_mapping_gives(path: Path) -> None:
         ours = rdr.ome()
         theirs = f.ome_metadata(include_unstructured=False)
         events = {row["Index"]: row for row in f.events() if "Index" in row}
-        frame_of = {(i.get("P", 0), i.get("T", 0), i.get("Z", 0)): k
-                    for k, i in enumerate(f.loop_indices)}
+        frame_of = {
+            (i.get("P", 0), i.get("T", 0), i.get("Z", 0)): k for k, i in enumerate(f.loop_indices)
+        }
     assert len(ours.images) == len(theirs.images) >= 1
     inst_a, inst_b = ours.instruments[0], theirs.instruments[0]
     assert {(d.model, d.serial_number) for d in inst_a.detectors} == {
@@ -181,15 +182,35 @@ def test_ome_keeps_what_nd2s_own_mapping_gives(path: Path) -> None:
         assert a.objective_settings is not None and b.objective_settings is not None
         assert a.objective_settings.refractive_index == b.objective_settings.refractive_index
         pa, pb = a.pixels, b.pixels
-        for key in ("dimension_order", "type", "significant_bits", "size_x", "size_y",
-                    "size_z", "size_c", "size_t", "physical_size_x", "physical_size_x_unit",
-                    "physical_size_y", "physical_size_y_unit", "physical_size_z"):
+        for key in (
+            "dimension_order",
+            "type",
+            "significant_bits",
+            "size_x",
+            "size_y",
+            "size_z",
+            "size_c",
+            "size_t",
+            "physical_size_x",
+            "physical_size_x_unit",
+            "physical_size_y",
+            "physical_size_y_unit",
+            "physical_size_z",
+        ):
             assert getattr(pa, key) == getattr(pb, key), key
         assert len(pa.channels) == len(pb.channels)
         for ca, cb in zip(pa.channels, pb.channels, strict=True):
-            for key in ("name", "color", "excitation_wavelength", "emission_wavelength",
-                        "pinhole_size", "illumination_type", "acquisition_mode",
-                        "contrast_method", "samples_per_pixel"):
+            for key in (
+                "name",
+                "color",
+                "excitation_wavelength",
+                "emission_wavelength",
+                "pinhole_size",
+                "illumination_type",
+                "acquisition_mode",
+                "contrast_method",
+                "samples_per_pixel",
+            ):
                 assert getattr(ca, key) == getattr(cb, key), key
         assert [(q.the_t, q.the_c, q.the_z) for q in pa.planes] == [
             (q.the_t, q.the_c, q.the_z) for q in pb.planes
@@ -197,12 +218,15 @@ def test_ome_keeps_what_nd2s_own_mapping_gives(path: Path) -> None:
         for qa, qb in zip(pa.planes, pb.planes, strict=True):
             where = (qa.the_t, qa.the_c, qa.the_z)
             assert _in(qa.delta_t, qa.delta_t_unit, _S) == pytest.approx(
-                _in(qb.delta_t, qb.delta_t_unit, _S), abs=1e-9), where
+                _in(qb.delta_t, qb.delta_t_unit, _S), abs=1e-9
+            ), where
             assert _in(qa.exposure_time, qa.exposure_time_unit, _S) == pytest.approx(
-                _in(qb.exposure_time, qb.exposure_time_unit, _S), rel=1e-12), where
+                _in(qb.exposure_time, qb.exposure_time_unit, _S), rel=1e-12
+            ), where
             for axis in "xy":
-                assert _in(getattr(qa, f"position_{axis}"), getattr(qa, f"position_{axis}_unit"),
-                           _UM) == pytest.approx(getattr(qb, f"position_{axis}"), abs=1e-6)
+                assert _in(
+                    getattr(qa, f"position_{axis}"), getattr(qa, f"position_{axis}_unit"), _UM
+                ) == pytest.approx(getattr(qb, f"position_{axis}"), abs=1e-6)
             row = events.get(frame_of[(p, qa.the_t, qa.the_z)], {})
             recorded = row.get("Z Coord [µm]")
             want = recorded if recorded else qb.position_z
@@ -241,7 +265,10 @@ def test_plane_metadata_like_bioformats() -> None:
     assert a.significant_bits == b.significant_bits == 12
     for ca, cb in zip(a.channels, b.channels, strict=True):
         assert (ca.name, ca.color, ca.emission_wavelength) == (
-            cb.name, cb.color, cb.emission_wavelength)
+            cb.name,
+            cb.color,
+            cb.emission_wavelength,
+        )
     planes_b = {(q.the_t, q.the_c, q.the_z): q for q in b.planes}
     for q in a.planes:
         r = planes_b[(q.the_t, q.the_c, q.the_z)]
@@ -262,8 +289,11 @@ def test_import_nd2_needs_no_ome_types() -> None:
     """``import nd2`` itself imports neither ome_types nor pydantic (start-up)."""
     import subprocess
 
-    code = ("import sys, nd2\n"
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'ome_types', 'pydantic'}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=120)
+    code = (
+        "import sys, nd2\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'ome_types', 'pydantic'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
     assert out.stdout.strip() == "[]"

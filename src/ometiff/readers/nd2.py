@@ -22,7 +22,7 @@ import warnings
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 
@@ -189,8 +189,12 @@ class Nd2Reader(Reader):
             if root.find(f"{{{OME_NS}}}Instrument") is not None:
                 ome_element(image, "InstrumentRef", ID="Instrument:0")
             if has_objective:
-                ome_element(image, "ObjectiveSettings", ID="Objective:0:0",
-                            RefractiveIndex=chans[0].microscope.immersionRefractiveIndex)
+                ome_element(
+                    image,
+                    "ObjectiveSettings",
+                    ID="Objective:0:0",
+                    RefractiveIndex=chans[0].microscope.immersionRefractiveIndex,
+                )
             pixels_element(
                 image,
                 p,
@@ -205,7 +209,9 @@ class Nd2Reader(Reader):
             )
             for axis, value in zip("XYZ", physical, strict=True):
                 if value is not None:
-                    self.notes.map(f"ND2 axesCalibration {axis}", f"{where}/Pixels@PhysicalSize{axis}")
+                    self.notes.map(
+                        f"ND2 axesCalibration {axis}", f"{where}/Pixels@PhysicalSize{axis}"
+                    )
             if chans:
                 self.notes.map("ND2 channel metadata", f"{where}/Channel")
             if planes[p]:
@@ -228,8 +234,7 @@ class Nd2Reader(Reader):
         values = ch0.volume.axesCalibration or (None, None, None)
         out: list[float | None] = []
         for k, (ok, value) in enumerate(zip(calibrated, values, strict=True)):
-            keep = ok and value is not None and value > 0 and (k < 2 or self._shape[2] > 1
-                                                               or "Z" in self._file.sizes)
+            keep = ok and value is not None and value > 0 and (k < 2 or "Z" in self._file.sizes)
             out.append(float(value) if keep else None)
         return out[0], out[1], out[2]
 
@@ -252,8 +257,10 @@ class Nd2Reader(Reader):
                 if color is not None:
                     alpha = round(float(getattr(color, "a", 1.0)) * 255)
                     kw["Color"] = rgba_to_ome(color.r, color.g, color.b, min(max(alpha, 0), 255))
-                for attr, name in (("excitationLambdaNm", "ExcitationWavelength"),
-                                   ("emissionLambdaNm", "EmissionWavelength")):
+                for attr, name in (
+                    ("excitationLambdaNm", "ExcitationWavelength"),
+                    ("emissionLambdaNm", "EmissionWavelength"),
+                ):
                     value = getattr(ch.channel, attr)
                     if value is not None and value > 0:
                         kw[name], kw[name + "Unit"] = float(value), "nm"
@@ -266,24 +273,29 @@ class Nd2Reader(Reader):
         for setting in _settings(self._raw).values():
             cam = setting.get("pCameraSetting") if isinstance(setting, dict) else None
             if cam:
-                info = (cam.get("CameraFamilyName") or cam.get("CameraUserName") or None,
-                        cam.get("CameraUniqueName") or None)
+                info = (
+                    cam.get("CameraFamilyName") or cam.get("CameraUserName") or None,
+                    cam.get("CameraUniqueName") or None,
+                )
                 if info not in cameras and any(info):
                     cameras.append(info)
         scope = ch0.microscope if ch0 is not None else None
         objective = None
         if scope is not None:
-            objective = {"Model": scope.objectiveName or None,
-                         "LensNA": scope.objectiveNumericalAperture,
-                         "NominalMagnification": scope.objectiveMagnification}
+            objective = {
+                "Model": scope.objectiveName or None,
+                "LensNA": scope.objectiveNumericalAperture,
+                "NominalMagnification": scope.objectiveMagnification,
+            }
             if all(v is None for v in objective.values()):
                 objective = None
         if not cameras and objective is None:
             return False
         instrument = ome_element(root, "Instrument", ID="Instrument:0")
         for k, (model, serial) in enumerate(cameras):
-            ome_element(instrument, "Detector", ID=f"Detector:0:{k}", Model=model,
-                        SerialNumber=serial)
+            ome_element(
+                instrument, "Detector", ID=f"Detector:0:{k}", Model=model, SerialNumber=serial
+            )
         if cameras:
             self.notes.map("ND2 pCameraSetting", "Instrument/Detector")
         if objective is not None:
@@ -322,7 +334,9 @@ class Nd2Reader(Reader):
         settings = list(_settings(self._raw).values())
         exposures: list[float | None] = []
         for c in range(self._shape[1]):
-            setting = settings[c] if c < len(settings) else settings[0] if len(settings) == 1 else {}
+            setting = (
+                settings[c] if c < len(settings) else settings[0] if len(settings) == 1 else {}
+            )
             value = setting.get("dExposureTime") if isinstance(setting, dict) else None
             exposures.append(value / 1e3 if isinstance(value, (int, float)) and value > 0 else None)
         fallback: dict[int, Any] = {}  # position -> nd2's stage position of its first frame
@@ -331,25 +345,28 @@ class Nd2Reader(Reader):
             t = int(np.ravel_multi_index(ts, self._t_sizes)) if self._t_axes else 0
             row = rows.get(k, {})
             delta = row.get(_TIME_KEY)
-            position = []
+            position: dict[str, float | None] = {}
             for axis, column in columns.items():
                 value = row.get(column) if column else None
                 if value is None:
                     if p not in fallback:
-                        fallback[p] = f.frame_metadata(k).channels[0].position.stagePositionUm
-                    value = getattr(fallback[p], axis.lower())
-                position.append(float(value))
+                        fallback[p] = _stage_position(f, k)
+                    value = getattr(fallback[p], axis.lower(), None)
+                position[axis] = float(value) if _finite(value) else None
             for c in range(self._shape[1]):
-                out[p].append({
-                    "TheZ": z, "TheT": t, "TheC": c,
-                    "DeltaT": float(delta) if _finite(delta) else None,
-                    "DeltaTUnit": "s" if _finite(delta) else None,
-                    "ExposureTime": exposures[c],
-                    "ExposureTimeUnit": "s" if exposures[c] is not None else None,
-                    "PositionX": position[0], "PositionXUnit": "µm",
-                    "PositionY": position[1], "PositionYUnit": "µm",
-                    "PositionZ": position[2], "PositionZUnit": "µm",
-                })
+                out[p].append(
+                    {
+                        "TheZ": z,
+                        "TheT": t,
+                        "TheC": c,
+                        "DeltaT": float(delta) if _finite(delta) else None,
+                        "DeltaTUnit": "s" if _finite(delta) else None,
+                        "ExposureTime": exposures[c],
+                        "ExposureTimeUnit": "s" if exposures[c] is not None else None,
+                        **{f"Position{a}": v for a, v in position.items()},
+                        **{f"Position{a}Unit": "µm" for a, v in position.items() if v is not None},
+                    }
+                )
         return out
 
     def original_metadata(self) -> dict[str, str]:
@@ -385,8 +402,11 @@ def _as_dict(obj: Any) -> Any:
 #: DimensionOrder values, in the schema's order (the first that fits nd2's loops wins).
 _DIMENSION_ORDERS = ("XYZCT", "XYZTC", "XYCTZ", "XYCZT", "XYTCZ", "XYTZC")
 #: nd2 modality flags -> OME Channel enumerations, first match wins.
-_ILLUMINATION = (("fluorescence", "Epifluorescence"), ("brightfield", "Transmitted"),
-                 ("multiphoton", "NonLinear"))
+_ILLUMINATION = (
+    ("fluorescence", "Epifluorescence"),
+    ("brightfield", "Transmitted"),
+    ("multiphoton", "NonLinear"),
+)
 _ACQUISITION = (
     ("laserScanConfocal", "LaserScanningConfocalMicroscopy"),
     ("spinningDiskConfocal", "SpinningDiskConfocal"),
@@ -398,8 +418,12 @@ _ACQUISITION = (
     ("multiphoton", "MultiPhotonMicroscopy"),
     ("fluorescence", "WideField"),
 )
-_CONTRAST = (("fluorescence", "Fluorescence"), ("brightfield", "Brightfield"),
-             ("phaseContrast", "Phase"), ("diContrast", "DIC"))
+_CONTRAST = (
+    ("fluorescence", "Fluorescence"),
+    ("brightfield", "Brightfield"),
+    ("phaseContrast", "Phase"),
+    ("diContrast", "DIC"),
+)
 #: nd2's events() column of the frame time, and the stage coordinate columns per axis
 #: (the recorded position of each frame; Z is the drive plus any piezo offset).
 _TIME_KEY = "Time [s]"
@@ -411,8 +435,14 @@ def _first(flags: set[str], table: tuple[tuple[str, str], ...]) -> str | None:
     return next((value for flag, value in table if flag in flags), None)
 
 
-def _finite(value: Any) -> bool:
+def _finite(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _stage_position(f: Any, frame: int) -> Any:
+    """nd2's stage position of a frame (the experiment's, per XY position), or None."""
+    channels = f.frame_metadata(frame).channels
+    return channels[0].position.stagePositionUm if channels else None
 
 
 def _settings(raw: dict[str, Any]) -> dict[str, Any]:
