@@ -119,6 +119,7 @@ def test_truncated_file_is_a_clean_error(tmp_path: Path) -> None:
         bad.write_bytes(data[:n])
         with pytest.raises(OmeTiffError) as info:
             with open_image(bad) as rdr:
+                rdr.ome_view()
                 rdr.sources()[0].get_plane(0, 0, 0)
         assert str(bad) in str(info.value) and "\n" not in str(info.value)
 

@@ -171,6 +171,15 @@ class Nd2Reader(Reader):
         """The OME metadata as an OME-XML element tree (lxml), built from nd2's metadata
         API without ome_types; the writer conforms it directly (``convert`` never
         imports ome_types)."""
+        try:
+            return self._build_tree()
+        except (OSError, ValueError, KeyError, IndexError, struct.error) as exc:
+            raise VendorFileError(
+                f"{self.path}: cannot read the ND2 metadata ({type(exc).__name__}: {exc}); "
+                "the file may be truncated or corrupt"
+            ) from exc
+
+    def _build_tree(self) -> Any:
         f = self._file
         meta = f.metadata
         chans = list(meta.channels or ()) if meta is not None else []
