@@ -298,3 +298,122 @@ def test_import_nd2_needs_no_ome_types() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.strip() == "[]"
+
+
+def _fake_nd2(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """An ND2 with two XY positions and an extra (unknown, ``U``) loop, which the corpus
+    lacks: the nd2 library cannot write ND2, so ``ND2File`` is replaced by a stand-in
+    that answers the metadata API the reader uses, frame k holding the value k."""
+    from types import SimpleNamespace as NS
+
+    order = [(t, p, u) for t in range(2) for p in range(2) for u in range(3)]  # T, P, U
+    point = NS(name="well A1"), NS(name="")
+    channel = NS(
+        channel=NS(
+            name="GFP",
+            color=NS(r=0, g=255, b=0, a=1.0),
+            emissionLambdaNm=510.0,
+            excitationLambdaNm=None,
+        ),
+        microscope=NS(
+            modalityFlags=["fluorescence"],
+            pinholeDiameterUm=None,
+            objectiveName="Plan 10x",
+            objectiveNumericalAperture=0.3,
+            objectiveMagnification=10.0,
+            immersionRefractiveIndex=1.0,
+        ),
+        volume=NS(axesCalibrated=(True, True, False), axesCalibration=(0.5, 0.5, 1.0)),
+    )
+
+    class FakeND2File:
+        def __init__(self, path: object) -> None:
+            self.sizes = {"T": 2, "P": 2, "U": 3, "Y": 4, "X": 5}
+            self.loop_indices = tuple({"T": t, "P": p, "U": u} for t, p, u in order)
+            self.dtype = np.dtype("uint16")
+            self.is_legacy = self.is_rgb = False
+            self.version = (3, 0)
+            self.experiment = [
+                NS(type="TimeLoop"),
+                NS(type="XYPosLoop", parameters=NS(points=point)),
+            ]
+            self.metadata = NS(channels=[channel])
+            self.attributes = NS(bitsPerComponentSignificant=12)
+
+        def unstructured_metadata(self, include: set[str], strip_prefix: bool) -> dict:
+            return {
+                "ImageMetadataSeqLV|0": {
+                    "SLxPictureMetadata": {
+                        "dTimeAbsolute": 2460000.5,
+                        "sPicturePlanes": {"sSampleSetting": {"a0": {"dExposureTime": 20.0}}},
+                    }
+                }
+            }
+
+        def events(self, orient: str) -> list[dict]:
+            rows: list[dict] = [{"Time [s]": 0.0, "Events": "start"}]  # no frame index
+            for k, (_t, p, _u) in enumerate(order):
+                rows.append(
+                    {
+                        "Index": k,
+                        "Time [s]": 0.5 * k,
+                        "X Coord [µm]": 100.0 * p + k,
+                        "Y Coord [µm]": -1.0 - k,
+                    }
+                )
+            return rows
+
+        def frame_metadata(self, k: int) -> NS:
+            p = order[k][1]
+            return NS(channels=[NS(position=NS(stagePositionUm=NS(x=0.0, y=0.0, z=7.0 + p)))])
+
+        def read_frame(self, k: int) -> np.ndarray:
+            return np.full((4, 5), k, np.uint16)
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(nd2, "ND2File", FakeND2File)
+    path = tmp_path / "fake.nd2"
+    path.write_bytes(b"\xda\xce\xbe\x0a" + bytes(60))
+    return path
+
+
+def test_positions_and_folded_loops(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Each XY position is a series named by its point (else the file), an unknown loop
+    is folded into T after T, and every plane keeps its own frame's time and stage
+    coordinates; the conversion writes and verifies it without ome_types."""
+    import ometiff
+    from ometiff.readers.nd2 import Nd2Reader
+
+    path = _fake_nd2(monkeypatch, tmp_path)
+    with Nd2Reader(path) as rdr:
+        view = rdr.ome_view()
+        ome = rdr.ome()
+        sources = rdr.sources()
+        planes = [src.get_plane(t, 0, 0)[0, 0] for src in sources for t in range(6)]
+    assert [im.name for im in ome.images] == ["well A1", "fake (Series 1)"]
+    assert [s.shape for s in sources] == [(6, 1, 1, 4, 5)] * 2
+    # frame k = (T, P, U) in that nesting: position p, folded t = T * 3 + U
+    assert planes == [0, 1, 2, 6, 7, 8, 3, 4, 5, 9, 10, 11]
+    for p, image in enumerate(ome.images):
+        px = image.pixels
+        assert (px.dimension_order.value, px.size_t, px.physical_size_x) == ("XYCZT", 6, 0.5)
+        assert px.physical_size_z is None  # not calibrated, no Z loop (W3)
+        assert px.channels[0].id == f"Channel:{p}:0"
+        assert px.channels[0].color.as_rgb_tuple() == (0, 255, 0)
+        by_t = {q.the_t: q for q in px.planes}
+        assert sorted(by_t) == list(range(6))
+        for t, q in by_t.items():
+            k = (t // 3) * 6 + p * 3 + t % 3
+            assert (q.delta_t, q.position_x, q.position_y) == (0.5 * k, 100.0 * p + k, -1.0 - k)
+            assert (q.position_z, q.exposure_time) == (7.0 + p, 0.02)
+    assert image.acquisition_date is not None and image.acquisition_date.year == 2023
+    assert len(view.images) == 2
+    result = ometiff.convert(path, tmp_path / "out.ome.tif")  # verified: every plane
+    assert result.planes_written == 12
+    written = ometiff.read_ome(result[0])
+    assert [im.name for im in written.images] == ["well A1", "fake (Series 1)"]
+    assert [q.position_x for q in written.images[1].pixels.planes] == [
+        q.position_x for q in ome.images[1].pixels.planes
+    ]
