@@ -1,6 +1,6 @@
 """Vendor readers build their OME as XML: ``convert`` writes it without ome_types (issue 9).
 
-The CZI and LIF readers build one OME-XML tree (``ome_tree``); ``ome()`` is that tree
+The CZI, LIF and ND2 readers build one OME-XML tree (``ome_tree``); ``ome()`` is that tree
 read by ome_types, and the writer conforms the tree itself
 (:func:`ometiff.writer.omexml.conform_tree`). Both routes must give the same bytes.
 """
@@ -21,8 +21,8 @@ from ometiff.writer.multifile import plan_files, tiffdata_runs
 from ometiff.writer.omebuild import conform_ome, ome_xml_template
 from ometiff.writer.omexml import LightOme, render
 
-XML_READERS = {"czi": "pylibCZIrw", "lif": "liffile"}
-FILES = corpus_files("czi/**/*.czi", "lif/**/*.lif")
+XML_READERS = {"czi": "pylibCZIrw", "lif": "liffile", "nd2": "nd2"}
+FILES = corpus_files("czi/**/*.czi", "lif/**/*.lif", "nd2/**/*.nd2")
 
 
 def _ready(path: Path) -> None:
@@ -119,11 +119,11 @@ def test_xsd_datetime_matches_ome_types() -> None:
 
 
 @pytest.mark.parametrize("command", ["convert", "xml"])
-@pytest.mark.parametrize("suffix", ["czi", "lif"])
+@pytest.mark.parametrize("suffix", ["czi", "lif", "nd2"])
 def test_convert_of_vendor_file_imports_no_ome_types(
     suffix: str, command: str, tmp_path: Path
 ) -> None:
-    """Start-up: converting a whole CZI or LIF file (or printing the XML a conversion
+    """Start-up: converting a whole CZI, LIF or ND2 file (or printing the XML a conversion
     writes) never imports ome_types or pydantic."""
     files = [p for p in FILES if p.suffix.lower() == f".{suffix}"]
     if not files:

@@ -239,6 +239,8 @@ OME_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "TiffData": ("IFD", "FirstZ", "FirstT", "FirstC", "PlaneCount"),
     "StageLabel": ("Name", "X", "XUnit", "Y", "YUnit", "Z", "ZUnit"),
     "Instrument": ("ID",),
+    "Detector": ("Manufacturer", "Model", "SerialNumber", "LotNumber", "Gain", "Voltage",
+                 "VoltageUnit", "Offset", "Zoom", "AmplificationGain", "ID", "Type"),
     "Microscope": ("Manufacturer", "Model", "SerialNumber", "LotNumber", "Type"),
     "Objective": ("Manufacturer", "Model", "SerialNumber", "LotNumber", "ID", "Correction",
                   "Immersion", "LensNA", "NominalMagnification", "CalibratedMagnification",
@@ -316,10 +318,12 @@ def pixels_element(
     planes: Iterable[dict[str, Any]] = (),
     time_increment: float | None = None,
     significant_bits: int | None = None,
+    dimension_order: str = "XYCZT",
 ) -> Any:
     """The Pixels of a (T, C, Z, Y, X) series under ``image``: physical sizes in µm when
     given, ``channels`` and ``planes`` as attributes (XML names) of each Channel and
-    Plane; SizeC counts samples too (R2). The XML twin of :func:`build_pixels`."""
+    Plane; SizeC counts samples too (R2). The XML twin of :func:`build_pixels`;
+    ``dimension_order`` is the order the planes are written in (D3)."""
     t, c, z, y, x = shape
     attrs: dict[str, Any] = {}
     for axis, value in zip("XYZ", physical, strict=True):
@@ -330,7 +334,7 @@ def pixels_element(
         attrs["TimeIncrement"] = float(time_increment)
         attrs["TimeIncrementUnit"] = "s"
     px = ome_element(
-        image, "Pixels", ID=f"Pixels:{index}", DimensionOrder="XYCZT",
+        image, "Pixels", ID=f"Pixels:{index}", DimensionOrder=dimension_order,
         Type=ome_pixel_type(dtype), SignificantBits=significant_bits, SizeX=x, SizeY=y,
         SizeZ=z, SizeC=c * samples, SizeT=t, **attrs,
     )
