@@ -1,7 +1,7 @@
 """The bioio reader plugin: ``bioio.BioImage(path)`` reads through ometiff.
 
 Registered in the ``bioio.readers`` entry-point group under the distribution's
-name (``ometiff = "ometiff.plugins.bioio"``): bioio loads this module, takes its
+name (entry point ``ometiff``, value ``ometiff.plugins.bioio``): bioio loads this module, takes its
 :class:`ReaderMetadata` and, for a path, tries the plugins of the longest matching
 extension first. ``.ome.tif``, ``.ome.tiff`` and the BigTIFF OME endings are
 longer than bioio-tifffile's ``.tif``/``.tiff``, so OME-TIFF files come here
