@@ -58,6 +58,7 @@ MISSING_CALLS: dict[str, Callable[[Path, Path], object]] = {
     "read_ome": lambda p, d: ometiff.read_ome(p),
     "read_ome_xml": lambda p, d: ometiff.read_ome_xml(p),
     "convert": lambda p, d: ometiff.convert(p, d / "out.ome.tif"),
+    "ome_xml_of": lambda p, d: ometiff.ome_xml_of(p),
     "open_image": lambda p, d: ometiff.open_image(p),
     "open": lambda p, d: ometiff.open(p),
     "imread": lambda p, d: ometiff.imread(p),

@@ -45,6 +45,7 @@ _LAZY = {
     "write": "ometiff.writer.api",
     "write_sources": "ometiff.writer.api",
     "convert": "ometiff.conversion",
+    "ome_xml_of": "ometiff.conversion",
     "open_image": "ometiff.readers",
     "open": "ometiff.dataset",
     "imread": "ometiff.dataset",

@@ -566,3 +566,56 @@ def _write_report(path: Path, receipts: list[ConversionReceipt], verify: bool) -
 
 
 __all__ = ["ConversionReceipt", "ConversionResult", "OmeTiffError", "convert", "prepare"]
+
+
+def _own_xml(path: Path, reader: str | None, options: dict[str, Any]) -> str | None:
+    """The OME-XML a TIFF-family file holds; None when it holds none (then: converted)."""
+    from ometiff.inspection import by_structure
+    from ometiff.ome.view import read_ome_xml
+    from ometiff.ome.xml import is_ome_xml
+    from ometiff.tiff.structure import is_tiff, read_description
+
+    if not by_structure(path, reader, options):
+        return None
+    if is_tiff(path):
+        description = read_description(path)
+        if description is None or not is_ome_xml(description):
+            return None  # ImageJ, plain TIFF...: what convert makes of it
+    return read_ome_xml(path)
+
+
+def conversion_xml(path: StrPath, *, reader: str | None = None, **options: Any) -> str:
+    """The OME-XML ``ometiff convert PATH out.ome.tif`` writes (default options).
+
+    Only the root UUID differs from a real conversion (each file gets a new one).
+
+    Raises
+    ------
+    MissingFileError, UnsupportedFormatError, MissingDependencyError, InvalidTiffError
+        As :func:`convert` would for the same input.
+    """
+    from ometiff.readers.registry import open_image
+    from ometiff.writer.multifile import plan_files, tiffdata_runs
+    from ometiff.writer.omexml import LightOme, render, with_root_uuid
+
+    with open_image(Path(path), reader=reader, **options) as rdr:
+        ome, sources, _ = prepare(rdr, light=True)  # CZI, LIF: no ome_types, as convert
+    if isinstance(ome, LightOme):
+        orders = ome.orders()
+        plans = plan_files(Path("converted.ome.tif"), sources, orders, None)
+        template = render(ome, sources, orders, tiffdata_runs(plans), multi_file=False)
+        return with_root_uuid(template, plans[0].uuid).decode()
+    from ometiff.writer.omebuild import conform_ome, ome_xml_template
+
+    orders = [image.pixels.dimension_order.value for image in ome.images]
+    plans = plan_files(Path("converted.ome.tif"), sources, orders, None)
+    conformed = conform_ome(ome, sources, orders, tiffdata_runs(plans), multi_file=False)
+    return with_root_uuid(ome_xml_template(conformed), plans[0].uuid).decode()
+
+def ome_xml_of(path: StrPath, *, reader: str | None = None, **options: Any) -> str:
+    """The OME-XML of any input: what an OME-TIFF or companion holds, else what
+    :func:`convert` would write for it (:func:`conversion_xml`); ``ometiff xml``.
+    """
+    p = Path(path)
+    own = _own_xml(p, reader, options)
+    return own if own is not None else conversion_xml(p, reader=reader, **options)

@@ -3,60 +3,19 @@
 For an OME-TIFF (or a ``.companion.ome``), the XML the file holds. For every other
 input (a TIFF without OME-XML, LIF, CZI, ND2, OME-Zarr, an image series, ``.npy``),
 the OME-XML ``ometiff convert`` would write into the output: the reader's OME after
-the conversion's preparation (:func:`ometiff.conversion.prepare`), conformed by
-the writer to the planes it writes (sizes, pixel type, TiffData), for the default
-single-file output.
+the conversion's preparation, conformed by the writer to the planes it writes
+(sizes, pixel type, TiffData), for the default single-file output: both come from
+:func:`ometiff.conversion.ome_xml_of`, the library's one home for this.
 """
 
 # no `from __future__ import annotations`: typer reads the hints at runtime
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from ometiff.cli.app import AxesOption, PatternOption, ReaderOption, app, reader_options
-
-
-def _own_xml(path: Path, reader: str | None, options: dict[str, str]) -> str | None:
-    """The OME-XML a TIFF-family file holds; None when it holds none (then: converted)."""
-    from ometiff.inspection import by_structure
-    from ometiff.ome.view import read_ome_xml
-    from ometiff.ome.xml import is_ome_xml
-    from ometiff.tiff.structure import is_tiff, read_description
-
-    if not by_structure(path, reader, options):
-        return None
-    if is_tiff(path):
-        description = read_description(path)
-        if description is None or not is_ome_xml(description):
-            return None  # ImageJ, plain TIFF...: what convert makes of it
-    return read_ome_xml(path)
-
-
-def conversion_xml(path: Path, *, reader: str | None = None, **options: Any) -> str:
-    """The OME-XML ``ometiff convert PATH out.ome.tif`` writes (default options).
-
-    Only the root UUID differs from a real conversion (each file gets a new one).
-    """
-    from ometiff.conversion import prepare
-    from ometiff.readers.registry import open_image
-    from ometiff.writer.multifile import plan_files, tiffdata_runs
-    from ometiff.writer.omexml import LightOme, render, with_root_uuid
-
-    with open_image(path, reader=reader, **options) as rdr:
-        ome, sources, _ = prepare(rdr, light=True)  # CZI, LIF: no ome_types, as convert
-    if isinstance(ome, LightOme):
-        orders = ome.orders()
-        plans = plan_files(Path("converted.ome.tif"), sources, orders, None)
-        template = render(ome, sources, orders, tiffdata_runs(plans), multi_file=False)
-        return with_root_uuid(template, plans[0].uuid).decode()
-    from ometiff.writer.omebuild import conform_ome, ome_xml_template
-
-    orders = [image.pixels.dimension_order.value for image in ome.images]
-    plans = plan_files(Path("converted.ome.tif"), sources, orders, None)
-    conformed = conform_ome(ome, sources, orders, tiffdata_runs(plans), multi_file=False)
-    return with_root_uuid(ome_xml_template(conformed), plans[0].uuid).decode()
 
 
 @app.command("xml")
@@ -83,13 +42,12 @@ def xml_command(
     """
     from lxml import etree
 
+    from ometiff.conversion import ome_xml_of
     from ometiff.errors import OmeXmlError
     from ometiff.ome.xml import parse_xml
 
     options = reader_options(axes, pattern)
-    xml = _own_xml(path, reader, options)
-    if xml is None:
-        xml = conversion_xml(path, reader=reader, **options)
+    xml = ome_xml_of(path, reader=reader, **options)
     root = parse_xml(xml, source=str(path))
     if upgrade:
         from ometiff.ome.schema import upgrade as upgrade_xml
