@@ -26,6 +26,8 @@ import re
 import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,6 +113,18 @@ def _shell_env() -> dict[str, str]:
     return env
 
 
+def _wait_until_served(line: str) -> None:
+    """Poll the address the viewer printed until it answers (then Ctrl-C is handled)."""
+    m = re.search(r"http://\S+", line)
+    deadline = time.monotonic() + SERVER_WAIT_S
+    while m and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(m.group(0), timeout=5):  # noqa: S310 (local URL)
+                return
+        except OSError:
+            time.sleep(0.1)
+
+
 def _run_server(command: str, cwd: Path, env: dict[str, str]) -> str:
     """Start ``ometiff view``, wait for its address, stop it with Ctrl-C."""
     proc = subprocess.Popen(
@@ -126,6 +140,7 @@ def _run_server(command: str, cwd: Path, env: dict[str, str]) -> str:
     for line in proc.stdout:
         lines.append(line)
         if "Ctrl-C stops" in line:
+            _wait_until_served(line)
             break
     proc.send_signal(signal.SIGINT)
     rest, _ = proc.communicate(timeout=SERVER_WAIT_S)
