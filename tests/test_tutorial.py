@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 import tutorial_runner as tr
 
 PAGES = tr.pages()

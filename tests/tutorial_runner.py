@@ -35,10 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TUTORIAL = ROOT / "docs" / "tutorial"
 FENCE = re.compile(r"^```([a-z]*)[^\n]*\n(.*?)^```[ \t]*\n", re.S | re.M)
 OPTIONS = re.compile(r"<!--\s*tutorial:([^>]*)-->")
-SHELL_PRELUDE = (
-    'ometiff() { "$TUTORIAL_PY" -m ometiff "$@"; }\n'
-    'python() { "$TUTORIAL_PY" "$@"; }\n'
-)
+SHELL_PRELUDE = 'ometiff() { "$TUTORIAL_PY" -m ometiff "$@"; }\npython() { "$TUTORIAL_PY" "$@"; }\n'
 SERVER_WAIT_S = 60
 
 
@@ -119,7 +116,7 @@ def _wait_until_served(line: str) -> None:
     deadline = time.monotonic() + SERVER_WAIT_S
     while m and time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(m.group(0), timeout=5):  # noqa: S310 (local URL)
+            with urllib.request.urlopen(m.group(0), timeout=5):
                 return
         except OSError:
             time.sleep(0.1)
@@ -128,7 +125,11 @@ def _wait_until_served(line: str) -> None:
 def _run_server(command: str, cwd: Path, env: dict[str, str]) -> str:
     """Start ``ometiff view``, wait for its address, stop it with Ctrl-C."""
     proc = subprocess.Popen(
-        ["bash", "-c", SHELL_PRELUDE + "exec " + command.replace("ometiff ", '"$TUTORIAL_PY" -m ometiff ', 1)],
+        [
+            "bash",
+            "-c",
+            SHELL_PRELUDE + "exec " + command.replace("ometiff ", '"$TUTORIAL_PY" -m ometiff ', 1),
+        ],
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
