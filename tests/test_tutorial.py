@@ -56,8 +56,10 @@ def test_page_runs_as_shown(path: Path, tmp_path: Path) -> None:
     opts = tr.options(path)
     if "corpus" in opts and not CORPUS.is_dir():
         pytest.skip(f"test corpus not found at {CORPUS} (set OMETIFF_TESTDATA)")
-    if "view" in opts:
-        pytest.importorskip("uvicorn")
+    for word in opts:
+        if word.startswith("needs="):  # optional packages the page (or its prerequisites) use
+            for module in word.split("=", 1)[1].split(","):
+                pytest.importorskip(module)
     results = tr.run_page(path, tmp_path, quiet_pages=tr.prerequisites(path))
     assert results, f"{path.name} has no runnable block"
     for r in results:

@@ -10,8 +10,9 @@ nothing. Temporary paths, timings, UUIDs and the viewer's port and token are
 normalised on both sides before comparing.
 
 A page can carry one HTML comment ``<!-- tutorial: ... -->`` with words:
-``corpus`` (needs $OMETIFF_TESTDATA), ``slow`` (pytest ``--run-slow``) and
-``after=NN`` (first run page NN's blocks silently, in the same folder).
+``corpus`` (needs $OMETIFF_TESTDATA), ``slow`` (pytest ``--run-slow``),
+``after=NN`` (first run page NN's blocks silently, in the same folder) and
+``needs=mod1,mod2`` (optional packages: the test skips the page without them).
 
 ``python tests/tutorial_runner.py --update [PAGE...]`` rewrites the ``text``
 blocks with the real output (then read the diff before committing it).
