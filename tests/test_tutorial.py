@@ -72,3 +72,23 @@ def test_page_runs_as_shown(path: Path, tmp_path: Path) -> None:
                 )
             )
             pytest.fail(f"{path.name}: output of\n{r.block.code}\ndrifted:\n{diff}")
+
+
+def test_runner_catches_drift_and_normalises_only_machine_parts(tmp_path: Path) -> None:
+    page = tmp_path / "99-drift.md"
+    page.write_text(
+        "```sh\nometiff info missing.tif\n```\n\n```text\n$ ometiff info missing.tif\nok\n```\n"
+        "```python\nprint('took 1.5 s', 3)\n```\n\n```text\ntook 0.2 s 4\n```\n",
+        encoding="utf-8",
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    shell, python = tr.run_page(page, work)
+    assert shell.block.expected == "$ ometiff info missing.tif\nok\n"
+    assert shell.actual == (
+        "$ ometiff info missing.tif\nometiff: error: missing.tif: no such file or directory\n"
+    )
+    # timings are masked, other numbers are not: the second block still drifts
+    assert tr.normalise(python.actual, work) == "took <time> 3\n"
+    assert tr.normalise(python.block.expected or "", work) == "took <time> 4\n"
+    assert tr.normalise(f"{work}/a.tif {work}", work) == "a.tif ."
