@@ -8,7 +8,7 @@ PY      = $(VENV)/bin/python
 BFJAR   = .cache/bioformats_package.jar
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench install dev bfjar clean fuzz
+.PHONY: demo test lint bench install dev bfjar clean fuzz tutorial-figures
 
 $(VENV)/.installed-core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ $(VENV)/.installed-bench: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-bench $(BFJAR)
 	$(PY) benchmarks/run.py
+
+# The tutorial's figures (docs/tutorial/img), drawn by ometiff while its pages run.
+tutorial-figures: $(VENV)/.installed-dev
+	$(PY) scripts/tutorial_figures.py
 
 clean:
 	rm -rf $(VENV) .cache demo-output
