@@ -43,6 +43,30 @@ def _embedded_pair(folder: Path) -> list[Path]:
     return paths
 
 
+def test_one_tiffdata_counted_from_one_on_every_axis(tmp_path: Path) -> None:
+    """One TiffData ``FirstZ=1 FirstC=1 FirstT=1`` for all planes (N1, T4, T5): its
+    values never reach the axis sizes, so a per-axis "1..size" rule misses it."""
+    path = tmp_path / "one.ome.tif"
+    tds = '<TiffData FirstZ="1" FirstC="1" FirstT="1" IFD="0" PlaneCount="{n}"/>'
+    write_ome(path, ome_xml(uuid=new_uuid(), size_z=5, size_c=3, tiffdata=tds), planes=15)
+    before = pixels_hash(path)
+    report = repair([path])
+    assert _codes(report) == ["N1-one-based"]
+    (td,) = _view(path).images[0].tiffdata
+    assert (td.first_z, td.first_c, td.first_t, td.plane_count) == (0, 0, 0, 15)
+    assert pixels_hash(path) == before
+    assert_valid(path)
+    assert repair([path]).actions == ()
+
+
+def test_a_valid_partial_map_is_not_shifted(tmp_path: Path) -> None:
+    """FirstZ=1 that maps the planes it names correctly is left alone."""
+    path = tmp_path / "partial.ome.tif"
+    tds = "".join(f'<TiffData FirstZ="{z}" IFD="{z}" PlaneCount="1"/>' for z in range(2))
+    write_ome(path, ome_xml(uuid=new_uuid(), size_c=1, tiffdata=tds), planes=2)
+    assert repair([path], dry_run=True).actions == ()
+
+
 def test_units_one_based_and_missing_tiffdata(tmp_path: Path) -> None:
     units = tmp_path / "units.ome.tif"
     write_ome(units, ome_xml(uuid=new_uuid(), pixel_attrs=(

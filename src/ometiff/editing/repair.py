@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -57,6 +57,7 @@ from ometiff.errors import (
     ValidationError,
 )
 from ometiff.ome.fileset import absolute_path, file_uuid, is_set_file, resolve_name, scan_uuids
+from ometiff.ome.planemap import plane_map
 from ometiff.ome.units import (
     unit_attr_symbol,
 )
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
 
     from lxml.etree import _Element
 
+    from ometiff.ome.view import ImageView
     from ometiff.types import StrPath
 
 __all__ = ["RepairAction", "RepairReport", "repair"]
@@ -221,6 +223,18 @@ def _fix_one_based(doc: Document, root: _Element, acts: list[RepairAction]) -> N
         tds = _children(pixels[0], "TiffData")
         sizes = {"FirstZ": image.size_z or 1, "FirstC": image.effective_size_c,
                  "FirstT": image.size_t or 1}
+        if _shift_all_one_based(image, tds):  # e.g. one TiffData: FirstZ=1 FirstC=1 ...
+            axes = [a for a in sizes if any(td.get(a) is not None for td in tds)]
+            for td in tds:
+                for attr in axes:
+                    if td.get(attr) is not None:
+                        td.set(attr, str(int(td.get(attr, "1")) - 1))
+            acts.append(RepairAction(
+                doc.path, "N1-one-based",
+                f"Image {image.index}: TiffData {', '.join(axes)} counted from 1, shifted to 0 "
+                f"({len(tds)} TiffData)",
+            ))
+            continue
         for attr, size in sizes.items():
             values = [td.get(attr) for td in tds]
             if not tds or any(v is None or not v.strip().isdigit() for v in values):
@@ -234,6 +248,32 @@ def _fix_one_based(doc: Document, root: _Element, acts: list[RepairAction]) -> N
                     f"Image {image.index}: TiffData {attr} counted from 1, shifted to 0 "
                     f"({len(tds)} TiffData)",
                 ))
+
+
+def _shift_all_one_based(image: ImageView, tds: list[_Element]) -> bool:
+    """True when TiffData count Z, C and T from 1: no First* is 0, the plane map as
+    written overflows or leaves planes unmapped, and shifted to 0 it does neither
+    (T4, T5). The per-axis rule below misses a single TiffData, whose values never
+    reach the axis size."""
+    values = [td.get(a) for td in tds for a in ("FirstZ", "FirstC", "FirstT")]
+    present = [v for v in values if v is not None]
+    if not tds or not present or any(not v.strip().isdigit() or int(v) < 1 for v in present):
+        return False
+    written = plane_map(image, fill_down=False)
+    if not written.overflow and not written.unmapped:
+        return False
+
+    def down(v: int | None) -> int | None:
+        return None if v is None else v - 1
+
+    shifted_tds = tuple(
+        td._replace(first_z=down(td.first_z), first_c=down(td.first_c), first_t=down(td.first_t))
+        for td in image.tiffdata
+    )
+    shifted = plane_map(replace(image, tiffdata=shifted_tds), fill_down=False)
+    return not shifted.overflow and len(shifted.unmapped) < len(written.unmapped) + len(
+        written.overflow
+    )
 
 
 def _fix_missing_tiffdata(
