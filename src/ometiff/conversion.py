@@ -342,7 +342,10 @@ def convert(
         metadata to a ``.companion.ome`` file (M4, M5).
     compression, tile, pyramid
         Writer options: codec ("auto": zlib for OME-TIFF, zstd for OME-Zarr),
-        tile edge, and sub-resolution levels ("auto", a number, or None for none).
+        tile edge, and sub-resolution levels: "auto" keeps the source's own
+        pyramid (read, not recomputed, at its sizes; see :func:`source_pyramids`)
+        and otherwise builds levels by halving down to about 256 px; a number
+        always builds that many levels by halving; None writes none.
     bigtiff
         ``True`` writes BigTIFF; ``None`` (default) decides from the size, and
         ``.ome.btf`` / ``.ome.tf2`` / ``.ome.tf8`` outputs are always BigTIFF (C2).
@@ -514,7 +517,7 @@ def source_pyramids(
         if len(shapes) < 2 or problem is not None:
             if problem is not None:
                 rebuilt.append({"source": label, "reason": f"not kept: {problem}; "
-                                "sub-resolutions rebuilt by halving"})
+                                "the writer builds its own levels instead"})
             pyramids.append(None)
             continue
         size_t, size_c, size_z = shapes[0][:3]
