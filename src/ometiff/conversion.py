@@ -7,6 +7,8 @@ TiffData, W1) -> optionally attach the vendor's key-values as a MapAnnotation ->
 stream into :func:`ometiff.writer.core.write_sources`, which reads every IFD back
 from disk and compares it with its source plane while later planes are encoded,
 then checks the committed output's plane map (:mod:`ometiff.writer.verify`).
+A source's own pyramid is kept (``pyramid="auto"``): :func:`source_pyramids`
+describes it once for both outputs (OME-TIFF SubIFDs, OME-Zarr multiscales).
 Any failure removes everything this call wrote; the source is only read.
 """
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from ometiff.readers.source import SeriesSource
     from ometiff.types import StrPath
     from ometiff.writer.omexml import LightOme
+    from ometiff.writer.pyramid import SourcePyramid
 
 #: Namespace of the MapAnnotation holding ``original_metadata()`` key-values.
 ORIGINAL_METADATA_NS = "openmicroscopy.org/OriginalMetadata"
@@ -339,7 +342,10 @@ def convert(
         metadata to a ``.companion.ome`` file (M4, M5).
     compression, tile, pyramid
         Writer options: codec ("auto": zlib for OME-TIFF, zstd for OME-Zarr),
-        tile edge, and sub-resolution levels ("auto", a number, or None for none).
+        tile edge, and sub-resolution levels: "auto" keeps the source's own
+        pyramid (read, not recomputed, at its sizes; see :func:`source_pyramids`)
+        and otherwise builds levels by halving down to about 256 px; a number
+        always builds that many levels by halving; None writes none.
     bigtiff
         ``True`` writes BigTIFF; ``None`` (default) decides from the size, and
         ``.ome.btf`` / ``.ome.tf2`` / ``.ome.tf8`` outputs are always BigTIFF (C2).
@@ -427,6 +433,9 @@ def convert(
                     rdr, series=series, channels=channels, z=z, t=t,
                     original_metadata=original_metadata, light=True,
                 )
+                pyramids, kept, rebuilt = source_pyramids(
+                    rdr, sources, series=series, channels=channels, z=z, t=t,
+                    pyramid=pyramid, target="SubIFDs")
 
                 def progress(done: int, total: int) -> None:
                     if on_plane is not None:
@@ -442,7 +451,7 @@ def convert(
                     dest, sources, ome=ome, compression=compression, tile=tile,
                     pyramid_levels=levels, bigtiff=bigtiff, split=split, companion=companion,
                     overwrite=overwrite, on_plane=progress, threads=threads,
-                    verify=verify, on_verified=vprogress,
+                    verify=verify, on_verified=vprogress, source_pyramids=pyramids,
                 )
                 written.extend(paths)
                 verified = sum(s.plane_count for s in sources) if verify else 0
@@ -452,12 +461,14 @@ def convert(
                     reader=rdr.name,
                     outputs=[str(p) for p in paths],
                     series=[{"name": s.name, "shape_tczyx": list(s.shape), "samples": s.samples,
-                             "dtype": str(s.dtype)} for s in sources],
+                             "dtype": str(s.dtype), **_levels_entry(s, levels, pyr)}
+                            for s, pyr in zip(sources, pyramids or [None] * len(sources),
+                                              strict=True)],
                     planes_written=sum(s.plane_count for s in sources),
                     planes_verified=verified,
                     seconds=round(time.perf_counter() - t0, 3),
-                    mapped=mapping["mapped"],
-                    unmapped=mapping["unmapped"] + notes,
+                    mapped=mapping["mapped"] + kept,
+                    unmapped=mapping["unmapped"] + notes + rebuilt,
                 ))
         if report is not None:
             _write_report(Path(os.fspath(report)), receipts, verify)
@@ -467,20 +478,72 @@ def convert(
     return ConversionResult(written, receipts)
 
 
-def _source_pyramid(rdr: Reader, s: int, ts: list[int], cs: list[int], zs: list[int],
-                    ) -> Any:
-    """The reader's own pyramid of series ``s`` for the NGFF writer, or None."""
-    from ometiff.writer.ngff import SourcePyramid
+def source_pyramids(
+    rdr: Reader,
+    sources: Sequence[SeriesSource],
+    *,
+    series: Sequence[int] | None,
+    channels: Sequence[int] | None,
+    z: Sequence[int] | None,
+    t: Sequence[int] | None,
+    pyramid: int | Literal["auto"] | None,
+    target: str,
+) -> tuple[list[SourcePyramid | None] | None, list[dict[str, str]], list[dict[str, str]]]:
+    """The reader's own pyramid of each converted series, for either writer.
 
-    shapes = rdr.level_shapes(s)
-    if len(shapes) < 2 or any(sh[:3] != shapes[0][:3] for sh in shapes) or any(
-            a[3] < b[3] or a[4] < b[4] for a, b in itertools.pairwise(shapes)):
-        return None
+    With ``pyramid="auto"``, a series whose source has two or more levels that
+    keep T/C/Z and shrink in Y and X (:func:`~ometiff.writer.pyramid.levels_problem`),
+    converted with whole planes, gets a :class:`~ometiff.writer.pyramid.SourcePyramid`
+    that reads its levels for the same selection of t, c and z as its planes. Other
+    series get None (the writer halves). Returns the pyramids (None when
+    ``pyramid`` is not "auto"), receipt notes for the levels kept (``target``
+    names where they go) and for source levels not kept, and why.
+    """
+    from ometiff.writer.pyramid import SourcePyramid, levels_problem
 
-    def read(level: int, t: int, c: int, z: int) -> Any:
-        return rdr.read_plane(s, ts[t], cs[c], zs[z], level=level)
+    if pyramid != "auto":
+        return None, [], []
+    where = str(rdr.path)
+    keep = _select(series, rdr.series_count, "series", where)
+    pyramids: list[SourcePyramid | None] = []
+    kept: list[dict[str, str]] = []
+    rebuilt: list[dict[str, str]] = []
+    for i, (s, src) in enumerate(zip(keep, sources, strict=True)):
+        shapes = rdr.level_shapes(s)
+        label = f"series {s} pyramid ({len(shapes)} levels)"
+        problem = levels_problem(shapes) if len(shapes) > 1 else None
+        if len(shapes) > 1 and problem is None and src.shape[3:] != shapes[0][3:]:
+            problem = f"planes of {src.shape[3]}x{src.shape[4]} are not its level 0"
+        if len(shapes) < 2 or problem is not None:
+            if problem is not None:
+                rebuilt.append({"source": label, "reason": f"not kept: {problem}; "
+                                "the writer builds its own levels instead"})
+            pyramids.append(None)
+            continue
+        size_t, size_c, size_z = shapes[0][:3]
+        ts = _select(t, size_t, "t", where)
+        cs = _select(channels, size_c, "channel", where)
+        zs = _select(z, size_z, "z", where)
 
-    return SourcePyramid([(sh[3], sh[4]) for sh in shapes[1:]], read)
+        def read(level: int, ti: int, ci: int, zi: int, s: int = s, ts: list[int] = ts,
+                 cs: list[int] = cs, zs: list[int] = zs) -> Any:
+            return rdr.read_plane(s, ts[ti], cs[ci], zs[zi], level=level)
+
+        pyramids.append(SourcePyramid([(sh[3], sh[4]) for sh in shapes[1:]], read))
+        kept.append({"source": label, "ome": f"Image {i} {target}, as read: "
+                     + " > ".join(f"{sh[4]}x{sh[3]}" for sh in shapes)})
+    return pyramids, kept, rebuilt
+
+
+def _levels_entry(src: SeriesSource, levels: int | str, pyr: SourcePyramid | None,
+                  ) -> dict[str, Any]:
+    """The receipt's ``levels`` (T, C, Z, Y, X of each) and where they came from."""
+    from ometiff.writer.pyramid import pyramid_shapes
+
+    shapes = pyramid_shapes(src.shape[3], src.shape[4], levels, pyr)
+    return {"levels": [[*src.shape[:3], y, x] for y, x in shapes],
+            "pyramid": "source" if pyr is not None else "halved" if len(shapes) > 1
+            else "none"}
 
 
 def _convert_ngff(
@@ -508,17 +571,9 @@ def _convert_ngff(
     with open_image(srcs[0], reader=reader, **(reader_options or {})) as rdr:
         ome, sources, notes = prepare(rdr, series=series, channels=channels, z=z, t=t,
                                       original_metadata=original_metadata)
-        pyramids = None
-        if pyramid == "auto":
-            where = str(rdr.path)
-            keep = _select(series, rdr.series_count, "series", where)
-            pyramids = []
-            for s, src in zip(keep, sources, strict=True):
-                size_t, size_c, size_z = rdr.level_shapes(s)[0][:3]
-                pyramids.append(_source_pyramid(
-                    rdr, s, _select(t, size_t, "t", where), _select(channels, size_c, "c", where),
-                    _select(z, size_z, "z", where)) if src.shape[3:] == rdr.level_shapes(s)[0][3:]
-                    else None)
+        pyramids, kept, rebuilt = source_pyramids(
+            rdr, sources, series=series, channels=channels, z=z, t=t, pyramid=pyramid,
+            target="multiscales")
 
         def progress(done: int, total: int) -> None:
             if on_plane is not None:
@@ -533,11 +588,14 @@ def _convert_ngff(
         receipt = ConversionReceipt(
             source=str(srcs[0]), reader=rdr.name, outputs=[str(dest)],
             series=[{"name": s.name, "shape_tczyx": list(s.shape), "samples": s.samples,
-                     "dtype": str(s.dtype), **info}
-                    for s, info in zip(sources, out.series, strict=True)],
+                     "dtype": str(s.dtype), **info,
+                     "pyramid": "source" if pyr is not None else "halved"
+                     if len(info["levels"]) > 1 else "none"}
+                    for s, info, pyr in zip(sources, out.series,
+                                            pyramids or [None] * len(sources), strict=True)],
             planes_written=out.planes, planes_verified=out.planes if verify else 0,
-            seconds=round(time.perf_counter() - t0, 3), mapped=mapping["mapped"],
-            unmapped=mapping["unmapped"] + notes,
+            seconds=round(time.perf_counter() - t0, 3), mapped=mapping["mapped"] + kept,
+            unmapped=mapping["unmapped"] + notes + rebuilt,
         )
     try:
         if report is not None:
@@ -565,7 +623,15 @@ def _write_report(path: Path, receipts: list[ConversionReceipt], verify: bool) -
         raise WriteError(f"{path}: cannot write the report: {exc}") from exc
 
 
-__all__ = ["ConversionReceipt", "ConversionResult", "OmeTiffError", "convert", "prepare"]
+__all__ = [
+    "ConversionReceipt",
+    "ConversionResult",
+    "OmeTiffError",
+    "convert",
+    "ome_xml_of",
+    "prepare",
+    "source_pyramids",
+]
 
 
 def _own_xml(path: Path, reader: str | None, options: dict[str, Any]) -> str | None:
@@ -611,6 +677,7 @@ def conversion_xml(path: StrPath, *, reader: str | None = None, **options: Any) 
     plans = plan_files(Path("converted.ome.tif"), sources, orders, None)
     conformed = conform_ome(ome, sources, orders, tiffdata_runs(plans), multi_file=False)
     return with_root_uuid(ome_xml_template(conformed), plans[0].uuid).decode()
+
 
 def ome_xml_of(path: StrPath, *, reader: str | None = None, **options: Any) -> str:
     """The OME-XML of any input: what an OME-TIFF or companion holds, else what

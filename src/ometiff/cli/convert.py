@@ -90,7 +90,9 @@ def convert(
         help="Codec: zlib (OME-TIFF default), lzw, zstd (OME-Zarr default), jpeg, blosc, "
              "gzip, none...")] = "auto",
     tile: Annotated[int | None, typer.Option(help="Tile edge in pixels (e.g. 512).")] = None,
-    pyramid: Annotated[str, typer.Option(help="Pyramid levels: auto, none or N.")] = "auto",
+    pyramid: Annotated[str, typer.Option(
+        help="Pyramid: auto (the source's own levels, else built), none, or N levels "
+             "built by halving.")] = "auto",
     bigtiff: Annotated[bool, typer.Option(
         "--bigtiff", help="Write BigTIFF (always for .ome.btf/.ome.tf2/.ome.tf8).")] = False,
     verify: Annotated[bool, typer.Option(

@@ -3,11 +3,14 @@
 Planes are pulled one at a time from each :class:`~ometiff.readers.source.SeriesSource`
 (the next one is fetched in a background thread while the current one is
 compressed and written); each pyramid level is computed from the previous one,
-so peak memory is a few planes whatever the size of the image.
+or, for a source with its own pyramid (:class:`~ometiff.writer.pyramid.SourcePyramid`),
+read from it with the plane, so peak memory is a few planes whatever the size of
+the image.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,7 +43,13 @@ from ometiff.writer.omexml import (
     render,
     with_root_uuid,
 )
-from ometiff.writer.pyramid import Downsample, level_shapes, resolve_levels, start_downsample
+from ometiff.writer.pyramid import (
+    Downsample,
+    SourcePyramid,
+    levels_problem,
+    pyramid_shapes,
+    start_downsample,
+)
 from ometiff.writer.pyramid import downsample as _downsample
 from ometiff.writer.verify import OutputCheck, PlaneKey, check_layout, digest
 
@@ -124,16 +133,21 @@ def _orders(
 
 
 def estimate_size(plan: FilePlan, sources: Sequence[SeriesSource], levels: Sequence[int],
-              codec: Codec, xml_size: int) -> int:
-    """Upper bound of a file's size in bytes (checklist C4)."""
+              codec: Codec, xml_size: int,
+              shapes: Sequence[Sequence[tuple[int, int]]] | None = None) -> int:
+    """Upper bound of a file's size in bytes (checklist C4).
+
+    ``shapes``: (Y, X) of every level of each series when they are not halvings.
+    """
     total = 16 + xml_size
     for series, planes in plan.runs:
         src = sources[series]
         y, x = src.shape[3], src.shape[4]
-        pixels = y * x + sum(a * b for a, b in level_shapes(y, x, levels[series]))
+        sizes = shapes[series] if shapes is not None else pyramid_shapes(y, x, levels[series])
+        pixels = sum(a * b for a, b in sizes)
         # tiles are padded; count a generous 4 KB of IFD and offsets per IFD
         raw = pixels * src.samples * src.dtype.itemsize
-        total += len(planes) * (int(raw * codec.growth * 1.05) + 4096 * (1 + levels[series]))
+        total += len(planes) * (int(raw * codec.growth * 1.05) + 4096 * len(sizes))
     return total
 
 
@@ -145,9 +159,9 @@ class _SourceFailed(Exception):
         self.error = error
 
 
-def _prefetched(
-    items: Sequence[tuple[int, int, int, int]], fetch: Callable[[int, int, int, int], np.ndarray]
-) -> Iterator[tuple[tuple[int, int, int, int], np.ndarray]]:
+def _prefetched[T](
+    items: Sequence[tuple[int, int, int, int]], fetch: Callable[[int, int, int, int], T]
+) -> Iterator[tuple[tuple[int, int, int, int], T]]:
     """Yield planes in order, reading the next one while the caller writes this one."""
     if not items:
         return
@@ -160,38 +174,63 @@ def _prefetched(
             yield item, plane
 
 
+def _read_checked(series: int, src: SeriesSource, read: Callable[[], Any], yx: tuple[int, int],
+                  call: str) -> np.ndarray:
+    """A plane from ``read()``, checked against its expected shape and the series' dtype."""
+    try:
+        plane = np.asarray(read())
+    except OmeTiffError:
+        raise
+    except Exception as e:
+        # the source's own error, with where it happened; not "tifffile refused"
+        e.add_note(f"ometiff: while reading {call} of series {series}")
+        raise _SourceFailed(e) from e
+    want = _plane_shape(src, *yx)
+    if plane.shape != want:
+        if src.samples == 1 and plane.shape == (*yx, 1):
+            plane = plane[..., 0]
+        else:
+            raise WriteError(
+                f"series {series}: {call} returned shape {plane.shape}, expected {want}"
+            )
+    if plane.dtype != src.dtype:
+        if not np.can_cast(plane.dtype, src.dtype, casting="same_kind") or (
+            plane.dtype.newbyteorder("=") != src.dtype.newbyteorder("=")
+        ):
+            raise WriteError(f"series {series}: {call} returned {plane.dtype}, expected {src.dtype}")
+    return np.ascontiguousarray(plane, dtype=src.dtype.newbyteorder("="))
+
+
 def _fetcher(sources: Sequence[SeriesSource]) -> Callable[[int, int, int, int], np.ndarray]:
     def fetch(series: int, t: int, c: int, z: int) -> np.ndarray:
         src = sources[series]
-        try:
-            plane = np.asarray(src.get_plane(t, c, z))
-        except OmeTiffError:
-            raise
-        except Exception as e:
-            # the source's own error, with where it happened; not "tifffile refused"
-            e.add_note(f"ometiff: while reading plane (t={t}, c={c}, z={z}) of series {series}")
-            raise _SourceFailed(e) from e
-        y, x = src.shape[3], src.shape[4]
-        want = (y, x) if src.samples == 1 else (y, x, src.samples)
-        if plane.shape != want:
-            if src.samples == 1 and plane.shape == (y, x, 1):
-                plane = plane[..., 0]
-            else:
-                raise WriteError(
-                    f"series {series}: get_plane(t={t}, c={c}, z={z}) returned shape "
-                    f"{plane.shape}, expected {want}"
-                )
-        if plane.dtype != src.dtype:
-            if not np.can_cast(plane.dtype, src.dtype, casting="same_kind") or (
-                plane.dtype.newbyteorder("=") != src.dtype.newbyteorder("=")
-            ):
-                raise WriteError(
-                    f"series {series}: get_plane(t={t}, c={c}, z={z}) returned {plane.dtype}, "
-                    f"expected {src.dtype}"
-                )
-        return np.ascontiguousarray(plane, dtype=src.dtype.newbyteorder("="))
+        return _read_checked(series, src, lambda: src.get_plane(t, c, z),
+                             (src.shape[3], src.shape[4]), f"get_plane(t={t}, c={c}, z={z})")
 
     return fetch
+
+
+#: A plane and, for a series with a source pyramid, its levels 1, 2, ... as read.
+Fetched = tuple[np.ndarray, list[np.ndarray] | None]
+
+
+def _level_fetcher(sources: Sequence[SeriesSource], pyramids: Sequence[SourcePyramid | None],
+                   ) -> Callable[[int, int, int, int], Fetched]:
+    """Fetch a plane with its source levels, in the same (background) thread: a
+    reader is never called from two threads at once."""
+    fetch = _fetcher(sources)
+
+    def fetch_levels(series: int, t: int, c: int, z: int) -> Fetched:
+        plane = fetch(series, t, c, z)
+        pyr = pyramids[series]
+        if pyr is None:
+            return plane, None
+        return plane, [
+            _read_checked(series, sources[series], functools.partial(pyr.read, k, t, c, z),
+                          yx, f"level {k} of plane (t={t}, c={c}, z={z})")
+            for k, yx in enumerate(pyr.shapes, start=1)]
+
+    return fetch_levels
 
 
 def _page_opts(src: SeriesSource) -> dict[str, Any]:
@@ -269,10 +308,11 @@ def _write_tiff(
     threads: int,
     progress: Callable[[], None],
     check_as: tuple[Path, Callable[[int], None]] | None = None,
+    pyramids: Sequence[SourcePyramid | None] | None = None,
 ) -> None:
     """Write one file of a set; with ``check_as`` = (final path, on_verified), verify
     every IFD from disk while later ones are encoded (:class:`OutputCheck`)."""
-    fetch = _fetcher(sources)
+    fetch = _level_fetcher(sources, pyramids or [None] * len(sources))
     items = [(series, *tcz) for series, planes in plan.runs for tcz in planes]
     encoders = [tile_encoder(codec, s.samples, s.dtype) for s in sources]
     description: bytes | None = xml  # only on the first IFD (X1)
@@ -316,7 +356,7 @@ def _write_group(
     pool: ThreadPoolExecutor,
     mode: str,
     group: list[Item],
-    fetch: Callable[[int, int, int, int], np.ndarray],
+    fetch: Callable[[int, int, int, int], Fetched],
     sources: Sequence[SeriesSource],
     levels: Sequence[int],
     tiles: Sequence[tuple[int, int] | None],
@@ -352,7 +392,7 @@ def _write_group(
             for k in range(n):
                 if k:
                     progress()
-                item, plane = next(planes)
+                item, (plane, _) = next(planes)
                 if check is not None:
                     check.expect(item, [digest(plane)])
                 yield plane
@@ -368,21 +408,22 @@ def _write_group(
               encode, codec, method, opts, take_description, progress, check, written)
     else:
         for _ in group:
-            item, plane = next(planes)
+            item, (plane, given) = next(planes)
             tw.write(plane, description=take_description(),
                      subifds=levels[series] or None, tile=tiles[series],
                      compression=codec.tifffile, compressionargs=codec.args,
                      maxworkers=threads, **opts)
             digests = [digest(plane)] if check is not None else []
             level = plane
-            for _ in range(levels[series]):  # P-2, P-4: SubIFDs, NewSubfileType=1
-                level = _downsample(level, method, pool)  # pool idle here
+            for k in range(levels[series]):  # P-2, P-4: SubIFDs, NewSubfileType=1
+                # the source's own level, or a halving of the previous (pool idle here)
+                level = given[k] if given is not None else _downsample(level, method, pool)
                 tw.write(level, subfiletype=1, tile=_level_tile(tiles[series], level),
                          compression=codec.tifffile, compressionargs=codec.args,
                          maxworkers=threads, **opts)
                 if check is not None:
                     digests.append(digest(level))
-            del level, plane
+            del level, plane, given
             if check is not None:
                 check.expect(item, digests)
                 written()
@@ -392,7 +433,7 @@ def _write_group(
 def _pipe(
     tw: tifffile.TiffWriter,
     pool: ThreadPoolExecutor,
-    planes: Iterator[tuple[Item, np.ndarray]],
+    planes: Iterator[tuple[Item, Fetched]],
     count: int,
     src: SeriesSource,
     levels: int,
@@ -408,6 +449,7 @@ def _pipe(
 ) -> None:
     """Write ``count`` tiled planes (and their pyramids) encoded in our pool.
 
+    Levels are halvings of the plane, or the source's own levels fetched with it.
     Plane k+1 and its levels are submitted before plane k is written, so the
     pool never waits for the writer; at most two planes (and their levels) are
     held in memory besides the one being read.
@@ -430,16 +472,21 @@ def _pipe(
         progress()
 
     for _ in range(count):
-        item, plane = next(planes)
+        item, (plane, given) = next(planes)
         # the first sub-resolution (3/4 of all downsampling work) is computed in
         # row bands on the pool, queued before this plane's tiles; smaller levels
         # are halved here while the pool encodes
-        first = start_downsample(plane, method, pool) if levels else None
+        first = start_downsample(plane, method, pool) if levels and given is None else None
         pages: list[Page] = [(plane.shape, tile, submit_page(pool, plane, tile, encode))]
         digests = [digest(plane)] if check is not None else []
         level = plane
         for k in range(levels):
-            level = first() if first is not None and k == 0 else _downsample(level, method)
+            if given is not None:
+                level = given[k]
+            elif first is not None and k == 0:
+                level = first()
+            else:
+                level = _downsample(level, method)
             level_tile = _level_tile(tile, level)
             assert level_tile is not None
             pages.append((level.shape, level_tile, submit_page(pool, level, level_tile, encode)))
@@ -447,7 +494,7 @@ def _pipe(
                 digests.append(digest(level))
         if check is not None:
             check.expect(item, digests)
-        del level, plane
+        del level, plane, given
         if pending is not None:
             flush(pending)
         pending = pages
@@ -474,6 +521,7 @@ def write_sources(
     threads: int | None = None,
     verify: bool = False,
     on_verified: OnPlane | None = None,
+    source_pyramids: Sequence[SourcePyramid | None] | None = None,
 ) -> list[Path]:
     """Stream plane sources into an OME-TIFF file or file set.
 
@@ -541,6 +589,12 @@ def write_sources(
         nothing is left behind.
     on_verified
         ``on_verified(done, total)`` as full-resolution planes are verified.
+    source_pyramids
+        One entry per series: a :class:`~ometiff.writer.pyramid.SourcePyramid`
+        whose levels are written as that series' SubIFDs as read (and verified
+        like computed ones; ``pyramid_levels`` is then ignored for it), or None
+        to build levels from ``pyramid_levels``. Level sizes need only decrease
+        in Y and X (P-2).
 
     Returns
     -------
@@ -553,6 +607,7 @@ def write_sources(
         downsample=downsample, bigtiff=bigtiff, split=split, companion=companion,
         overwrite=overwrite, dimension_order=dimension_order, on_plane=on_plane,
         threads=threads, verify=verify, on_verified=on_verified,
+        source_pyramids=source_pyramids,
     )
 
 
@@ -576,6 +631,7 @@ def write_all(
     threads: int | None,
     verify: bool = False,
     on_verified: OnPlane | None = None,
+    source_pyramids: Sequence[SourcePyramid | None] | None = None,
 ) -> list[Path]:
     """:func:`write_sources` with metadata as an OME model or checked keywords."""
     dest = Path(os.fspath(path))
@@ -599,7 +655,18 @@ def write_all(
         )
     if downsample not in ("mean", "nearest"):
         raise WriteError(f"downsample={downsample!r} is not understood; use 'mean' or 'nearest'")
-    levels = [resolve_levels(pyramid_levels, s.shape[3], s.shape[4]) for s in sources]
+    pyramids = list(source_pyramids) if source_pyramids is not None else [None] * len(sources)
+    if len(pyramids) != len(sources):
+        raise WriteError(f"{dest}: {len(pyramids)} source pyramids given for "
+                         f"{len(sources)} series")
+    shapes = [pyramid_shapes(s.shape[3], s.shape[4], pyramid_levels, pyr)
+              for s, pyr in zip(sources, pyramids, strict=True)]
+    for i, pyr in enumerate(pyramids):
+        problem = None if pyr is None else levels_problem(shapes[i])
+        if problem is not None:  # P-2: SubIFDs from the largest to the smallest
+            raise WriteError(f"series {i}: the source pyramid cannot be written as "
+                             f"SubIFDs: {problem}")
+    levels = [len(sh) - 1 for sh in shapes]
     tiles = [_resolve_tile(tile, s, n) for s, n in zip(sources, levels, strict=True)]
     if companion and split is None and len(sources) == 0:  # pragma: no cover
         raise WriteError("companion needs at least one series")
@@ -667,9 +734,9 @@ def write_all(
             if has_bigtiff_suffix(plan.path.name):
                 use_big = True  # C2: the name promises BigTIFF
             elif use_big is None:
-                use_big = estimate_size(plan, sources, levels, codec, len(xml)) > CLASSIC_LIMIT
+                use_big = estimate_size(plan, sources, levels, codec, len(xml), shapes) > CLASSIC_LIMIT
             elif not use_big and codec.tifffile is None:
-                if estimate_size(plan, sources, levels, codec, len(xml)) > CLASSIC_LIMIT:
+                if estimate_size(plan, sources, levels, codec, len(xml), shapes) > CLASSIC_LIMIT:
                     raise WriteError(  # checklist C3: the 4 GB ceiling of classic TIFF
                         f"{plan.path}: uncompressed data exceed 4 GB; classic TIFF cannot "
                         "hold them; pass bigtiff=True or None", option="bigtiff"
@@ -678,7 +745,7 @@ def write_all(
             try:
                 _write_tiff(tmp, plan, xml, sources, levels, tiles, codec, downsample,
                             bool(use_big), workers, progress,
-                            (plan.path, verified) if verify else None)
+                            (plan.path, verified) if verify else None, pyramids)
             except _SourceFailed as e:
                 raise e.error from e.error.__cause__
             except OSError as e:
@@ -693,7 +760,7 @@ def write_all(
         raise
     if verify:
         try:
-            check_layout(finals[0], sources, levels, locations)
+            check_layout(finals[0], sources, levels, locations, shapes=shapes)
         except BaseException:
             for final in finals:
                 final.unlink(missing_ok=True)

@@ -55,7 +55,13 @@ from ometiff.writer.ngffmeta import (
     omero,
     plate_layout,
 )
-from ometiff.writer.pyramid import Downsample, level_shapes, resolve_levels, start_downsample
+from ometiff.writer.pyramid import (
+    Downsample,
+    SourcePyramid,
+    levels_problem,
+    pyramid_shapes,
+    start_downsample,
+)
 from ometiff.writer.pyramid import downsample as _downsample
 
 if TYPE_CHECKING:
@@ -73,22 +79,12 @@ DEFAULT_SHARD_CHUNKS = 4
 Layout = Literal["bioformats2raw", "image"]
 #: ``on_plane(done, total)`` after each full-resolution plane is written and verified.
 OnPlane = Callable[[int, int], None]
-#: ``(level, t, c, z) -> plane`` of a source's own pyramid (level >= 1).
-LevelPlanes = Callable[[int, int, int, int], np.ndarray]
 _MISSING = 2**64 - 1
 
 
 def is_zarr_path(path: StrPath) -> bool:
     """True when ``path`` names an OME-Zarr output (``.ome.zarr`` / ``.zarr``)."""
     return os.fspath(path).rstrip("/\\").lower().endswith(ZARR_SUFFIXES)
-
-
-@dataclass(frozen=True)
-class SourcePyramid:
-    """A source's own pyramid: the (Y, X) of levels 1, 2, ... and how to read them."""
-
-    shapes: list[tuple[int, int]]
-    read: LevelPlanes
 
 
 @dataclass
@@ -464,13 +460,12 @@ def write_ngff(
     if downsample not in ("mean", "nearest"):
         raise WriteError(f"downsample={downsample!r} is not understood; use 'mean' or 'nearest'")
     pyramids = list(source_pyramids) if source_pyramids is not None else [None] * len(sources)
-    shapes: list[list[tuple[int, int]]] = []
-    for src, pyr in zip(sources, pyramids, strict=True):
-        y, x = src.shape[3], src.shape[4]
-        if pyr is not None:
-            shapes.append([(y, x), *pyr.shapes])
-        else:
-            shapes.append([(y, x), *level_shapes(y, x, resolve_levels(pyramid_levels, y, x))])
+    shapes = [pyramid_shapes(src.shape[3], src.shape[4], pyramid_levels, pyr)
+              for src, pyr in zip(sources, pyramids, strict=True)]
+    for i, pyr in enumerate(pyramids):
+        problem = None if pyr is None else levels_problem(shapes[i])
+        if problem is not None:
+            raise WriteError(f"series {i}: the source pyramid cannot be written: {problem}")
     xml = _ome_xml(ome, sources)
     plate = plate_layout(ome, version) if layout == "bioformats2raw" else None
     atomic = _AtomicFolder(dest, overwrite)

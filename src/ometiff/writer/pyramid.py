@@ -1,14 +1,19 @@
-"""Pyramid levels: sizes and fast factor-2 downsampling of one plane.
+"""Pyramid levels: sizes, a source's own levels, and fast factor-2 downsampling.
 
 Every sub-resolution is computed from the previous one, one plane at a time, so a
 pyramid never needs more than the current plane and its levels in memory
 (checklist P-5: integer factor 2 in X and Y only, constant between levels).
+A source that has its own pyramid (whole slides, Imaris, NDTiff, OME-Zarr,
+OME-TIFF SubIFDs) is described by one :class:`SourcePyramid`, which both writers
+(OME-TIFF SubIFDs and OME-Zarr multiscales) write as read instead of recomputing.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -22,6 +27,54 @@ Downsample = Literal["mean", "nearest"]
 
 #: "auto" pyramids stop once the largest side is at most this many pixels.
 AUTO_MIN_SIZE = 256
+#: ``(level, t, c, z) -> plane`` of a source's own pyramid (level >= 1).
+LevelPlanes = Callable[[int, int, int, int], np.ndarray]
+
+
+@dataclass(frozen=True)
+class SourcePyramid:
+    """A source's own pyramid, written as read instead of recomputed.
+
+    Attributes
+    ----------
+    shapes
+        ``(Y, X)`` of levels 1, 2, ... (level 0 is the series itself), each
+        smaller than the one before in both Y and X (checklist P-2); sizes need
+        not be halvings (an SVS level is often a quarter, rounded down).
+    read
+        ``read(level, t, c, z)``: that plane of level ``level`` (>= 1), indexed
+        like the series' planes, shape ``(Y, X)`` or ``(Y, X, S)``.
+    """
+
+    shapes: list[tuple[int, int]]
+    read: LevelPlanes
+
+
+def levels_problem(shapes: Sequence[tuple[int, ...]]) -> str | None:
+    """Why a source's levels cannot be written as a pyramid, or None when they can.
+
+    ``shapes``: every level, full resolution first, as ``(T, C, Z, Y, X)`` or
+    ``(Y, X)``. A pyramid keeps T, C and Z, and each level is smaller than the
+    one before in both Y and X (checklist P-2: SubIFDs largest to smallest).
+    """
+    if len(shapes) < 2:
+        return "one level only"
+    for k, (a, b) in enumerate(itertools.pairwise(shapes), start=1):
+        if tuple(b[:-2]) != tuple(a[:-2]):
+            return (f"level {k} has T/C/Z {tuple(b[:-2])}, level {k - 1} "
+                    f"{tuple(a[:-2])}")
+        if not (b[-2] < a[-2] and b[-1] < a[-1]) or min(b[-2:]) < 1:
+            return (f"level {k} ({b[-2]}x{b[-1]}) is not smaller than level {k - 1} "
+                    f"({a[-2]}x{a[-1]}) in both Y and X")
+    return None
+
+
+def pyramid_shapes(height: int, width: int, levels: int | str,
+                   source: SourcePyramid | None = None) -> list[tuple[int, int]]:
+    """``(Y, X)`` of every level, full resolution first: the source's, else halvings."""
+    if source is not None:
+        return [(height, width), *source.shapes]
+    return [(height, width), *level_shapes(height, width, resolve_levels(levels, height, width))]
 
 
 def level_shapes(height: int, width: int, levels: int) -> list[tuple[int, int]]:

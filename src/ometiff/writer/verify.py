@@ -300,11 +300,14 @@ def check_layout(
     sources: Sequence[SeriesSource],
     levels: Sequence[int],
     written: Mapping[PlaneKey, tuple[str, int]],
+    *,
+    shapes: Sequence[Sequence[tuple[int, int]]] | None = None,
 ) -> int:
     """Re-open the committed output and check where its OME-XML puts every plane.
 
     ``written`` maps each plane to the (file name, IFD) whose pixels were
-    verified while writing. Returns the number of planes checked.
+    verified while writing; ``shapes``, when given, the (Y, X) of every level
+    of each series. Returns the number of planes checked.
 
     Raises
     ------
@@ -327,6 +330,12 @@ def check_layout(
                 raise VerificationError(
                     f"{path}: series {i} has {len(rdr.level_shapes(i)) - 1} sub-resolutions, "
                     f"{levels[i]} were written"
+                )
+            sizes = [(sh[3], sh[4]) for sh in rdr.level_shapes(i)]
+            if shapes is not None and sizes != [tuple(yx) for yx in shapes[i]]:
+                raise VerificationError(
+                    f"{path}: series {i} levels are {sizes} (Y, X), "
+                    f"{[tuple(yx) for yx in shapes[i]]} were written"
                 )
         for key, (name, ifd) in written.items():
             member, found = rdr.locate(*key)
