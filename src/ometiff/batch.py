@@ -98,8 +98,11 @@ class Journal:
         """The record of ``source`` when it is done: same size, modification time and
         options, and every output present with its recorded size; else None."""
         rec = self.records.get(str(source))
-        if rec is None or (rec.get("size"), rec.get("mtime_ns")) != state \
-                or rec.get("options") != key:
+        if (
+            rec is None
+            or (rec.get("size"), rec.get("mtime_ns")) != state
+            or rec.get("options") != key
+        ):
             return None
         for out in rec.get("outputs", ()):
             try:
@@ -179,12 +182,13 @@ class BatchReport:
 
     def summary(self) -> str:
         """One line per failed file, then the totals."""
-        lines = [f"failed: {o.source}: {o.reason}" for o in self.outcomes
-                 if o.status == "failed"]
-        lines.append(f"{self.count('converted')} converted and verified, "
-                     f"{self.count('skipped')} skipped (done before), "
-                     f"{self.count('failed')} failed, in {self.seconds:.1f} s "
-                     f"on {self.workers} worker{'s' if self.workers != 1 else ''}")
+        lines = [f"failed: {o.source}: {o.reason}" for o in self.outcomes if o.status == "failed"]
+        lines.append(
+            f"{self.count('converted')} converted and verified, "
+            f"{self.count('skipped')} skipped (done before), "
+            f"{self.count('failed')} failed, in {self.seconds:.1f} s "
+            f"on {self.workers} worker{'s' if self.workers != 1 else ''}"
+        )
         return "\n".join(lines)
 
 
@@ -255,8 +259,15 @@ def run(
         src, dest = jobs[i]
         attempts[i] += 1
         replace = overwrite or (jr is not None and jr.owns(dest))
-        fut = client.submit(task, str(src), str(dest), replace, options, pure=False,
-                            key=f"ometiff-convert-{i}-{attempts[i]}-{os.urandom(4).hex()}")
+        fut = client.submit(
+            task,
+            str(src),
+            str(dest),
+            replace,
+            options,
+            pure=False,
+            key=f"ometiff-convert-{i}-{attempts[i]}-{os.urandom(4).hex()}",
+        )
         pending[fut] = i
         return fut
 
@@ -270,9 +281,16 @@ def run(
                 continue
             rec = jr.done(src, state, key)
             if rec is not None:
-                finish(i, FileOutcome(str(src), "skipped", reason="done and verified before",
-                                      outputs=[str(folder / o["path"]) for o in rec["outputs"]],
-                                      planes=len(rec.get("planes", {}))))
+                finish(
+                    i,
+                    FileOutcome(
+                        str(src),
+                        "skipped",
+                        reason="done and verified before",
+                        outputs=[str(folder / o["path"]) for o in rec["outputs"]],
+                        planes=len(rec.get("planes", {})),
+                    ),
+                )
                 continue
         futures.append(submit(i))
 
@@ -284,31 +302,58 @@ def run(
             res = fut.result()
             if res.get("status") == "converted":
                 if jr is not None:
-                    jr.append({"source": str(src), "size": res["size"],
-                               "mtime_ns": res["mtime_ns"], "options": key,
-                               "outputs": [dict(o) for o in res["outputs"]],
-                               "planes": res["planes"], "reader": res.get("reader")})
-                finish(i, FileOutcome(str(src), "converted",
-                                      outputs=[o["path"] for o in res["outputs"]],
-                                      attempts=attempts[i], planes=len(res["planes"]),
-                                      seconds=res.get("seconds", 0.0)))
+                    jr.append(
+                        {
+                            "source": str(src),
+                            "size": res["size"],
+                            "mtime_ns": res["mtime_ns"],
+                            "options": key,
+                            "outputs": [dict(o) for o in res["outputs"]],
+                            "planes": res["planes"],
+                            "reader": res.get("reader"),
+                        }
+                    )
+                finish(
+                    i,
+                    FileOutcome(
+                        str(src),
+                        "converted",
+                        outputs=[o["path"] for o in res["outputs"]],
+                        attempts=attempts[i],
+                        planes=len(res["planes"]),
+                        seconds=res.get("seconds", 0.0),
+                    ),
+                )
             else:
-                finish(i, FileOutcome(str(src), "failed", reason=str(res.get("reason")),
-                                      attempts=attempts[i]))
+                finish(
+                    i,
+                    FileOutcome(
+                        str(src), "failed", reason=str(res.get("reason")), attempts=attempts[i]
+                    ),
+                )
         else:
             error = fut.exception()
             if attempts[i] <= retries:
                 queue.add(submit(i))
             else:
-                finish(i, FileOutcome(str(src), "failed", attempts=attempts[i],
-                                      reason=f"failed {attempts[i]} times; last: "
-                                             f"{_one_line(error)}"))
+                finish(
+                    i,
+                    FileOutcome(
+                        str(src),
+                        "failed",
+                        attempts=attempts[i],
+                        reason=f"failed {attempts[i]} times; last: {_one_line(error)}",
+                    ),
+                )
         fut.release()
     info = client.scheduler_info()
     return BatchReport(
-        outcomes=[o for o in outcomes if o is not None], seconds=time.perf_counter() - t0,
-        workers=len(info.get("workers", {})), dashboard=dashboard_link(client),
-        journal=str(jr.path) if jr is not None else None)
+        outcomes=[o for o in outcomes if o is not None],
+        seconds=time.perf_counter() - t0,
+        workers=len(info.get("workers", {})),
+        dashboard=dashboard_link(client),
+        journal=str(jr.path) if jr is not None else None,
+    )
 
 
 def dashboard_link(client: Any) -> str | None:
@@ -318,8 +363,13 @@ def dashboard_link(client: Any) -> str | None:
 
 
 @contextlib.contextmanager
-def open_client(*, workers: int | None = None, scheduler: str | None = None,
-                retries: int = 2, dashboard: str = ":8787") -> Iterator[Any]:
+def open_client(
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    retries: int = 2,
+    dashboard: str = ":8787",
+) -> Iterator[Any]:
     """A ``distributed.Client``: on the running scheduler at ``scheduler``, else on a
     ``LocalCluster`` of ``workers`` processes (default: one per core) with one thread each.
 
@@ -336,7 +386,8 @@ def open_client(*, workers: int | None = None, scheduler: str | None = None,
     except ImportError as exc:
         raise MissingDependencyError(
             "converting on several workers needs Dask distributed: "
-            "pip install 'ometiff[distributed]'") from exc
+            "pip install 'ometiff[distributed]'"
+        ) from exc
     import logging
 
     if scheduler is not None:
@@ -346,15 +397,23 @@ def open_client(*, workers: int | None = None, scheduler: str | None = None,
             client = dist.Client(scheduler, timeout="20s")
         except OSError as exc:
             raise InvalidArgumentError(
-                f"scheduler {scheduler}: cannot connect: {exc}", option="scheduler") from exc
+                f"scheduler {scheduler}: cannot connect: {exc}", option="scheduler"
+            ) from exc
         with client:
             yield client
         return
     n = workers if workers is not None else (os.cpu_count() or 1)
     if n < 1:
         raise InvalidArgumentError(f"workers={n}: give 1 or more", option="workers")
-    with dask.config.set({"distributed.scheduler.allowed-failures": max(retries, 0)}), \
-            dist.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                         dashboard_address=dashboard, silence_logs=logging.ERROR) as cluster, \
-            dist.Client(cluster) as client:
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": max(retries, 0)}),
+        dist.LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=dashboard,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        dist.Client(cluster) as client,
+    ):
         yield client

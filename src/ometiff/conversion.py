@@ -528,8 +528,8 @@ def _convert_one(
 
 def _expand(srcs: list[Path], recursive: bool, dst: Path) -> list[tuple[Path, Path]]:
     """(input, output) per input; with ``recursive``, the image files under input folders
-    (by the readers' suffixes; hidden files and ``dst`` itself left out), their
-    subfolders kept under ``dst``."""
+    (by the readers' suffixes; hidden files and ``dst`` itself left out), each at its
+    path relative to its input folder under ``dst``."""
     from ometiff.errors import MissingFileError
     from ometiff.readers import READERS
 
@@ -548,7 +548,7 @@ def _expand(srcs: list[Path], recursive: bool, dst: Path) -> list[tuple[Path, Pa
                 dirs[:] = [d for d in dirs if not d.lower().endswith(".zarr")]
             for f in found:
                 rel = f.parent.relative_to(src)
-                jobs.append((f, dst / src.name / rel / _out_name(f)))
+                jobs.append((f, dst / rel / _out_name(f)))
         elif not src.exists():
             raise MissingFileError(f"{src}: no such file")
         else:
