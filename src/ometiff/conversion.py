@@ -604,6 +604,14 @@ def _worker_threads() -> int | None:
         return None
 
 
+#: The options of :func:`convert_task` not given (those of :func:`convert`).
+TASK_DEFAULTS: dict[str, Any] = {
+    "reader": None, "reader_options": None, "series": None, "channels": None, "z": None,
+    "t": None, "split": None, "companion": False, "compression": "zlib", "tile": None,
+    "pyramid": "auto", "bigtiff": None, "verify": True, "original_metadata": False,
+    "threads": None}
+
+
 def convert_task(source: str, output: str, overwrite: bool,
                  options: dict[str, Any]) -> dict[str, Any]:
     """Convert one file on a Dask worker: the task of :func:`ometiff.batch.run`.
@@ -616,7 +624,7 @@ def convert_task(source: str, output: str, overwrite: bool,
     from ometiff.batch import source_state
 
     src, dest = Path(source), Path(output)
-    opts = dict(options)
+    opts = {**TASK_DEFAULTS, **options}
     threads = opts.pop("threads", None) or _worker_threads()
     try:
         try:
