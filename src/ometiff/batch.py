@@ -42,6 +42,9 @@ JOURNAL_NAME = ".ometiff-journal.jsonl"
 #: Journal format version (the ``v`` of each line).
 JOURNAL_VERSION = 1
 
+#: Longest time between two ``fsync`` of the journal while a run appends to it.
+SYNC_SECONDS = 1.0
+
 #: ``task(source, output, overwrite, options) -> dict`` (see ``conversion.convert_task``).
 Task = Callable[[str, str, bool, dict[str, Any]], dict[str, Any]]
 Status = Literal["converted", "failed", "skipped"]
@@ -74,6 +77,8 @@ class Journal:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.path = folder / JOURNAL_NAME
+        self._fd: int | None = None
+        self._synced = 0.0
         self.records: dict[str, dict[str, Any]] = {}
         self.owned: set[str] = set()  # output names some journal line wrote
         try:
@@ -117,19 +122,29 @@ class Journal:
         return self._rel(output) in self.owned
 
     def append(self, record: dict[str, Any]) -> None:
-        """Add one line, in one write, flushed to disk."""
+        """Add one line in one ``write`` (it survives a crash of this process at once);
+        flushed to the disk (``fsync``, against a crash of the machine) at most every
+        :data:`SYNC_SECONDS` and on :meth:`close`."""
         rec = {"v": JOURNAL_VERSION, **record}
         for out in rec.get("outputs", ()):
             out["path"] = self._rel(Path(out["path"]))
         line = (json.dumps(rec, separators=(",", ":")) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.write(self._fd, line)
+        now = time.monotonic()
+        if now - self._synced >= SYNC_SECONDS:
+            os.fsync(self._fd)
+            self._synced = now
         self.records[str(rec["source"])] = rec
         self.owned.update(str(o["path"]) for o in rec.get("outputs", ()))
+
+    def close(self) -> None:
+        """Flush the journal to disk and close it."""
+        if self._fd is not None:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
 
     def _rel(self, path: Path) -> str:
         with contextlib.suppress(ValueError):
@@ -255,23 +270,25 @@ def run(
         if on_file is not None:
             on_file(done, total)
 
-    def submit(i: int) -> Any:
-        src, dest = jobs[i]
-        attempts[i] += 1
-        replace = overwrite or (jr is not None and jr.owns(dest))
-        fut = client.submit(
+    def submit(todo: list[int]) -> list[Any]:
+        """Submit the tasks of these jobs in one message (``client.map``)."""
+        for i in todo:
+            attempts[i] += 1
+        replace = [overwrite or (jr is not None and jr.owns(jobs[i][1])) for i in todo]
+        token = os.urandom(4).hex()
+        futs = client.map(
             task,
-            str(src),
-            str(dest),
+            [str(jobs[i][0]) for i in todo],
+            [str(jobs[i][1]) for i in todo],
             replace,
-            options,
+            [options] * len(todo),
             pure=False,
-            key=f"ometiff-convert-{i}-{attempts[i]}-{os.urandom(4).hex()}",
+            key=[f"ometiff-convert-{i}-{attempts[i]}-{token}" for i in todo],
         )
-        pending[fut] = i
-        return fut
+        pending.update(zip(futs, todo, strict=True))
+        return list(futs)
 
-    futures = []
+    todo = []
     for i, (src, _dest) in enumerate(jobs):
         if jr is not None:
             try:
@@ -292,60 +309,64 @@ def run(
                     ),
                 )
                 continue
-        futures.append(submit(i))
+        todo.append(i)
+    futures = submit(todo) if todo else []
 
-    queue = dist.as_completed(futures)
-    for fut in queue:
-        i = pending.pop(fut)
-        src, _dest = jobs[i]
-        if fut.status == "finished":
-            res = fut.result()
-            if res.get("status") == "converted":
-                if jr is not None:
-                    jr.append(
-                        {
-                            "source": str(src),
-                            "size": res["size"],
-                            "mtime_ns": res["mtime_ns"],
-                            "options": key,
-                            "outputs": [dict(o) for o in res["outputs"]],
-                            "planes": res["planes"],
-                            "reader": res.get("reader"),
-                        }
+    queue = dist.as_completed(futures, with_results=True, raise_errors=False)
+    try:
+        for fut, res in queue:
+            i = pending.pop(fut)
+            src, _dest = jobs[i]
+            if fut.status == "finished":
+                if res.get("status") == "converted":
+                    if jr is not None:
+                        jr.append(
+                            {
+                                "source": str(src),
+                                "size": res["size"],
+                                "mtime_ns": res["mtime_ns"],
+                                "options": key,
+                                "outputs": [dict(o) for o in res["outputs"]],
+                                "planes": res["planes"],
+                                "reader": res.get("reader"),
+                            }
+                        )
+                    finish(
+                        i,
+                        FileOutcome(
+                            str(src),
+                            "converted",
+                            outputs=[o["path"] for o in res["outputs"]],
+                            attempts=attempts[i],
+                            planes=len(res["planes"]),
+                            seconds=res.get("seconds", 0.0),
+                        ),
                     )
-                finish(
-                    i,
-                    FileOutcome(
-                        str(src),
-                        "converted",
-                        outputs=[o["path"] for o in res["outputs"]],
-                        attempts=attempts[i],
-                        planes=len(res["planes"]),
-                        seconds=res.get("seconds", 0.0),
-                    ),
-                )
+                else:
+                    finish(
+                        i,
+                        FileOutcome(
+                            str(src), "failed", reason=str(res.get("reason")), attempts=attempts[i]
+                        ),
+                    )
             else:
-                finish(
-                    i,
-                    FileOutcome(
-                        str(src), "failed", reason=str(res.get("reason")), attempts=attempts[i]
-                    ),
-                )
-        else:
-            error = fut.exception()
-            if attempts[i] <= retries:
-                queue.add(submit(i))
-            else:
-                finish(
-                    i,
-                    FileOutcome(
-                        str(src),
-                        "failed",
-                        attempts=attempts[i],
-                        reason=f"failed {attempts[i]} times; last: {_one_line(error)}",
-                    ),
-                )
-        fut.release()
+                error = res if isinstance(res, BaseException) else fut.exception()
+                if attempts[i] <= retries:
+                    queue.add(submit([i])[0])
+                else:
+                    finish(
+                        i,
+                        FileOutcome(
+                            str(src),
+                            "failed",
+                            attempts=attempts[i],
+                            reason=f"failed {attempts[i]} times; last: {_one_line(error)}",
+                        ),
+                    )
+            fut.release()
+    finally:
+        if jr is not None:
+            jr.close()
     info = client.scheduler_info()
     return BatchReport(
         outcomes=[o for o in outcomes if o is not None],
