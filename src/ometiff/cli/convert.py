@@ -182,6 +182,20 @@ def convert(
         typer.echo(f"report: {report}")
 
 
+def _quiet_tifffile(client: Any) -> None:
+    """On every worker (also those started later), tifffile's own log stays quiet, as in
+    the command's process (main.py): damage is reported in ometiff's words."""
+    import logging
+
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class QuietTifffile(WorkerPlugin):
+        def setup(self, worker: Any) -> None:
+            logging.getLogger("tifffile").setLevel(logging.CRITICAL)
+
+    client.register_plugin(QuietTifffile(), name="ometiff-quiet-tifffile")
+
+
 def _convert_batch(srcs: list[Path], dst: Path, *, workers: int | None,
                    scheduler: str | None, recursive: bool, retries: int, journal: bool,
                    quiet: bool, report: Path | None, kwargs: dict[str, Any]) -> None:
@@ -193,6 +207,7 @@ def _convert_batch(srcs: list[Path], dst: Path, *, workers: int | None,
     if retries < 0:
         raise WriteError(f"--retries {retries}: give 0 or more")
     with open_client(workers=workers, scheduler=scheduler, retries=retries) as client:
+        _quiet_tifffile(client)
         if not quiet:
             where = scheduler or f"a local cluster of {len(client.scheduler_info()['workers'])} " \
                                  "worker processes"
