@@ -102,7 +102,7 @@ class Journal:
     def done(self, source: Path, state: tuple[int, int], key: str) -> dict[str, Any] | None:
         """The record of ``source`` when it is done: same size, modification time and
         options, and every output present with its recorded size; else None."""
-        rec = self.records.get(str(source))
+        rec = self.records.get(os.path.abspath(source))
         if (
             rec is None
             or (rec.get("size"), rec.get("mtime_ns")) != state
@@ -197,7 +197,13 @@ class BatchReport:
 
     def summary(self) -> str:
         """One line per failed file, then the totals."""
-        lines = [f"failed: {o.source}: {o.reason}" for o in self.outcomes if o.status == "failed"]
+        lines = [
+            f"failed: {o.reason}"
+            if o.reason.startswith(o.source)
+            else f"failed: {o.source}: {o.reason}"
+            for o in self.outcomes
+            if o.status == "failed"
+        ]
         lines.append(
             f"{self.count('converted')} converted and verified, "
             f"{self.count('skipped')} skipped (done before), "
@@ -322,7 +328,7 @@ def run(
                     if jr is not None:
                         jr.append(
                             {
-                                "source": str(src),
+                                "source": os.path.abspath(src),
                                 "size": res["size"],
                                 "mtime_ns": res["mtime_ns"],
                                 "options": key,

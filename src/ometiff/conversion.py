@@ -643,7 +643,7 @@ def convert_task(source: str, output: str, overwrite: bool,
             _remove([Path(p) for p in receipt.outputs])
             raise WriteError(f"{src}: changed while it was being converted; run again")
     except OmeTiffError as exc:
-        return {"status": "failed", "reason": exc.without_prefix(src)}
+        return {"status": "failed", "reason": str(exc)}
     return {
         "status": "converted", "size": state[0], "mtime_ns": state[1],
         "reader": receipt.reader, "seconds": receipt.seconds,
