@@ -439,7 +439,7 @@ def open_client(
             threads_per_worker=1,
             processes=True,
             dashboard_address=dashboard,
-            silence_logs=logging.ERROR,
+            silence_logs=logging.CRITICAL,
         ) as cluster,
         dist.Client(cluster) as client,
     ):
