@@ -233,3 +233,26 @@ def test_bad_options_are_refused_before_any_work(client, tmp_path):
     with pytest.raises(ometiff.OmeTiffError, match="client"):
         ometiff.convert(srcs, tmp_path / "o", recursive=True)
     assert not target.exists()
+
+
+def test_cli_on_a_running_scheduler_with_progress(client, tmp_path, capsys):
+    srcs = _inputs(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    address = client.scheduler.address
+    assert main(["convert", *map(str, srcs), str(out), "--scheduler", address]) == 0
+    captured = capsys.readouterr()
+    assert f"converting on {address}" in captured.err
+    assert "3 converted and verified, 0 skipped" in captured.out
+    seen: list[tuple[int, int]] = []
+    ometiff.convert(srcs, out, client=client, on_file=lambda d, t: seen.append((d, t)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]  # all skipped now, still reported
+
+
+@pytest.mark.parametrize("args", [["--workers", "0"], ["--workers", "2", "--scheduler", "x"],
+                                  ["--retries", "-1"]])
+def test_cli_bad_batch_options(tmp_path, capsys, args):
+    srcs = _inputs(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    assert main(["convert", *map(str, srcs), str(out), *args]) == 2
+    assert capsys.readouterr().err.startswith("ometiff: error: ")
+    assert not out.exists()
