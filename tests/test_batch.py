@@ -129,32 +129,47 @@ def test_output_not_in_the_journal_is_not_replaced(client, tmp_path):
 
 
 def _kill_once(source: str, output: str, overwrite: bool, options: dict) -> dict:
-    """The conversion task, but the first worker to see the marker file dies."""
-    marker = Path(output).parent / "kill-marker"
-    if Path(source).name == "img1.ome.tif":
+    """The conversion task, but the first worker to convert img1 dies while writing it:
+    a thread kills the process as soon as the output's temporary file appears."""
+    import threading
+    import time
+
+    out = Path(output)
+    marker = out.parent / "kill-marker"
+    if out.name == "img1.ome.tif":
         try:
             marker.unlink()
         except FileNotFoundError:
             pass
         else:
-            os.kill(os.getpid(), signal.SIGKILL)
+            def kill() -> None:
+                end = time.monotonic() + 20
+                while time.monotonic() < end:
+                    if list(out.parent.glob(f".{out.name}.*.tmp")):
+                        (out.parent / "killed-while-writing").touch()
+                        os.kill(os.getpid(), signal.SIGKILL)
+                    time.sleep(0.0005)
+
+            threading.Thread(target=kill, daemon=True).start()
     return convert_task(source, output, overwrite, options)
 
 
 def test_worker_killed_mid_run_loses_nothing(client, tmp_path):
     srcs = _inputs(tmp_path / "in", 4)
+    big = np.random.default_rng(9).integers(0, 60000, (40, 256, 256), dtype=np.uint16)
+    ometiff.write(srcs[1], big, axes="ZYX", overwrite=True)  # long enough to be caught
     out = tmp_path / "out"
     out.mkdir()
     (out / "kill-marker").touch()
     options = {"compression": "zlib", "pyramid": 0, "verify": True}
     jobs = [(s, out / s.name) for s in srcs]
     report = run(client, jobs, _kill_once, options, folder=out, retries=2)
-    assert not (out / "kill-marker").exists()  # the worker was killed
+    assert (out / "killed-while-writing").exists()  # the worker died with a half file
     assert report.ok and report.count("converted") == 4, report.summary()
     for i, src in enumerate(srcs):
         with ometiff.open(out / src.name) as f:
-            np.testing.assert_array_equal(f.asarray().squeeze(), _image(i))
-    _no_temporaries(out)
+            np.testing.assert_array_equal(f.asarray().squeeze(), big if i == 1 else _image(i))
+    _no_temporaries(out)  # the retry removed the killed attempt's temporary file
     # the journal resumes: nothing left to do
     again = run(client, jobs, _kill_once, options, folder=out, retries=2)
     assert again.count("skipped") == 4
