@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ometiff.errors import InvalidArgumentError, MissingDependencyError
+from ometiff.version import __version__
 
 #: The journal's file name in the output folder.
 JOURNAL_NAME = ".ometiff-journal.jsonl"
@@ -335,6 +336,7 @@ def run(
                                 "outputs": [dict(o) for o in res["outputs"]],
                                 "planes": res["planes"],
                                 "reader": res.get("reader"),
+                                "ometiff": __version__,
                             }
                         )
                     finish(
