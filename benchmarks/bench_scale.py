@@ -33,15 +33,30 @@ FILES = 40
 TARGET_SPEEDUP = 1.7
 TARGET_RSS_MB = 1024
 SUFFIXES = (".tif", ".tiff", ".czi", ".nd2", ".lif", ".dv", ".lsm")
-WARM = ("ome_types", "ometiff.conversion", "ometiff.readers.ome_tiff", "ometiff.readers.tiff",
-        "ometiff.readers.czi", "ometiff.readers.nd2", "ometiff.readers.lif",
-        "ometiff.readers.dv", "ometiff.writer.core", "ometiff.writer.verify")
+WARM = (
+    "ome_types",
+    "ometiff.conversion",
+    "ometiff.readers.ome_tiff",
+    "ometiff.readers.tiff",
+    "ometiff.readers.czi",
+    "ometiff.readers.nd2",
+    "ometiff.readers.lif",
+    "ometiff.readers.dv",
+    "ometiff.writer.core",
+    "ometiff.writer.verify",
+)
 
 
 def corpus_inputs(count: int = FILES) -> list[Path]:
     """``count`` corpus files of 150 kB to 5 MB, smallest first (NDTiff parts left out)."""
-    found = [p for p in CORPUS.rglob("*") if p.is_file() and p.name.lower().endswith(SUFFIXES)
-             and "ndtiff" not in p.parts and 150_000 <= p.stat().st_size <= 5_000_000]
+    found = [
+        p
+        for p in CORPUS.rglob("*")
+        if p.is_file()
+        and p.name.lower().endswith(SUFFIXES)
+        and "ndtiff" not in p.parts
+        and 150_000 <= p.stat().st_size <= 5_000_000
+    ]
     found.sort(key=lambda p: (p.stat().st_size, str(p)))
     # several inputs must not share an output name
     seen: set[str] = set()
@@ -111,9 +126,18 @@ def run(quick: bool) -> list[dict[str, Any]]:
     try:
         import distributed  # noqa: F401
     except ImportError:
-        return [{"name": "convert 40 files on 2 workers", "ours_s": 0, "anchor": "1 worker",
-                 "anchor_s": 0, "ratio": 0, "target": f">= {TARGET_SPEEDUP}x", "ok": False,
-                 "notes": "distributed missing: pip install 'ometiff[distributed]'"}]
+        return [
+            {
+                "name": "convert 40 files on 2 workers",
+                "ours_s": 0,
+                "anchor": "1 worker",
+                "anchor_s": 0,
+                "ratio": 0,
+                "target": f">= {TARGET_SPEEDUP}x",
+                "ok": False,
+                "notes": "distributed missing: pip install 'ometiff[distributed]'",
+            }
+        ]
     rows: list[dict[str, Any]] = []
     files = corpus_inputs(12 if quick else FILES)
     if len(files) >= 8:
@@ -122,26 +146,37 @@ def run(quick: bool) -> list[dict[str, Any]]:
         two_s, failed2, rss2 = _batch(files, 2, WORK / "scale_2", repeat)
         ratio = one_s / two_s
         size = sum(p.stat().st_size for p in files) / 1e6
-        rows.append({
-            "name": f"convert {len(files)} corpus files ({size:.0f} MB) on 2 workers, verified",
-            "ours_s": round(two_s, 2), "anchor": "1 worker", "anchor_s": round(one_s, 2),
-            "ratio": round(ratio, 2),
-            "target": f">= {TARGET_SPEEDUP}x, peak RSS per worker < {TARGET_RSS_MB} MB",
-            "ok": ratio >= TARGET_SPEEDUP and max(rss1, rss2) < TARGET_RSS_MB,
-            "peak_rss_mb": max(rss1, rss2),
-            "notes": f"{failed2} of {len(files)} inputs failed (on 1 worker: {failed1}); "
-                     f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
-        })
+        rows.append(
+            {
+                "name": f"convert {len(files)} corpus files ({size:.0f} MB) on 2 workers, verified",
+                "ours_s": round(two_s, 2),
+                "anchor": "1 worker",
+                "anchor_s": round(one_s, 2),
+                "ratio": round(ratio, 2),
+                "target": f">= {TARGET_SPEEDUP}x, peak RSS per worker < {TARGET_RSS_MB} MB",
+                "ok": ratio >= TARGET_SPEEDUP and max(rss1, rss2) < TARGET_RSS_MB,
+                "peak_rss_mb": max(rss1, rss2),
+                "notes": f"{failed2} of {len(files)} inputs failed (on 1 worker: {failed1}); "
+                f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
+            }
+        )
     tasks = 500 if quick else 2000
     raw, ours = _overhead(tasks)
-    rows.append({
-        "name": f"scheduler overhead: {tasks} trivial tasks on 2 workers (tasks/s)",
-        "ours_s": round(1 / ours, 5), "anchor": "raw client.map", "anchor_s": round(1 / raw, 5),
-        "ratio": round(ours / raw, 2), "target": "informative", "ok": True, "reference": True,
-        "notes": f"{raw:.0f} raw tasks/s, {ours:.0f} files/s through ometiff.batch.run "
-                 f"(a journal line each): 100,000 files cost "
-                 f"{100_000 / ours / 60:.1f} min of orchestration",
-    })
+    rows.append(
+        {
+            "name": f"scheduler overhead: {tasks} trivial tasks on 2 workers (tasks/s)",
+            "ours_s": round(1 / ours, 5),
+            "anchor": "raw client.map",
+            "anchor_s": round(1 / raw, 5),
+            "ratio": round(ours / raw, 2),
+            "target": "informative",
+            "ok": True,
+            "reference": True,
+            "notes": f"{raw:.0f} raw tasks/s, {ours:.0f} files/s through ometiff.batch.run "
+            f"(a journal line each): 100,000 files cost "
+            f"{100_000 / ours / 60:.1f} min of orchestration",
+        }
+    )
     return rows
 
 

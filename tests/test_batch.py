@@ -73,8 +73,12 @@ def test_corrupt_input_fails_alone_and_journal_holds_plane_digests(client, tmp_p
     report = result.batch
     assert report is not None and not report.ok
     status = {Path(o.source).name: o.status for o in report.outcomes}
-    assert status == {"img0.ome.tif": "converted", "broken.tif": "failed",
-                      "img1.ome.tif": "converted", "img2.ome.tif": "converted"}
+    assert status == {
+        "img0.ome.tif": "converted",
+        "broken.tif": "failed",
+        "img1.ome.tif": "converted",
+        "img2.ome.tif": "converted",
+    }
     failed = next(o for o in report.outcomes if o.status == "failed")
     assert failed.attempts == 1  # bad input: never retried
     assert "\n" not in failed.reason and failed.reason
@@ -91,8 +95,9 @@ def test_corrupt_input_fails_alone_and_journal_holds_plane_digests(client, tmp_p
         # one digest per plane, computed here from the pixels given to write
         want = {f"0,0,0,{z}": plane_digest(_image(i)[z]).hex() for z in range(3)}
         assert rec["planes"] == want
-        assert rec["outputs"] == [{"path": f"img{i}.ome.tif",
-                                   "size": (out / f"img{i}.ome.tif").stat().st_size}]
+        assert rec["outputs"] == [
+            {"path": f"img{i}.ome.tif", "size": (out / f"img{i}.ome.tif").stat().st_size}
+        ]
 
 
 def test_rerun_skips_verified_and_redoes_changed_source(client, tmp_path):
@@ -142,6 +147,7 @@ def _kill_once(source: str, output: str, overwrite: bool, options: dict) -> dict
         except FileNotFoundError:
             pass
         else:
+
             def kill() -> None:
                 end = time.monotonic() + 20
                 while time.monotonic() < end:
@@ -193,12 +199,16 @@ def test_transient_failures_are_retried_bad_input_never(client, tmp_path):
     jobs = [(s, out / s.name) for s in [*srcs, bad]]
     report = run(client, jobs, _flaky, options, folder=out, retries=1)
     assert [(o.status, o.attempts) for o in report.outcomes] == [
-        ("converted", 2), ("converted", 2), ("failed", 2)]
+        ("converted", 2),
+        ("converted", 2),
+        ("failed", 2),
+    ]
     # no retries left: the transient error is the reason, in one line
     for p in out.glob("*.seen"):
         p.unlink()
-    report = run(client, jobs[:1], _flaky, options, folder=tmp_path / "in", retries=0,
-                 journal=False)
+    report = run(
+        client, jobs[:1], _flaky, options, folder=tmp_path / "in", retries=0, journal=False
+    )
     assert report.outcomes[0].status == "failed"
     assert report.outcomes[0].reason == "failed 1 times; last: OSError: network file system hiccup"
 
@@ -209,8 +219,14 @@ def test_journal_ignores_a_torn_last_line(tmp_path):
     out = tmp_path / "a.ome.tif"
     out.write_bytes(b"yy")
     st = src.stat()
-    good = {"v": 1, "source": str(src), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-            "options": options_key({}), "outputs": [{"path": "a.ome.tif", "size": 2}]}
+    good = {
+        "v": 1,
+        "source": str(src),
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "options": options_key({}),
+        "outputs": [{"path": "a.ome.tif", "size": 2}],
+    }
     (tmp_path / JOURNAL_NAME).write_text(json.dumps(good) + "\n" + '{"v": 1, "sour')
     journal = Journal(tmp_path)
     assert journal.done(src, (st.st_size, st.st_mtime_ns), options_key({})) is not None
@@ -223,8 +239,18 @@ def test_cli_workers_recursive_report(tmp_path, capsys):
     srcs = _inputs(tmp_path / "in" / "sub", 2)
     _corrupt(tmp_path / "in")
     out, report = tmp_path / "out", tmp_path / "report.json"
-    code = main(["convert", str(tmp_path / "in"), str(out), "--recursive", "--workers", "2",
-                 "--report", str(report)])
+    code = main(
+        [
+            "convert",
+            str(tmp_path / "in"),
+            str(out),
+            "--recursive",
+            "--workers",
+            "2",
+            "--report",
+            str(report),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 1
     assert "broken.tif" in captured.out and "2 converted and verified" in captured.out
@@ -232,7 +258,8 @@ def test_cli_workers_recursive_report(tmp_path, capsys):
     data = json.loads(report.read_text())
     assert (data["converted"], data["failed"], data["skipped"]) == (2, 1, 0)
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.ome.tif")) == [
-        f"sub/{s.name}" for s in srcs]
+        f"sub/{s.name}" for s in srcs
+    ]
     # everything done: the rerun converts nothing and exits 0 without the bad file
     (tmp_path / "in" / "broken.tif").unlink()
     assert main(["convert", str(tmp_path / "in"), str(out), "-r", "--workers", "1", "-q"]) == 0
@@ -263,8 +290,9 @@ def test_cli_on_a_running_scheduler_with_progress(client, tmp_path, capsys):
     assert seen == [(1, 3), (2, 3), (3, 3)]  # all skipped now, still reported
 
 
-@pytest.mark.parametrize("args", [["--workers", "0"], ["--workers", "2", "--scheduler", "x"],
-                                  ["--retries", "-1"]])
+@pytest.mark.parametrize(
+    "args", [["--workers", "0"], ["--workers", "2", "--scheduler", "x"], ["--retries", "-1"]]
+)
 def test_cli_bad_batch_options(tmp_path, capsys, args):
     srcs = _inputs(tmp_path / "in", 2)
     out = tmp_path / "out"
