@@ -7,7 +7,7 @@ the row says otherwise), ``target`` (text) and ``ok`` (bool), and may add
 as REF, never counted as missed). Anchors (tifffile, ome-types, Bio-Formats) are
 measured in the same run.
 
-Usage: python benchmarks/run.py [--quick] [NAME ...]   (NAME: info, validate, write, convert, vendor, zarr, read, view)
+Usage: python benchmarks/run.py [--quick] [NAME ...]   (NAME: info, validate, write, convert, vendor, zarr, read, view, scale)
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ def _load(path: Path):  # type: ignore[no-untyped-def]
     spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # so that Dask can ship its functions (bench_scale)
     sys.path.insert(0, str(HERE))
     spec.loader.exec_module(module)
     return module

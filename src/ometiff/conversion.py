@@ -30,6 +30,7 @@ from ometiff.tiff.names import COMPANION_SUFFIX, OME_SUFFIXES, split_suffix
 if TYPE_CHECKING:
     from ome_types import model as m
 
+    from ometiff.batch import BatchReport
     from ometiff.readers.base import Reader
     from ometiff.readers.source import SeriesSource
     from ometiff.types import StrPath
@@ -60,11 +61,14 @@ class ConversionReceipt:
 
 class ConversionResult(list[Path]):
     """What :func:`convert` returns: the files written (a list of Path, in order)
-    plus one :class:`ConversionReceipt` per input in ``receipts``."""
+    plus one :class:`ConversionReceipt` per input in ``receipts``; with ``client=``,
+    ``batch`` holds every input's outcome (converted, failed, skipped)."""
 
-    def __init__(self, paths: Sequence[Path], receipts: Sequence[ConversionReceipt]) -> None:
+    def __init__(self, paths: Sequence[Path], receipts: Sequence[ConversionReceipt],
+                 batch: BatchReport | None = None) -> None:
         super().__init__(paths)
         self.receipts: list[ConversionReceipt] = list(receipts)
+        self.batch = batch
 
     @property
     def planes_written(self) -> int:
@@ -320,6 +324,11 @@ def convert(
     layout: Literal["bioformats2raw", "image"] = "bioformats2raw",
     chunks: int | Sequence[int] | None = None,
     shards: bool | int | Sequence[int] | None = None,
+    client: Any = None,
+    recursive: bool = False,
+    retries: int = 2,
+    journal: bool = True,
+    on_file: Callable[[int, int], None] | None = None,
 ) -> ConversionResult:
     """Convert images to OME-TIFF or OME-Zarr, keeping metadata and proving no pixel changed.
 
@@ -371,12 +380,24 @@ def convert(
         (``OME/METADATA.ome.xml``, series ``0``, ``1``...; HCS when the OME has a
         Plate) or ``"image"``; chunk shape; shards (0.5). ``compression`` is then
         zstd (default), blosc, gzip or none.
+    client, recursive, retries, journal, on_file
+        Many files on Dask distributed (:mod:`ometiff.batch`): with a
+        ``distributed.Client``, each input is one task that a worker converts and
+        verifies (it opens the file itself: inputs must be on a file system the
+        workers share), into the folder ``dst``. ``recursive`` takes the image files
+        in input folders and their subfolders (the folder structure is kept under
+        ``dst``). One bad input never stops the others; a transient failure (an
+        exception other than OmeTiffError, a lost worker) is tried ``retries`` more
+        times. ``journal`` records each converted file in ``dst/.ometiff-journal.jsonl``
+        and skips inputs recorded as done (source unchanged, outputs present).
+        ``on_file(done, total)`` follows the inputs. Per-file errors are not raised:
+        see ``result.batch`` (``.ok``, ``.outcomes``, ``.summary()``).
 
     Returns
     -------
     ConversionResult
         Every file written, in order (a list of Path), with one receipt per
-        input in ``.receipts``.
+        input in ``.receipts`` (with ``client``: ``.batch``, the outcome of each input).
 
     Raises
     ------
@@ -384,8 +405,6 @@ def convert(
         Unsupported or corrupt input, bad selection, existing or unwritable
         destination, or a verification mismatch. Nothing is left behind.
     """
-    from ometiff.readers import open_image
-    from ometiff.writer.core import write_sources
     from ometiff.writer.multifile import check_output
 
     srcs = [Path(os.fspath(src))] if isinstance(src, str | os.PathLike) else [
@@ -416,6 +435,19 @@ def convert(
             shards=shards)
     if compression == "auto":
         compression = "zlib"
+    if client is not None or recursive:
+        if client is None:
+            raise WriteError("recursive=True converts on Dask workers: pass client=",
+                             option="client")
+        return _convert_batch(
+            client, srcs, dst_path, recursive=recursive, overwrite=overwrite,
+            retries=retries, journal=journal, on_file=on_file, report=report,
+            options={"reader": reader, "reader_options": reader_options,
+                     "series": series, "channels": channels, "z": z, "t": t, "split": split,
+                     "companion": companion, "compression": compression, "tile": tile,
+                     "pyramid": 0 if pyramid is None else pyramid, "bigtiff": bigtiff,
+                     "verify": verify, "original_metadata": original_metadata,
+                     "threads": threads})
     if len(srcs) > 1 and not dst_path.exists() and dst_path.parent.is_dir() \
             and not dst_path.name.lower().endswith(OME_SUFFIXES):
         dst_path.mkdir()
@@ -427,55 +459,208 @@ def convert(
     receipts: list[ConversionReceipt] = []
     try:
         for src_path, dest in zip(srcs, dests, strict=True):
-            t0 = time.perf_counter()
-            with open_image(src_path, reader=reader, **(reader_options or {})) as rdr:
-                ome, sources, notes = prepare(
-                    rdr, series=series, channels=channels, z=z, t=t,
-                    original_metadata=original_metadata, light=True,
-                )
-                pyramids, kept, rebuilt = source_pyramids(
-                    rdr, sources, series=series, channels=channels, z=z, t=t,
-                    pyramid=pyramid, target="SubIFDs")
-
-                def progress(done: int, total: int) -> None:
-                    if on_plane is not None:
-                        on_plane("write", done, total)
-
-                def vprogress(done: int, total: int) -> None:
-                    if on_plane is not None:
-                        on_plane("verify", done, total)
-
-                # verification runs inside the write: each IFD is read back from disk
-                # and compared while later planes are encoded (ometiff.writer.verify)
-                paths = write_sources(
-                    dest, sources, ome=ome, compression=compression, tile=tile,
-                    pyramid_levels=levels, bigtiff=bigtiff, split=split, companion=companion,
-                    overwrite=overwrite, on_plane=progress, threads=threads,
-                    verify=verify, on_verified=vprogress, source_pyramids=pyramids,
-                )
-                written.extend(paths)
-                verified = sum(s.plane_count for s in sources) if verify else 0
-                mapping = rdr.notes.as_dict()
-                receipts.append(ConversionReceipt(
-                    source=str(src_path),
-                    reader=rdr.name,
-                    outputs=[str(p) for p in paths],
-                    series=[{"name": s.name, "shape_tczyx": list(s.shape), "samples": s.samples,
-                             "dtype": str(s.dtype), **_levels_entry(s, levels, pyr)}
-                            for s, pyr in zip(sources, pyramids or [None] * len(sources),
-                                              strict=True)],
-                    planes_written=sum(s.plane_count for s in sources),
-                    planes_verified=verified,
-                    seconds=round(time.perf_counter() - t0, 3),
-                    mapped=mapping["mapped"] + kept,
-                    unmapped=mapping["unmapped"] + notes + rebuilt,
-                ))
+            receipt = _convert_one(
+                src_path, dest, reader=reader, reader_options=reader_options, series=series,
+                channels=channels, z=z, t=t, split=split, companion=companion,
+                compression=compression, tile=tile, pyramid=levels, bigtiff=bigtiff,
+                verify=verify, original_metadata=original_metadata, overwrite=overwrite,
+                on_plane=on_plane, threads=threads)
+            written.extend(Path(p) for p in receipt.outputs)
+            receipts.append(receipt)
         if report is not None:
             _write_report(Path(os.fspath(report)), receipts, verify)
     except BaseException:
         _remove(written)
         raise
     return ConversionResult(written, receipts)
+
+
+def _convert_one(
+    src_path: Path, dest: Path, *, reader: str | None, reader_options: dict[str, Any] | None,
+    series: Sequence[int] | None, channels: Sequence[int] | None, z: Sequence[int] | None,
+    t: Sequence[int] | None, split: Literal["series", "c", "t"] | None, companion: bool,
+    compression: str | None, tile: int | tuple[int, int] | None, pyramid: int | str,
+    bigtiff: bool | None, verify: bool, original_metadata: bool, overwrite: bool,
+    on_plane: Progress | None, threads: int | None,
+    digests: dict[tuple[int, int, int, int], bytes] | None = None,
+) -> ConversionReceipt:
+    """One input to one OME-TIFF (or file set): the body of :func:`convert` per input,
+    also run as one task per file by the batch (:func:`convert_task`). ``digests`` is
+    filled with the verified planes' digests (``write_sources(verified_digests=)``)."""
+    from ometiff.readers import open_image
+    from ometiff.writer.core import write_sources
+
+    t0 = time.perf_counter()
+    with open_image(src_path, reader=reader, **(reader_options or {})) as rdr:
+        ome, sources, notes = prepare(
+            rdr, series=series, channels=channels, z=z, t=t,
+            original_metadata=original_metadata, light=True,
+        )
+        pyramids, kept, rebuilt = source_pyramids(
+            rdr, sources, series=series, channels=channels, z=z, t=t,
+            pyramid="auto" if pyramid == "auto" else None, target="SubIFDs")
+
+        def progress(done: int, total: int) -> None:
+            if on_plane is not None:
+                on_plane("write", done, total)
+
+        def vprogress(done: int, total: int) -> None:
+            if on_plane is not None:
+                on_plane("verify", done, total)
+
+        # verification runs inside the write: each IFD is read back from disk
+        # and compared while later planes are encoded (ometiff.writer.verify)
+        paths = write_sources(
+            dest, sources, ome=ome, compression=compression, tile=tile,
+            pyramid_levels=pyramid, bigtiff=bigtiff, split=split, companion=companion,
+            overwrite=overwrite, on_plane=progress, threads=threads,
+            verify=verify, on_verified=vprogress, verified_digests=digests,
+            source_pyramids=pyramids,
+        )
+        verified = sum(s.plane_count for s in sources) if verify else 0
+        mapping = rdr.notes.as_dict()
+        return ConversionReceipt(
+            source=str(src_path),
+            reader=rdr.name,
+            outputs=[str(p) for p in paths],
+            series=[{"name": s.name, "shape_tczyx": list(s.shape), "samples": s.samples,
+                     "dtype": str(s.dtype), **_levels_entry(s, pyramid, pyr)}
+                    for s, pyr in zip(sources, pyramids or [None] * len(sources), strict=True)],
+            planes_written=sum(s.plane_count for s in sources),
+            planes_verified=verified,
+            seconds=round(time.perf_counter() - t0, 3),
+            mapped=mapping["mapped"] + kept,
+            unmapped=mapping["unmapped"] + notes + rebuilt,
+        )
+
+
+# --- many files on Dask workers (ometiff.batch) ------------------------------------------
+
+
+def _expand(srcs: list[Path], recursive: bool, dst: Path) -> list[tuple[Path, Path]]:
+    """(input, output) per input; with ``recursive``, the image files under input folders
+    (by the readers' suffixes; hidden files and ``dst`` itself left out), each at its
+    path relative to its input folder under ``dst``."""
+    from ometiff.errors import MissingFileError
+    from ometiff.readers import READERS
+
+    suffixes = tuple(sfx for spec in READERS for sfx in spec.suffixes)
+    jobs: list[tuple[Path, Path]] = []
+    for src in srcs:
+        if recursive and src.is_dir() and not src.name.lower().endswith((".zarr",)):
+            found: list[Path] = []
+            for root, dirs, files in os.walk(src):
+                here = Path(root)
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                                 and (here / d).resolve() != dst.resolve())
+                found.extend(here / f for f in sorted(files)
+                             if not f.startswith(".") and f.lower().endswith(suffixes))
+                found.extend(here / d for d in list(dirs) if d.lower().endswith(".zarr"))
+                dirs[:] = [d for d in dirs if not d.lower().endswith(".zarr")]
+            for f in found:
+                rel = f.parent.relative_to(src)
+                jobs.append((f, dst / rel / _out_name(f)))
+        elif not src.exists():
+            raise MissingFileError(f"{src}: no such file")
+        else:
+            jobs.append((src, dst / _out_name(src)))
+    seen: set[Path] = set()
+    for _src, out in jobs:
+        if out in seen:
+            raise WriteError(f"{out}: two inputs would be written to the same output name")
+        seen.add(out)
+    return jobs
+
+
+def _convert_batch(
+    client: Any, srcs: list[Path], dst: Path, *, recursive: bool, overwrite: bool,
+    retries: int, journal: bool, on_file: Callable[[int, int], None] | None,
+    report: StrPath | None, options: dict[str, Any],
+) -> ConversionResult:
+    from ometiff.batch import run
+
+    if dst.exists() and not dst.is_dir():
+        raise WriteError(f"{dst}: converting on workers needs an output folder, not a file")
+    if dst.name.lower().endswith(OME_SUFFIXES):
+        raise WriteError(f"{dst}: converting on workers needs an output folder name")
+    jobs = _expand(srcs, recursive, dst)
+    if not dst.exists():
+        try:
+            dst.mkdir(parents=True)
+        except OSError as exc:
+            from ometiff.errors import file_error
+
+            raise file_error(dst, exc, "create") from exc
+    for folder in sorted({d.parent for _s, d in jobs}):
+        folder.mkdir(parents=True, exist_ok=True)
+    result = run(client, jobs, convert_task, options, folder=dst, overwrite=overwrite,
+                 retries=retries, journal=journal, on_file=on_file)
+    if report is not None:
+        path = Path(os.fspath(report))
+        try:
+            path.write_text(json.dumps(result.as_dict(), indent=2), encoding="utf-8")
+        except OSError as exc:
+            raise WriteError(f"{path}: cannot write the report: {exc}") from exc
+    written = [Path(p) for o in result.outcomes if o.status == "converted" for p in o.outputs]
+    return ConversionResult(written, [], batch=result)
+
+
+def _worker_threads() -> int | None:
+    """Encoding threads of a task: its Dask worker's thread count (no oversubscription)."""
+    try:
+        from distributed import get_worker
+
+        return int(get_worker().state.nthreads)
+    except (ImportError, ValueError):
+        return None
+
+
+#: The options of :func:`convert_task` not given (those of :func:`convert`).
+TASK_DEFAULTS: dict[str, Any] = {
+    "reader": None, "reader_options": None, "series": None, "channels": None, "z": None,
+    "t": None, "split": None, "companion": False, "compression": "zlib", "tile": None,
+    "pyramid": "auto", "bigtiff": None, "verify": True, "original_metadata": False,
+    "threads": None}
+
+
+def convert_task(source: str, output: str, overwrite: bool,
+                 options: dict[str, Any]) -> dict[str, Any]:
+    """Convert one file on a Dask worker: the task of :func:`ometiff.batch.run`.
+
+    Returns ``{"status": "converted", ...}`` with the source's size and modification
+    time (taken before reading), the outputs with their sizes and the digest of each
+    verified plane; or ``{"status": "failed", "reason": ...}`` for bad input (an
+    :class:`OmeTiffError`: never retried). Any other exception is transient and raised.
+    """
+    from ometiff.batch import source_state
+
+    src, dest = Path(source), Path(output)
+    opts = {**TASK_DEFAULTS, **options}
+    threads = opts.pop("threads", None) or _worker_threads()
+    try:
+        try:
+            state = source_state(src)
+        except OSError as exc:
+            from ometiff.errors import file_error
+
+            raise file_error(src, exc) from exc
+        # temporaries of an attempt killed with its worker (AtomicSet's names)
+        for stale in dest.parent.glob(f".{dest.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
+        digests: dict[tuple[int, int, int, int], bytes] = {}
+        receipt = _convert_one(src, dest, overwrite=overwrite, on_plane=None, threads=threads,
+                               digests=digests, **opts)
+        if source_state(src) != state:
+            _remove([Path(p) for p in receipt.outputs])
+            raise WriteError(f"{src}: changed while it was being converted; run again")
+    except OmeTiffError as exc:
+        return {"status": "failed", "reason": str(exc)}
+    return {
+        "status": "converted", "size": state[0], "mtime_ns": state[1],
+        "reader": receipt.reader, "seconds": receipt.seconds,
+        "outputs": [{"path": p, "size": os.stat(p).st_size} for p in receipt.outputs],
+        "planes": {",".join(map(str, k)): v.hex() for k, v in sorted(digests.items())},
+    }
 
 
 def source_pyramids(

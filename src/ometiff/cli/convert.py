@@ -116,6 +116,21 @@ def convert(
         help="OME-Zarr chunk shape: EDGE, Y,X or Z,Y,X (default 1,1024,1024).")] = None,
     shard: Annotated[bool, typer.Option(
         "--shard", help="OME-Zarr 0.5: store 4x4 chunks per shard file.")] = False,
+    workers: Annotated[int | None, typer.Option(
+        help="Convert on a local Dask cluster of N worker processes (default with "
+             "several inputs: one per core).")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Convert on a running Dask scheduler, e.g. tcp://head:8786 (inputs and "
+             "output on a file system the workers share).")] = None,
+    recursive: Annotated[bool, typer.Option(
+        "--recursive", "-r", help="Convert the image files in input folders and their "
+                                  "subfolders (the structure is kept).")] = False,
+    retries: Annotated[int, typer.Option(
+        help="Further attempts after a transient failure (a lost worker); bad input "
+             "is never retried.")] = 2,
+    journal: Annotated[bool, typer.Option(
+        "--journal/--no-journal", help="Skip inputs the output folder's journal records "
+                                       "as done; record each converted file.")] = True,
 ) -> None:
     """Convert images (OME-TIFF, ImageJ, TIFF variants, LIF, CZI, ND2, OME-Zarr, series, .npy)
     to OME-TIFF, or to OME-Zarr when the output ends with .ome.zarr."""
@@ -131,6 +146,17 @@ def convert(
         options["axes"] = axes
     if pattern:
         options["pattern"] = pattern
+    if len(srcs) > 1 or recursive or workers is not None or scheduler is not None:
+        _convert_batch(
+            srcs, dst, workers=workers, scheduler=scheduler, recursive=recursive,
+            retries=retries, journal=journal, quiet=quiet, report=report, kwargs={
+                "reader": reader, "reader_options": options or None,
+                "series": _indices(series, "series"), "channels": _indices(channels, "channels"),
+                "z": _indices(z, "z"), "t": _indices(t, "t"), "split": split, "companion": companion,
+                "compression": compression, "tile": tile, "pyramid": _pyramid(pyramid),
+                "bigtiff": True if bigtiff else None, "verify": verify,
+                "original_metadata": original_metadata, "overwrite": overwrite})
+        return
     with ProgressReporter(enabled=not quiet) as reporter:
         result = _convert(
             srcs if len(srcs) > 1 else srcs[0], dst,
@@ -156,6 +182,57 @@ def convert(
         typer.echo(f"{result.planes_written} planes written (not verified)")
     if report is not None:
         typer.echo(f"report: {report}")
+
+
+def _quiet_tifffile(client: Any) -> None:
+    """On every worker (also those started later), tifffile's own log stays quiet, as in
+    the command's process (main.py): damage is reported in ometiff's words."""
+    import logging
+
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class QuietTifffile(WorkerPlugin):
+        def setup(self, worker: Any) -> None:
+            logging.getLogger("tifffile").setLevel(logging.CRITICAL)
+
+    client.register_plugin(QuietTifffile(), name="ometiff-quiet-tifffile")
+
+
+def _convert_batch(srcs: list[Path], dst: Path, *, workers: int | None,
+                   scheduler: str | None, recursive: bool, retries: int, journal: bool,
+                   quiet: bool, report: Path | None, kwargs: dict[str, Any]) -> None:
+    """Several inputs on Dask workers (:mod:`ometiff.batch`): progress per file,
+    one line per failed input, the totals; exit 1 when any input failed."""
+    from ometiff.batch import dashboard_link, open_client
+    from ometiff.conversion import convert as _convert
+
+    if retries < 0:
+        raise WriteError(f"--retries {retries}: give 0 or more")
+    with open_client(workers=workers, scheduler=scheduler, retries=retries) as client:
+        _quiet_tifffile(client)
+        if not quiet:
+            where = scheduler or f"a local cluster of {len(client.scheduler_info()['workers'])} " \
+                                 "worker processes"
+            link = dashboard_link(client)
+            typer.echo(f"converting on {where}" + (f"; dashboard: {link}" if link else ""),
+                       err=True)
+        with ProgressReporter(enabled=not quiet, unit="files") as reporter:
+            result = _convert(srcs, dst, client=client, recursive=recursive, retries=retries,
+                              journal=journal, report=report,
+                              on_file=lambda done, total: reporter.update(
+                                  f"convert {total} files", done, total), **kwargs)
+    summary = result.batch
+    assert summary is not None
+    if not quiet:
+        typer.echo(summary.summary())
+        if report is not None:
+            typer.echo(f"report: {report}")
+    elif not summary.ok:
+        for o in summary.outcomes:
+            if o.status == "failed":
+                typer.echo(f"failed: {o.source}: {o.reason}", err=True)
+    if not summary.ok:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -309,6 +309,7 @@ def _write_tiff(
     progress: Callable[[], None],
     check_as: tuple[Path, Callable[[int], None]] | None = None,
     pyramids: Sequence[SourcePyramid | None] | None = None,
+    record: dict[PlaneKey, bytes] | None = None,
 ) -> None:
     """Write one file of a set; with ``check_as`` = (final path, on_verified), verify
     every IFD from disk while later ones are encoded (:class:`OutputCheck`)."""
@@ -327,7 +328,7 @@ def _write_tiff(
     # costs more than writing it, so it is opened for update instead.
     with ThreadPoolExecutor(max(1, threads), thread_name_prefix="ometiff-encode") as pool:
         check = None if check_as is None else OutputCheck(tmp, check_as[0], sources, pool,
-                                                          check_as[1])
+                                                          check_as[1], record)
         try:
             with open(tmp, "r+b") as fh, \
                     tifffile.TiffWriter(fh, bigtiff=bigtiff, byteorder="<", ome=False) as tw:
@@ -522,6 +523,7 @@ def write_sources(
     verify: bool = False,
     on_verified: OnPlane | None = None,
     source_pyramids: Sequence[SourcePyramid | None] | None = None,
+    verified_digests: dict[PlaneKey, bytes] | None = None,
 ) -> list[Path]:
     """Stream plane sources into an OME-TIFF file or file set.
 
@@ -595,6 +597,10 @@ def write_sources(
         like computed ones; ``pyramid_levels`` is then ignored for it), or None
         to build levels from ``pyramid_levels``. Level sizes need only decrease
         in Y and X (P-2).
+    verified_digests
+        With ``verify``, a dict filled with ``(series, t, c, z) -> digest`` (8 bytes,
+        :func:`~ometiff.writer.verify.plane_digest`) of each plane read back and found
+        equal to its source (the batch journal records them).
 
     Returns
     -------
@@ -608,6 +614,7 @@ def write_sources(
         overwrite=overwrite, dimension_order=dimension_order, on_plane=on_plane,
         threads=threads, verify=verify, on_verified=on_verified,
         source_pyramids=source_pyramids,
+        verified_digests=verified_digests,
     )
 
 
@@ -632,6 +639,7 @@ def write_all(
     verify: bool = False,
     on_verified: OnPlane | None = None,
     source_pyramids: Sequence[SourcePyramid | None] | None = None,
+    verified_digests: dict[PlaneKey, bytes] | None = None,
 ) -> list[Path]:
     """:func:`write_sources` with metadata as an OME model or checked keywords."""
     dest = Path(os.fspath(path))
@@ -745,7 +753,8 @@ def write_all(
             try:
                 _write_tiff(tmp, plan, xml, sources, levels, tiles, codec, downsample,
                             bool(use_big), workers, progress,
-                            (plan.path, verified) if verify else None, pyramids)
+                            (plan.path, verified) if verify else None, pyramids,
+                            verified_digests)
             except _SourceFailed as e:
                 raise e.error from e.error.__cause__
             except OSError as e:

@@ -196,9 +196,12 @@ class OutputCheck:
         sources: Sequence[SeriesSource],
         pool: Executor,
         on_verified: Callable[[int], None],
+        record: dict[PlaneKey, bytes] | None = None,
     ) -> None:
         self.tmp, self.final, self.sources, self.pool = tmp, final, sources, pool
         self.on_verified = on_verified
+        #: filled with each verified plane's level-0 digest (the batch journal keeps them)
+        self.record = record
         self._expected: deque[tuple[PlaneKey, list[bytes]]] = deque()
         self._pending: deque[Future[int]] = deque()
         self._fd = os.open(tmp, os.O_RDONLY)
@@ -286,6 +289,8 @@ class OutputCheck:
                                 + (f" level {level}" if level else "")
                                 + " differs from its source"
                             )
+                    if self.record is not None:
+                        self.record[key] = digests[0]
                 except VerificationError:
                     raise
                 except (OmeTiffError, tifffile.TiffFileError, OSError, ValueError) as exc:

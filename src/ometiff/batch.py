@@ -1,0 +1,448 @@
+"""Many files on Dask distributed: one task per file, a journal, retries, one summary.
+
+:func:`run` is the orchestration under ``ometiff.convert(..., client=)`` and
+``ometiff convert SRC... DIR --workers N``. It knows nothing of images: it is given
+``(source, output)`` pairs and a task function (``ometiff.conversion.convert_task``)
+that a worker runs on one file, opening it itself from the shared file system
+(only paths and options go through the scheduler, never pixels). Each file ends
+as one :class:`FileOutcome`:
+
+- ``converted``: the task returned its verified outputs; the journal gets a line;
+- ``failed``: bad input (the task returns the :class:`~ometiff.errors.OmeTiffError`
+  message: never retried), or a transient failure (any other exception, a lost
+  worker) still failing after ``retries`` more attempts;
+- ``skipped``: the journal says it is done (source unchanged, outputs present).
+
+The journal (:class:`Journal`, ``.ometiff-journal.jsonl`` in the output folder) gets
+one JSON line per converted file, appended with a single ``write`` and ``fsync`` by
+the client as each result arrives: source path, size and modification time, the
+options' fingerprint, the outputs with their sizes, and the CRC-32/Adler-32 digest
+of every verified plane. A torn last line (a crash while appending) is ignored.
+Outputs are still written under temporary names and renamed when verified
+(:class:`ometiff.writer.multifile.AtomicSet`), so an interrupted run leaves no half
+file under a final name; the next run redoes exactly the files without a journal line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ometiff.errors import InvalidArgumentError, MissingDependencyError
+from ometiff.version import __version__
+
+#: The journal's file name in the output folder.
+JOURNAL_NAME = ".ometiff-journal.jsonl"
+#: Journal format version (the ``v`` of each line).
+JOURNAL_VERSION = 1
+
+#: Longest time between two ``fsync`` of the journal while a run appends to it.
+SYNC_SECONDS = 1.0
+
+#: ``task(source, output, overwrite, options) -> dict`` (see ``conversion.convert_task``).
+Task = Callable[[str, str, bool, dict[str, Any]], dict[str, Any]]
+Status = Literal["converted", "failed", "skipped"]
+
+
+def source_state(path: Path) -> tuple[int, int]:
+    """(size, mtime in ns) of an input; of a folder input (a series, a Zarr), the total
+    size and the newest modification time of the files in it."""
+    st = path.stat()
+    if not path.is_dir():
+        return st.st_size, st.st_mtime_ns
+    size, mtime = 0, st.st_mtime_ns
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            fst = os.stat(os.path.join(root, name))
+            size += fst.st_size
+            mtime = max(mtime, fst.st_mtime_ns)
+    return size, mtime
+
+
+def options_key(options: dict[str, Any]) -> str:
+    """A short fingerprint of the conversion options: a rerun with other options redoes."""
+    text = json.dumps(options, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class Journal:
+    """The append-only record of converted files in an output folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / JOURNAL_NAME
+        self._fd: int | None = None
+        self._synced = 0.0
+        self.records: dict[str, dict[str, Any]] = {}
+        self.owned: set[str] = set()  # output names some journal line wrote
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            from ometiff.errors import file_error
+
+            raise file_error(self.path, exc) from exc
+        for line in text.splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue  # a line torn by a crash while appending
+            if not isinstance(rec, dict) or rec.get("v") != JOURNAL_VERSION:
+                continue
+            self.records[str(rec.get("source"))] = rec
+            self.owned.update(str(o.get("path")) for o in rec.get("outputs", ()))
+
+    def done(self, source: Path, state: tuple[int, int], key: str) -> dict[str, Any] | None:
+        """The record of ``source`` when it is done: same size, modification time and
+        options, and every output present with its recorded size; else None."""
+        rec = self.records.get(os.path.abspath(source))
+        if (
+            rec is None
+            or (rec.get("size"), rec.get("mtime_ns")) != state
+            or rec.get("options") != key
+        ):
+            return None
+        for out in rec.get("outputs", ()):
+            try:
+                if (self.folder / out["path"]).stat().st_size != out["size"]:
+                    return None
+            except (OSError, KeyError, TypeError):
+                return None
+        return rec
+
+    def owns(self, output: Path) -> bool:
+        """Whether a journal line wrote ``output`` (so a redo may replace it)."""
+        return self._rel(output) in self.owned
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Add one line in one ``write`` (it survives a crash of this process at once);
+        flushed to the disk (``fsync``, against a crash of the machine) at most every
+        :data:`SYNC_SECONDS` and on :meth:`close`."""
+        rec = {"v": JOURNAL_VERSION, **record}
+        for out in rec.get("outputs", ()):
+            out["path"] = self._rel(Path(out["path"]))
+        line = (json.dumps(rec, separators=(",", ":")) + "\n").encode()
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.write(self._fd, line)
+        now = time.monotonic()
+        if now - self._synced >= SYNC_SECONDS:
+            os.fsync(self._fd)
+            self._synced = now
+        self.records[str(rec["source"])] = rec
+        self.owned.update(str(o["path"]) for o in rec.get("outputs", ()))
+
+    def close(self) -> None:
+        """Flush the journal to disk and close it."""
+        if self._fd is not None:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
+
+    def _rel(self, path: Path) -> str:
+        with contextlib.suppress(ValueError):
+            return path.relative_to(self.folder).as_posix()
+        return str(path)
+
+
+@dataclass
+class FileOutcome:
+    """How one input ended."""
+
+    source: str
+    status: Status
+    outputs: list[str] = field(default_factory=list)
+    reason: str = ""
+    attempts: int = 0
+    planes: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class BatchReport:
+    """Every input's outcome, in input order, and the run's totals."""
+
+    outcomes: list[FileOutcome]
+    seconds: float
+    workers: int
+    dashboard: str | None = None
+    journal: str | None = None
+
+    def count(self, status: Status) -> int:
+        return sum(o.status == status for o in self.outcomes)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed (every input converted or already done)."""
+        return self.count("failed") == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ometiff_batch": 1,
+            "converted": self.count("converted"),
+            "skipped": self.count("skipped"),
+            "failed": self.count("failed"),
+            "seconds": round(self.seconds, 3),
+            "workers": self.workers,
+            "journal": self.journal,
+            "files": [asdict(o) for o in self.outcomes],
+        }
+
+    def summary(self) -> str:
+        """One line per failed file, then the totals."""
+        lines = [
+            f"failed: {o.reason}"
+            if o.reason.startswith(o.source)
+            else f"failed: {o.source}: {o.reason}"
+            for o in self.outcomes
+            if o.status == "failed"
+        ]
+        lines.append(
+            f"{self.count('converted')} converted and verified, "
+            f"{self.count('skipped')} skipped (done before), "
+            f"{self.count('failed')} failed, in {self.seconds:.1f} s "
+            f"on {self.workers} worker{'s' if self.workers != 1 else ''}"
+        )
+        return "\n".join(lines)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else '(no message)'}"
+
+
+def run(
+    client: Any,
+    jobs: Sequence[tuple[Path, Path]],
+    task: Task,
+    options: dict[str, Any],
+    *,
+    folder: Path,
+    overwrite: bool = False,
+    retries: int = 2,
+    journal: bool = True,
+    on_file: Callable[[int, int], None] | None = None,
+) -> BatchReport:
+    """Run ``task`` once per ``(source, output)`` job on the Dask ``client``.
+
+    Parameters
+    ----------
+    client
+        A ``distributed.Client``.
+    jobs
+        Inputs and their outputs (in ``folder``).
+    task, options
+        ``task(source, output, overwrite, options)`` runs on a worker and returns
+        ``{"status": "converted", "outputs": [{"path", "size"}], "planes": {...},
+        "size", "mtime_ns", ...}`` or ``{"status": "failed", "reason": ...}`` (bad
+        input); any exception it raises is transient and retried.
+    folder
+        The output folder: the journal lives there.
+    overwrite
+        Replace outputs the journal does not know; outputs it knows (an earlier
+        run wrote them) are always replaced when their source changed.
+    retries
+        Further attempts after a transient failure (exception, lost worker).
+    journal
+        Skip what the journal says is done, and record what this run converts.
+    on_file
+        ``on_file(done, total)`` as each input ends.
+    """
+    import importlib
+
+    dist: Any = importlib.import_module("distributed")  # untyped: used as Any
+    if retries < 0:
+        raise InvalidArgumentError(f"retries={retries}: give 0 or more", option="retries")
+    t0 = time.perf_counter()
+    jr = Journal(folder) if journal else None
+    key = options_key(options)
+    outcomes: list[FileOutcome | None] = [None] * len(jobs)
+    attempts = [0] * len(jobs)
+    pending: dict[Any, int] = {}
+    done = 0
+    total = len(jobs)
+
+    def finish(i: int, outcome: FileOutcome) -> None:
+        nonlocal done
+        outcomes[i] = outcome
+        done += 1
+        if on_file is not None:
+            on_file(done, total)
+
+    def submit(todo: list[int]) -> list[Any]:
+        """Submit the tasks of these jobs in one message (``client.map``)."""
+        for i in todo:
+            attempts[i] += 1
+        replace = [overwrite or (jr is not None and jr.owns(jobs[i][1])) for i in todo]
+        token = os.urandom(4).hex()
+        futs = client.map(
+            task,
+            [str(jobs[i][0]) for i in todo],
+            [str(jobs[i][1]) for i in todo],
+            replace,
+            [options] * len(todo),
+            pure=False,
+            key=[f"ometiff-convert-{i}-{attempts[i]}-{token}" for i in todo],
+        )
+        pending.update(zip(futs, todo, strict=True))
+        return list(futs)
+
+    todo = []
+    for i, (src, _dest) in enumerate(jobs):
+        if jr is not None:
+            try:
+                state = source_state(src)
+            except OSError as exc:
+                finish(i, FileOutcome(str(src), "failed", reason=f"cannot read: {exc.strerror}"))
+                continue
+            rec = jr.done(src, state, key)
+            if rec is not None:
+                finish(
+                    i,
+                    FileOutcome(
+                        str(src),
+                        "skipped",
+                        reason="done and verified before",
+                        outputs=[str(folder / o["path"]) for o in rec["outputs"]],
+                        planes=len(rec.get("planes", {})),
+                    ),
+                )
+                continue
+        todo.append(i)
+    futures = submit(todo) if todo else []
+
+    queue = dist.as_completed(futures, with_results=True, raise_errors=False)
+    try:
+        for fut, res in queue:
+            i = pending.pop(fut)
+            src, _dest = jobs[i]
+            if fut.status == "finished":
+                if res.get("status") == "converted":
+                    if jr is not None:
+                        jr.append(
+                            {
+                                "source": os.path.abspath(src),
+                                "size": res["size"],
+                                "mtime_ns": res["mtime_ns"],
+                                "options": key,
+                                "outputs": [dict(o) for o in res["outputs"]],
+                                "planes": res["planes"],
+                                "reader": res.get("reader"),
+                                "ometiff": __version__,
+                            }
+                        )
+                    finish(
+                        i,
+                        FileOutcome(
+                            str(src),
+                            "converted",
+                            outputs=[o["path"] for o in res["outputs"]],
+                            attempts=attempts[i],
+                            planes=len(res["planes"]),
+                            seconds=res.get("seconds", 0.0),
+                        ),
+                    )
+                else:
+                    finish(
+                        i,
+                        FileOutcome(
+                            str(src), "failed", reason=str(res.get("reason")), attempts=attempts[i]
+                        ),
+                    )
+            else:
+                error = res if isinstance(res, BaseException) else fut.exception()
+                if attempts[i] <= retries:
+                    queue.add(submit([i])[0])
+                else:
+                    finish(
+                        i,
+                        FileOutcome(
+                            str(src),
+                            "failed",
+                            attempts=attempts[i],
+                            reason=f"failed {attempts[i]} times; last: {_one_line(error)}",
+                        ),
+                    )
+            fut.release()
+    finally:
+        if jr is not None:
+            jr.close()
+    info = client.scheduler_info()
+    return BatchReport(
+        outcomes=[o for o in outcomes if o is not None],
+        seconds=time.perf_counter() - t0,
+        workers=len(info.get("workers", {})),
+        dashboard=dashboard_link(client),
+        journal=str(jr.path) if jr is not None else None,
+    )
+
+
+def dashboard_link(client: Any) -> str | None:
+    """The Dask dashboard address, when the scheduler serves one (it needs bokeh)."""
+    services = client.scheduler_info().get("services", {})
+    return str(client.dashboard_link) if "dashboard" in services else None
+
+
+@contextlib.contextmanager
+def open_client(
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    retries: int = 2,
+    dashboard: str = ":8787",
+) -> Iterator[Any]:
+    """A ``distributed.Client``: on the running scheduler at ``scheduler``, else on a
+    ``LocalCluster`` of ``workers`` processes (default: one per core) with one thread each.
+
+    A worker lost while running a task makes the scheduler run it elsewhere, up to
+    ``retries`` times for a LocalCluster (``distributed.scheduler.allowed-failures``;
+    a remote scheduler keeps its own setting); :func:`run` then retries once more per
+    remaining attempt.
+    """
+    import importlib
+
+    try:
+        dask: Any = importlib.import_module("dask")
+        dist: Any = importlib.import_module("distributed")
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "converting on several workers needs Dask distributed: "
+            "pip install 'ometiff[distributed]'"
+        ) from exc
+    import logging
+
+    if scheduler is not None:
+        if workers is not None:
+            raise InvalidArgumentError("give workers or scheduler, not both", option="workers")
+        try:
+            client = dist.Client(scheduler, timeout="20s")
+        except OSError as exc:
+            raise InvalidArgumentError(
+                f"scheduler {scheduler}: cannot connect: {exc}", option="scheduler"
+            ) from exc
+        with client:
+            yield client
+        return
+    n = workers if workers is not None else (os.cpu_count() or 1)
+    if n < 1:
+        raise InvalidArgumentError(f"workers={n}: give 1 or more", option="workers")
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": max(retries, 0)}),
+        dist.LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=dashboard,
+            silence_logs=logging.CRITICAL,
+        ) as cluster,
+        dist.Client(cluster) as client,
+    ):
+        yield client

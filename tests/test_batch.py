@@ -1,0 +1,301 @@
+"""Many files on Dask distributed (ometiff.batch): a LocalCluster of 2 worker processes.
+
+A corrupt input among good ones fails alone; the journal records the verified planes'
+digests, a rerun skips what is done and redoes a changed source; a worker killed in
+the middle of a task loses nothing; transient errors are retried, bad input never.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ometiff
+from ometiff.batch import JOURNAL_NAME, Journal, options_key, run
+from ometiff.cli.main import main
+from ometiff.conversion import convert_task
+from ometiff.writer.verify import plane_digest
+
+distributed = pytest.importorskip("distributed")
+cloudpickle = pytest.importorskip("cloudpickle")
+# the task wrappers below run on the workers: ship them by value (this module is not
+# importable there)
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+@pytest.fixture(scope="module")
+def client():
+    from ometiff.batch import open_client
+
+    with open_client(workers=2, retries=2, dashboard=":0") as c:
+        yield c
+
+
+def _image(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 60000, (3, 40, 50), dtype=np.uint16)
+
+
+def _inputs(folder: Path, n: int = 3) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        path = folder / f"img{i}.ome.tif"
+        ometiff.write(path, _image(i), axes="ZYX")
+        paths.append(path)
+    return paths
+
+
+def _corrupt(folder: Path) -> Path:
+    bad = folder / "broken.tif"
+    bad.write_bytes(b"II*\x00" + b"\xff" * 60)
+    return bad
+
+
+def _journal(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / JOURNAL_NAME).read_text().splitlines()]
+
+
+def _no_temporaries(out: Path) -> None:
+    assert not list(out.rglob("*.tmp")), "a temporary file was left behind"
+
+
+def test_corrupt_input_fails_alone_and_journal_holds_plane_digests(client, tmp_path):
+    good = _inputs(tmp_path / "in")
+    bad = _corrupt(tmp_path / "in")
+    out = tmp_path / "out"
+    result = ometiff.convert([good[0], bad, *good[1:]], out, client=client)
+    report = result.batch
+    assert report is not None and not report.ok
+    status = {Path(o.source).name: o.status for o in report.outcomes}
+    assert status == {
+        "img0.ome.tif": "converted",
+        "broken.tif": "failed",
+        "img1.ome.tif": "converted",
+        "img2.ome.tif": "converted",
+    }
+    failed = next(o for o in report.outcomes if o.status == "failed")
+    assert failed.attempts == 1  # bad input: never retried
+    assert "\n" not in failed.reason and failed.reason
+    for i, src in enumerate(good):
+        with ometiff.open(out / src.name) as f:
+            np.testing.assert_array_equal(f.asarray().squeeze(), _image(i))
+    _no_temporaries(out)
+    lines = _journal(out)
+    assert sorted(Path(rec["source"]).name for rec in lines) == [p.name for p in good]
+    for rec in lines:
+        i = int(Path(rec["source"]).name[3])
+        st = Path(rec["source"]).stat()
+        assert (rec["size"], rec["mtime_ns"]) == (st.st_size, st.st_mtime_ns)
+        # one digest per plane, computed here from the pixels given to write
+        want = {f"0,0,0,{z}": plane_digest(_image(i)[z]).hex() for z in range(3)}
+        assert rec["planes"] == want
+        assert rec["outputs"] == [
+            {"path": f"img{i}.ome.tif", "size": (out / f"img{i}.ome.tif").stat().st_size}
+        ]
+
+
+def test_rerun_skips_verified_and_redoes_changed_source(client, tmp_path):
+    srcs = _inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    first = ometiff.convert(srcs, out, client=client).batch
+    assert first is not None and first.count("converted") == 3
+    # a changed source is redone (its output, written by the journal's run, replaced)
+    changed = np.full((3, 40, 50), 7, np.uint16)
+    ometiff.write(srcs[1], changed, axes="ZYX", overwrite=True)
+    # an output removed behind the journal's back is redone too
+    (out / srcs[2].name).unlink()
+    again = ometiff.convert(srcs, out, client=client).batch
+    assert again is not None and again.ok
+    assert [o.status for o in again.outcomes] == ["skipped", "converted", "converted"]
+    with ometiff.open(out / srcs[1].name) as f:
+        np.testing.assert_array_equal(f.asarray().squeeze(), changed)
+    assert len(_journal(out)) == 5  # one line per conversion, the newest wins
+    # other options are another conversion: redone
+    third = ometiff.convert(srcs, out, client=client, compression="zstd").batch
+    assert third is not None and third.count("converted") == 3
+
+
+def test_output_not_in_the_journal_is_not_replaced(client, tmp_path):
+    srcs = _inputs(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / srcs[0].name).write_bytes(b"someone else's file")
+    report = ometiff.convert(srcs, out, client=client).batch
+    assert report is not None
+    assert [o.status for o in report.outcomes] == ["failed", "converted"]
+    assert "overwrite" in report.outcomes[0].reason
+    assert (out / srcs[0].name).read_bytes() == b"someone else's file"
+
+
+def _kill_once(source: str, output: str, overwrite: bool, options: dict) -> dict:
+    """The conversion task, but the first worker to convert img1 dies while writing it:
+    a thread kills the process as soon as the output's temporary file appears."""
+    import threading
+    import time
+
+    out = Path(output)
+    marker = out.parent / "kill-marker"
+    if out.name == "img1.ome.tif":
+        try:
+            marker.unlink()
+        except FileNotFoundError:
+            pass
+        else:
+
+            def kill() -> None:
+                end = time.monotonic() + 20
+                while time.monotonic() < end:
+                    if list(out.parent.glob(f".{out.name}.*.tmp")):
+                        (out.parent / "killed-while-writing").touch()
+                        os.kill(os.getpid(), signal.SIGKILL)
+                    time.sleep(0.0005)
+
+            threading.Thread(target=kill, daemon=True).start()
+    return convert_task(source, output, overwrite, options)
+
+
+def test_worker_killed_mid_run_loses_nothing(client, tmp_path):
+    srcs = _inputs(tmp_path / "in", 4)
+    big = np.random.default_rng(9).integers(0, 60000, (40, 256, 256), dtype=np.uint16)
+    ometiff.write(srcs[1], big, axes="ZYX", overwrite=True)  # long enough to be caught
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "kill-marker").touch()
+    options = {"compression": "zlib", "pyramid": 0, "verify": True}
+    jobs = [(s, out / s.name) for s in srcs]
+    report = run(client, jobs, _kill_once, options, folder=out, retries=2)
+    assert (out / "killed-while-writing").exists()  # the worker died with a half file
+    assert report.ok and report.count("converted") == 4, report.summary()
+    for i, src in enumerate(srcs):
+        with ometiff.open(out / src.name) as f:
+            np.testing.assert_array_equal(f.asarray().squeeze(), big if i == 1 else _image(i))
+    _no_temporaries(out)  # the retry removed the killed attempt's temporary file
+    # the journal resumes: nothing left to do
+    again = run(client, jobs, _kill_once, options, folder=out, retries=2)
+    assert again.count("skipped") == 4
+
+
+def _flaky(source: str, output: str, overwrite: bool, options: dict) -> dict:
+    """Raises a transient error the first time it sees each input."""
+    seen = Path(output).with_name(Path(output).name + ".seen")
+    if not seen.exists():
+        seen.touch()
+        raise OSError("network file system hiccup")
+    return convert_task(source, output, overwrite, options)
+
+
+def test_transient_failures_are_retried_bad_input_never(client, tmp_path):
+    srcs = _inputs(tmp_path / "in", 2)
+    bad = _corrupt(tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    options = {"compression": "zlib", "pyramid": 0, "verify": True}
+    jobs = [(s, out / s.name) for s in [*srcs, bad]]
+    report = run(client, jobs, _flaky, options, folder=out, retries=1)
+    assert [(o.status, o.attempts) for o in report.outcomes] == [
+        ("converted", 2),
+        ("converted", 2),
+        ("failed", 2),
+    ]
+    # no retries left: the transient error is the reason, in one line
+    for p in out.glob("*.seen"):
+        p.unlink()
+    report = run(
+        client, jobs[:1], _flaky, options, folder=tmp_path / "in", retries=0, journal=False
+    )
+    assert report.outcomes[0].status == "failed"
+    assert report.outcomes[0].reason == "failed 1 times; last: OSError: network file system hiccup"
+
+
+def test_journal_ignores_a_torn_last_line(tmp_path):
+    src = tmp_path / "a.tif"
+    src.write_bytes(b"x")
+    out = tmp_path / "a.ome.tif"
+    out.write_bytes(b"yy")
+    st = src.stat()
+    good = {
+        "v": 1,
+        "source": str(src),
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "options": options_key({}),
+        "outputs": [{"path": "a.ome.tif", "size": 2}],
+    }
+    (tmp_path / JOURNAL_NAME).write_text(json.dumps(good) + "\n" + '{"v": 1, "sour')
+    journal = Journal(tmp_path)
+    assert journal.done(src, (st.st_size, st.st_mtime_ns), options_key({})) is not None
+    assert journal.done(src, (st.st_size + 1, st.st_mtime_ns), options_key({})) is None
+    out.write_bytes(b"yyy")  # an output that is not the one recorded
+    assert journal.done(src, (st.st_size, st.st_mtime_ns), options_key({})) is None
+
+
+def test_cli_workers_recursive_report(tmp_path, capsys):
+    srcs = _inputs(tmp_path / "in" / "sub", 2)
+    _corrupt(tmp_path / "in")
+    out, report = tmp_path / "out", tmp_path / "report.json"
+    code = main(
+        [
+            "convert",
+            str(tmp_path / "in"),
+            str(out),
+            "--recursive",
+            "--workers",
+            "2",
+            "--report",
+            str(report),
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "broken.tif" in captured.out and "2 converted and verified" in captured.out
+    assert "local cluster of 2 worker processes" in captured.err
+    data = json.loads(report.read_text())
+    assert (data["converted"], data["failed"], data["skipped"]) == (2, 1, 0)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.ome.tif")) == [
+        f"sub/{s.name}" for s in srcs
+    ]
+    # everything done: the rerun converts nothing and exits 0 without the bad file
+    (tmp_path / "in" / "broken.tif").unlink()
+    assert main(["convert", str(tmp_path / "in"), str(out), "-r", "--workers", "1", "-q"]) == 0
+
+
+def test_bad_options_are_refused_before_any_work(client, tmp_path):
+    srcs = _inputs(tmp_path / "in", 1)
+    target = tmp_path / "one.ome.tif"
+    with pytest.raises(ometiff.OmeTiffError, match="output folder"):
+        ometiff.convert(srcs, target, client=client)
+    with pytest.raises(ometiff.OmeTiffError, match="no such file"):
+        ometiff.convert([tmp_path / "missing.tif"], tmp_path / "o", client=client)
+    with pytest.raises(ometiff.OmeTiffError, match="client"):
+        ometiff.convert(srcs, tmp_path / "o", recursive=True)
+    assert not target.exists()
+
+
+def test_cli_on_a_running_scheduler_with_progress(client, tmp_path, capsys):
+    srcs = _inputs(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    address = client.scheduler.address
+    assert main(["convert", *map(str, srcs), str(out), "--scheduler", address]) == 0
+    captured = capsys.readouterr()
+    assert f"converting on {address}" in captured.err
+    assert "3 converted and verified, 0 skipped" in captured.out
+    seen: list[tuple[int, int]] = []
+    ometiff.convert(srcs, out, client=client, on_file=lambda d, t: seen.append((d, t)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]  # all skipped now, still reported
+
+
+@pytest.mark.parametrize(
+    "args", [["--workers", "0"], ["--workers", "2", "--scheduler", "x"], ["--retries", "-1"]]
+)
+def test_cli_bad_batch_options(tmp_path, capsys, args):
+    srcs = _inputs(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    assert main(["convert", *map(str, srcs), str(out), *args]) == 2
+    assert capsys.readouterr().err.startswith("ometiff: error: ")
+    assert not out.exists()
