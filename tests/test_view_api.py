@@ -297,6 +297,29 @@ def test_a_conversion_job_gives_a_receipt(client, tree):
     assert job["done"] == job["total"] and job["stage"] == "verify"
 
 
+@pytest.mark.parametrize("ngff", ["0.5", "0.4"])
+def test_a_conversion_job_writes_ome_zarr(client, tree, ngff):
+    """The converter page's OME-Zarr format: a name ending .ome.zarr plus ``ngff``."""
+    r = client.post(
+        "/api/jobs",
+        json={
+            "sources": [{"root": 0, "path": "pyramid.ome.tif"}],
+            "output": {"root": 0, "path": f"z{ngff}.ome.zarr"},
+            "options": {"compression": "auto", "ngff": ngff},
+        },
+    )
+    assert r.status_code == 200, r.text
+    job = wait_for(client, r.json()["id"])
+    assert job["state"] == "done", job
+    out = tree["root"] / f"z{ngff}.ome.zarr"
+    assert job["outputs"] == [str(out)]
+    meta = "zarr.json" if ngff == "0.5" else ".zattrs"
+    assert (out / "0" / meta).is_file()
+    with ometiff.open(out) as f, ometiff.open(tree["root"] / "pyramid.ome.tif") as src:
+        assert f.series[0].levels == src.series[0].levels
+        np.testing.assert_array_equal(f.asarray(), src.asarray())
+
+
 def test_a_failing_job_shows_its_error_and_writes_nothing(client, tree):
     (tree["root"] / "bad.tif").write_bytes(b"II*\x00" + b"\x00" * 20)
     r = client.post(

@@ -485,6 +485,18 @@ function indices(text, what) {
   return out;
 }
 
+// the output format follows the name's ending (convert decides by it): keep them in step
+function formatOf(name) { return /\.ome\.zarr$/i.test(name) ? "zarr" : "tiff"; }
+$("#opt-format").onchange = () => {
+  const name = $("#out-name").value.trim() || "converted";
+  const stem = name.replace(/\.ome\.(tiff?|btf|tf2|tf8|zarr)$/i, "");
+  $("#out-name").value = stem + ($("#opt-format").value === "tiff" ? ".ome.tif" : ".ome.zarr");
+};
+$("#out-name").onchange = () => {
+  const wanted = formatOf($("#out-name").value.trim());
+  if (wanted !== ($("#opt-format").value === "tiff" ? "tiff" : "zarr")) $("#opt-format").value = wanted;
+};
+
 $("#convert-go").onclick = async () => {
   clearError();
   try {
@@ -497,10 +509,12 @@ $("#convert-go").onclick = async () => {
       output: { root: Number($("#out-root").value), path: dir ? `${dir}/${name}` : name },
       options: {
         compression: $("#opt-compression").value,
-        tile: $("#opt-tile").value ? Number($("#opt-tile").value) : null,
+        ...($("#opt-format").value === "tiff" ? {
+          tile: $("#opt-tile").value ? Number($("#opt-tile").value) : null,
+          split: $("#opt-split").value || null,
+          companion: $("#opt-companion").checked,
+        } : { ngff: $("#opt-format").value === "zarr04" ? "0.4" : "0.5" }),
         pyramid: /^\d+$/.test(pyramid) ? Number(pyramid) : pyramid,
-        split: $("#opt-split").value || null,
-        companion: $("#opt-companion").checked,
         series: indices($("#opt-series").value, "series"),
         channels: indices($("#opt-channels").value, "channels"),
         z: indices($("#opt-z").value, "z"),

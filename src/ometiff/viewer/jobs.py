@@ -33,6 +33,7 @@ OPTIONS = (
     "overwrite",
     "verify",
     "original_metadata",
+    "ngff",  # OME-Zarr outputs (a name ending .ome.zarr): "0.5" or "0.4"
 )
 
 

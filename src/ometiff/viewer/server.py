@@ -154,7 +154,7 @@ def _conversion_options(raw: dict[str, Any]) -> dict[str, Any]:
         raise InvalidArgumentError(f"split {split!r}: use series, c or t")
     if split:
         out["split"] = split
-    compression = raw.get("compression", "zlib")
+    compression = raw.get("compression", "auto")
     out["compression"] = None if compression in (None, "", "none") else str(compression)
     tile = raw.get("tile")
     if tile not in (None, "", 0):
@@ -170,6 +170,11 @@ def _conversion_options(raw: dict[str, Any]) -> dict[str, Any]:
             out[flag] = True
     if raw.get("verify") is False:
         out["verify"] = False
+    ngff = raw.get("ngff")
+    if ngff not in (None, ""):
+        if str(ngff) not in ("0.4", "0.5"):
+            raise InvalidArgumentError(f"ngff {ngff!r}: use 0.5 or 0.4")
+        out["ngff"] = str(ngff)
     return out
 
 
