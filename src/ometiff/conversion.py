@@ -22,7 +22,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from ometiff.errors import OmeTiffError, WriteError
+from ometiff.errors import FileExistsOmeTiffError, OmeTiffError, WriteError
+from ometiff.readers.decode import with_memory_budget
 from ometiff.tiff.names import COMPANION_SUFFIX, OME_SUFFIXES, split_suffix
 
 if TYPE_CHECKING:
@@ -291,6 +292,7 @@ def _remove(paths: Sequence[Path]) -> None:
 # --- public API ---------------------------------------------------------------------
 
 
+@with_memory_budget
 def convert(
     src: StrPath | Sequence[StrPath],
     dst: StrPath,
@@ -317,6 +319,7 @@ def convert(
     layout: Literal["bioformats2raw", "image"] = "bioformats2raw",
     chunks: int | Sequence[int] | None = None,
     shards: bool | int | Sequence[int] | None = None,
+    max_memory: int | str | None = None,
 ) -> ConversionResult:
     """Convert images to OME-TIFF or OME-Zarr, keeping metadata and proving no pixel changed.
 
@@ -365,6 +368,10 @@ def convert(
         (``OME/METADATA.ome.xml``, series ``0``, ``1``...; HCS when the OME has a
         Plate) or ``"image"``; chunk shape; shards (0.5). ``compression`` is then
         zstd (default), blosc, gzip or none.
+    max_memory
+        Memory budget for decoding one plane (bytes or ``"4G"``; see
+        :func:`ometiff.memory_budget`): an input declaring larger planes is refused
+        before anything is allocated or written.
 
     Returns
     -------
