@@ -16,6 +16,7 @@ from ometiff.cli.app import (
     PatternOption,
     ReaderOption,
     app,
+    cli_message,
     error,
     reader_options,
 )
@@ -256,7 +257,11 @@ def info(
                         )
                 except OmeTiffError as exc:
                     result = [{"series": None, "error": str(exc)}]
-                stats_errors = [r["error"] for r in result if "error" in r]
+                stats_errors = [
+                    cli_message(OmeTiffError(r["error"], option=r.get("option")))
+                    for r in result
+                    if "error" in r
+                ]
                 if doc is not None:
                     doc["stats"] = result
             if diagram is not None:

@@ -237,7 +237,10 @@ def channel_stats(
                 except OmeTiffError as exc:
                     if errors == "raise":
                         raise
-                    out.append({"series": k, "error": str(exc)})
+                    row: dict[str, Any] = {"series": k, "error": str(exc)}
+                    if exc.option:  # the argument the message names (max_memory=)
+                        row["option"] = exc.option
+                    out.append(row)
         finally:
             bar.stop()
     return out
