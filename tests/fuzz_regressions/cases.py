@@ -66,10 +66,22 @@ def truncated_ome(d: Path) -> Path:
 
 
 def strip_past_end(d: Path) -> Path:
-    """A Deflate TIFF whose StripByteCounts claims 1 MB, more than the file holds."""
+    """A Deflate TIFF whose one strip starts 1 MB past the end of the 232-byte file."""
     path = d / "strip_past_end.tif"
     tifffile.imwrite(path, np.ones((4, 6), np.uint8), metadata=None, compression="zlib")
+    _patch(path, 0, StripOffsets=1 << 20)
+    return path
+
+
+def strip_overhang(d: Path) -> Path:
+    """A Deflate strip cut short, whose StripByteCounts claims 1 MB more than the file holds."""
+    path = d / "strip_overhang.tif"
+    tifffile.imwrite(path, np.arange(64 * 64, dtype=np.uint16).reshape(64, 64), metadata=None,
+                     compression="zlib")
+    with tifffile.TiffFile(path) as tf:
+        offset = int(tf.pages[0].dataoffsets[0])
     _patch(path, 0, StripByteCounts=1 << 20)
+    path.write_bytes(path.read_bytes()[: offset + 40])
     return path
 
 
@@ -104,7 +116,7 @@ def deep_xml(d: Path) -> Path:
 CASES: dict[str, Callable[[Path], Path]] = {
     f.__name__: f
     for f in (huge_plain_strip, huge_ome_tiles, truncated_ome, strip_past_end, size_t_1e308,
-              doctype_external, deep_xml)
+              doctype_external, deep_xml, strip_overhang)
 }
 
 #: command -> phrase its error line must contain, per case
@@ -115,6 +127,8 @@ EXPECT: dict[str, dict[str, str]] = {
                        "show": "memory budget"},
     "truncated_ome": {"info-stats": "beyond the end of the file"},
     "strip_past_end": {"info-stats": "past the end of the file",
+                       "convert": "past the end of the file"},
+    "strip_overhang": {"info-stats": "past the end of the file",
                        "convert": "past the end of the file"},
     "size_t_1e308": {"info-json": "SizeT=1e308", "info-stats": "SizeT=1e308"},
     "doctype_external": {"info-json": "not defined", "convert": "not defined"},

@@ -175,24 +175,39 @@ def check_page(page: Any) -> None:
     MemoryBudgetError
         The decoded page would be larger than :func:`current_max_memory`.
     ValueError
-        A strip or tile ends beyond the end of the file (callers name the file and
-        IFD, as for any :data:`DECODE_ERRORS`).
+        A strip or tile starts at or beyond the end of the file (callers name the
+        file and IFD, as for any :data:`DECODE_ERRORS`).
     """
     where = f"{_file_name(page)}: IFD {page.index}"
     shape = "×".join(str(int(n)) for n in page.shape)
     check_budget(page_nbytes(page), f"{where}: a {shape} {np.dtype(page.dtype)} plane")
+    bad = _segment_past_end(page, starts_only=True)
+    if bad:
+        raise ValueError(bad)
+
+
+def _segment_past_end(page: Any, *, starts_only: bool) -> str | None:
+    """Describe the first strip or tile that starts (or, if not ``starts_only``, ends)
+    beyond the end of the file; None when every one is inside.
+
+    A segment that only *ends* past the file is not refused up front: writers that
+    overstate the last byte count exist, and a codec given the bytes that are there
+    may still decode it. When the codec fails, this names the cause.
+    """
     size = _file_size(page)
     if size is None:
-        return
+        return None
     for index, (offset, count) in enumerate(
         zip(page.dataoffsets, page.databytecounts, strict=False)
     ):
-        if count and int(offset) + int(count) > size:
+        offset, count = int(offset), int(count)
+        if count and (offset >= size or (not starts_only and offset + count > size)):
             kind = "tile" if page.is_tiled else "strip"
-            raise ValueError(
-                f"{kind} {index} ({int(count)} bytes at offset {int(offset)}) runs past "
-                f"the end of the file ({size} bytes): file truncated or corrupt"
+            return (
+                f"{kind} {index} ({count} bytes at offset {offset}) runs past the end of "
+                f"the file ({size} bytes): file truncated or corrupt"
             )
+    return None
 
 
 def _file_name(page: Any) -> str:
@@ -229,12 +244,19 @@ def decode_page(page: Any) -> np.ndarray:
     MemoryBudgetError
         The page declares more pixels than the memory budget allows (:func:`check_page`).
     ValueError
-        A strip or tile lies past the end of the file.
+        A strip or tile starts past the end of the file, or one that ends past it
+        cannot be decoded (the message says so).
     """
     check_page(page)
-    if is_planar_ycbcr_jpeg(page):
-        return _planar_jpeg(page)
-    return np.asarray(page.asarray())
+    try:
+        if is_planar_ycbcr_jpeg(page):
+            return _planar_jpeg(page)
+        return np.asarray(page.asarray())
+    except DECODE_ERRORS as exc:
+        overhang = _segment_past_end(page, starts_only=False)
+        if overhang is None:
+            raise
+        raise ValueError(f"{overhang} ({exc})") from exc
 
 
 def _planar_jpeg(page: Any) -> np.ndarray:
