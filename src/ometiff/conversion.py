@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from ometiff.errors import FileExistsOmeTiffError, OmeTiffError, WriteError
 from ometiff.readers.decode import with_memory_budget
 from ometiff.tiff.names import COMPANION_SUFFIX, OME_SUFFIXES, split_suffix
+from ometiff.tiff.structure import check_tifffile_safe, inspect_tiff, is_tiff
 
 if TYPE_CHECKING:
     from ome_types import model as m
@@ -429,6 +430,8 @@ def convert(
     try:
         for src_path, dest in zip(srcs, dests, strict=True):
             t0 = time.perf_counter()
+            if src_path.is_file() and is_tiff(src_path):  # refuse what would crash tifffile
+                check_tifffile_safe(inspect_tiff(src_path))
             with open_image(src_path, reader=reader, **(reader_options or {})) as rdr:
                 ome, sources, notes = prepare(
                     rdr, series=series, channels=channels, z=z, t=t,

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import struct
+
 import numpy as np
 import tifffile
 
@@ -113,10 +115,42 @@ def deep_xml(d: Path) -> Path:
     return path
 
 
+def _set_entry(path: Path, tag: int, *, count: int | None = None, value: int | None = None) -> None:
+    """Rewrite the count or inline value of one IFD 0 entry of a little-endian classic TIFF."""
+    data = bytearray(path.read_bytes())
+    (ifd,) = struct.unpack_from("<I", data, 4)
+    (n,) = struct.unpack_from("<H", data, ifd)
+    for k in range(n):
+        at = ifd + 2 + 12 * k
+        if struct.unpack_from("<H", data, at)[0] == tag:
+            if count is not None:
+                struct.pack_into("<I", data, at + 4, count)
+            if value is not None:
+                struct.pack_into("<I", data, at + 8, value)
+    path.write_bytes(bytes(data))
+
+
+def width_with_513_values(d: Path) -> Path:
+    """ImageLength with 513 values: tifffile computed with a tuple (TypeError, exit 3)."""
+    path = d / "width_with_513_values.tif"
+    tifffile.imwrite(path, np.zeros((4, 6), np.uint8), metadata=None)
+    _set_entry(path, 257, count=513)
+    return path
+
+
+def zero_tile_length(d: Path) -> Path:
+    """A tiled OME-TIFF whose TileLength is 0: tifffile divided by it (ZeroDivisionError)."""
+    path = d / "zero_tile_length.ome.tif"
+    tifffile.imwrite(path, np.zeros((32, 32), np.uint8), tile=(16, 16), ome=True)
+    _set_entry(path, 323, value=0)
+    return path
+
+
 CASES: dict[str, Callable[[Path], Path]] = {
     f.__name__: f
     for f in (huge_plain_strip, huge_ome_tiles, truncated_ome, strip_past_end, size_t_1e308,
-              doctype_external, deep_xml, strip_overhang)
+              doctype_external, deep_xml, strip_overhang, width_with_513_values,
+              zero_tile_length)
 }
 
 #: command -> phrase its error line must contain, per case
@@ -130,6 +164,10 @@ EXPECT: dict[str, dict[str, str]] = {
                        "convert": "past the end of the file"},
     "strip_overhang": {"info-stats": "past the end of the file",
                        "convert": "past the end of the file"},
+    "width_with_513_values": {c: "has 513 values" for c in
+                              ("info-json", "info-stats", "show", "convert")},
+    "zero_tile_length": {c: "TileLength must both be positive" for c in
+                         ("info-json", "info-stats", "show", "convert")},
     "size_t_1e308": {"info-json": "SizeT=1e308", "info-stats": "SizeT=1e308"},
     "doctype_external": {"info-json": "not defined", "convert": "not defined"},
     "deep_xml": {"info-json": "levels deep", "convert": "levels deep"},
