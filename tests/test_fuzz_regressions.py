@@ -58,7 +58,9 @@ def test_regression_keeps_the_promise(
         assert rc == 2 and phrase in err[0], (rc, err)
 
 
-def test_budget_can_be_raised_and_lowered(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_budget_can_be_raised_and_lowered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """--max-memory decides: a 4×6 uint8 plane is refused under 16 bytes, read under 1K."""
     path = tmp_path / "small.ome.tif"
     import numpy as np

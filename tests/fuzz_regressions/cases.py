@@ -8,10 +8,9 @@ not listed may succeed or fail, but always within the promise (see README.md her
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from pathlib import Path
-
-import struct
 
 import numpy as np
 import tifffile
@@ -78,8 +77,9 @@ def strip_past_end(d: Path) -> Path:
 def strip_overhang(d: Path) -> Path:
     """A Deflate strip cut short, whose StripByteCounts claims 1 MB more than the file holds."""
     path = d / "strip_overhang.tif"
-    tifffile.imwrite(path, np.arange(64 * 64, dtype=np.uint16).reshape(64, 64), metadata=None,
-                     compression="zlib")
+    tifffile.imwrite(
+        path, np.arange(64 * 64, dtype=np.uint16).reshape(64, 64), metadata=None, compression="zlib"
+    )
     with tifffile.TiffFile(path) as tf:
         offset = int(tf.pages[0].dataoffsets[0])
     _patch(path, 0, StripByteCounts=1 << 20)
@@ -90,16 +90,16 @@ def strip_overhang(d: Path) -> Path:
 def size_t_1e308(d: Path) -> Path:
     """OME-XML ``SizeT="1e308"``: the plane map counted to 1e308 (every command hung)."""
     path = d / "size_t_1e308.ome.tif"
-    tifffile.imwrite(path, np.zeros((4, 6), np.uint8), description=_ome_xml("1e308"),
-                     metadata=None)
+    tifffile.imwrite(path, np.zeros((4, 6), np.uint8), description=_ome_xml("1e308"), metadata=None)
     return path
 
 
 def doctype_external(d: Path) -> Path:
     """``<!DOCTYPE OME SYSTEM ...>`` and an undeclared entity: lxml's schema check crashed."""
     path = d / "doctype_external.ome.tif"
-    xml = _ome_xml(prolog='<!DOCTYPE OME SYSTEM "http://example.invalid/ome.dtd">',
-                   pixels_extra="&undeclared;")
+    xml = _ome_xml(
+        prolog='<!DOCTYPE OME SYSTEM "http://example.invalid/ome.dtd">', pixels_extra="&undeclared;"
+    )
     tifffile.imwrite(path, np.zeros((4, 6), np.uint8), description=xml, metadata=None)
     return path
 
@@ -108,10 +108,13 @@ def deep_xml(d: Path) -> Path:
     """An XMLAnnotation nesting 1,500 elements (recursive walkers fail on it)."""
     path = d / "deep_xml.ome.tif"
     value = "<X>" * 1500 + "</X>" * 1500
-    tail = (f'<StructuredAnnotations><XMLAnnotation ID="Annotation:0"><Value>{value}'
-            "</Value></XMLAnnotation></StructuredAnnotations>")
-    tifffile.imwrite(path, np.zeros((4, 6), np.uint8), description=_ome_xml(tail=tail),
-                     metadata=None)
+    tail = (
+        f'<StructuredAnnotations><XMLAnnotation ID="Annotation:0"><Value>{value}'
+        "</Value></XMLAnnotation></StructuredAnnotations>"
+    )
+    tifffile.imwrite(
+        path, np.zeros((4, 6), np.uint8), description=_ome_xml(tail=tail), metadata=None
+    )
     return path
 
 
@@ -148,26 +151,47 @@ def zero_tile_length(d: Path) -> Path:
 
 CASES: dict[str, Callable[[Path], Path]] = {
     f.__name__: f
-    for f in (huge_plain_strip, huge_ome_tiles, truncated_ome, strip_past_end, size_t_1e308,
-              doctype_external, deep_xml, strip_overhang, width_with_513_values,
-              zero_tile_length)
+    for f in (
+        huge_plain_strip,
+        huge_ome_tiles,
+        truncated_ome,
+        strip_past_end,
+        size_t_1e308,
+        doctype_external,
+        deep_xml,
+        strip_overhang,
+        width_with_513_values,
+        zero_tile_length,
+    )
 }
 
 #: command -> phrase its error line must contain, per case
 EXPECT: dict[str, dict[str, str]] = {
-    "huge_plain_strip": {"info-stats": "memory budget", "convert": "memory budget",
-                         "show": "memory budget"},
-    "huge_ome_tiles": {"info-stats": "memory budget", "convert": "memory budget",
-                       "show": "memory budget"},
+    "huge_plain_strip": {
+        "info-stats": "memory budget",
+        "convert": "memory budget",
+        "show": "memory budget",
+    },
+    "huge_ome_tiles": {
+        "info-stats": "memory budget",
+        "convert": "memory budget",
+        "show": "memory budget",
+    },
     "truncated_ome": {"info-stats": "beyond the end of the file"},
-    "strip_past_end": {"info-stats": "past the end of the file",
-                       "convert": "past the end of the file"},
-    "strip_overhang": {"info-stats": "past the end of the file",
-                       "convert": "past the end of the file"},
-    "width_with_513_values": {c: "has 513 values" for c in
-                              ("info-json", "info-stats", "show", "convert")},
-    "zero_tile_length": {c: "TileLength must both be positive" for c in
-                         ("info-json", "info-stats", "show", "convert")},
+    "strip_past_end": {
+        "info-stats": "past the end of the file",
+        "convert": "past the end of the file",
+    },
+    "strip_overhang": {
+        "info-stats": "past the end of the file",
+        "convert": "past the end of the file",
+    },
+    "width_with_513_values": dict.fromkeys(
+        ("info-json", "info-stats", "show", "convert"), "has 513 values"
+    ),
+    "zero_tile_length": dict.fromkeys(
+        ("info-json", "info-stats", "show", "convert"), "TileLength must both be positive"
+    ),
     "size_t_1e308": {"info-json": "SizeT=1e308", "info-stats": "SizeT=1e308"},
     "doctype_external": {"info-json": "not defined", "convert": "not defined"},
     "deep_xml": {"info-json": "levels deep", "convert": "levels deep"},
