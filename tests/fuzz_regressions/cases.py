@@ -118,7 +118,14 @@ def deep_xml(d: Path) -> Path:
     return path
 
 
-def _set_entry(path: Path, tag: int, *, count: int | None = None, value: int | None = None) -> None:
+def _set_entry(
+    path: Path,
+    tag: int,
+    *,
+    count: int | None = None,
+    value: int | None = None,
+    typ: int | None = None,
+) -> None:
     """Rewrite the count or inline value of one IFD 0 entry of a little-endian classic TIFF."""
     data = bytearray(path.read_bytes())
     (ifd,) = struct.unpack_from("<I", data, 4)
@@ -126,6 +133,8 @@ def _set_entry(path: Path, tag: int, *, count: int | None = None, value: int | N
     for k in range(n):
         at = ifd + 2 + 12 * k
         if struct.unpack_from("<H", data, at)[0] == tag:
+            if typ is not None:
+                struct.pack_into("<H", data, at + 2, typ)
             if count is not None:
                 struct.pack_into("<I", data, at + 4, count)
             if value is not None:
@@ -149,6 +158,14 @@ def zero_tile_length(d: Path) -> Path:
     return path
 
 
+def ascii_samples_per_pixel(d: Path) -> Path:
+    """SamplesPerPixel stored as ASCII: tifffile compared a str with an int (TypeError)."""
+    path = d / "ascii_samples_per_pixel.tif"
+    tifffile.imwrite(path, np.zeros((4, 6), np.uint8), metadata=None)
+    _set_entry(path, 277, typ=2)
+    return path
+
+
 CASES: dict[str, Callable[[Path], Path]] = {
     f.__name__: f
     for f in (
@@ -162,6 +179,7 @@ CASES: dict[str, Callable[[Path], Path]] = {
         strip_overhang,
         width_with_513_values,
         zero_tile_length,
+        ascii_samples_per_pixel,
     )
 }
 
@@ -191,6 +209,9 @@ EXPECT: dict[str, dict[str, str]] = {
     ),
     "zero_tile_length": dict.fromkeys(
         ("info-json", "info-stats", "show", "convert"), "TileLength must both be positive"
+    ),
+    "ascii_samples_per_pixel": dict.fromkeys(
+        ("info-json", "info-stats", "show", "convert"), "not an integer type"
     ),
     "size_t_1e308": {"info-json": "SizeT=1e308", "info-stats": "SizeT=1e308"},
     "doctype_external": {"info-json": "not defined", "convert": "not defined"},

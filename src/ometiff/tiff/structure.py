@@ -36,6 +36,11 @@ MAX_IFDS = 5_000_000
 #: Tags that must hold one value: tifffile computes shapes with them.
 _SCALAR_SHAPE_TAGS = {256: "ImageWidth", 257: "ImageLength", 277: "SamplesPerPixel",
                       278: "RowsPerStrip", 322: "TileWidth", 323: "TileLength"}
+#: Known TIFF field types whose values are not integers (tifffile then compares or
+#: multiplies a str, bytes, tuple or float). Unknown types are skipped by tifffile.
+_NOT_INT_TYPES = frozenset({2, 5, 7, 10, 11, 12})
+_TAG_NAMES = {**_SCALAR_SHAPE_TAGS, 259: "Compression", 262: "PhotometricInterpretation",
+              284: "PlanarConfiguration"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +288,11 @@ class _Walker:
             tag, typ, count, value = unpack(buf, offset + header + k * entry_size)
             tags.append(tag)
             if tag in (256, 257, 277, 284, 259, 262, 254, 278, 322, 323):
-                if count != 1 and tag in _SCALAR_SHAPE_TAGS:
+                if typ in _NOT_INT_TYPES and tag != 254:
+                    # an ASCII or RATIONAL SamplesPerPixel: tifffile compares a str
+                    self.hazard(f"IFD {index}: tag {tag} ({_TAG_NAMES.get(tag, tag)}) has "
+                                f"field type {typ}, not an integer type")
+                elif count != 1 and tag in _SCALAR_SHAPE_TAGS:
                     # tifffile then computes with a tuple and fails with TypeError
                     self.hazard(f"IFD {index}: tag {tag} ({_SCALAR_SHAPE_TAGS[tag]}) has "
                                 f"{count} values, expected 1")
