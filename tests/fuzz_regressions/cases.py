@@ -166,6 +166,22 @@ def ascii_samples_per_pixel(d: Path) -> Path:
     return path
 
 
+def compression_no_values(d: Path) -> Path:
+    """Compression with a count of 0: tifffile's page held a tuple (TypeError)."""
+    path = d / "compression_no_values.tif"
+    tifffile.imwrite(path, np.zeros((4, 6), np.uint8), metadata=None)
+    _set_entry(path, 259, count=0)
+    return path
+
+
+def frame_strip_past_end(d: Path) -> Path:
+    """IFD 3 of a 4-plane OME-TIFF with its strip 1 MB past the end (read as a TiffFrame)."""
+    path = d / "frame_strip_past_end.ome.tif"
+    tifffile.imwrite(path, np.zeros((4, 8, 8), np.uint8), ome=True, metadata={"axes": "ZYX"})
+    _patch(path, 3, StripOffsets=1 << 20)
+    return path
+
+
 CASES: dict[str, Callable[[Path], Path]] = {
     f.__name__: f
     for f in (
@@ -180,6 +196,8 @@ CASES: dict[str, Callable[[Path], Path]] = {
         width_with_513_values,
         zero_tile_length,
         ascii_samples_per_pixel,
+        compression_no_values,
+        frame_strip_past_end,
     )
 }
 
@@ -213,6 +231,10 @@ EXPECT: dict[str, dict[str, str]] = {
     "ascii_samples_per_pixel": dict.fromkeys(
         ("info-json", "info-stats", "show", "convert"), "not an integer type"
     ),
+    "compression_no_values": dict.fromkeys(
+        ("info-json", "info-stats", "show", "convert"), "has 0 values"
+    ),
+    "frame_strip_past_end": dict.fromkeys(("info-stats", "convert"), "past the end of the file"),
     "size_t_1e308": {"info-json": "SizeT=1e308", "info-stats": "SizeT=1e308"},
     "doctype_external": {"info-json": "not defined", "convert": "not defined"},
     "deep_xml": {"info-json": "levels deep", "convert": "levels deep"},

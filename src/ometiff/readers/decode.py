@@ -202,7 +202,7 @@ def _segment_past_end(page: Any, *, starts_only: bool) -> str | None:
     ):
         offset, count = int(offset), int(count)
         if count and (offset >= size or (not starts_only and offset + count > size)):
-            kind = "tile" if page.is_tiled else "strip"
+            kind = "tile" if page.keyframe.is_tiled else "strip"  # a TiffFrame has no is_tiled
             return (
                 f"{kind} {index} ({count} bytes at offset {offset}) runs past the end of "
                 f"the file ({size} bytes): file truncated or corrupt"

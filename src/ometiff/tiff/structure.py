@@ -33,7 +33,7 @@ TYPE_SIZES |= {16: 8, 17: 8, 18: 8}  # BigTIFF: LONG8, SLONG8, IFD8
 _INT_FORMATS = {1: "B", 3: "H", 4: "I", 6: "b", 8: "h", 9: "i", 13: "I", 16: "Q", 17: "q", 18: "Q"}
 
 MAX_IFDS = 5_000_000
-#: Tags that must hold one value: tifffile computes shapes with them.
+#: Tags that must hold one value (with _TAG_NAMES' others): tifffile computes with them.
 _SCALAR_SHAPE_TAGS = {256: "ImageWidth", 257: "ImageLength", 277: "SamplesPerPixel",
                       278: "RowsPerStrip", 322: "TileWidth", 323: "TileLength"}
 #: Known TIFF field types whose values are not integers (tifffile then compares or
@@ -292,9 +292,9 @@ class _Walker:
                     # an ASCII or RATIONAL SamplesPerPixel: tifffile compares a str
                     self.hazard(f"IFD {index}: tag {tag} ({_TAG_NAMES.get(tag, tag)}) has "
                                 f"field type {typ}, not an integer type")
-                elif count != 1 and tag in _SCALAR_SHAPE_TAGS:
+                elif count != 1 and tag in _TAG_NAMES and typ in _INT_FORMATS:
                     # tifffile then computes with a tuple and fails with TypeError
-                    self.hazard(f"IFD {index}: tag {tag} ({_SCALAR_SHAPE_TAGS[tag]}) has "
+                    self.hazard(f"IFD {index}: tag {tag} ({_TAG_NAMES[tag]}) has "
                                 f"{count} values, expected 1")
                 vals = self._ints(typ, 1, value) if count >= 1 else ()
                 v = vals[0] if vals else 0
