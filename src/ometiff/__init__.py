@@ -16,6 +16,7 @@ from ometiff.errors import (
     InvalidArgumentError,
     InvalidTiffError,
     InvalidValueError,
+    MemoryBudgetError,
     MissingDependencyError,
     MissingFileError,
     NoSuchPlaneError,
@@ -58,6 +59,7 @@ _LAZY = {
     "repair": "ometiff.editing.repair",
     "channel_stats": "ometiff.render.png",
     "render_png": "ometiff.render.png",
+    "memory_budget": "ometiff.readers.decode",
 }
 
 __all__ = [
@@ -66,6 +68,7 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidTiffError",
     "InvalidValueError",
+    "MemoryBudgetError",
     "MissingDependencyError",
     "NoSuchPlaneError",
     "MissingFileError",

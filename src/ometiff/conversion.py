@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ometiff.errors import OmeTiffError, WriteError
+from ometiff.readers.decode import with_memory_budget
 from ometiff.tiff.names import COMPANION_SUFFIX, OME_SUFFIXES, split_suffix
+from ometiff.tiff.structure import check_tifffile_safe, inspect_tiff, is_tiff
 
 if TYPE_CHECKING:
     from ome_types import model as m
@@ -298,6 +300,7 @@ def _remove(paths: Sequence[Path]) -> None:
 # --- public API ---------------------------------------------------------------------
 
 
+@with_memory_budget
 def convert(
     src: StrPath | Sequence[StrPath],
     dst: StrPath,
@@ -329,6 +332,7 @@ def convert(
     retries: int = 2,
     journal: bool = True,
     on_file: Callable[[int, int], None] | None = None,
+    max_memory: int | str | None = None,
 ) -> ConversionResult:
     """Convert images to OME-TIFF or OME-Zarr, keeping metadata and proving no pixel changed.
 
@@ -392,6 +396,10 @@ def convert(
         and skips inputs recorded as done (source unchanged, outputs present).
         ``on_file(done, total)`` follows the inputs. Per-file errors are not raised:
         see ``result.batch`` (``.ok``, ``.outcomes``, ``.summary()``).
+    max_memory
+        Memory budget for decoding one plane (bytes or ``"4G"``; see
+        :func:`ometiff.memory_budget`): an input declaring larger planes is refused
+        before anything is allocated or written.
 
     Returns
     -------
@@ -491,6 +499,8 @@ def _convert_one(
     from ometiff.writer.core import write_sources
 
     t0 = time.perf_counter()
+    if src_path.is_file() and is_tiff(src_path):  # refuse what would crash tifffile
+        check_tifffile_safe(inspect_tiff(src_path))
     with open_image(src_path, reader=reader, **(reader_options or {})) as rdr:
         ome, sources, notes = prepare(
             rdr, series=series, channels=channels, z=z, t=t,

@@ -86,6 +86,16 @@ class VerificationError(OmeTiffError, ValueError):
     """A converted plane differs from its source plane."""
 
 
+class MemoryBudgetError(OmeTiffError, MemoryError):
+    """Decoding would need more memory than the budget allows (``max_memory``).
+
+    Raised before anything is allocated, from what the file declares; the message
+    names the file, the size asked for and the budget.
+    """
+
+    option = "max_memory"
+
+
 class InvalidValueError(OmeTiffError, ValueError):
     """A value given by the user (a length, time or colour) that cannot be understood."""
 def file_error(path: object, exc: OSError, action: str = "read") -> FileAccessError:

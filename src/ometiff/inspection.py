@@ -37,7 +37,7 @@ from ometiff.ome.units import tidy, to_micrometres, to_seconds
 from ometiff.ome.view import ImageView, Quantity
 from ometiff.ome.xml import is_ome_xml
 from ometiff.tiff.names import OME_XML_SUFFIXES, TIFF_SUFFIXES
-from ometiff.tiff.structure import TiffStructure, inspect_tiff, is_tiff
+from ometiff.tiff.structure import TiffStructure, check_tifffile_safe, inspect_tiff, is_tiff
 from ometiff.tiff.variant import Variant, detect_variants, imagej_disagreements
 from ometiff.types import DTYPE_TO_OME
 
@@ -581,6 +581,7 @@ def info(path: StrPath, *, reader: str | None = None, **reader_options: Any) -> 
     if not is_tiff(p):
         return _companion_info(p)
     structure = inspect_tiff(p)
+    check_tifffile_safe(structure)  # before tifffile or a reader sees the file
     variants = detect_variants(structure)
     problems = list(structure.problems)
     warnings: list[str] = []

@@ -43,10 +43,22 @@ def _root(
     debug: bool = typer.Option(
         False, "--debug", help="Show the full traceback of an error (for bug reports)."
     ),
+    max_memory: str | None = typer.Option(
+        None,
+        "--max-memory",
+        metavar="SIZE",
+        help="Memory budget for decoding one plane or region (e.g. 512M, 8G); a file "
+        "declaring more is refused. Default: 2G, or less on a small machine.",
+    ),
 ) -> None:
     """Inspect, validate, create, convert and edit OME-TIFF."""
     if isinstance(ctx.obj, dict):  # main() passes a dict to learn about --debug
         ctx.obj["debug"] = debug
+    if max_memory is not None:
+        from ometiff.readers.decode import memory_budget
+
+        # in force for this command only: the context closes when the command ends
+        ctx.with_resource(memory_budget(max_memory))
 
 
 def cli_message(exc: OmeTiffError) -> str:

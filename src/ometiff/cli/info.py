@@ -16,6 +16,7 @@ from ometiff.cli.app import (
     PatternOption,
     ReaderOption,
     app,
+    cli_message,
     error,
     reader_options,
 )
@@ -256,7 +257,11 @@ def info(
                         )
                 except OmeTiffError as exc:
                     result = [{"series": None, "error": str(exc)}]
-                stats_errors = [r["error"] for r in result if "error" in r]
+                stats_errors = [
+                    cli_message(OmeTiffError(r["error"], option=r.get("option")))
+                    for r in result
+                    if "error" in r
+                ]
                 if doc is not None:
                     doc["stats"] = result
             if diagram is not None:
@@ -276,13 +281,10 @@ def info(
                     typer.echo(_stats_text(result))
                 if diagram is not None:
                     typer.echo(f"  diagram written to {target}")
-            if fi.problems:
+            problems = [f"{path}: {p}" for p in fi.problems] + stats_errors
+            if problems:
                 failed = True
-                for p in fi.problems:
-                    error(f"{path}: {p}")
-            for message in stats_errors:
-                failed = True
-                error(message)
+                error(_one_line(path, problems))
         except OmeTiffError as exc:
             failed = True
             error(exc)
@@ -295,6 +297,15 @@ def info(
         )
         sys.stdout.write("\n")
     raise typer.Exit(2 if failed else 0)
+
+
+def _one_line(path: Path, problems: list[str]) -> str:
+    """One stderr line per failing file: the first problem, and how many more there are."""
+    first = problems[0] if str(problems[0]).startswith(str(path)) else f"{path}: {problems[0]}"
+    more = len(problems) - 1
+    if more:
+        first += f" (and {more} more problem{'s' if more > 1 else ''}; see --json)"
+    return first
 
 
 def _stats_text(result: Any) -> str:

@@ -51,6 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except MemoryError as exc:  # past the budget's checks: only when --max-memory was raised
+        if run["debug"]:
+            traceback.print_exc()
+        error(f"out of memory ({exc}); a smaller --max-memory refuses such inputs up front")
+        return 2
     except Exception as exc:  # a bug: one line, the traceback behind --debug
         if run["debug"]:
             traceback.print_exc()

@@ -415,6 +415,37 @@ def _instrument(elem: _Element) -> InstrumentView:
     )
 
 
+#: Most planes one Image may declare (SizeZ x SizeC x SizeT). Every plane map lists
+#: its planes one by one, so ``SizeT="1e308"`` must be refused before that starts;
+#: an OME-TIFF needs one IFD per plane, and ten million IFDs is far beyond any
+#: file written so far.
+MAX_PLANES = 10_000_000
+#: Largest SizeX or SizeY: TIFF ImageWidth and ImageLength are 32-bit.
+MAX_EDGE = 2**32 - 1
+
+
+def _check_sizes(image: ImageView, source: str) -> ImageView:
+    """Refuse an Image whose declared sizes are absurd (issue 15), before anything is built."""
+    for key, value in (("SizeX", image.size_x), ("SizeY", image.size_y)):
+        if value is not None and not 0 <= value <= MAX_EDGE:
+            raise OmeXmlError(
+                f"{source}: Image {image.index} declares {key}={image.raw_pixels.get(key)}, "
+                f"outside 0..{MAX_EDGE}"
+            )
+    for key, value in (("SizeZ", image.size_z), ("SizeC", image.size_c), ("SizeT", image.size_t)):
+        if value is not None and not 0 <= value <= MAX_PLANES:
+            raise OmeXmlError(
+                f"{source}: Image {image.index} declares {key}={image.raw_pixels.get(key)}, "
+                f"more than the {MAX_PLANES:,} planes ometiff accepts"
+            )
+    if image.plane_count > MAX_PLANES:
+        raise OmeXmlError(
+            f"{source}: Image {image.index} declares {image.plane_count:,} planes "
+            f"(SizeZ×SizeC×SizeT), more than the {MAX_PLANES:,} ometiff accepts"
+        )
+    return image
+
+
 def parse_ome(
     xml: bytes | str | _Element, *, source: str = "OME-XML", planes: bool = True
 ) -> OmeView:
@@ -427,7 +458,8 @@ def parse_ome(
     Raises
     ------
     OmeXmlError
-        The XML is not well-formed or its root is not ``OME``.
+        The XML is not well-formed, its root is not ``OME``, or an Image declares
+        absurd sizes (more than :data:`MAX_PLANES` planes).
     """
     root = xml if not isinstance(xml, (bytes, str)) else parse_xml(xml, source=source)
     if local(root.tag) != "OME":
@@ -439,7 +471,7 @@ def parse_ome(
     for child in root:
         name = local(child.tag)
         if name == "Image":
-            images.append(_image(len(images), child, with_planes=planes))
+            images.append(_check_sizes(_image(len(images), child, with_planes=planes), source))
         elif name == "Instrument":
             instruments.append(_instrument(child))
         elif name == "BinaryOnly":

@@ -23,6 +23,12 @@ MAX_XML_BYTES = 512 * 1024 * 1024
 
 OME_NS_2016 = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
+# A document type declaration, with or without an internal subset in [...].
+_DOCTYPE = re.compile(rb"<!DOCTYPE\s[^\[>]*(?:\[.*?\]\s*)?>", re.DOTALL)
+#: Deepest element nesting accepted. OME-XML nests about 8 levels (OME > Image >
+#: Pixels > Plane, annotations a few more); a hostile 2,000-level document would
+#: make recursive tree walkers (ome-types, the schema upgrade) fail or crawl.
+MAX_XML_DEPTH = 100
 _NS_RE = re.compile(r"openmicroscopy\.org/(?:Schemas|XMLschemas)/OME/([^/]+)")
 
 #: Released schema versions, oldest first (checklist S2).
@@ -68,7 +74,8 @@ def parse_xml(data: bytes | str, *, source: str = "XML") -> _Element:
     Raises
     ------
     OmeXmlError
-        The document is too large, not well-formed, or declares entities.
+        The document is too large, nested too deep, not well-formed, or declares
+        entities. A DOCTYPE declaration is dropped (OME-XML has no DTD).
     """
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     if len(raw) > MAX_XML_BYTES:
@@ -83,13 +90,35 @@ def parse_xml(data: bytes | str, *, source: str = "XML") -> _Element:
         raise OmeXmlError(
             f"{source}: XML declares entities (<!ENTITY>), which OME-XML never needs; refused"
         )
+    doctype = _DOCTYPE.search(prolog)
+    if doctype:
+        # OME-XML has no DTD. A DOCTYPE naming an external one is never fetched
+        # (no_network), but its undeclared entities then crash libxml2's schema
+        # validation ("Internal error in XML Schema validation"): drop the
+        # declaration, keeping its line breaks so error line numbers stay right.
+        # An entity the document still uses is then reported as undefined.
+        blank = b"\n" * doctype.group().count(b"\n")
+        raw = raw[: doctype.start()] + blank + raw[doctype.end() :]
     try:
         root = etree.fromstring(raw, parser=_parser())
     except etree.XMLSyntaxError as exc:
         raise OmeXmlError(f"{source}: XML is not well-formed: {exc.msg or exc}") from exc
     if root is None:
         raise OmeXmlError(f"{source}: empty XML document")
+    _check_depth(root, source)
     return root
+
+
+def _check_depth(root: _Element, source: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_XML_DEPTH` (one pass, no recursion)."""
+    depth = 0
+    for event, _ in etree.iterwalk(root, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        if depth > MAX_XML_DEPTH:
+            raise OmeXmlError(
+                f"{source}: XML nests elements more than {MAX_XML_DEPTH} levels deep; "
+                "OME-XML needs about 10, refused"
+            )
 
 
 def root_name(data: bytes | str) -> str | None:

@@ -7,15 +7,30 @@ YCbCrSubsampling tag. tifffile assumes the default 2x2 chroma subsampling and
 gives up; each tile is in fact a one-component JPEG of one sample plane, stored
 without colour conversion, and Bio-Formats reads the decoded tile values as the
 pixels. :func:`decode_page` does the same.
+
+It is also where what a page *declares* is checked before anything is decoded
+(issue 15: bounded memory on hostile files): the decoded size against the memory
+budget (:func:`memory_budget`, ``max_memory=`` in the API, ``--max-memory`` on the
+command line) and every strip or tile against the end of the file. A 200000²
+uint16 page with a 100-byte strip is refused in microseconds, in one line naming
+the file, instead of allocating 74.5 GiB.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
+import os
+import resource
 import struct
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+
+from ometiff.errors import InvalidArgumentError, MemoryBudgetError
 
 #: What tifffile and imagecodecs raise for undecodable, truncated or unsupported data.
 #: Programming errors (TypeError, AttributeError, KeyError, IndexError, ...) are
@@ -35,6 +50,178 @@ _SEPARATE = 2
 _YCBCR_SUBSAMPLING = 530
 
 
+#: The default budget is the smallest of this, a quarter of physical memory and a
+#: quarter of the address-space limit (``ulimit -v``), so one decoded plane (and
+#: the copies made of it) fits.
+DEFAULT_MAX_MEMORY = 2 << 30
+
+# Set by memory_budget() for the length of a ``with`` block. Not a ContextVar: the
+# reads of a conversion run in worker threads (writer/core.py), which must see the
+# budget of the call that started them. A stack, so nested blocks restore in order.
+_BUDGETS: list[int] = []
+
+
+def default_max_memory() -> int:
+    """The budget when none is set: 2 GiB, less on a small machine or under ``ulimit -v``."""
+    limits = [DEFAULT_MAX_MEMORY]
+    with contextlib.suppress(ValueError, OSError, AttributeError):  # not POSIX
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4)
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY and soft > 0:
+        limits.append(soft // 4)
+    return max(1, min(limits))
+
+
+def current_max_memory() -> int:
+    """The memory budget in bytes for decoding one plane or region, in this context."""
+    return _BUDGETS[-1] if _BUDGETS else default_max_memory()
+
+
+@contextmanager
+def memory_budget(max_memory: int | str | None) -> Iterator[int]:
+    """Set the memory budget for decoding (bytes, or ``"512M"``, ``"4G"``) inside a ``with``.
+
+    None keeps the budget in force (the default unless an outer block set one).
+    The budget holds for every thread of the process while the block runs (the
+    worker threads of a conversion read planes too) and is restored on exit.
+
+    Raises
+    ------
+    InvalidArgumentError
+        The value is not a positive size.
+    """
+    if max_memory is None:
+        yield current_max_memory()
+        return
+    nbytes = parse_size(max_memory)
+    _BUDGETS.append(nbytes)
+    try:
+        yield nbytes
+    finally:
+        _BUDGETS.remove(nbytes)
+
+
+def with_memory_budget[**P, R](func: Callable[P, R]) -> Callable[P, R]:
+    """Run ``func`` under :func:`memory_budget` of its ``max_memory=`` keyword argument."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with memory_budget(kwargs.get("max_memory")):  # type: ignore[arg-type]
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(value: int | str) -> int:
+    """Bytes from an int or a size like ``"1.5G"``, ``"512MiB"``, ``"4096"`` (binary units)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        nbytes = value
+    else:
+        text = str(value).strip().upper().removesuffix("IB").removesuffix("B")
+        unit = text[-1:] if text[-1:] in _UNITS and not text[-1:].isdigit() else ""
+        try:
+            nbytes = int(float(text[: len(text) - len(unit)]) * _UNITS[unit])
+        except (ValueError, OverflowError):
+            nbytes = 0
+    if nbytes <= 0:
+        raise InvalidArgumentError(
+            f"max_memory={value} is not a positive size (bytes, or e.g. 512M, 4G)",
+            option="max_memory",
+        )
+    return nbytes
+
+
+def format_size(nbytes: float) -> str:
+    """``74.5 GiB``, ``512 MiB``, ``100 bytes``."""
+    for unit, scale in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.3g} {unit}"
+    return f"{int(nbytes)} bytes"
+
+
+def check_budget(nbytes: int, what: str, *, hint: str = "") -> None:
+    """Refuse (before allocating) to decode ``nbytes``, described by ``what``, over the budget.
+
+    ``what`` names the file and the thing (``"x.tif IFD 0: plane 200000×200000 uint16"``);
+    ``hint`` says what else the caller can do (``"choose a pyramid level with level=N"``).
+
+    Raises
+    ------
+    MemoryBudgetError
+        ``nbytes`` is more than :func:`current_max_memory`.
+    """
+    budget = current_max_memory()
+    if nbytes > budget:
+        also = f"{hint}, or " if hint else ""
+        raise MemoryBudgetError(
+            f"{what} needs {format_size(nbytes)}, more than the memory budget of "
+            f"{format_size(budget)}; {also}raise the budget with max_memory=SIZE"
+        )
+
+
+def page_nbytes(page: Any) -> int:
+    """The bytes of one decoded page, from what it declares (shape and dtype)."""
+    return math.prod(int(n) for n in page.shape) * np.dtype(page.dtype).itemsize
+
+
+def check_page(page: Any) -> None:
+    """Refuse a page whose declared size is over the budget or whose data lies past the file.
+
+    Raises
+    ------
+    MemoryBudgetError
+        The decoded page would be larger than :func:`current_max_memory`.
+    ValueError
+        A strip or tile starts at or beyond the end of the file (callers name the
+        file and IFD, as for any :data:`DECODE_ERRORS`).
+    """
+    where = f"{_file_name(page)}: IFD {page.index}"
+    shape = "×".join(str(int(n)) for n in page.shape)
+    check_budget(page_nbytes(page), f"{where}: a {shape} {np.dtype(page.dtype)} plane")
+    bad = _segment_past_end(page, starts_only=True)
+    if bad:
+        raise ValueError(bad)
+
+
+def _segment_past_end(page: Any, *, starts_only: bool) -> str | None:
+    """Describe the first strip or tile that starts (or, if not ``starts_only``, ends)
+    beyond the end of the file; None when every one is inside.
+
+    A segment that only *ends* past the file is not refused up front: writers that
+    overstate the last byte count exist, and a codec given the bytes that are there
+    may still decode it. When the codec fails, this names the cause.
+    """
+    size = _file_size(page)
+    if size is None:
+        return None
+    for index, (offset, count) in enumerate(
+        zip(page.dataoffsets, page.databytecounts, strict=False)
+    ):
+        offset, count = int(offset), int(count)
+        if count and (offset >= size or (not starts_only and offset + count > size)):
+            kind = "tile" if page.keyframe.is_tiled else "strip"  # a TiffFrame has no is_tiled
+            return (
+                f"{kind} {index} ({count} bytes at offset {offset}) runs past the end of "
+                f"the file ({size} bytes): file truncated or corrupt"
+            )
+    return None
+
+
+def _file_name(page: Any) -> str:
+    fh = getattr(page.parent, "filehandle", None)
+    path = getattr(fh, "path", None) or getattr(fh, "name", None)
+    return str(path) if path else "TIFF"
+
+
+def _file_size(page: Any) -> int | None:
+    fh = getattr(page.parent, "filehandle", None)
+    size = getattr(fh, "size", None)
+    return int(size) if isinstance(size, int) and size > 0 else None
+
+
 def is_planar_ycbcr_jpeg(page: Any) -> bool:
     """True for Bio-Formats' planar one-component-per-tile JPEG layout (see module doc)."""
     return (
@@ -51,10 +238,25 @@ def decode_page(page: Any) -> np.ndarray:
 
     Memory: the page itself plus one segment. Errors of tifffile and imagecodecs
     pass through (callers catch :data:`DECODE_ERRORS` and name the file and IFD).
+
+    Raises
+    ------
+    MemoryBudgetError
+        The page declares more pixels than the memory budget allows (:func:`check_page`).
+    ValueError
+        A strip or tile starts past the end of the file, or one that ends past it
+        cannot be decoded (the message says so).
     """
-    if is_planar_ycbcr_jpeg(page):
-        return _planar_jpeg(page)
-    return np.asarray(page.asarray())
+    check_page(page)
+    try:
+        if is_planar_ycbcr_jpeg(page):
+            return _planar_jpeg(page)
+        return np.asarray(page.asarray())
+    except DECODE_ERRORS as exc:
+        overhang = _segment_past_end(page, starts_only=False)
+        if overhang is None:
+            raise
+        raise ValueError(f"{overhang} ({exc})") from exc
 
 
 def _planar_jpeg(page: Any) -> np.ndarray:

@@ -25,6 +25,7 @@ import numpy as np
 from ometiff.errors import OmeTiffError
 from ometiff.ome.colour import hex_to_ome, ome_to_rgba
 from ometiff.progress import ProgressReporter
+from ometiff.readers.decode import check_budget, memory_budget
 from ometiff.render.diagram import draw_diagram
 from ometiff.render.pillow import require_pillow, save_png
 
@@ -55,8 +56,10 @@ DEFAULT_COLORS: tuple[tuple[int, int, int], ...] = (
 GRAY = (255, 255, 255)
 #: Percentiles mapped to black and full colour.
 CONTRAST_PERCENTILES = (0.1, 99.9)
-#: Planes larger than this (pixels) are refused by ``show``; use a pyramid level.
-MAX_RENDER_PIXELS = 64_000_000
+#: What drawing costs per pixel of the shown plane (the float32 RGB canvas, one
+#: contrast-stretched channel and its source plane): ``show`` refuses a plane whose
+#: cost is over the memory budget (:func:`ometiff.readers.decode.check_budget`).
+RENDER_BYTES_PER_PIXEL = 24
 #: ``on_plane(done, total)``: called after each plane read (for progress reports).
 PlaneCallback = Callable[[int, int], None]
 
@@ -171,6 +174,7 @@ def channel_stats(
     errors: Literal["raise", "report"] = "raise",
     reader: str | None = None,
     reader_options: Mapping[str, Any] | None = None,
+    max_memory: int | str | None = None,
 ) -> list[dict[str, Any]]:
     """Per-series, per-channel min, max and mean, streamed plane by plane.
 
@@ -194,6 +198,10 @@ def channel_stats(
         still read (``info --stats``).
     reader, reader_options
         Force a reader and pass it options (e.g. ``{"axes": "ZYX"}`` for ``.npy``).
+    max_memory
+        Memory budget for decoding one plane (bytes or ``"4G"``; default 2 GiB or
+        less on a small machine, see :func:`ometiff.memory_budget`): a file declaring
+        larger planes is refused before anything is allocated.
 
     Returns
     -------
@@ -210,8 +218,13 @@ def channel_stats(
         Pixel data that cannot be decoded; the message names the file and IFD.
     RenderError
         ``series`` out of range.
+    MemoryBudgetError
+        With ``errors="raise"``, a plane larger than ``max_memory``.
     """
-    with open_input(path, reader=reader, reader_options=reader_options) as (fi, pixels):
+    with (
+        memory_budget(max_memory),
+        open_input(path, reader=reader, reader_options=reader_options) as (fi, pixels),
+    ):
         chosen = _series_indices(fi, pixels, series)
         shapes = {k: pixels.level_shapes(k)[0] for k in chosen}
         total = sum(t * c * z for t, c, z, _, _ in shapes.values())
@@ -224,7 +237,10 @@ def channel_stats(
                 except OmeTiffError as exc:
                     if errors == "raise":
                         raise
-                    out.append({"series": k, "error": str(exc)})
+                    row: dict[str, Any] = {"series": k, "error": str(exc)}
+                    if exc.option:  # the argument the message names (max_memory=)
+                        row["option"] = exc.option
+                    out.append(row)
         finally:
             bar.stop()
     return out
@@ -391,19 +407,24 @@ def render(
     on_plane: PlaneCallback | None = None,
     reader: str | None = None,
     reader_options: Mapping[str, Any] | None = None,
+    max_memory: int | str | None = None,
 ) -> RenderResult:
     """Like :func:`render_png`, returning what was drawn (for the command line)."""
     image_mod = require_pillow()
-    with open_input(path, reader=reader, reader_options=reader_options) as (fi, pixels):
+    with (
+        memory_budget(max_memory),
+        open_input(path, reader=reader, reader_options=reader_options) as (fi, pixels),
+    ):
         (k,) = _series_indices(fi, pixels, series)
         shapes = pixels.level_shapes(k)
         _check(level, len(shapes), "level", fi, k)
         height, width = shapes[level][3:]
-        if height * width > MAX_RENDER_PIXELS:
-            raise RenderError(
-                f"{fi.path}: plane is {width}×{height} pixels, too large to show; "
-                "choose a pyramid level with level=N", option="level"
-            )
+        # the one memory rule of every decode (readers/decode.py), priced for drawing
+        check_budget(
+            height * width * RENDER_BYTES_PER_PIXEL,
+            f"{fi.path}: showing the {width}×{height}-pixel plane",
+            hint="choose a smaller pyramid level",
+        )
         return _render(fi, pixels, k, out, shapes[0], image_mod,
                        z=z, t=t, c=c, project=project, level=level, progress=progress,
                        on_plane=on_plane)
@@ -500,6 +521,7 @@ def render_png(
     on_plane: PlaneCallback | None = None,
     reader: str | None = None,
     reader_options: Mapping[str, Any] | None = None,
+    max_memory: int | str | None = None,
 ) -> Path:
     """Render a plane, a Z maximum projection or a channel composite as an RGB PNG.
 
@@ -527,6 +549,9 @@ def render_png(
         Called as ``on_plane(done, total)`` after each plane read.
     reader, reader_options
         Force a reader and pass it options (e.g. ``{"axes": "ZYX"}`` for ``.npy``).
+    max_memory
+        Memory budget (bytes or ``"4G"``): a plane that would take more to decode
+        or draw (about 24 bytes per pixel) is refused; choose a pyramid level.
 
     Contrast is automatic per channel: the 0.1 and 99.9 percentiles map to black
     and full colour. RGB series are shown as RGB (8-bit data unchanged).
@@ -534,11 +559,13 @@ def render_png(
     Raises
     ------
     RenderError
-        An index out of range (series, Z, T, channel, level) or a plane too large.
+        An index out of range (series, Z, T, channel, level).
+    MemoryBudgetError
+        The plane is too large to draw within ``max_memory``.
     MissingDependencyError
         Pillow is not installed.
     """
     return render(
         path, out, series=series, z=z, t=t, c=c, project=project, level=level, progress=progress,
-        on_plane=on_plane, reader=reader, reader_options=reader_options,
+        on_plane=on_plane, reader=reader, reader_options=reader_options, max_memory=max_memory,
     ).path

@@ -33,6 +33,14 @@ TYPE_SIZES |= {16: 8, 17: 8, 18: 8}  # BigTIFF: LONG8, SLONG8, IFD8
 _INT_FORMATS = {1: "B", 3: "H", 4: "I", 6: "b", 8: "h", 9: "i", 13: "I", 16: "Q", 17: "q", 18: "Q"}
 
 MAX_IFDS = 5_000_000
+#: Tags that must hold one value (with _TAG_NAMES' others): tifffile computes with them.
+_SCALAR_SHAPE_TAGS = {256: "ImageWidth", 257: "ImageLength", 277: "SamplesPerPixel",
+                      278: "RowsPerStrip", 322: "TileWidth", 323: "TileLength"}
+#: Known TIFF field types whose values are not integers (tifffile then compares or
+#: multiplies a str, bytes, tuple or float). Unknown types are skipped by tifffile.
+_NOT_INT_TYPES = frozenset({2, 5, 7, 10, 11, 12})
+_TAG_NAMES = {**_SCALAR_SHAPE_TAGS, 259: "Compression", 262: "PhotometricInterpretation",
+              284: "PlanarConfiguration"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +142,10 @@ class TiffStructure:
     description: str | None  # IFD0 ImageDescription, whole
     description_utf8: bool
     problems: tuple[str, ...] = field(default=())
+    #: Problems that make tifffile fail in ways it does not report as a bad file
+    #: (a tuple ImageWidth, a zero tile edge): the file is refused before tifffile
+    #: sees it (:func:`check_tifffile_safe`). Also listed in ``problems``.
+    hazards: tuple[str, ...] = field(default=())
 
     @property
     def ifd_count(self) -> int:
@@ -202,6 +214,12 @@ class _Walker:
         self.inline = 8 if self.big else 4
         self.visited: set[int] = set()
         self.problems: list[str] = []
+        self.hazards: list[str] = []
+
+    def hazard(self, message: str) -> None:
+        """A problem that makes the file unreadable for tifffile (see ``TiffStructure.hazards``)."""
+        self.problems.append(message)
+        self.hazards.append(message)
 
     # values ------------------------------------------------------------------
     def _raw(self, typ: int, count: int, value: bytes) -> bytes | None:
@@ -270,6 +288,14 @@ class _Walker:
             tag, typ, count, value = unpack(buf, offset + header + k * entry_size)
             tags.append(tag)
             if tag in (256, 257, 277, 284, 259, 262, 254, 278, 322, 323):
+                if typ in _NOT_INT_TYPES and tag != 254:
+                    # an ASCII or RATIONAL SamplesPerPixel: tifffile compares a str
+                    self.hazard(f"IFD {index}: tag {tag} ({_TAG_NAMES.get(tag, tag)}) has "
+                                f"field type {typ}, not an integer type")
+                elif count != 1 and tag in _TAG_NAMES and typ in _INT_FORMATS:
+                    # tifffile then computes with a tuple and fails with TypeError
+                    self.hazard(f"IFD {index}: tag {tag} ({_TAG_NAMES[tag]}) has "
+                                f"{count} values, expected 1")
                 vals = self._ints(typ, 1, value) if count >= 1 else ()
                 v = vals[0] if vals else 0
                 if tag == 256:
@@ -331,6 +357,10 @@ class _Walker:
                 if info_sub is None:
                     break
                 subifds.append(info_sub)
+        if (tile_w is not None or tile_l is not None) and not (tile_w and tile_l):
+            # tifffile divides by the tile edge when decoding (ZeroDivisionError)
+            self.hazard(f"IFD {index}: tile of {tile_w or 0}×{tile_l or 0} pixels; "
+                        "TileWidth and TileLength must both be positive")
         info = IfdInfo(
             width=width,
             height=height,
@@ -581,7 +611,22 @@ def inspect_tiff(path: StrPath, *, max_ifds: int = MAX_IFDS) -> TiffStructure:
         description=description,
         description_utf8=utf8,
         problems=tuple(walker.problems),
+        hazards=tuple(walker.hazards),
     )
+
+
+def check_tifffile_safe(structure: TiffStructure) -> None:
+    """Refuse a file whose IFDs would crash tifffile (issue 15), naming the first hazard.
+
+    Raises
+    ------
+    InvalidTiffError
+        :attr:`TiffStructure.hazards` is not empty.
+    """
+    if structure.hazards:
+        more = len(structure.hazards) - 1
+        rest = f" (and {more} more)" if more else ""
+        raise InvalidTiffError(f"{structure.path}: {structure.hazards[0]}{rest}")
 
 
 def read_description(path: StrPath) -> str | None:

@@ -1,0 +1,241 @@
+"""Inputs that once broke ometiff's promise for bad input, rebuilt from a few lines each.
+
+Every case is a small generator (no binaries in the repository): ``CASES[name](dir)``
+writes the file into ``dir`` and returns its path. ``EXPECT[name]`` maps a command
+(as in ``fuzz/harness.py``) to a phrase its one-line error must contain; commands
+not listed may succeed or fail, but always within the promise (see README.md here).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+OME_NS = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
+
+
+def _ome_xml(size_t: str = "1", pixels_extra: str = "", tail: str = "", prolog: str = "") -> str:
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>{prolog}<OME xmlns="{OME_NS}">'
+        '<Image ID="Image:0"><Pixels ID="Pixels:0" DimensionOrder="XYZCT" Type="uint8" '
+        f'SizeX="6" SizeY="4" SizeZ="1" SizeC="1" SizeT="{size_t}">'
+        f'<Channel ID="Channel:0:0" SamplesPerPixel="1"/>{pixels_extra}'
+        '<TiffData IFD="0" PlaneCount="1"/></Pixels></Image>'
+        f"{tail}</OME>"
+    )
+
+
+def _patch(path: Path, page: int, **tags: int) -> None:
+    """Overwrite tag values of one IFD in place (the declared sizes lie; the data stays)."""
+    with tifffile.TiffFile(path, mode="r+b") as tf:
+        for name, value in tags.items():
+            tf.pages[page].tags[name].overwrite(value)
+
+
+def huge_plain_strip(d: Path) -> Path:
+    """A 200000² uint16 TIFF whose one strip holds 48 bytes: 74.5 GiB on decode (was OOM)."""
+    path = d / "huge_plain_strip.tif"
+    tifffile.imwrite(path, np.zeros((4, 6), np.uint16), metadata=None)
+    _patch(path, 0, ImageWidth=200000, ImageLength=200000, RowsPerStrip=200000)
+    return path
+
+
+def huge_ome_tiles(d: Path) -> Path:
+    """A tiled OME-TIFF whose IFD 0 claims 65536² pixels; every tile offset is the same."""
+    path = d / "huge_ome_tiles.ome.tif"
+    tifffile.imwrite(path, np.zeros((2, 32, 32), np.uint8), tile=(16, 16), ome=True)
+    _patch(path, 0, ImageWidth=65536, ImageLength=65536)
+    return path
+
+
+def truncated_ome(d: Path) -> Path:
+    """A 4-plane OME-TIFF cut inside its pixel data: IFDs past the end, a strip past the end.
+
+    ``info --stats`` printed two or three lines for this one file.
+    """
+    path = d / "truncated_ome.ome.tif"
+    data = np.arange(4 * 32 * 32, dtype=np.uint16).reshape(4, 32, 32)
+    tifffile.imwrite(path, data, ome=True, metadata={"axes": "ZYX"})
+    with tifffile.TiffFile(path) as tf:
+        cut = int(tf.pages[1].dataoffsets[0]) + 100
+    path.write_bytes(path.read_bytes()[:cut])
+    return path
+
+
+def strip_past_end(d: Path) -> Path:
+    """A Deflate TIFF whose one strip starts 1 MB past the end of the 232-byte file."""
+    path = d / "strip_past_end.tif"
+    tifffile.imwrite(path, np.ones((4, 6), np.uint8), metadata=None, compression="zlib")
+    _patch(path, 0, StripOffsets=1 << 20)
+    return path
+
+
+def strip_overhang(d: Path) -> Path:
+    """A Deflate strip cut short, whose StripByteCounts claims 1 MB more than the file holds."""
+    path = d / "strip_overhang.tif"
+    tifffile.imwrite(
+        path, np.arange(64 * 64, dtype=np.uint16).reshape(64, 64), metadata=None, compression="zlib"
+    )
+    with tifffile.TiffFile(path) as tf:
+        offset = int(tf.pages[0].dataoffsets[0])
+    _patch(path, 0, StripByteCounts=1 << 20)
+    path.write_bytes(path.read_bytes()[: offset + 40])
+    return path
+
+
+def size_t_1e308(d: Path) -> Path:
+    """OME-XML ``SizeT="1e308"``: the plane map counted to 1e308 (every command hung)."""
+    path = d / "size_t_1e308.ome.tif"
+    tifffile.imwrite(path, np.zeros((4, 6), np.uint8), description=_ome_xml("1e308"), metadata=None)
+    return path
+
+
+def doctype_external(d: Path) -> Path:
+    """``<!DOCTYPE OME SYSTEM ...>`` and an undeclared entity: lxml's schema check crashed."""
+    path = d / "doctype_external.ome.tif"
+    xml = _ome_xml(
+        prolog='<!DOCTYPE OME SYSTEM "http://example.invalid/ome.dtd">', pixels_extra="&undeclared;"
+    )
+    tifffile.imwrite(path, np.zeros((4, 6), np.uint8), description=xml, metadata=None)
+    return path
+
+
+def deep_xml(d: Path) -> Path:
+    """An XMLAnnotation nesting 1,500 elements (recursive walkers fail on it)."""
+    path = d / "deep_xml.ome.tif"
+    value = "<X>" * 1500 + "</X>" * 1500
+    tail = (
+        f'<StructuredAnnotations><XMLAnnotation ID="Annotation:0"><Value>{value}'
+        "</Value></XMLAnnotation></StructuredAnnotations>"
+    )
+    tifffile.imwrite(
+        path, np.zeros((4, 6), np.uint8), description=_ome_xml(tail=tail), metadata=None
+    )
+    return path
+
+
+def _set_entry(
+    path: Path,
+    tag: int,
+    *,
+    count: int | None = None,
+    value: int | None = None,
+    typ: int | None = None,
+) -> None:
+    """Rewrite the count or inline value of one IFD 0 entry of a little-endian classic TIFF."""
+    data = bytearray(path.read_bytes())
+    (ifd,) = struct.unpack_from("<I", data, 4)
+    (n,) = struct.unpack_from("<H", data, ifd)
+    for k in range(n):
+        at = ifd + 2 + 12 * k
+        if struct.unpack_from("<H", data, at)[0] == tag:
+            if typ is not None:
+                struct.pack_into("<H", data, at + 2, typ)
+            if count is not None:
+                struct.pack_into("<I", data, at + 4, count)
+            if value is not None:
+                struct.pack_into("<I", data, at + 8, value)
+    path.write_bytes(bytes(data))
+
+
+def width_with_513_values(d: Path) -> Path:
+    """ImageLength with 513 values: tifffile computed with a tuple (TypeError, exit 3)."""
+    path = d / "width_with_513_values.tif"
+    tifffile.imwrite(path, np.zeros((4, 6), np.uint8), metadata=None)
+    _set_entry(path, 257, count=513)
+    return path
+
+
+def zero_tile_length(d: Path) -> Path:
+    """A tiled OME-TIFF whose TileLength is 0: tifffile divided by it (ZeroDivisionError)."""
+    path = d / "zero_tile_length.ome.tif"
+    tifffile.imwrite(path, np.zeros((32, 32), np.uint8), tile=(16, 16), ome=True)
+    _set_entry(path, 323, value=0)
+    return path
+
+
+def ascii_samples_per_pixel(d: Path) -> Path:
+    """SamplesPerPixel stored as ASCII: tifffile compared a str with an int (TypeError)."""
+    path = d / "ascii_samples_per_pixel.tif"
+    tifffile.imwrite(path, np.zeros((4, 6), np.uint8), metadata=None)
+    _set_entry(path, 277, typ=2)
+    return path
+
+
+def compression_no_values(d: Path) -> Path:
+    """Compression with a count of 0: tifffile's page held a tuple (TypeError)."""
+    path = d / "compression_no_values.tif"
+    tifffile.imwrite(path, np.zeros((4, 6), np.uint8), metadata=None)
+    _set_entry(path, 259, count=0)
+    return path
+
+
+def frame_strip_past_end(d: Path) -> Path:
+    """IFD 3 of a 4-plane OME-TIFF with its strip 1 MB past the end (read as a TiffFrame)."""
+    path = d / "frame_strip_past_end.ome.tif"
+    tifffile.imwrite(path, np.zeros((4, 8, 8), np.uint8), ome=True, metadata={"axes": "ZYX"})
+    _patch(path, 3, StripOffsets=1 << 20)
+    return path
+
+
+CASES: dict[str, Callable[[Path], Path]] = {
+    f.__name__: f
+    for f in (
+        huge_plain_strip,
+        huge_ome_tiles,
+        truncated_ome,
+        strip_past_end,
+        size_t_1e308,
+        doctype_external,
+        deep_xml,
+        strip_overhang,
+        width_with_513_values,
+        zero_tile_length,
+        ascii_samples_per_pixel,
+        compression_no_values,
+        frame_strip_past_end,
+    )
+}
+
+#: command -> phrase its error line must contain, per case
+EXPECT: dict[str, dict[str, str]] = {
+    "huge_plain_strip": {
+        "info-stats": "memory budget",
+        "convert": "memory budget",
+        "show": "memory budget",
+    },
+    "huge_ome_tiles": {
+        "info-stats": "memory budget",
+        "convert": "memory budget",
+        "show": "memory budget",
+    },
+    "truncated_ome": {"info-stats": "beyond the end of the file"},
+    "strip_past_end": {
+        "info-stats": "past the end of the file",
+        "convert": "past the end of the file",
+    },
+    "strip_overhang": {
+        "info-stats": "past the end of the file",
+        "convert": "past the end of the file",
+    },
+    "width_with_513_values": dict.fromkeys(
+        ("info-json", "info-stats", "show", "convert"), "has 513 values"
+    ),
+    "zero_tile_length": dict.fromkeys(
+        ("info-json", "info-stats", "show", "convert"), "TileLength must both be positive"
+    ),
+    "ascii_samples_per_pixel": dict.fromkeys(
+        ("info-json", "info-stats", "show", "convert"), "not an integer type"
+    ),
+    "compression_no_values": dict.fromkeys(
+        ("info-json", "info-stats", "show", "convert"), "has 0 values"
+    ),
+    "frame_strip_past_end": dict.fromkeys(("info-stats", "convert"), "past the end of the file"),
+    "size_t_1e308": {"info-json": "SizeT=1e308", "info-stats": "SizeT=1e308"},
+    "doctype_external": {"info-json": "not defined", "convert": "not defined"},
+    "deep_xml": {"info-json": "levels deep", "convert": "levels deep"},
+}
