@@ -182,6 +182,20 @@ def frame_strip_past_end(d: Path) -> Path:
     return path
 
 
+def subifd_cut_short(d: Path) -> Path:
+    """A pyramid OME-TIFF whose SubIFDs offset points at the file's last bytes: the level
+    IFD is cut short (tifffile's "corrupted IFD structure" was an internal error)."""
+    path = d / "subifd_cut_short.ome.tif"
+    with tifffile.TiffWriter(path, ome=True) as tw:
+        data = np.zeros((64, 64), np.uint8)
+        tw.write(data, subifds=1, metadata={"axes": "YX"})
+        tw.write(data[::2, ::2], subfiletype=1)
+    size = path.stat().st_size
+    with tifffile.TiffFile(path, mode="r+b") as tf:
+        tf.pages[0].tags["SubIFDs"].overwrite([size - 6])
+    return path
+
+
 CASES: dict[str, Callable[[Path], Path]] = {
     f.__name__: f
     for f in (
@@ -198,6 +212,7 @@ CASES: dict[str, Callable[[Path], Path]] = {
         ascii_samples_per_pixel,
         compression_no_values,
         frame_strip_past_end,
+        subifd_cut_short,
     )
 }
 
@@ -214,6 +229,7 @@ EXPECT: dict[str, dict[str, str]] = {
         "show": "memory budget",
     },
     "truncated_ome": {"info-stats": "beyond the end of the file"},
+    "subifd_cut_short": dict.fromkeys(("info-stats", "show", "convert"), "SubIFD"),
     "strip_past_end": {
         "info-stats": "past the end of the file",
         "convert": "past the end of the file",

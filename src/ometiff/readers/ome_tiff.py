@@ -367,8 +367,15 @@ class OmeTiffReader(Reader):
             image = self._views[series]
             planes_c = self._layout[series][0]
             tcz = (image.size_t or 1, planes_c, image.size_z or 1)
-            page = self._page(self._maps[series].planes[0])
-            pages = [page, *self._subifds(page)]
+            first = self._maps[series].planes[0]
+            page = self._page(first)
+            try:
+                pages = [page, *self._subifds(page)]
+            except (tifffile.TiffFileError, ValueError, OSError, IndexError) as exc:
+                where = self._shown(Path(page.parent.filehandle.path))
+                raise InvalidTiffError(
+                    f"{where}: IFD {first.ifd}: SubIFDs cannot be read: {exc}"
+                ) from exc
             shapes = [(*tcz, int(p.imagelength), int(p.imagewidth)) for p in pages]
             self._shapes[series] = shapes
         return shapes

@@ -249,13 +249,19 @@ class _Walker:
 
     # IFDs ----------------------------------------------------------------------
     def read_ifd(
-        self, offset: int, index: int, *, full_description: bool, depth: int = 0
+        self, offset: int, index: int, *, full_description: bool, depth: int = 0,
+        label: str | None = None,
     ) -> tuple[IfdInfo | None, int]:
-        """Parse the IFD at ``offset``; return it and the next IFD's offset (0 = end)."""
+        """Parse the IFD at ``offset``; return it and the next IFD's offset (0 = end).
+
+        ``label`` names it in problems when it is not main-chain IFD ``index``
+        (a SubIFD: ``"IFD 0 SubIFD 1"``).
+        """
+        name = label or f"IFD {index}"
         header = self.count_fmt.size
         if offset + header > self.size:
             self.problems.append(
-                f"IFD {index} at offset {offset} lies beyond the end of the file ({self.size} bytes): file truncated?"
+                f"{name} at offset {offset} lies beyond the end of the file ({self.size} bytes): file truncated?"
             )
             return None, 0
         (n,) = self.count_fmt.unpack_from(self.buf, offset)
@@ -263,7 +269,7 @@ class _Walker:
         end = offset + header + n * entry_size
         if n == 0 or n > 10000 or end + self.next_fmt.size > self.size:
             self.problems.append(
-                f"IFD {index} at offset {offset} is damaged ({n} entries, file of {self.size} bytes)"
+                f"{name} at offset {offset} is damaged ({n} entries, file of {self.size} bytes)"
             )
             return None, 0
         width = height = 0
@@ -290,11 +296,11 @@ class _Walker:
             if tag in (256, 257, 277, 284, 259, 262, 254, 278, 322, 323):
                 if typ in _NOT_INT_TYPES and tag != 254:
                     # an ASCII or RATIONAL SamplesPerPixel: tifffile compares a str
-                    self.hazard(f"IFD {index}: tag {tag} ({_TAG_NAMES.get(tag, tag)}) has "
+                    self.hazard(f"{name}: tag {tag} ({_TAG_NAMES.get(tag, tag)}) has "
                                 f"field type {typ}, not an integer type")
                 elif count != 1 and tag in _TAG_NAMES and typ in _INT_FORMATS:
                     # tifffile then computes with a tuple and fails with TypeError
-                    self.hazard(f"IFD {index}: tag {tag} ({_TAG_NAMES[tag]}) has "
+                    self.hazard(f"{name}: tag {tag} ({_TAG_NAMES[tag]}) has "
                                 f"{count} values, expected 1")
                 vals = self._ints(typ, 1, value) if count >= 1 else ()
                 v = vals[0] if vals else 0
@@ -353,13 +359,15 @@ class _Walker:
                     )
                     continue
                 self.visited.add(sub)
-                info_sub, _ = self.read_ifd(sub, -1, full_description=False, depth=1)
+                info_sub, _ = self.read_ifd(
+                    sub, -1, full_description=False, depth=1, label=f"IFD {index} SubIFD {j}"
+                )
                 if info_sub is None:
                     break
                 subifds.append(info_sub)
         if (tile_w is not None or tile_l is not None) and not (tile_w and tile_l):
             # tifffile divides by the tile edge when decoding (ZeroDivisionError)
-            self.hazard(f"IFD {index}: tile of {tile_w or 0}×{tile_l or 0} pixels; "
+            self.hazard(f"{name}: tile of {tile_w or 0}×{tile_l or 0} pixels; "
                         "TileWidth and TileLength must both be positive")
         info = IfdInfo(
             width=width,
