@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ometiff.readers.tiffmeta import _positive
+from ometiff.readers.tiffmeta import positive
 from ometiff.readers.wholeslide import (
     SlideImage,
     WholeSlideReader,
@@ -70,7 +70,7 @@ class NdpiReader(WholeSlideReader):
         if fluor:
             channel["name"] = str(fluor)
             self.notes.map("NDPI Fluorescence (tag 65434)", "Image:0/Channel:0@Name")
-        emission = _positive(first.tags[65451].value) if 65451 in first.tags else None
+        emission = positive(first.tags[65451].value) if 65451 in first.tags else None
         if emission is not None:
             from ome_types.model import UnitsLength
 
@@ -108,7 +108,7 @@ class NdpiReader(WholeSlideReader):
         return images
 
     def _objective(self) -> tuple[float | None, str | None]:
-        return _positive(self._tags.get("Magnification")), None
+        return positive(self._tags.get("Magnification")), None
 
     def _vendor_metadata(self) -> dict[str, str]:
         out = {}

@@ -486,10 +486,10 @@ class NdtiffReader(Reader):
     def _build_ome(self) -> m.OME:
         from ome_types import model as m
 
-        from ometiff.readers.tiffmeta import _positive
+        from ometiff.readers.tiffmeta import positive
 
-        psize = _positive(self.summary.get("PixelSize_um"))
-        zstep = _positive(self.summary.get("z-step_um")) if self.z_axis else None
+        psize = positive(self.summary.get("PixelSize_um"))
+        zstep = positive(self.summary.get("z-step_um")) if self.z_axis else None
         if psize is not None:
             self.notes.map("NDTiff summary PixelSize_um", "Pixels@PhysicalSizeX/Y")
         if zstep is not None:

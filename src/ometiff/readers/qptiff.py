@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ometiff.errors import UnsupportedFormatError
 from ometiff.ome.colour import rgba_to_ome
-from ometiff.readers.tiffmeta import _positive
+from ometiff.readers.tiffmeta import positive
 from ometiff.readers.wholeslide import (
     SlideImage,
     WholeSlideReader,
@@ -117,7 +117,7 @@ class QptiffReader(WholeSlideReader):
             ch: dict[str, Any] = {"name": fields.get("Name"), "color": _rgb(fields.get("Color"))}
             channels.append(ch)
         self.notes.map("QPTIFF Name, Color", "Image:0/Channel@Name, Color")
-        self._exposures = [_positive(f.get("ExposureTime")) for _, f in full]
+        self._exposures = [positive(f.get("ExposureTime")) for _, f in full]
         name = self._fields.get("SlideID") or self.path.stem
         physical = centimetre_resolution(full[0][0])
         images = [self._image(name, "slide", levels, physical=physical, channels=tuple(channels))]
@@ -130,7 +130,7 @@ class QptiffReader(WholeSlideReader):
     def _objective(self) -> tuple[float | None, str | None]:
         lens = self._fields.get("Objective")
         match = re.fullmatch(r"\s*([0-9.]+)\s*[xX]\s*", lens or "")
-        return (_positive(match.group(1)) if match else None), lens
+        return (positive(match.group(1)) if match else None), lens
 
     def _build_ome(self) -> m.OME:
         from ome_types import model as m

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from ometiff.readers.tiffmeta import _positive
+from ometiff.readers.tiffmeta import positive
 from ometiff.readers.wholeslide import SlideImage, WholeSlideReader, description_sniff
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ class SvsReader(WholeSlideReader):
         desc = tf.pages.first.description or ""
         self._fields = aperio_fields(desc)
         levels, associated = svs_layout(tf)
-        mpp = _positive(self._fields.get("MPP"))
+        mpp = positive(self._fields.get("MPP"))
         if mpp is not None:
             self.notes.map("Aperio MPP", "Image:0/Pixels@PhysicalSizeX/Y")
         else:
@@ -88,7 +88,7 @@ class SvsReader(WholeSlideReader):
         return images
 
     def _objective(self) -> tuple[float | None, str | None]:
-        return _positive(self._fields.get("AppMag")), None
+        return positive(self._fields.get("AppMag")), None
 
     def _vendor_metadata(self) -> dict[str, Any]:
         out = {f"Aperio {k}": v for k, v in self._fields.items()}

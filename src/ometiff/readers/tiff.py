@@ -41,11 +41,11 @@ if TYPE_CHECKING:
 # unpackable bytes, and codec failures (imagecodecs errors are RuntimeErrors).
 # Programming errors (TypeError, AttributeError, KeyError, ...) are not caught:
 # they are bugs and must surface as such, not as "not a readable TIFF".
-_READ_ERRORS = (tifffile.TiffFileError, ValueError, OSError, EOFError, struct.error,
+READ_ERRORS = (tifffile.TiffFileError, ValueError, OSError, EOFError, struct.error,
                 RuntimeError)
 # tifffile's page lists raise IndexError when a damaged file has fewer pages than
 # its series claims (corpus: tiff/bioformats-7.3.1/Fluorescence_RGB_bfwriter_jpeg.tif)
-_PAGE_ERRORS = (*_READ_ERRORS, IndexError)
+PAGE_ERRORS = (*READ_ERRORS, IndexError)
 
 
 def page_plane(
@@ -117,7 +117,7 @@ class TiffReader(Reader):
         super().__init__(path, **options)
         try:
             self._tf = tifffile.TiffFile(self.path)
-        except _READ_ERRORS as exc:
+        except READ_ERRORS as exc:
             raise InvalidTiffError(f"{self.path}: not a readable TIFF: {exc}") from exc
         try:
             self._init_layouts()
@@ -167,7 +167,7 @@ class TiffReader(Reader):
             if page is None and len(self._tf.series) == 1:
                 # ImageJ series that tifffile assumed contiguous but are not
                 page = self._tf.pages[s.keyframe.index + k]
-        except _PAGE_ERRORS as exc:
+        except PAGE_ERRORS as exc:
             raise InvalidTiffError(f"{where}: page {k} cannot be read: {exc}") from exc
         if page is None:
             raise InvalidTiffError(f"{where}: page {k} is missing (truncated file?)")

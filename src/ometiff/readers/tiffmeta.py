@@ -73,7 +73,7 @@ def _res_size(value: Any) -> float | None:
     return float(den) / float(num)
 
 
-def _positive(value: object) -> float | None:
+def positive(value: object) -> float | None:
     try:
         v = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -113,11 +113,11 @@ def _imagej(ij: Mapping[str, Any], tag: TagValue, meta: TiffCalibration,
         if size is not None and unit is not None:
             meta.psize[axis] = (size, unit)
             notes.map(f"ImageJ {name} + unit", f"Pixels@PhysicalSize{axis.upper()}")
-    spacing = _positive(ij.get("spacing"))
+    spacing = positive(ij.get("spacing"))
     if spacing is not None and units["z"] is not None:
         meta.psize["z"] = (spacing, units["z"])
         notes.map("ImageJ spacing", "Pixels@PhysicalSizeZ")
-    finterval = _positive(ij.get("finterval"))
+    finterval = positive(ij.get("finterval"))
     if finterval is not None:
         tunit_raw = ij.get("tunit", "sec")
         tunit = time_symbol(tunit_raw)
@@ -162,7 +162,7 @@ def _imagej(ij: Mapping[str, Any], tag: TagValue, meta: TiffCalibration,
 def _lsm(tf: tifffile.TiffFile, meta: TiffCalibration, notes: MappingNotes) -> None:
     lsm = tf.lsm_metadata or {}
     for axis in ("X", "Y", "Z"):
-        size = _positive(lsm.get(f"VoxelSize{axis}"))
+        size = positive(lsm.get(f"VoxelSize{axis}"))
         if size is None:
             continue
         if axis == "Z" and int(lsm.get("DimensionZ", 1)) <= 1:
@@ -170,7 +170,7 @@ def _lsm(tf: tifffile.TiffFile, meta: TiffCalibration, notes: MappingNotes) -> N
             continue
         meta.psize[axis.lower()] = (convert(size, "m", "µm"), "µm")
         notes.map(f"LSM VoxelSize{axis}", f"Pixels@PhysicalSize{axis}")
-    ti = _positive(lsm.get("TimeIntervall"))
+    ti = positive(lsm.get("TimeIntervall"))
     if ti is not None:
         meta.time_increment = (ti, "s")
         notes.map("LSM TimeIntervall", "Pixels@TimeIncrement")
@@ -192,15 +192,15 @@ def _lsm(tf: tifffile.TiffFile, meta: TiffCalibration, notes: MappingNotes) -> N
 def _mmstack(tf: tifffile.TiffFile, meta: TiffCalibration, notes: MappingNotes) -> None:
     mm = tf.micromanager_metadata or {}
     summary = mm.get("Summary") or {}
-    px = _positive(summary.get("PixelSize_um"))
+    px = positive(summary.get("PixelSize_um"))
     if px is not None:
         meta.psize["x"] = meta.psize["y"] = (px, "µm")
         notes.map("Micro-Manager PixelSize_um", "Pixels@PhysicalSizeX/Y")
-    dz = _positive(summary.get("z-step_um"))
+    dz = positive(summary.get("z-step_um"))
     if dz is not None:
         meta.psize["z"] = (dz, "µm")
         notes.map("Micro-Manager z-step_um", "Pixels@PhysicalSizeZ")
-    dt = _positive(summary.get("Interval_ms"))
+    dt = positive(summary.get("Interval_ms"))
     if dt is not None:
         meta.time_increment = (dt, "ms")
         notes.map("Micro-Manager Interval_ms", "Pixels@TimeIncrement")
@@ -216,14 +216,14 @@ def _stk(tf: tifffile.TiffFile, meta: TiffCalibration, notes: MappingNotes) -> N
     if unit is None:
         return
     for axis in ("X", "Y"):
-        size = _positive(stk.get(f"{axis}Calibration"))
+        size = positive(stk.get(f"{axis}Calibration"))
         if size is not None:
             meta.psize[axis.lower()] = (size, unit)
             notes.map(f"MetaMorph {axis}Calibration", f"Pixels@PhysicalSize{axis}")
     import numpy as np
 
     zdist = stk.get("ZDistance")
-    dz = _positive(zdist[0] if isinstance(zdist, Sequence | np.ndarray) and len(zdist) else None)
+    dz = positive(zdist[0] if isinstance(zdist, Sequence | np.ndarray) and len(zdist) else None)
     if dz is not None:
         meta.psize["z"] = (dz, unit)
 
@@ -231,7 +231,7 @@ def _stk(tf: tifffile.TiffFile, meta: TiffCalibration, notes: MappingNotes) -> N
 def _svs(tf: tifffile.TiffFile, meta: TiffCalibration, notes: MappingNotes) -> None:
     desc = tf.pages.first.description or ""
     match = re.search(r"MPP\s*=\s*([0-9.eE+-]+)", desc)
-    if match and _positive(match.group(1)) is not None:
+    if match and positive(match.group(1)) is not None:
         mpp = float(match.group(1))
         meta.psize["x"] = meta.psize["y"] = (mpp, "µm")
         notes.map("Aperio MPP", "Pixels@PhysicalSizeX/Y (level 0)")

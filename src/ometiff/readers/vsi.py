@@ -23,7 +23,7 @@ import numpy as np
 from ometiff.errors import MissingFileError, NoSuchPlaneError, UnsupportedFormatError
 from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
-from ometiff.readers.tiff import _READ_ERRORS, as_plane, decode
+from ometiff.readers.tiff import READ_ERRORS, as_plane, decode
 from ometiff.readers.vendor import VendorFileError, build_pixels, flatten, require
 
 if TYPE_CHECKING:
@@ -111,13 +111,13 @@ class VsiReader(Reader):
         self._tf: tifffile.TiffFile | None = None
         try:
             tf = tifffile.TiffFile(self.path)
-        except _READ_ERRORS as exc:
+        except READ_ERRORS as exc:
             self.notes.skip("VSI macro image", f"the .vsi TIFF cannot be read: {exc}")
             return []
         self._tf = tf
         try:
             pages: list[Any] = [p for p in tf.pages if p.shape]
-        except _READ_ERRORS as exc:
+        except READ_ERRORS as exc:
             self.notes.skip("VSI macro image", f"the .vsi TIFF pages cannot be read: {exc}")
             return []
         for p in pages:

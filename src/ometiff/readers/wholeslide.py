@@ -30,7 +30,7 @@ import tifffile
 from ometiff.errors import InvalidTiffError, NoSuchPlaneError, UnsupportedFormatError
 from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
-from ometiff.readers.tiff import _PAGE_ERRORS, _READ_ERRORS, as_plane, decode
+from ometiff.readers.tiff import PAGE_ERRORS, READ_ERRORS, as_plane, decode
 from ometiff.readers.tifflayout import plane_dtype
 from ometiff.readers.tiles import SegmentFile, can_read_tiles, read_page_region, tile_shape
 from ometiff.tiff.structure import is_tiff
@@ -158,14 +158,14 @@ class WholeSlideReader(Reader):
             )
         try:
             self._tf = tifffile.TiffFile(self.path)
-        except _READ_ERRORS as exc:
+        except READ_ERRORS as exc:
             raise InvalidTiffError(
                 f"{self.path}: not a readable {self.format_name} file: {exc}"
             ) from exc
         try:
             try:
                 images = self._images(self._tf)
-            except _PAGE_ERRORS as exc:
+            except PAGE_ERRORS as exc:
                 raise InvalidTiffError(
                     f"{self.path}: not a readable {self.format_name} file (truncated or "
                     f"damaged?): {exc}"

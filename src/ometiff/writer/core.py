@@ -151,7 +151,7 @@ def estimate_size(plan: FilePlan, sources: Sequence[SeriesSource], levels: Seque
     return total
 
 
-class _SourceFailed(Exception):
+class SourceFailed(Exception):
     """Carries an exception raised by a source's ``get_plane`` through the writer."""
 
     def __init__(self, error: BaseException) -> None:
@@ -159,7 +159,7 @@ class _SourceFailed(Exception):
         self.error = error
 
 
-def _prefetched[T](
+def prefetched[T](
     items: Sequence[tuple[int, int, int, int]], fetch: Callable[[int, int, int, int], T]
 ) -> Iterator[tuple[tuple[int, int, int, int], T]]:
     """Yield planes in order, reading the next one while the caller writes this one."""
@@ -184,7 +184,7 @@ def _read_checked(series: int, src: SeriesSource, read: Callable[[], Any], yx: t
     except Exception as e:
         # the source's own error, with where it happened; not "tifffile refused"
         e.add_note(f"ometiff: while reading {call} of series {series}")
-        raise _SourceFailed(e) from e
+        raise SourceFailed(e) from e
     want = _plane_shape(src, *yx)
     if plane.shape != want:
         if src.samples == 1 and plane.shape == (*yx, 1):
@@ -201,7 +201,7 @@ def _read_checked(series: int, src: SeriesSource, read: Callable[[], Any], yx: t
     return np.ascontiguousarray(plane, dtype=src.dtype.newbyteorder("="))
 
 
-def _fetcher(sources: Sequence[SeriesSource]) -> Callable[[int, int, int, int], np.ndarray]:
+def fetcher(sources: Sequence[SeriesSource]) -> Callable[[int, int, int, int], np.ndarray]:
     def fetch(series: int, t: int, c: int, z: int) -> np.ndarray:
         src = sources[series]
         return _read_checked(series, src, lambda: src.get_plane(t, c, z),
@@ -218,7 +218,7 @@ def _level_fetcher(sources: Sequence[SeriesSource], pyramids: Sequence[SourcePyr
                    ) -> Callable[[int, int, int, int], Fetched]:
     """Fetch a plane with its source levels, in the same (background) thread: a
     reader is never called from two threads at once."""
-    fetch = _fetcher(sources)
+    fetch = fetcher(sources)
 
     def fetch_levels(series: int, t: int, c: int, z: int) -> Fetched:
         plane = fetch(series, t, c, z)
@@ -376,7 +376,7 @@ def _write_group(
     opts = _page_opts(src)
     shape = _plane_shape(src, src.shape[3], src.shape[4])
     block = _block(src, group) if mode == "batch" else None
-    planes = _prefetched(group, fetch) if block is None else iter(())
+    planes = prefetched(group, fetch) if block is None else iter(())
     if block is not None:
         # an in-memory array whose planes are consecutive: one write, no copy
         if check is not None:
@@ -755,7 +755,7 @@ def write_all(
                             bool(use_big), workers, progress,
                             (plan.path, verified) if verify else None, pyramids,
                             verified_digests)
-            except _SourceFailed as e:
+            except SourceFailed as e:
                 raise e.error from e.error.__cause__
             except OSError as e:
                 raise WriteError(f"{plan.path}: write failed: {e}") from e

@@ -39,7 +39,7 @@ from ometiff.errors import (
     VerificationError,
     WriteError,
 )
-from ometiff.writer.core import _fetcher, _prefetched, _SourceFailed
+from ometiff.writer.core import SourceFailed, fetcher, prefetched
 from ometiff.writer.multifile import check_output
 from ometiff.writer.ngffmeta import (
     BLOSC_CNAME,
@@ -530,7 +530,7 @@ def write_ngff(
             (root / "OME").mkdir()
             (root / "OME" / "METADATA.ome.xml").write_text(xml, encoding="utf-8")
         atomic.commit()
-    except _SourceFailed as e:
+    except SourceFailed as e:
         atomic.discard()
         raise e.error from e.error.__cause__
     except OSError as e:
@@ -557,7 +557,7 @@ def _write_series(
              for z0 in range(0, z_size, depth)]
     items = [(index, t, c, z) for t, c, z0 in units
              for z in range(z0, min(z0 + depth, z_size))]
-    planes = _prefetched(items, _fetcher([src] * (index + 1)))  # items name the series
+    planes = prefetched(items, fetcher([src] * (index + 1)))  # items name the series
     ranges: list[tuple[float, float] | None] = [None] * (c_size * samples)
     pending: list[tuple[list[Future[Any]], int, int]] = []
 
