@@ -420,7 +420,7 @@ def convert(
     if not srcs:
         raise WriteError("no input given")
     dst_path = Path(os.fspath(dst))
-    from ometiff.writer.ngff import is_zarr_path
+    from ometiff.tiff.names import is_zarr_path
 
     zarr_out = is_zarr_path(dst_path)
     mixed = [name for name, given in (

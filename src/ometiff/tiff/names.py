@@ -6,6 +6,7 @@ or OME-TIFF name endings in ometiff comes from here.
 
 from __future__ import annotations
 
+import os
 import re
 
 #: Header magic of classic TIFF (42) and BigTIFF (43), little- and big-endian (C1).
@@ -148,3 +149,12 @@ PHOTOMETRIC_NAMES = {
 }
 #: Compressions Bio-Formats cannot decode (checklist W4).
 BIOFORMATS_UNREADABLE = frozenset({34887, 50001, 34927, 50002, 52546, 22610, 34934, 34925})
+
+
+#: Name endings of OME-Zarr outputs (a folder, written by ``writer/ngff.py``).
+ZARR_SUFFIXES = (".ome.zarr", ".zarr")
+
+
+def is_zarr_path(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` names an OME-Zarr output (``.ome.zarr`` / ``.zarr``)."""
+    return os.fspath(path).rstrip("/\\").lower().endswith(ZARR_SUFFIXES)

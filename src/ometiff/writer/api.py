@@ -479,7 +479,7 @@ def write(
 
             ome = build_ome(sources, metas, instrument=instrument, objective=objective,
                             acquisition_date=acquisition_date, annotations=annotations)
-    from ometiff.writer.ngff import is_zarr_path
+    from ometiff.tiff.names import is_zarr_path
 
     if is_zarr_path(dest):
         from ometiff.writer.ngff import write_ngff

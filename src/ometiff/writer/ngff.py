@@ -71,7 +71,6 @@ if TYPE_CHECKING:
     from ometiff.types import StrPath
 
 #: Output names written as OME-Zarr (a folder).
-ZARR_SUFFIXES = (".ome.zarr", ".zarr")
 #: Default chunk: one plane deep, 1024 x 1024 (``(z, y, x)``).
 DEFAULT_CHUNKS = (1, 1024, 1024)
 #: Default shard with ``shards=True``: 4 x 4 chunks of one plane.
@@ -80,11 +79,6 @@ Layout = Literal["bioformats2raw", "image"]
 #: ``on_plane(done, total)`` after each full-resolution plane is written and verified.
 OnPlane = Callable[[int, int], None]
 _MISSING = 2**64 - 1
-
-
-def is_zarr_path(path: StrPath) -> bool:
-    """True when ``path`` names an OME-Zarr output (``.ome.zarr`` / ``.zarr``)."""
-    return os.fspath(path).rstrip("/\\").lower().endswith(ZARR_SUFFIXES)
 
 
 @dataclass
