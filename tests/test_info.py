@@ -318,6 +318,8 @@ def test_cli_views(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info", "--tags", "0", str(path)]) == 0
     tags = capsys.readouterr().out
     assert "ImageWidth" in tags and "  256 " in tags and "ImageDescription" in tags
+    # enumerated values as "number (name)", not Python's enum repr
+    assert "1 (MINISBLACK)" in tags and "<PHOTOMETRIC" not in tags
     assert main(["info", "--tags", "9", str(path)]) == 2
     assert "no IFD 9" in capsys.readouterr().err
     assert main(["info", "--planes", str(path)]) == 0

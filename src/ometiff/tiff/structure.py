@@ -10,6 +10,7 @@ and a damaged chain yields the readable part plus a list of problems.
 
 from __future__ import annotations
 
+import enum
 import mmap
 import struct
 from dataclasses import dataclass, field
@@ -724,7 +725,10 @@ def dump_tags(path: StrPath, index: int) -> list[tuple[int, str, str, int, str]]
             rows = []
             for tag in page.tags.values():
                 value = tag.value
-                text = repr(value) if not isinstance(value, (str, bytes)) else repr(value[:300])
+                if isinstance(value, enum.Enum):  # tifffile's COMPRESSION.ADOBE_DEFLATE etc.
+                    text = f"{value.value} ({value.name})"
+                else:
+                    text = repr(value) if not isinstance(value, (str, bytes)) else repr(value[:300])
                 if len(text) > 300:
                     text = text[:297] + "..."
                 rows.append(
