@@ -42,6 +42,7 @@ from ometiff.errors import (
     UnsupportedFormatError,
     WriteError,
 )
+from ometiff.ome.colour import LUT_COLORS, hex_to_ome, ome_to_rgba
 from ometiff.ome.units import to_micrometres, to_seconds
 
 if TYPE_CHECKING:
@@ -57,18 +58,6 @@ LayerData = tuple[Any, dict[str, Any], str]
 #: limits from the dtype range, useless for 12-bit data in uint16).
 CONTRAST_SAMPLE = 1 << 22
 
-#: Colours of napari's colormap names (napari's "green" is pure green, not CSS green).
-NAPARI_COLOURS = {
-    "red": (255, 0, 0),
-    "green": (0, 255, 0),
-    "blue": (0, 0, 255),
-    "cyan": (0, 255, 255),
-    "magenta": (255, 0, 255),
-    "yellow": (255, 255, 0),
-    "gray": (255, 255, 255),
-    "grey": (255, 255, 255),
-    "white": (255, 255, 255),
-}
 
 
 # -- reader ---------------------------------------------------------------------------
@@ -522,9 +511,12 @@ def _seconds(value: float, unit: Any) -> float | None:
 def _colour(colormap: Any) -> tuple[int, int, int] | None:
     """The OME colour of a napari colormap going from black to one colour, else None."""
     if isinstance(colormap, str):
-        if colormap.startswith("#") and len(colormap) in (7, 9):
-            return tuple(int(colormap[i : i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
-        return NAPARI_COLOURS.get(colormap.lower())
+        if colormap.startswith("#"):
+            packed = hex_to_ome(colormap)
+            return None if packed is None else ome_to_rgba(packed)[:3]
+        # napari's names are full-intensity primaries ("green" is not CSS green),
+        # as in ometiff's one table of LUT names
+        return LUT_COLORS.get(colormap.lower())
     if isinstance(colormap, dict):
         colors = colormap.get("colors")
     else:

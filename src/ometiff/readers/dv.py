@@ -29,7 +29,7 @@ import numpy as np
 
 from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
-from ometiff.readers.vendor import VendorFileError, build_pixels, require
+from ometiff.readers.vendor import VendorFileError, build_pixels, require, sniff_head
 
 if TYPE_CHECKING:
     from ome_types import OME
@@ -85,14 +85,7 @@ class DvReader(Reader):
     @classmethod
     def can_read(cls, path: Path) -> bool:
         """Suffix ``.dv``/``.r3d`` and the DeltaVision id at byte 96."""
-        if not path.name.lower().endswith(cls.suffixes) or not path.is_file():
-            return False
-        try:
-            with path.open("rb") as fh:
-                fh.seek(96)
-                return fh.read(2) in _DVID
-        except OSError:
-            return False
+        return sniff_head(path, cls.suffixes, 2, offset=96) in _DVID
 
     def _get_plane(self, t: int, c: int, z: int) -> np.ndarray:
         at = {"T": t, "C": c, "Z": z}

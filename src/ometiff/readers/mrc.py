@@ -25,7 +25,7 @@ import numpy as np
 
 from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
-from ometiff.readers.vendor import VendorFileError, build_pixels, require
+from ometiff.readers.vendor import VendorFileError, build_pixels, require, sniff_head
 
 if TYPE_CHECKING:
     from ome_types import OME
@@ -85,14 +85,8 @@ class MrcReader(Reader):
     @classmethod
     def can_read(cls, path: Path) -> bool:
         """An MRC suffix, a 1024-byte header with positive sizes and a known mode."""
-        if not path.name.lower().endswith(cls.suffixes) or not path.is_file():
-            return False
-        try:
-            with path.open("rb") as fh:
-                header = fh.read(_HEADER_SIZE)
-        except OSError:
-            return False
-        if len(header) < _HEADER_SIZE:
+        header = sniff_head(path, cls.suffixes, _HEADER_SIZE)
+        if header is None:
             return False
         for order in ("<", ">"):  # the machine stamp may be missing: try both
             nx, ny, nz, mode = np.frombuffer(header[:16], dtype=f"{order}i4")

@@ -402,6 +402,11 @@ class OmeTiffReader(Reader):
             The series or plane does not exist, or is not mapped to any IFD (T4).
         """
         self.check_plane(series, t, c, z)
+        ref = self._ref(series, t, c, z)
+        return self._member_path(ref), ref.ifd
+
+    def _ref(self, series: int, t: int, c: int, z: int) -> PlaneRef:
+        """The TiffData mapping of one plane; unmapped planes raise (T4)."""
         image = self._views[series]
         ref = self._maps[series].planes.get(image.index_of(z, c, t))
         if ref is None:
@@ -409,7 +414,7 @@ class OmeTiffReader(Reader):
                 f"{self.path}: series {series} plane t={t} c={c} z={z} is not mapped to "
                 "any IFD (T4)"
             )
-        return self._member_path(ref), ref.ifd
+        return ref
 
     def _level_page(
         self, series: int, t: int, c: int, z: int, level: int
@@ -420,13 +425,7 @@ class OmeTiffReader(Reader):
         again on every lookup; chunked reads look the same IFD up once per tile).
         """
         shapes = self.level_shapes(series)  # before _page: it may open another member
-        image = self._views[series]
-        ref = self._maps[series].planes.get(image.index_of(z, c, t))
-        if ref is None:
-            raise NoSuchPlaneError(
-                f"{self.path}: series {series} plane t={t} c={c} z={z} is not mapped to "
-                "any IFD (T4)"
-            )
+        ref = self._ref(series, t, c, z)
         pages: OrderedDict[tuple[Any, ...], tuple[tifffile.TiffPage, str]] | None = getattr(
             self._local, "pages", None
         )

@@ -32,7 +32,7 @@ import numpy as np
 from ometiff.readers.base import Reader
 from ometiff.readers.flim import modulo_along_t, not_an_image
 from ometiff.readers.source import SeriesSource
-from ometiff.readers.vendor import VendorFileError, build_pixels, flatten, require
+from ometiff.readers.vendor import VendorFileError, build_pixels, flatten, require, sniff_head
 
 if TYPE_CHECKING:
     from ome_types import OME
@@ -99,17 +99,11 @@ class SdtReader(Reader):
     @classmethod
     def can_read(cls, path: Path) -> bool:
         """Suffix ``.sdt`` and the ``*IDENTIFICATION`` info block the header points to."""
-        if not path.name.lower().endswith(cls.suffixes) or not path.is_file():
+        header = sniff_head(path, cls.suffixes, _HEADER_SIZE)
+        if header is None:
             return False
-        try:
-            with path.open("rb") as fh:
-                header = fh.read(_HEADER_SIZE)
-                if len(header) < _HEADER_SIZE:
-                    return False
-                fh.seek(int.from_bytes(header[2:6], "little"))  # info_offs
-                return fh.read(len(_INFO_MAGIC)) == _INFO_MAGIC
-        except OSError:
-            return False
+        info_offs = int.from_bytes(header[2:6], "little")
+        return sniff_head(path, cls.suffixes, len(_INFO_MAGIC), offset=info_offs) == _INFO_MAGIC
 
     def _getter(self, data: np.ndarray) -> Any:
         def get_plane(t: int, c: int, z: int) -> np.ndarray:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from ometiff.readers.base import Reader
 from ometiff.readers.flim import not_an_image
+from ometiff.readers.vendor import sniff_head
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -46,14 +47,8 @@ class SpcReader(Reader):
     @classmethod
     def can_read(cls, path: Path) -> bool:
         """Suffix ``.spc`` and a FIFO header record (flag bit set, clock > 0)."""
-        if not path.name.lower().endswith(cls.suffixes) or not path.is_file():
-            return False
-        try:
-            with path.open("rb") as fh:
-                head = fh.read(4)
-        except OSError:
-            return False
-        if len(head) < 4:
+        head = sniff_head(path, cls.suffixes, 4)
+        if head is None:
             return False
         word = int.from_bytes(head, "little")
         return bool(word & _HEADER_FLAG) and (word & 0xFFFFFF) > 0

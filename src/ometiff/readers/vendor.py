@@ -199,19 +199,35 @@ def build_pixels(
     )
 
 
+def sniff_head(
+    path: Path, suffixes: tuple[str, ...], size: int, *, offset: int = 0
+) -> bytes | None:
+    """The ``size`` bytes at ``offset`` of a file named with one of ``suffixes``.
+
+    The one read behind every reader's cheap sniff: None for another suffix, a
+    folder, an unreadable file or one too short. Never raises.
+    """
+    if not path.name.lower().endswith(suffixes) or not path.is_file():
+        return None
+    try:
+        with path.open("rb") as fh:
+            fh.seek(offset)
+            head = fh.read(size)
+    except OSError:
+        return None
+    return head if len(head) == size else None
+
+
 def has_magic(path: Path, suffixes: tuple[str, ...], *magics: bytes) -> bool:
     """A reader's cheap sniff: one of ``suffixes`` and a file starting with a magic.
 
     Never raises: an unreadable path is simply not this format.
     """
-    if not path.name.lower().endswith(suffixes) or not path.is_file():
-        return False
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(max(len(m) for m in magics))
-    except OSError:
-        return False
-    return any(head.startswith(m) for m in magics)
+    for magic in magics:
+        head = sniff_head(path, suffixes, len(magic))
+        if head == magic:
+            return True
+    return False
 
 
 # --- OME-XML built directly (the vendor readers' metadata, without ome_types) -------
