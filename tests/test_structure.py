@@ -288,3 +288,31 @@ def test_info_ifds_shows_each_ifds_description(tmp_path: Path) -> None:
     assert "description: JSON (303 bytes)" in lines[0]
     assert all("description: ImageJ (17 bytes)" in line for line in lines[1:])
     assert len(lines) == 3
+
+
+@pytest.mark.parametrize("keep", [0.999, 0.9])
+def test_truncated_ome_xml_is_refused_not_read_as_plain_tiff(tmp_path: Path, keep: float) -> None:
+    """An OME-TIFF cut inside its OME-XML (written last, as Bio-Formats and in-place
+    edits place it) is damage: convert must not read it as a plain TIFF and drop the
+    metadata (tifffile skips a tag whose value runs past the end of the file)."""
+    from ometiff import convert, validate, write
+    from ometiff.tiff.patch import read_raw_description, write_description
+
+    src = tmp_path / "a.ome.tif"
+    write(src, np.zeros((2, 32, 32), np.uint16), axes="CYX", channel_names=["dna", "actin"])
+    xml = read_raw_description(src).decode().rstrip("\x00")
+    padded = xml.replace("<Channel ", "<!--" + "x" * 4096 + "--><Channel ", 1)
+    write_description(src, padded)  # longer than the old one: appended at the end
+    data = src.read_bytes()
+    cut = tmp_path / "cut.ome.tif"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    st = inspect_tiff(cut)
+    assert any("tag 270 (ImageDescription)" in h and "beyond the end" in h for h in st.hazards)
+    out = tmp_path / "out.ome.tif"
+    with pytest.raises(InvalidTiffError, match="beyond the end of the file"):
+        convert(cut, out)
+    assert not out.exists()
+    report = validate(cut)
+    assert not report.ok
+    codes = {i.code for i in report.errors}
+    assert "C1-damaged" in codes and codes & {"X1-no-ome-xml", "X2-not-well-formed"}

@@ -42,6 +42,11 @@ _SCALAR_SHAPE_TAGS = {256: "ImageWidth", 257: "ImageLength", 277: "SamplesPerPix
 _NOT_INT_TYPES = frozenset({2, 5, 7, 10, 11, 12})
 _TAG_NAMES = {**_SCALAR_SHAPE_TAGS, 259: "Compression", 262: "PhotometricInterpretation",
               284: "PlanarConfiguration"}
+#: Tags whose loss changes what a file is: tifffile drops a tag whose value lies past
+#: the end of the file (with a log line) and reads on, so a truncated OME-TIFF whose
+#: OME-XML was cut off would be read as a plain TIFF and its metadata silently lost.
+_VITAL_VALUE_TAGS = {270: "ImageDescription", 273: "StripOffsets", 279: "StripByteCounts",
+                     324: "TileOffsets", 325: "TileByteCounts", 330: "SubIFDs"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +237,19 @@ class _Walker:
             return None
         return bytes(self.buf[offset : offset + size])
 
+    def _check_value_within(self, name: str, tag: int, typ: int, count: int,
+                            value: bytes) -> None:
+        """A hazard (C1) when a vital tag's value runs past the end of the file."""
+        size = TYPE_SIZES.get(typ, 1) * count
+        if size <= self.inline:
+            return
+        (at,) = struct.unpack(self.bo + ("Q" if self.big else "I"), value)
+        if at + size > self.size:
+            self.hazard(
+                f"{name}: tag {tag} ({_VITAL_VALUE_TAGS[tag]}): its {size:,} bytes at offset "
+                f"{at:,} lie beyond the end of the file ({self.size:,} bytes): file truncated?"
+            )
+
     def _ints(self, typ: int, count: int, value: bytes, limit: int = 1 << 20) -> tuple[int, ...]:
         fmt = _INT_FORMATS.get(typ)
         if fmt is None or count > limit:
@@ -294,6 +312,8 @@ class _Walker:
         for k in range(n):
             tag, typ, count, value = unpack(buf, offset + header + k * entry_size)
             tags.append(tag)
+            if tag in _VITAL_VALUE_TAGS and (tag != 270 or desc_kind is None):
+                self._check_value_within(name, tag, typ, count, value)
             if tag in (256, 257, 277, 284, 259, 262, 254, 278, 322, 323):
                 if typ in _NOT_INT_TYPES and tag != 254:
                     # an ASCII or RATIONAL SamplesPerPixel: tifffile compares a str

@@ -244,16 +244,15 @@ def _entry_document(ctx: Context, p: Path) -> tuple[str | bytes | None, str]:
         desc = structure.description
         kind = structure.ifds[0].description_kind
         if desc is None or not is_ome_xml(desc):
-            what = "no ImageDescription" if desc is None else f"a {kind} ImageDescription"
-            ctx.setup_issues.append(
-                error(
-                    "X1-no-ome-xml",
-                    f"{p.name}: IFD 0/tag 270",
-                    f"IFD 0 has {what}, not OME-XML: this is not an OME-TIFF "
-                    "(write the OME-XML into the first IFD's ImageDescription, e.g. "
-                    "`ometiff convert`)",
-                )
-            )
+            if kind == "OME-XML":  # X2: it starts as OME-XML but does not parse
+                message = ("IFD 0's ImageDescription starts as OME-XML but is not "
+                           "well-formed (cut off or damaged): the metadata cannot be read")
+            else:
+                what = "no ImageDescription" if desc is None else f"a {kind} ImageDescription"
+                message = (f"IFD 0 has {what}, not OME-XML: this is not an OME-TIFF "
+                           "(write the OME-XML into the first IFD's ImageDescription, e.g. "
+                           "`ometiff convert`)")
+            ctx.setup_issues.append(error("X1-no-ome-xml", f"{p.name}: IFD 0/tag 270", message))
             return None, p.name
         return (desc if override is None else override), f"{p.name}: IFD 0/tag 270"
     data = _read_xml_document(p) if override is None else override
