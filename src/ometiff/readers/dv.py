@@ -29,7 +29,7 @@ import numpy as np
 
 from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
-from ometiff.readers.vendor import VendorFileError, build_pixels, require, sniff_head
+from ometiff.readers.vendor import VendorFileError, build_pixels, opening, require, sniff_head
 
 if TYPE_CHECKING:
     from ome_types import OME
@@ -57,19 +57,14 @@ class DvReader(Reader):
                 f"{self.path}: not a DeltaVision file (no dvid 0xC0A0 at byte 96)"
             )
         self._file: Any = None
-        try:
+        # mrc: ValueError for a bad header, struct.error for a short one; numpy's
+        # memmap: ValueError when the pixels run past the end of the file
+        with opening(self, "DeltaVision", (OSError, ValueError, KeyError, IndexError,
+                                           struct.error)):
             self._file = mrc.DVFile(self.path)
             sizes = dict(self._file.sizes)
             self._data = self._file.data
             self._dtype = np.dtype(self._file.dtype).newbyteorder("=")
-        # mrc: ValueError for a bad header, struct.error for a short one; numpy's
-        # memmap: ValueError when the pixels run past the end of the file
-        except (OSError, ValueError, KeyError, IndexError, struct.error) as exc:
-            self.close()
-            raise VendorFileError(
-                f"{self.path}: not a readable DeltaVision file ({type(exc).__name__}: {exc}); "
-                "the file may be truncated or corrupt"
-            ) from exc
         self._axes = [a for a in sizes if a not in "YX"]
         with self.path.open("rb") as fh:
             fh.seek(96)

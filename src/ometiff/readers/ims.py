@@ -32,6 +32,7 @@ from ometiff.readers.vendor import (
     VendorFileError,
     build_pixels,
     has_magic,
+    opening,
     parse_float,
     require,
 )
@@ -73,15 +74,9 @@ class ImsReader(Reader):
         if not self.can_read(self.path):
             raise VendorFileError(f"{self.path}: not an Imaris file (no HDF5 signature)")
         self._file: Any = None
-        try:
+        with opening(self, "Imaris", _DAMAGE):
             self._file = h5py.File(self.path, "r")
             self._levels = self._find_levels()
-        except _DAMAGE as exc:
-            self.close()
-            raise VendorFileError(
-                f"{self.path}: not a readable Imaris file ({type(exc).__name__}: {exc}); "
-                "the file may be truncated or corrupt"
-            ) from exc
 
     def _find_levels(self) -> list[tuple[int, int, int]]:
         """(Z, Y, X) of each kept resolution level; sets sizes and dtype."""

@@ -25,7 +25,7 @@ import numpy as np
 
 from ometiff.readers.base import Reader
 from ometiff.readers.source import SeriesSource
-from ometiff.readers.vendor import VendorFileError, build_pixels, require, sniff_head
+from ometiff.readers.vendor import VendorFileError, build_pixels, opening, require, sniff_head
 
 if TYPE_CHECKING:
     from ome_types import OME
@@ -55,7 +55,7 @@ class MrcReader(Reader):
                 f"{self.path}: not an MRC/CCP4 file (no 1024-byte header with sizes and a mode)"
             )
         self._file: Any = None
-        try:
+        with opening(self, "MRC/CCP4", (OSError, ValueError, IndexError, EOFError)):
             with warnings.catch_warnings():
                 # mrcfile sets ndarray.dtype, which numpy >= 2.5 deprecates
                 warnings.simplefilter("ignore", DeprecationWarning)
@@ -63,12 +63,6 @@ class MrcReader(Reader):
             header = self._file.header
             mode = int(header.mode)
             data = self._file.data
-        except (OSError, ValueError, IndexError, EOFError) as exc:
-            self.close()
-            raise VendorFileError(
-                f"{self.path}: not a readable MRC/CCP4 file ({exc}); "
-                "the header is invalid or the file is truncated"
-            ) from exc
         if data is None or mode not in _MODES:
             self.close()
             raise VendorFileError(

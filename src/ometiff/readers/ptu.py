@@ -28,7 +28,14 @@ from ometiff.ome.units import to_micrometres
 from ometiff.readers.base import Reader
 from ometiff.readers.flim import modulo_along_t, not_an_image
 from ometiff.readers.source import SeriesSource
-from ometiff.readers.vendor import VendorFileError, build_pixels, flatten, has_magic, require
+from ometiff.readers.vendor import (
+    VendorFileError,
+    build_pixels,
+    flatten,
+    has_magic,
+    opening,
+    require,
+)
 
 if TYPE_CHECKING:
     from ome_types import OME
@@ -65,7 +72,7 @@ class PtuReader(Reader):
             raise VendorFileError(
                 f"{self.path}: PTU header cut short ({size} bytes); the file is truncated"
             )
-        try:
+        with opening(self, "PicoQuant PTU", _DAMAGE):
             self._file = ptufile.PtuFile(self.path)
             f = self._file
             is_image = bool(f.is_image) and bool(f.is_t3)
@@ -73,12 +80,6 @@ class PtuReader(Reader):
             dims = tuple(f.dims)
             shape = tuple(int(n) for n in f.shape)
             self._dtype = np.dtype(f.dtype)
-        except _DAMAGE as exc:
-            self.close()
-            raise VendorFileError(
-                f"{self.path}: not a readable PicoQuant PTU file ({type(exc).__name__}: {exc}); "
-                "the file may be truncated or corrupt"
-            ) from exc
         self._check_records(size)
         # each frame is decoded from the photon records; keeping them in memory
         # (as large as the file) makes that 3x faster, so do it for files that fit

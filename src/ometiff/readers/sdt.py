@@ -32,7 +32,14 @@ import numpy as np
 from ometiff.readers.base import Reader
 from ometiff.readers.flim import modulo_along_t, not_an_image
 from ometiff.readers.source import SeriesSource
-from ometiff.readers.vendor import VendorFileError, build_pixels, flatten, require, sniff_head
+from ometiff.readers.vendor import (
+    VendorFileError,
+    build_pixels,
+    flatten,
+    opening,
+    require,
+    sniff_head,
+)
 
 if TYPE_CHECKING:
     from ome_types import OME
@@ -69,16 +76,10 @@ class SdtReader(Reader):
         if not self.can_read(self.path):
             raise VendorFileError(f"{self.path}: not a Becker & Hickl SDT file")
         self._file: Any = None
-        try:
+        with opening(self, "Becker & Hickl SDT", _DAMAGE):
             self._file = sdtfile.SdtFile(self.path, memmap=True)
             blocks = list(self._file.data)
             times = [np.asarray(t) for t in self._file.times]
-        except _DAMAGE as exc:
-            self.close()
-            raise VendorFileError(
-                f"{self.path}: not a readable Becker & Hickl SDT file "
-                f"({type(exc).__name__}: {exc}); the file may be truncated or corrupt"
-            ) from exc
         self._blocks: list[tuple[int, np.ndarray, np.ndarray]] = []
         for k, (data, t) in enumerate(zip(blocks, times, strict=True)):
             if data.ndim == 3 and data.shape[0] > 1 and data.shape[1] > 1:

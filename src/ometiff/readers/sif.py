@@ -33,6 +33,7 @@ from ometiff.readers.vendor import (
     build_pixels,
     flatten,
     has_magic,
+    opening,
     parse_float,
     require,
 )
@@ -73,17 +74,12 @@ class SifReader(Reader):
 
         if not self.can_read(self.path):
             raise VendorFileError(f"{self.path}: not an Andor SIF file (no Andor header)")
-        try:
-            with _StrictFile(self.path) as fh:
-                data, info = np_open(fh, lazy="memmap")
         # sif_parser raises SyntaxError for a header it cannot parse, ValueError
         # (numpy's memmap) when the frames run past the end of the file, and our
         # file object EOFError where sif_parser would wait for a byte forever
-        except (OSError, ValueError, KeyError, IndexError, EOFError, SyntaxError) as exc:
-            raise VendorFileError(
-                f"{self.path}: not a readable Andor SIF file ({type(exc).__name__}: {exc}); "
-                "the file may be truncated or corrupt"
-            ) from exc
+        with opening(self, "Andor SIF", (OSError, ValueError, KeyError, IndexError, EOFError,
+                                         SyntaxError)), _StrictFile(self.path) as fh:
+            data, info = np_open(fh, lazy="memmap")
         self._data: Any = data
         self._info: dict[str, Any] = dict(info)
         frames, y, x = data.shape

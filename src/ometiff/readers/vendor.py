@@ -6,8 +6,9 @@ builders and flattening of vendor metadata into key-value strings.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,24 @@ def require(module: str, extra: str, what: str) -> ModuleType:
     except ImportError as exc:
         raise MissingDependencyError(
             f'reading {what} files needs {module}: pip install "ometiff[{extra}]"'
+        ) from exc
+
+
+@contextlib.contextmanager
+def opening(reader: Any, what: str, damage: tuple[type[BaseException], ...]) -> Iterator[None]:
+    """Turn the ``damage`` exceptions a vendor library raises while ``reader`` opens
+    its file into one :class:`VendorFileError` naming the file, after closing it.
+
+    ``damage`` lists what the library raises for bad bytes (never ``TypeError`` or
+    ``AttributeError``: those are bugs and surface as themselves).
+    """
+    try:
+        yield
+    except damage as exc:
+        reader.close()
+        raise VendorFileError(
+            f"{reader.path}: not a readable {what} file ({type(exc).__name__}: {exc}); "
+            "the file may be truncated or corrupt"
         ) from exc
 
 
