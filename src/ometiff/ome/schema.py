@@ -48,10 +48,17 @@ _NOISE = ("No precomputed value available",)
 _LOCK = threading.Lock()
 
 
+@cache
 def _ome_types_dir() -> Path:
-    import ome_types
+    """Where ome-types keeps the XSD and its transforms, found without importing it
+    (importing ome_types costs about a second; the files are all that is needed)."""
+    import importlib.util
 
-    return Path(ome_types.__file__).parent
+    spec = importlib.util.find_spec("ome_types")
+    places = list(spec.submodule_search_locations or ()) if spec is not None else []
+    if not places:  # pragma: no cover - ome-types is a dependency
+        raise OmeXmlError("the OME schema ships with ome-types, which is not installed")
+    return Path(places[0])
 
 
 class _OfflineResolver(etree.Resolver):  # type: ignore[misc]
