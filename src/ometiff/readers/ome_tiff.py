@@ -13,6 +13,7 @@ structure wins over the OME-XML where they disagree (D5, N5).
 
 from __future__ import annotations
 
+import copy
 import threading
 import warnings
 from collections import OrderedDict
@@ -304,6 +305,47 @@ class OmeTiffReader(Reader):
                                 f"{len(px.planes) - len(kept)} outside the image dropped (PL1)")
                 px.planes = kept
         return ome
+
+    @property
+    def ome_tree(self) -> Any:
+        """The set's OME-XML as an element tree for the writer to conform without
+        ome_types (importing it costs about a second: issue 9), or None where the
+        ome_types route must load, repair or rebuild it.
+
+        Taken only when the document is 2016-06 OME-XML in the default namespace that
+        the XSD accepts (S7), with one Image per series read; the Channels are cut or
+        filled to the planes the TIFF holds, as :meth:`ome` does, and Planes outside
+        the image are counted here (PL1) and dropped by the writer.
+        """
+        from ometiff.ome.schema import validate_schema
+        from ometiff.ome.xml import OME_NS_2016 as ns
+        from ometiff.ome.xml import namespace
+
+        root = self._set.ome.root
+        if root is None or namespace(root.tag) != ns or root.prefix is not None:
+            return None
+        images = root.findall(f"{{{ns}}}Image")
+        if len(images) != len(self._views) or validate_schema(root, limit=1):
+            return None
+        tree = copy.deepcopy(root)
+        for i, image in enumerate(tree.findall(f"{{{ns}}}Image")):
+            px = image.find(f"{{{ns}}}Pixels")
+            planes_c = self._layout[i][0]
+            channels = px.findall(f"{{{ns}}}Channel")
+            for extra in channels[planes_c:]:
+                px.remove(extra)
+            for k in range(len(channels), planes_c):
+                px.insert(k, px.makeelement(f"{{{ns}}}Channel", {"ID": f"Channel:{i}:{k}"}))
+            size_t, size_z = self._views[i].size_t or 1, self._views[i].size_z or 1
+            outside = sum(
+                1 for p in px.iterfind(f"{{{ns}}}Plane")
+                if not (int(p.get("TheT", 0)) < size_t and int(p.get("TheC", 0)) < planes_c
+                        and int(p.get("TheZ", 0)) < size_z)
+            )
+            if outside:
+                self.notes.skip(f"Image:{i} Plane elements",
+                                f"{outside} outside the image dropped (PL1)")
+        return tree
 
     def _plane_shape(self, index: int) -> tuple[int, int]:
         return self.level_shapes(index)[0][3:]

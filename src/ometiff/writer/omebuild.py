@@ -24,6 +24,7 @@ from ometiff.types import DTYPE_TO_OME
 from ometiff.writer.omexml import (
     ANNOTATION_NS,
     PLANE_FIELDS,
+    PYRAMID_NS,
     SENTINEL_UUID,
     WARNING_COMMENT,
     SeriesMeta,
@@ -267,10 +268,6 @@ def conform_ome(
         _explicit_units(px)
     _drop_stale_pyramid_annotations(out)
     return out
-
-
-#: MapAnnotation namespace listing pyramid level sizes (checklist P-7).
-PYRAMID_NS = "openmicroscopy.org/PyramidResolution"
 
 
 def _drop_stale_pyramid_annotations(ome: m.OME) -> None:

@@ -41,6 +41,8 @@ WARNING_COMMENT = (
 XML_DECL = '<?xml version="1.0" encoding="UTF-8"?>'
 SENTINEL_UUID = "urn:uuid:00000000-0000-0000-0000-000000000000"
 _ROOT_UUID_RE = re.compile(r'(<OME\b[^>]*?\bUUID=")' + re.escape(SENTINEL_UUID) + '"')
+#: MapAnnotation namespace listing pyramid level sizes (checklist P-7).
+PYRAMID_NS = "openmicroscopy.org/PyramidResolution"
 #: Key-value annotations written by ``write(annotations=...)``.
 ANNOTATION_NS = "openmicroscopy.org/omero/client/mapAnnotation"
 
@@ -392,12 +394,34 @@ def conform_tree(tree: Any, sources: Sequence[SeriesSource], orders: Sequence[st
             el.attrib.clear()
             for key, value in items:
                 el.set(key, value)
+    _drop_stale_pyramid_elements(doc, images)
     root_attrs = [(k, v) for k, v in doc.attrib.items() if k not in ("UUID", "Creator")]
     root_attrs += [("UUID", doc.get("UUID")), ("Creator", doc.get("Creator"))]
     doc.attrib.clear()
     for key, value in root_attrs:
         doc.set(key, value)
     return str(etree.tostring(doc, encoding="unicode", pretty_print=True))
+
+
+def _drop_stale_pyramid_elements(doc: Any, images: Sequence[Any]) -> None:
+    """P-7, as ``omebuild.conform_ome`` does for a model: PyramidResolution
+    annotations copied from a source describe its levels, not the written SubIFDs."""
+    sa = doc.find(f"{{{OME_NS}}}StructuredAnnotations")
+    if sa is None:
+        return
+    stale = set()
+    for el in sa.findall(f"{{{OME_NS}}}MapAnnotation"):
+        if el.get("Namespace") == PYRAMID_NS:
+            stale.add(el.get("ID"))
+            sa.remove(el)
+    if not stale:
+        return
+    for image in images:
+        for ref in image.findall(f"{{{OME_NS}}}AnnotationRef"):
+            if ref.get("ID") in stale:
+                image.remove(ref)
+    if len(sa) == 0:
+        doc.remove(sa)
 
 
 def with_root_uuid(template: str, root_uuid: str) -> bytes:
