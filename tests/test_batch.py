@@ -266,7 +266,7 @@ def test_cli_workers_recursive_report(tmp_path, capsys):
 
 
 def test_bad_options_are_refused_before_any_work(client, tmp_path):
-    srcs = _inputs(tmp_path / "in", 1)
+    srcs = _inputs(tmp_path / "in", 2)
     target = tmp_path / "one.ome.tif"
     with pytest.raises(ometiff.OmeTiffError, match="output folder"):
         ometiff.convert(srcs, target, client=client)

@@ -154,21 +154,31 @@ def _read_rows(spec: RegionSpec, band: Band, width: int) -> np.ndarray:
     s_in, ts, cs, zs = spec.planes[band.series]
     t, c, z = band.tcz
     src = sources[s_in]
-    call = (f"rows {band.y0}:{band.y1} of plane (t={t}, c={c}, z={z})"
-            + (f" level {band.level}" if band.level else ""))
+    call = f"rows {band.y0}:{band.y1} of plane (t={t}, c={c}, z={z})" + (
+        f" level {band.level}" if band.level else ""
+    )
     try:
         return _read_checked(
-            band.series, src,
-            lambda: rdr.read_region(s_in, ts[t], cs[c], zs[z], band.y0, band.y1, 0, width,
-                                    level=band.level),
-            (band.y1 - band.y0, width), call)
+            band.series,
+            src,
+            lambda: rdr.read_region(
+                s_in, ts[t], cs[c], zs[z], band.y0, band.y1, 0, width, level=band.level
+            ),
+            (band.y1 - band.y0, width),
+            call,
+        )
     except SourceFailed as e:
         raise e.error from e.error.__cause__
 
 
-def band_task(spec: RegionSpec, band: Band, info: SeriesLevels, codec: Codec,
-              method: Downsample, *bottoms: Any,
-              ) -> Failed | tuple[dict[int, tuple[list[bytes], Sums]], np.ndarray | None]:
+def band_task(
+    spec: RegionSpec,
+    band: Band,
+    info: SeriesLevels,
+    codec: Codec,
+    method: Downsample,
+    *bottoms: Any,
+) -> Failed | tuple[dict[int, tuple[list[bytes], Sums]], np.ndarray | None]:
     """Run on a worker: the encoded tiles and checksums of each level of ``band.out``,
     and the band's bottom rows when a later stage needs them."""
     for b in bottoms:
@@ -211,8 +221,9 @@ def _exponent(row_bytes: int, tile_h: int, budget: int) -> int:
     return max(0, min(MAX_STAGE_LEVELS, int(math.log2(fits)) if fits >= 1 else 0))
 
 
-def plane_bands(series: int, tcz: tuple[int, int, int], info: SeriesLevels, own: bool,
-                budget: int, first: int) -> tuple[list[Band], list[list[int]]]:
+def plane_bands(
+    series: int, tcz: tuple[int, int, int], info: SeriesLevels, own: bool, budget: int, first: int
+) -> tuple[list[Band], list[list[int]]]:
     """The tasks of one plane, in submission order (children before their parent), and,
     per level, the tasks (global indices from ``first``) whose tiles make its page."""
     jobs: list[Band] = []
@@ -251,8 +262,19 @@ def plane_bands(series: int, tcz: tuple[int, int, int], info: SeriesLevels, own:
         children = () if j == 0 else tuple(index[j - 1][b * fan : (b + 1) * fan])
         out = tuple(range(lv if j == 0 else lv + 1, lv + halvings + 1))
         g = first + len(jobs)
-        jobs.append(Band(series, tcz, lv, b * height, min((b + 1) * height, info.shapes[lv][0]),
-                         j == 0, children, out, j + 1 < len(stages)))
+        jobs.append(
+            Band(
+                series,
+                tcz,
+                lv,
+                b * height,
+                min((b + 1) * height, info.shapes[lv][0]),
+                j == 0,
+                children,
+                out,
+                j + 1 < len(stages),
+            )
+        )
         index[j].append(g)
         for k in out:
             pages[k].append(g)
@@ -281,14 +303,22 @@ class PlacedTiles:
         Bands submitted ahead of the one being written (default: 3 per worker, at
         least 4).
     band_bytes
-        Raw bytes of the rows one task reads, at most (at least one tile row).
+        Raw bytes of the rows one task reads, at most (at least one tile row); default
+        :data:`BAND_BYTES`.
     retries
         Further attempts of a task that raised an unexpected exception (a worker lost
         is retried by Dask itself).
     """
 
-    def __init__(self, client: Any, spec: RegionSpec, *, window: int | None = None,
-                 band_bytes: int = BAND_BYTES, retries: int = 2) -> None:
+    def __init__(
+        self,
+        client: Any,
+        spec: RegionSpec,
+        *,
+        window: int | None = None,
+        band_bytes: int | None = None,
+        retries: int = 2,
+    ) -> None:
         self.client, self.spec = client, spec
         self.window = window
         self.band_bytes = band_bytes
@@ -298,8 +328,13 @@ class PlacedTiles:
         #: why the last file was written in this process instead, or None
         self.local: str | None = None
 
-    def _local_reason(self, plan: FilePlan, sources: Sequence[SeriesSource],
-                      tiles: Sequence[tuple[int, int] | None], codec: Codec) -> str | None:
+    def _local_reason(
+        self,
+        plan: FilePlan,
+        sources: Sequence[SeriesSource],
+        tiles: Sequence[tuple[int, int] | None],
+        codec: Codec,
+    ) -> str | None:
         for series, _planes in plan.runs:
             src = sources[series]
             if tiles[series] is None:
@@ -330,8 +365,22 @@ class PlacedTiles:
         """Write one file of the set (the arguments of the core's ``_write_tiff``)."""
         self.local = self._local_reason(plan, sources, tiles, codec)
         if self.local is not None:
-            _write_tiff(tmp, plan, xml, sources, levels, tiles, codec, method, bigtiff,
-                        threads, progress, check_as, pyramids, record)
+            _write_tiff(
+                tmp,
+                plan,
+                xml,
+                sources,
+                levels,
+                tiles,
+                codec,
+                method,
+                bigtiff,
+                threads,
+                progress,
+                check_as,
+                pyramids,
+                record,
+            )
             return
         pyramids = pyramids or [None] * len(sources)
         infos: list[SeriesLevels] = []
@@ -340,28 +389,45 @@ class PlacedTiles:
             shapes = pyramid_shapes(src.shape[3], src.shape[4], levels[i], pyramids[i])
             level_tiles = [tile] + [
                 # _level_tile reads only the shape: a zero-byte array of it
-                _level_tile(tile, np.empty((h, w, 0), np.uint8)) for h, w in shapes[1:]]
-            infos.append(SeriesLevels(
-                src.samples, np.dtype(src.dtype).newbyteorder("="),
-                tuple((int(h), int(w)) for h, w in shapes),
-                tuple(t for t in level_tiles if t is not None)))
+                _level_tile(tile, np.empty((h, w, 0), np.uint8))
+                for h, w in shapes[1:]
+            ]
+            infos.append(
+                SeriesLevels(
+                    src.samples,
+                    np.dtype(src.dtype).newbyteorder("="),
+                    tuple((int(h), int(w)) for h, w in shapes),
+                    tuple(t for t in level_tiles if t is not None),
+                )
+            )
         items = [(series, *tcz) for series, planes in plan.runs for tcz in planes]
         jobs: list[Band] = []
         pages: list[list[list[int]]] = []
         for series, t, c, z in items:
-            more, page = plane_bands(series, (t, c, z), infos[series],
-                                     pyramids[series] is not None, self.band_bytes, len(jobs))
+            more, page = plane_bands(
+                series,
+                (t, c, z),
+                infos[series],
+                pyramids[series] is not None,
+                self.band_bytes or BAND_BYTES,
+                len(jobs),
+            )
             jobs.extend(more)
             pages.append(page)
         self.tasks = len(jobs)
         run = _Run(self, jobs, infos, codec, method, str(check_as[0] if check_as else tmp))
         description: bytes | None = xml  # only on the first IFD (X1)
         with ThreadPoolExecutor(max(1, threads), thread_name_prefix="ometiff-verify") as pool:
-            check = None if check_as is None else OutputCheck(tmp, check_as[0], sources, pool,
-                                                              check_as[1], record)
+            check = (
+                None
+                if check_as is None
+                else OutputCheck(tmp, check_as[0], sources, pool, check_as[1], record)
+            )
             try:
-                with open(tmp, "r+b") as fh, \
-                        tifffile.TiffWriter(fh, bigtiff=bigtiff, byteorder="<", ome=False) as tw:
+                with (
+                    open(tmp, "r+b") as fh,
+                    tifffile.TiffWriter(fh, bigtiff=bigtiff, byteorder="<", ome=False) as tw,
+                ):
                     for item, page in zip(items, pages, strict=True):
                         series = item[0]
                         src, info = sources[series], infos[series]
@@ -370,14 +436,22 @@ class PlacedTiles:
                         for k, (h, w) in enumerate(info.shapes):
                             sums: list[Sums] = []
                             if k == 0:
-                                extra: dict[str, Any] = {"description": description,
-                                                         "subifds": levels[series] or None}
+                                extra: dict[str, Any] = {
+                                    "description": description,
+                                    "subifds": levels[series] or None,
+                                }
                                 description = None
                             else:  # P-2, P-4: sub-resolutions in SubIFDs, NewSubfileType=1
                                 extra = {"subfiletype": 1}
-                            tw.write(run.tiles(page[k], k, sums), shape=_plane_shape(src, h, w),
-                                     dtype=src.dtype, tile=info.tiles[k],
-                                     compression=codec.tifffile, **extra, **opts)
+                            tw.write(
+                                run.tiles(page[k], k, sums),
+                                shape=_plane_shape(src, h, w),
+                                dtype=src.dtype,
+                                tile=info.tiles[k],
+                                compression=codec.tifffile,
+                                **extra,
+                                **opts,
+                            )
                             digests.append(joined_digest(sums))
                         if check is not None:
                             check.expect(item, digests)
@@ -396,8 +470,15 @@ class PlacedTiles:
 class _Run:
     """The tasks of one file: submitted in order, a bounded window ahead of the writer."""
 
-    def __init__(self, owner: PlacedTiles, jobs: list[Band], infos: list[SeriesLevels],
-                 codec: Codec, method: Downsample, name: str) -> None:
+    def __init__(
+        self,
+        owner: PlacedTiles,
+        jobs: list[Band],
+        infos: list[SeriesLevels],
+        codec: Codec,
+        method: Downsample,
+        name: str,
+    ) -> None:
         self.client, self.spec = owner.client, owner.spec
         self.retries = owner.retries
         self.jobs, self.infos, self.codec, self.method = jobs, infos, codec, method
@@ -415,15 +496,27 @@ class _Run:
         job = self.jobs[g]
         deps = [self.bottoms.pop(c) for c in job.children]
         key = f"ometiff-band-{self.token}-{g}"
-        fut = self.client.submit(band_task, self.spec, job, self.infos[job.series], self.codec,
-                                 self.method, *deps, key=key, priority=-g, pure=False,
-                                 retries=self.retries)
+        fut = self.client.submit(
+            band_task,
+            self.spec,
+            job,
+            self.infos[job.series],
+            self.codec,
+            self.method,
+            *deps,
+            key=key,
+            priority=-g,
+            pure=False,
+            retries=self.retries,
+        )
         for k in job.out:
-            self.parts[(g, k)] = self.client.submit(_pick, fut, k, key=f"{key}-{k}",
-                                                    priority=-g, pure=False)
+            self.parts[(g, k)] = self.client.submit(
+                _pick, fut, k, key=f"{key}-{k}", priority=-g, pure=False
+            )
         if job.bottom:
-            self.bottoms[g] = self.client.submit(_pick, fut, "bottom", key=f"{key}-b",
-                                                 priority=-g, pure=False)
+            self.bottoms[g] = self.client.submit(
+                _pick, fut, "bottom", key=f"{key}-b", priority=-g, pure=False
+            )
         self.submitted += 1
         if job.read:
             self.reads_ahead += 1
@@ -449,8 +542,10 @@ class _Run:
                 raise
             except Exception as e:  # a task that kept failing, a worker lost too often
                 text = str(e).strip().splitlines()
-                raise WriteError(f"{self.name}: a worker task failed: {type(e).__name__}: "
-                                 f"{text[0] if text else ''}") from e
+                raise WriteError(
+                    f"{self.name}: a worker task failed: {type(e).__name__}: "
+                    f"{text[0] if text else ''}"
+                ) from e
             finally:
                 fut.release()
             if isinstance(result, Failed):
@@ -472,13 +567,21 @@ class _Run:
                 self.client.cancel(left)
 
 
-def region_spec(path: Path, reader: str | None, options: dict[str, Any] | None,
-                planes: Sequence[tuple[int, Sequence[int], Sequence[int], Sequence[int]]],
-                state: tuple[int, int]) -> RegionSpec:
+def region_spec(
+    path: Path,
+    reader: str | None,
+    options: dict[str, Any] | None,
+    planes: Sequence[tuple[int, Sequence[int], Sequence[int], Sequence[int]]],
+    state: tuple[int, int],
+) -> RegionSpec:
     """The :class:`RegionSpec` of an input (``planes``: see :class:`RegionSpec`)."""
-    return RegionSpec(str(Path(path).resolve()), reader,
-                      tuple(sorted((options or {}).items())), state,
-                      tuple((s, tuple(ts), tuple(cs), tuple(zs)) for s, ts, cs, zs in planes))
+    return RegionSpec(
+        str(Path(path).resolve()),
+        reader,
+        tuple(sorted((options or {}).items())),
+        state,
+        tuple((s, tuple(ts), tuple(cs), tuple(zs)) for s, ts, cs, zs in planes),
+    )
 
 
 def reads_regions(rdr: Reader) -> bool:
@@ -489,5 +592,12 @@ def reads_regions(rdr: Reader) -> bool:
     return type(rdr).read_region is not Base.read_region
 
 
-__all__ = ["Band", "PlacedTiles", "RegionSpec", "band_task", "plane_bands", "reads_regions",
-           "region_spec"]
+__all__ = [
+    "Band",
+    "PlacedTiles",
+    "RegionSpec",
+    "band_task",
+    "plane_bands",
+    "reads_regions",
+    "region_spec",
+]
