@@ -255,6 +255,8 @@ def run(
         Skip what the journal says is done, and record what this run converts.
     on_file
         ``on_file(done, total)`` as each input ends.
+
+    Inputs are submitted largest first (by size on disk); outcomes keep input order.
     """
     import importlib
 
@@ -296,13 +298,18 @@ def run(
         return list(futs)
 
     todo = []
+    sizes = [0] * len(jobs)
     for i, (src, _dest) in enumerate(jobs):
-        if jr is not None:
+        if jr is None:
+            with contextlib.suppress(OSError):
+                sizes[i] = src.stat().st_size
+        else:
             try:
                 state = source_state(src)
             except OSError as exc:
                 finish(i, FileOutcome(str(src), "failed", reason=f"cannot read: {exc.strerror}"))
                 continue
+            sizes[i] = state[0]
             rec = jr.done(src, state, key)
             if rec is not None:
                 finish(
@@ -317,6 +324,9 @@ def run(
                 )
                 continue
         todo.append(i)
+    # biggest first: the last files to start are small, so no worker idles at the end
+    # waiting for one that took a large file last
+    todo.sort(key=lambda i: -sizes[i])
     futures = submit(todo) if todo else []
 
     queue = dist.as_completed(futures, with_results=True, raise_errors=False)
