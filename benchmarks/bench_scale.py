@@ -164,26 +164,36 @@ def _make_huge(shape: tuple[int, int, int], path: str) -> None:
     write_sources(path, [src], compression="zlib", tile=512, pyramid_levels=0)
 
 
-def _huge(src: Path, workers: int | None, out: Path) -> tuple[float, int]:
-    """Seconds of one verified conversion with a built pyramid, and the largest worker
-    peak RSS (MB); ``workers=None``: the single-process convert (its own peak RSS)."""
+def _cpu(times: Any) -> float:
+    return float(times.user + times.system)
+
+
+def _huge(src: Path, workers: int | None, out: Path) -> tuple[float, int, float, float]:
+    """Seconds of one verified conversion with a built pyramid, the largest worker peak
+    RSS (MB), and the CPU seconds of the workers and of this process (the client, which
+    writes and verifies); ``workers=None``: the single-process convert (its own peak)."""
     import ometiff
     from ometiff.batch import open_client
 
     out.unlink(missing_ok=True)
+    here = _cpu(os.times())
     if workers is None:
         t0 = time.perf_counter()
         ometiff.convert(src, out, overwrite=True)
         seconds = time.perf_counter() - t0
-        return seconds, _peak_mb()
+        return seconds, _peak_mb(), 0.0, _cpu(os.times()) - here
     with open_client(workers=workers, dashboard=":0") as client:
         for name in ("ometiff.writer.placed", "ometiff.readers.ome_tiff"):
             client.run(importlib.import_module, name)
+        before = sum(_cpu(t) for t in client.run(os.times).values())
+        here = _cpu(os.times())
         t0 = time.perf_counter()
         ometiff.convert(src, out, client=client, overwrite=True)
         seconds = time.perf_counter() - t0
+        mine = _cpu(os.times()) - here
+        spent = sum(_cpu(t) for t in client.run(os.times).values()) - before
         peak = _worker_peak(client)
-    return seconds, peak
+    return seconds, peak, spent, mine
 
 
 def _huge_rows(quick: bool) -> list[dict[str, Any]]:
@@ -194,8 +204,8 @@ def _huge_rows(quick: bool) -> list[dict[str, Any]]:
     gib = shape[0] * shape[1] * shape[2] * 2 / 2**30
     out = WORK / "huge_out.ome.tif"
     load0 = os.getloadavg()[0]
-    one_s, rss1 = _huge(src, 1, out)
-    two_s, rss2 = _huge(src, 2, out)
+    one_s, rss1, cpu1, client1 = _huge(src, 1, out)
+    two_s, rss2, cpu2, client2 = _huge(src, 2, out)
     size = out.stat().st_size / 2**30
     out.unlink(missing_ok=True)
     ratio = one_s / two_s
@@ -211,13 +221,15 @@ def _huge_rows(quick: bool) -> list[dict[str, Any]]:
             "ok": ratio >= TARGET_HUGE and max(rss1, rss2) < TARGET_RSS_MB,
             "peak_rss_mb": max(rss1, rss2),
             "notes": f"output {size:.2f} GiB; peak RSS per worker {rss1} MB (1 worker), "
-            f"{rss2} MB (2 workers); load average {load0:.1f} before, "
+            f"{rss2} MB (2 workers); CPU s of the workers / the client: {cpu1:.0f} / "
+            f"{client1:.0f} (1 worker), {cpu2:.0f} / {client2:.0f} (2 workers); "
+            f"load average {load0:.1f} before, "
             f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores"
             + (f"; input generated in {made:.0f} s" if made > 1 else ""),
         }
     ]
     if not quick:
-        local_s, rss = _huge(src, None, out)
+        local_s, rss, _none, local_cpu = _huge(src, None, out)
         out.unlink(missing_ok=True)
         rows.append(
             {
@@ -229,7 +241,7 @@ def _huge_rows(quick: bool) -> list[dict[str, Any]]:
                 "target": "informative",
                 "ok": True,
                 "reference": True,
-                "notes": f"peak RSS {rss} MB (the benchmark process)",
+                "notes": f"peak RSS {rss} MB, {local_cpu:.0f} CPU s",
             }
         )
     return rows
