@@ -135,6 +135,19 @@ def test_source_pyramid_is_read_in_bands_on_workers(client, tmp_path, monkeypatc
     assert tasks == 2 * (10 + 5 + 3)
 
 
+def test_rgb_image_on_workers(client, tmp_path):
+    data = _pixels((2, 200, 300, 3), "uint8", seed=4)  # T, Y, X, RGB samples
+    src = tmp_path / "rgb.ome.tif"
+    ometiff.write(src, data, axes="TYXS", tile=32)
+    ref, out = tmp_path / "ref.ome.tif", tmp_path / "out.ome.tif"
+    ometiff.convert(src, ref, tile=16)
+    ometiff.convert(src, out, tile=16, client=client)
+    assert _normalised(out) == _normalised(ref)
+    with ometiff.open(out) as f:
+        assert f.series[0].sizes["S"] == 3 and len(f.series[0].levels) == 2
+        np.testing.assert_array_equal(f.asarray().squeeze(), data)
+
+
 def test_truncated_input_fails_cleanly(client, tmp_path):
     src = tmp_path / "cut.ome.tif"
     ometiff.write(src, _pixels((2, 400, 400), seed=5), axes="CYX", tile=32, compression="zlib")
