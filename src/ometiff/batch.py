@@ -385,6 +385,7 @@ def run(
     finally:
         if jr is not None:
             jr.close()
+        remove_stale_temporaries([dest for _src, dest in jobs])
     info = client.scheduler_info()
     return BatchReport(
         outcomes=[o for o in outcomes if o is not None],
@@ -393,6 +394,34 @@ def run(
         dashboard=dashboard_link(client),
         journal=str(jr.path) if jr is not None else None,
     )
+
+
+def remove_stale_temporaries(outputs: Sequence[Path]) -> int:
+    """Remove the temporary files (``.<name>.<token>.tmp``, as
+    :class:`ometiff.writer.multifile.AtomicSet` names them) that attempts killed with
+    their worker left next to these outputs; once per folder at the end of a run (one
+    listing per folder, not one per file). Returns how many were removed."""
+    wanted: dict[Path, set[str]] = {}
+    for out in outputs:
+        wanted.setdefault(out.parent, set()).add(out.name)
+    removed = 0
+    for folder, names in wanted.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            parts = entry.name.rsplit(".", 2)
+            if (
+                len(parts) == 3
+                and parts[0].startswith(".")
+                and parts[2] == "tmp"
+                and parts[0][1:] in names
+            ):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+                    removed += 1
+    return removed
 
 
 def dashboard_link(client: Any) -> str | None:

@@ -712,9 +712,6 @@ def convert_task(source: str, output: str, overwrite: bool,
             from ometiff.errors import file_error
 
             raise file_error(src, exc) from exc
-        # temporaries of an attempt killed with its worker (AtomicSet's names)
-        for stale in dest.parent.glob(f".{dest.name}.*.tmp"):
-            stale.unlink(missing_ok=True)
         digests: dict[tuple[int, int, int, int], bytes] = {}
         receipt = _convert_one(src, dest, overwrite=overwrite, on_plane=None, threads=threads,
                                digests=digests, **opts)
