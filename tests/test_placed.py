@@ -148,6 +148,22 @@ def test_rgb_image_on_workers(client, tmp_path):
         np.testing.assert_array_equal(f.asarray().squeeze(), data)
 
 
+def test_input_in_strips_is_converted_in_the_client(client, tmp_path):
+    """A striped input would be decoded whole by every band task: the client converts it
+    itself (the receipt says why), and the file is still the single-process one."""
+    import tifffile
+
+    data = _pixels((2, 300, 280), seed=6)
+    src = tmp_path / "strips.tif"
+    tifffile.imwrite(src, data, rowsperstrip=16, compression="zlib")
+    ref, out = tmp_path / "ref.ome.tif", tmp_path / "out.ome.tif"
+    ometiff.convert(src, ref, tile=32)
+    result = ometiff.convert(src, out, tile=32, client=client)
+    notes = [n for n in result.receipts[0].unmapped if n["source"] == "workers"]
+    assert len(notes) == 1 and "not tiled" in notes[0]["reason"]
+    assert _normalised(out) == _normalised(ref)
+
+
 def test_truncated_input_fails_cleanly(client, tmp_path):
     src = tmp_path / "cut.ome.tif"
     ometiff.write(src, _pixels((2, 400, 400), seed=5), axes="CYX", tile=32, compression="zlib")

@@ -547,16 +547,20 @@ def _convert_one(
         place = None
         if client is not None:
             from ometiff.batch import source_state
-            from ometiff.writer.placed import PlacedTiles, reads_regions, region_spec
+            from ometiff.writer.placed import PlacedTiles, region_spec, regions_problem
 
-            if reads_regions(rdr):
+            planes = _plane_map(rdr, series, channels, z, t)
+            problem = regions_problem(rdr, [
+                (s_in, len(rdr.level_shapes(s_in)) if pyr is not None else 1)
+                for (s_in, *_sel), pyr in zip(planes, pyramids or [None] * len(planes),
+                                              strict=True)])
+            if problem is None:
                 place = PlacedTiles(client, region_spec(
-                    src_path, reader, reader_options,
-                    _plane_map(rdr, series, channels, z, t), source_state(src_path)),
+                    src_path, reader, reader_options, planes, source_state(src_path)),
                     retries=retries)
             else:
-                notes.append({"source": "workers", "reason": f"the {rdr.name} reader "
-                              "decodes whole planes only: converted in this process"})
+                notes.append({"source": "workers",
+                              "reason": f"{problem}: converted in this process"})
         # verification runs inside the write: each IFD is read back from disk
         # and compared while later planes are encoded (ometiff.writer.verify)
         paths = write_sources(

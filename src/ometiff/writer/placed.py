@@ -584,12 +584,21 @@ def region_spec(
     )
 
 
-def reads_regions(rdr: Reader) -> bool:
-    """Whether a reader decodes only what a window touches (else every band task would
-    decode whole planes, and the image is better converted in one process)."""
-    from ometiff.readers.base import Reader as Base
+def regions_problem(rdr: Reader, reads: Sequence[tuple[int, int]]) -> str | None:
+    """Why band tasks would not read this input by tiles, or None when they would.
 
-    return type(rdr).read_region is not Base.read_region
+    ``reads``: per written series, its source series and how many of its levels are
+    read (1, or all of them for a source pyramid kept as read). A reader that crops
+    regions from whole planes (``tile_shape`` None: strips, or formats without region
+    reads) would decode every plane once per band: such inputs are converted in the
+    writer's process instead.
+    """
+    for series, levels in reads:
+        for level in range(levels):
+            if rdr.tile_shape(series, level=level) is None:
+                where = f"series {series}" + (f" level {level}" if level else "")
+                return f"the {rdr.name} reader reads {where} as whole planes (not tiled)"
+    return None
 
 
 __all__ = [
@@ -598,6 +607,6 @@ __all__ = [
     "RegionSpec",
     "band_task",
     "plane_bands",
-    "reads_regions",
     "region_spec",
+    "regions_problem",
 ]
