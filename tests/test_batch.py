@@ -175,7 +175,7 @@ def test_worker_killed_mid_run_loses_nothing(client, tmp_path):
     for i, src in enumerate(srcs):
         with ometiff.open(out / src.name) as f:
             np.testing.assert_array_equal(f.asarray().squeeze(), big if i == 1 else _image(i))
-    _no_temporaries(out)  # the retry removed the killed attempt's temporary file
+    _no_temporaries(out)  # the run removed the killed attempt's temporary file
     # the journal resumes: nothing left to do
     again = run(client, jobs, _kill_once, options, folder=out, retries=2)
     assert again.count("skipped") == 4
@@ -266,7 +266,7 @@ def test_cli_workers_recursive_report(tmp_path, capsys):
 
 
 def test_bad_options_are_refused_before_any_work(client, tmp_path):
-    srcs = _inputs(tmp_path / "in", 1)
+    srcs = _inputs(tmp_path / "in", 2)
     target = tmp_path / "one.ome.tif"
     with pytest.raises(ometiff.OmeTiffError, match="output folder"):
         ometiff.convert(srcs, target, client=client)
@@ -299,3 +299,25 @@ def test_cli_bad_batch_options(tmp_path, capsys, args):
     assert main(["convert", *map(str, srcs), str(out), *args]) == 2
     assert capsys.readouterr().err.startswith("ometiff: error: ")
     assert not out.exists()
+
+
+def test_largest_inputs_are_submitted_first(client, tmp_path, monkeypatch):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    sizes = {"a": (2, 8, 8), "b": (4, 64, 64), "c": (3, 16, 16)}
+    srcs = []
+    for name, shape in sizes.items():
+        srcs.append(folder / f"{name}.ome.tif")
+        ometiff.write(srcs[-1], np.ones(shape, np.uint16), axes="ZYX")
+    submitted: list[list[str]] = []
+    real_map = client.map
+
+    def spy(func, sources, *args, **kwargs):
+        submitted.append([Path(s).name for s in sources])
+        return real_map(func, sources, *args, **kwargs)
+
+    monkeypatch.setattr(client, "map", spy)
+    report = ometiff.convert(srcs, tmp_path / "out", client=client, journal=False).batch
+    assert report is not None and report.ok
+    assert submitted == [["b.ome.tif", "c.ome.tif", "a.ome.tif"]]  # by size on disk
+    assert [Path(o.source).name for o in report.outcomes] == ["a.ome.tif", "b.ome.tif", "c.ome.tif"]

@@ -255,6 +255,8 @@ def run(
         Skip what the journal says is done, and record what this run converts.
     on_file
         ``on_file(done, total)`` as each input ends.
+
+    Inputs are submitted largest first (by size on disk); outcomes keep input order.
     """
     import importlib
 
@@ -296,13 +298,18 @@ def run(
         return list(futs)
 
     todo = []
+    sizes = [0] * len(jobs)
     for i, (src, _dest) in enumerate(jobs):
-        if jr is not None:
+        if jr is None:
+            with contextlib.suppress(OSError):
+                sizes[i] = src.stat().st_size
+        else:
             try:
                 state = source_state(src)
             except OSError as exc:
                 finish(i, FileOutcome(str(src), "failed", reason=f"cannot read: {exc.strerror}"))
                 continue
+            sizes[i] = state[0]
             rec = jr.done(src, state, key)
             if rec is not None:
                 finish(
@@ -317,6 +324,9 @@ def run(
                 )
                 continue
         todo.append(i)
+    # biggest first: the last files to start are small, so no worker idles at the end
+    # waiting for one that took a large file last
+    todo.sort(key=lambda i: -sizes[i])
     futures = submit(todo) if todo else []
 
     queue = dist.as_completed(futures, with_results=True, raise_errors=False)
@@ -375,6 +385,7 @@ def run(
     finally:
         if jr is not None:
             jr.close()
+        remove_stale_temporaries([dest for _src, dest in jobs])
     info = client.scheduler_info()
     return BatchReport(
         outcomes=[o for o in outcomes if o is not None],
@@ -383,6 +394,34 @@ def run(
         dashboard=dashboard_link(client),
         journal=str(jr.path) if jr is not None else None,
     )
+
+
+def remove_stale_temporaries(outputs: Sequence[Path]) -> int:
+    """Remove the temporary files (``.<name>.<token>.tmp``, as
+    :class:`ometiff.writer.multifile.AtomicSet` names them) that attempts killed with
+    their worker left next to these outputs; once per folder at the end of a run (one
+    listing per folder, not one per file). Returns how many were removed."""
+    wanted: dict[Path, set[str]] = {}
+    for out in outputs:
+        wanted.setdefault(out.parent, set()).add(out.name)
+    removed = 0
+    for folder, names in wanted.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            parts = entry.name.rsplit(".", 2)
+            if (
+                len(parts) == 3
+                and parts[0].startswith(".")
+                and parts[2] == "tmp"
+                and parts[0][1:] in names
+            ):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+                    removed += 1
+    return removed
 
 
 def dashboard_link(client: Any) -> str | None:

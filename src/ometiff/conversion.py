@@ -395,7 +395,11 @@ def convert(
         times. ``journal`` records each converted file in ``dst/.ometiff-journal.jsonl``
         and skips inputs recorded as done (source unchanged, outputs present).
         ``on_file(done, total)`` follows the inputs. Per-file errors are not raised:
-        see ``result.batch`` (``.ok``, ``.outcomes``, ``.summary()``).
+        see ``result.batch`` (``.ok``, ``.outcomes``, ``.summary()``). One input and
+        an output file name (``.ome.tif``...) instead convert one image on all the
+        workers (:mod:`ometiff.writer.placed`): its tiles and pyramid levels are read
+        and encoded there, in bands of tile rows, and placed into the file here; the
+        output is the one a single-process convert writes, verified the same way.
     max_memory
         Memory budget for decoding one plane (bytes or ``"4G"``; see
         :func:`ometiff.memory_budget`): an input declaring larger planes is refused
@@ -443,6 +447,25 @@ def convert(
             shards=shards)
     if compression == "auto":
         compression = "zlib"
+    if client is not None and not recursive and len(srcs) == 1 and not dst_path.is_dir() \
+            and dst_path.name.lower().endswith(OME_SUFFIXES):
+        # one image into one file: its tiles are read and encoded on the workers
+        check_output(dst_path, overwrite=overwrite)
+        receipt = _convert_one(
+            srcs[0], dst_path, reader=reader, reader_options=reader_options, series=series,
+            channels=channels, z=z, t=t, split=split, companion=companion,
+            compression=compression, tile=tile, pyramid=0 if pyramid is None else pyramid,
+            bigtiff=bigtiff, verify=verify, original_metadata=original_metadata,
+            overwrite=overwrite, on_plane=on_plane, threads=threads, client=client,
+            retries=retries)
+        paths = [Path(p) for p in receipt.outputs]
+        try:
+            if report is not None:
+                _write_report(Path(os.fspath(report)), [receipt], verify)
+        except BaseException:
+            _remove(paths)
+            raise
+        return ConversionResult(paths, [receipt])
     if client is not None or recursive:
         if client is None:
             raise WriteError("recursive=True converts on Dask workers: pass client=",
@@ -491,10 +514,13 @@ def _convert_one(
     bigtiff: bool | None, verify: bool, original_metadata: bool, overwrite: bool,
     on_plane: Progress | None, threads: int | None,
     digests: dict[tuple[int, int, int, int], bytes] | None = None,
+    client: Any = None, retries: int = 2,
 ) -> ConversionReceipt:
     """One input to one OME-TIFF (or file set): the body of :func:`convert` per input,
     also run as one task per file by the batch (:func:`convert_task`). ``digests`` is
-    filled with the verified planes' digests (``write_sources(verified_digests=)``)."""
+    filled with the verified planes' digests (``write_sources(verified_digests=)``).
+    With a Dask ``client``, the tiles are read and encoded on its workers
+    (:class:`ometiff.writer.placed.PlacedTiles`) and placed in the file here."""
     from ometiff.readers import open_image
     from ometiff.writer.core import write_sources
 
@@ -518,6 +544,23 @@ def _convert_one(
             if on_plane is not None:
                 on_plane("verify", done, total)
 
+        place = None
+        if client is not None:
+            from ometiff.batch import source_state
+            from ometiff.writer.placed import PlacedTiles, region_spec, regions_problem
+
+            planes = _plane_map(rdr, series, channels, z, t)
+            problem = regions_problem(rdr, [
+                (s_in, len(rdr.level_shapes(s_in)) if pyr is not None else 1)
+                for (s_in, *_sel), pyr in zip(planes, pyramids or [None] * len(planes),
+                                              strict=True)])
+            if problem is None:
+                place = PlacedTiles(client, region_spec(
+                    src_path, reader, reader_options, planes, source_state(src_path)),
+                    retries=retries)
+            else:
+                notes.append({"source": "workers",
+                              "reason": f"{problem}: converted in this process"})
         # verification runs inside the write: each IFD is read back from disk
         # and compared while later planes are encoded (ometiff.writer.verify)
         paths = write_sources(
@@ -525,8 +568,11 @@ def _convert_one(
             pyramid_levels=pyramid, bigtiff=bigtiff, split=split, companion=companion,
             overwrite=overwrite, on_plane=progress, threads=threads,
             verify=verify, on_verified=vprogress, verified_digests=digests,
-            source_pyramids=pyramids,
+            source_pyramids=pyramids, place=place,
         )
+        if place is not None and place.local is not None:
+            notes.append({"source": "workers", "reason": f"{place.local}: written in this "
+                          "process"})
         verified = sum(s.plane_count for s in sources) if verify else 0
         mapping = rdr.notes.as_dict()
         return ConversionReceipt(
@@ -542,6 +588,22 @@ def _convert_one(
             mapped=mapping["mapped"] + kept,
             unmapped=mapping["unmapped"] + notes + rebuilt,
         )
+
+
+def _plane_map(rdr: Reader, series: Sequence[int] | None, channels: Sequence[int] | None,
+               z: Sequence[int] | None, t: Sequence[int] | None,
+               ) -> list[tuple[int, list[int], list[int], list[int]]]:
+    """Per converted series: its source series and the source t, c, z of each written
+    t, c, z (the selection :func:`prepare` makes)."""
+    where = str(rdr.path)
+    shapes = [s.shape for s in rdr.sources()]
+    out = []
+    for s in _select(series, len(shapes), "series", where):
+        size_t, size_c, size_z = shapes[s][:3]
+        out.append((s, _select(t, size_t, "t", f"{where} series {s}"),
+                    _select(channels, size_c, "channel", f"{where} series {s}"),
+                    _select(z, size_z, "z", f"{where} series {s}")))
+    return out
 
 
 # --- many files on Dask workers (ometiff.batch) ------------------------------------------
@@ -654,9 +716,6 @@ def convert_task(source: str, output: str, overwrite: bool,
             from ometiff.errors import file_error
 
             raise file_error(src, exc) from exc
-        # temporaries of an attempt killed with its worker (AtomicSet's names)
-        for stale in dest.parent.glob(f".{dest.name}.*.tmp"):
-            stale.unlink(missing_ok=True)
         digests: dict[tuple[int, int, int, int], bytes] = {}
         receipt = _convert_one(src, dest, overwrite=overwrite, on_plane=None, threads=threads,
                                digests=digests, **opts)

@@ -2,6 +2,8 @@
 
 # no `from __future__ import annotations`: typer reads the hints at runtime
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +12,7 @@ import typer
 from ometiff.cli.app import app
 from ometiff.errors import WriteError
 from ometiff.progress import ProgressReporter
+from ometiff.tiff.names import OME_SUFFIXES
 
 
 def _indices(text: str | None, what: str) -> list[int] | None:
@@ -118,7 +121,8 @@ def convert(
         "--shard", help="OME-Zarr 0.5: store 4x4 chunks per shard file.")] = False,
     workers: Annotated[int | None, typer.Option(
         help="Convert on a local Dask cluster of N worker processes (default with "
-             "several inputs: one per core).")] = None,
+             "several inputs: one per core); one input into one .ome.tif: its tiles are "
+             "read and encoded on all of them.")] = None,
     scheduler: Annotated[str | None, typer.Option(
         help="Convert on a running Dask scheduler, e.g. tcp://head:8786 (inputs and "
              "output on a file system the workers share).")] = None,
@@ -146,7 +150,11 @@ def convert(
         options["axes"] = axes
     if pattern:
         options["pattern"] = pattern
-    if len(srcs) > 1 or recursive or workers is not None or scheduler is not None:
+    on_workers = workers is not None or scheduler is not None
+    # one input into one file: the image's tiles are encoded on the workers
+    one_image = on_workers and len(srcs) == 1 and not recursive and not dst.is_dir() \
+        and dst.name.lower().endswith(OME_SUFFIXES)
+    if (len(srcs) > 1 or recursive or on_workers) and not one_image:
         _convert_batch(
             srcs, dst, workers=workers, scheduler=scheduler, recursive=recursive,
             retries=retries, journal=journal, quiet=quiet, report=report, kwargs={
@@ -157,7 +165,14 @@ def convert(
                 "bigtiff": True if bigtiff else None, "verify": verify,
                 "original_metadata": original_metadata, "overwrite": overwrite})
         return
-    with ProgressReporter(enabled=not quiet) as reporter:
+    if one_image:  # refused before a cluster is started
+        from ometiff.writer.multifile import check_output
+
+        check_output(dst, overwrite=overwrite)
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(_one_image_client(
+            workers, scheduler, retries, quiet)) if one_image else None
+        reporter = stack.enter_context(ProgressReporter(enabled=not quiet))
         result = _convert(
             srcs if len(srcs) > 1 else srcs[0], dst,
             reader=reader, reader_options=options or None,
@@ -169,7 +184,7 @@ def convert(
             original_metadata=original_metadata, report=report, overwrite=overwrite,
             on_plane=_ConvertProgress(reporter, [p.name or str(p) for p in srcs]),
             ngff=ngff, layout=layout, chunks=_chunks(chunks),  # type: ignore[arg-type]
-            shards=True if shard else None,
+            shards=True if shard else None, client=client, retries=retries,
         )
     if quiet:
         return
@@ -198,6 +213,27 @@ def _quiet_tifffile(client: Any) -> None:
     client.register_plugin(QuietTifffile(), name="ometiff-quiet-tifffile")
 
 
+@contextlib.contextmanager
+def _one_image_client(workers: int | None, scheduler: str | None, retries: int,
+                      quiet: bool) -> Iterator[Any]:
+    """The Dask client of a one-image conversion, announced as the batch's is."""
+    from ometiff.batch import dashboard_link, open_client
+
+    if retries < 0:
+        raise WriteError(f"--retries {retries}: give 0 or more")
+    with open_client(workers=workers, scheduler=scheduler, retries=retries) as client:
+        _quiet_tifffile(client)
+        if not quiet:
+            _announce(client, scheduler, dashboard_link(client))
+        yield client
+
+
+def _announce(client: Any, scheduler: str | None, link: str | None) -> None:
+    where = scheduler or f"a local cluster of {len(client.scheduler_info()['workers'])} " \
+                         "worker processes"
+    typer.echo(f"converting on {where}" + (f"; dashboard: {link}" if link else ""), err=True)
+
+
 def _convert_batch(srcs: list[Path], dst: Path, *, workers: int | None,
                    scheduler: str | None, recursive: bool, retries: int, journal: bool,
                    quiet: bool, report: Path | None, kwargs: dict[str, Any]) -> None:
@@ -211,11 +247,7 @@ def _convert_batch(srcs: list[Path], dst: Path, *, workers: int | None,
     with open_client(workers=workers, scheduler=scheduler, retries=retries) as client:
         _quiet_tifffile(client)
         if not quiet:
-            where = scheduler or f"a local cluster of {len(client.scheduler_info()['workers'])} " \
-                                 "worker processes"
-            link = dashboard_link(client)
-            typer.echo(f"converting on {where}" + (f"; dashboard: {link}" if link else ""),
-                       err=True)
+            _announce(client, scheduler, dashboard_link(client))
         with ProgressReporter(enabled=not quiet, unit="files") as reporter:
             result = _convert(srcs, dst, client=client, recursive=recursive, retries=retries,
                               journal=journal, report=report,

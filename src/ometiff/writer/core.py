@@ -60,6 +60,9 @@ if TYPE_CHECKING:
     from ometiff.types import StrPath
 
 OnPlane = Callable[[int, int], None]
+#: Writes one file of a set instead of :func:`_write_tiff`, with its arguments (the
+#: distributed writer, :class:`ometiff.writer.placed.PlacedTiles`).
+PlaceFile = Callable[..., None]
 
 #: Tile edge used when ``tile=None`` and the image is large or has a pyramid (P-6).
 DEFAULT_TILE = 512
@@ -524,6 +527,7 @@ def write_sources(
     on_verified: OnPlane | None = None,
     source_pyramids: Sequence[SourcePyramid | None] | None = None,
     verified_digests: dict[PlaneKey, bytes] | None = None,
+    place: PlaceFile | None = None,
 ) -> list[Path]:
     """Stream plane sources into an OME-TIFF file or file set.
 
@@ -601,6 +605,10 @@ def write_sources(
         With ``verify``, a dict filled with ``(series, t, c, z) -> digest`` (8 bytes,
         :func:`~ometiff.writer.verify.plane_digest`) of each plane read back and found
         equal to its source (the batch journal records them).
+    place
+        Writes each file's pixels instead of this process (same arguments as
+        ``_write_tiff``): :class:`ometiff.writer.placed.PlacedTiles` has Dask workers
+        read and encode the tiles. Metadata, checks and verification are unchanged.
 
     Returns
     -------
@@ -614,7 +622,7 @@ def write_sources(
         overwrite=overwrite, dimension_order=dimension_order, on_plane=on_plane,
         threads=threads, verify=verify, on_verified=on_verified,
         source_pyramids=source_pyramids,
-        verified_digests=verified_digests,
+        verified_digests=verified_digests, place=place,
     )
 
 
@@ -640,6 +648,7 @@ def write_all(
     on_verified: OnPlane | None = None,
     source_pyramids: Sequence[SourcePyramid | None] | None = None,
     verified_digests: dict[PlaneKey, bytes] | None = None,
+    place: PlaceFile | None = None,
 ) -> list[Path]:
     """:func:`write_sources` with metadata as an OME model or checked keywords."""
     dest = Path(os.fspath(path))
@@ -751,7 +760,7 @@ def write_all(
                     )
             tmp = atomic.temp(plan.path)
             try:
-                _write_tiff(tmp, plan, xml, sources, levels, tiles, codec, downsample,
+                (place or _write_tiff)(tmp, plan, xml, sources, levels, tiles, codec, downsample,
                             bool(use_big), workers, progress,
                             (plan.path, verified) if verify else None, pyramids,
                             verified_digests)

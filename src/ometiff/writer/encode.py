@@ -89,6 +89,15 @@ def _encode_tiles(plane: np.ndarray, origins: Sequence[tuple[int, int]],
     return out
 
 
+def encode_tiles(plane: np.ndarray, tile: tuple[int, int], encode: Encoder) -> list[bytes]:
+    """The encoded tiles of a page (or of a band of whole tile rows of it), in TIFF
+    tile order, in this thread."""
+    th, tw = tile
+    origins = [(y, x) for y in range(0, plane.shape[0], th)
+               for x in range(0, plane.shape[1], tw)]
+    return _encode_tiles(plane, origins, tile, encode)
+
+
 def submit_page(pool: ThreadPoolExecutor, plane: np.ndarray, tile: tuple[int, int],
                 encode: Encoder) -> list[Future[list[bytes]]]:
     """Submit the tiles of one page, in TIFF tile order, as a few pool tasks."""

@@ -351,3 +351,75 @@ def check_layout(
                     f"IFD {found}, but was written to {name} IFD {ifd}"
                 )
     return len(written)
+
+
+# --- plane digests from parts (the distributed writer, ometiff.writer.placed) ----------
+
+#: zlib's CRC-32 polynomial, reflected.
+_POLY = 0xEDB88320
+
+
+def _multmodp(a: int, b: int) -> int:
+    """a * b modulo the CRC-32 polynomial (bit-reflected, as zlib's ``multmodp``)."""
+    m, p = 1 << 31, 0
+    while True:
+        if a & m:
+            p ^= b
+            if not a & (m - 1):
+                return p
+        m >>= 1
+        b = (b >> 1) ^ _POLY if b & 1 else b >> 1
+
+
+_X2N = [1 << 30]  # x**(2**k) modulo the polynomial, k = 0..31
+for _ in range(31):
+    _X2N.append(_multmodp(_X2N[-1], _X2N[-1]))
+
+
+def _crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """CRC-32 of A+B from CRC-32(A), CRC-32(B) and len(B) (zlib's ``crc32_combine``)."""
+    p, k = 1 << 31, 3  # x**0; len2 bytes are x**(8 * len2)
+    while len2:
+        if len2 & 1:
+            p = _multmodp(_X2N[k & 31], p)
+        len2 >>= 1
+        k += 1
+    return _multmodp(p, crc1) ^ crc2
+
+
+def _adler32_combine(adler1: int, adler2: int, len2: int) -> int:
+    """Adler-32 of A+B from Adler-32(A), Adler-32(B) and len(B)."""
+    base = 65521
+    a1, b1, a2, b2 = adler1 & 0xFFFF, adler1 >> 16, adler2 & 0xFFFF, adler2 >> 16
+    a = (a1 + a2 - 1) % base
+    b = (b1 + b2 + len2 * (a1 - 1)) % base
+    return a | (b << 16)
+
+
+#: CRC-32, Adler-32 and length in bytes of a run of whole rows of a plane.
+Sums = tuple[int, int, int]
+
+
+def row_sums(rows: np.ndarray) -> Sums:
+    """The checksums of whole rows ``(n, X[, S])`` of a plane, for :func:`joined_digest`.
+
+    Rows are taken in C order and native byte order, as :func:`plane_digest` takes them.
+    """
+    arr = np.ascontiguousarray(rows)
+    if arr.dtype.byteorder == ">":
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    if not arr.size:
+        return 0, 1, 0  # the sums of no bytes
+    data = arr.data.cast("B")
+    return int(_CRC32(data)), int(_ADLER32(data)), len(data)
+
+
+def joined_digest(parts: Sequence[Sums]) -> bytes:
+    """:func:`plane_digest` of a plane from the :func:`row_sums` of its row bands, top
+    first: what a writer whose bands were read and encoded elsewhere expects to read back."""
+    if not parts:
+        raise ValueError("no rows")
+    crc, adler, _ = parts[0]
+    for crc2, adler2, size in parts[1:]:
+        crc, adler = _crc32_combine(crc, crc2, size), _adler32_combine(adler, adler2, size)
+    return crc.to_bytes(4, "little") + adler.to_bytes(4, "little")
