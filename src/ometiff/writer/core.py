@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from ometiff.types import StrPath
 
 OnPlane = Callable[[int, int], None]
-#: Writes one file of a set instead of :func:`_write_tiff`, with its arguments (the
+#: Writes one file of a set instead of :func:`write_tiff`, with its arguments (the
 #: distributed writer, :class:`ometiff.writer.placed.PlacedTiles`).
 PlaceFile = Callable[..., None]
 
@@ -93,7 +93,7 @@ def _resolve_tile(
     return int(pair[0]), int(pair[1])
 
 
-def _level_tile(tile: tuple[int, int] | None, level: np.ndarray) -> tuple[int, int] | None:
+def level_tile(tile: tuple[int, int] | None, level: np.ndarray) -> tuple[int, int] | None:
     """A sub-resolution's tile: the series' tile, shrunk (16-aligned) to the level's size."""
     if tile is None:
         return None
@@ -177,7 +177,7 @@ def prefetched[T](
             yield item, plane
 
 
-def _read_checked(series: int, src: SeriesSource, read: Callable[[], Any], yx: tuple[int, int],
+def read_checked(series: int, src: SeriesSource, read: Callable[[], Any], yx: tuple[int, int],
                   call: str) -> np.ndarray:
     """A plane from ``read()``, checked against its expected shape and the series' dtype."""
     try:
@@ -188,7 +188,7 @@ def _read_checked(series: int, src: SeriesSource, read: Callable[[], Any], yx: t
         # the source's own error, with where it happened; not "tifffile refused"
         e.add_note(f"ometiff: while reading {call} of series {series}")
         raise SourceFailed(e) from e
-    want = _plane_shape(src, *yx)
+    want = plane_shape(src, *yx)
     if plane.shape != want:
         if src.samples == 1 and plane.shape == (*yx, 1):
             plane = plane[..., 0]
@@ -207,7 +207,7 @@ def _read_checked(series: int, src: SeriesSource, read: Callable[[], Any], yx: t
 def fetcher(sources: Sequence[SeriesSource]) -> Callable[[int, int, int, int], np.ndarray]:
     def fetch(series: int, t: int, c: int, z: int) -> np.ndarray:
         src = sources[series]
-        return _read_checked(series, src, lambda: src.get_plane(t, c, z),
+        return read_checked(series, src, lambda: src.get_plane(t, c, z),
                              (src.shape[3], src.shape[4]), f"get_plane(t={t}, c={c}, z={z})")
 
     return fetch
@@ -229,14 +229,14 @@ def _level_fetcher(sources: Sequence[SeriesSource], pyramids: Sequence[SourcePyr
         if pyr is None:
             return plane, None
         return plane, [
-            _read_checked(series, sources[series], functools.partial(pyr.read, k, t, c, z),
+            read_checked(series, sources[series], functools.partial(pyr.read, k, t, c, z),
                           yx, f"level {k} of plane (t={t}, c={c}, z={z})")
             for k, yx in enumerate(pyr.shapes, start=1)]
 
     return fetch_levels
 
 
-def _page_opts(src: SeriesSource) -> dict[str, Any]:
+def page_opts(src: SeriesSource) -> dict[str, Any]:
     return {
         "photometric": "rgb" if src.samples > 1 else "minisblack",  # W2
         "planarconfig": "contig" if src.samples > 1 else None,
@@ -246,7 +246,7 @@ def _page_opts(src: SeriesSource) -> dict[str, Any]:
     }
 
 
-def _plane_shape(src: SeriesSource, y: int, x: int) -> tuple[int, ...]:
+def plane_shape(src: SeriesSource, y: int, x: int) -> tuple[int, ...]:
     return (y, x) if src.samples == 1 else (y, x, src.samples)
 
 
@@ -291,14 +291,14 @@ def _block(src: SeriesSource, group: Sequence[Item]) -> np.ndarray | None:
     if block is None:
         return None
     arr = block([item[1:] for item in group])
-    want = (len(group), *_plane_shape(src, src.shape[3], src.shape[4]))
+    want = (len(group), *plane_shape(src, src.shape[3], src.shape[4]))
     if not isinstance(arr, np.ndarray) or arr.shape != want or arr.dtype != src.dtype \
             or not arr.flags.c_contiguous:
         return None
     return arr
 
 
-def _write_tiff(
+def write_tiff(
     tmp: Path,
     plan: FilePlan,
     xml: bytes,
@@ -376,8 +376,8 @@ def _write_group(
     """Write a run of planes of one series, written the same way (see :func:`_groups`)."""
     series = group[0][0]
     src = sources[series]
-    opts = _page_opts(src)
-    shape = _plane_shape(src, src.shape[3], src.shape[4])
+    opts = page_opts(src)
+    shape = plane_shape(src, src.shape[3], src.shape[4])
     block = _block(src, group) if mode == "batch" else None
     planes = prefetched(group, fetch) if block is None else iter(())
     if block is not None:
@@ -422,7 +422,7 @@ def _write_group(
             for k in range(levels[series]):  # P-2, P-4: SubIFDs, NewSubfileType=1
                 # the source's own level, or a halving of the previous (pool idle here)
                 level = given[k] if given is not None else _downsample(level, method, pool)
-                tw.write(level, subfiletype=1, tile=_level_tile(tiles[series], level),
+                tw.write(level, subfiletype=1, tile=level_tile(tiles[series], level),
                          compression=codec.tifffile, compressionargs=codec.args,
                          maxworkers=threads, **opts)
                 if check is not None:
@@ -491,9 +491,9 @@ def _pipe(
                 level = first()
             else:
                 level = _downsample(level, method)
-            level_tile = _level_tile(tile, level)
-            assert level_tile is not None
-            pages.append((level.shape, level_tile, submit_page(pool, level, level_tile, encode)))
+            lvl_tile = level_tile(tile, level)
+            assert lvl_tile is not None
+            pages.append((level.shape, lvl_tile, submit_page(pool, level, lvl_tile, encode)))
             if check is not None:
                 digests.append(digest(level))
         if check is not None:
@@ -607,7 +607,7 @@ def write_sources(
         equal to its source (the batch journal records them).
     place
         Writes each file's pixels instead of this process (same arguments as
-        ``_write_tiff``): :class:`ometiff.writer.placed.PlacedTiles` has Dask workers
+        ``write_tiff``): :class:`ometiff.writer.placed.PlacedTiles` has Dask workers
         read and encode the tiles. Metadata, checks and verification are unchanged.
 
     Returns
@@ -760,7 +760,7 @@ def write_all(
                     )
             tmp = atomic.temp(plan.path)
             try:
-                (place or _write_tiff)(tmp, plan, xml, sources, levels, tiles, codec, downsample,
+                (place or write_tiff)(tmp, plan, xml, sources, levels, tiles, codec, downsample,
                             bool(use_big), workers, progress,
                             (plan.path, verified) if verify else None, pyramids,
                             verified_digests)

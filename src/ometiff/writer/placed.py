@@ -53,11 +53,11 @@ import tifffile
 from ometiff.errors import OmeTiffError, WriteError
 from ometiff.writer.core import (
     SourceFailed,
-    _level_tile,
-    _page_opts,
-    _plane_shape,
-    _read_checked,
-    _write_tiff,
+    level_tile,
+    page_opts,
+    plane_shape,
+    read_checked,
+    write_tiff,
 )
 from ometiff.writer.encode import encode_tiles, tile_encoder
 from ometiff.writer.pyramid import downsample, pyramid_shapes
@@ -158,7 +158,7 @@ def _read_rows(spec: RegionSpec, band: Band, width: int) -> np.ndarray:
         f" level {band.level}" if band.level else ""
     )
     try:
-        return _read_checked(
+        return read_checked(
             band.series,
             src,
             lambda: rdr.read_region(
@@ -362,10 +362,10 @@ class PlacedTiles:
         pyramids: Sequence[SourcePyramid | None] | None = None,
         record: dict[PlaneKey, bytes] | None = None,
     ) -> None:
-        """Write one file of the set (the arguments of the core's ``_write_tiff``)."""
+        """Write one file of the set (the arguments of the core's ``write_tiff``)."""
         self.local = self._local_reason(plan, sources, tiles, codec)
         if self.local is not None:
-            _write_tiff(
+            write_tiff(
                 tmp,
                 plan,
                 xml,
@@ -388,8 +388,8 @@ class PlacedTiles:
             tile = tiles[i]
             shapes = pyramid_shapes(src.shape[3], src.shape[4], levels[i], pyramids[i])
             level_tiles = [tile] + [
-                # _level_tile reads only the shape: a zero-byte array of it
-                _level_tile(tile, np.empty((h, w, 0), np.uint8))
+                # level_tile reads only the shape: a zero-byte array of it
+                level_tile(tile, np.empty((h, w, 0), np.uint8))
                 for h, w in shapes[1:]
             ]
             infos.append(
@@ -431,7 +431,7 @@ class PlacedTiles:
                     for item, page in zip(items, pages, strict=True):
                         series = item[0]
                         src, info = sources[series], infos[series]
-                        opts = _page_opts(src)
+                        opts = page_opts(src)
                         digests = []
                         for k, (h, w) in enumerate(info.shapes):
                             sums: list[Sums] = []
@@ -445,7 +445,7 @@ class PlacedTiles:
                                 extra = {"subfiletype": 1}
                             tw.write(
                                 run.tiles(page[k], k, sums),
-                                shape=_plane_shape(src, h, w),
+                                shape=plane_shape(src, h, w),
                                 dtype=src.dtype,
                                 tile=info.tiles[k],
                                 compression=codec.tifffile,
