@@ -37,7 +37,13 @@ if TYPE_CHECKING:
     from ometiff.types import StrPath
 
 
-#: Target size of a dask/zarr chunk of a tiled level (a block of k x k tiles).
+#: A tiled plane of at most this many bytes is one dask/zarr chunk (its tiles are
+#: decoded in parallel straight into the chunk); dask's own guidance is chunks of
+#: tens to a hundred MiB.
+PLANE_CHUNK_BYTES = 64 << 20
+
+#: Target size of a chunk of a tiled level whose planes are larger than
+#: :data:`PLANE_CHUNK_BYTES` (a block of k x k tiles).
 CHUNK_BYTES = 2 << 20
 
 
@@ -169,16 +175,18 @@ class File:
     def chunks(self, series: int = 0, level: int = 0) -> tuple[int, ...]:
         """Chunk shape of :meth:`to_dask` and :meth:`to_zarr`: one plane, or tiles.
 
-        A chunk of a tiled level is a block of whole tiles of about
-        :data:`CHUNK_BYTES` (one tile when tiles are that large): each task then
-        decodes its tiles in parallel and per-task overhead stays small, while a
-        window still decodes only the few chunks it touches.
+        A chunk is one plane (its tiles, if any, decoded in parallel straight into
+        the chunk), unless the level is tiled and a plane is larger than
+        :data:`PLANE_CHUNK_BYTES`: then a chunk is a block of whole tiles of about
+        :data:`CHUNK_BYTES` (one tile when tiles are that large), so that a window
+        of a large plane decodes only the few tiles of the chunks it touches.
         """
         s = self._series(series, level)
         shape = s.levels[level]
         with self._lock:
             tile = self.raw_reader.tile_shape(series, level=level)
-        if tile is None:
+        plane_bytes = math.prod(shape[3:]) * s.dtype.itemsize
+        if tile is None or plane_bytes <= PLANE_CHUNK_BYTES:
             return (1, 1, 1, *shape[3:])
         tile_bytes = tile[0] * tile[1] * s.sizes["S"] * s.dtype.itemsize
         k = max(1, math.isqrt(CHUNK_BYTES // max(1, tile_bytes)))
@@ -216,8 +224,9 @@ class File:
     def read_block(self, series: int, level: int, key: tuple[slice, ...]) -> np.ndarray:
         """The block ``key`` (one slice per axis of ``dims``) of a level, as numpy.
 
-        The building block of the dask and zarr views: planes are read one at a
-        time, each through :meth:`Reader.read_region`.
+        The building block of the dask and zarr views and of :meth:`asarray`: planes
+        are read one at a time, each through :meth:`Reader.read_region`, straight
+        into the block's array (tiled readers decode their tiles into it).
         """
         s = self._series(series, level)
         shape = s.levels[level]
@@ -249,20 +258,26 @@ class File:
                 plane = plane[..., rs.start : rs.stop : rs.step]
             return plane.reshape(shape_out)
         out = np.empty(shape_out, dtype=s.dtype)
+        # some of the samples of RGB(A) pixels: read each plane, then pick
+        pick = None if rs is None or rs == range(shape[5]) else slice(rs.start, rs.stop, rs.step)
+        window = (ry.start, ry.stop, rx.start, rx.stop)
         with self._lock:
             for i, t in enumerate(ranges[0]):
                 for j, c in enumerate(ranges[1]):
                     for k, z in enumerate(ranges[2]):
-                        plane = rdr.read_region(
-                            series, t, c, z, ry.start, ry.stop, rx.start, rx.stop, level=level
-                        )
-                        out[i, j, k] = (
-                            plane if rs is None else plane[..., rs.start : rs.stop : rs.step]
-                        )
+                        if pick is None:
+                            rdr.read_region(series, t, c, z, *window, level=level, out=out[i, j, k])
+                        else:
+                            plane = rdr.read_region(series, t, c, z, *window, level=level)
+                            out[i, j, k] = plane[..., pick]
         return out
 
     def asarray(self, series: int = 0, level: int = 0) -> np.ndarray:
-        """The whole level as numpy, shape :attr:`Series.levels` ``[level]`` (dims order)."""
+        """The whole level as numpy, shape :attr:`Series.levels` ``[level]`` (dims order).
+
+        One array is allocated and every plane is decoded straight into it (the
+        tiles of tiled planes in parallel); no dask, no intermediate copies.
+        """
         s = self._series(series, level)
         return self.read_block(series, level, tuple(slice(None) for _ in s.levels[level]))
 
