@@ -247,11 +247,20 @@ def test_fast_decoder_is_used_for_the_benchmark_layout(
 
         return wrapped
 
+    reads: list[bool] = []
+    read = tiles.SegmentFile.__call__
+
+    def reading(self: tiles.SegmentFile, offset: int, count: int, **kw: Any) -> Any:
+        reads.append(kw.get("into") is not None)
+        return read(self, offset, count, **kw)
+
     monkeypatch.setattr(tiles, "fast_tile_decoder", counting)
+    monkeypatch.setattr(tiles.SegmentFile, "__call__", reading)
     monkeypatch.setattr(tifffile.TiffPage, "decode", property(lambda self: _refuse))
     with ometiff.open(path) as f:
         np.testing.assert_array_equal(f.asarray(), data)
     assert len(calls) == 8
+    assert reads == [True] * 8  # compressed bytes read into the thread's reused buffer
 
 
 def _refuse(*args: Any, **kwargs: Any) -> Any:

@@ -94,10 +94,18 @@ class SegmentFile:
                     raise InvalidTiffError(f"{self.path}: cannot open: {exc}") from exc
             return self._fd
 
-    def __call__(self, offset: int, count: int) -> bytes:
+    def __call__(
+        self, offset: int, count: int, *, into: np.ndarray | None = None
+    ) -> bytes | memoryview:
+        """``count`` bytes at ``offset``; read into ``into`` (a byte buffer of at least
+        ``count`` bytes, reused by the caller: no allocation per tile) when given."""
         fd = self._fd if self._fd is not None else self._open()
         try:
-            if hasattr(os, "pread"):
+            if into is not None and hasattr(os, "preadv"):
+                view = memoryview(into)[:count]
+                got = os.preadv(fd, [view], offset)
+                data: bytes | memoryview = view[:got]
+            elif hasattr(os, "pread"):
                 data = os.pread(fd, count, offset)
             else:  # pragma: no cover - Windows
                 with self._lock:
@@ -139,20 +147,21 @@ def tile_shape(page: Any) -> tuple[int, int] | None:
     return int(page.tilelength), int(page.tilewidth)
 
 
-def _scratch(nbytes: int) -> np.ndarray:
-    """A writable byte buffer of ``nbytes`` for this thread (reused up to MAX_SCRATCH)."""
-    buf: np.ndarray | None = getattr(_SCRATCH, "buf", None)
+def _scratch(nbytes: int, name: str = "pixels") -> np.ndarray:
+    """A writable byte buffer of ``nbytes`` for this thread: one for decoded pixels, one
+    for compressed bytes (``name``), each reused up to :data:`MAX_SCRATCH`."""
+    buf: np.ndarray | None = getattr(_SCRATCH, name, None)
     if buf is not None and buf.size >= nbytes:
         return buf[:nbytes]
     buf = np.empty(nbytes, np.uint8)
     if nbytes <= MAX_SCRATCH:
-        _SCRATCH.buf = buf
+        setattr(_SCRATCH, name, buf)
     return buf
 
 
 def fast_tile_decoder(
     page: Any,
-) -> Callable[[bytes, tuple[int, int, int]], np.ndarray | None] | None:
+) -> Callable[[bytes | memoryview, tuple[int, int, int]], np.ndarray | None] | None:
     """A decoder of ``page``'s tiles into a per-thread scratch buffer, or None.
 
     None when the page's layout needs tifffile's decode function (a codec without
@@ -184,7 +193,7 @@ def fast_tile_decoder(
     except _LOOKUP_ERRORS:  # a codec imagecodecs was built without
         return None
 
-    def decode(data: bytes, shape: tuple[int, int, int]) -> np.ndarray | None:
+    def decode(data: bytes | memoryview, shape: tuple[int, int, int]) -> np.ndarray | None:
         nbytes = math.prod(shape) * dtype.itemsize
         if decompress is None:
             if len(data) < nbytes:
@@ -217,7 +226,7 @@ def read_page_region(
     x0: int,
     x1: int,
     *,
-    read: Callable[[int, int], bytes],
+    read: Callable[[int, int], bytes | memoryview],
     where: str,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
@@ -273,13 +282,21 @@ def read_page_region(
     planes = range(samples) if separate else range(1)
     jobs = [s * per_sample + r * across + c for s in planes for r in rows for c in cols]
 
+    # the fast path reads compressed bytes into a reused buffer of the thread too
+    seg = read if fast is not None and isinstance(read, SegmentFile) else None
+
     def tile_at(index: int) -> np.ndarray | None:
         count = int(counts[index])
-        data = read(int(offsets[index]), count) if count else None
+        data: bytes | memoryview | None = None
+        if count and seg is not None and count <= MAX_SCRATCH:
+            data = seg(int(offsets[index]), count, into=_scratch(count, "compressed"))
+        elif count:
+            data = read(int(offsets[index]), count)
         if data is not None and fast is not None:
             tile = fast(data, (th, tw, tile_samples))
             if tile is not None:
                 return tile
+            data = bytes(data)  # tifffile's decode functions get bytes, as always
         try:
             tile, _, _ = decode(data, index, jpegtables=tables)
         except DECODE_ERRORS as exc:
