@@ -265,3 +265,20 @@ def test_fast_decoder_is_used_for_the_benchmark_layout(
 
 def _refuse(*args: Any, **kwargs: Any) -> Any:
     raise AssertionError("tifffile's per-tile decode was used")
+
+
+@pytest.mark.parametrize("tiled", [False, True])
+def test_blocks_pick_samples_in_any_order(tmp_path: Path, tiled: bool) -> None:
+    rgb = RNG.integers(0, 255, (1, 1, 2, 70, 90, 3), dtype=np.uint8)
+    path = tmp_path / "rgb.ome.tif"
+    ometiff.write(path, rgb, axes="TCZYXS", tile=(32, 32) if tiled else None)
+    every = (slice(None),) * 5
+    with ometiff.open(path) as f:
+        for samples in (slice(None, None, -1), slice(0, 3, 2), slice(1, 2), slice(None)):
+            for head in (
+                every,
+                (slice(0, 1), slice(0, 1), slice(1, 2), slice(5, 60), slice(3, 80)),
+            ):
+                key = (*head, samples)
+                np.testing.assert_array_equal(f.read_block(0, 0, key), rgb[key])
+        np.testing.assert_array_equal(f.to_dask()[..., ::-1].compute(), rgb[..., ::-1])

@@ -254,12 +254,12 @@ class File:
                     rx.stop,
                     level=level,
                 )
-            if rs is not None and len(rs) != plane.shape[2]:
-                plane = plane[..., rs.start : rs.stop : rs.step]
+            if rs is not None and rs != range(plane.shape[2]):  # some samples, or reversed
+                plane = plane[..., _pick(rs)]
             return plane.reshape(shape_out)
         out = np.empty(shape_out, dtype=s.dtype)
         # some of the samples of RGB(A) pixels: read each plane, then pick
-        pick = None if rs is None or rs == range(shape[5]) else slice(rs.start, rs.stop, rs.step)
+        pick = None if rs is None or rs == range(shape[5]) else _pick(rs)
         window = (ry.start, ry.stop, rx.start, rx.stop)
         with self._lock:
             for i, t in enumerate(ranges[0]):
@@ -359,6 +359,14 @@ def _worker_source(
     path: str, reader: str, options: dict[str, Any], series: int, level: int
 ) -> BlockSource:
     return BlockSource(worker_file(path, reader, options), series, level)
+
+
+def _pick(samples: range) -> slice | list[int]:
+    """An index of the samples axis for ``samples`` (a list when it runs backwards: a
+    slice of ``range(2, -1, -1)`` would read ``-1`` as the last sample)."""
+    if samples.step > 0:
+        return slice(samples.start, samples.stop, samples.step)
+    return list(samples)
 
 
 def _bounds(sl: slice | None, size: int, axis: str, path: Path) -> tuple[int, int]:
