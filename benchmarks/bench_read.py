@@ -167,7 +167,8 @@ def whole_file_rows(quick: bool) -> list[dict[str, object]]:
     # Touch as much memory as the largest peak once (dask holds its chunks and the
     # result it concatenates them into: twice the result): a fresh VM backs guest
     # pages on first use, many times slower than later allocations, and whoever ran
-    # first would pay for it.
+    # first would pay for it. (A VM that reports freed pages back to its host, as the
+    # shared test machine does, makes new memory slow again a few seconds after.)
     np.ones(2 * nbytes + nbytes // 4, np.uint8)
     repeat = 3 if quick else 2
     cores = os.cpu_count() or 1
