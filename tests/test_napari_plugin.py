@@ -241,7 +241,6 @@ def test_reader_contrast_of_a_huge_plane_reads_a_centred_window(
     data[128, 128] = 500
     ometiff.write(path, data, tile=(64, 64))
     monkeypatch.setattr(plugin, "CONTRAST_SAMPLE", 64 * 64)
-    monkeypatch.setattr(dataset_file, "PLANE_CHUNK_BYTES", 0)  # a "huge" plane: tile blocks
     monkeypatch.setattr(dataset_file, "CHUNK_BYTES", 64 * 64 * 2)  # one tile per chunk
     with ometiff.open(path) as f:
         calls: list[Any] = []

@@ -21,7 +21,6 @@ from ometiff import (
     OmeTiffError,
     UnsupportedFormatError,
 )
-from ometiff.dataset import file as file_module
 from ometiff.readers import tiles
 
 RNG = np.random.default_rng(10)
@@ -139,14 +138,6 @@ def test_dask_chunks_are_blocks_of_tiles(tmp_path: Path, monkeypatch: pytest.Mon
         return original(self, offset, count, **kw)
 
     monkeypatch.setattr(tiles.SegmentFile, "__call__", counting)
-    with ometiff.open(path) as f:  # a 5.3 MiB plane: one chunk, all 12 tiles read once
-        d = f.to_dask()
-        assert d.chunksize == (1, 1, 1, 1536, 1800) and d.npartitions == 1
-        np.testing.assert_array_equal(d[0, 0, 0, 1100:1200].compute(), data[0, 0, 0, 1100:1200])
-        assert sorted(reads) == sorted(set(reads)) and len(reads) == 12
-        reads.clear()
-    # planes larger than PLANE_CHUNK_BYTES are chunked in blocks of tiles
-    monkeypatch.setattr(file_module, "PLANE_CHUNK_BYTES", 4 << 20)
     with ometiff.open(path) as f:
         d = f.to_dask()
         assert d.chunksize == (1, 1, 1, 1024, 1024)  # 2 x 2 tiles of 512 KiB

@@ -37,13 +37,10 @@ if TYPE_CHECKING:
     from ometiff.types import StrPath
 
 
-#: A tiled plane of at most this many bytes is one dask/zarr chunk (its tiles are
-#: decoded in parallel straight into the chunk); dask's own guidance is chunks of
-#: tens to a hundred MiB.
-PLANE_CHUNK_BYTES = 64 << 20
-
-#: Target size of a chunk of a tiled level whose planes are larger than
-#: :data:`PLANE_CHUNK_BYTES` (a block of k x k tiles).
+#: Target size of a dask/zarr chunk of a tiled level (a block of k x k tiles).
+#: Whole planes as chunks (32 MiB in the 2 GiB read benchmark) were measured too:
+#: 1.5-1.7x the CPU time of 2 MiB blocks there, all of it in the kernel (new
+#: memory, which numpy backs with huge pages from 4 MiB; slow on the shared VM).
 CHUNK_BYTES = 2 << 20
 
 
@@ -175,18 +172,16 @@ class File:
     def chunks(self, series: int = 0, level: int = 0) -> tuple[int, ...]:
         """Chunk shape of :meth:`to_dask` and :meth:`to_zarr`: one plane, or tiles.
 
-        A chunk is one plane (its tiles, if any, decoded in parallel straight into
-        the chunk), unless the level is tiled and a plane is larger than
-        :data:`PLANE_CHUNK_BYTES`: then a chunk is a block of whole tiles of about
-        :data:`CHUNK_BYTES` (one tile when tiles are that large), so that a window
-        of a large plane decodes only the few tiles of the chunks it touches.
+        A chunk of a tiled level is a block of whole tiles of about
+        :data:`CHUNK_BYTES` (one tile when tiles are that large): each task then
+        decodes its tiles in parallel straight into its chunk and per-task overhead
+        stays small, while a window still decodes only the few chunks it touches.
         """
         s = self._series(series, level)
         shape = s.levels[level]
         with self._lock:
             tile = self.raw_reader.tile_shape(series, level=level)
-        plane_bytes = math.prod(shape[3:]) * s.dtype.itemsize
-        if tile is None or plane_bytes <= PLANE_CHUNK_BYTES:
+        if tile is None:
             return (1, 1, 1, *shape[3:])
         tile_bytes = tile[0] * tile[1] * s.sizes["S"] * s.dtype.itemsize
         k = max(1, math.isqrt(CHUNK_BYTES // max(1, tile_bytes)))

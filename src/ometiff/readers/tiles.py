@@ -19,8 +19,8 @@ give tifffile's pixels and tifffile's errors. Pages this module does not handle
 whole decoded plane instead.
 
 The OME-TIFF and TIFF readers use it for ``Reader.read_region``; the read API
-(``ometiff.open(...).to_dask()``) chunks tiled levels on plane or tile boundaries,
-so a window of a 40,000² level decodes a handful of tiles.
+(``ometiff.open(...).to_dask()``) chunks tiled levels on tile boundaries, so a
+window of a 40,000² level decodes a handful of tiles.
 """
 
 from __future__ import annotations
