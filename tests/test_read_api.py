@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -110,9 +111,9 @@ def test_region_decodes_only_touched_tiles(
     reads: list[int] = []
     original = tiles.SegmentFile.__call__
 
-    def counting(self: tiles.SegmentFile, offset: int, count: int) -> bytes:
+    def counting(self: tiles.SegmentFile, offset: int, count: int, **kw: Any) -> Any:
         reads.append(offset)
-        return original(self, offset, count)
+        return original(self, offset, count, **kw)
 
     monkeypatch.setattr(tiles.SegmentFile, "__call__", counting)
     with ometiff.open(path) as f:
@@ -132,9 +133,9 @@ def test_dask_chunks_are_blocks_of_tiles(tmp_path: Path, monkeypatch: pytest.Mon
     reads: list[int] = []
     original = tiles.SegmentFile.__call__
 
-    def counting(self: tiles.SegmentFile, offset: int, count: int) -> bytes:
+    def counting(self: tiles.SegmentFile, offset: int, count: int, **kw: Any) -> Any:
         reads.append(offset)
-        return original(self, offset, count)
+        return original(self, offset, count, **kw)
 
     monkeypatch.setattr(tiles.SegmentFile, "__call__", counting)
     with ometiff.open(path) as f:

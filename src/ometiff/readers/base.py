@@ -18,9 +18,10 @@ Every input format is read by a :class:`Reader` subclass. The contract:
   reads one plane of one level. Readers without pyramids have one level (the
   default implementation, on top of ``sources()``) and refuse ``level > 0`` with
   :class:`~ometiff.errors.NoSuchPlaneError`.
-* ``read_region(series, t, c, z, y0, y1, x0, x1, level=)`` reads a window of one
-  plane; the default crops :meth:`read_plane`, tiled readers (OME-TIFF, TIFF)
-  decode only the tiles the window touches and say so with ``tile_shape``.
+* ``read_region(series, t, c, z, y0, y1, x0, x1, level=, out=)`` reads a window of
+  one plane (into ``out`` when given); the default crops :meth:`read_plane`, tiled
+  readers (OME-TIFF, TIFF) decode only the tiles the window touches, straight into
+  ``out``, and say so with ``tile_shape``.
 * ``thread_safe`` readers may be called from several threads at once (the read
   API's dask arrays do); for the others the read API serialises calls.
 * ``original_metadata()`` returns the vendor's own key-value metadata as strings
@@ -186,24 +187,28 @@ class Reader(abc.ABC):
 
     def read_region(
         self, series: int, t: int, c: int, z: int, y0: int, y1: int, x0: int, x1: int,
-        *, level: int = 0,
+        *, level: int = 0, out: np.ndarray | None = None,
     ) -> np.ndarray:
         """The window ``[y0:y1, x0:x1]`` of one plane: ``(Y, X)`` or ``(Y, X, S)``.
 
         The default reads the whole plane and crops it; tiled readers override it
-        to decode only the tiles the window touches.
+        to decode only the tiles the window touches. With ``out`` (an array of the
+        window's shape), the pixels are written into it and it is returned: tiled
+        readers decode straight into it (``File.asarray`` fills one array this way).
 
         Raises
         ------
         NoSuchPlaneError
             The series, plane or level does not exist.
         InvalidArgumentError
-            The window is empty or outside the plane.
+            The window is empty or outside the plane, or ``out`` has another shape.
         """
         self.check_region(series, t, c, z, y0, y1, x0, x1, level=level)
         plane = self.read_plane(series, t, c, z, level=level)
         if (y0, x0) == (0, 0) and plane.shape[:2] == (y1, x1):
-            return plane
+            return plane if out is None else region_into(out, plane, self.path)
+        if out is not None:
+            return region_into(out, plane[y0:y1, x0:x1], self.path)
         return plane[y0:y1, x0:x1].copy()  # no view keeping the whole plane alive
 
     def tile_shape(self, series: int, *, level: int = 0) -> tuple[int, int] | None:
@@ -272,6 +277,24 @@ class Reader(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {str(self.path)!r}>"
+
+
+def region_into(out: np.ndarray, region: np.ndarray, path: Path) -> np.ndarray:
+    """Copy a region into the caller's ``out`` (``read_region(..., out=)``); return ``out``.
+
+    Raises
+    ------
+    InvalidArgumentError
+        ``out`` does not have the region's shape.
+    """
+    import numpy as np
+
+    if out.shape != region.shape:
+        raise InvalidArgumentError(
+            f"{path}: out= has shape {out.shape}; the region is {region.shape}"
+        )
+    np.copyto(out, region, casting="unsafe")
+    return out
 
 
 def array_ome(

@@ -25,6 +25,7 @@ import numpy as np
 import tifffile
 
 from ometiff.errors import (
+    InvalidArgumentError,
     InvalidTiffError,
     NoSuchPlaneError,
     OmeTiffError,
@@ -33,7 +34,7 @@ from ometiff.errors import (
 )
 from ometiff.ome.view import ChannelView
 from ometiff.ome.xml import is_ome_xml
-from ometiff.readers.base import Reader
+from ometiff.readers.base import Reader, region_into
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.tiff import page_plane
 from ometiff.readers.tifflayout import plane_dtype
@@ -522,17 +523,27 @@ class OmeTiffReader(Reader):
 
     def read_region(
         self, series: int, t: int, c: int, z: int, y0: int, y1: int, x0: int, x1: int,
-        *, level: int = 0,
+        *, level: int = 0, out: np.ndarray | None = None,
     ) -> np.ndarray:
-        """A window of one plane; of a tiled IFD only the touched tiles are decoded."""
+        """A window of one plane; of a tiled IFD only the touched tiles are decoded
+        (straight into ``out`` when given)."""
         self.check_region(series, t, c, z, y0, y1, x0, x1, level=level)
         page, where = self._level_page(series, t, c, z, level)
         _, samples, dtype = self._layout[series]
         yx = self.level_shapes(series)[level][3:]
         if (int(page.imagelength), int(page.imagewidth)) != yx or not can_read_tiles(page):
             plane = page_plane(page, samples, dtype, yx, where=where)
+            if out is not None:
+                return region_into(out, plane[y0:y1, x0:x1], self.path)
             return plane[y0:y1, x0:x1].copy()
         read = self._segments(page.parent.filehandle.path)
+        if out is not None:
+            want = (y1 - y0, x1 - x0) + ((samples,) if samples > 1 else ())
+            if out.shape != want:
+                raise InvalidArgumentError(
+                    f"{self.path}: out= has shape {out.shape}; the region is {want}"
+                )
+            return read_page_region(page, y0, y1, x0, x1, read=read, where=where, out=out)
         arr = read_page_region(page, y0, y1, x0, x1, read=read, where=where)
         if samples == 1:
             arr = arr[..., 0]

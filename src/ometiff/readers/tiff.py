@@ -20,7 +20,7 @@ import tifffile
 
 from ometiff.errors import InvalidTiffError, NoSuchPlaneError
 from ometiff.ome.colour import rgba_to_ome
-from ometiff.readers.base import Reader
+from ometiff.readers.base import Reader, region_into
 from ometiff.readers.decode import DECODE_ERRORS, decode_page
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.tifflayout import TiffLayout, tiff_layouts
@@ -245,15 +245,16 @@ class TiffReader(Reader):
 
     def read_region(
         self, series: int, t: int, c: int, z: int, y0: int, y1: int, x0: int, x1: int,
-        *, level: int = 0,
+        *, level: int = 0, out: np.ndarray | None = None,
     ) -> np.ndarray:
-        """A window of one plane; of a tiled page only the touched tiles are decoded."""
+        """A window of one plane; of a tiled page only the touched tiles are decoded
+        (straight into ``out`` when given and the page holds just this plane's samples)."""
         self.check_region(series, t, c, z, y0, y1, x0, x1, level=level)
         lay = self._layouts[series]
         page = self._tiled_page(series, t, c, z, level)
         yx = (int(page.imagelength), int(page.imagewidth)) if page is not None else None
         if yx is None or yx != tuple(self.level_shapes(series)[level][3:]):
-            return super().read_region(series, t, c, z, y0, y1, x0, x1, level=level)
+            return super().read_region(series, t, c, z, y0, y1, x0, x1, level=level, out=out)
         where = f"{self.path} series {lay.index}" + (f" level {level}" if level else "")
         # the page's own file: series of some flavours (Micro-Manager) span several files
         read = self._segments.get(page.parent.filehandle.path)
@@ -261,12 +262,19 @@ class TiffReader(Reader):
             with self._lock:
                 path = page.parent.filehandle.path
                 read = self._segments.setdefault(path, SegmentFile(Path(path)))
-        arr = read_page_region(page, y0, y1, x0, x1, read=read, where=where)
         sample = lay.locate(t, c, z)[2]
+        want = (y1 - y0, x1 - x0) + ((lay.samples,) if lay.samples > 1 else ())
+        if out is not None and out.shape == want and sample is None and int(
+            page.samplesperpixel
+        ) == lay.samples:
+            return read_page_region(page, y0, y1, x0, x1, read=read, where=where, out=out)
+        arr = read_page_region(page, y0, y1, x0, x1, read=read, where=where)
         if sample is not None:
             arr = arr[..., sample]
         elif lay.samples == 1:
             arr = arr[..., 0]
+        if out is not None:
+            return region_into(out, arr, self.path)
         return arr if arr.dtype == lay.dtype else arr.astype(lay.dtype)
 
     def tile_shape(self, series: int, *, level: int = 0) -> tuple[int, int] | None:

@@ -28,7 +28,7 @@ import numpy as np
 import tifffile
 
 from ometiff.errors import InvalidTiffError, NoSuchPlaneError, UnsupportedFormatError
-from ometiff.readers.base import Reader
+from ometiff.readers.base import Reader, region_into
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.tiff import PAGE_ERRORS, READ_ERRORS, as_plane, decode
 from ometiff.readers.tifflayout import plane_dtype
@@ -272,7 +272,7 @@ class WholeSlideReader(Reader):
 
     def read_region(
         self, series: int, t: int, c: int, z: int, y0: int, y1: int, x0: int, x1: int,
-        *, level: int = 0,
+        *, level: int = 0, out: np.ndarray | None = None,
     ) -> np.ndarray:
         """A window of one plane of one level (the ``Reader.read_region`` contract); of
         tiled pages only the touched tiles are decoded (:mod:`ometiff.readers.tiles`).
@@ -282,11 +282,13 @@ class WholeSlideReader(Reader):
         image = self._slide_images[series]
         page = image.levels[level][c]
         if page.is_ndpi or not can_read_tiles(page):
-            return super().read_region(series, t, c, z, y0, y1, x0, x1, level=level)
+            return super().read_region(series, t, c, z, y0, y1, x0, x1, level=level, out=out)
         where = f"{self.path} series {series} level {level} page {page.index}"
         arr = read_page_region(page, y0, y1, x0, x1, read=self._segments, where=where)
         if image.samples == 1:
             arr = arr[..., 0]
+        if out is not None:
+            return region_into(out, arr, self.path)
         return arr if arr.dtype == image.dtype else arr.astype(image.dtype)
 
     def tile_shape(self, series: int, *, level: int = 0) -> tuple[int, int] | None:
