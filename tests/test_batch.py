@@ -62,7 +62,7 @@ def _journal(out: Path) -> list[dict]:
 
 
 def _no_temporaries(out: Path) -> None:
-    assert not list(out.rglob("*.tmp")), "a temporary file was left behind"
+    assert not list(out.rglob(".*.ometiff-tmp-*")), "a temporary file was left behind"
 
 
 def test_corrupt_input_fails_alone_and_journal_holds_plane_digests(client, tmp_path):
@@ -151,7 +151,7 @@ def _kill_once(source: str, output: str, overwrite: bool, options: dict) -> dict
             def kill() -> None:
                 end = time.monotonic() + 20
                 while time.monotonic() < end:
-                    if list(out.parent.glob(f".{out.name}.*.tmp")):
+                    if list(out.parent.glob(f".{out.name}.ometiff-tmp-*")):
                         (out.parent / "killed-while-writing").touch()
                         os.kill(os.getpid(), signal.SIGKILL)
                     time.sleep(0.0005)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from ometiff.atomic import remove_stale, replace_file
 from ometiff.errors import OmeTiffError, WriteError
 from ometiff.readers.decode import with_memory_budget
 from ometiff.tiff.names import COMPANION_SUFFIX, OME_SUFFIXES, split_suffix
@@ -654,9 +655,8 @@ def convert_task(source: str, output: str, overwrite: bool,
             from ometiff.errors import file_error
 
             raise file_error(src, exc) from exc
-        # temporaries of an attempt killed with its worker (AtomicSet's names)
-        for stale in dest.parent.glob(f".{dest.name}.*.tmp"):
-            stale.unlink(missing_ok=True)
+        # temporaries of an attempt killed with its worker
+        remove_stale(dest)
         digests: dict[tuple[int, int, int, int], bytes] = {}
         receipt = _convert_one(src, dest, overwrite=overwrite, on_plane=None, threads=threads,
                                digests=digests, **opts)
@@ -810,12 +810,7 @@ def _write_report(path: Path, receipts: list[ConversionReceipt], verify: bool) -
         "planes_verified": sum(r.planes_verified for r in receipts),
         "conversions": [r.__dict__ for r in receipts],
     }
-    try:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise WriteError(f"{path}: cannot write the report: {exc}") from exc
+    replace_file(path, json.dumps(data, indent=2, default=str).encode("utf-8"))
 
 
 __all__ = [
