@@ -186,6 +186,7 @@ class AtomicSet:
                         f"{final}: appeared while writing; pass overwrite=True to replace it",
                         option="overwrite",
                     )
+        fault("before-commit")
         for i, (final, tmp) in enumerate(list(self.temps.items())):
             if i:
                 fault("mid-commit")
