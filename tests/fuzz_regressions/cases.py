@@ -196,6 +196,108 @@ def subifd_cut_short(d: Path) -> Path:
     return path
 
 
+# --- vendor formats (generated with the vendor's writer; skipped without it) ----------
+
+
+def _czi(d: Path, name: str) -> tuple[Path, bytearray, int]:
+    """A 6x4 uint8 CZI written by pylibCZIrw: (path, bytes, first directory entry offset)."""
+    import pytest
+
+    czi = pytest.importorskip("pylibCZIrw.czi")
+    path = d / name
+    with czi.create_czi(str(path), exist_ok=True) as w:
+        w.write(np.ones((4, 6), np.uint8), plane={"C": 0, "Z": 0, "T": 0})
+    data = bytearray(path.read_bytes())
+    (directory,) = struct.unpack_from("<q", data, 84)
+    return path, data, directory + 32 + 128
+
+
+def _czi_xy(data: bytearray, entry: int, logical: int, stored: int | None) -> None:
+    (ndims,) = struct.unpack_from("<i", data, entry + 28)
+    for k in range(ndims):
+        at = entry + 32 + 20 * k
+        if data[at : at + 1] in (b"X", b"Y"):
+            struct.pack_into("<i", data, at + 8, logical)
+            if stored is not None:
+                struct.pack_into("<i", data, at + 16, stored)
+
+
+def czi_huge_subblock(d: Path) -> Path:
+    """A CZI subblock declaring 200000² stored pixels: libCZI's std::bad_alloc (was OOM)."""
+    path, data, entry = _czi(d, "czi_huge_subblock.czi")
+    _czi_xy(data, entry, 200000, 200000)
+    path.write_bytes(data)
+    return path
+
+
+def czi_negative_span(d: Path) -> Path:
+    """A CZI subblock of logical size 200000 (stored 6x4): libCZI reports a -1x-1 span,
+    and convert failed with a message naming no file."""
+    path, data, entry = _czi(d, "czi_negative_span.czi")
+    _czi_xy(data, entry, 200000, None)
+    path.write_bytes(data)
+    return path
+
+
+def czi_entry_count(d: Path) -> Path:
+    """A CZI subblock directory declaring 2**31 - 1 entries in 300 bytes."""
+    path, data, entry = _czi(d, "czi_entry_count.czi")
+    struct.pack_into("<i", data, entry - 128, 2**31 - 1)
+    path.write_bytes(data)
+    return path
+
+
+def _zarr(d: Path, name: str, chunks: list[int], chunk_bytes: bytes) -> Path:
+    """A hand-written NGFF 0.4 (Zarr v2) image of 4x6 uint16 with one chunk file."""
+    import json
+
+    root = d / name
+    (root / "0" / "0").mkdir(parents=True)
+    axes = [{"name": "y", "type": "space"}, {"name": "x", "type": "space"}]
+    scale = [{"type": "scale", "scale": [1, 1]}]
+    attrs = {
+        "multiscales": [
+            {
+                "version": "0.4",
+                "axes": axes,
+                "datasets": [{"path": "0", "coordinateTransformations": scale}],
+            }
+        ]
+    }
+    (root / ".zgroup").write_text(json.dumps({"zarr_format": 2}))
+    (root / ".zattrs").write_text(json.dumps(attrs))
+    array = {
+        "zarr_format": 2,
+        "shape": [4, 6],
+        "chunks": chunks,
+        "dtype": "<u2",
+        "compressor": None,
+        "fill_value": 0,
+        "order": "C",
+        "filters": None,
+        "dimension_separator": "/",
+    }
+    (root / "0" / ".zarray").write_text(json.dumps(array))
+    (root / "0" / "0" / "0").write_bytes(chunk_bytes)
+    return root
+
+
+def zarr_short_chunk(d: Path) -> Path:
+    """An OME-Zarr chunk of 10 bytes for 48: zarr's ValueError escaped (internal error)."""
+    import pytest
+
+    pytest.importorskip("zarr")
+    return _zarr(d, "zarr_short_chunk.ome.zarr", [4, 6], bytes(10))
+
+
+def zarr_huge_chunk(d: Path) -> Path:
+    """A 4x6 OME-Zarr array in 100000² chunks: decoding one chunk takes 18.6 GiB."""
+    import pytest
+
+    pytest.importorskip("zarr")
+    return _zarr(d, "zarr_huge_chunk.ome.zarr", [100000, 100000], bytes(10))
+
+
 CASES: dict[str, Callable[[Path], Path]] = {
     f.__name__: f
     for f in (
@@ -213,6 +315,11 @@ CASES: dict[str, Callable[[Path], Path]] = {
         compression_no_values,
         frame_strip_past_end,
         subifd_cut_short,
+        czi_huge_subblock,
+        czi_negative_span,
+        czi_entry_count,
+        zarr_short_chunk,
+        zarr_huge_chunk,
     )
 }
 
@@ -254,4 +361,9 @@ EXPECT: dict[str, dict[str, str]] = {
     "size_t_1e308": {"info-json": "SizeT=1e308", "info-stats": "SizeT=1e308"},
     "doctype_external": {"info-json": "not defined", "convert": "not defined"},
     "deep_xml": {"info-json": "levels deep", "convert": "levels deep"},
+    "czi_huge_subblock": dict.fromkeys(("info-stats", "show", "convert"), "memory budget"),
+    "czi_negative_span": dict.fromkeys(("info-json", "convert"), "subblocks span -1x-1"),
+    "czi_entry_count": dict.fromkeys(("info-json", "convert"), "declares 2147483647 entries"),
+    "zarr_short_chunk": dict.fromkeys(("info-stats", "convert"), "chunk may be truncated"),
+    "zarr_huge_chunk": dict.fromkeys(("info-stats", "show", "convert"), "memory budget"),
 }
