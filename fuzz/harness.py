@@ -58,6 +58,8 @@ COMMANDS: dict[str, list[str]] = {
     "validate": ["validate", "{in}"],
 }
 TIFF_SEED_DIRS = ("ome-tiff", "imagej", "tiff", "lsm")
+#: Vendor formats read through their libraries (seeds: corpus files of these folders).
+VENDOR_SEEDS = {"czi": (".czi",), "lif": (".lif",), "nd2": (".nd2",)}
 
 
 # -- seeds --------------------------------------------------------------------------
@@ -93,6 +95,37 @@ def corpus_seeds(testdata: Path, rng: random.Random, count: int) -> list[Path]:
     ]
     rng.shuffle(found)
     return found[:count]
+
+
+def vendor_seeds(testdata: Path, rng: random.Random, count: int) -> list[Path]:
+    """Up to ``count`` corpus CZI, LIF and ND2 files under 2 MB each, chosen by the seed,
+    and a small CZI written here (when pylibCZIrw is installed)."""
+    found = []
+    for folder, suffixes in VENDOR_SEEDS.items():
+        files = [
+            p
+            for p in sorted((testdata / folder).rglob("*"))
+            if p.is_file() and p.suffix.lower() in suffixes and p.stat().st_size < 2_000_000
+        ]
+        rng.shuffle(files)
+        found += files[:count]
+    return found
+
+
+def generated_vendor_seeds(folder: Path) -> list[Path]:
+    """A 2-channel, 2-scene CZI written by pylibCZIrw (none without it)."""
+    try:
+        from pylibCZIrw import czi
+    except ImportError:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "gen.czi"
+    with czi.create_czi(str(path), exist_ok=True) as w:
+        for c in range(2):
+            for scene, x in ((0, 0), (1, 64)):
+                plane = np.full((24, 32), 10 * c + scene, np.uint16)
+                w.write(plane, plane={"C": c, "Z": 0, "T": 0}, scene=scene, location=(x, 0))
+    return [path]
 
 
 # -- mutations ----------------------------------------------------------------------
@@ -214,6 +247,39 @@ def m_xml(data: bytearray, rng: random.Random) -> str:
     return f"xml {choice}"
 
 
+def m_czi(data: bytearray, rng: random.Random) -> str:
+    """Corrupt a CZI's header or one subblock directory entry (positions, counts, sizes)."""
+    if not data.startswith(b"ZISRAWFILE") or len(data) < 112:
+        return m_bitflip(data, rng)
+    (directory,) = struct.unpack_from("<q", data, 84)
+    entry = directory + 32 + 128
+    if entry + 32 > len(data):
+        return m_bitflip(data, rng)
+    what = rng.choice(("dirpos", "metapos", "count", "subpos", "ptype", "ndims", "size", "start"))
+    huge = rng.choice((0, -1, 2**31 - 1, 65536, 200000, len(data) + 10))
+    if what == "dirpos":
+        struct.pack_into("<q", data, 84, huge)
+    elif what == "metapos":
+        struct.pack_into("<q", data, 92, huge)
+    elif what == "count":
+        struct.pack_into("<i", data, directory + 32, huge)
+    elif what == "subpos":
+        struct.pack_into("<q", data, entry + 6, huge)
+    elif what == "ptype":
+        struct.pack_into("<i", data, entry + 2, rng.choice((-1, 5, 7, 99)))
+    elif what == "ndims":
+        struct.pack_into("<i", data, entry + 28, huge)
+    else:
+        (ndims,) = struct.unpack_from("<i", data, entry + 28)
+        k = rng.randrange(max(1, min(ndims, 16)))
+        at = entry + 32 + 20 * k
+        if at + 20 <= len(data):
+            struct.pack_into("<i", data, at + (8 if what == "size" else 4), huge)
+            if what == "size" and rng.random() < 0.5:
+                struct.pack_into("<i", data, at + 16, huge)  # the stored size too
+    return f"czi {what} {huge}"
+
+
 MUTATORS: tuple[Callable[[bytearray, random.Random], str], ...] = (
     m_bitflip,
     m_truncate,
@@ -296,6 +362,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-memory", type=int, default=4 << 30, help="bytes (RLIMIT_AS)")
     parser.add_argument("--testdata", type=Path, default=None)
     parser.add_argument("--commands", default=",".join(COMMANDS))
+    parser.add_argument(
+        "--formats",
+        default="tiff,vendor",
+        help="seed kinds: tiff (TIFF/OME-TIFF), vendor (CZI/LIF/ND2)",
+    )
     args = parser.parse_args(argv)
 
     rng = random.Random(args.seed)
@@ -303,9 +374,14 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.get("OMETIFF_TESTDATA", ROOT.parent / "shared" / "testdata")
     )
     work = Path(tempfile.mkdtemp(prefix="ometiff-fuzz-seeds-"))
-    seeds = generated_seeds(work / "gen")
-    if testdata.is_dir():
+    formats = {f for f in args.formats.split(",") if f}
+    seeds = generated_seeds(work / "gen") if "tiff" in formats else []
+    if testdata.is_dir() and "tiff" in formats:
         seeds += corpus_seeds(testdata, rng, 40)
+    if "vendor" in formats:
+        seeds += generated_vendor_seeds(work / "gen-vendor")
+        if testdata.is_dir():
+            seeds += vendor_seeds(testdata, rng, 6)
     commands = [c for c in args.commands.split(",") if c]
     args.out.mkdir(parents=True, exist_ok=True)
     log = (args.out / "findings.jsonl").open("a", encoding="utf-8")
@@ -317,7 +393,8 @@ def main(argv: list[str] | None = None) -> int:
         while time.monotonic() < deadline:
             seed = rng.choice(seeds)
             data = bytearray(seed.read_bytes())
-            mutation = rng.choice(MUTATORS)(data, rng)
+            mutators = (*MUTATORS, m_czi, m_czi) if seed.suffix == ".czi" else MUTATORS
+            mutation = rng.choice(mutators)(data, rng)
             digest = hashlib.sha1(data).hexdigest()[:12]
             case = work / f"case-{digest}{''.join(seed.suffixes[-2:])}"
             case.write_bytes(data)
