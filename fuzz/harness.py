@@ -9,7 +9,8 @@ limit, and the outcome is checked against the promise ometiff makes for bad inpu
 
 * exit code 0 or 2 (1 only from ``validate``: "invalid"), never a signal;
 * no traceback, and at most one line on stderr for an error, naming the file;
-* no hang (``--timeout``) and no out-of-memory (``--max-memory``);
+* no hang (``--timeout`` seconds of CPU time; wall-clock time up to ten times that,
+  as the machine may be shared) and no out-of-memory (``--max-memory``);
 * nothing left under an output name after a failed ``show`` or ``convert``.
 
 A broken promise is a *finding*: the input is kept under ``--out`` with a JSON line
@@ -33,6 +34,7 @@ import random
 import re
 import resource
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -293,9 +295,16 @@ MUTATORS: tuple[Callable[[bytearray, random.Random], str], ...] = (
 # -- running ------------------------------------------------------------------------
 
 
-def _limit(max_memory: int) -> Callable[[], None]:
+#: A child may take this many times ``--timeout`` of wall-clock time (the machine may
+#: be shared and the fuzzer runs under ``nice``); ``--timeout`` itself is CPU time.
+WALL_FACTOR = 10
+
+
+def _limit(max_memory: int, cpu_seconds: float) -> Callable[[], None]:
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (max_memory, max_memory))
+        cpu = max(1, int(cpu_seconds))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))  # SIGXCPU, then SIGKILL
 
     return apply
 
@@ -313,14 +322,16 @@ def run_one(
             proc = subprocess.run(
                 [sys.executable, "-m", "ometiff", *argv],
                 capture_output=True,
-                timeout=timeout,
+                timeout=timeout * WALL_FACTOR,
                 env=env,
-                preexec_fn=_limit(max_memory),
+                preexec_fn=_limit(max_memory, timeout),
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            return {"kind": "hang", "seconds": timeout, "stderr": ""}
+            return {"kind": "hang", "seconds": timeout * WALL_FACTOR, "stderr": ""}
         seconds = round(time.monotonic() - start, 2)
+        if proc.returncode == -signal.SIGXCPU or (proc.returncode == -9 and seconds >= timeout):
+            return {"kind": "hang", "rc": proc.returncode, "seconds": seconds, "stderr": ""}
         err = proc.stderr.decode("utf-8", "replace")
         lines = [line for line in err.splitlines() if line.strip()]
         left = sorted(p.name for p in Path(out).iterdir())

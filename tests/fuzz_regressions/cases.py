@@ -196,6 +196,63 @@ def subifd_cut_short(d: Path) -> Path:
     return path
 
 
+def _entry_offset(path: Path, page: int, code: int) -> int:
+    with tifffile.TiffFile(path) as tf:
+        return int(tf.pages[page].tags[code].offset)
+
+
+def zero_image_width(d: Path) -> Path:
+    """An OME-TIFF whose IFD 0 has ImageWidth 0: pydantic's ValidationError (SizeX >= 1)
+    escaped from convert (exit 3)."""
+    path = d / "zero_image_width.ome.tif"
+    tifffile.imwrite(path, np.zeros((2, 4, 6), np.uint8), ome=True, metadata={"axes": "ZYX"})
+    _patch(path, 0, ImageWidth=0)
+    return path
+
+
+def ascii_strip_offsets(d: Path) -> Path:
+    """StripOffsets with field type ASCII: tifffile added an int to a str (TypeError)."""
+    path = d / "ascii_strip_offsets.tif"
+    tifffile.imwrite(path, np.ones((4, 6), np.uint8), metadata=None)
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<H", data, _entry_offset(path, 0, 273) + 2, 2)
+    path.write_bytes(data)
+    return path
+
+
+def huge_contiguous(d: Path) -> Path:
+    """An uncompressed 5-plane OME-TIFF whose IFD 0 claims 2**31 - 1 squared pixels:
+    numpy's memory map printed an overflow warning (a second stderr line), then
+    OverflowError escaped (exit 3)."""
+    path = d / "huge_contiguous.ome.tif"
+    tifffile.imwrite(path, np.zeros((5, 4, 6), np.uint8), ome=True, metadata={"axes": "ZYX"})
+    _patch(path, 0, ImageWidth=2**31 - 1, ImageLength=2**31 - 1)
+    return path
+
+
+def member_missing(d: Path) -> Path:
+    """A member of a two-file set whose other member is missing: the error named only the
+    missing file, not the one opened."""
+    path = d / "member_missing.ome.tif"
+    own, other = (
+        "urn:uuid:11111111-2222-3333-4444-555555555555",
+        ("urn:uuid:66666666-7777-8888-9999-000000000000"),
+    )
+    tiffdata = (
+        f'<TiffData FirstZ="0" IFD="0" PlaneCount="1"><UUID FileName="{path.name}">{own}</UUID>'
+        f'</TiffData><TiffData FirstZ="1" IFD="0" PlaneCount="1">'
+        f'<UUID FileName="member_gone.ome.tif">{other}</UUID></TiffData>'
+    )
+    xml = (
+        f'<?xml version="1.0" encoding="UTF-8"?><OME xmlns="{OME_NS}" UUID="{own}">'
+        '<Image ID="Image:0"><Pixels ID="Pixels:0" DimensionOrder="XYZCT" Type="uint8" '
+        'SizeX="6" SizeY="4" SizeZ="2" SizeC="1" SizeT="1">'
+        f'<Channel ID="Channel:0:0" SamplesPerPixel="1"/>{tiffdata}</Pixels></Image></OME>'
+    )
+    tifffile.imwrite(path, np.ones((4, 6), np.uint8), description=xml.encode(), metadata=None)
+    return path
+
+
 # --- vendor formats (generated with the vendor's writer; skipped without it) ----------
 
 
@@ -315,6 +372,10 @@ CASES: dict[str, Callable[[Path], Path]] = {
         compression_no_values,
         frame_strip_past_end,
         subifd_cut_short,
+        zero_image_width,
+        ascii_strip_offsets,
+        huge_contiguous,
+        member_missing,
         czi_huge_subblock,
         czi_negative_span,
         czi_entry_count,
@@ -366,4 +427,10 @@ EXPECT: dict[str, dict[str, str]] = {
     "czi_entry_count": dict.fromkeys(("info-json", "convert"), "declares 2147483647 entries"),
     "zarr_short_chunk": dict.fromkeys(("info-stats", "convert"), "chunk may be truncated"),
     "zarr_huge_chunk": dict.fromkeys(("info-stats", "show", "convert"), "memory budget"),
+    "zero_image_width": dict.fromkeys(("info-json", "convert"), "(ImageWidth) is 0"),
+    "ascii_strip_offsets": dict.fromkeys(
+        ("info-json", "info-stats", "show", "convert"), "(StripOffsets) has field type 2"
+    ),
+    "huge_contiguous": dict.fromkeys(("info-stats", "show", "convert"), "memory budget"),
+    "member_missing": {"show": "member_gone.ome.tif of the file set is missing"},
 }

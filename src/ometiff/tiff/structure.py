@@ -42,6 +42,9 @@ _SCALAR_SHAPE_TAGS = {256: "ImageWidth", 257: "ImageLength", 277: "SamplesPerPix
 _NOT_INT_TYPES = frozenset({2, 5, 7, 10, 11, 12})
 _TAG_NAMES = {**_SCALAR_SHAPE_TAGS, 259: "Compression", 262: "PhotometricInterpretation",
               284: "PlanarConfiguration"}
+#: Where the pixel data is: integers tifffile adds to offsets.
+_SEGMENT_TAGS = {273: "StripOffsets", 279: "StripByteCounts", 324: "TileOffsets",
+                 325: "TileByteCounts"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +328,10 @@ class _Walker:
                     tile_w = v
                 elif tag == 323:
                     tile_l = v
+            elif tag in _SEGMENT_TAGS and typ in _NOT_INT_TYPES:
+                # tifffile adds a str or tuple to an offset (TypeError)
+                self.hazard(f"{name}: tag {tag} ({_SEGMENT_TAGS[tag]}) has field type {typ}, "
+                            "not an integer type")
             elif tag == 258:
                 vals = self._ints(typ, min(count, 64), value) if count <= 64 else ()
                 bits = vals[0] if vals else 0
@@ -366,6 +373,10 @@ class _Walker:
                 if info_sub is None:
                     break
                 subifds.append(info_sub)
+        for code, size in ((256, width), (257, height)):
+            if size == 0 and code in tags:  # tifffile reads a plane of no pixels
+                self.hazard(f"{name}: tag {code} ({_TAG_NAMES[code]}) is 0; an image has "
+                            "at least one pixel")
         if (tile_w is not None or tile_l is not None) and not (tile_w and tile_l):
             # tifffile divides by the tile edge when decoding (ZeroDivisionError)
             self.hazard(f"{name}: tile of {tile_w or 0}×{tile_l or 0} pixels; "
