@@ -253,6 +253,24 @@ def member_missing(d: Path) -> Path:
     return path
 
 
+def ifd_loop_generic(d: Path) -> Path:
+    """Two IFDs of different shapes, the second pointing back to the first, the first
+    claiming 65536² pixels: tifffile's generic series walked the loop without end (every
+    command ran for minutes on a 300-byte file)."""
+    path = d / "ifd_loop_generic.tif"
+    with tifffile.TiffWriter(path) as tw:
+        tw.write(np.ones((4, 6), np.uint8), metadata=None)
+        tw.write(np.ones((1, 1), np.uint8), metadata=None)
+    _patch(path, 0, ImageWidth=65536, ImageLength=65536)
+    with tifffile.TiffFile(path) as tf:
+        first, second = tf.pages[0].offset, tf.pages[1].offset
+        (count,) = struct.unpack_from("<H", path.read_bytes(), second)
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<I", data, second + 2 + 12 * count, first)  # IFD 1's NextIFD -> IFD 0
+    path.write_bytes(data)
+    return path
+
+
 # --- vendor formats (generated with the vendor's writer; skipped without it) ----------
 
 
@@ -376,6 +394,7 @@ CASES: dict[str, Callable[[Path], Path]] = {
         ascii_strip_offsets,
         huge_contiguous,
         member_missing,
+        ifd_loop_generic,
         czi_huge_subblock,
         czi_negative_span,
         czi_entry_count,
@@ -433,4 +452,5 @@ EXPECT: dict[str, dict[str, str]] = {
     ),
     "huge_contiguous": dict.fromkeys(("info-stats", "show", "convert"), "memory budget"),
     "member_missing": {"show": "member_gone.ome.tif of the file set is missing"},
+    "ifd_loop_generic": dict.fromkeys(("info-json", "info-stats"), "IFD loop"),
 }
