@@ -271,6 +271,17 @@ def ifd_loop_generic(d: Path) -> Path:
     return path
 
 
+def byte_samples_per_pixel(d: Path) -> Path:
+    """IFD 3 of a 4-plane OME-TIFF with SamplesPerPixel of field type BYTE: tifffile
+    returns BYTE values as bytes and compared them with an int (TypeError, exit 3)."""
+    path = d / "byte_samples_per_pixel.ome.tif"
+    tifffile.imwrite(path, np.zeros((4, 8, 8), np.uint8), ome=True, metadata={"axes": "ZYX"})
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<H", data, _entry_offset(path, 3, 277) + 2, 1)
+    path.write_bytes(data)
+    return path
+
+
 # --- vendor formats (generated with the vendor's writer; skipped without it) ----------
 
 
@@ -395,6 +406,7 @@ CASES: dict[str, Callable[[Path], Path]] = {
         huge_contiguous,
         member_missing,
         ifd_loop_generic,
+        byte_samples_per_pixel,
         czi_huge_subblock,
         czi_negative_span,
         czi_entry_count,
@@ -453,4 +465,7 @@ EXPECT: dict[str, dict[str, str]] = {
     "huge_contiguous": dict.fromkeys(("info-stats", "show", "convert"), "memory budget"),
     "member_missing": {"show": "member_gone.ome.tif of the file set is missing"},
     "ifd_loop_generic": dict.fromkeys(("info-json", "info-stats"), "IFD loop"),
+    "byte_samples_per_pixel": dict.fromkeys(
+        ("info-json", "info-stats", "show", "convert"), "(SamplesPerPixel) has field type 1"
+    ),
 }

@@ -37,9 +37,10 @@ MAX_IFDS = 5_000_000
 #: Tags that must hold one value (with _TAG_NAMES' others): tifffile computes with them.
 _SCALAR_SHAPE_TAGS = {256: "ImageWidth", 257: "ImageLength", 277: "SamplesPerPixel",
                       278: "RowsPerStrip", 322: "TileWidth", 323: "TileLength"}
-#: Known TIFF field types whose values are not integers (tifffile then compares or
-#: multiplies a str, bytes, tuple or float). Unknown types are skipped by tifffile.
-_NOT_INT_TYPES = frozenset({2, 5, 7, 10, 11, 12})
+#: Known TIFF field types whose values are not integers for tifffile (it then compares or
+#: multiplies a str, bytes, tuple or float). BYTE is one: tifffile returns its values as
+#: ``bytes``. Unknown types are skipped by tifffile.
+_NOT_INT_TYPES = frozenset({1, 2, 5, 7, 10, 11, 12})
 _TAG_NAMES = {**_SCALAR_SHAPE_TAGS, 259: "Compression", 262: "PhotometricInterpretation",
               284: "PlanarConfiguration"}
 #: Where the pixel data is: integers tifffile adds to offsets.
