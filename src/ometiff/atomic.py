@@ -11,6 +11,8 @@ or stopped by a full disk therefore leaves ``NAME`` as it was (absent, or the
 previous complete file) plus at most a temporary file. The next run that writes
 ``NAME`` removes the temporaries of ``NAME`` whose process is gone
 (:func:`remove_stale`); temporaries of a process still running are left alone.
+Process ids are those of this machine: on a folder shared between machines, a
+temporary of a run elsewhere whose id is free here counts as stale.
 
 ``OMETIFF_FAULT=<point>`` makes the process exit at a named point of an edit or
 a write (:func:`fault`), for the crash tests.
