@@ -282,6 +282,16 @@ def byte_samples_per_pixel(d: Path) -> Path:
     return path
 
 
+def ascii_bits_per_sample(d: Path) -> Path:
+    """BitsPerSample with field type ASCII: tifffile subtracted two str (TypeError)."""
+    path = d / "ascii_bits_per_sample.tif"
+    tifffile.imwrite(path, np.ones((4, 6), np.uint16), metadata=None)
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<H", data, _entry_offset(path, 0, 258) + 2, 2)
+    path.write_bytes(data)
+    return path
+
+
 # --- vendor formats (generated with the vendor's writer; skipped without it) ----------
 
 
@@ -407,6 +417,7 @@ CASES: dict[str, Callable[[Path], Path]] = {
         member_missing,
         ifd_loop_generic,
         byte_samples_per_pixel,
+        ascii_bits_per_sample,
         czi_huge_subblock,
         czi_negative_span,
         czi_entry_count,
@@ -467,5 +478,8 @@ EXPECT: dict[str, dict[str, str]] = {
     "ifd_loop_generic": dict.fromkeys(("info-json", "info-stats"), "IFD loop"),
     "byte_samples_per_pixel": dict.fromkeys(
         ("info-json", "info-stats", "show", "convert"), "(SamplesPerPixel) has field type 1"
+    ),
+    "ascii_bits_per_sample": dict.fromkeys(
+        ("info-json", "info-stats", "show", "convert"), "(BitsPerSample) has field type 2"
     ),
 }

@@ -43,9 +43,10 @@ _SCALAR_SHAPE_TAGS = {256: "ImageWidth", 257: "ImageLength", 277: "SamplesPerPix
 _NOT_INT_TYPES = frozenset({1, 2, 5, 7, 10, 11, 12})
 _TAG_NAMES = {**_SCALAR_SHAPE_TAGS, 259: "Compression", 262: "PhotometricInterpretation",
               284: "PlanarConfiguration"}
-#: Where the pixel data is: integers tifffile adds to offsets.
-_SEGMENT_TAGS = {273: "StripOffsets", 279: "StripByteCounts", 324: "TileOffsets",
-                 325: "TileByteCounts"}
+#: Integers tifffile computes with, of one value or several: where the pixel data is,
+#: bits and format of the samples.
+_NUMBER_TAGS = {273: "StripOffsets", 279: "StripByteCounts", 324: "TileOffsets",
+                325: "TileByteCounts", 258: "BitsPerSample", 339: "SampleFormat"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,9 +330,9 @@ class _Walker:
                     tile_w = v
                 elif tag == 323:
                     tile_l = v
-            elif tag in _SEGMENT_TAGS and typ in _NOT_INT_TYPES:
-                # tifffile adds a str or tuple to an offset (TypeError)
-                self.hazard(f"{name}: tag {tag} ({_SEGMENT_TAGS[tag]}) has field type {typ}, "
+            elif tag in _NUMBER_TAGS and typ in _NOT_INT_TYPES:
+                # tifffile adds a str or tuple to an offset, subtracts str bits (TypeError)
+                self.hazard(f"{name}: tag {tag} ({_NUMBER_TAGS[tag]}) has field type {typ}, "
                             "not an integer type")
             elif tag == 258:
                 vals = self._ints(typ, min(count, 64), value) if count <= 64 else ()
