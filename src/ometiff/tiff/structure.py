@@ -44,9 +44,12 @@ _NOT_INT_TYPES = frozenset({1, 2, 5, 7, 10, 11, 12})
 _TAG_NAMES = {**_SCALAR_SHAPE_TAGS, 259: "Compression", 262: "PhotometricInterpretation",
               284: "PlanarConfiguration"}
 #: Integers tifffile computes with, of one value or several: where the pixel data is,
-#: bits and format of the samples.
+#: the samples' bits and format, and the other tags it keeps as page attributes.
 _NUMBER_TAGS = {273: "StripOffsets", 279: "StripByteCounts", 324: "TileOffsets",
-                325: "TileByteCounts", 258: "BitsPerSample", 339: "SampleFormat"}
+                325: "TileByteCounts", 258: "BitsPerSample", 339: "SampleFormat",
+                255: "SubfileType", 266: "FillOrder", 317: "Predictor", 330: "SubIFDs",
+                338: "ExtraSamples", 530: "YCbCrSubSampling", 32997: "ImageDepth",
+                32998: "TileDepth"}
 
 
 @dataclass(frozen=True, slots=True)
