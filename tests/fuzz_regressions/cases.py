@@ -292,6 +292,19 @@ def ascii_bits_per_sample(d: Path) -> Path:
     return path
 
 
+def resolution_unit_no_values(d: Path) -> Path:
+    """ResolutionUnit with a count of 0 (an empty tuple for tifffile): ``int(())`` escaped
+    from the TIFF calibration (TypeError, exit 3)."""
+    path = d / "resolution_unit_no_values.tif"
+    tifffile.imwrite(
+        path, np.ones((4, 6), np.uint8), metadata=None, resolution=(2.0, 2.0), resolutionunit=3
+    )
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<I", data, _entry_offset(path, 0, 296) + 4, 0)
+    path.write_bytes(data)
+    return path
+
+
 # --- vendor formats (generated with the vendor's writer; skipped without it) ----------
 
 
@@ -418,6 +431,7 @@ CASES: dict[str, Callable[[Path], Path]] = {
         ifd_loop_generic,
         byte_samples_per_pixel,
         ascii_bits_per_sample,
+        resolution_unit_no_values,
         czi_huge_subblock,
         czi_negative_span,
         czi_entry_count,
@@ -482,4 +496,5 @@ EXPECT: dict[str, dict[str, str]] = {
     "ascii_bits_per_sample": dict.fromkeys(
         ("info-json", "info-stats", "show", "convert"), "(BitsPerSample) has field type 2"
     ),
+    "resolution_unit_no_values": {},
 }
