@@ -305,6 +305,20 @@ def resolution_unit_no_values(d: Path) -> Path:
     return path
 
 
+def sample_format_mixed(d: Path) -> Path:
+    """An RGB TIFF whose three SampleFormat values differ: tifffile took int() of the
+    tuple (TypeError, exit 3)."""
+    path = d / "sample_format_mixed.tif"
+    tifffile.imwrite(path, np.ones((4, 6, 3), np.float32), metadata=None, photometric="rgb")
+    with tifffile.TiffFile(path) as tf:
+        tag = tf.pages[0].tags[339]
+        at = tag.valueoffset
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<H", data, at + 2, 1025)
+    path.write_bytes(data)
+    return path
+
+
 # --- vendor formats (generated with the vendor's writer; skipped without it) ----------
 
 
@@ -352,6 +366,29 @@ def czi_entry_count(d: Path) -> Path:
     """A CZI subblock directory declaring 2**31 - 1 entries in 300 bytes."""
     path, data, entry = _czi(d, "czi_entry_count.czi")
     struct.pack_into("<i", data, entry - 128, 2**31 - 1)
+    path.write_bytes(data)
+    return path
+
+
+def czi_channel_far(d: Path) -> Path:
+    """A two-channel CZI whose second subblock's C index is 8388608 (one flipped bit):
+    libCZI walked 8 million channels (pixel_types ran without end)."""
+    import pytest
+
+    czi = pytest.importorskip("pylibCZIrw.czi")
+    path = d / "czi_channel_far.czi"
+    with czi.create_czi(str(path), exist_ok=True) as w:
+        for c in range(2):
+            w.write(np.ones((4, 6), np.uint8), plane={"C": c, "Z": 0, "T": 0})
+    data = bytearray(path.read_bytes())
+    (directory,) = struct.unpack_from("<q", data, 84)
+    entry = directory + 32 + 128
+    (ndims,) = struct.unpack_from("<i", data, entry + 28)
+    entry += 32 + 20 * ndims  # the second entry
+    for k in range(ndims):
+        at = entry + 32 + 20 * k
+        if data[at : at + 1] == b"C":
+            struct.pack_into("<i", data, at + 4, 8388608)
     path.write_bytes(data)
     return path
 
@@ -432,6 +469,8 @@ CASES: dict[str, Callable[[Path], Path]] = {
         byte_samples_per_pixel,
         ascii_bits_per_sample,
         resolution_unit_no_values,
+        sample_format_mixed,
+        czi_channel_far,
         czi_huge_subblock,
         czi_negative_span,
         czi_entry_count,
@@ -497,4 +536,10 @@ EXPECT: dict[str, dict[str, str]] = {
         ("info-json", "info-stats", "show", "convert"), "(BitsPerSample) has field type 2"
     ),
     "resolution_unit_no_values": {},
+    "sample_format_mixed": dict.fromkeys(
+        ("info-json", "info-stats", "show", "convert"), "(SampleFormat) has 3 values (3, 1025, 3)"
+    ),
+    "czi_channel_far": dict.fromkeys(
+        ("info-json", "info-stats", "show", "convert"), "dimension C spans indices 0 to 8388608"
+    ),
 }

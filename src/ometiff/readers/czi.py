@@ -114,6 +114,7 @@ def check_structure(path: Path) -> int:
         if not 0 <= count <= (len(data) - 128) // _ENTRY.size:
             raise bad(f"the subblock directory declares {count} entries in {len(data)} bytes")
         at, largest = 128, 0
+        spans: dict[bytes, tuple[int, int]] = {}  # plane dimension -> (first, end)
         for k in range(count):
             if at + _ENTRY.size > len(data):
                 raise bad(f"subblock directory entry {k} lies past the directory's end")
@@ -125,14 +126,26 @@ def check_structure(path: Path) -> int:
                 raise bad(f"subblock directory entry {k} lies past the directory's end")
             stored = {}
             for _ in range(ndims):
-                name, _, _, _, stored_size = _DIM.unpack_from(data, at)
-                stored[name.rstrip(b"\0")] = stored_size
+                name, start, dim_size, _, stored_size = _DIM.unpack_from(data, at)
+                name = name.rstrip(b"\0")
+                stored[name] = stored_size
+                if name not in (b"X", b"Y", b"M"):
+                    first, end = spans.get(name, (start, start + dim_size))
+                    spans[name] = (min(first, start), max(end, start + dim_size))
                 at += _DIM.size
             width, height = stored.get(b"X", 1), stored.get(b"Y", 1)
             if width < 0 or height < 0:
                 raise bad(f"subblock {k} declares a {width}x{height} size")
             largest = max(largest, width * height * _PIXEL_BYTES.get(ptype, 16))
             segment(position, b"ZISRAWSUBBLOCK", f"subblock {k}")
+        for name, (first, end) in spans.items():
+            # libCZI walks every index of a plane dimension's range: one index far
+            # from the others (a flipped bit) makes millions of planes of nothing
+            if end - first > 2 * count + 16:
+                raise bad(
+                    f"dimension {name.decode('latin-1')} spans indices {first} to {end - 1} "
+                    f"in {count} subblocks"
+                )
     return largest
 
 

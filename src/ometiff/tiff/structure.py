@@ -343,6 +343,10 @@ class _Walker:
             elif tag == 339:
                 vals = self._ints(typ, min(count, 64), value) if count <= 64 else ()
                 sample_format = vals[0] if vals else 1
+                if count == 0 or len(set(vals[:spp])) > 1:
+                    # tifffile takes int() of the tuple of differing formats (TypeError)
+                    self.hazard(f"{name}: tag 339 (SampleFormat) has {count} values "
+                                f"{tuple(vals[:4])}; expected one format for all samples")
             elif tag == 330:
                 subifd_offsets = self._ints(18 if typ in (16, 18) else 4, count, value, limit=4096)
             elif tag == 270 and typ in (2, 7, 1) and desc_kind is None:  # X1: the first one
