@@ -9,7 +9,8 @@ limit, and the outcome is checked against the promise ometiff makes for bad inpu
 
 * exit code 0 or 2 (1 only from ``validate``: "invalid"), never a signal;
 * no traceback, and at most one line on stderr for an error, naming the file;
-* no hang (``--timeout``) and no out-of-memory (``--max-memory``);
+* no hang (``--timeout`` seconds of CPU time; wall-clock time up to ten times that,
+  as the machine may be shared) and no out-of-memory (``--max-memory``);
 * nothing left under an output name after a failed ``show`` or ``convert``.
 
 A broken promise is a *finding*: the input is kept under ``--out`` with a JSON line
@@ -33,6 +34,7 @@ import random
 import re
 import resource
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -58,6 +60,8 @@ COMMANDS: dict[str, list[str]] = {
     "validate": ["validate", "{in}"],
 }
 TIFF_SEED_DIRS = ("ome-tiff", "imagej", "tiff", "lsm")
+#: Vendor formats read through their libraries (seeds: corpus files of these folders).
+VENDOR_SEEDS = {"czi": (".czi",), "lif": (".lif",), "nd2": (".nd2",)}
 
 
 # -- seeds --------------------------------------------------------------------------
@@ -93,6 +97,37 @@ def corpus_seeds(testdata: Path, rng: random.Random, count: int) -> list[Path]:
     ]
     rng.shuffle(found)
     return found[:count]
+
+
+def vendor_seeds(testdata: Path, rng: random.Random, count: int) -> list[Path]:
+    """Up to ``count`` corpus CZI, LIF and ND2 files under 2 MB each, chosen by the seed,
+    and a small CZI written here (when pylibCZIrw is installed)."""
+    found = []
+    for folder, suffixes in VENDOR_SEEDS.items():
+        files = [
+            p
+            for p in sorted((testdata / folder).rglob("*"))
+            if p.is_file() and p.suffix.lower() in suffixes and p.stat().st_size < 2_000_000
+        ]
+        rng.shuffle(files)
+        found += files[:count]
+    return found
+
+
+def generated_vendor_seeds(folder: Path) -> list[Path]:
+    """A 2-channel, 2-scene CZI written by pylibCZIrw (none without it)."""
+    try:
+        from pylibCZIrw import czi
+    except ImportError:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "gen.czi"
+    with czi.create_czi(str(path), exist_ok=True) as w:
+        for c in range(2):
+            for scene, x in ((0, 0), (1, 64)):
+                plane = np.full((24, 32), 10 * c + scene, np.uint16)
+                w.write(plane, plane={"C": c, "Z": 0, "T": 0}, scene=scene, location=(x, 0))
+    return [path]
 
 
 # -- mutations ----------------------------------------------------------------------
@@ -214,6 +249,39 @@ def m_xml(data: bytearray, rng: random.Random) -> str:
     return f"xml {choice}"
 
 
+def m_czi(data: bytearray, rng: random.Random) -> str:
+    """Corrupt a CZI's header or one subblock directory entry (positions, counts, sizes)."""
+    if not data.startswith(b"ZISRAWFILE") or len(data) < 112:
+        return m_bitflip(data, rng)
+    (directory,) = struct.unpack_from("<q", data, 84)
+    entry = directory + 32 + 128
+    if entry + 32 > len(data):
+        return m_bitflip(data, rng)
+    what = rng.choice(("dirpos", "metapos", "count", "subpos", "ptype", "ndims", "size", "start"))
+    huge = rng.choice((0, -1, 2**31 - 1, 65536, 200000, len(data) + 10))
+    if what == "dirpos":
+        struct.pack_into("<q", data, 84, huge)
+    elif what == "metapos":
+        struct.pack_into("<q", data, 92, huge)
+    elif what == "count":
+        struct.pack_into("<i", data, directory + 32, huge)
+    elif what == "subpos":
+        struct.pack_into("<q", data, entry + 6, huge)
+    elif what == "ptype":
+        struct.pack_into("<i", data, entry + 2, rng.choice((-1, 5, 7, 99)))
+    elif what == "ndims":
+        struct.pack_into("<i", data, entry + 28, huge)
+    else:
+        (ndims,) = struct.unpack_from("<i", data, entry + 28)
+        k = rng.randrange(max(1, min(ndims, 16)))
+        at = entry + 32 + 20 * k
+        if at + 20 <= len(data):
+            struct.pack_into("<i", data, at + (8 if what == "size" else 4), huge)
+            if what == "size" and rng.random() < 0.5:
+                struct.pack_into("<i", data, at + 16, huge)  # the stored size too
+    return f"czi {what} {huge}"
+
+
 MUTATORS: tuple[Callable[[bytearray, random.Random], str], ...] = (
     m_bitflip,
     m_truncate,
@@ -227,9 +295,16 @@ MUTATORS: tuple[Callable[[bytearray, random.Random], str], ...] = (
 # -- running ------------------------------------------------------------------------
 
 
-def _limit(max_memory: int) -> Callable[[], None]:
+#: A child may take this many times ``--timeout`` of wall-clock time (the machine may
+#: be shared and the fuzzer runs under ``nice``); ``--timeout`` itself is CPU time.
+WALL_FACTOR = 10
+
+
+def _limit(max_memory: int, cpu_seconds: float) -> Callable[[], None]:
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (max_memory, max_memory))
+        cpu = max(1, int(cpu_seconds))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))  # SIGXCPU, then SIGKILL
 
     return apply
 
@@ -247,14 +322,16 @@ def run_one(
             proc = subprocess.run(
                 [sys.executable, "-m", "ometiff", *argv],
                 capture_output=True,
-                timeout=timeout,
+                timeout=timeout * WALL_FACTOR,
                 env=env,
-                preexec_fn=_limit(max_memory),
+                preexec_fn=_limit(max_memory, timeout),
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            return {"kind": "hang", "seconds": timeout, "stderr": ""}
+            return {"kind": "hang", "seconds": timeout * WALL_FACTOR, "stderr": ""}
         seconds = round(time.monotonic() - start, 2)
+        if proc.returncode == -signal.SIGXCPU or (proc.returncode == -9 and seconds >= timeout):
+            return {"kind": "hang", "rc": proc.returncode, "seconds": seconds, "stderr": ""}
         err = proc.stderr.decode("utf-8", "replace")
         lines = [line for line in err.splitlines() if line.strip()]
         left = sorted(p.name for p in Path(out).iterdir())
@@ -296,6 +373,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-memory", type=int, default=4 << 30, help="bytes (RLIMIT_AS)")
     parser.add_argument("--testdata", type=Path, default=None)
     parser.add_argument("--commands", default=",".join(COMMANDS))
+    parser.add_argument(
+        "--formats",
+        default="tiff,vendor",
+        help="seed kinds: tiff (TIFF/OME-TIFF), vendor (CZI/LIF/ND2)",
+    )
     args = parser.parse_args(argv)
 
     rng = random.Random(args.seed)
@@ -303,9 +385,14 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.get("OMETIFF_TESTDATA", ROOT.parent / "shared" / "testdata")
     )
     work = Path(tempfile.mkdtemp(prefix="ometiff-fuzz-seeds-"))
-    seeds = generated_seeds(work / "gen")
-    if testdata.is_dir():
+    formats = {f for f in args.formats.split(",") if f}
+    seeds = generated_seeds(work / "gen") if "tiff" in formats else []
+    if testdata.is_dir() and "tiff" in formats:
         seeds += corpus_seeds(testdata, rng, 40)
+    if "vendor" in formats:
+        seeds += generated_vendor_seeds(work / "gen-vendor")
+        if testdata.is_dir():
+            seeds += vendor_seeds(testdata, rng, 6)
     commands = [c for c in args.commands.split(",") if c]
     args.out.mkdir(parents=True, exist_ok=True)
     log = (args.out / "findings.jsonl").open("a", encoding="utf-8")
@@ -317,7 +404,8 @@ def main(argv: list[str] | None = None) -> int:
         while time.monotonic() < deadline:
             seed = rng.choice(seeds)
             data = bytearray(seed.read_bytes())
-            mutation = rng.choice(MUTATORS)(data, rng)
+            mutators = (*MUTATORS, m_czi, m_czi) if seed.suffix == ".czi" else MUTATORS
+            mutation = rng.choice(mutators)(data, rng)
             digest = hashlib.sha1(data).hexdigest()[:12]
             case = work / f"case-{digest}{''.join(seed.suffixes[-2:])}"
             case.write_bytes(data)

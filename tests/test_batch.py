@@ -62,7 +62,7 @@ def _journal(out: Path) -> list[dict]:
 
 
 def _no_temporaries(out: Path) -> None:
-    assert not list(out.rglob("*.tmp")), "a temporary file was left behind"
+    assert not list(out.rglob(".*.ometiff-tmp-*")), "a temporary file was left behind"
 
 
 def test_corrupt_input_fails_alone_and_journal_holds_plane_digests(client, tmp_path):
@@ -151,7 +151,7 @@ def _kill_once(source: str, output: str, overwrite: bool, options: dict) -> dict
             def kill() -> None:
                 end = time.monotonic() + 20
                 while time.monotonic() < end:
-                    if list(out.parent.glob(f".{out.name}.*.tmp")):
+                    if list(out.parent.glob(f".{out.name}.ometiff-tmp-*")):
                         (out.parent / "killed-while-writing").touch()
                         os.kill(os.getpid(), signal.SIGKILL)
                     time.sleep(0.0005)
@@ -321,3 +321,23 @@ def test_largest_inputs_are_submitted_first(client, tmp_path, monkeypatch):
     assert report is not None and report.ok
     assert submitted == [["b.ome.tif", "c.ome.tif", "a.ome.tif"]]  # by size on disk
     assert [Path(o.source).name for o in report.outcomes] == ["a.ome.tif", "b.ome.tif", "c.ome.tif"]
+
+
+def test_end_of_run_sweep_removes_only_this_runs_temporaries(tmp_path: Path) -> None:
+    """At the end of a batch every attempt has ended: temporaries (ometiff.atomic
+    names) of its outputs go, whatever process wrote them; other files stay."""
+    from ometiff.atomic import temp_path
+    from ometiff.batch import remove_stale_temporaries
+
+    mine = tmp_path / "a.ome.tif"
+    left = temp_path(mine)  # this process is alive: the per-write check would keep it
+    left.write_bytes(b"half")
+    folder_tmp = temp_path(tmp_path / "b.ome.zarr")
+    folder_tmp.mkdir()
+    other = temp_path(tmp_path / "not-ours.ome.tif")
+    other.write_bytes(b"x")
+    plain = tmp_path / ".a.ome.tif.notes"
+    plain.write_bytes(b"x")
+    assert remove_stale_temporaries([mine, tmp_path / "b.ome.zarr"]) == 2
+    assert not left.exists() and not folder_tmp.exists()
+    assert other.exists() and plain.exists()

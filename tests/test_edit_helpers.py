@@ -75,3 +75,20 @@ def assert_valid(path: Path) -> None:
     report = validate(path)
     errors = [(i.code, i.loc, i.message) for i in report.issues if i.severity == "error"]
     assert errors == []
+
+
+def embedded_pair(folder: Path) -> list[Path]:
+    """Two files, one channel each, full metadata embedded in both (M3)."""
+    folder.mkdir()
+    uuids = [new_uuid(), new_uuid()]
+    names = ["set_C0.ome.tif", "set_C1.ome.tif"]
+    tds = "".join(
+        f'<TiffData FirstC="{c}" IFD="0" PlaneCount="2"><UUID FileName="{names[c]}">{uuids[c]}</UUID></TiffData>'
+        for c in range(2)
+    )
+    paths = []
+    for c in range(2):
+        p = folder / names[c]
+        write_ome(p, ome_xml(tiffdata=tds, uuid=uuids[c]), planes=2)
+        paths.append(p)
+    return paths

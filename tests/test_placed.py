@@ -80,7 +80,7 @@ def _band_tasks(client, monkeypatch, src: Path, run) -> int:
 
 
 def _no_temporaries(folder: Path) -> None:
-    assert not list(folder.glob(".*.tmp")), "a temporary file was left behind"
+    assert not list(folder.glob(".*.ometiff-tmp-*")), "a temporary file was left behind"
 
 
 @pytest.mark.parametrize(
@@ -210,7 +210,7 @@ def test_worker_killed_mid_image_still_completes(client, tmp_path, monkeypatch):
     def kill_when_written() -> None:
         end = time.monotonic() + 60
         while time.monotonic() < end:
-            for tmp in tmp_path.glob(".out.ome.tif.*.tmp"):
+            for tmp in tmp_path.glob(".out.ome.tif.ometiff-tmp-*"):
                 if tmp.stat().st_size > 200_000:  # some planes are in the file
                     os.kill(pids[0], signal.SIGKILL)
                     killed.append(pids[0])

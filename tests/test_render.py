@@ -366,5 +366,5 @@ def test_missing_member_drawn_red_and_stats_refuse(files: dict, tmp_path: Path) 
         shutil.copy(files["dir"] / name, tmp_path / name)
     out = draw_diagram(info(tmp_path / "set_c0.ome.tif"), tmp_path / "d.png")
     assert _colour_count(out, MISSING) > 100  # dashed red box for set_c2.ome.tif
-    with pytest.raises(InvalidTiffError, match=r"set_c2\.ome\.tif: member of the file set"):
+    with pytest.raises(InvalidTiffError, match=r"set_c2\.ome\.tif of the file set is missing"):
         channel_stats(tmp_path / "set_c0.ome.tif")

@@ -12,7 +12,15 @@ from ometiff import OmeTiffError, repair
 from ometiff.cli.main import main
 from ometiff.ome.view import parse_ome
 from ometiff.tiff.structure import read_description
-from test_edit_helpers import assert_valid, copy_corpus, new_uuid, ome_xml, pixels_hash, write_ome
+from test_edit_helpers import (
+    assert_valid,
+    copy_corpus,
+    embedded_pair,
+    new_uuid,
+    ome_xml,
+    pixels_hash,
+    write_ome,
+)
 
 BF = CORPUS / "ome-tiff" / "bioformats-7.3.1"
 
@@ -24,23 +32,6 @@ def _view(path: Path):  # type: ignore[no-untyped-def]
 
 def _codes(report) -> list[str]:  # type: ignore[no-untyped-def]
     return sorted({a.code for a in report.actions})
-
-
-def _embedded_pair(folder: Path) -> list[Path]:
-    """Two files, one channel each, full metadata embedded in both (M3)."""
-    folder.mkdir()
-    uuids = [new_uuid(), new_uuid()]
-    names = ["set_C0.ome.tif", "set_C1.ome.tif"]
-    tds = "".join(
-        f'<TiffData FirstC="{c}" IFD="0" PlaneCount="2"><UUID FileName="{names[c]}">{uuids[c]}</UUID></TiffData>'
-        for c in range(2)
-    )
-    paths = []
-    for c in range(2):
-        p = folder / names[c]
-        write_ome(p, ome_xml(tiffdata=tds, uuid=uuids[c]), planes=2)
-        paths.append(p)
-    return paths
 
 
 def test_one_tiffdata_counted_from_one_on_every_axis(tmp_path: Path) -> None:
@@ -110,7 +101,7 @@ def test_missing_tiffdata_that_cannot_be_rebuilt(tmp_path: Path) -> None:
 
 
 def test_renamed_embedded_set(tmp_path: Path) -> None:
-    a, b = _embedded_pair(tmp_path / "set")
+    a, b = embedded_pair(tmp_path / "set")
     a2, b2 = a.with_name("renamed_first.ome.tif"), b.with_name("other-name.ome.tif")
     a.rename(a2)
     b.rename(b2)
@@ -123,7 +114,7 @@ def test_renamed_embedded_set(tmp_path: Path) -> None:
 
 
 def test_embedded_to_companion_and_back(tmp_path: Path) -> None:
-    a, b = _embedded_pair(tmp_path / "set")
+    a, b = embedded_pair(tmp_path / "set")
     hashes = [pixels_hash(a), pixels_hash(b)]
     uuids = [_view(a).uuid, _view(b).uuid]
     report = repair([a, b], to_companion=True)

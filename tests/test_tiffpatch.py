@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 import tifffile
 
+from ometiff.atomic import FAULT_ENV, FAULT_EXIT
 from ometiff.errors import InvalidTiffError, WriteError
 from ometiff.tiff.patch import (
-    FAULT_ENV,
-    FAULT_EXIT,
     FAULT_POINTS,
     read_raw_description,
     write_description,
@@ -30,8 +29,13 @@ OLD = '<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06">' + "<!--{
 def _make(path: Path, *, bigtiff: bool = False, byteorder: str = "<", pad: int = 200) -> np.ndarray:
     data = np.arange(3 * 32 * 48, dtype=np.uint16).reshape(3, 32, 48)
     tifffile.imwrite(
-        path, data, description=OLD.format("o" * pad).encode(), metadata=None,
-        bigtiff=bigtiff, byteorder=byteorder, photometric="minisblack",
+        path,
+        data,
+        description=OLD.format("o" * pad).encode(),
+        metadata=None,
+        bigtiff=bigtiff,
+        byteorder=byteorder,
+        photometric="minisblack",
     )
     return data
 
@@ -109,8 +113,11 @@ def test_crash_at_every_point_leaves_old_or_new(tmp_path: Path, point: str, fits
         xml.write_text(new, encoding="utf-8")
         env = {**os.environ, FAULT_ENV: point}
         proc = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(path), str(xml)], env=env, capture_output=True,
-            timeout=60, check=False,
+            [sys.executable, "-c", _CHILD, str(path), str(xml)],
+            env=env,
+            capture_output=True,
+            timeout=60,
+            check=False,
         )
         reached = fits or point not in ("mid-xml", "after-xml")
         assert proc.returncode == (FAULT_EXIT if reached else 0), proc.stderr
@@ -138,6 +145,8 @@ def test_companion_replace_is_atomic(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code, str(path)], env=env, timeout=60, check=False)
     assert proc.returncode == FAULT_EXIT
     assert path.read_bytes() == b"<OME/>"
+    left = [p.name for p in tmp_path.iterdir() if p != path]  # the killed run's temporary
+    assert len(left) == 1 and left[0].startswith(f".{path.name}.ometiff-tmp-"), left
     write_text_atomic(path, b"<OME>new</OME>")
     assert path.read_bytes() == b"<OME>new</OME>"
-    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [path.name]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # the stale one is gone

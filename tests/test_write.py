@@ -38,7 +38,7 @@ def _covered(ome: ome_types.OME, image: int = 0) -> int:
 
 
 def _no_temps(folder: Path) -> None:
-    assert not [p for p in os.listdir(folder) if p.endswith(".tmp")]
+    assert not [p for p in os.listdir(folder) if ".ometiff-tmp-" in p]
 
 
 def test_roundtrip_5d_metadata(tmp_path: Path) -> None:

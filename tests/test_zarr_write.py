@@ -375,7 +375,7 @@ def test_full_disk_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         return real(self, *args)
 
     monkeypatch.setattr(ngff._Array, "store", store)
-    with pytest.raises(WriteError, match="No space left"):
+    with pytest.raises(WriteError, match="cannot write: no space left"):
         ometiff.write(tmp_path / "full.ome.zarr", _noise((4, 64, 64)), chunks=32)
     assert list(tmp_path.iterdir()) == []
 

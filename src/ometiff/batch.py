@@ -29,6 +29,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -397,10 +398,13 @@ def run(
 
 
 def remove_stale_temporaries(outputs: Sequence[Path]) -> int:
-    """Remove the temporary files (``.<name>.<token>.tmp``, as
-    :class:`ometiff.writer.multifile.AtomicSet` names them) that attempts killed with
-    their worker left next to these outputs; once per folder at the end of a run (one
-    listing per folder, not one per file). Returns how many were removed."""
+    """Remove the temporary files (:mod:`ometiff.atomic` names) that attempts killed
+    with their worker left next to these outputs; once per folder at the end of a run
+    (one listing per folder, not one per file). Every attempt of this run has ended
+    by then, so a temporary of one of its outputs is stale whatever machine wrote it.
+    Returns how many were removed."""
+    from ometiff.atomic import temp_of
+
     wanted: dict[Path, set[str]] = {}
     for out in outputs:
         wanted.setdefault(out.parent, set()).add(out.name)
@@ -411,15 +415,12 @@ def remove_stale_temporaries(outputs: Sequence[Path]) -> int:
         except OSError:
             continue
         for entry in entries:
-            parts = entry.name.rsplit(".", 2)
-            if (
-                len(parts) == 3
-                and parts[0].startswith(".")
-                and parts[2] == "tmp"
-                and parts[0][1:] in names
-            ):
+            if temp_of(entry.name) in names:
                 with contextlib.suppress(OSError):
-                    os.unlink(entry.path)
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path)
+                    else:
+                        os.unlink(entry.path)
                     removed += 1
     return removed
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from ometiff.atomic import replace_file
 from ometiff.errors import OmeTiffError, WriteError
 from ometiff.readers.decode import with_memory_budget
 from ometiff.tiff.names import COMPANION_SUFFIX, OME_SUFFIXES, split_suffix
@@ -869,12 +870,7 @@ def _write_report(path: Path, receipts: list[ConversionReceipt], verify: bool) -
         "planes_verified": sum(r.planes_verified for r in receipts),
         "conversions": [r.__dict__ for r in receipts],
     }
-    try:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise WriteError(f"{path}: cannot write the report: {exc}") from exc
+    replace_file(path, json.dumps(data, indent=2, default=str).encode("utf-8"))
 
 
 __all__ = [

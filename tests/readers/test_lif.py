@@ -113,6 +113,35 @@ def test_truncated_file_is_a_clean_error(tmp_path: Path) -> None:
         assert str(bad) in str(info.value) and "\n" not in str(info.value)
 
 
+def test_dimensions_larger_than_the_memory_block(tmp_path: Path) -> None:
+    """An image whose XML declares more pixels than its memory block holds (a fuzz
+    finding: liffile read short and a reshape ValueError escaped as an internal error)."""
+    from ometiff.cli.main import main
+
+    src = CORPUS / "lif/readlif/LeicaLASX_xz-plane_example.lif"
+    if not src.is_file():
+        pytest.skip("corpus missing")
+    old = 'NumberOfElements="512"'.encode("utf-16-le")
+    data = src.read_bytes()
+    bad = tmp_path / "bigger.lif"
+    bad.write_bytes(data.replace(old, 'NumberOfElements="999"'.encode("utf-16-le"), 1))
+    with pytest.raises(OmeTiffError, match=r"declares 511488 bytes of pixels but its memory block"):
+        open_image(bad)
+    assert main(["convert", str(bad), str(tmp_path / "out.ome.tif"), "-q"]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == [bad.name]
+
+
+def test_plane_over_the_memory_budget(tmp_path: Path) -> None:
+    from ometiff.readers.decode import memory_budget
+
+    src = CORPUS / "lif/readlif/LeicaLASX_xz-plane_example.lif"
+    if not src.is_file():
+        pytest.skip("corpus missing")
+    with open_image(src) as rdr, memory_budget(1000):
+        with pytest.raises(OmeTiffError, match=r"LIF plane .* more than the memory budget"):
+            rdr.sources()[0].get_plane(0, 0, 0)
+
+
 def test_not_a_lif(tmp_path: Path) -> None:
     fake = tmp_path / "fake.lif"
     fake.write_bytes(b"not a leica file at all")

@@ -375,7 +375,7 @@ def _fake_nd2(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
     monkeypatch.setattr(nd2, "ND2File", FakeND2File)
     path = tmp_path / "fake.nd2"
-    path.write_bytes(b"\xda\xce\xbe\x0a" + bytes(60))
+    path.write_bytes(b"\xda\xce\xbe\x0a" + bytes(1020))  # room for its 12 frames
     return path
 
 
@@ -417,3 +417,40 @@ def test_positions_and_folded_loops(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert [q.position_x for q in written.images[1].pixels.planes] == [
         q.position_x for q in ome.images[1].pixels.planes
     ]
+
+
+def test_more_frames_than_bytes_is_refused_before_nd2_lists_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A header declaring billions of frames: nd2 would enumerate every loop index."""
+    from ometiff.readers.nd2 import Nd2Reader
+
+    path = _fake_nd2(monkeypatch, tmp_path)
+    fake = nd2.ND2File
+
+    class Huge(fake):  # type: ignore[misc, valid-type]
+        def __init__(self, p: object) -> None:
+            super().__init__(p)
+            self.sizes = {"T": 100000, "P": 100000, "Y": 4, "X": 5}
+
+        @property
+        def loop_indices(self) -> object:
+            raise AssertionError("listed the frames")
+
+        @loop_indices.setter
+        def loop_indices(self, value: object) -> None:
+            pass
+
+    monkeypatch.setattr(nd2, "ND2File", Huge)
+    with pytest.raises(OmeTiffError, match=r"declares 10000000000 frames .* hold at most 64"):
+        Nd2Reader(path)
+
+
+def test_frame_over_the_memory_budget(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from ometiff.readers.decode import memory_budget
+    from ometiff.readers.nd2 import Nd2Reader
+
+    path = _fake_nd2(monkeypatch, tmp_path)
+    with Nd2Reader(path) as rdr, memory_budget(16):
+        with pytest.raises(OmeTiffError, match=r"ND2 frame .* more than the memory budget"):
+            rdr.sources()[0].get_plane(0, 0, 0)

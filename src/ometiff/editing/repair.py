@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
+from ometiff.atomic import fault
 from ometiff.editing.meta import (
     Document,
     backup_path,
@@ -391,13 +392,10 @@ def _to_companion(
     if not members:
         raise ValidationError(f"{source.path}: its metadata maps no plane to a TIFF; no companion made")
     companion = source.path.parent / _companion_name(members)
-    if companion.exists() or companion.is_symlink():
-        raise FileExistsOmeTiffError(f"{companion}: exists already; move it away to convert to a companion")
     for m in members:
         uuids.setdefault(m, file_uuid(m) or new_uuid())
     comp = copy_tree(root)
     comp_uuid = new_uuid()
-    comp.set("UUID", comp_uuid)
     for td in comp.iter("{*}TiffData"):
         found = _children(td, "UUID")
         if found:
@@ -410,10 +408,41 @@ def _to_companion(
             elem.text = uuids[path]
         if path is not None:
             elem.set("FileName", _relative(path, companion.parent))
+    if companion.exists() or companion.is_symlink():
+        comp_uuid = _interrupted_companion(companion, comp)
+    comp.set("UUID", comp_uuid)
     members_xml = {
         m: binary_only_xml(uuids[m], _relative(companion, m.parent), comp_uuid) for m in members
     }
     return companion, comp, members_xml
+
+
+def _interrupted_companion(companion: Path, comp: _Element) -> str:
+    """The UUID of an existing ``companion`` that an interrupted conversion wrote.
+
+    A ``to_companion`` run killed after writing the companion (before every member
+    was made BinaryOnly) leaves a companion holding exactly the metadata this run
+    would write, but for its OME@UUID: the run goes on with that companion's UUID,
+    so members already converted stay valid. Any other file is refused.
+    """
+    refusal = FileExistsOmeTiffError(
+        f"{companion}: exists already and does not hold this set's metadata; "
+        "move it away to convert to a companion"
+    )
+    if companion.is_symlink() or not companion.is_file():
+        raise refusal
+    try:
+        found = load_document(companion)
+    except OmeTiffError as exc:
+        raise refusal from exc
+    uuid = found.root.get("UUID") or ""
+    if found.is_tiff or not uuid:
+        raise refusal
+    mine = copy_tree(comp)
+    mine.set("UUID", uuid)
+    if serialize(mine) != serialize(found.root):
+        raise refusal
+    return uuid
 
 
 # --- the command ---------------------------------------------------------------------------
@@ -549,11 +578,13 @@ def repair(
 
         write_text_atomic(path, serialize(root))
         written.append(path)
+        fault("repair-after-companion")
     for path, data in outputs.items():
         doc = docs.get(path) or load_document(path)
         write_document(path, data, is_tiff_file=doc.is_tiff, old_text=doc.text, backup=backup,
                        changes=("repaired",))
         written.append(path)
+        fault("repair-after-member")
     for path in removals:  # after every member holds the metadata
         if backup:
             path.replace(backup_path(path))

@@ -11,6 +11,8 @@ with H=32 has SizeT=32). BGR pixels are returned as RGB (one channel, samples=3)
 
 from __future__ import annotations
 
+import os
+import struct
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +21,7 @@ import numpy as np
 
 from ometiff.ome.units import to_micrometres, to_seconds
 from ometiff.readers.base import Reader
+from ometiff.readers.decode import check_budget, format_size
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.vendor import (
     VendorFileError,
@@ -53,6 +56,97 @@ _PIXEL_TYPES = {
 }
 #: CZI dimensions folded into OME T (after T itself), in this order.
 _FOLDED = ("H", "R", "I", "V", "B")
+#: Bytes per pixel of CZI PixelType codes (SubBlockDirectory entries).
+_PIXEL_BYTES = {0: 1, 1: 2, 2: 4, 3: 3, 4: 6, 8: 12, 9: 4, 10: 8, 11: 24, 12: 4, 13: 8}
+_SEGMENT = struct.Struct("<16sqq")  # id, allocated size, used size
+_ENTRY = struct.Struct("<2siqiib5xi")  # "DV", pixel type, position, part, compression, pyramid, dims
+_DIM = struct.Struct("<4siifi")  # dimension, start, size, start coordinate, stored size
+#: More dimensions than a CZI has letters for: a corrupt directory entry.
+_MAX_DIMS = 32
+
+
+def check_structure(path: Path) -> int:
+    """Check a CZI's segments before libCZI reads them; return the largest subblock's bytes.
+
+    libCZI trusts the file: a directory position past the end, an entry count of two
+    billion or a subblock declaring a huge size make it read, allocate or loop without
+    bound. This reads the file header, the subblock directory and each subblock's
+    segment id, and refuses the file unless every position lies inside it and every
+    count fits in the bytes that hold it.
+
+    Raises
+    ------
+    VendorFileError
+        A position outside the file, a segment that is not what it should be, or
+        counts that do not fit.
+    """
+
+    def bad(problem: str) -> VendorFileError:
+        return VendorFileError(f"{path}: corrupt CZI file: {problem}")
+
+    with path.open("rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+
+        def read(at: int, n: int, what: str) -> bytes:
+            if at < 0 or at + n > size:
+                raise bad(f"{what} at byte {at} lies past the end of the file ({size} bytes)")
+            fh.seek(at)
+            return fh.read(n)
+
+        def segment(at: int, sid: bytes, what: str) -> int:
+            seg_id, _, used = _SEGMENT.unpack(read(at, _SEGMENT.size, what))
+            if seg_id.rstrip(b"\0") != sid:
+                raise bad(f"{what} at byte {at} is not a {sid.decode()} segment")
+            if used < 0 or at + _SEGMENT.size + used > size:
+                raise bad(f"{what} at byte {at} declares {used} bytes past the end of the file")
+            return int(used)
+
+        head = read(0, 112, "the file header")
+        directory, metadata = struct.unpack_from("<qq", head, 84)
+        used = segment(directory, b"ZISRAWDIRECTORY", "the subblock directory")
+        if metadata:
+            segment(metadata, b"ZISRAWMETADATA", "the metadata")
+            (xml_size,) = struct.unpack("<i", read(metadata + 32, 4, "the metadata size"))
+            if not 0 <= xml_size <= size:
+                raise bad(f"the metadata declares {xml_size} bytes of XML")
+        data = read(directory + 32, used, "the subblock directory")
+        (count,) = struct.unpack_from("<i", data)
+        if not 0 <= count <= (len(data) - 128) // _ENTRY.size:
+            raise bad(f"the subblock directory declares {count} entries in {len(data)} bytes")
+        at, largest = 128, 0
+        spans: dict[bytes, tuple[int, int]] = {}  # plane dimension -> (first, end)
+        for k in range(count):
+            if at + _ENTRY.size > len(data):
+                raise bad(f"subblock directory entry {k} lies past the directory's end")
+            schema, ptype, position, _, _, _, ndims = _ENTRY.unpack_from(data, at)
+            if schema != b"DV" or not 0 < ndims <= _MAX_DIMS:
+                raise bad(f"subblock directory entry {k} is not a DV entry")
+            at += _ENTRY.size
+            if at + ndims * _DIM.size > len(data):
+                raise bad(f"subblock directory entry {k} lies past the directory's end")
+            stored = {}
+            for _ in range(ndims):
+                name, start, dim_size, _, stored_size = _DIM.unpack_from(data, at)
+                name = name.rstrip(b"\0")
+                stored[name] = stored_size
+                if name not in (b"X", b"Y", b"M"):
+                    first, end = spans.get(name, (start, start + dim_size))
+                    spans[name] = (min(first, start), max(end, start + dim_size))
+                at += _DIM.size
+            width, height = stored.get(b"X", 1), stored.get(b"Y", 1)
+            if width < 0 or height < 0:
+                raise bad(f"subblock {k} declares a {width}x{height} size")
+            largest = max(largest, width * height * _PIXEL_BYTES.get(ptype, 16))
+            segment(position, b"ZISRAWSUBBLOCK", f"subblock {k}")
+        for name, (first, end) in spans.items():
+            # libCZI walks every index of a plane dimension's range: one index far
+            # from the others (a flipped bit) makes millions of planes of nothing
+            if end - first > 2 * count + 16:
+                raise bad(
+                    f"dimension {name.decode('latin-1')} spans indices {first} to {end - 1} "
+                    f"in {count} subblocks"
+                )
+    return largest
 
 
 class _Scene:
@@ -66,8 +160,10 @@ class _Scene:
         rect: Any,
         box: dict[str, tuple[int, int]],
         pixel_type: str,
+        largest: int = 0,
     ) -> None:
         self.path = path
+        self.largest = largest  # bytes of the largest subblock libCZI may decode for a plane
         self.reader = reader
         self.scene = scene
         self.roi = (rect.x, rect.y, rect.w, rect.h)
@@ -94,6 +190,13 @@ class _Scene:
         return coords
 
     def get_plane(self, t: int, c: int, z: int) -> np.ndarray:
+        height, width = self.shape[3:]
+        plane = height * width * self.samples * self.dtype.itemsize
+        check_budget(
+            plane + self.largest,
+            f"{self.path}: a {width}x{height} CZI plane (and a subblock of "
+            f"{format_size(self.largest)})",
+        )
         try:
             data = self.reader.read(
                 roi=self.roi, plane=self.plane_coords(t, c, z), pixel_type=self.pixel_type
@@ -131,6 +234,13 @@ class CziReader(Reader):
             raise VendorFileError(f"{self.path}: not a Zeiss CZI file (no ZISRAWFILE header)")
         self._reader: Any = None
         try:
+            largest = check_structure(self.path)
+        except (OSError, struct.error) as exc:
+            raise VendorFileError(
+                f"{self.path}: not a readable Zeiss CZI file ({exc}); "
+                "the file may be truncated or corrupt"
+            ) from exc
+        try:
             self._reader = czi.CziReader(str(self.path))
             raw = self._reader.raw_metadata
             box = dict(self._reader.total_bounding_box_no_pyramid)
@@ -157,13 +267,21 @@ class CziReader(Reader):
                 f"supported: {', '.join(_PIXEL_TYPES)} (one type for all channels)"
             )
         pixel_type = kinds.pop()
+        for rect in [total, *scenes.values()]:
+            if rect.w < 1 or rect.h < 1:
+                self.close()
+                raise VendorFileError(
+                    f"{self.path}: corrupt CZI file: its subblocks span {rect.w}x{rect.h} pixels"
+                )
         if scenes:
             self._scenes = [
-                _Scene(self.path, self._reader, s, r, box, pixel_type)
+                _Scene(self.path, self._reader, s, r, box, pixel_type, largest)
                 for s, r in sorted(scenes.items())
             ]
         else:
-            self._scenes = [_Scene(self.path, self._reader, None, total, box, pixel_type)]
+            self._scenes = [
+                _Scene(self.path, self._reader, None, total, box, pixel_type, largest)
+            ]
 
     @classmethod
     def can_read(cls, path: Path) -> bool:

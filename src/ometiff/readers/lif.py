@@ -23,6 +23,7 @@ import numpy as np
 from ometiff.ome.colour import LUT_COLORS, rgba_to_ome
 from ometiff.ome.units import convert, to_micrometres
 from ometiff.readers.base import Reader
+from ometiff.readers.decode import check_budget
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.vendor import (
     VendorFileError,
@@ -88,6 +89,11 @@ class _Series:
         return idx
 
     def get_plane(self, t: int, c: int, z: int) -> np.ndarray:
+        height, width = self.shape[3:]
+        check_budget(
+            height * width * self.samples * self.dtype.itemsize,
+            f"{self.image.parent.filename}: a {width}x{height} LIF plane of {self.image.path}",
+        )
         try:
             frame = self.image.frame(**self.indices(t, c, z))
         except (OSError, ValueError) as exc:
@@ -96,7 +102,13 @@ class _Series:
                 f"of {self.image.path}: {exc}"
             ) from exc
         want = self.shape[3:] if self.samples == 1 else (*self.shape[3:], self.samples)
-        return np.ascontiguousarray(frame).reshape(want)
+        try:
+            return np.ascontiguousarray(frame).reshape(want)
+        except ValueError as exc:  # liffile read fewer pixels than the dimensions declare
+            raise VendorFileError(
+                f"{self.image.parent.filename}: LIF plane {(t, c, z)} of {self.image.path} "
+                f"holds {np.size(frame)} pixels, not {want}; the file is corrupt"
+            ) from exc
 
     def step_um(self, dim: str) -> float | None:
         """Coordinate step of a spatial dimension in µm (None if unknown)."""
@@ -106,6 +118,17 @@ class _Series:
         if coords is None or len(coords) < 2:
             return None
         return to_micrometres(abs(float(coords[1]) - float(coords[0])), "m") or None
+
+
+def _declared_bytes(image: Any) -> int | None:
+    """The bytes of pixels a LIF image's dimensions declare (None when not known)."""
+    try:
+        count = 1
+        for n in dict(image.sizes).values():
+            count *= int(n)
+        return count * np.dtype(image.dtype).itemsize
+    except (TypeError, ValueError, KeyError):  # liffile could not describe it: checked later
+        return None
 
 
 def _dig(data: Any, *keys: str) -> Any:
@@ -150,6 +173,13 @@ class LifReader(Reader):
                     f"{self.path}: LIF image {image.path} ends at byte "
                     f"{block.offset + block.size} but the file has {size} bytes; "
                     "the file is truncated"
+                )
+            declared = _declared_bytes(image)
+            if block is not None and declared is not None and declared > block.size:
+                self.close()
+                raise VendorFileError(
+                    f"{self.path}: LIF image {image.path} declares {declared} bytes of pixels "
+                    f"but its memory block holds {block.size}; the file is corrupt"
                 )
             if getattr(image, "is_flim", False) or type(image).__name__ != "LifImage":
                 self.notes.skip(f"LIF image {image.path}", "FLIM/non-image data not converted")

@@ -28,6 +28,7 @@ import numpy as np
 
 from ometiff.ome.colour import rgba_to_ome
 from ometiff.readers.base import Reader
+from ometiff.readers.decode import check_budget
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.vendor import (
     OME_NS,
@@ -51,6 +52,27 @@ if TYPE_CHECKING:
 #: ND2 magic numbers: modern chunk map (0xDACEBE0A) and legacy JPEG-2000 box.
 _MAGICS = (b"\xda\xce\xbe\x0a", b"\x00\x00\x00\x0c")
 _PLANE_AXES = ("C", "Y", "X", "S")
+#: The fewest bytes an ND2 frame takes in the file (its chunk header alone is longer).
+_MIN_CHUNK = 16
+
+
+def _check_frame_count(path: Path, sizes: dict[str, int]) -> None:
+    """Refuse an ND2 declaring more frames than its bytes can hold, before nd2 lists them.
+
+    nd2 enumerates every (P, T, Z...) combination of the declared loop sizes; a
+    corrupt header declaring billions would take the process's memory and time.
+    Every frame is a chunk of at least :data:`_MIN_CHUNK` bytes.
+    """
+    frames = 1
+    for axis, n in sizes.items():
+        if axis not in _PLANE_AXES:
+            frames *= max(int(n), 1)
+    limit = path.stat().st_size // _MIN_CHUNK
+    if frames > max(limit, 1):
+        raise VendorFileError(
+            f"{path}: the ND2 header declares {frames} frames ({sizes}) but the file's "
+            f"{path.stat().st_size} bytes hold at most {limit}; the file is corrupt"
+        )
 
 
 class Nd2Reader(Reader):
@@ -69,6 +91,7 @@ class Nd2Reader(Reader):
         try:
             self._file = nd2.ND2File(self.path)
             sizes = dict(self._file.sizes)
+            _check_frame_count(self.path, sizes)
             loops = list(self._file.loop_indices)
             self._dtype = np.dtype(self._file.dtype)
         except (OSError, ValueError, KeyError, IndexError, struct.error) as exc:
@@ -84,6 +107,9 @@ class Nd2Reader(Reader):
         size_t = int(np.prod(self._t_sizes)) if self._t_axes else 1
         self._shape = (size_t, sizes.get("C", 1), sizes.get("Z", 1), sizes["Y"], sizes["X"])
         self._has_c = "C" in sizes
+        self._frame_bytes = (
+            self._shape[1] * self._shape[3] * self._shape[4] * self._samples * self._dtype.itemsize
+        )
         # frame index of each (P, T..., Z) combination, from nd2's loop indices
         self._frames: dict[tuple[int, ...], int] = {}
         for k, idx in enumerate(loops):
@@ -106,6 +132,11 @@ class Nd2Reader(Reader):
         def get_plane(t: int, c: int, z: int) -> np.ndarray:
             ts = np.unravel_index(t, self._t_sizes) if self._t_axes else ()
             key = (position, *(int(i) for i in ts), z)
+            check_budget(
+                self._frame_bytes,
+                f"{self.path}: an ND2 frame of {self._shape[1]} channel(s), "
+                f"{self._shape[4]}x{self._shape[3]}",
+            )
             try:
                 frame = np.asarray(self._file.read_frame(self._frames[key]))
             except (OSError, ValueError, IndexError) as exc:

@@ -192,7 +192,9 @@ class OmeTiffReader(Reader):
                 f"({ref.filename or ref.uuid})"
             )
         if not member.exists:
-            raise InvalidTiffError(f"{member.path}: member of the file set is missing (M2)")
+            raise InvalidTiffError(
+                f"{self.path}: member {member.path} of the file set is missing (M2)"
+            )
         return member.path
 
     def _tiff(self, ref: PlaneRef) -> tifffile.TiffFile:

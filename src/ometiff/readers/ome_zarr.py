@@ -24,6 +24,7 @@ gets no physical size (U3, never invented). Channel names and colours come from
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ import numpy as np
 from ometiff.errors import NoSuchPlaneError
 from ometiff.ome.units import to_micrometres, to_seconds
 from ometiff.readers.base import Reader
+from ometiff.readers.decode import check_budget
 from ometiff.readers.source import SeriesSource
 from ometiff.readers.vendor import (
     VendorFileError,
@@ -91,6 +93,7 @@ class _Image:
     omero: dict[str, Any]
     open_level: Callable[[int], Any]
     samples: int = 1
+    source: str = ""  # the container, for messages
 
     @property
     def array(self) -> Any:
@@ -133,7 +136,21 @@ class _Image:
     def _plane(self, array: Any, t: int, c: int, z: int) -> np.ndarray:
         pos = {"t": t, "c": c, "z": z}
         index = tuple(pos[a] if a in pos else slice(None) for a in self.axes)
-        plane = np.asarray(array[index])
+        itemsize = np.dtype(array.dtype).itemsize
+        pixels = math.prod(n for a, n in zip(self.axes, array.shape, strict=True) if a not in pos)
+        chunk = math.prod(array.chunks)  # zarr decodes whole chunks, however large
+        check_budget(
+            (pixels + chunk) * itemsize,
+            f"{self.source}: a {'x'.join(map(str, array.shape[-2:][::-1]))} OME-Zarr plane "
+            f"of {self.group or '.'} (chunks {'x'.join(map(str, array.chunks))})",
+        )
+        try:
+            plane = np.asarray(array[index])
+        except (ValueError, OSError, RuntimeError, KeyError) as exc:  # a corrupt chunk
+            raise VendorFileError(
+                f"{self.source}: cannot read OME-Zarr plane t={t} c={c} z={z} of "
+                f"{self.group or '.'}: {exc}; the chunk may be truncated or corrupt"
+            ) from exc
         if self.axes.index("x") < self.axes.index("y"):
             plane = plane.T
         return np.ascontiguousarray(plane)
@@ -324,7 +341,8 @@ class OmeZarrReader(Reader):
         omero = attrs.get("omero") or {}
         name = ms.get("name") or omero.get("name") or (group or root.name)
         return _Image(
-            group, str(name), arrays, axes, units, scale if has_scale else [], omero, open_level
+            group, str(name), arrays, axes, units, scale if has_scale else [], omero, open_level,
+            source=str(self.path),
         )
 
     def _set_samples(self) -> None:

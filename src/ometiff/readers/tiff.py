@@ -154,9 +154,11 @@ class TiffReader(Reader):
             if kf.predictor == 1 and kf.bitspersample % 8 == 0:
                 dt = np.dtype(s.dtype).newbyteorder(self._tf.byteorder)
                 shape = (*lay.frame_shape, *kf.shape)
+                nbytes = math.prod(shape) * dt.itemsize  # Python ints: no overflow warning
                 try:
-                    mm = np.memmap(self.path, dtype=dt, mode="r", offset=offset, shape=shape)
-                except (ValueError, OSError):
+                    if isinstance(offset, int) and offset + nbytes <= self.path.stat().st_size:
+                        mm = np.memmap(self.path, dtype=dt, mode="r", offset=offset, shape=shape)
+                except (ValueError, OSError, OverflowError):  # sizes past what can be mapped
                     mm = None
         self._memmaps[lay.index] = mm
         return mm

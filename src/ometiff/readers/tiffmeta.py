@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import numbers
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -65,12 +66,17 @@ def page_tags(page: Any) -> TagValue:
 
 
 def _res_size(value: Any) -> float | None:
-    if value is None:
+    """The pixel size of an X/YResolution (a RATIONAL pair, or a number); None when
+    absent, zero or damaged (text, one value of a pair)."""
+    if isinstance(value, tuple) and len(value) >= 2:
+        num, den = positive(value[0]), positive(value[1])
+    elif isinstance(value, numbers.Real):
+        num, den = positive(value), 1.0
+    else:
         return None
-    num, den = tuple(value[:2]) if isinstance(value, tuple) else (value, 1)
-    if not num or not den:
+    if num is None or den is None:
         return None
-    return float(den) / float(num)
+    return den / num
 
 
 def positive(value: object) -> float | None:
@@ -243,7 +249,13 @@ def _svs(tf: tifffile.TiffFile, meta: TiffCalibration, notes: MappingNotes) -> N
 
 def _generic(tag: TagValue, meta: TiffCalibration, notes: MappingNotes) -> None:
     unit_value = tag("ResolutionUnit")
-    unit = 2 if unit_value is None else int(unit_value)
+    if unit_value is None:
+        unit = 2  # the TIFF default: inch
+    elif isinstance(unit_value, numbers.Integral):
+        unit = int(unit_value)
+    else:  # several values, text or bytes: a damaged tag (a fuzz finding)
+        notes.skip(f"TIFF ResolutionUnit {unit_value!r:.40}", "not one number; no unit")
+        unit = 2
     if unit == 3:  # centimetre: a physical calibration (NDPI, scanners)
         for axis, name in (("x", "XResolution"), ("y", "YResolution")):
             size = _res_size(tag(name))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ometiff.errors import FileAccessError, MissingDependencyError, MissingFileError
+from ometiff.atomic import create_temp, write_error
+from ometiff.errors import MissingDependencyError, MissingFileError
 
 if TYPE_CHECKING:
     from ometiff.types import StrPath
@@ -30,12 +30,12 @@ def save_png(image: Any, out: StrPath) -> Path:
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise MissingFileError(f"{target}: folder {folder} does not exist")
-    tmp = folder / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp = create_temp(folder / target.name)
     try:
         image.save(tmp, format="PNG", optimize=True)
         os.replace(tmp, target)
     except OSError as exc:
-        raise FileAccessError(f"{target}: cannot write PNG ({exc})") from exc
+        raise write_error(target, exc, "write PNG") from exc
     finally:
         tmp.unlink(missing_ok=True)
     return target

@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ometiff.atomic import FAULT_ENV, fault, replace_file, write_error
 from ometiff.errors import InvalidTiffError, MissingFileError, WriteError
 
 if TYPE_CHECKING:
@@ -60,10 +61,6 @@ if TYPE_CHECKING:
 
     from ometiff.types import StrPath
 
-#: Environment variable naming a fault point at which an edit exits the process.
-FAULT_ENV = "OMETIFF_FAULT"
-#: Exit status of a process stopped at a fault point.
-FAULT_EXIT = 86
 #: Fault points of :func:`write_description`, in order.
 FAULT_POINTS = (
     "after-append",
@@ -77,12 +74,6 @@ FAULT_POINTS = (
 _DESCRIPTION = 270
 _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
 _TYPE_SIZES.update({13: 4, 16: 8, 17: 8, 18: 8})
-
-
-def fault(point: str) -> None:
-    """Exit the process at once when ``OMETIFF_FAULT`` names ``point`` (crash tests)."""
-    if os.environ.get(FAULT_ENV) == point:
-        os._exit(FAULT_EXIT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +154,9 @@ def _layout(fd: int, path: Path) -> _Layout:
     entry_fmt = struct.Struct(bo + ("HHQ8s" if big else "HHI4s"))
     inline = 8 if big else 4
     for k in range(n):
-        tag, typ, count, raw = entry_fmt.unpack_from(block, struct.calcsize(count_fmt) + k * entry_size)
+        tag, typ, count, raw = entry_fmt.unpack_from(
+            block, struct.calcsize(count_fmt) + k * entry_size
+        )
         if tag != _DESCRIPTION:
             continue
         nbytes = _TYPE_SIZES.get(typ, 1) * count
@@ -173,8 +166,7 @@ def _layout(fd: int, path: Path) -> _Layout:
         value = _pread(fd, nbytes, offset, path, "the ImageDescription value")
         return _Layout(bo, big, ptr_at, ifd0, block, k, typ, count, offset, value)
     raise InvalidTiffError(
-        f"{path}: IFD0 has no ImageDescription tag, so it holds no OME-XML (X1); "
-        "not an OME-TIFF"
+        f"{path}: IFD0 has no ImageDescription tag, so it holds no OME-XML (X1); not an OME-TIFF"
     )
 
 
@@ -285,7 +277,6 @@ def write_description(path: StrPath, xml: str | bytes) -> PatchResult:
         size = os.fstat(fd).st_size
         tail = _align(size)
         fits = lay.value_offset is not None and len(new) <= lay.count
-        ptr_fmt = lay.bo + ("Q" if lay.big else "I")
         if fits:
             assert lay.value_offset is not None
             target = lay.value_offset
@@ -306,78 +297,66 @@ def write_description(path: StrPath, xml: str | bytes) -> PatchResult:
                 f"{p}: the new description does not fit below 4 GiB in this classic TIFF "
                 "(C3); convert the file to BigTIFF first"
             )
-        if size < start:
-            _pwrite(fd, bytes(start - size), size)
-        # 1. shadow IFD0 (+ the old XML's copy, or the new XML) after the end
-        _pwrite(fd, appended, start)
-        os.fsync(fd)
-        fault("after-append")
-        # 2. header -> shadow: the old XML is read through the shadow
-        _pwrite(fd, struct.pack(ptr_fmt, shadow_at), lay.header_ptr_at)
-        os.fsync(fd)
-        fault("after-switch")
-        # 3. the new XML over the old value's bytes (unreferenced now)
-        if fits:
-            padded = new + bytes(lay.count - len(new))
-            if os.environ.get(FAULT_ENV) == "mid-xml":
-                _pwrite(fd, padded[: len(padded) // 2], target)
-                os.fsync(fd)
-                fault("mid-xml")
-            _pwrite(fd, padded, target)
+        try:
+            if size < start:
+                _pwrite(fd, bytes(start - size), size)
+            # 1. shadow IFD0 (+ the old XML's copy, or the new XML) after the end
+            _pwrite(fd, appended, start)
             os.fsync(fd)
-            fault("after-xml")
-        # 4. the original IFD0's entry -> new XML (IFD0 is unreferenced now)
-        entry = lay.with_value(len(new), target)
-        at = lay.entry_at(lay.entry_index)
-        _pwrite(fd, entry[at : at + lay.entry_size], lay.ifd0 + at)
+        except OSError as exc:  # a full disk: the file goes back to its old bytes
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+                os.fsync(fd)
+            raise write_error(p, exc, "edit the metadata") from exc
+        fault("after-append")
+        try:
+            return _switch(fd, p, lay, new, fits, target, shadow_at, keep)
+        except OSError as exc:  # the header names a complete IFD0 at every step
+            raise write_error(p, exc, "edit the metadata") from exc
+
+
+def _switch(
+    fd: int, p: Path, lay: _Layout, new: bytes, fits: bool, target: int, shadow_at: int, keep: int
+) -> PatchResult:
+    """Steps 2 to 6 of :func:`write_description`, once the shadow is on disk."""
+    ptr_fmt = lay.bo + ("Q" if lay.big else "I")
+    # 2. header -> shadow: the old XML is read through the shadow
+    _pwrite(fd, struct.pack(ptr_fmt, shadow_at), lay.header_ptr_at)
+    os.fsync(fd)
+    fault("after-switch")
+    # 3. the new XML over the old value's bytes (unreferenced now)
+    if fits:
+        padded = new + bytes(lay.count - len(new))
+        if os.environ.get(FAULT_ENV) == "mid-xml":
+            _pwrite(fd, padded[: len(padded) // 2], target)
+            os.fsync(fd)
+            fault("mid-xml")
+        _pwrite(fd, padded, target)
         os.fsync(fd)
-        fault("after-entry")
-        # 5. header -> original IFD0: the new XML is live
-        _pwrite(fd, struct.pack(ptr_fmt, lay.ifd0), lay.header_ptr_at)
-        os.fsync(fd)
-        fault("after-switch-back")
-        # 6. drop the shadow
-        os.ftruncate(fd, keep)
-        os.fsync(fd)
-        return PatchResult(p, fits, lay.count, len(new), keep)
+        fault("after-xml")
+    # 4. the original IFD0's entry -> new XML (IFD0 is unreferenced now)
+    entry = lay.with_value(len(new), target)
+    at = lay.entry_at(lay.entry_index)
+    _pwrite(fd, entry[at : at + lay.entry_size], lay.ifd0 + at)
+    os.fsync(fd)
+    fault("after-entry")
+    # 5. header -> original IFD0: the new XML is live
+    _pwrite(fd, struct.pack(ptr_fmt, lay.ifd0), lay.header_ptr_at)
+    os.fsync(fd)
+    fault("after-switch-back")
+    # 6. drop the shadow
+    os.ftruncate(fd, keep)
+    os.fsync(fd)
+    return PatchResult(p, fits, lay.count, len(new), keep)
 
 
 def write_text_atomic(path: StrPath, data: bytes) -> None:
-    """Replace a whole (small) file atomically: temporary name, fsync, rename, fsync folder.
+    """Replace a whole (small) file atomically (:func:`ometiff.atomic.replace_file`).
 
-    Used for companion OME-XML files (M5) and backups.
+    Used for companion OME-XML files (M5) and backups; an existing file must be
+    writable (:func:`check_writable`). Fault point ``companion-before-rename``.
     """
     p = Path(path)
     if p.exists():
         check_writable(p)
-        mode: int | None = stat.S_IMODE(p.stat().st_mode)
-    else:
-        mode = None
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        fault("companion-before-rename")
-        os.replace(tmp, p)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise WriteError(f"{p}: cannot write: {exc.strerror or exc}") from exc
-    _fsync_dir(p.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
+    replace_file(p, data, fault_point="companion-before-rename")

@@ -37,9 +37,10 @@ MAX_IFDS = 5_000_000
 #: Tags that must hold one value (with _TAG_NAMES' others): tifffile computes with them.
 _SCALAR_SHAPE_TAGS = {256: "ImageWidth", 257: "ImageLength", 277: "SamplesPerPixel",
                       278: "RowsPerStrip", 322: "TileWidth", 323: "TileLength"}
-#: Known TIFF field types whose values are not integers (tifffile then compares or
-#: multiplies a str, bytes, tuple or float). Unknown types are skipped by tifffile.
-_NOT_INT_TYPES = frozenset({2, 5, 7, 10, 11, 12})
+#: Known TIFF field types whose values are not integers for tifffile (it then compares or
+#: multiplies a str, bytes, tuple or float). BYTE is one: tifffile returns its values as
+#: ``bytes``. Unknown types are skipped by tifffile.
+_NOT_INT_TYPES = frozenset({1, 2, 5, 7, 10, 11, 12})
 _TAG_NAMES = {**_SCALAR_SHAPE_TAGS, 259: "Compression", 262: "PhotometricInterpretation",
               284: "PlanarConfiguration"}
 #: Tags whose loss changes what a file is: tifffile drops a tag whose value lies past
@@ -47,6 +48,13 @@ _TAG_NAMES = {**_SCALAR_SHAPE_TAGS, 259: "Compression", 262: "PhotometricInterpr
 #: OME-XML was cut off would be read as a plain TIFF and its metadata silently lost.
 _VITAL_VALUE_TAGS = {270: "ImageDescription", 273: "StripOffsets", 279: "StripByteCounts",
                      324: "TileOffsets", 325: "TileByteCounts", 330: "SubIFDs"}
+#: Integers tifffile computes with, of one value or several: where the pixel data is,
+#: the samples' bits and format, and the other tags it keeps as page attributes.
+_NUMBER_TAGS = {273: "StripOffsets", 279: "StripByteCounts", 324: "TileOffsets",
+                325: "TileByteCounts", 258: "BitsPerSample", 339: "SampleFormat",
+                255: "SubfileType", 266: "FillOrder", 317: "Predictor", 330: "SubIFDs",
+                338: "ExtraSamples", 530: "YCbCrSubSampling", 32997: "ImageDepth",
+                32998: "TileDepth"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,12 +353,20 @@ class _Walker:
                     tile_w = v
                 elif tag == 323:
                     tile_l = v
+            elif tag in _NUMBER_TAGS and typ in _NOT_INT_TYPES:
+                # tifffile adds a str or tuple to an offset, subtracts str bits (TypeError)
+                self.hazard(f"{name}: tag {tag} ({_NUMBER_TAGS[tag]}) has field type {typ}, "
+                            "not an integer type")
             elif tag == 258:
                 vals = self._ints(typ, min(count, 64), value) if count <= 64 else ()
                 bits = vals[0] if vals else 0
             elif tag == 339:
                 vals = self._ints(typ, min(count, 64), value) if count <= 64 else ()
                 sample_format = vals[0] if vals else 1
+                if count == 0 or len(set(vals[:spp])) > 1:
+                    # tifffile takes int() of the tuple of differing formats (TypeError)
+                    self.hazard(f"{name}: tag 339 (SampleFormat) has {count} values "
+                                f"{tuple(vals[:4])}; expected one format for all samples")
             elif tag == 330:
                 subifd_offsets = self._ints(18 if typ in (16, 18) else 4, count, value, limit=4096)
             elif tag == 270 and typ in (2, 7, 1) and desc_kind is None:  # X1: the first one
@@ -386,6 +402,10 @@ class _Walker:
                 if info_sub is None:
                     break
                 subifds.append(info_sub)
+        for code, size in ((256, width), (257, height)):
+            if size == 0 and code in tags:  # tifffile reads a plane of no pixels
+                self.hazard(f"{name}: tag {code} ({_TAG_NAMES[code]}) is 0; an image has "
+                            "at least one pixel")
         if (tile_w is not None or tile_l is not None) and not (tile_w and tile_l):
             # tifffile divides by the tile edge when decoding (ZeroDivisionError)
             self.hazard(f"{name}: tile of {tile_w or 0}×{tile_l or 0} pixels; "

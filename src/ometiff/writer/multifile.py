@@ -9,12 +9,12 @@ partial file behind and never touches an existing one.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from ometiff.atomic import create_temp, discard, fault, fsync_dir
 from ometiff.errors import FileAccessError, FileExistsOmeTiffError, MissingFileError, WriteError
 from ometiff.tiff.names import COMPANION_SUFFIX, OME_SUFFIXES, split_suffix
 from ometiff.writer.omexml import TiffDataRun, new_uuid
@@ -172,14 +172,8 @@ class AtomicSet:
             check_output(final, overwrite=overwrite)
 
     def temp(self, final: Path) -> Path:
-        """Create and return the temporary path that will become ``final``."""
-        token = os.urandom(4).hex()  # as secrets.token_hex(4), without importing secrets
-        tmp = final.with_name(f".{final.name}.{token}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except OSError as e:
-            raise FileAccessError(f"{final}: cannot write in {final.parent}: {e.strerror}") from e
-        os.close(fd)
+        """Create and return the temporary path that will become ``final`` (:mod:`ometiff.atomic`)."""
+        tmp = create_temp(final)
         self.temps[final] = tmp
         return tmp
 
@@ -192,13 +186,17 @@ class AtomicSet:
                         f"{final}: appeared while writing; pass overwrite=True to replace it",
                         option="overwrite",
                     )
-        for final, tmp in list(self.temps.items()):
+        fault("before-commit")
+        for i, (final, tmp) in enumerate(list(self.temps.items())):
+            if i:
+                fault("mid-commit")
             os.replace(tmp, final)
             del self.temps[final]
+        for folder in {final.parent for final in self.finals}:
+            fsync_dir(folder)
 
     def discard(self) -> None:
         """Remove every temporary file still present."""
         for tmp in self.temps.values():
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+            discard(tmp)
         self.temps.clear()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import threading
 from collections.abc import Callable, Sequence
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from ometiff.atomic import create_temp, discard, temp_path, write_error
 from ometiff.errors import (
     FileExistsOmeTiffError,
     MissingDependencyError,
@@ -305,13 +305,8 @@ class _AtomicFolder:
 
     def __init__(self, dest: Path, overwrite: bool) -> None:
         self.dest, self.overwrite = dest, overwrite
-        folder = dest.parent
         check_output(dest, overwrite=overwrite, folder_output=True)
-        self.tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            self.tmp.mkdir()
-        except OSError as e:
-            raise WriteError(f"{dest}: cannot write in {folder}: {e.strerror}") from e
+        self.tmp = create_temp(dest, folder=True)
 
     def commit(self) -> None:
         old = None
@@ -320,7 +315,7 @@ class _AtomicFolder:
                 raise FileExistsOmeTiffError(
                     f"{self.dest}: appeared while writing; pass overwrite=True to replace it",
                     option="overwrite")
-            old = self.dest.with_name(f".{self.dest.name}.{secrets.token_hex(4)}.old")
+            old = temp_path(self.dest)
             os.replace(self.dest, old)
         os.replace(self.tmp, self.dest)
         if old is not None:
@@ -330,7 +325,7 @@ class _AtomicFolder:
                 old.unlink(missing_ok=True)
 
     def discard(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        discard(self.tmp)
 
 
 def _write_json(path: Path, doc: dict[str, Any]) -> None:
@@ -531,7 +526,7 @@ def write_ngff(
         atomic.discard()
         if isinstance(e, OmeTiffError):
             raise
-        raise WriteError(f"{dest}: write failed: {e.strerror or e}") from e
+        raise write_error(dest, e) from e
     except BaseException:
         atomic.discard()
         raise
