@@ -444,6 +444,43 @@ def zarr_huge_chunk(d: Path) -> Path:
     return _zarr(d, "zarr_huge_chunk.ome.zarr", [100000, 100000], bytes(10))
 
 
+def bad_dimension_order(d: Path) -> Path:
+    """OME-XML whose DimensionOrder is not one of the six (``X[ZCT``, one flipped bit):
+    ``convert`` rebuilt the OME with an enum ValueError (exit 3); planes are read as
+    XYZCT (D3), as the plane map does, and the rebuild says so."""
+    path = d / "bad_dimension_order.ome.tif"
+    xml = _ome_xml().replace('DimensionOrder="XYZCT"', 'DimensionOrder="X[ZCT"')
+    tifffile.imwrite(path, np.zeros((4, 6), np.uint8), description=xml, metadata=None)
+    return path
+
+
+def bad_pixel_type(d: Path) -> Path:
+    """OME-XML whose Type is ``uant8``: an enum ValueError in ``convert`` (exit 3); the
+    TIFF's sample type wins (D5)."""
+    path = d / "bad_pixel_type.ome.tif"
+    xml = _ome_xml().replace('Type="uint8"', 'Type="uant8"')
+    tifffile.imwrite(path, np.zeros((4, 6), np.uint8), description=xml, metadata=None)
+    return path
+
+
+def nd2_event_xml(d: Path) -> Path:
+    """A corpus ND2 with one flipped bit in its event metadata: nd2 parses it with lxml,
+    whose XMLSyntaxError escaped the ND2 reader (exit 3). Built from the corpus file
+    (skipped without it or without nd2)."""
+    import pytest
+    from tests.conftest import CORPUS
+
+    pytest.importorskip("nd2")
+    seed = CORPUS / "nd2" / "arcadia-microscopy-tools" / "example-zstack.nd2"
+    if not seed.is_file():
+        pytest.skip("corpus ND2 missing")
+    data = bytearray(seed.read_bytes())
+    data[511657] ^= 1
+    path = d / "nd2_event_xml.nd2"
+    path.write_bytes(bytes(data))
+    return path
+
+
 CASES: dict[str, Callable[[Path], Path]] = {
     f.__name__: f
     for f in (
@@ -476,6 +513,9 @@ CASES: dict[str, Callable[[Path], Path]] = {
         czi_entry_count,
         zarr_short_chunk,
         zarr_huge_chunk,
+        bad_dimension_order,
+        bad_pixel_type,
+        nd2_event_xml,
     )
 }
 
@@ -542,4 +582,13 @@ EXPECT: dict[str, dict[str, str]] = {
     "czi_channel_far": dict.fromkeys(
         ("info-json", "info-stats", "show", "convert"), "dimension C spans indices 0 to 8388608"
     ),
+    "nd2_event_xml": dict.fromkeys(
+        ("info-json", "info-stats", "convert"), "cannot read the ND2 metadata (XMLSyntaxError"
+    ),
+    "bad_dimension_order": {},
+    "bad_pixel_type": {},
 }
+
+#: Cases rebuilt from a corpus file by flipping bits (no small writer for the format):
+#: not held to the 20 KB size of the generated ones.
+FROM_CORPUS = frozenset({"nd2_event_xml"})

@@ -204,7 +204,8 @@ class Nd2Reader(Reader):
         imports ome_types)."""
         try:
             return self._build_tree()
-        except (OSError, ValueError, KeyError, IndexError, struct.error) as exc:
+        except (OSError, ValueError, KeyError, IndexError, struct.error, SyntaxError) as exc:
+            # SyntaxError: lxml's XMLSyntaxError, from metadata nd2 cannot parse
             raise VendorFileError(
                 f"{self.path}: cannot read the ND2 metadata ({type(exc).__name__}: {exc}); "
                 "the file may be truncated or corrupt"

@@ -40,7 +40,7 @@ from ometiff.readers.tiff import page_plane
 from ometiff.readers.tifflayout import plane_dtype
 from ometiff.readers.tiles import SegmentFile, can_read_tiles, read_page_region, tile_shape
 from ometiff.tiff.names import OME_XML_SUFFIXES, TIFF_SUFFIXES, has_tiff_magic
-from ometiff.types import DTYPE_TO_OME
+from ometiff.types import DIMENSION_ORDERS, DTYPE_TO_OME
 
 if TYPE_CHECKING:
     from ome_types import model as m
@@ -368,10 +368,15 @@ class OmeTiffReader(Reader):
                 m.Channel(id=f"Channel:{i}:{k}", name=ch.name)
                 for k, ch in enumerate(v.channels)
             ]
+            order = (v.dimension_order or "XYZCT").upper()
+            if order not in DIMENSION_ORDERS:  # D3: read as XYZCT, as the plane map does
+                self.notes.skip(f"Image:{i} DimensionOrder={v.dimension_order!r}",
+                                "not one of the six orders; planes read as XYZCT (D3)")
+                order = "XYZCT"
             pixels = m.Pixels(
                 id=f"Pixels:{i}",
-                dimension_order=m.Pixels_DimensionOrder(v.dimension_order or "XYZCT"),
-                type=m.PixelType((v.pixel_type or "uint8").lower()),
+                dimension_order=m.Pixels_DimensionOrder(order),
+                type=m.PixelType(DTYPE_TO_OME[self._layout[i][2].name]),  # the TIFF wins (D5)
                 size_x=v.size_x or 1,
                 size_y=v.size_y or 1,
                 size_z=v.size_z or 1,
