@@ -38,6 +38,7 @@ demo: $(VENV)/.installed-core
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check src tests benchmarks scripts examples fuzz
+	$(VENV)/bin/ruff format --check src tests benchmarks scripts examples fuzz
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

@@ -53,13 +53,17 @@ def _make_input(quick: bool) -> Path:
                 noise = rng.integers(0, 64, (n, n), dtype=np.uint16)
                 yield base + noise + np.uint16(ci * 500 + zi * 10)
 
-    tifffile.imwrite(raw, planes(), shape=(z, c, n, n), dtype=np.uint16, imagej=True,
-                     metadata={"axes": "ZCYX"})
+    tifffile.imwrite(
+        raw, planes(), shape=(z, c, n, n), dtype=np.uint16, imagej=True, metadata={"axes": "ZCYX"}
+    )
     tmp = out.with_name("tmp_" + out.name)
     import subprocess
 
-    subprocess.run(bf_cmd("loci.formats.tools.ImageConverter", "-overwrite", "-bigtiff",
-                          str(raw), str(tmp)), check=True, capture_output=True)
+    subprocess.run(
+        bf_cmd("loci.formats.tools.ImageConverter", "-overwrite", "-bigtiff", str(raw), str(tmp)),
+        check=True,
+        capture_output=True,
+    )
     tmp.replace(out)
     raw.unlink()
     return out
@@ -88,23 +92,60 @@ _BY_HAND = textwrap.dedent("""
 def run(quick: bool) -> list[dict]:
     """Time ours, bfconvert and tifffile-by-hand on the same input."""
     if not have_bioformats():
-        return [{"name": "convert 1 GiB OME-TIFF -> tiled zlib pyramid", "ours_s": None,
-                 "anchor": "bfconvert", "anchor_s": None, "ratio": None,
-                 "target": f">= {TARGET_RATIO}x", "ok": False,
-                 "notes": "Bio-Formats missing (make bfjar): input is written by bfconvert"}]
+        return [
+            {
+                "name": "convert 1 GiB OME-TIFF -> tiled zlib pyramid",
+                "ours_s": None,
+                "anchor": "bfconvert",
+                "anchor_s": None,
+                "ratio": None,
+                "target": f">= {TARGET_RATIO}x",
+                "ok": False,
+                "notes": "Bio-Formats missing (make bfjar): input is written by bfconvert",
+            }
+        ]
     src = _make_input(quick)
     out_dir = WORK / "convert_out"
     out_dir.mkdir(parents=True, exist_ok=True)
     ours_out = out_dir / "ours.ome.tif"
     bf_out = out_dir / "bf.ome.tif"
     hand_out = out_dir / "hand.ome.tif"
-    ours_cmd = [PY, "-m", "ometiff", "convert", str(src), str(ours_out), "--tile", "512",
-                "--compression", "zlib", "--pyramid", "2", "--overwrite", "--quiet"]
+    ours_cmd = [
+        PY,
+        "-m",
+        "ometiff",
+        "convert",
+        str(src),
+        str(ours_out),
+        "--tile",
+        "512",
+        "--compression",
+        "zlib",
+        "--pyramid",
+        "2",
+        "--overwrite",
+        "--quiet",
+    ]
     ours_s, ours_rss = time_process(ours_cmd, repeat=1 if not quick else 2)
-    bf_s, bf_rss = time_process(bf_cmd(
-        "loci.formats.tools.ImageConverter", "-overwrite", "-noflat",
-        "-pyramid-resolutions", "3", "-pyramid-scale", "2", "-tilex", "512", "-tiley", "512",
-        "-compression", "zlib", str(src), str(bf_out)))
+    bf_s, bf_rss = time_process(
+        bf_cmd(
+            "loci.formats.tools.ImageConverter",
+            "-overwrite",
+            "-noflat",
+            "-pyramid-resolutions",
+            "3",
+            "-pyramid-scale",
+            "2",
+            "-tilex",
+            "512",
+            "-tiley",
+            "512",
+            "-compression",
+            "zlib",
+            str(src),
+            str(bf_out),
+        )
+    )
     script = out_dir / "by_hand.py"
     script.write_text(_BY_HAND)
     hand_s, hand_rss = time_process([PY, str(script), str(src), str(hand_out)])
@@ -112,16 +153,29 @@ def run(quick: bool) -> list[dict]:
     size = f"{c}c x {z}z x {n}x{n} uint16"
     ratio = bf_s / ours_s
     rows = [
-        {"name": f"convert {size} -> 512 tiles, zlib, 3 resolutions (verified)",
-         "ours_s": round(ours_s, 2), "anchor": "bfconvert", "anchor_s": round(bf_s, 2),
-         "ratio": round(ratio, 2), "target": f">= {TARGET_RATIO}x, peak < {TARGET_RSS_MB} MB",
-         "ok": ratio >= TARGET_RATIO and ours_rss < TARGET_RSS_MB,
-         "peak_rss_mb": ours_rss, "notes": f"bfconvert peak {bf_rss} MB"},
-        {"name": f"convert {size} vs tifffile by hand",
-         "ours_s": round(ours_s, 2), "anchor": "tifffile by hand", "anchor_s": round(hand_s, 2),
-         "ratio": round(hand_s / ours_s, 2), "target": "reference (no target)",
-         "ok": hand_s >= ours_s, "reference": True, "peak_rss_mb": ours_rss,
-         "notes": f"by-hand peak {hand_rss} MB; ours also reads back and verifies every IFD"},
+        {
+            "name": f"convert {size} -> 512 tiles, zlib, 3 resolutions (verified)",
+            "ours_s": round(ours_s, 2),
+            "anchor": "bfconvert",
+            "anchor_s": round(bf_s, 2),
+            "ratio": round(ratio, 2),
+            "target": f">= {TARGET_RATIO}x, peak < {TARGET_RSS_MB} MB",
+            "ok": ratio >= TARGET_RATIO and ours_rss < TARGET_RSS_MB,
+            "peak_rss_mb": ours_rss,
+            "notes": f"bfconvert peak {bf_rss} MB",
+        },
+        {
+            "name": f"convert {size} vs tifffile by hand",
+            "ours_s": round(ours_s, 2),
+            "anchor": "tifffile by hand",
+            "anchor_s": round(hand_s, 2),
+            "ratio": round(hand_s / ours_s, 2),
+            "target": "reference (no target)",
+            "ok": hand_s >= ours_s,
+            "reference": True,
+            "peak_rss_mb": ours_rss,
+            "notes": f"by-hand peak {hand_rss} MB; ours also reads back and verifies every IFD",
+        },
     ]
     for p in (ours_out, bf_out, hand_out):
         p.unlink(missing_ok=True)

@@ -34,8 +34,13 @@ def _small_files() -> dict[str, Path]:
     }
     data = np.zeros((2, 4, 3, 64, 64), np.uint16)
     if not files["ImageJ"].exists():
-        tifffile.imwrite(files["ImageJ"], data, imagej=True, resolution=(1 / 0.3, 1 / 0.3),
-                         metadata={"axes": "TZCYX", "unit": "um", "spacing": 2.0})
+        tifffile.imwrite(
+            files["ImageJ"],
+            data,
+            imagej=True,
+            resolution=(1 / 0.3, 1 / 0.3),
+            metadata={"axes": "TZCYX", "unit": "um", "spacing": 2.0},
+        )
     if not files["plain"].exists():
         tifffile.imwrite(files["plain"], data[0, :, 0], metadata=None, photometric="minisblack")
     if not files["OME"].exists():

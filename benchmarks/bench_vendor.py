@@ -36,15 +36,27 @@ TARGET = 1 / 1.5
 LIBRARIES = {".czi": "pylibCZIrw.czi", ".lif": "liffile", ".nd2": "nd2"}
 _FLOOR = "import numpy, tifffile, typer, lxml.etree"
 
-_OPENREADOUT = "import sys, openreadout; assert openreadout.export(sys.argv[1], sys.argv[2])['verified']"
+_OPENREADOUT = (
+    "import sys, openreadout; assert openreadout.export(sys.argv[1], sys.argv[2])['verified']"
+)
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
     """Time both converters on each corpus file present."""
     if importlib.util.find_spec("openreadout") is None:
-        return [{"name": "vendor convert vs OpenReadout", "ours_s": 0.0, "anchor": "openreadout",
-                 "anchor_s": 0.0, "ratio": 0.0, "target": f">= {TARGET:.2f}", "ok": False,
-                 "reference": True, "notes": "openreadout missing; pip install -e '.[bench]'"}]
+        return [
+            {
+                "name": "vendor convert vs OpenReadout",
+                "ours_s": 0.0,
+                "anchor": "openreadout",
+                "anchor_s": 0.0,
+                "ratio": 0.0,
+                "target": f">= {TARGET:.2f}",
+                "ok": False,
+                "reference": True,
+                "notes": "openreadout missing; pip install -e '.[bench]'",
+            }
+        ]
     out = WORK / "vendor"
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -71,26 +83,48 @@ def run(quick: bool) -> list[dict[str, Any]]:
             t_ref, rss_ref = min(t_ref, t), max(rss_ref, rss)
             t_lib = min(t_lib, time_process(lib_cmd)[0])
         ratio = t_ref / t_ours
-        rows.append({
-            "name": f"convert {src.name} (whole process, verified)", "ours_s": t_ours,
-            "anchor": "openreadout.export", "anchor_s": t_ref, "ratio": ratio,
-            "target": f">= {TARGET:.2f} (ours <= 1.5x)", "ok": ratio >= TARGET,
-            "peak_rss_mb": rss_ours, "notes": f"OpenReadout peak {rss_ref} MB",
-        })
+        rows.append(
+            {
+                "name": f"convert {src.name} (whole process, verified)",
+                "ours_s": t_ours,
+                "anchor": "openreadout.export",
+                "anchor_s": t_ref,
+                "ratio": ratio,
+                "target": f">= {TARGET:.2f} (ours <= 1.5x)",
+                "ok": ratio >= TARGET,
+                "peak_rss_mb": rss_ours,
+                "notes": f"OpenReadout peak {rss_ref} MB",
+            }
+        )
         ours_out.unlink(missing_ok=True)
         ref_out.unlink(missing_ok=True)
-        libs.append({
-            "name": f"floor + import {lib}", "ours_s": t_lib, "anchor": f"ours on {src.suffix}",
-            "anchor_s": t_ours, "ratio": t_ours / t_lib, "target": "none", "ok": True,
-            "reference": True, "notes": "ratio: the whole conversion / this import floor",
-        })
+        libs.append(
+            {
+                "name": f"floor + import {lib}",
+                "ours_s": t_lib,
+                "anchor": f"ours on {src.suffix}",
+                "anchor_s": t_ours,
+                "ratio": t_ours / t_lib,
+                "target": "none",
+                "ok": True,
+                "reference": True,
+                "notes": "ratio: the whole conversion / this import floor",
+            }
+        )
     if rows:
         ref = min(r["anchor_s"] for r in rows)
-        rows.append({
-            "name": "floor: import numpy, tifffile, typer, lxml", "ours_s": floor,
-            "anchor": "fastest openreadout.export", "anchor_s": ref, "ratio": ref / floor,
-            "target": "none", "ok": True, "reference": True,
-        })
+        rows.append(
+            {
+                "name": "floor: import numpy, tifffile, typer, lxml",
+                "ours_s": floor,
+                "anchor": "fastest openreadout.export",
+                "anchor_s": ref,
+                "ratio": ref / floor,
+                "target": "none",
+                "ok": True,
+                "reference": True,
+            }
+        )
     return rows + libs
 
 

@@ -77,16 +77,24 @@ def bench_uncompressed(quick: bool) -> dict[str, Any]:
     ratio = t_ref / t_ours
     return {
         "name": f"uncompressed {data.nbytes / 2**20:.0f} MB",
-        "ours_s": t_ours, "anchor": "tifffile.imwrite", "anchor_s": t_ref,
-        "ratio": ratio, "target": ">= 0.9", "ok": ratio >= 0.9,
+        "ours_s": t_ours,
+        "anchor": "tifffile.imwrite",
+        "anchor_s": t_ref,
+        "ratio": ratio,
+        "target": ">= 0.9",
+        "ok": ratio >= 0.9,
         "notes": f"{data.nbytes / 2**20 / t_ours:.0f} MB/s",
     }
 
 
 def _by_hand(src: np.ndarray, path: Path) -> None:
     """The same 3-resolution pyramid with tifffile alone (its README recipe)."""
-    opts = {"tile": (512, 512), "compression": "zlib", "photometric": "minisblack",
-            "metadata": None}
+    opts = {
+        "tile": (512, 512),
+        "compression": "zlib",
+        "photometric": "minisblack",
+        "metadata": None,
+    }
     with tifffile.TiffWriter(path, bigtiff=False, ome=False) as tw:
         tw.write(src, subifds=2, description="x", **opts)
         level = src
@@ -101,8 +109,13 @@ def bench_pyramid(quick: bool) -> list[dict[str, Any]]:
     src = WORK / "pyr_src.ome.tif"
     ometiff.write(src, data, axes="CYX", overwrite=True)
     ours_out = WORK / "pyr_ours.ome.tif"
-    kwargs = {"axes": "CYX", "compression": "zlib", "tile": (512, 512), "pyramid_levels": 2,
-              "overwrite": True}
+    kwargs = {
+        "axes": "CYX",
+        "compression": "zlib",
+        "tile": (512, 512),
+        "pyramid_levels": 2,
+        "overwrite": True,
+    }
 
     def ours() -> None:
         ometiff.write(ours_out, data, **kwargs)
@@ -112,11 +125,17 @@ def bench_pyramid(quick: bool) -> list[dict[str, Any]]:
 
     ours()
     t_ours, t_hand = _best(ours, 3, ours_out), _best(hand, 3, WORK / "pyr_hand.tif")
-    rows = [{
-        "name": f"zlib pyramid {size}x{size}x4 in-process",
-        "ours_s": t_ours, "anchor": "tifffile by hand", "anchor_s": t_hand,
-        "ratio": t_hand / t_ours, "target": ">= 1", "ok": t_hand / t_ours >= 1,
-    }]
+    rows = [
+        {
+            "name": f"zlib pyramid {size}x{size}x4 in-process",
+            "ours_s": t_ours,
+            "anchor": "tifffile by hand",
+            "anchor_s": t_hand,
+            "ratio": t_hand / t_ours,
+            "target": ">= 1",
+            "ok": t_hand / t_ours >= 1,
+        }
+    ]
     script = textwrap.dedent(f"""
         import tifffile, ometiff
         a = tifffile.imread({str(src)!r})
@@ -134,21 +153,42 @@ def bench_pyramid(quick: bool) -> list[dict[str, Any]]:
         t_bf = float("inf")
         for _ in range(2):
             bf_out.unlink(missing_ok=True)
-            t, _ = time_process(bf_cmd(
-                "loci.formats.tools.ImageConverter", "-noflat", "-pyramid-resolutions", "3",
-                "-pyramid-scale", "2", "-tilex", "512", "-tiley", "512", "-compression", "zlib",
-                "-overwrite", str(src), str(bf_out)))
+            t, _ = time_process(
+                bf_cmd(
+                    "loci.formats.tools.ImageConverter",
+                    "-noflat",
+                    "-pyramid-resolutions",
+                    "3",
+                    "-pyramid-scale",
+                    "2",
+                    "-tilex",
+                    "512",
+                    "-tiley",
+                    "512",
+                    "-compression",
+                    "zlib",
+                    "-overwrite",
+                    str(src),
+                    str(bf_out),
+                )
+            )
             t_bf = min(t_bf, t)
         mb = 2**20
-        rows.append({
-            "name": f"zlib pyramid {size}x{size}x4 whole process",
-            "ours_s": t_proc, "anchor": "bfconvert", "anchor_s": t_bf,
-            "ratio": t_bf / t_proc, "target": ">= 6", "ok": t_bf / t_proc >= 6,
-            "peak_rss_mb": rss,
-            # same Deflate level (6) on both sides: the outputs have the same size
-            "notes": f"output {ours_out.stat().st_size / mb:.0f} MB vs "
-                     f"{bf_out.stat().st_size / mb:.0f} MB",
-        })
+        rows.append(
+            {
+                "name": f"zlib pyramid {size}x{size}x4 whole process",
+                "ours_s": t_proc,
+                "anchor": "bfconvert",
+                "anchor_s": t_bf,
+                "ratio": t_bf / t_proc,
+                "target": ">= 6",
+                "ok": t_bf / t_proc >= 6,
+                "peak_rss_mb": rss,
+                # same Deflate level (6) on both sides: the outputs have the same size
+                "notes": f"output {ours_out.stat().st_size / mb:.0f} MB vs "
+                f"{bf_out.stat().st_size / mb:.0f} MB",
+            }
+        )
     return rows
 
 
@@ -174,14 +214,18 @@ def bench_memory(quick: bool) -> dict[str, Any]:
     planes = 32 if quick else 260  # 260 x 32 MB = 8.1 GiB
     nbytes = planes * size * size * 2
     out = WORK / "big.ome.tif"
-    t, rss = time_process([PY, "-c", _RSS_SCRIPT, str(planes), str(size), str(out)],
-                          timeout=3600)
+    t, rss = time_process([PY, "-c", _RSS_SCRIPT, str(planes), str(size), str(out)], timeout=3600)
     out.unlink(missing_ok=True)
     return {
         "name": f"dask {nbytes / 2**30:.1f} GiB tiled zlib pyramid",
-        "ours_s": t, "anchor": "limit 1.5 GB RSS", "anchor_s": 0.0,
-        "ratio": 1500 / max(rss, 1), "target": "peak RSS < 1500 MB", "ok": 0 < rss < 1500,
-        "peak_rss_mb": rss, "notes": f"{nbytes / 2**20 / t:.0f} MB/s",
+        "ours_s": t,
+        "anchor": "limit 1.5 GB RSS",
+        "anchor_s": 0.0,
+        "ratio": 1500 / max(rss, 1),
+        "target": "peak RSS < 1500 MB",
+        "ok": 0 < rss < 1500,
+        "peak_rss_mb": rss,
+        "notes": f"{nbytes / 2**20 / t:.0f} MB/s",
     }
 
 
@@ -202,10 +246,19 @@ def bench_jpeg_vips(quick: bool) -> list[dict[str, Any]]:
     try:
         import pyvips
     except (ImportError, OSError) as exc:
-        return [{"name": "jpeg RGB pyramid vs libvips", "ours_s": 0.0, "anchor": "libvips",
-                 "anchor_s": 0.0, "ratio": 0.0, "target": ">= 1", "ok": False,
-                 "reference": True,
-                 "notes": f"pyvips missing ({exc}); pip install -e '.[bench]'"}]
+        return [
+            {
+                "name": "jpeg RGB pyramid vs libvips",
+                "ours_s": 0.0,
+                "anchor": "libvips",
+                "anchor_s": 0.0,
+                "ratio": 0.0,
+                "target": ">= 1",
+                "ok": False,
+                "reference": True,
+                "notes": f"pyvips missing ({exc}); pip install -e '.[bench]'",
+            }
+        ]
     from ometiff.writer.pyramid import auto_levels
 
     size = 4096 if quick else 8192
@@ -216,13 +269,29 @@ def bench_jpeg_vips(quick: bool) -> list[dict[str, Any]]:
     image = pyvips.Image.new_from_memory(data.data, size, size, 3, "uchar")
 
     def ours() -> None:
-        ometiff.write(ours_out, data, axes="YXS", compression="jpeg", compression_level=75,
-                      tile=(512, 512), pyramid_levels=levels)
+        ometiff.write(
+            ours_out,
+            data,
+            axes="YXS",
+            compression="jpeg",
+            compression_level=75,
+            tile=(512, 512),
+            pyramid_levels=levels,
+        )
 
     def vips() -> None:
-        image.tiffsave(str(vips_out), compression="jpeg", Q=75, tile=True, tile_width=512,
-                       tile_height=512, pyramid=True, depth="onetile", subifd=True,
-                       region_shrink="mean")
+        image.tiffsave(
+            str(vips_out),
+            compression="jpeg",
+            Q=75,
+            tile=True,
+            tile_width=512,
+            tile_height=512,
+            pyramid=True,
+            depth="onetile",
+            subifd=True,
+            region_shrink="mean",
+        )
 
     ours_out.unlink(missing_ok=True)
     ours()
@@ -236,14 +305,20 @@ def bench_jpeg_vips(quick: bool) -> list[dict[str, Any]]:
         c_ours, c_vips = min(c_ours, c1 - c0), min(c_vips, time.process_time() - c1)
     mb = 2**20
     ratio = t_vips / t_ours
-    rows = [{
-        "name": f"jpeg RGB pyramid {size}x{size} ({levels + 1} resolutions) in-process",
-        "ours_s": t_ours, "anchor": "libvips tiffsave", "anchor_s": t_vips,
-        "ratio": ratio, "target": ">= 1", "ok": ratio >= 1,
-        "notes": f"CPU {c_ours:.2f} s vs {c_vips:.2f} s; "
-                 f"libvips {pyvips.version(0)}.{pyvips.version(1)}; output "
-                 f"{ours_out.stat().st_size / mb:.1f} MB vs {vips_out.stat().st_size / mb:.1f} MB",
-    }]
+    rows = [
+        {
+            "name": f"jpeg RGB pyramid {size}x{size} ({levels + 1} resolutions) in-process",
+            "ours_s": t_ours,
+            "anchor": "libvips tiffsave",
+            "anchor_s": t_vips,
+            "ratio": ratio,
+            "target": ">= 1",
+            "ok": ratio >= 1,
+            "notes": f"CPU {c_ours:.2f} s vs {c_vips:.2f} s; "
+            f"libvips {pyvips.version(0)}.{pyvips.version(1)}; output "
+            f"{ours_out.stat().st_size / mb:.1f} MB vs {vips_out.stat().st_size / mb:.1f} MB",
+        }
+    ]
     ours_out.unlink(missing_ok=True)
     vips_out.unlink(missing_ok=True)
     return rows
@@ -252,10 +327,20 @@ def bench_jpeg_vips(quick: bool) -> list[dict[str, Any]]:
 def run(quick: bool) -> list[dict[str, Any]]:
     """Run all writer benchmarks."""
     WORK.mkdir(parents=True, exist_ok=True)
-    rows = [bench_uncompressed(quick), *bench_pyramid(quick), bench_memory(quick),
-            *bench_jpeg_vips(quick)]
-    for name in ("w_ours.ome.tif", "w_ref.tif", "pyr_src.ome.tif", "pyr_ours.ome.tif",
-                 "pyr_hand.tif", "pyr_bf.ome.tif"):
+    rows = [
+        bench_uncompressed(quick),
+        *bench_pyramid(quick),
+        bench_memory(quick),
+        *bench_jpeg_vips(quick),
+    ]
+    for name in (
+        "w_ours.ome.tif",
+        "w_ref.tif",
+        "pyr_src.ome.tif",
+        "pyr_ours.ome.tif",
+        "pyr_hand.tif",
+        "pyr_bf.ome.tif",
+    ):
         (WORK / name).unlink(missing_ok=True)
     return rows
 

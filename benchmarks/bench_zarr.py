@@ -54,12 +54,23 @@ def _make_input(quick: bool) -> Path:
     def planes():
         for ci in range(c):
             for zi in range(z):
-                yield base + rng.integers(0, 64, (n, n), dtype=np.uint16) + \
-                    np.uint16(ci * 500 + zi * 10)
+                yield (
+                    base
+                    + rng.integers(0, 64, (n, n), dtype=np.uint16)
+                    + np.uint16(ci * 500 + zi * 10)
+                )
 
-    ometiff.write(out, planes(), shape=(c, z, n, n), dtype=np.uint16, axes="CZYX",
-                  physical_size={"X": 0.1, "Y": 0.1, "Z": 0.5}, bigtiff=True, tile=False,
-                  overwrite=True)  # strips: the anchors memory-map it
+    ometiff.write(
+        out,
+        planes(),
+        shape=(c, z, n, n),
+        dtype=np.uint16,
+        axes="CZYX",
+        physical_size={"X": 0.1, "Y": 0.1, "Z": 0.5},
+        bigtiff=True,
+        tile=False,
+        overwrite=True,
+    )  # strips: the anchors memory-map it
     return out
 
 
@@ -126,43 +137,78 @@ def run(quick: bool) -> list[dict]:
     try:
         omz_s, omz_rss = time_process([PY, str(script), str(src), str(omz)])
         ratio = omz_s / ours_s
-        rows.append({
-            "name": f"OME-TIFF {size} -> OME-Zarr 0.5 zstd, 3 levels (verified)",
-            "ours_s": round(ours_s, 2), "anchor": "ome_zarr.write_image (dask)",
-            "anchor_s": round(omz_s, 2), "ratio": round(ratio, 2),
-            "target": f">= {TARGET_VS_OME_ZARR}x, peak < {TARGET_RSS_MB} MB",
-            "ok": ratio >= TARGET_VS_OME_ZARR and ours_rss < TARGET_RSS_MB,
-            "peak_rss_mb": ours_rss,
-            "notes": f"{levels}; ours {_size_mb(ours)} MB, ome-zarr-py {_size_mb(omz)} MB; "
-                     f"ome-zarr-py peak {omz_rss} MB"})
+        rows.append(
+            {
+                "name": f"OME-TIFF {size} -> OME-Zarr 0.5 zstd, 3 levels (verified)",
+                "ours_s": round(ours_s, 2),
+                "anchor": "ome_zarr.write_image (dask)",
+                "anchor_s": round(omz_s, 2),
+                "ratio": round(ratio, 2),
+                "target": f">= {TARGET_VS_OME_ZARR}x, peak < {TARGET_RSS_MB} MB",
+                "ok": ratio >= TARGET_VS_OME_ZARR and ours_rss < TARGET_RSS_MB,
+                "peak_rss_mb": ours_rss,
+                "notes": f"{levels}; ours {_size_mb(ours)} MB, ome-zarr-py {_size_mb(omz)} MB; "
+                f"ome-zarr-py peak {omz_rss} MB",
+            }
+        )
     except RuntimeError as exc:  # the anchor is missing or failed: a row that says so
-        rows.append({"name": "OME-Zarr vs ome-zarr-py", "ours_s": round(ours_s, 2),
-                     "anchor": "ome_zarr.write_image", "anchor_s": float("nan"),
-                     "ratio": float("nan"), "target": f">= {TARGET_VS_OME_ZARR}x",
-                     "ok": False, "notes": str(exc)[-200:]})
+        rows.append(
+            {
+                "name": "OME-Zarr vs ome-zarr-py",
+                "ours_s": round(ours_s, 2),
+                "anchor": "ome_zarr.write_image",
+                "anchor_s": float("nan"),
+                "ratio": float("nan"),
+                "target": f">= {TARGET_VS_OME_ZARR}x",
+                "ok": False,
+                "notes": str(exc)[-200:],
+            }
+        )
     script = out_dir / "openreadout_export.py"
     script.write_text(_OPENREADOUT)
     try:
         or_s, or_rss = time_process([PY, str(script), str(src), str(orx)])
         ratio = or_s / ours_s
-        rows.append({
-            "name": f"OME-TIFF {size} -> OME-Zarr 0.5, 3 levels (verified)",
-            "ours_s": round(ours_s, 2), "anchor": "OpenReadout export (deflate)",
-            "anchor_s": round(or_s, 2), "ratio": round(ratio, 2),
-            "target": f">= {TARGET_VS_OPENREADOUT}x", "ok": ratio >= TARGET_VS_OPENREADOUT,
-            "peak_rss_mb": ours_rss, "notes": f"ours zstd; OpenReadout peak {or_rss} MB"})
+        rows.append(
+            {
+                "name": f"OME-TIFF {size} -> OME-Zarr 0.5, 3 levels (verified)",
+                "ours_s": round(ours_s, 2),
+                "anchor": "OpenReadout export (deflate)",
+                "anchor_s": round(or_s, 2),
+                "ratio": round(ratio, 2),
+                "target": f">= {TARGET_VS_OPENREADOUT}x",
+                "ok": ratio >= TARGET_VS_OPENREADOUT,
+                "peak_rss_mb": ours_rss,
+                "notes": f"ours zstd; OpenReadout peak {or_rss} MB",
+            }
+        )
         gz_s, gz_rss = time_process([*base, str(ours_gz), *opts, "--compression", "gzip"])
-        rows.append({
-            "name": f"same, ours with gzip (OpenReadout's codec) {size}",
-            "ours_s": round(gz_s, 2), "anchor": "OpenReadout export (deflate)",
-            "anchor_s": round(or_s, 2), "ratio": round(or_s / gz_s, 2),
-            "target": "reference (no target)", "ok": or_s >= gz_s, "reference": True,
-            "peak_rss_mb": gz_rss})
+        rows.append(
+            {
+                "name": f"same, ours with gzip (OpenReadout's codec) {size}",
+                "ours_s": round(gz_s, 2),
+                "anchor": "OpenReadout export (deflate)",
+                "anchor_s": round(or_s, 2),
+                "ratio": round(or_s / gz_s, 2),
+                "target": "reference (no target)",
+                "ok": or_s >= gz_s,
+                "reference": True,
+                "peak_rss_mb": gz_rss,
+            }
+        )
     except RuntimeError as exc:
-        rows.append({"name": "OME-Zarr vs OpenReadout", "ours_s": round(ours_s, 2),
-                     "anchor": "OpenReadout export", "anchor_s": float("nan"),
-                     "ratio": float("nan"), "target": f">= {TARGET_VS_OPENREADOUT}x",
-                     "ok": False, "notes": str(exc)[-200:]})
+        rows.append(
+            {
+                "name": "OME-Zarr vs OpenReadout",
+                "ours_s": round(ours_s, 2),
+                "anchor": "OpenReadout export",
+                "anchor_s": float("nan"),
+                "ratio": float("nan"),
+                "target": f">= {TARGET_VS_OPENREADOUT}x",
+                "ok": False,
+                "notes": str(exc)[-200:],
+            }
+        )
     for p in (ours, ours_gz, omz, orx):
         shutil.rmtree(p, ignore_errors=True)
     return rows

@@ -24,12 +24,16 @@ def make_data() -> tuple[np.ndarray, np.ndarray]:
     zstack = np.empty((12, 128, 160), np.uint16)
     for z in range(12):
         sigma = 4 + abs(z - 6) * 2
-        zstack[z] = (3000 * np.exp(-((yy - 64) ** 2 + (xx - 80) ** 2) / (2 * sigma**2))).astype(np.uint16)
+        zstack[z] = (3000 * np.exp(-((yy - 64) ** 2 + (xx - 80) ** 2) / (2 * sigma**2))).astype(
+            np.uint16
+        )
     channels = np.zeros((5, 3, 128, 160), np.uint8)  # T, C, Y, X
     for t in range(5):
         for c in range(3):
             cy, cx = 30 + 30 * c, 20 + 25 * t
-            channels[t, c] = (200 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 200.0)).astype(np.uint8)
+            channels[t, c] = (200 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 200.0)).astype(
+                np.uint8
+            )
     return zstack, channels
 
 

@@ -39,8 +39,13 @@ def _java(main: str, *args: str, timeout: float = TIMEOUT) -> subprocess.Complet
         *args,
     ]
     return subprocess.run(
-        cmd, capture_output=True, text=True, timeout=timeout, check=False,
-        encoding="utf-8", errors="replace",
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        encoding="utf-8",
+        errors="replace",
     )
 
 
@@ -48,7 +53,12 @@ def showinf_omexml(path: Path | str, *, timeout: float = TIMEOUT) -> str:
     """Return the OME-XML Bio-Formats builds for ``path`` (showinf -nopix -omexml)."""
     proc = _java(
         "loci.formats.tools.ImageInfo",
-        "-nopix", "-omexml", "-novalid", "-no-upgrade", "-omexml-only", str(path),
+        "-nopix",
+        "-omexml",
+        "-novalid",
+        "-no-upgrade",
+        "-omexml-only",
+        str(path),
         timeout=timeout,
     )
     if proc.returncode != 0:
@@ -65,8 +75,14 @@ def showinf_omexml(path: Path | str, *, timeout: float = TIMEOUT) -> str:
 def bfconvert(src: Path | str, dst: Path | str, *args: str, timeout: float = TIMEOUT) -> None:
     """Run bfconvert; raise with its output when it fails."""
     proc = _java(
-        "loci.formats.tools.ImageConverter", "-overwrite", *args, str(src), str(dst),
+        "loci.formats.tools.ImageConverter",
+        "-overwrite",
+        *args,
+        str(src),
+        str(dst),
         timeout=timeout,
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"bfconvert failed ({proc.returncode}): {proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        raise RuntimeError(
+            f"bfconvert failed ({proc.returncode}): {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+        )

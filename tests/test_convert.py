@@ -26,8 +26,13 @@ from ometiff.cli.main import main
 
 def _hyperstack(path: Path) -> np.ndarray:
     data = np.random.default_rng(0).integers(0, 4000, (3, 4, 2, 32, 40), dtype=np.uint16)
-    tifffile.imwrite(path, data, imagej=True, resolution=(1 / 0.5, 1 / 0.5),
-                     metadata={"axes": "TZCYX", "unit": "um", "spacing": 2.0, "finterval": 5.0})
+    tifffile.imwrite(
+        path,
+        data,
+        imagej=True,
+        resolution=(1 / 0.5, 1 / 0.5),
+        metadata={"axes": "TZCYX", "unit": "um", "spacing": 2.0, "finterval": 5.0},
+    )
     return data  # T, Z, C, Y, X
 
 
@@ -62,10 +67,17 @@ def test_imagej_round_trip_pixels_and_metadata(tmp_path: Path) -> None:
 def test_subset_regenerates_channels_and_planes(tmp_path: Path) -> None:
     src = tmp_path / "a.ome.tif"
     data = np.arange(2 * 3 * 4 * 8 * 8, dtype=np.uint16).reshape(2, 3, 4, 8, 8)
-    tifffile.imwrite(src, data, metadata={
-        "axes": "TCZYX", "PhysicalSizeZ": 1.0, "TimeIncrement": 3.0,
-        "Channel": {"Name": ["dapi", "gfp", "rfp"]},
-        "Plane": {"DeltaT": [float(i) for i in range(24)]}})
+    tifffile.imwrite(
+        src,
+        data,
+        metadata={
+            "axes": "TCZYX",
+            "PhysicalSizeZ": 1.0,
+            "TimeIncrement": 3.0,
+            "Channel": {"Name": ["dapi", "gfp", "rfp"]},
+            "Plane": {"DeltaT": [float(i) for i in range(24)]},
+        },
+    )
     out = ometiff.convert(src, tmp_path / "sub.ome.tif", channels=[2, 0], z=[1, 3], t=[1])
     ome = ome_types.from_tiff(out[0])
     px = ome.images[0].pixels
@@ -73,7 +85,8 @@ def test_subset_regenerates_channels_and_planes(tmp_path: Path) -> None:
     assert (px.size_c, px.size_z, px.size_t) == (2, 2, 1)
     assert px.physical_size_z == 2.0  # every 2nd section
     assert {(p.the_t, p.the_c, p.the_z) for p in px.planes} <= {
-        (0, c, z) for c in range(2) for z in range(2)}
+        (0, c, z) for c in range(2) for z in range(2)
+    }
     report = ometiff.validate(out[0]) if hasattr(ometiff, "validate") else None
     if report is not None:
         assert report.ok, report.issues
@@ -81,7 +94,9 @@ def test_subset_regenerates_channels_and_planes(tmp_path: Path) -> None:
         ifds = tf.pages
         for td in px.tiff_data_blocks:
             t, c, z = td.first_t, td.first_c, td.first_z
-            np.testing.assert_array_equal(ifds[td.ifd].asarray(), data[[1][t], [2, 0][c], [1, 3][z]])
+            np.testing.assert_array_equal(
+                ifds[td.ifd].asarray(), data[[1][t], [2, 0][c], [1, 3][z]]
+            )
     with pytest.raises(WriteError, match="out of range"):
         ometiff.convert(src, tmp_path / "bad.ome.tif", channels=[5])
     assert not (tmp_path / "bad.ome.tif").exists()
@@ -92,8 +107,11 @@ def test_original_metadata_map_annotation(tmp_path: Path) -> None:
     _hyperstack(src)
     out = ometiff.convert(src, tmp_path / "o.ome.tif", original_metadata=True, pyramid=None)
     ome = ome_types.from_tiff(out[0])
-    anns = [a for a in ome.structured_annotations.map_annotations
-            if a.namespace == "openmicroscopy.org/OriginalMetadata"]
+    anns = [
+        a
+        for a in ome.structured_annotations.map_annotations
+        if a.namespace == "openmicroscopy.org/OriginalMetadata"
+    ]
     assert len(anns) == 1
     keys = {m.k for m in anns[0].value.ms}
     assert "ImageJ.spacing" in keys
@@ -103,8 +121,7 @@ def test_original_metadata_map_annotation(tmp_path: Path) -> None:
 def test_several_inputs_into_a_folder_and_split(tmp_path: Path) -> None:
     a, b = tmp_path / "a.tif", tmp_path / "b.tif"
     _hyperstack(a)
-    tifffile.imwrite(b, np.ones((3, 2, 16, 16), np.uint8), imagej=True,
-                     metadata={"axes": "ZCYX"})
+    tifffile.imwrite(b, np.ones((3, 2, 16, 16), np.uint8), imagej=True, metadata={"axes": "ZCYX"})
     out = ometiff.convert([a, b], tmp_path / "outdir", split="c")
     assert {p.parent for p in out} == {tmp_path / "outdir"}
     assert len(out) == 4  # two channels each
@@ -146,8 +163,9 @@ def test_bad_inputs_and_destinations(tmp_path: Path) -> None:
         ometiff.convert(src, tmp_path / "o.tif")
     truncated = tmp_path / "t.tif"
     rng = np.random.default_rng(2)
-    tifffile.imwrite(truncated, rng.integers(0, 255, (5, 200, 200), np.uint8),
-                     compression="zlib", imagej=True)
+    tifffile.imwrite(
+        truncated, rng.integers(0, 255, (5, 200, 200), np.uint8), compression="zlib", imagej=True
+    )
     truncated.write_bytes(truncated.read_bytes()[:30000])
     with pytest.raises(ometiff.OmeTiffError):
         ometiff.convert(truncated, tmp_path / "t.ome.tif")
@@ -198,8 +216,23 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "hs.tif"
     _hyperstack(src)
     dst = tmp_path / "c.ome.tif"
-    code = main(["convert", str(src), str(dst), "--channels", "1", "--t", "0-1", "--tile",
-                 "16", "--pyramid", "none", "--compression", "zstd"])
+    code = main(
+        [
+            "convert",
+            str(src),
+            str(dst),
+            "--channels",
+            "1",
+            "--t",
+            "0-1",
+            "--tile",
+            "16",
+            "--pyramid",
+            "none",
+            "--compression",
+            "zstd",
+        ]
+    )
     out = capsys.readouterr()
     assert code == 0, out.err
     assert "8 planes verified" in out.out  # 2 t x 1 c x 4 z
@@ -235,8 +268,7 @@ def test_bigtiff_endings_and_option(tmp_path: Path, suffix: str) -> None:
         arr, _ = _read(path)
         assert arr.size == data.size and sorted(arr.ravel()) == sorted(data.ravel())
     assert ometiff.convert(src, tmp_path / "c.ome.tif")[0].read_bytes()[:4] == b"II*\x00"
-    assert main(["convert", str(src), str(tmp_path / "cli.ome.tif"), "--bigtiff",
-                 "--quiet"]) == 0
+    assert main(["convert", str(src), str(tmp_path / "cli.ome.tif"), "--bigtiff", "--quiet"]) == 0
     assert (tmp_path / "cli.ome.tif").read_bytes()[:4] == b"II+\x00"
 
 
@@ -250,8 +282,9 @@ def test_library_calls_print_nothing(tmp_path: Path, capfd: pytest.CaptureFixtur
     assert result == [tmp_path / "o.ome.tif"] and result.planes_written == 24
 
 
-def test_cli_progress_lines_when_not_a_terminal(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_progress_lines_when_not_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from typer.testing import CliRunner
 
     import ometiff.progress as progress
@@ -260,8 +293,9 @@ def test_cli_progress_lines_when_not_a_terminal(tmp_path: Path,
     src = tmp_path / "hs.tif"
     _hyperstack(src)
     monkeypatch.setattr(progress, "PLAIN_INTERVAL", 0.0)
-    res = CliRunner().invoke(app, ["convert", str(src), str(tmp_path / "o.ome.tif"),
-                                   "--pyramid", "none"])
+    res = CliRunner().invoke(
+        app, ["convert", str(src), str(tmp_path / "o.ome.tif"), "--pyramid", "none"]
+    )
     assert res.exit_code == 0, res.output
     lines = res.stderr.splitlines()
     assert "convert hs.tif: 1/24 planes (4%), " in lines[0] and lines[0].endswith(" s left")

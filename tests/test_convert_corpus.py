@@ -33,8 +33,10 @@ DELIBERATE = {
     # LSM VoxelSizeZ of 1e-19 m on a single section; Bio-Formats reports 1e-13 µm.
     "lsm/jimpipeline/test.lsm": {"physical_size_z"},
     # PhysicalSizeX=1.27e-12 written in the file; Bio-Formats drops it.
-    "ome-tiff/ome-model-samples/2008-02/Iron-Plate.ome.tiff": {"physical_size_x",
-                                                               "physical_size_y"},
+    "ome-tiff/ome-model-samples/2008-02/Iron-Plate.ome.tiff": {
+        "physical_size_x",
+        "physical_size_y",
+    },
 }
 
 
@@ -83,8 +85,10 @@ def test_reader_agrees_with_bioformats_record(path: Path) -> None:
     for key in DELIBERATE.get(rel, ()):
         for a, b in zip(ours["series"], bf["series"], strict=False):
             a[key] = b[key]
-    if ours["series"] and bf["series"] and (
-        ours["series"][0]["samples_per_pixel"] != bf["series"][0]["samples_per_pixel"]
+    if (
+        ours["series"]
+        and bf["series"]
+        and (ours["series"][0]["samples_per_pixel"] != bf["series"][0]["samples_per_pixel"])
     ):
         pytest.xfail("SamplesPerPixel: we trust the TIFF (N5), Bio-Formats the OME-XML")
     assert_like_bioformats(ours, bf, where=rel)

@@ -33,9 +33,13 @@ def _image(path: Path, k: int = 0):  # type: ignore[no-untyped-def]
 def test_set_every_field(sample: Path) -> None:
     before = pixels_hash(sample)
     result = meta_set(
-        sample, channel_names={0: "DAPI", 1: "GFP"}, channel_colors={0: "#0000FF", 1: "lime"},
+        sample,
+        channel_names={0: "DAPI", 1: "GFP"},
+        channel_colors={0: "#0000FF", 1: "lime"},
         physical_size={"x": "0.325um", "y": "0.325 micron", "z": "1.5µm"},
-        time_increment="500 ms", name="fixed", description="edited by ometiff",
+        time_increment="500 ms",
+        name="fixed",
+        description="edited by ometiff",
     )
     assert result.changed and result.edits[0].written
     im = _image(sample)
@@ -43,7 +47,10 @@ def test_set_every_field(sample: Path) -> None:
     assert [c.color for c in im.channels] == [0x0000FFFF, 0x00FF00FF]
     assert im.physical_size_x is not None and im.physical_size_x.value == 0.325
     assert {im.physical_size_x.unit, im.physical_size_y.unit, im.physical_size_z.unit} == {"µm"}  # type: ignore[union-attr]
-    assert im.time_increment is not None and (im.time_increment.value, im.time_increment.unit) == (500, "ms")
+    assert im.time_increment is not None and (im.time_increment.value, im.time_increment.unit) == (
+        500,
+        "ms",
+    )
     assert im.name == "fixed" and im.description == "edited by ometiff"
     assert pixels_hash(sample) == before
     assert_valid(sample)
@@ -54,8 +61,10 @@ def test_set_every_field(sample: Path) -> None:
 
 def test_set_keeps_everything_else(tmp_path: Path) -> None:
     path = tmp_path / "annot.ome.tif"
-    extra = ('<StructuredAnnotations><XMLAnnotation ID="Annotation:0"><Value>'
-             '<Custom xmlns="urn:x">keep me</Custom></Value></XMLAnnotation></StructuredAnnotations>')
+    extra = (
+        '<StructuredAnnotations><XMLAnnotation ID="Annotation:0"><Value>'
+        '<Custom xmlns="urn:x">keep me</Custom></Value></XMLAnnotation></StructuredAnnotations>'
+    )
     write_ome(path, ome_xml(uuid=new_uuid(), extra=extra))
     old = read_description(path) or ""
     meta_set(path, name="renamed")
@@ -147,15 +156,34 @@ def test_read_only_file_is_untouched(sample: Path, capsys: pytest.CaptureFixture
 
 
 def test_cli(sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main([
-        "meta", "set", str(sample), "--channel-name", "0=DAPI", "--channel-color", "0=#0000FF",
-        "--physical-size", "x=0.325µm", "y=0.325um", "z=1.5micron", "--time-increment", "2s",
-        "--name", "cli", "--description", "from the CLI",
-    ])
+    code = main(
+        [
+            "meta",
+            "set",
+            str(sample),
+            "--channel-name",
+            "0=DAPI",
+            "--channel-color",
+            "0=#0000FF",
+            "--physical-size",
+            "x=0.325µm",
+            "y=0.325um",
+            "z=1.5micron",
+            "--time-increment",
+            "2s",
+            "--name",
+            "cli",
+            "--description",
+            "from the CLI",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "Channel 0@Name: None -> 'DAPI'" in out
     im = _image(sample)
-    assert im.physical_size_z is not None and (im.physical_size_z.value, im.physical_size_z.unit) == (1.5, "µm")
+    assert im.physical_size_z is not None and (
+        im.physical_size_z.value,
+        im.physical_size_z.unit,
+    ) == (1.5, "µm")
     assert im.physical_size_y is not None and im.physical_size_y.unit == "µm"
     assert main(["meta", "get", str(sample)]) == 0
     assert 'Name="DAPI"' in capsys.readouterr().out

@@ -15,9 +15,17 @@ NS = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
 
 
 def ome_xml(
-    *, size_x: int = 48, size_y: int = 32, size_z: int = 2, size_c: int = 2, size_t: int = 1,
-    tiffdata: str | None = '<TiffData IFD="0" PlaneCount="{n}"/>', pixel_attrs: str = "",
-    uuid: str | None = None, channel_names: tuple[str, ...] = (), extra: str = "",
+    *,
+    size_x: int = 48,
+    size_y: int = 32,
+    size_z: int = 2,
+    size_c: int = 2,
+    size_t: int = 1,
+    tiffdata: str | None = '<TiffData IFD="0" PlaneCount="{n}"/>',
+    pixel_attrs: str = "",
+    uuid: str | None = None,
+    channel_names: tuple[str, ...] = (),
+    extra: str = "",
 ) -> str:
     channels = "".join(
         f'<Channel ID="Channel:0:{c}" SamplesPerPixel="1"'
@@ -36,11 +44,26 @@ def ome_xml(
     )
 
 
-def write_ome(path: Path, xml: str, *, planes: int = 4, size_y: int = 32, size_x: int = 48,
-              bigtiff: bool = False) -> np.ndarray:
-    data = (np.arange(planes * size_y * size_x, dtype=np.uint16) * 7).reshape(planes, size_y, size_x)
-    tifffile.imwrite(path, data, description=xml.encode("utf-8"), metadata=None,
-                     photometric="minisblack", bigtiff=bigtiff)
+def write_ome(
+    path: Path,
+    xml: str,
+    *,
+    planes: int = 4,
+    size_y: int = 32,
+    size_x: int = 48,
+    bigtiff: bool = False,
+) -> np.ndarray:
+    data = (np.arange(planes * size_y * size_x, dtype=np.uint16) * 7).reshape(
+        planes, size_y, size_x
+    )
+    tifffile.imwrite(
+        path,
+        data,
+        description=xml.encode("utf-8"),
+        metadata=None,
+        photometric="minisblack",
+        bigtiff=bigtiff,
+    )
     return data
 
 

@@ -37,8 +37,9 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "ometiff"
 @pytest.fixture
 def ome_tiff(tmp_path: Path) -> Path:
     path = tmp_path / "image.ome.tif"
-    ometiff.write(path, np.arange(2 * 3 * 16 * 16, dtype=np.uint16).reshape(2, 3, 16, 16),
-                  axes="CZYX")
+    ometiff.write(
+        path, np.arange(2 * 3 * 16 * 16, dtype=np.uint16).reshape(2, 3, 16, 16), axes="CZYX"
+    )
     return path
 
 
@@ -81,7 +82,8 @@ def test_missing_input_raises_missing_file_error(name: str, tmp_path: Path) -> N
 
 def test_every_public_path_function_is_covered() -> None:
     takes_path = {
-        name for name in ometiff.__all__
+        name
+        for name in ometiff.__all__
         if callable(getattr(ometiff, name)) and not isinstance(getattr(ometiff, name), type)
     } - {"parse_ome", "write", "write_sources", "memory_budget"}  # these take no path to read
     assert takes_path == set(MISSING_CALLS)
@@ -181,12 +183,19 @@ def test_importing_the_readers_leaves_tifffile_logging_alone() -> None:
         "import logging, ometiff.readers.tiff, ometiff.readers.ome_tiff, ometiff.cli.main;"
         "print(logging.getLogger('tifffile').level)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env={"PYTHONPATH": str(SRC.parent)})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(SRC.parent)},
+    )
     assert out.stdout.strip() == str(logging.NOTSET)
 
 
-def test_cli_restores_tifffile_log_level(plain_tiff: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_restores_tifffile_log_level(
+    plain_tiff: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from ometiff.cli.main import main
 
     log = logging.getLogger("tifffile")
@@ -248,8 +257,7 @@ def test_usage_errors_carry_no_checklist_codes(tmp_path: Path) -> None:
         ometiff.write(tmp_path / "x.tif", np.zeros((8, 8), np.uint8))
     assert "C2" not in str(info.value) and "checklist" not in str(info.value)
     with pytest.raises(ometiff.InvalidValueError) as info:
-        ometiff.write(tmp_path / "y.ome.tif", np.zeros((8, 8), np.uint8),
-                      physical_size={"X": 0})
+        ometiff.write(tmp_path / "y.ome.tif", np.zeros((8, 8), np.uint8), physical_size={"X": 0})
     assert "W3" not in str(info.value) and "checklist" not in str(info.value)
     with pytest.raises(WriteError) as info:  # ambiguous RGB-like stack (R2)
         ometiff.write(tmp_path / "z.ome.tif", np.zeros((5, 8, 8, 3), np.uint8))
@@ -281,8 +289,10 @@ def test_bug_while_loading_ome_types_is_not_an_xml_error(
 @pytest.mark.filterwarnings("ignore::Warning")  # xsdata warns, then raises ConverterError
 def test_bad_ome_xml_is_still_an_xml_error(tmp_path: Path) -> None:
     path = tmp_path / "bad.ome.tif"
-    xml = ('<?xml version="1.0"?><OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06">'
-           '<Image ID="Image:0"><Pixels ID="Pixels:0" SizeX="x"/></Image></OME>')
+    xml = (
+        '<?xml version="1.0"?><OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06">'
+        '<Image ID="Image:0"><Pixels ID="Pixels:0" SizeX="x"/></Image></OME>'
+    )
     tifffile.imwrite(path, np.zeros((8, 8), np.uint8), description=xml, metadata=None)
     with pytest.raises(ometiff.OmeXmlError, match="cannot be loaded"):
         ometiff.read_ome(path)
@@ -326,6 +336,10 @@ def test_on_plane_reports_every_plane(many_planes: Path, tmp_path: Path) -> None
     ometiff.channel_stats(many_planes, on_plane=lambda done, total: seen.append((done, total)))
     assert seen == [(k, 80) for k in range(1, 81)]
     seen.clear()
-    ometiff.render_png(many_planes, tmp_path / "max.png", project="max",
-                       on_plane=lambda done, total: seen.append((done, total)))
+    ometiff.render_png(
+        many_planes,
+        tmp_path / "max.png",
+        project="max",
+        on_plane=lambda done, total: seen.append((done, total)),
+    )
     assert seen[-1] == (80, 80) and len(seen) == 80

@@ -24,7 +24,13 @@ from test_edit_helpers import new_uuid, ome_xml, write_ome
 from test_validate import NS, WARNING
 from test_validate import ome_xml as small_xml
 
-ROUTES = ("filename-dotdot", "filename-absolute", "metadatafile-dotdot", "member-link", "companion-link")
+ROUTES = (
+    "filename-dotdot",
+    "filename-absolute",
+    "metadatafile-dotdot",
+    "member-link",
+    "companion-link",
+)
 
 # -- an audit hook that records every touch of a watched folder ----------------------------
 
@@ -68,14 +74,21 @@ def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def _tiff(path: Path, xml: str, value: int = 1) -> Path:
-    tifffile.imwrite(path, np.full((24, 32), value, np.uint8), description=xml.encode(),
-                     metadata=None, photometric="minisblack")
+    tifffile.imwrite(
+        path,
+        np.full((24, 32), value, np.uint8),
+        description=xml.encode(),
+        metadata=None,
+        photometric="minisblack",
+    )
     return path
 
 
 def _binary_only(member_uuid: str, metadata_file: str, companion_uuid: str) -> str:
-    return (f'<?xml version="1.0" encoding="UTF-8"?>{WARNING}<OME xmlns="{NS}" UUID="{member_uuid}">'
-            f'<BinaryOnly MetadataFile="{metadata_file}" UUID="{companion_uuid}"/></OME>')
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>{WARNING}<OME xmlns="{NS}" UUID="{member_uuid}">'
+        f'<BinaryOnly MetadataFile="{metadata_file}" UUID="{companion_uuid}"/></OME>'
+    )
 
 
 def build(tmp_path: Path, route: str) -> tuple[Path, Path]:
@@ -85,18 +98,24 @@ def build(tmp_path: Path, route: str) -> tuple[Path, Path]:
     outside.mkdir()
     ua, ub, uc = new_uuid(), new_uuid(), new_uuid()
     if route.startswith("filename") or route == "member-link":
-        name = {"filename-dotdot": "../outside/b.ome.tif",
-                "filename-absolute": str(outside / "b.ome.tif"),
-                "member-link": "b.ome.tif"}[route]
-        td = (f'<TiffData IFD="0" FirstT="0" PlaneCount="1"><UUID FileName="a.ome.tif">{ua}</UUID></TiffData>'
-              f'<TiffData IFD="0" FirstT="1" PlaneCount="1"><UUID FileName="{name}">{ub}</UUID></TiffData>')
+        name = {
+            "filename-dotdot": "../outside/b.ome.tif",
+            "filename-absolute": str(outside / "b.ome.tif"),
+            "member-link": "b.ome.tif",
+        }[route]
+        td = (
+            f'<TiffData IFD="0" FirstT="0" PlaneCount="1"><UUID FileName="a.ome.tif">{ua}</UUID></TiffData>'
+            f'<TiffData IFD="0" FirstT="1" PlaneCount="1"><UUID FileName="{name}">{ub}</UUID></TiffData>'
+        )
         _tiff(folder / "a.ome.tif", small_xml(size_t=2, tiffdata=td, root_uuid=ua))
         _tiff(outside / "b.ome.tif", small_xml(size_t=2, tiffdata=td, root_uuid=ub), 200)
         if route == "member-link":
             (folder / "b.ome.tif").symlink_to(Path("..") / "outside" / "b.ome.tif")
     else:
         td = f'<TiffData IFD="0" PlaneCount="1"><UUID FileName="a.ome.tif">{ua}</UUID></TiffData>'
-        (outside / "x.companion.ome").write_text(small_xml(tiffdata=td, root_uuid=uc), encoding="utf-8")
+        (outside / "x.companion.ome").write_text(
+            small_xml(tiffdata=td, root_uuid=uc), encoding="utf-8"
+        )
         name = "../outside/x.companion.ome" if route == "metadatafile-dotdot" else "x.companion.ome"
         _tiff(folder / "a.ome.tif", _binary_only(ua, name, uc))
         if route == "companion-link":
@@ -119,7 +138,11 @@ REFUSED = ("climbs out of the set's folder", "outside the set's folder")
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 @pytest.mark.parametrize("route", ROUTES)
 def test_no_command_leaves_the_folder(
-    tmp_path: Path, route: str, command: str, watch, capsys: pytest.CaptureFixture[str]  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    route: str,
+    command: str,
+    watch,
+    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
 ) -> None:
     entry, outside = build(tmp_path, route)
     out = tmp_path / "out"
@@ -183,9 +206,12 @@ def test_resolve_name(tmp_path: Path) -> None:
     assert resolve_name(folder, "sub\\c.ome.tif").exists  # '\' written by Windows tools
     assert resolve_name(folder, "../set/a.ome.tif").exists  # climbs out and back in
     assert resolve_name(folder, "inner-link.ome.tif").exists
-    for name, why in (("../out.ome.tif", "climbs out"), ("sub/../../out.ome.tif", "climbs out"),
-                      ("outer-link.ome.tif", "symbolic link"),
-                      (str(tmp_path / "out.ome.tif"), "absolute path outside")):
+    for name, why in (
+        ("../out.ome.tif", "climbs out"),
+        ("sub/../../out.ome.tif", "climbs out"),
+        ("outer-link.ome.tif", "symbolic link"),
+        (str(tmp_path / "out.ome.tif"), "absolute path outside"),
+    ):
         found = resolve_name(folder, name)
         assert found.path is None and why in (found.refused or ""), name
     # N2: an absolute name is retried by its base name inside the folder
@@ -219,18 +245,25 @@ def _companion_set(folder: Path, metadata_file: str) -> list[Path]:
     cu = new_uuid()
     uuids = [new_uuid(), new_uuid()]
     names = ["s_T0.ome.tif", "s_T1.ome.tif"]
-    td = "".join(f'<TiffData IFD="0" FirstT="{k}" PlaneCount="1"><UUID FileName="{names[k]}">{uuids[k]}'
-                 "</UUID></TiffData>" for k in range(2))
+    td = "".join(
+        f'<TiffData IFD="0" FirstT="{k}" PlaneCount="1"><UUID FileName="{names[k]}">{uuids[k]}'
+        "</UUID></TiffData>"
+        for k in range(2)
+    )
     companion = folder / "x.companion.ome"
     companion.write_text(small_xml(size_t=2, tiffdata=td, root_uuid=cu), encoding="utf-8")
-    members = [_tiff(folder / names[k], _binary_only(uuids[k], metadata_file, cu)) for k in range(2)]
+    members = [
+        _tiff(folder / names[k], _binary_only(uuids[k], metadata_file, cu)) for k in range(2)
+    ]
     return [companion, *members]
 
 
 @pytest.mark.parametrize(
     ("metadata_file", "code"),
-    [("other/x.companion.ome", "M4-metadata-file-missing"),
-     ("/elsewhere/x.companion.ome", "M2-absolute-path")],
+    [
+        ("other/x.companion.ome", "M4-metadata-file-missing"),
+        ("/elsewhere/x.companion.ome", "M2-absolute-path"),
+    ],
 )
 def test_same_findings_from_every_entry(tmp_path: Path, metadata_file: str, code: str) -> None:
     entries = _companion_set(tmp_path / "set", metadata_file)
@@ -246,8 +279,10 @@ def test_repair_that_would_make_the_set_invalid_is_refused(tmp_path: Path) -> No
     folder = tmp_path / "set"
     folder.mkdir()
     ua, ub = new_uuid(), new_uuid()
-    td = "".join(f'<TiffData FirstC="{c}" IFD="0" PlaneCount="2"><UUID FileName="{n}">{u}</UUID></TiffData>'
-                 for c, (n, u) in enumerate((("a.ome.tif", ua), ("b.ome.tif", ub))))
+    td = "".join(
+        f'<TiffData FirstC="{c}" IFD="0" PlaneCount="2"><UUID FileName="{n}">{u}</UUID></TiffData>'
+        for c, (n, u) in enumerate((("a.ome.tif", ua), ("b.ome.tif", ub)))
+    )
     a = folder / "a.ome.tif"
     write_ome(a, ome_xml(tiffdata=td, uuid=ua), planes=2)
     # the file that really has b's UUID is smaller than the metadata says, and renamed

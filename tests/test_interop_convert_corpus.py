@@ -28,9 +28,7 @@ import ometiff
 from ometiff import OmeTiffError
 
 FILES = [
-    p
-    for p in IJ_LSM_OME
-    if (rec := expected_for(corpus_id(p))) is not None and "error" not in rec
+    p for p in IJ_LSM_OME if (rec := expected_for(corpus_id(p))) is not None and "error" not in rec
 ]
 
 
@@ -51,8 +49,10 @@ def test_bioformats_reads_our_conversion_like_the_original(path: Path, tmp_path:
     for key in DELIBERATE.get(rel, ()):
         for a, b in zip(ours["series"], expected["series"], strict=False):
             a[key] = b[key]
-    if ours["series"] and expected["series"] and (
-        ours["series"][0]["samples_per_pixel"] != expected["series"][0]["samples_per_pixel"]
+    if (
+        ours["series"]
+        and expected["series"]
+        and (ours["series"][0]["samples_per_pixel"] != expected["series"][0]["samples_per_pixel"])
     ):
         pytest.xfail("SamplesPerPixel: we trust the TIFF (N5), Bio-Formats the OME-XML")
     assert_like_bioformats(ours, expected, where=rel)

@@ -25,9 +25,12 @@ def _dims(image) -> tuple:  # type: ignore[no-untyped-def]
 def test_bioformats_reads_edited_names_and_sizes(tmp_path: Path) -> None:
     folder = copy_corpus(BF / "split-C-no-companion", tmp_path / "set")
     entry = folder / "cluster_C0.ome.tif"
-    meta_set(entry, channel_names={0: "DAPI", 1: "GFP µ"},
-             physical_size={"x": "0.325um", "y": "0.325 micron", "z": "1.5µm"},
-             time_increment="2s")
+    meta_set(
+        entry,
+        channel_names={0: "DAPI", 1: "GFP µ"},
+        physical_size={"x": "0.325um", "y": "0.325 micron", "z": "1.5µm"},
+        time_increment="2s",
+    )
     image = parse_ome(showinf_omexml(folder / "cluster_C1.ome.tif")).images[0]
     assert [c.name for c in image.channels] == ["DAPI", "GFP µ"]
     assert image.physical_size_x is not None and image.physical_size_z is not None
@@ -46,4 +49,6 @@ def test_bioformats_opens_repaired_renamed_set(tmp_path: Path) -> None:
     image = parse_ome(showinf_omexml(folder / "experiment_B.ome.tif")).images[0]
     assert _dims(image) == _dims(original)
     assert {t.filename for t in image.tiffdata if t.filename} <= {
-        "experiment_A.ome.tif", "experiment_B.ome.tif"}
+        "experiment_A.ome.tif",
+        "experiment_B.ome.tif",
+    }

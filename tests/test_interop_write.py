@@ -57,35 +57,86 @@ def _smooth(shape: tuple[int, ...]) -> np.ndarray:
 
 
 CASES = [
-    Case("types", "types.ome.tif",
-         {"tile": False, "physical_size": {"X": 0.5, "Y": 0.5, "Z": 2.0},
-          "channel_names": ["ch0", "ch1"]},
-         [_arr(d, (2, 2, 40, 56)) for d in ("uint8", "uint16", "int16", "float32", "float64")],
-         ["CZYX"] * 5, channel_names=[["ch0", "ch1"]] * 5, physical_x=0.5),
-    Case("lzw_strips", "lzw.ome.tif",
-         {"compression": "lzw", "tile": False, "channel_names": ["a", "b", "c"],
-          "physical_size": 0.325},
-         [_arr("uint16", (3, 130, 150))], ["CYX"], channel_names=[["a", "b", "c"]],
-         physical_x=0.325),
-    Case("zlib_tiled_pyramid", "zlib.ome.tif",
-         {"compression": "zlib", "tile": (256, 256), "pyramid_levels": 2,
-          "channel_names": ["x", "y"]},
-         [_arr("uint16", (2, 600, 700))], ["CYX"], levels=2, channel_names=[["x", "y"]]),
-    Case("zstd_tiled", "zstd.ome.tif", {"compression": "zstd", "tile": (128, 128)},
-         [_arr("int16", (2, 200, 260))], ["ZYX"]),
-    Case("jpeg_rgb_pyramid", "jpeg.ome.tif",
-         {"compression": "jpeg", "compression_level": 95, "pyramid_levels": 1,
-          "tile": (256, 256)},
-         [_smooth((512, 640))], ["YXS"], levels=1, tolerance=2),
-    Case("jpeg2000", "j2k.ome.tif", {"compression": "jpeg2000"},
-         [_arr("uint16", (2, 120, 90))], ["CYX"]),
-    Case("split_c", "sc_c0.ome.tif",
-         {"split": "c", "channel_names": ["p", "q"], "physical_size": 1.5},
-         [_arr("uint8", (2, 2, 3, 48, 64))], ["TCZYX"], channel_names=[["p", "q"]],
-         physical_x=1.5),
-    Case("split_series_companion", "cs.companion.ome",
-         {"split": "series", "companion": True, "names": ["first", "second"]},
-         [_arr("uint16", (3, 40, 50)), _arr("float32", (2, 30, 20))], ["ZYX", "TYX"]),
+    Case(
+        "types",
+        "types.ome.tif",
+        {
+            "tile": False,
+            "physical_size": {"X": 0.5, "Y": 0.5, "Z": 2.0},
+            "channel_names": ["ch0", "ch1"],
+        },
+        [_arr(d, (2, 2, 40, 56)) for d in ("uint8", "uint16", "int16", "float32", "float64")],
+        ["CZYX"] * 5,
+        channel_names=[["ch0", "ch1"]] * 5,
+        physical_x=0.5,
+    ),
+    Case(
+        "lzw_strips",
+        "lzw.ome.tif",
+        {
+            "compression": "lzw",
+            "tile": False,
+            "channel_names": ["a", "b", "c"],
+            "physical_size": 0.325,
+        },
+        [_arr("uint16", (3, 130, 150))],
+        ["CYX"],
+        channel_names=[["a", "b", "c"]],
+        physical_x=0.325,
+    ),
+    Case(
+        "zlib_tiled_pyramid",
+        "zlib.ome.tif",
+        {
+            "compression": "zlib",
+            "tile": (256, 256),
+            "pyramid_levels": 2,
+            "channel_names": ["x", "y"],
+        },
+        [_arr("uint16", (2, 600, 700))],
+        ["CYX"],
+        levels=2,
+        channel_names=[["x", "y"]],
+    ),
+    Case(
+        "zstd_tiled",
+        "zstd.ome.tif",
+        {"compression": "zstd", "tile": (128, 128)},
+        [_arr("int16", (2, 200, 260))],
+        ["ZYX"],
+    ),
+    Case(
+        "jpeg_rgb_pyramid",
+        "jpeg.ome.tif",
+        {"compression": "jpeg", "compression_level": 95, "pyramid_levels": 1, "tile": (256, 256)},
+        [_smooth((512, 640))],
+        ["YXS"],
+        levels=1,
+        tolerance=2,
+    ),
+    Case(
+        "jpeg2000",
+        "j2k.ome.tif",
+        {"compression": "jpeg2000"},
+        [_arr("uint16", (2, 120, 90))],
+        ["CYX"],
+    ),
+    Case(
+        "split_c",
+        "sc_c0.ome.tif",
+        {"split": "c", "channel_names": ["p", "q"], "physical_size": 1.5},
+        [_arr("uint8", (2, 2, 3, 48, 64))],
+        ["TCZYX"],
+        channel_names=[["p", "q"]],
+        physical_x=1.5,
+    ),
+    Case(
+        "split_series_companion",
+        "cs.companion.ome",
+        {"split": "series", "companion": True, "names": ["first", "second"]},
+        [_arr("uint16", (3, 40, 50)), _arr("float32", (2, 30, 20))],
+        ["ZYX", "TYX"],
+    ),
 ]
 
 
@@ -130,8 +181,9 @@ def test_bioformats_reads_ours(written: Path, case: Case) -> None:
     assert len(bf.images) == len(expected)
     if case.tolerance:  # lossy: compare with what tifffile decodes from our file
         with tifffile.TiffFile(entry) as ours:
-            decoded = [_tczyx(level.asarray(), level.axes)
-                       for s in ours.series for level in s.levels]
+            decoded = [
+                _tczyx(level.asarray(), level.axes) for s in ours.series for level in s.levels
+            ]
         expected = [(d, i, full) for d, (_, i, full) in zip(decoded, expected, strict=True)]
     for image, got, (want, i, is_full) in zip(bf.images, bf_series, expected, strict=True):
         px = image.pixels

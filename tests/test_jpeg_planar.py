@@ -71,9 +71,15 @@ def write_bf_jpeg_pyramid(path: Path, planes: np.ndarray) -> list[np.ndarray]:
                 tiles, decoded = _encode(img)
                 expected[level].append(decoded)
                 tw.write(
-                    iter(tiles), shape=(3, *img.shape[:2]), dtype=np.uint8, tile=(TILE, TILE),
-                    compression=7, photometric="rgb", planarconfig="separate",
-                    metadata=None, description=xml if z == level == 0 else None,
+                    iter(tiles),
+                    shape=(3, *img.shape[:2]),
+                    dtype=np.uint8,
+                    tile=(TILE, TILE),
+                    compression=7,
+                    photometric="rgb",
+                    planarconfig="separate",
+                    metadata=None,
+                    description=xml if z == level == 0 else None,
                     **({"subifds": 1} if level == 0 else {"subfiletype": 1}),
                 )
     with tifffile.TiffFile(path, mode="r+b") as tf:
@@ -156,8 +162,9 @@ def test_info_stats_keeps_the_report_when_one_series_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     good = RNG.integers(0, 255, (2, 32, 32), dtype=np.uint8)
-    path = ometiff.write(tmp_path / "two.ome.tif", [good, good[0]], axes=["ZYX", "YX"],
-                         compression="zlib")
+    path = ometiff.write(
+        tmp_path / "two.ome.tif", [good, good[0]], axes=["ZYX", "YX"], compression="zlib"
+    )
     with tifffile.TiffFile(path) as tf:
         offset, count = tf.pages[2].dataoffsets[0], tf.pages[2].databytecounts[0]
     with open(path, "r+b") as fh:  # series 1 is IFD 2: make its data undecodable

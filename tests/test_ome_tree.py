@@ -29,9 +29,13 @@ from ometiff.writer.omebuild import conform_ome, ome_xml_template
 from ometiff.writer.omexml import with_root_uuid
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = [p for p in corpus_files("ome-tiff/**/*.ome.tif", "ome-tiff/**/*.ome.tiff",
-                                   "ome-tiff/**/*.companion.ome")
-           if p.stat().st_size < 8_000_000]
+SOURCES = [
+    p
+    for p in corpus_files(
+        "ome-tiff/**/*.ome.tif", "ome-tiff/**/*.ome.tiff", "ome-tiff/**/*.companion.ome"
+    )
+    if p.stat().st_size < 8_000_000
+]
 
 
 def _full_route_xml(path: Path) -> str:
@@ -77,8 +81,13 @@ def test_corpus_has_files_on_the_tree_route() -> None:
 
 
 def _ome_tiff(path: Path, xml: str, planes: int = 2) -> Path:
-    tifffile.imwrite(path, np.zeros((planes, 8, 8), np.uint16), description=xml,
-                     metadata=None, photometric="minisblack")
+    tifffile.imwrite(
+        path,
+        np.zeros((planes, 8, 8), np.uint16),
+        description=xml,
+        metadata=None,
+        photometric="minisblack",
+    )
     return path
 
 
@@ -87,19 +96,22 @@ _NS = "http://www.openmicroscopy.org/Schemas/OME/2016-06"
 
 def _doc(pixels_inner: str, *, size_c: int = 2, root: str = "OME", xmlns: str = "") -> str:
     xmlns = xmlns or f'xmlns="{_NS}"'
-    return (f'<{root} {xmlns}><Image ID="Image:0"><Pixels ID="Pixels:0" '
-            f'DimensionOrder="XYCZT" Type="uint16" SizeX="8" SizeY="8" SizeZ="1" '
-            f'SizeC="{size_c}" SizeT="1">{pixels_inner}</Pixels></Image></{root}>')
+    return (
+        f'<{root} {xmlns}><Image ID="Image:0"><Pixels ID="Pixels:0" '
+        f'DimensionOrder="XYCZT" Type="uint16" SizeX="8" SizeY="8" SizeZ="1" '
+        f'SizeC="{size_c}" SizeT="1">{pixels_inner}</Pixels></Image></{root}>'
+    )
 
 
 def test_missing_channels_are_filled_and_outside_planes_noted(tmp_path: Path) -> None:
-    xml = _doc('<Channel ID="Channel:0:0" Name="dna"/><TiffData/>'
-               '<Plane TheZ="0" TheT="0" TheC="0"/><Plane TheZ="0" TheT="0" TheC="5"/>')
+    xml = _doc(
+        '<Channel ID="Channel:0:0" Name="dna"/><TiffData/>'
+        '<Plane TheZ="0" TheT="0" TheC="0"/><Plane TheZ="0" TheT="0" TheC="5"/>'
+    )
     src = _ome_tiff(tmp_path / "a.ome.tif", xml)
     with OmeTiffReader(src) as rdr:
         assert rdr.ome_tree is not None
-        assert ("Image:0 Plane elements", "1 outside the image dropped (PL1)") \
-            in rdr.notes.unmapped
+        assert ("Image:0 Plane elements", "1 outside the image dropped (PL1)") in rdr.notes.unmapped
     out = _model(conversion_xml(src))
     assert [ch.name for ch in out.images[0].pixels.channels] == ["dna", None]
     assert [p.the_c for p in out.images[0].pixels.planes] == [0]
@@ -109,15 +121,22 @@ def test_missing_channels_are_filled_and_outside_planes_noted(tmp_path: Path) ->
 @pytest.mark.parametrize("case", ["prefixed", "xsd-invalid", "old-schema"])
 def test_untrusted_documents_keep_the_ome_types_route(tmp_path: Path, case: str) -> None:
     if case == "prefixed":
-        xml = _doc('<ome:Channel ID="Channel:0:0"/><ome:TiffData/>', size_c=1,
-                   root="ome:OME", xmlns=f'xmlns:ome="{_NS}"')
+        xml = _doc(
+            '<ome:Channel ID="Channel:0:0"/><ome:TiffData/>',
+            size_c=1,
+            root="ome:OME",
+            xmlns=f'xmlns:ome="{_NS}"',
+        )
         xml = xml.replace("<Image", "<ome:Image").replace("</Image", "</ome:Image")
         xml = xml.replace("<Pixels", "<ome:Pixels").replace("</Pixels", "</ome:Pixels")
     elif case == "xsd-invalid":  # a Channel after TiffData breaks the schema's order
         xml = _doc('<TiffData/><Channel ID="Channel:0:0"/>', size_c=1)
     else:
-        xml = _doc('<Channel ID="Channel:0:0"/><TiffData/>', size_c=1,
-                   xmlns='xmlns="http://www.openmicroscopy.org/Schemas/OME/2015-01"')
+        xml = _doc(
+            '<Channel ID="Channel:0:0"/><TiffData/>',
+            size_c=1,
+            xmlns='xmlns="http://www.openmicroscopy.org/Schemas/OME/2015-01"',
+        )
     src = _ome_tiff(tmp_path / "a.ome.tif", xml, planes=1)
     with OmeTiffReader(src) as rdr:
         assert rdr.ome_tree is None
@@ -127,8 +146,13 @@ def test_convert_of_ome_tiff_imports_no_ome_types(tmp_path: Path) -> None:
     """Start-up: converting an OME-TIFF (and printing its conversion XML) never imports
     ome_types or pydantic (about a second of imports)."""
     src = tmp_path / "s.ome.tif"
-    write(src, np.zeros((2, 3, 16, 16), np.uint16), axes="CZYX", channel_names=["a", "b"],
-          physical_size={"X": 0.5, "Y": 0.5})
+    write(
+        src,
+        np.zeros((2, 3, 16, 16), np.uint16),
+        axes="CZYX",
+        channel_names=["a", "b"],
+        physical_size={"X": 0.5, "Y": 0.5},
+    )
     code = (
         "import sys\n"
         "from ometiff.cli.main import main\n"
@@ -139,7 +163,10 @@ def test_convert_of_ome_tiff_imports_no_ome_types(tmp_path: Path) -> None:
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(src), str(tmp_path / "o.ome.tif")],
-        capture_output=True, text=True, check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, timeout=300,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        timeout=300,
     )
     assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -60,12 +60,22 @@ def test_a_valid_partial_map_is_not_shifted(tmp_path: Path) -> None:
 
 def test_units_one_based_and_missing_tiffdata(tmp_path: Path) -> None:
     units = tmp_path / "units.ome.tif"
-    write_ome(units, ome_xml(uuid=new_uuid(), pixel_attrs=(
-        'PhysicalSizeX="0.5" PhysicalSizeXUnit="um" PhysicalSizeY="0.5" PhysicalSizeYUnit="micron" '
-        'TimeIncrement="2" TimeIncrementUnit="sec"')))
+    write_ome(
+        units,
+        ome_xml(
+            uuid=new_uuid(),
+            pixel_attrs=(
+                'PhysicalSizeX="0.5" PhysicalSizeXUnit="um" PhysicalSizeY="0.5" PhysicalSizeYUnit="micron" '
+                'TimeIncrement="2" TimeIncrementUnit="sec"'
+            ),
+        ),
+    )
     one = tmp_path / "onebased.ome.tif"
-    tds = "".join(f'<TiffData FirstZ="{z + 1}" FirstC="{c + 1}" IFD="{2 * c + z}" PlaneCount="1"/>'
-                  for c in range(2) for z in range(2))
+    tds = "".join(
+        f'<TiffData FirstZ="{z + 1}" FirstC="{c + 1}" IFD="{2 * c + z}" PlaneCount="1"/>'
+        for c in range(2)
+        for z in range(2)
+    )
     write_ome(one, ome_xml(uuid=new_uuid(), tiffdata=tds))
     bare = tmp_path / "notiffdata.ome.tif"
     write_ome(bare, ome_xml(uuid=new_uuid(), tiffdata=None))
@@ -79,7 +89,11 @@ def test_units_one_based_and_missing_tiffdata(tmp_path: Path) -> None:
     report = repair([units, one, bare])
     assert report.ok and set(report.written) == {units, one, bare}
     im = _view(units).images[0]
-    assert (im.physical_size_x.unit, im.physical_size_y.unit, im.time_increment.unit) == ("µm", "µm", "s")  # type: ignore[union-attr]
+    assert (im.physical_size_x.unit, im.physical_size_y.unit, im.time_increment.unit) == (
+        "µm",
+        "µm",
+        "s",
+    )  # type: ignore[union-attr]
     tds_view = _view(one).images[0].tiffdata
     assert sorted((t.first_z, t.first_c) for t in tds_view) == [(0, 0), (0, 1), (1, 0), (1, 1)]
     rebuilt = _view(bare).images[0].tiffdata
@@ -170,7 +184,12 @@ def test_corpus_renamed_companion_set(tmp_path: Path, capsys: pytest.CaptureFixt
     companion = folder / "renamed.companion.ome"
     after = _view(companion).images[0]
     assert (after.size_x, after.size_y, after.size_z, after.size_c, after.size_t) == (
-        before.size_x, before.size_y, before.size_z, before.size_c, before.size_t)
+        before.size_x,
+        before.size_y,
+        before.size_z,
+        before.size_c,
+        before.size_t,
+    )
     assert "moved_T1.ome.tif" in {t.filename for t in after.tiffdata}
     for p in folder.glob("*.ome.tif"):
         assert _view(p).binary_only.metadata_file == "renamed.companion.ome"  # type: ignore[union-attr]

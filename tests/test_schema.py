@@ -22,7 +22,7 @@ def doc(body: str, ns: str = NS) -> str:
 IMAGE = (
     '<Image ID="Image:0"><Pixels ID="Pixels:0" DimensionOrder="XYZCT" Type="uint8" '
     'SizeX="2" SizeY="2" SizeZ="1" SizeC="1" SizeT="1"><Channel ID="Channel:0:0"/>'
-    '<TiffData/></Pixels></Image>'
+    "<TiffData/></Pixels></Image>"
 )
 
 
@@ -96,7 +96,9 @@ def _many_tiffdata_xml(n: int, *, bad: str | None = None) -> str:
         '<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06">'
         '<Image ID="Image:0"><Pixels ID="Pixels:0" DimensionOrder="XYZCT" Type="uint8" '
         f'SizeX="2" SizeY="2" SizeZ="1" SizeC="1" SizeT="{n}">'
-        '<Channel ID="Channel:0:0" SamplesPerPixel="1"/>' + "\n".join(tds) + "</Pixels></Image></OME>"
+        '<Channel ID="Channel:0:0" SamplesPerPixel="1"/>'
+        + "\n".join(tds)
+        + "</Pixels></Image></OME>"
     )
 
 

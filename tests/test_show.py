@@ -135,7 +135,9 @@ def test_info_stats_on_corrupt_data_exit_2(
 
 
 def test_show_and_stats_log_progress_lines_when_not_a_terminal(
-    sample: tuple[Path, np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    sample: tuple[Path, np.ndarray],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Off a terminal (CI, cluster logs) show and info --stats print plain progress lines
@@ -144,16 +146,16 @@ def test_show_and_stats_log_progress_lines_when_not_a_terminal(
 
     path, _ = sample
     monkeypatch.setattr(progress, "PLAIN_INTERVAL", 0.0)
-    rc, _, err = _run(capsys, "show", str(path), "-o", str(tmp_path / "p.png"),
-                      "--project", "max")
+    rc, _, err = _run(capsys, "show", str(path), "-o", str(tmp_path / "p.png"), "--project", "max")
     assert rc == 0
     lines = err.splitlines()
     assert lines and all(line.startswith(f"show {path.name}: ") for line in lines)
     assert any("(100%)" in line for line in lines) and "\x1b" not in err
     rc, _, err = _run(capsys, "info", "--stats", str(path))
     assert rc == 0
-    assert any(line.startswith(f"stats {path.name}: ") and "(100%)" in line
-               for line in err.splitlines())
+    assert any(
+        line.startswith(f"stats {path.name}: ") and "(100%)" in line for line in err.splitlines()
+    )
     rc, _, err = _run(capsys, "show", str(path), "-o", str(tmp_path / "q.png"), "-q")
     assert rc == 0 and err == ""
     from ometiff.render.png import channel_stats

@@ -219,8 +219,17 @@ def test_bfconvert_noflat_pyramid_of_three_planes(tmp_path: Path) -> None:
     data = (np.arange(3 * 256 * 256) % 251).astype(np.uint8).reshape(3, 256, 256)
     tifffile.imwrite(src, data, metadata={"axes": "CYX"})
     bfconvert(
-        src, out, "-noflat", "-pyramid-resolutions", "3", "-pyramid-scale", "2",
-        "-tilex", "64", "-tiley", "64",
+        src,
+        out,
+        "-noflat",
+        "-pyramid-resolutions",
+        "3",
+        "-pyramid-scale",
+        "2",
+        "-tilex",
+        "64",
+        "-tiley",
+        "64",
     )
     st = inspect_tiff(out)
     assert st.problems == ()
@@ -238,8 +247,11 @@ def _write_pages(path: Path, descriptions: list[str]) -> None:
     with tifffile.TiffWriter(path) as tw:
         for text in descriptions:
             tw.write(
-                np.zeros((8, 8), np.uint16), description=text, metadata=None,
-                photometric="minisblack", software="writer 1.0",
+                np.zeros((8, 8), np.uint16),
+                description=text,
+                metadata=None,
+                photometric="minisblack",
+                software="writer 1.0",
             )
 
 

@@ -65,8 +65,13 @@ def assert_info_matches_reader(path: Path) -> list[SeriesSummary]:
 
 def _imagej_tzcyx(path: Path) -> np.ndarray:
     data = np.arange(2 * 4 * 3 * 16 * 20, dtype=np.uint16).reshape(2, 4, 3, 16, 20)
-    tifffile.imwrite(path, data, imagej=True, resolution=(1 / 0.3, 1 / 0.3),
-                     metadata={"axes": "TZCYX", "unit": "um", "spacing": 2.5})
+    tifffile.imwrite(
+        path,
+        data,
+        imagej=True,
+        resolution=(1 / 0.3, 1 / 0.3),
+        metadata={"axes": "TZCYX", "unit": "um", "spacing": 2.5},
+    )
     return data
 
 
@@ -83,8 +88,13 @@ def test_imagej_hyperstack(tmp_path: Path) -> None:
 
 def test_imagej_rgb(tmp_path: Path) -> None:
     path = tmp_path / "ijrgb.tif"
-    tifffile.imwrite(path, np.zeros((3, 16, 20, 3), np.uint8), imagej=True, photometric="rgb",
-                     metadata={"axes": "ZYXS"})
+    tifffile.imwrite(
+        path,
+        np.zeros((3, 16, 20, 3), np.uint8),
+        imagej=True,
+        photometric="rgb",
+        metadata={"axes": "ZYXS"},
+    )
     (s,) = assert_info_matches_reader(path)
     assert (s.size_z, s.size_c, s.samples_per_pixel) == (3, 3, 3)  # R2: one Channel of 3
 
@@ -117,8 +127,14 @@ def test_volumetric_pages_are_read_slice_by_slice(
 ) -> None:
     path = tmp_path / "vol.tif"
     data = np.arange(math.prod(shape)).astype(np.uint8).reshape(shape)
-    tifffile.imwrite(path, data, volumetric=True, tile=(16, 16), photometric="minisblack",
-                     metadata=None if axes is None else {"axes": axes})
+    tifffile.imwrite(
+        path,
+        data,
+        volumetric=True,
+        tile=(16, 16),
+        photometric="minisblack",
+        metadata=None if axes is None else {"axes": axes},
+    )
     (s,) = assert_info_matches_reader(path)
     assert s.size_z == 4 and s.size_t == (shape[0] if len(shape) == 4 else 1)
     assert any("ImageDepth" in w for w in info(path).warnings)
@@ -134,8 +150,12 @@ def test_volumetric_pages_are_read_slice_by_slice(
 def test_non_rgb_samples_are_channels_in_both(tmp_path: Path, planar: str) -> None:
     path = tmp_path / "s5.tif"
     data = np.arange(5 * 16 * 20).astype(np.uint8).reshape(5, 16, 20)
-    tifffile.imwrite(path, data if planar == "separate" else np.moveaxis(data, 0, -1),
-                     photometric="minisblack", planarconfig=planar)
+    tifffile.imwrite(
+        path,
+        data if planar == "separate" else np.moveaxis(data, 0, -1),
+        photometric="minisblack",
+        planarconfig=planar,
+    )
     (s,) = assert_info_matches_reader(path)
     assert (s.size_c, s.samples_per_pixel, len(s.channels)) == (5, 1, 5)
     with TiffReader(path) as rdr:
@@ -148,8 +168,9 @@ def test_imagej_header_naming_missing_pages_is_ignored(tmp_path: Path) -> None:
     path = tmp_path / "badij.tif"
     header = "ImageJ=\nhyperstack=true\nimages=3\nchannels=3\nslices=1\nframes=1\n"
     rgb = np.arange(16 * 20 * 3).astype(np.uint8).reshape(16, 20, 3)
-    tifffile.imwrite(path, rgb, photometric="rgb", description=header, metadata=None,
-                     compression="zlib")
+    tifffile.imwrite(
+        path, rgb, photometric="rgb", description=header, metadata=None, compression="zlib"
+    )
     (s,) = assert_info_matches_reader(path)
     assert (s.size_c, s.samples_per_pixel) == (3, 3)
     assert any("names more pages" in w for w in info(path).warnings)
@@ -169,8 +190,7 @@ def test_unsupported_pixel_type_is_refused_by_both(tmp_path: Path) -> None:
 # --- corpus: info and the reader agree on every file, or both refuse it ---------------
 
 LAYOUT_CORPUS = [
-    p for p in corpus_files("imagej/**/*", "lsm/**/*", "tiff/**/*")
-    if TiffReader.can_read(p)
+    p for p in corpus_files("imagej/**/*", "lsm/**/*", "tiff/**/*") if TiffReader.can_read(p)
 ]
 
 
@@ -242,8 +262,7 @@ def test_no_tiffdata_with_too_few_ifds_is_t4(tmp_path: Path) -> None:
     assert len(s.planes) == 4
     assert any("2 of 6 planes are not mapped" in p for p in s.plane_problems)
     report = validate(path)
-    assert any(i.code == "T4-plane-not-mapped" and "only 4 IFD" in i.message
-               for i in report.issues)
+    assert any(i.code == "T4-plane-not-mapped" and "only 4 IFD" in i.message for i in report.issues)
     with pytest.raises(OmeTiffError, match="not mapped"):
         OmeTiffReader(path)
 
@@ -255,8 +274,7 @@ def _small_files(folder: Path) -> list[Path]:
     ij = folder / "ij.tif"
     _imagej_tzcyx(ij)
     plain = folder / "plain.tif"
-    tifffile.imwrite(plain, np.zeros((3, 8, 8), np.uint8), metadata=None,
-                     photometric="minisblack")
+    tifffile.imwrite(plain, np.zeros((3, 8, 8), np.uint8), metadata=None, photometric="minisblack")
     ome = folder / "small.ome.tif"
     tifffile.imwrite(ome, np.zeros((2, 3, 8, 8), np.uint8), metadata={"axes": "CZYX"})
     return [ij, plain, ome]
@@ -272,7 +290,9 @@ def test_info_imports_no_ome_types_or_pydantic(tmp_path: Path) -> None:
     )
     out = subprocess.run(
         [sys.executable, "-c", code, *map(str, _small_files(tmp_path))],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
         timeout=120,
     )
@@ -287,16 +307,23 @@ def test_stats_read_the_layout_info_shows(tmp_path: Path) -> None:
 
     vol = tmp_path / "vol.tif"
     data = np.arange(2 * 4 * 16 * 16).astype(np.uint16).reshape(2, 4, 16, 16)
-    tifffile.imwrite(vol, data, volumetric=True, tile=(16, 16), photometric="minisblack",
-                     metadata={"axes": "TZYX"})
+    tifffile.imwrite(
+        vol,
+        data,
+        volumetric=True,
+        tile=(16, 16),
+        photometric="minisblack",
+        metadata={"axes": "TZYX"},
+    )
     (row,) = channel_stats(vol)
     assert (row["planes"], row["min"], row["max"]) == (8, 0, data.max())
     assert row["mean"] == pytest.approx(float(data.mean()))
     bad = tmp_path / "badij.tif"
     header = "ImageJ=\nhyperstack=true\nimages=3\nchannels=3\nslices=1\nframes=1\n"
     rgb = np.arange(16 * 20 * 3).astype(np.uint8).reshape(16, 20, 3)
-    tifffile.imwrite(bad, rgb, photometric="rgb", description=header, metadata=None,
-                     compression="zlib")
+    tifffile.imwrite(
+        bad, rgb, photometric="rgb", description=header, metadata=None, compression="zlib"
+    )
     rows = channel_stats(bad)
     assert [r["max"] for r in rows] == [int(rgb[..., k].max()) for k in range(3)]
 
@@ -324,13 +351,33 @@ def _layout_facts(found: object) -> list[tuple[object, ...]]:
 
     assert isinstance(found, TiffLayouts)
     return [
-        (lay.name, lay.shape, lay.samples, lay.dtype_name, lay.dimension_order, lay.physical,
-         lay.time_increment, lay.channel_names, lay.channel_colors, lay.frame_shape,
-         lay.depth, lay.dims, lay.page_samples, lay.plane_table(),
-         [tuple(lv.shape) for lv in lay.series.levels], lay.series.axes)
+        (
+            lay.name,
+            lay.shape,
+            lay.samples,
+            lay.dtype_name,
+            lay.dimension_order,
+            lay.physical,
+            lay.time_increment,
+            lay.channel_names,
+            lay.channel_colors,
+            lay.frame_shape,
+            lay.depth,
+            lay.dims,
+            lay.page_samples,
+            lay.plane_table(),
+            [tuple(lv.shape) for lv in lay.series.levels],
+            lay.series.axes,
+        )
         for lay in found.layouts
-    ] + [(found.warnings, found.calibration.psize, found.calibration.time_increment,
-          found.calibration.date)]
+    ] + [
+        (
+            found.warnings,
+            found.calibration.psize,
+            found.calibration.time_increment,
+            found.calibration.date,
+        )
+    ]
 
 
 def _both_layouts(path: Path) -> tuple[object, object]:
@@ -351,45 +398,92 @@ def _both_layouts(path: Path) -> tuple[object, object]:
 
 _IJ = {"unit": "um", "spacing": 2.5, "finterval": 0.5}
 PLAIN_CASES = {
-    "imagej-tzcyx": ((2, 4, 3, 16, 24), "uint16", {"imagej": True, "resolution": (1 / 0.3, 1 / 0.3),
-                                                   "metadata": {"axes": "TZCYX", **_IJ}}),
-    "imagej-zyx-float": ((5, 16, 24), "float32", {"imagej": True,
-                                                  "metadata": {"axes": "ZYX", "unit": "nm"}}),
-    "imagej-tyx-min": ((4, 16, 24), "uint8", {"imagej": True, "resolution": (2.0, 4.0),
-                                              "metadata": {"axes": "TYX", "finterval": 2,
-                                                           "tunit": "ms"}}),
-    "imagej-cyx-unknown-unit": ((3, 16, 24), "uint16", {"imagej": True, "resolution": (2.0, 2.0),
-                                                        "metadata": {"axes": "CYX",
-                                                                     "unit": "furlong"}}),
-    "imagej-pixel-unit": ((2, 16, 24), "uint8", {"imagej": True, "resolution": (2.0, 2.0),
-                                                 "metadata": {"axes": "ZYX", "unit": "pixel"}}),
+    "imagej-tzcyx": (
+        (2, 4, 3, 16, 24),
+        "uint16",
+        {"imagej": True, "resolution": (1 / 0.3, 1 / 0.3), "metadata": {"axes": "TZCYX", **_IJ}},
+    ),
+    "imagej-zyx-float": (
+        (5, 16, 24),
+        "float32",
+        {"imagej": True, "metadata": {"axes": "ZYX", "unit": "nm"}},
+    ),
+    "imagej-tyx-min": (
+        (4, 16, 24),
+        "uint8",
+        {
+            "imagej": True,
+            "resolution": (2.0, 4.0),
+            "metadata": {"axes": "TYX", "finterval": 2, "tunit": "ms"},
+        },
+    ),
+    "imagej-cyx-unknown-unit": (
+        (3, 16, 24),
+        "uint16",
+        {"imagej": True, "resolution": (2.0, 2.0), "metadata": {"axes": "CYX", "unit": "furlong"}},
+    ),
+    "imagej-pixel-unit": (
+        (2, 16, 24),
+        "uint8",
+        {"imagej": True, "resolution": (2.0, 2.0), "metadata": {"axes": "ZYX", "unit": "pixel"}},
+    ),
     "imagej-single": ((16, 24), "int16", {"imagej": True}),
     "imagej-rgb": ((3, 16, 24, 3), "uint8", {"imagej": True, "photometric": "rgb"}),
-    "imagej-no-unit-cm": ((2, 16, 24), "uint8", {"imagej": True, "resolution": (100.0, 100.0),
-                                                 "resolutionunit": "CENTIMETER"}),
+    "imagej-no-unit-cm": (
+        (2, 16, 24),
+        "uint8",
+        {"imagej": True, "resolution": (100.0, 100.0), "resolutionunit": "CENTIMETER"},
+    ),
     "plain-pages": ((5, 16, 24), "uint16", {"photometric": "minisblack", "metadata": None}),
     "plain-one": ((16, 24), "float64", {"photometric": "minisblack", "metadata": None}),
     "plain-rgb": ((2, 16, 24, 3), "uint8", {"photometric": "rgb", "metadata": None}),
-    "plain-rgba": ((16, 24, 4), "uint8", {"photometric": "rgb", "metadata": None,
-                                          "extrasamples": ["unassalpha"]}),
-    "plain-cm": ((3, 16, 24), "int32", {"photometric": "minisblack", "metadata": None,
-                                        "resolution": (1e4, 1e4), "resolutionunit": 3,
-                                        "datetime": "2024:01:02 03:04:05"}),
-    "plain-tiled-zlib": ((2, 32, 32), "uint16", {"photometric": "minisblack", "metadata": None,
-                                                 "tile": (16, 16), "compression": "zlib"}),
-    "plain-inch": ((16, 24), "uint8", {"photometric": "minisblack", "metadata": None,
-                                       "resolution": (72.0, 72.0)}),
+    "plain-rgba": (
+        (16, 24, 4),
+        "uint8",
+        {"photometric": "rgb", "metadata": None, "extrasamples": ["unassalpha"]},
+    ),
+    "plain-cm": (
+        (3, 16, 24),
+        "int32",
+        {
+            "photometric": "minisblack",
+            "metadata": None,
+            "resolution": (1e4, 1e4),
+            "resolutionunit": 3,
+            "datetime": "2024:01:02 03:04:05",
+        },
+    ),
+    "plain-tiled-zlib": (
+        (2, 32, 32),
+        "uint16",
+        {"photometric": "minisblack", "metadata": None, "tile": (16, 16), "compression": "zlib"},
+    ),
+    "plain-inch": (
+        (16, 24),
+        "uint8",
+        {"photometric": "minisblack", "metadata": None, "resolution": (72.0, 72.0)},
+    ),
     # left to tifffile: shaped JSON, float16, planar RGB, non-RGB samples
     "shaped": ((2, 3, 16, 24), "uint8", {}),
     "plain-float16": ((2, 16, 24), "float16", {"photometric": "minisblack", "metadata": None}),
-    "plain-planar-rgb": ((3, 16, 24), "uint8", {"photometric": "rgb", "planarconfig": "separate",
-                                                "metadata": None}),
-    "plain-2-samples": ((16, 24, 2), "uint8", {"photometric": "minisblack", "metadata": None,
-                                               "planarconfig": "contig"}),
+    "plain-planar-rgb": (
+        (3, 16, 24),
+        "uint8",
+        {"photometric": "rgb", "planarconfig": "separate", "metadata": None},
+    ),
+    "plain-2-samples": (
+        (16, 24, 2),
+        "uint8",
+        {"photometric": "minisblack", "metadata": None, "planarconfig": "contig"},
+    ),
 }
 #: cases the walk alone describes (the rest go to tifffile)
-WALK_CASES = {k for k in PLAIN_CASES if k.startswith(("imagej", "plain")) and k not in (
-    "plain-float16", "plain-planar-rgb", "plain-2-samples")}
+WALK_CASES = {
+    k
+    for k in PLAIN_CASES
+    if k.startswith(("imagej", "plain"))
+    and k not in ("plain-float16", "plain-planar-rgb", "plain-2-samples")
+}
 
 
 @pytest.mark.parametrize("case", sorted(PLAIN_CASES))
@@ -407,11 +501,11 @@ def test_walk_layout_equals_tifffile_layout(tmp_path: Path, case: str) -> None:
 def test_walk_layout_refuses_imagej_header_naming_other_pages(tmp_path: Path) -> None:
     """An ImageJ header whose sizes do not match the pages is tifffile's to judge."""
     path = tmp_path / "ij.tif"
-    tifffile.imwrite(path, np.zeros((6, 8, 8), np.uint8), imagej=True,
-                     metadata={"axes": "ZYX"})
+    tifffile.imwrite(path, np.zeros((6, 8, 8), np.uint8), imagej=True, metadata={"axes": "ZYX"})
     with tifffile.TiffFile(path, mode="r+") as tf:
         tf.pages[0].tags["ImageDescription"].overwrite(
-            tf.pages[0].description.replace("slices=6", "slices=3"))
+            tf.pages[0].description.replace("slices=6", "slices=3")
+        )
     assert _both_layouts(path)[0] is None
 
 
@@ -446,7 +540,9 @@ def test_info_of_plain_and_imagej_imports_no_tifffile_or_numpy(tmp_path: Path) -
     )
     out = subprocess.run(
         [sys.executable, "-c", code, *map(str, files[:2])],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
         timeout=120,
     )

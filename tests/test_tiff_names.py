@@ -24,7 +24,9 @@ from ometiff.writer.multifile import companion_path, split_name
 
 @pytest.mark.parametrize("byteorder", ["<", ">"])
 @pytest.mark.parametrize("bigtiff", [False, True], ids=["classic", "bigtiff"])
-def test_every_sniff_accepts_all_four_headers(tmp_path: Path, byteorder: str, bigtiff: bool) -> None:
+def test_every_sniff_accepts_all_four_headers(
+    tmp_path: Path, byteorder: str, bigtiff: bool
+) -> None:
     path = tmp_path / ("a.ome.btf" if bigtiff else "a.ome.tif")
     tifffile.imwrite(path, np.zeros((4, 4), np.uint8), byteorder=byteorder, bigtiff=bigtiff)
     assert has_tiff_magic(path.read_bytes()[:4])

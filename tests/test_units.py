@@ -61,11 +61,28 @@ def _pixels_attrs(path: Path) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("spelling", "symbol"),
     [
-        ("µm", "µm"), ("\u03bcm", "µm"), ("um", "µm"), ("micron", "µm"), ("Microns", "µm"),
-        ("\\u00B5m", "µm"), ("\\u00b5m", "µm"), (" micrometre ", "µm"), ("nm", "nm"),
-        ("NM", "nm"), ("nanometer", "nm"), ("mm", "mm"), ("Mm", "Mm"), ("cm", "cm"),
-        ("m", "m"), ("angstrom", "Å"), ("Å", "Å"), ("\u212b", "Å"), ("A", "Å"), ("inch", "in"),
-        ("pixel", "pixel"), ("reference frame", "reference frame"),
+        ("µm", "µm"),
+        ("\u03bcm", "µm"),
+        ("um", "µm"),
+        ("micron", "µm"),
+        ("Microns", "µm"),
+        ("\\u00B5m", "µm"),
+        ("\\u00b5m", "µm"),
+        (" micrometre ", "µm"),
+        ("nm", "nm"),
+        ("NM", "nm"),
+        ("nanometer", "nm"),
+        ("mm", "mm"),
+        ("Mm", "Mm"),
+        ("cm", "cm"),
+        ("m", "m"),
+        ("angstrom", "Å"),
+        ("Å", "Å"),
+        ("\u212b", "Å"),
+        ("A", "Å"),
+        ("inch", "in"),
+        ("pixel", "pixel"),
+        ("reference frame", "reference frame"),
     ],
 )
 def test_length_spellings(spelling: str, symbol: str) -> None:
@@ -77,10 +94,26 @@ def test_length_spellings(spelling: str, symbol: str) -> None:
 @pytest.mark.parametrize(
     ("spelling", "symbol"),
     [
-        ("s", "s"), ("sec", "s"), ("second", "s"), ("Seconds", "s"), ("ms", "ms"),
-        ("msec", "ms"), ("us", "µs"), ("µs", "µs"), ("\u03bcs", "µs"), ("\\u00B5s", "µs"),
-        ("ns", "ns"), ("min", "min"), ("MIN", "min"), ("minutes", "min"), ("h", "h"),
-        ("hr", "h"), ("hours", "h"), ("d", "d"), ("days", "d"), ("Ms", "Ms"),
+        ("s", "s"),
+        ("sec", "s"),
+        ("second", "s"),
+        ("Seconds", "s"),
+        ("ms", "ms"),
+        ("msec", "ms"),
+        ("us", "µs"),
+        ("µs", "µs"),
+        ("\u03bcs", "µs"),
+        ("\\u00B5s", "µs"),
+        ("ns", "ns"),
+        ("min", "min"),
+        ("MIN", "min"),
+        ("minutes", "min"),
+        ("h", "h"),
+        ("hr", "h"),
+        ("hours", "h"),
+        ("d", "d"),
+        ("days", "d"),
+        ("Ms", "Ms"),
     ],
 )
 def test_time_spellings(spelling: str, symbol: str) -> None:
@@ -181,8 +214,9 @@ def written(tmp_path: Path) -> Path:
 def test_write_and_meta_set_store_the_same_length(
     tmp_path: Path, written: Path, value: Any, expected: tuple[float, str]
 ) -> None:
-    out = ometiff.write(tmp_path / "w.ome.tif", np.zeros((8, 8), np.uint8),
-                        physical_size={"X": value, "Y": value})
+    out = ometiff.write(
+        tmp_path / "w.ome.tif", np.zeros((8, 8), np.uint8), physical_size={"X": value, "Y": value}
+    )
     meta_set(written, physical_size={"x": value, "y": value})
     for path in (out, written):
         im = _image(path)
@@ -226,7 +260,9 @@ def test_write_and_meta_set_refuse_the_same_way(
     assert os.listdir(out) == [] and written.read_bytes() == raw  # nothing written
 
 
-def test_cli_reports_a_bad_length_in_one_line(written: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_reports_a_bad_length_in_one_line(
+    written: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from ometiff.cli.main import main
 
     assert main(["meta", "set", str(written), "--physical-size", "x=5 s"]) == 2
@@ -271,8 +307,9 @@ def test_colour_text() -> None:
     assert parse_color("0255") == 255
 
 
-@pytest.mark.parametrize("value", ["not-a-colour", "#12345", 2**32, -(2**31) - 1,
-                                   (256, 0, 0), (1, 2), True, 1.5])
+@pytest.mark.parametrize(
+    "value", ["not-a-colour", "#12345", 2**32, -(2**31) - 1, (256, 0, 0), (1, 2), True, 1.5]
+)
 def test_bad_colours(tmp_path: Path, written: Path, value: Any) -> None:
     raw = written.read_bytes()
     with pytest.raises(InvalidValueError, match="is not a colour") as by_write:
@@ -301,8 +338,13 @@ def test_write_and_meta_set_store_the_same_colour(
 def _imagej(path: Path, **metadata: Any) -> Path:
     res = metadata.pop("res", 325.0)  # pixel size in the unit
     data = np.zeros((3, 2, 2, 8, 8), np.uint16)  # TZCYX
-    tifffile.imwrite(path, data, imagej=True, resolution=(1 / res, 1 / res),
-                     metadata={"axes": "TZCYX", **metadata})
+    tifffile.imwrite(
+        path,
+        data,
+        imagej=True,
+        resolution=(1 / res, 1 / res),
+        metadata={"axes": "TZCYX", **metadata},
+    )
     return path
 
 
@@ -312,20 +354,43 @@ def _imagej(path: Path, **metadata: Any) -> Path:
         # Bio-Formats 7.3.1 showinf of this file: PhysicalSizeX=325 nm, but
         # PhysicalSizeZ=500 µm and TimeIncrement=0.5 s (it ignores the Z unit and
         # tunit). ImageJ's Calibration reads spacing in the unit and finterval in tunit.
-        ({"unit": "nm", "spacing": 500.0, "finterval": 0.5, "tunit": "ms"},
-         (325.0, "nm"), (500.0, "nm"), (0.5, "ms")),
-        ({"unit": "\\u00B5m", "res": 0.5, "spacing": 1.5, "finterval": 1.5, "tunit": "hr"},
-         (0.5, "µm"), (1.5, "µm"), (1.5, "h")),
-        ({"unit": "micron", "res": 0.5, "spacing": 2.0, "finterval": 2.0, "tunit": "min"},
-         (0.5, "µm"), (2.0, "µm"), (2.0, "min")),
-        ({"unit": "um", "res": 0.5, "spacing": 2.0, "finterval": 20.0, "tunit": "ns"},
-         (0.5, "µm"), (2.0, "µm"), (20.0, "ns")),
-        ({"unit": "um", "res": 0.5, "zunit": "mm", "spacing": 0.002, "finterval": 3.0},
-         (0.5, "µm"), (0.002, "mm"), (3.0, "s")),  # no tunit: ImageJ's default "sec"
+        (
+            {"unit": "nm", "spacing": 500.0, "finterval": 0.5, "tunit": "ms"},
+            (325.0, "nm"),
+            (500.0, "nm"),
+            (0.5, "ms"),
+        ),
+        (
+            {"unit": "\\u00B5m", "res": 0.5, "spacing": 1.5, "finterval": 1.5, "tunit": "hr"},
+            (0.5, "µm"),
+            (1.5, "µm"),
+            (1.5, "h"),
+        ),
+        (
+            {"unit": "micron", "res": 0.5, "spacing": 2.0, "finterval": 2.0, "tunit": "min"},
+            (0.5, "µm"),
+            (2.0, "µm"),
+            (2.0, "min"),
+        ),
+        (
+            {"unit": "um", "res": 0.5, "spacing": 2.0, "finterval": 20.0, "tunit": "ns"},
+            (0.5, "µm"),
+            (2.0, "µm"),
+            (20.0, "ns"),
+        ),
+        (
+            {"unit": "um", "res": 0.5, "zunit": "mm", "spacing": 0.002, "finterval": 3.0},
+            (0.5, "µm"),
+            (0.002, "mm"),
+            (3.0, "s"),
+        ),  # no tunit: ImageJ's default "sec"
     ],
 )
 def test_imagej_units_in_info_and_convert(
-    tmp_path: Path, metadata: dict[str, Any], xy: tuple[float, str], z: tuple[float, str],
+    tmp_path: Path,
+    metadata: dict[str, Any],
+    xy: tuple[float, str],
+    z: tuple[float, str],
     t: tuple[float, str],
 ) -> None:
     src = _imagej(tmp_path / "ij.tif", **metadata)
@@ -349,8 +414,9 @@ def test_imagej_units_in_info_and_convert(
 
 def test_imagej_unknown_units_are_reported_not_guessed(tmp_path: Path) -> None:
     """U3: 'furlong' and 'fortnight' are not mapped; Bio-Formats 7.3.1 shows 0.5 µm and 1.5 s."""
-    src = _imagej(tmp_path / "ij.tif", unit="furlong", res=0.5, spacing=1.5,
-                  finterval=1.5, tunit="fortnight")
+    src = _imagej(
+        tmp_path / "ij.tif", unit="furlong", res=0.5, spacing=1.5, finterval=1.5, tunit="fortnight"
+    )
     fi = info(src)
     (s,) = fi.series
     assert (s.physical_size_x, s.physical_size_z, s.time_increment) == (None, None, None)
@@ -384,14 +450,24 @@ def test_repair_fixes_spellings_within_the_attributes_kind(tmp_path: Path) -> No
     from ometiff import repair, validate
 
     path = tmp_path / "kinds.ome.tif"
-    write_ome(path, ome_xml(uuid=new_uuid(), pixel_attrs=(
-        'PhysicalSizeX="0.5" PhysicalSizeXUnit="sec" PhysicalSizeY="0.5" '
-        'PhysicalSizeYUnit="\u03bcm" TimeIncrement="2" TimeIncrementUnit="msec"')))
+    write_ome(
+        path,
+        ome_xml(
+            uuid=new_uuid(),
+            pixel_attrs=(
+                'PhysicalSizeX="0.5" PhysicalSizeXUnit="sec" PhysicalSizeY="0.5" '
+                'PhysicalSizeYUnit="\u03bcm" TimeIncrement="2" TimeIncrementUnit="msec"'
+            ),
+        ),
+    )
     report = repair([path])
     fixed = sorted(a.message for a in report.actions if a.code == "U1-unit")
     assert fixed == ["unit 'msec' written as 'ms' (1x)", "unit '\u03bcm' written as 'µm' (1x)"]
     attrs = _pixels_attrs(path)
-    assert (attrs["PhysicalSizeXUnit"], attrs["PhysicalSizeYUnit"], attrs["TimeIncrementUnit"]) \
-        == ("sec", "µm", "ms")
+    assert (attrs["PhysicalSizeXUnit"], attrs["PhysicalSizeYUnit"], attrs["TimeIncrementUnit"]) == (
+        "sec",
+        "µm",
+        "ms",
+    )
     codes = {i.code for i in validate(path).issues}
     assert "U1-unknown-unit" in codes and "U2-unit-spelling" not in codes

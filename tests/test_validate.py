@@ -115,7 +115,9 @@ def test_plane_mapped_twice(tmp_path: Path) -> None:
         '<TiffData IFD="1" FirstT="1" PlaneCount="1"/>'
         '<TiffData IFD="1" FirstT="0" PlaneCount="1"/>'
     )
-    report = ometiff.validate(write_tiff(tmp_path / "twice.ome.tif", ome_xml(size_t=2, tiffdata=td), 2))
+    report = ometiff.validate(
+        write_tiff(tmp_path / "twice.ome.tif", ome_xml(size_t=2, tiffdata=td), 2)
+    )
     issue = next(i for i in report.issues if i.code == "T5-plane-mapped-twice")
     assert issue.severity == "error"
     assert issue.loc.endswith("Image[0]/Pixels/TiffData[2]")
@@ -126,8 +128,12 @@ def test_plane_mapped_twice(tmp_path: Path) -> None:
 
 
 def test_ifd_holding_two_planes(tmp_path: Path) -> None:
-    td = '<TiffData IFD="0" FirstT="0" PlaneCount="1"/><TiffData IFD="0" FirstT="1" PlaneCount="1"/>'
-    report = ometiff.validate(write_tiff(tmp_path / "ifd2.ome.tif", ome_xml(size_t=2, tiffdata=td), 2))
+    td = (
+        '<TiffData IFD="0" FirstT="0" PlaneCount="1"/><TiffData IFD="0" FirstT="1" PlaneCount="1"/>'
+    )
+    report = ometiff.validate(
+        write_tiff(tmp_path / "ifd2.ome.tif", ome_xml(size_t=2, tiffdata=td), 2)
+    )
     assert ("T5-ifd-mapped-twice", "error") in findings(report)
 
 
@@ -170,7 +176,9 @@ def test_um_instead_of_micro_sign(tmp_path: Path) -> None:
 
 def test_greek_mu_and_unknown_time_unit(tmp_path: Path) -> None:
     planes = '<Plane TheZ="0" TheC="0" TheT="0" DeltaT="1" DeltaTUnit="fortnight"/>'
-    report = ometiff.validate(write_tiff(tmp_path / "mu.ome.tif", ome_xml(unit="μm", planes=planes), 1))
+    report = ometiff.validate(
+        write_tiff(tmp_path / "mu.ome.tif", ome_xml(unit="μm", planes=planes), 1)
+    )
     assert ("U1-unit-spelling", "error") in findings(report)
     assert ("U2-unknown-unit", "error") in findings(report)
 
@@ -201,8 +209,13 @@ def test_subifd_pyramid_is_valid(tmp_path: Path) -> None:
     xml = ome_xml(size_x=256, size_y=256)
     path = tmp_path / "pyr.ome.tif"
     with tifffile.TiffWriter(path) as tw:
-        tw.write(np.zeros((256, 256), np.uint8), description=xml.encode(), metadata=None,
-                 subifds=2, tile=(64, 64))
+        tw.write(
+            np.zeros((256, 256), np.uint8),
+            description=xml.encode(),
+            metadata=None,
+            subifds=2,
+            tile=(64, 64),
+        )
         tw.write(np.zeros((128, 128), np.uint8), subfiletype=1, metadata=None, tile=(64, 64))
         tw.write(np.zeros((64, 64), np.uint8), subfiletype=1, metadata=None, tile=(64, 64))
     report = ometiff.validate(path)
@@ -344,11 +357,21 @@ def test_codec_bioformats_cannot_read(tmp_path: Path) -> None:
     pytest.importorskip("imagecodecs")
     path = tmp_path / "webp.ome.tif"
     xml = ome_xml()
-    tifffile.imwrite(path, np.zeros((24, 32), np.uint8), description=xml.encode(), metadata=None,
-                     compression="zstd")
+    tifffile.imwrite(
+        path,
+        np.zeros((24, 32), np.uint8),
+        description=xml.encode(),
+        metadata=None,
+        compression="zstd",
+    )
     assert not any(i.code == "W4-codec" for i in ometiff.validate(path).issues)
-    tifffile.imwrite(path, np.zeros((24, 32), np.uint8), description=xml.encode(), metadata=None,
-                     compression="lerc")
+    tifffile.imwrite(
+        path,
+        np.zeros((24, 32), np.uint8),
+        description=xml.encode(),
+        metadata=None,
+        compression="lerc",
+    )
     assert ("W4-codec", "warning") in findings(ometiff.validate(path))
 
 
@@ -356,8 +379,14 @@ def test_imagej_header_conflicting_with_ome(tmp_path: Path) -> None:
     path = tmp_path / "ij.ome.tif"
     xml = ome_xml(size_z=2, tiffdata='<TiffData IFD="0" PlaneCount="2"/>')
     ij = "ImageJ=1.54f\nimages=2\nslices=1\nframes=2\nhyperstack=true\n"
-    tifffile.imwrite(path, np.zeros((2, 24, 32), np.uint8), description=xml.encode(), metadata=None,
-                     photometric="minisblack", extratags=[(65000, "s", 0, ij, True)])
+    tifffile.imwrite(
+        path,
+        np.zeros((2, 24, 32), np.uint8),
+        description=xml.encode(),
+        metadata=None,
+        photometric="minisblack",
+        extratags=[(65000, "s", 0, ij, True)],
+    )
     # tifffile writes one ImageDescription; turn the private tag into a second one
     raw = path.read_bytes()
     entry = (65000).to_bytes(2, "little") + (2).to_bytes(2, "little")

@@ -27,7 +27,9 @@ def warned(tmp_path: Path) -> Path:
     return write_tiff(tmp_path / "warn.tif", ome_xml(), 1)  # C2-extension warning
 
 
-def test_exit_codes(good: Path, bad: Path, warned: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_exit_codes(
+    good: Path, bad: Path, warned: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["validate", str(good)]) == 0
     assert main(["validate", str(warned)]) == 0
     assert main(["validate", "--strict", str(warned)]) == 1
@@ -66,7 +68,7 @@ def test_xml_command(good: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["xml", str(good)]) == 0
     out = capsys.readouterr().out
     assert out.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<OME')
-    assert '\n  <Image ID="Image:0"' in out and '\n    <Pixels' in out
+    assert '\n  <Image ID="Image:0"' in out and "\n    <Pixels" in out
 
 
 @requires_corpus
@@ -98,6 +100,12 @@ def test_validate_imports_no_ome_types(good: Path) -> None:
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'ome_types', 'pydantic'}))\n"
     )
     src = str(Path(__file__).resolve().parents[1] / "src")
-    out = subprocess.run([sys.executable, "-c", code, str(good)], capture_output=True, text=True,
-                         check=True, env={**os.environ, "PYTHONPATH": src}, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(good)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": src},
+        timeout=300,
+    )
     assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -44,14 +44,18 @@ def _no_temps(folder: Path) -> None:
 def test_roundtrip_5d_metadata(tmp_path: Path) -> None:
     data = RNG.integers(0, 60000, (2, 3, 4, 50, 70), dtype=np.uint16)
     out = ometiff.write(
-        tmp_path / "a.ome.tif", data,
-        physical_size={"X": 0.5, "Y": 0.25, "Z": (2, "nm")}, time_increment=(3, "ms"),
-        channel_names=["DAPI", "GFP", "µ-RFP"], channel_colors=["red", "#00ff00", (0, 0, 255)],
-        excitation_wavelength=[405, 488, (561, "nm")], names="cells",
-        plane_metadata={(1, 2, 3): {"DeltaT": 0.5, "ExposureTime": (10, "ms"),
-                                    "PositionX": 12.5}},
+        tmp_path / "a.ome.tif",
+        data,
+        physical_size={"X": 0.5, "Y": 0.25, "Z": (2, "nm")},
+        time_increment=(3, "ms"),
+        channel_names=["DAPI", "GFP", "µ-RFP"],
+        channel_colors=["red", "#00ff00", (0, 0, 255)],
+        excitation_wavelength=[405, 488, (561, "nm")],
+        names="cells",
+        plane_metadata={(1, 2, 3): {"DeltaT": 0.5, "ExposureTime": (10, "ms"), "PositionX": 12.5}},
         objective={"nominal_magnification": 40, "lens_na": 1.2},
-        acquisition_date="2024-05-06T07:08:09", annotations={"study": "x", "n": 3},
+        acquisition_date="2024-05-06T07:08:09",
+        annotations={"study": "x", "n": 3},
     )
     assert out == tmp_path / "a.ome.tif"
     raw = _description_bytes(out)
@@ -126,8 +130,14 @@ def test_rgb_one_channel_three_samples(tmp_path: Path) -> None:
 
 def test_pyramid_subifds(tmp_path: Path) -> None:
     data = RNG.integers(0, 4000, (2, 1000, 1500), dtype=np.uint16)
-    out = ometiff.write(tmp_path / "pyr.ome.tif", data, axes="CYX", pyramid_levels="auto",
-                        compression="zlib", tile=(256, 256))
+    out = ometiff.write(
+        tmp_path / "pyr.ome.tif",
+        data,
+        axes="CYX",
+        pyramid_levels="auto",
+        compression="zlib",
+        tile=(256, 256),
+    )
     levels = auto_levels(1000, 1500)
     assert levels == 3
     with tifffile.TiffFile(out) as tf:
@@ -160,9 +170,14 @@ def test_downsample_mean_and_nearest() -> None:
 def test_several_series_and_compression(tmp_path: Path) -> None:
     a = RNG.integers(0, 255, (3, 30, 40), dtype=np.uint8)
     b = RNG.random((2, 20, 10)).astype(np.float32)
-    out = ometiff.write(tmp_path / "s.ome.tif", [a, b], axes=["ZYX", "CYX"],
-                        names=["one", "two"], compression="zstd",
-                        channel_names=[["x"], ["p", "q"]])
+    out = ometiff.write(
+        tmp_path / "s.ome.tif",
+        [a, b],
+        axes=["ZYX", "CYX"],
+        names=["one", "two"],
+        compression="zstd",
+        channel_names=[["x"], ["p", "q"]],
+    )
     ome = _ome(out)
     assert [i.name for i in ome.images] == ["one", "two"]
     assert [c.name for c in ome.images[1].pixels.channels] == ["p", "q"]
@@ -177,11 +192,11 @@ def test_dask_and_zarr_inputs(tmp_path: Path) -> None:
     da = pytest.importorskip("dask.array")
     zarr = pytest.importorskip("zarr")
     data = RNG.integers(0, 1000, (2, 64, 48), dtype=np.int16)
-    out = ometiff.write(tmp_path / "d.ome.tif", da.from_array(data, chunks=(1, 32, 48)),
-                        axes="ZYX")
+    out = ometiff.write(tmp_path / "d.ome.tif", da.from_array(data, chunks=(1, 32, 48)), axes="ZYX")
     np.testing.assert_array_equal(tifffile.imread(out), data)
-    z = zarr.create_array(store=zarr.storage.MemoryStore(), shape=data.shape,
-                          dtype=data.dtype, chunks=(1, 64, 48))
+    z = zarr.create_array(
+        store=zarr.storage.MemoryStore(), shape=data.shape, dtype=data.dtype, chunks=(1, 64, 48)
+    )
     z[:] = data
     out2 = ometiff.write(tmp_path / "z.ome.tif", z, axes="TYX")
     assert _ome(out2).images[0].pixels.size_t == 2
@@ -191,15 +206,17 @@ def test_dask_and_zarr_inputs(tmp_path: Path) -> None:
 def test_plane_iterator(tmp_path: Path) -> None:
     data = RNG.integers(0, 255, (2, 3, 16, 16), dtype=np.uint8)
     planes = (data[t, c] for t in range(2) for c in range(3))
-    out = ometiff.write(tmp_path / "it.ome.tif", planes, axes="TCYX", shape=data.shape,
-                        dtype=np.uint8)
+    out = ometiff.write(
+        tmp_path / "it.ome.tif", planes, axes="TCYX", shape=data.shape, dtype=np.uint8
+    )
     px = _ome(out).images[0].pixels
     assert px.dimension_order.value == "XYCTZ"  # C fastest, as iterated
     np.testing.assert_array_equal(tifffile.imread(out).reshape(data.shape), data)
     short = (data[0, c] for c in range(2))
     with pytest.raises(WriteError, match="ended early"):
-        ometiff.write(tmp_path / "short.ome.tif", short, axes="TCYX", shape=data.shape,
-                      dtype=np.uint8)
+        ometiff.write(
+            tmp_path / "short.ome.tif", short, axes="TCYX", shape=data.shape, dtype=np.uint8
+        )
     _no_temps(tmp_path)
     with pytest.raises(WriteError, match="needs shape"):
         ometiff.write(tmp_path / "n.ome.tif", iter([data[0, 0]]))
@@ -207,8 +224,7 @@ def test_plane_iterator(tmp_path: Path) -> None:
 
 def test_split_channels_full_metadata(tmp_path: Path) -> None:
     data = RNG.integers(0, 255, (2, 3, 2, 8, 8), dtype=np.uint8)
-    out = ometiff.write(tmp_path / "set.ome.tif", data, split="c",
-                        channel_names=["a", "b", "c"])
+    out = ometiff.write(tmp_path / "set.ome.tif", data, split="c", channel_names=["a", "b", "c"])
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["set_c0.ome.tif", "set_c1.ome.tif", "set_c2.ome.tif"]
     assert out == tmp_path / "set_c0.ome.tif"
@@ -232,8 +248,9 @@ def test_split_channels_full_metadata(tmp_path: Path) -> None:
 def test_split_series_companion(tmp_path: Path) -> None:
     a = RNG.integers(0, 255, (3, 8, 8), dtype=np.uint8)
     b = RNG.integers(0, 255, (2, 8, 8), dtype=np.uint16)
-    out = ometiff.write(tmp_path / "cs.ome.tiff", [a, b], axes="TYX", split="series",
-                        companion=True)
+    out = ometiff.write(
+        tmp_path / "cs.ome.tiff", [a, b], axes="TYX", split="series", companion=True
+    )
     assert out == tmp_path / "cs.companion.ome"
     comp = ome_types.from_xml(out.read_bytes(), validate=True)
     assert comp.uuid  # M5
@@ -258,8 +275,9 @@ def test_split_t(tmp_path: Path) -> None:
 
 def test_user_ome_checked_and_kept(tmp_path: Path) -> None:
     data = RNG.integers(0, 255, (2, 16, 24), dtype=np.uint8)
-    first = ometiff.write(tmp_path / "a.ome.tif", data, axes="CYX",
-                          channel_names=["x", "y"], physical_size=0.3)
+    first = ometiff.write(
+        tmp_path / "a.ome.tif", data, axes="CYX", channel_names=["x", "y"], physical_size=0.3
+    )
     ome = _ome(first)
     ome.images[0].description = "kept"
     out = ometiff.write(tmp_path / "b.ome.tif", data, axes="CYX", ome=ome)
@@ -268,8 +286,7 @@ def test_user_ome_checked_and_kept(tmp_path: Path) -> None:
     assert [c.name for c in again.images[0].pixels.channels] == ["x", "y"]
     assert again.uuid != ome.uuid
     with pytest.raises(WriteError, match="SizeC=2 but the data has 3"):
-        ometiff.write(tmp_path / "c.ome.tif", np.zeros((3, 16, 24), np.uint8), axes="CYX",
-                      ome=ome)
+        ometiff.write(tmp_path / "c.ome.tif", np.zeros((3, 16, 24), np.uint8), axes="CYX", ome=ome)
     with pytest.raises(WriteError, match="Type=uint8"):
         ometiff.write(tmp_path / "c.ome.tif", data.astype(np.uint16), axes="CYX", ome=ome)
     assert not (tmp_path / "c.ome.tif").exists()
@@ -278,8 +295,9 @@ def test_user_ome_checked_and_kept(tmp_path: Path) -> None:
 def test_write_sources_conforms_reader_metadata(tmp_path: Path) -> None:
     """The converter contract: pixels-describing fields are rewritten, the rest kept."""
     plane = np.arange(12 * 10, dtype=np.uint16).reshape(12, 10)
-    src = SeriesSource((1, 2, 1, 12, 10), 1, np.dtype(np.uint16),
-                       lambda t, c, z: plane + c, name="s")
+    src = SeriesSource(
+        (1, 2, 1, 12, 10), 1, np.dtype(np.uint16), lambda t, c, z: plane + c, name="s"
+    )
     ome = ome_types.from_xml(
         """<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06">
         <Image ID="Image:0" Name="vendor"><Pixels ID="Pixels:0" DimensionOrder="XYCZT"
@@ -288,9 +306,9 @@ def test_write_sources_conforms_reader_metadata(tmp_path: Path) -> None:
         <Channel ID="Channel:0:0" Name="A" SamplesPerPixel="3"/><Channel ID="Channel:0:1"
         Name="B"/><Channel ID="Channel:0:2" Name="C"/>
         <MetadataOnly/><Plane TheZ="0" TheT="0" TheC="1" DeltaT="2"/>
-        <Plane TheZ="4" TheT="0" TheC="0"/></Pixels></Image></OME>""")
-    paths = ometiff.write_sources(tmp_path / "w.ome.tif", [src], ome=ome,
-                                  compression="lzw")
+        <Plane TheZ="4" TheT="0" TheC="0"/></Pixels></Image></OME>"""
+    )
+    paths = ometiff.write_sources(tmp_path / "w.ome.tif", [src], ome=ome, compression="lzw")
     assert paths == [tmp_path / "w.ome.tif"]
     px = _ome(paths[0]).images[0].pixels
     assert (px.size_x, px.size_y, px.size_z, px.size_c) == (10, 12, 1, 2)
@@ -307,8 +325,12 @@ def test_write_sources_conforms_reader_metadata(tmp_path: Path) -> None:
 
 def test_progress_callback(tmp_path: Path) -> None:
     calls: list[tuple[int, int]] = []
-    ometiff.write(tmp_path / "p.ome.tif", np.zeros((2, 3, 8, 8), np.uint8), axes="CZYX",
-                  on_plane=lambda d, t: calls.append((d, t)))
+    ometiff.write(
+        tmp_path / "p.ome.tif",
+        np.zeros((2, 3, 8, 8), np.uint8),
+        axes="CZYX",
+        on_plane=lambda d, t: calls.append((d, t)),
+    )
     assert calls == [(k, 6) for k in range(1, 7)]
 
 
@@ -320,8 +342,7 @@ def test_existing_file_refused(tmp_path: Path) -> None:
     assert target.read_bytes() == b"keep"
     (tmp_path / "s_c1.ome.tif").write_bytes(b"keep")
     with pytest.raises(FileExistsOmeTiffError):
-        ometiff.write(tmp_path / "s.ome.tif", np.zeros((2, 4, 4), np.uint8), axes="CYX",
-                      split="c")
+        ometiff.write(tmp_path / "s.ome.tif", np.zeros((2, 4, 4), np.uint8), axes="CYX", split="c")
     assert not (tmp_path / "s_c0.ome.tif").exists()
     ometiff.write(target, np.ones((4, 4), np.uint8), overwrite=True)
     np.testing.assert_array_equal(tifffile.imread(target), np.ones((4, 4)))
@@ -342,14 +363,14 @@ def test_atomic_on_failing_source(tmp_path: Path) -> None:
         ometiff.write_sources(target, [src], overwrite=True, split=None)
     assert target.read_bytes() == b"old"
     with pytest.raises(RuntimeError, match="camera unplugged"):
-        ometiff.write_sources(tmp_path / "g.ome.tif", [src, src], split="series",
-                              companion=True)
+        ometiff.write_sources(tmp_path / "g.ome.tif", [src, src], split="series", companion=True)
     assert sorted(os.listdir(tmp_path)) == ["f.ome.tif"]
 
 
 def test_bad_plane_from_source(tmp_path: Path) -> None:
-    src = SeriesSource((1, 1, 1, 8, 8), 1, np.dtype(np.uint8),
-                       lambda t, c, z: np.zeros((8, 9), np.uint8))
+    src = SeriesSource(
+        (1, 1, 1, 8, 8), 1, np.dtype(np.uint8), lambda t, c, z: np.zeros((8, 9), np.uint8)
+    )
     with pytest.raises(WriteError, match=r"returned shape \(8, 9\)"):
         ometiff.write_sources(tmp_path / "b.ome.tif", [src])
     _no_temps(tmp_path)
@@ -414,8 +435,9 @@ def test_unwritable_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 def test_codec_warning_for_bioformats(tmp_path: Path) -> None:
     pytest.importorskip("imagecodecs")
     with pytest.warns(BioFormatsCodecWarning, match="Bio-Formats"):
-        out = ometiff.write(tmp_path / "x.ome.tif", np.zeros((32, 32), np.uint8),
-                            compression="jpegxl")
+        out = ometiff.write(
+            tmp_path / "x.ome.tif", np.zeros((32, 32), np.uint8), compression="jpegxl"
+        )
     with tifffile.TiffFile(out) as tf:
         assert tf.pages[0].compression == tifffile.COMPRESSION.JPEGXL
 
@@ -441,14 +463,26 @@ def test_our_validator_accepts_ours(tmp_path: Path) -> None:
         pytest.skip("ometiff.validate not available yet (schema validation runs in _ome)")
     rgb = RNG.integers(0, 255, (64, 64, 3), dtype=np.uint8)
     files = [
-        ometiff.write(tmp_path / "a.ome.tif", RNG.integers(0, 9, (2, 3, 300, 300), np.uint16),
-                      axes="CZYX", pyramid_levels=1, compression="zlib",
-                      physical_size=0.5, channel_names=["a", "b"]),
+        ometiff.write(
+            tmp_path / "a.ome.tif",
+            RNG.integers(0, 9, (2, 3, 300, 300), np.uint16),
+            axes="CZYX",
+            pyramid_levels=1,
+            compression="zlib",
+            physical_size=0.5,
+            channel_names=["a", "b"],
+        ),
         ometiff.write(tmp_path / "rgb.ome.tif", rgb, axes="YXS"),
-        ometiff.write(tmp_path / "s.ome.tif", np.zeros((2, 8, 8), np.uint8), axes="CYX",
-                      split="c", channel_names=["x", "y"]),
-        ometiff.write(tmp_path / "m.ome.tif", [rgb, rgb], axes="YXS", split="series",
-                      companion=True),
+        ometiff.write(
+            tmp_path / "s.ome.tif",
+            np.zeros((2, 8, 8), np.uint8),
+            axes="CYX",
+            split="c",
+            channel_names=["x", "y"],
+        ),
+        ometiff.write(
+            tmp_path / "m.ome.tif", [rgb, rgb], axes="YXS", split="series", companion=True
+        ),
     ]
     for path in files:
         report = ometiff.validate(path)
@@ -467,17 +501,41 @@ def test_source_pyramid_annotation_is_not_copied(tmp_path: Path) -> None:
     data = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64)
     src = SeriesSource((1, 1, 1, 64, 64), 1, data.dtype, lambda t, c, z: data)
     ome = om.OME(
-        images=[om.Image(id="Image:0", pixels=om.Pixels(
-            id="Pixels:0", dimension_order="XYZCT", type="uint16", size_x=64, size_y=64,
-            size_z=1, size_c=1, size_t=1, channels=[om.Channel(id="Channel:0:0")],
-            metadata_only=om.MetadataOnly()),
-            annotation_refs=[om.AnnotationRef(id="Annotation:0"), om.AnnotationRef(id="Annotation:1")])],
-        structured_annotations=om.StructuredAnnotations(map_annotations=[
-            om.MapAnnotation(id="Annotation:0", namespace="openmicroscopy.org/PyramidResolution",
-                             value=om.Map(ms=[om.Map.M(k="1", value="32 32")])),
-            om.MapAnnotation(id="Annotation:1", namespace="lab/notes",
-                             value=om.Map(ms=[om.Map.M(k="stain", value="DAPI")])),
-        ]),
+        images=[
+            om.Image(
+                id="Image:0",
+                pixels=om.Pixels(
+                    id="Pixels:0",
+                    dimension_order="XYZCT",
+                    type="uint16",
+                    size_x=64,
+                    size_y=64,
+                    size_z=1,
+                    size_c=1,
+                    size_t=1,
+                    channels=[om.Channel(id="Channel:0:0")],
+                    metadata_only=om.MetadataOnly(),
+                ),
+                annotation_refs=[
+                    om.AnnotationRef(id="Annotation:0"),
+                    om.AnnotationRef(id="Annotation:1"),
+                ],
+            )
+        ],
+        structured_annotations=om.StructuredAnnotations(
+            map_annotations=[
+                om.MapAnnotation(
+                    id="Annotation:0",
+                    namespace="openmicroscopy.org/PyramidResolution",
+                    value=om.Map(ms=[om.Map.M(k="1", value="32 32")]),
+                ),
+                om.MapAnnotation(
+                    id="Annotation:1",
+                    namespace="lab/notes",
+                    value=om.Map(ms=[om.Map.M(k="stain", value="DAPI")]),
+                ),
+            ]
+        ),
     )
     (out,) = write_sources(tmp_path / "p.ome.tif", [src], ome=ome)
     written = ome_types.from_tiff(out)
@@ -504,8 +562,9 @@ def _bigtiff_magic(path: Path) -> int:
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 @pytest.mark.parametrize("samples", [3, 4])
-def test_rgb_array_without_axes_is_one_rgb_channel(tmp_path: Path, dtype: type,
-                                                   samples: int) -> None:
+def test_rgb_array_without_axes_is_one_rgb_channel(
+    tmp_path: Path, dtype: type, samples: int
+) -> None:
     """Bug 9: a (Y, X, 3) array used to be written as Z=Y, Y=X, X=3."""
     rgb = RNG.integers(0, 255, (30, 40, samples)).astype(dtype)
     out = ometiff.write(tmp_path / "rgb.ome.tif", rgb)

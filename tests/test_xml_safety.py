@@ -33,9 +33,13 @@ def secret(tmp_path: Path) -> Path:
     return path
 
 
-def test_xxe_in_tiff_description_never_leaks(tmp_path: Path, secret: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_xxe_in_tiff_description_never_leaks(
+    tmp_path: Path, secret: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "xxe.ome.tif"
-    tifffile.imwrite(path, np.zeros((4, 4), np.uint8), description=_xxe(secret).encode(), metadata=None)
+    tifffile.imwrite(
+        path, np.zeros((4, 4), np.uint8), description=_xxe(secret).encode(), metadata=None
+    )
     report = ometiff.validate(path)
     assert [i.code for i in report.errors] == ["X2-entities"]
     assert SECRET not in json.dumps(report.to_dict())
@@ -45,7 +49,9 @@ def test_xxe_in_tiff_description_never_leaks(tmp_path: Path, secret: Path, capsy
     assert SECRET not in out.out and SECRET not in out.err
 
 
-def test_xxe_in_companion_never_leaks(tmp_path: Path, secret: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_xxe_in_companion_never_leaks(
+    tmp_path: Path, secret: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "xxe.companion.ome"
     path.write_text(_xxe(secret))
     report = ometiff.validate(path)

@@ -51,15 +51,22 @@ def test_ome_zarr_py_reads_axes_scales_channels(output: tuple[Path, str, np.ndar
     assert len(nodes) == 1
     md = nodes[0].metadata
     assert [a["name"] for a in md["axes"]] == list("tczyx")
-    assert [a.get("unit") for a in md["axes"]] == ["second", None, "micrometer", "micrometer",
-                                                    "micrometer"]
+    assert [a.get("unit") for a in md["axes"]] == [
+        "second",
+        None,
+        "micrometer",
+        "micrometer",
+        "micrometer",
+    ]
     scales = [t[0]["scale"] for t in md["coordinateTransformations"]]
-    assert scales == [[0.5, 1.0, 1.5, 0.3, 0.25], [0.5, 1.0, 1.5, 0.6, 0.5],
-                      [0.5, 1.0, 1.5, 1.2, 1.0]]
+    assert scales == [
+        [0.5, 1.0, 1.5, 0.3, 0.25],
+        [0.5, 1.0, 1.5, 0.6, 0.5],
+        [0.5, 1.0, 1.5, 1.2, 1.0],
+    ]
     assert md["channel_names"] == NAMES
     levels = nodes[0].data
-    assert [tuple(d.shape) for d in levels] == [data.shape, (2, 2, 3, 130, 150),
-                                                (2, 2, 3, 65, 75)]
+    assert [tuple(d.shape) for d in levels] == [data.shape, (2, 2, 3, 130, 150), (2, 2, 3, 65, 75)]
     np.testing.assert_array_equal(np.asarray(levels[0]), data)
 
 
@@ -89,16 +96,14 @@ def test_ome_zarr_models_validates_plate_and_image_layouts(tmp_path: Path) -> No
 
     for version in ("0.4", "0.5"):
         plate = tmp_path / f"plate{version}.ome.zarr"
-        ometiff.write(plate, [np.zeros((24, 32), np.uint8)] * 3, ome=_plate_ome(3),
-                      ngff=version)
+        ometiff.write(plate, [np.zeros((24, 32), np.uint8)] * 3, ome=_plate_ome(3), ngff=version)
         with warnings.catch_warnings():
             # ome-zarr-models asks for a version inside "plate"; NGFF 0.5 keeps it in "ome"
             warnings.filterwarnings("ignore", "'version' field not specified")
             hcs = open_ome_zarr(zarr.open_group(plate, mode="r"), version=version)  # type: ignore[arg-type]
         assert type(hcs).__name__ == "HCS"
         one = tmp_path / f"one{version}.ome.zarr"
-        ometiff.write(one, _data()[0], axes="CZYX", layout="image", ngff=version,
-                      pyramid_levels=1)
+        ometiff.write(one, _data()[0], axes="CZYX", layout="image", ngff=version, pyramid_levels=1)
         assert type(open_ome_zarr(zarr.open_group(one, mode="r"))).__name__ == "Image"
 
 
@@ -110,8 +115,16 @@ def test_bioio_reads_05(tmp_path: Path) -> None:
     data = _data()
     for layout, where in (("bioformats2raw", "0"), ("image", "")):
         out = tmp_path / f"{layout}.ome.zarr"
-        ometiff.write(out, data, physical_size=PHYS, channel_names=NAMES, layout=layout,  # type: ignore[arg-type]
-                      pyramid_levels=1, shards=True, chunks=128)
+        ometiff.write(
+            out,
+            data,
+            physical_size=PHYS,
+            channel_names=NAMES,
+            layout=layout,  # type: ignore[arg-type]
+            pyramid_levels=1,
+            shards=True,
+            chunks=128,
+        )
         img = BioImage(out / where if where else out, reader=bioio_ome_zarr.Reader)
         assert img.dims.order == "TCZYX" and img.shape == data.shape
         assert img.channel_names == NAMES
@@ -128,12 +141,14 @@ def test_our_reader_reads_it_back(output: tuple[Path, str, np.ndarray]) -> None:
     with open_image(out) as rdr:
         assert rdr.name == "ome-zarr"
         (src,) = rdr.sources()
-        got = np.stack([np.stack([np.stack([src.get_plane(t, c, z) for z in range(3)])
-                                  for c in range(2)]) for t in range(2)])
+        got = np.stack(
+            [
+                np.stack([np.stack([src.get_plane(t, c, z) for z in range(3)]) for c in range(2)])
+                for t in range(2)
+            ]
+        )
         np.testing.assert_array_equal(got, data)
         px = rdr.ome().images[0].pixels
         assert (px.physical_size_x, px.physical_size_y, px.physical_size_z) == (0.25, 0.3, 1.5)
         assert [c.name for c in px.channels] == NAMES
         assert px.time_increment == 0.5
-
-

@@ -41,18 +41,25 @@ def _noise(shape: tuple[int, ...], dtype: Any = np.uint16, seed: int = 0) -> np.
 def tiff_with_pyramid(tmp_path: Path) -> tuple[Path, np.ndarray]:
     data = _noise((2, 3, 4, 300, 520))
     path = tmp_path / "in.ome.tif"
-    ometiff.write(path, data, physical_size={"X": 0.25, "Y": 0.25, "Z": (500, "nm")},
-                  time_increment="2 min", channel_names=["DAPI", "GFP", "RFP"],
-                  channel_colors=["blue", "#00FF00", (255, 0, 0)], pyramid_levels=2,
-                  compression="zlib")
+    ometiff.write(
+        path,
+        data,
+        physical_size={"X": 0.25, "Y": 0.25, "Z": (500, "nm")},
+        time_increment="2 min",
+        channel_names=["DAPI", "GFP", "RFP"],
+        channel_colors=["blue", "#00FF00", (255, 0, 0)],
+        pyramid_levels=2,
+        compression="zlib",
+    )
     return path, data
 
 
 # --- what is written ---------------------------------------------------------------------
 
 
-def test_convert_05_bioformats2raw_layout(tiff_with_pyramid: tuple[Path, np.ndarray],
-                                          tmp_path: Path) -> None:
+def test_convert_05_bioformats2raw_layout(
+    tiff_with_pyramid: tuple[Path, np.ndarray], tmp_path: Path
+) -> None:
     src, data = tiff_with_pyramid
     out = tmp_path / "out.ome.zarr"
     result = ometiff.convert(src, out)
@@ -70,12 +77,20 @@ def test_convert_05_bioformats2raw_layout(tiff_with_pyramid: tuple[Path, np.ndar
     assert [a["name"] for a in ms["axes"]] == list("tczyx")
     units = {a["name"]: a.get("unit") for a in ms["axes"]}
     # one spatial unit for x, y and z (500 nm becomes 0.5 micrometer); t keeps minutes
-    assert units == {"t": "minute", "c": None, "z": "micrometer", "y": "micrometer",
-                     "x": "micrometer"}
+    assert units == {
+        "t": "minute",
+        "c": None,
+        "z": "micrometer",
+        "y": "micrometer",
+        "x": "micrometer",
+    }
     # the source's pyramid is used (no re-downsampling): 3 levels, as in the TIFF
     scales = [d["coordinateTransformations"][0]["scale"] for d in ms["datasets"]]
-    assert scales == [[2.0, 1.0, 0.5, 0.25, 0.25], [2.0, 1.0, 0.5, 0.5, 0.5],
-                      [2.0, 1.0, 0.5, 1.0, 1.0]]
+    assert scales == [
+        [2.0, 1.0, 0.5, 0.25, 0.25],
+        [2.0, 1.0, 0.5, 0.5, 0.5],
+        [2.0, 1.0, 0.5, 1.0, 1.0],
+    ]
     assert ms["metadata"]["method"] == "the source's own pyramid"
     channels = image["omero"]["channels"]
     assert [c["label"] for c in channels] == ["DAPI", "GFP", "RFP"]
@@ -145,8 +160,9 @@ def test_write_rgb_becomes_three_channels(tmp_path: Path) -> None:
 
 def test_layout_image_and_built_pyramid(tmp_path: Path) -> None:
     data = _noise((600, 700), np.uint8)
-    out = ometiff.write(tmp_path / "one.ome.zarr", data, layout="image",
-                        pyramid_levels="auto", physical_size=0.5)
+    out = ometiff.write(
+        tmp_path / "one.ome.zarr", data, layout="image", pyramid_levels="auto", physical_size=0.5
+    )
     assert sorted(p.name for p in out.iterdir()) == ["0", "1", "2", "OME", "zarr.json"]
     ms = _attrs(out)["multiscales"][0]
     assert ms["type"] == "mean"
@@ -159,16 +175,42 @@ def test_layout_image_and_built_pyramid(tmp_path: Path) -> None:
 def _plate_ome(n: int) -> Any:
     from ome_types import model as m
 
-    images = [m.Image(id=f"Image:{i}", name=f"field {i}", pixels=m.Pixels(
-        id=f"Pixels:{i}", size_x=32, size_y=24, size_z=1, size_c=1, size_t=1, type="uint8",
-        dimension_order="XYZCT", channels=[m.Channel(id=f"Channel:{i}:0")]))
-        for i in range(n)]
+    images = [
+        m.Image(
+            id=f"Image:{i}",
+            name=f"field {i}",
+            pixels=m.Pixels(
+                id=f"Pixels:{i}",
+                size_x=32,
+                size_y=24,
+                size_z=1,
+                size_c=1,
+                size_t=1,
+                type="uint8",
+                dimension_order="XYZCT",
+                channels=[m.Channel(id=f"Channel:{i}:0")],
+            ),
+        )
+        for i in range(n)
+    ]
     wells = [
-        m.Well(id="Well:0", row=0, column=0, well_samples=[
-            m.WellSample(id="WellSample:0", index=0, image_ref=m.ImageRef(id="Image:0")),
-            m.WellSample(id="WellSample:1", index=1, image_ref=m.ImageRef(id="Image:1"))]),
-        m.Well(id="Well:1", row=1, column=2, well_samples=[
-            m.WellSample(id="WellSample:2", index=2, image_ref=m.ImageRef(id="Image:2"))]),
+        m.Well(
+            id="Well:0",
+            row=0,
+            column=0,
+            well_samples=[
+                m.WellSample(id="WellSample:0", index=0, image_ref=m.ImageRef(id="Image:0")),
+                m.WellSample(id="WellSample:1", index=1, image_ref=m.ImageRef(id="Image:1")),
+            ],
+        ),
+        m.Well(
+            id="Well:1",
+            row=1,
+            column=2,
+            well_samples=[
+                m.WellSample(id="WellSample:2", index=2, image_ref=m.ImageRef(id="Image:2"))
+            ],
+        ),
     ]
     return m.OME(images=images, plates=[m.Plate(id="Plate:0", name="P1", wells=wells)])
 
@@ -182,8 +224,10 @@ def test_plate_layout(version: str, tmp_path: Path) -> None:
     plate = root["plate"]
     assert plate["rows"] == [{"name": "A"}, {"name": "B"}]
     assert plate["columns"] == [{"name": "1"}, {"name": "3"}]
-    assert plate["wells"] == [{"path": "A/1", "rowIndex": 0, "columnIndex": 0},
-                              {"path": "B/3", "rowIndex": 1, "columnIndex": 1}]
+    assert plate["wells"] == [
+        {"path": "A/1", "rowIndex": 0, "columnIndex": 0},
+        {"path": "B/3", "rowIndex": 1, "columnIndex": 1},
+    ]
     assert plate["field_count"] == 2
     assert _attrs(out / "A" / "1")["well"]["images"] == [{"path": "0"}, {"path": "1"}]
     for k, group in enumerate(["A/1/0", "A/1/1", "B/3/0"]):
@@ -194,8 +238,9 @@ def test_plate_layout(version: str, tmp_path: Path) -> None:
 
 
 def test_plate_not_holding_every_image_keeps_series(tmp_path: Path) -> None:
-    out = ometiff.write(tmp_path / "p.ome.zarr", [np.zeros((24, 32), np.uint8)] * 4,
-                        ome=_plate_ome(4))
+    out = ometiff.write(
+        tmp_path / "p.ome.zarr", [np.zeros((24, 32), np.uint8)] * 4, ome=_plate_ome(4)
+    )
     assert "plate" not in _attrs(out)  # Image:3 is in no well: a plate reader would miss it
     assert _attrs(out / "OME")["series"] == ["0", "1", "2", "3"]
 
@@ -229,8 +274,9 @@ def test_existing_output_is_kept_without_overwrite(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["x.ome.zarr"]
 
 
-def test_verification_mismatch_removes_output(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verification_mismatch_removes_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from ometiff.writer import ngff
 
     real = ngff._encoder
@@ -246,8 +292,9 @@ def test_verification_mismatch_removes_output(tmp_path: Path,
 
 
 def _source(dtype: Any) -> SeriesSource:
-    return SeriesSource((1, 1, 1, 8, 8), 1, np.dtype(dtype), lambda t, c, z: np.zeros(
-        (8, 8), dtype))
+    return SeriesSource(
+        (1, 1, 1, 8, 8), 1, np.dtype(dtype), lambda t, c, z: np.zeros((8, 8), dtype)
+    )
 
 
 @pytest.mark.parametrize("dtype", ["complex64", "int64", "float16"])
@@ -256,21 +303,36 @@ def test_unsupported_pixel_type(dtype: str, tmp_path: Path) -> None:
 
     from ometiff.writer.ngff import write_ngff
 
-    ome = m.OME(images=[m.Image(pixels=m.Pixels(
-        size_x=8, size_y=8, size_z=1, size_c=1, size_t=1, type="uint8",
-        dimension_order="XYZCT"))])
+    ome = m.OME(
+        images=[
+            m.Image(
+                pixels=m.Pixels(
+                    size_x=8,
+                    size_y=8,
+                    size_z=1,
+                    size_c=1,
+                    size_t=1,
+                    type="uint8",
+                    dimension_order="XYZCT",
+                )
+            )
+        ]
+    )
     with pytest.raises(WriteError, match=r"OME-Zarr 0\.5"):
         write_ngff(tmp_path / "d.ome.zarr", [_source(dtype)], ome=ome)
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"ngff": "0.4", "shards": True}, "sharding needs NGFF 0.5"),
-    ({"ngff": "0.6"}, "use 0.5"),
-    ({"compression": "lzw"}, "not an OME-Zarr codec"),
-    ({"chunks": (0, 16)}, "each >= 1"),
-    ({"chunks": 64, "shards": (100, 100)}, "multiple of the chunk"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"ngff": "0.4", "shards": True}, "sharding needs NGFF 0.5"),
+        ({"ngff": "0.6"}, "use 0.5"),
+        ({"compression": "lzw"}, "not an OME-Zarr codec"),
+        ({"chunks": (0, 16)}, "each >= 1"),
+        ({"chunks": 64, "shards": (100, 100)}, "multiple of the chunk"),
+    ],
+)
 def test_bad_options(kwargs: dict[str, Any], match: str, tmp_path: Path) -> None:
     with pytest.raises(WriteError, match=match):
         ometiff.write(tmp_path / "o.ome.zarr", np.zeros((16, 16), np.uint8), **kwargs)
@@ -279,25 +341,47 @@ def test_bad_options(kwargs: dict[str, Any], match: str, tmp_path: Path) -> None
 
 def test_layout_image_needs_one_series(tmp_path: Path) -> None:
     with pytest.raises(WriteError, match="one series"):
-        ometiff.write(tmp_path / "o.ome.zarr", [np.zeros((16, 16), np.uint8)] * 2,
-                      layout="image")
+        ometiff.write(tmp_path / "o.ome.zarr", [np.zeros((16, 16), np.uint8)] * 2, layout="image")
     assert list(tmp_path.iterdir()) == []
 
 
 # --- the command line ----------------------------------------------------------------------
 
 
-def test_cli_convert_with_report(tiff_with_pyramid: tuple[Path, np.ndarray], tmp_path: Path,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_convert_with_report(
+    tiff_with_pyramid: tuple[Path, np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src, data = tiff_with_pyramid
     out = tmp_path / "cli.ome.zarr"
     report = tmp_path / "r.json"
-    assert main(["convert", str(src), str(out), "--shard", "--chunks", "128",
-                 "--compression", "blosc", "--report", str(report), "-q"]) == 0
+    assert (
+        main(
+            [
+                "convert",
+                str(src),
+                str(out),
+                "--shard",
+                "--chunks",
+                "128",
+                "--compression",
+                "blosc",
+                "--report",
+                str(report),
+                "-q",
+            ]
+        )
+        == 0
+    )
     rep = json.loads(report.read_text())
     assert rep["verified"] is True
     assert rep["conversions"][0]["outputs"] == [str(out)]
-    assert rep["conversions"][0]["series"][0]["shards"] == [1, 1, 1, 384, 512]  # clipped to the 300 rows
+    assert rep["conversions"][0]["series"][0]["shards"] == [
+        1,
+        1,
+        1,
+        384,
+        512,
+    ]  # clipped to the 300 rows
     arr = zarr.open_array(out / "0" / "0", mode="r")
     np.testing.assert_array_equal(arr[:], data)
 
@@ -308,8 +392,9 @@ def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
     return err[0]
 
 
-def test_cli_existing_output(tiff_with_pyramid: tuple[Path, np.ndarray], tmp_path: Path,
-                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_existing_output(
+    tiff_with_pyramid: tuple[Path, np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src, _ = tiff_with_pyramid
     out = tmp_path / "e.ome.zarr"
     out.mkdir()
@@ -326,19 +411,23 @@ def test_cli_output_inside_input(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert sorted(str(p) for p in src.rglob("*")) == before
 
 
-def test_cli_ngff04_with_shard(tiff_with_pyramid: tuple[Path, np.ndarray], tmp_path: Path,
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_ngff04_with_shard(
+    tiff_with_pyramid: tuple[Path, np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src, _ = tiff_with_pyramid
-    assert main(["convert", str(src), str(tmp_path / "s.ome.zarr"), "--ngff", "0.4",
-                 "--shard"]) == 2
+    assert (
+        main(["convert", str(src), str(tmp_path / "s.ome.zarr"), "--ngff", "0.4", "--shard"]) == 2
+    )
     assert "sharding needs NGFF 0.5" in _one_error_line(capsys)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.ome.tif"]
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
-                    reason="root writes into read-only folders")
-def test_cli_read_only_folder(tiff_with_pyramid: tuple[Path, np.ndarray], tmp_path: Path,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() == 0, reason="root writes into read-only folders"
+)
+def test_cli_read_only_folder(
+    tiff_with_pyramid: tuple[Path, np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src, _ = tiff_with_pyramid
     ro = tmp_path / "ro"
     ro.mkdir()
@@ -380,8 +469,9 @@ def test_full_disk_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert list(tmp_path.iterdir()) == []
 
 
-def test_cli_bad_chunks(tiff_with_pyramid: tuple[Path, np.ndarray], tmp_path: Path,
-                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_bad_chunks(
+    tiff_with_pyramid: tuple[Path, np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src, _ = tiff_with_pyramid
     assert main(["convert", str(src), str(tmp_path / "c.ome.zarr"), "--chunks", "a,b"]) == 2
     assert "--chunks 'a,b'" in _one_error_line(capsys)
@@ -390,43 +480,45 @@ def test_cli_bad_chunks(tiff_with_pyramid: tuple[Path, np.ndarray], tmp_path: Pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.ome.tif"]
 
 
-def test_cli_layout_image_with_several_series(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_layout_image_with_several_series(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = tmp_path / "two.ome.tif"
     ometiff.write(src, [np.zeros((16, 16), np.uint8), np.ones((8, 8), np.uint8)])
     out = tmp_path / "one.ome.zarr"
     assert main(["convert", str(src), str(out), "--layout", "image", "-q"]) == 2
     assert "--layout" in _one_error_line(capsys)
     assert not out.exists()
-    assert main(["convert", str(src), str(out), "--layout", "image", "--series", "1",
-                 "-q"]) == 0
-    np.testing.assert_array_equal(zarr.open_array(out / "0", mode="r")[0, 0, 0],
-                                  np.ones((8, 8), np.uint8))
+    assert main(["convert", str(src), str(out), "--layout", "image", "--series", "1", "-q"]) == 0
+    np.testing.assert_array_equal(
+        zarr.open_array(out / "0", mode="r")[0, 0, 0], np.ones((8, 8), np.uint8)
+    )
 
 
 def test_progress_and_several_series(tmp_path: Path) -> None:
     calls: list[tuple[str, int, int]] = []
     src = tmp_path / "two.ome.tif"
-    ometiff.write(src, [_noise((3, 32, 32)), _noise((2, 16, 16), seed=1)],
-                  axes=["ZYX", "CYX"])
-    result = ometiff.convert(src, tmp_path / "two.ome.zarr",
-                             on_plane=lambda *a: calls.append(a))
+    ometiff.write(src, [_noise((3, 32, 32)), _noise((2, 16, 16), seed=1)], axes=["ZYX", "CYX"])
+    result = ometiff.convert(src, tmp_path / "two.ome.zarr", on_plane=lambda *a: calls.append(a))
     assert calls == [("write", k, 5) for k in range(1, 6)]
     assert _attrs(tmp_path / "two.ome.zarr" / "OME")["series"] == ["0", "1"]
     assert result.planes_verified == 5
 
 
-@pytest.mark.parametrize(("value", "unit", "kind", "want"), [
-    (0.5, "µm", "length", (0.5, "micrometer")),
-    (650, "nm", "length", (650.0, "nanometer")),
-    (1, "Å", "length", (1.0, "angstrom")),
-    (2, "thou", "length", (50.8, "micrometer")),  # no NGFF name: converted
-    (3, None, "length", (3.0, "micrometer")),  # no unit: the schema default (U3)
-    (1, "pixel", "length", None),  # not a physical length: no unit invented
-    (250, "ms", "time", (250.0, "millisecond")),
-    (2, "min", "time", (2.0, "minute")),
-    (1, "das", "time", (10.0, "second")),
-])
+@pytest.mark.parametrize(
+    ("value", "unit", "kind", "want"),
+    [
+        (0.5, "µm", "length", (0.5, "micrometer")),
+        (650, "nm", "length", (650.0, "nanometer")),
+        (1, "Å", "length", (1.0, "angstrom")),
+        (2, "thou", "length", (50.8, "micrometer")),  # no NGFF name: converted
+        (3, None, "length", (3.0, "micrometer")),  # no unit: the schema default (U3)
+        (1, "pixel", "length", None),  # not a physical length: no unit invented
+        (250, "ms", "time", (250.0, "millisecond")),
+        (2, "min", "time", (2.0, "minute")),
+        (1, "das", "time", (10.0, "second")),
+    ],
+)
 def test_ngff_units(value: float, unit: str | None, kind: Any, want: Any) -> None:
     from ometiff.ome.units import ngff_quantity
 
@@ -440,15 +532,15 @@ def test_convert_default_codec_is_zstd_and_tiff_stays_zlib(tmp_path: Path) -> No
     ometiff.write(src, _noise((2, 64, 64)))
     ometiff.convert(src, tmp_path / "z.ome.zarr")
     doc = json.loads((tmp_path / "z.ome.zarr" / "0" / "0" / "zarr.json").read_text())
-    assert doc["codecs"][1] == {"name": "zstd", "configuration": {"level": 1,
-                                                                  "checksum": False}}
+    assert doc["codecs"][1] == {"name": "zstd", "configuration": {"level": 1, "checksum": False}}
     ometiff.convert(src, tmp_path / "t.ome.tif")
     with tifffile.TiffFile(tmp_path / "t.ome.tif") as tf:
         assert tf.pages[0].compression == tifffile.COMPRESSION.ADOBE_DEFLATE
 
 
 def test_selection_reads_the_matching_source_levels(
-        tiff_with_pyramid: tuple[Path, np.ndarray], tmp_path: Path) -> None:
+    tiff_with_pyramid: tuple[Path, np.ndarray], tmp_path: Path
+) -> None:
     src, data = tiff_with_pyramid
     out = tmp_path / "sel.ome.zarr"
     ometiff.convert(src, out, channels=[2, 0], z=[1, 3], t=[1])
@@ -460,7 +552,8 @@ def test_selection_reads_the_matching_source_levels(
                 for level in (1, 2):
                     np.testing.assert_array_equal(
                         group[str(level)][0, c_out, z_out],
-                        rdr.read_plane(0, 1, c_in, z_in, level=level))
+                        rdr.read_plane(0, 1, c_in, z_in, level=level),
+                    )
     labels = [c["label"] for c in _attrs(out / "0")["omero"]["channels"]]
     assert labels == ["RFP", "DAPI"]
     scale = _attrs(out / "0")["multiscales"][0]["datasets"][0]["coordinateTransformations"]

@@ -67,8 +67,12 @@ class ConversionResult(list[Path]):
     plus one :class:`ConversionReceipt` per input in ``receipts``; with ``client=``,
     ``batch`` holds every input's outcome (converted, failed, skipped)."""
 
-    def __init__(self, paths: Sequence[Path], receipts: Sequence[ConversionReceipt],
-                 batch: BatchReport | None = None) -> None:
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        receipts: Sequence[ConversionReceipt],
+        batch: BatchReport | None = None,
+    ) -> None:
         super().__init__(paths)
         self.receipts: list[ConversionReceipt] = list(receipts)
         self.batch = batch
@@ -87,9 +91,7 @@ class ConversionResult(list[Path]):
 # --- selections --------------------------------------------------------------------
 
 
-def _select(
-    values: Sequence[int] | None, size: int, what: str, where: str
-) -> list[int]:
+def _select(values: Sequence[int] | None, size: int, what: str, where: str) -> list[int]:
     if values is None:
         return list(range(size))
     out = [int(v) for v in values]
@@ -113,9 +115,7 @@ def _step(sel: list[int]) -> int | None:
     return steps.pop() if len(steps) == 1 and min(steps) > 0 else None
 
 
-def _subset_source(
-    src: SeriesSource, ts: list[int], cs: list[int], zs: list[int]
-) -> SeriesSource:
+def _subset_source(src: SeriesSource, ts: list[int], cs: list[int], zs: list[int]) -> SeriesSource:
     t0, c0, z0, y, x = src.shape
     if (ts, cs, zs) == (list(range(t0)), list(range(c0)), list(range(z0))):
         return src
@@ -142,8 +142,11 @@ def _subset_image(
     planes = []
     for p in px.planes:
         if p.the_t in tmap and p.the_c in cmap and p.the_z in zmap:
-            planes.append(p.model_copy(update={
-                "the_t": tmap[p.the_t], "the_c": cmap[p.the_c], "the_z": zmap[p.the_z]}))
+            planes.append(
+                p.model_copy(
+                    update={"the_t": tmap[p.the_t], "the_c": cmap[p.the_c], "the_z": zmap[p.the_z]}
+                )
+            )
     px.planes = planes
     px.size_t, px.size_z = len(ts), len(zs)
     px.size_c = len(cs) * (spp or 1)
@@ -151,15 +154,23 @@ def _subset_image(
     zstep, tstep = _step(zs), _step(ts)
     if px.physical_size_z is not None and len(zs) > 1:
         if zstep is None:
-            notes.append({"source": f"{where} PhysicalSizeZ",
-                          "reason": "z selection is not evenly spaced; dropped"})
+            notes.append(
+                {
+                    "source": f"{where} PhysicalSizeZ",
+                    "reason": "z selection is not evenly spaced; dropped",
+                }
+            )
             px.physical_size_z = None
         elif zstep != 1:
             px.physical_size_z = px.physical_size_z * zstep
     if px.time_increment is not None and len(ts) > 1:
         if tstep is None:
-            notes.append({"source": f"{where} TimeIncrement",
-                          "reason": "t selection is not evenly spaced; dropped"})
+            notes.append(
+                {
+                    "source": f"{where} TimeIncrement",
+                    "reason": "t selection is not evenly spaced; dropped",
+                }
+            )
             px.time_increment = None
         elif tstep != 1:
             px.time_increment = px.time_increment * tstep
@@ -171,8 +182,9 @@ def _drop_image_refs(ome: m.OME, keep: set[str]) -> None:
         ds.image_refs = [r for r in ds.image_refs if r.id in keep]
     for plate in ome.plates:
         for well in plate.wells:
-            well.well_samples = [ws for ws in well.well_samples
-                                 if ws.image_ref is None or ws.image_ref.id in keep]
+            well.well_samples = [
+                ws for ws in well.well_samples if ws.image_ref is None or ws.image_ref.id in keep
+            ]
     for roi_holder in ome.images:
         roi_holder.roi_refs = list(roi_holder.roi_refs)
 
@@ -200,16 +212,26 @@ def _attach_original(ome: m.OME, meta: dict[str, str]) -> None:
 
 @overload
 def prepare(
-    reader: Reader, *, series: Sequence[int] | None = ..., channels: Sequence[int] | None = ...,
-    z: Sequence[int] | None = ..., t: Sequence[int] | None = ..., original_metadata: bool = ...,
+    reader: Reader,
+    *,
+    series: Sequence[int] | None = ...,
+    channels: Sequence[int] | None = ...,
+    z: Sequence[int] | None = ...,
+    t: Sequence[int] | None = ...,
+    original_metadata: bool = ...,
     light: Literal[False] = ...,
 ) -> tuple[m.OME, list[SeriesSource], list[dict[str, str]]]: ...
 
 
 @overload
 def prepare(
-    reader: Reader, *, series: Sequence[int] | None = ..., channels: Sequence[int] | None = ...,
-    z: Sequence[int] | None = ..., t: Sequence[int] | None = ..., original_metadata: bool = ...,
+    reader: Reader,
+    *,
+    series: Sequence[int] | None = ...,
+    channels: Sequence[int] | None = ...,
+    z: Sequence[int] | None = ...,
+    t: Sequence[int] | None = ...,
+    original_metadata: bool = ...,
     light: bool,
 ) -> tuple[m.OME | LightOme, list[SeriesSource], list[dict[str, str]]]: ...
 
@@ -420,45 +442,100 @@ def convert(
     """
     from ometiff.writer.multifile import check_output
 
-    srcs = [Path(os.fspath(src))] if isinstance(src, str | os.PathLike) else [
-        Path(os.fspath(s)) for s in src]
+    srcs = (
+        [Path(os.fspath(src))]
+        if isinstance(src, str | os.PathLike)
+        else [Path(os.fspath(s)) for s in src]
+    )
     if not srcs:
         raise WriteError("no input given")
     dst_path = Path(os.fspath(dst))
     from ometiff.tiff.names import is_zarr_path
 
     zarr_out = is_zarr_path(dst_path)
-    mixed = [name for name, given in (
-        ("split", split is not None), ("companion", companion), ("tile", tile is not None),
-        ("bigtiff", bool(bigtiff))) if given] if zarr_out else [
-        name for name, given in (
-            ("ngff", ngff != "0.5"), ("layout", layout != "bioformats2raw"),
-            ("chunks", chunks is not None), ("shards", shards not in (None, False)))
-        if given]
+    mixed = (
+        [
+            name
+            for name, given in (
+                ("split", split is not None),
+                ("companion", companion),
+                ("tile", tile is not None),
+                ("bigtiff", bool(bigtiff)),
+            )
+            if given
+        ]
+        if zarr_out
+        else [
+            name
+            for name, given in (
+                ("ngff", ngff != "0.5"),
+                ("layout", layout != "bioformats2raw"),
+                ("chunks", chunks is not None),
+                ("shards", shards not in (None, False)),
+            )
+            if given
+        ]
+    )
     if mixed:
         other = "OME-Zarr (.ome.zarr)" if not zarr_out else "OME-TIFF"
         raise WriteError(f"{dst_path}: {', '.join(mixed)} only apply to {other} outputs")
     if zarr_out:
         return _convert_ngff(
-            srcs, dst_path, reader=reader, reader_options=reader_options, series=series,
-            channels=channels, z=z, t=t, compression="zstd" if compression == "auto"
-            else compression or "none", pyramid=pyramid, verify=verify,
-            original_metadata=original_metadata, report=report, overwrite=overwrite,
-            on_plane=on_plane, threads=threads, ngff=ngff, layout=layout, chunks=chunks,
-            shards=shards)
+            srcs,
+            dst_path,
+            reader=reader,
+            reader_options=reader_options,
+            series=series,
+            channels=channels,
+            z=z,
+            t=t,
+            compression="zstd" if compression == "auto" else compression or "none",
+            pyramid=pyramid,
+            verify=verify,
+            original_metadata=original_metadata,
+            report=report,
+            overwrite=overwrite,
+            on_plane=on_plane,
+            threads=threads,
+            ngff=ngff,
+            layout=layout,
+            chunks=chunks,
+            shards=shards,
+        )
     if compression == "auto":
         compression = "zlib"
-    if client is not None and not recursive and len(srcs) == 1 and not dst_path.is_dir() \
-            and dst_path.name.lower().endswith(OME_SUFFIXES):
+    if (
+        client is not None
+        and not recursive
+        and len(srcs) == 1
+        and not dst_path.is_dir()
+        and dst_path.name.lower().endswith(OME_SUFFIXES)
+    ):
         # one image into one file: its tiles are read and encoded on the workers
         check_output(dst_path, overwrite=overwrite)
         receipt = _convert_one(
-            srcs[0], dst_path, reader=reader, reader_options=reader_options, series=series,
-            channels=channels, z=z, t=t, split=split, companion=companion,
-            compression=compression, tile=tile, pyramid=0 if pyramid is None else pyramid,
-            bigtiff=bigtiff, verify=verify, original_metadata=original_metadata,
-            overwrite=overwrite, on_plane=on_plane, threads=threads, client=client,
-            retries=retries)
+            srcs[0],
+            dst_path,
+            reader=reader,
+            reader_options=reader_options,
+            series=series,
+            channels=channels,
+            z=z,
+            t=t,
+            split=split,
+            companion=companion,
+            compression=compression,
+            tile=tile,
+            pyramid=0 if pyramid is None else pyramid,
+            bigtiff=bigtiff,
+            verify=verify,
+            original_metadata=original_metadata,
+            overwrite=overwrite,
+            on_plane=on_plane,
+            threads=threads,
+            client=client,
+            retries=retries,
+        )
         paths = [Path(p) for p in receipt.outputs]
         try:
             if report is not None:
@@ -469,19 +546,43 @@ def convert(
         return ConversionResult(paths, [receipt])
     if client is not None or recursive:
         if client is None:
-            raise WriteError("recursive=True converts on Dask workers: pass client=",
-                             option="client")
+            raise WriteError(
+                "recursive=True converts on Dask workers: pass client=", option="client"
+            )
         return _convert_batch(
-            client, srcs, dst_path, recursive=recursive, overwrite=overwrite,
-            retries=retries, journal=journal, on_file=on_file, report=report,
-            options={"reader": reader, "reader_options": reader_options,
-                     "series": series, "channels": channels, "z": z, "t": t, "split": split,
-                     "companion": companion, "compression": compression, "tile": tile,
-                     "pyramid": 0 if pyramid is None else pyramid, "bigtiff": bigtiff,
-                     "verify": verify, "original_metadata": original_metadata,
-                     "threads": threads})
-    if len(srcs) > 1 and not dst_path.exists() and dst_path.parent.is_dir() \
-            and not dst_path.name.lower().endswith(OME_SUFFIXES):
+            client,
+            srcs,
+            dst_path,
+            recursive=recursive,
+            overwrite=overwrite,
+            retries=retries,
+            journal=journal,
+            on_file=on_file,
+            report=report,
+            options={
+                "reader": reader,
+                "reader_options": reader_options,
+                "series": series,
+                "channels": channels,
+                "z": z,
+                "t": t,
+                "split": split,
+                "companion": companion,
+                "compression": compression,
+                "tile": tile,
+                "pyramid": 0 if pyramid is None else pyramid,
+                "bigtiff": bigtiff,
+                "verify": verify,
+                "original_metadata": original_metadata,
+                "threads": threads,
+            },
+        )
+    if (
+        len(srcs) > 1
+        and not dst_path.exists()
+        and dst_path.parent.is_dir()
+        and not dst_path.name.lower().endswith(OME_SUFFIXES)
+    ):
         dst_path.mkdir()
     dests = _destinations(srcs, dst_path)
     for d in dests:
@@ -492,11 +593,26 @@ def convert(
     try:
         for src_path, dest in zip(srcs, dests, strict=True):
             receipt = _convert_one(
-                src_path, dest, reader=reader, reader_options=reader_options, series=series,
-                channels=channels, z=z, t=t, split=split, companion=companion,
-                compression=compression, tile=tile, pyramid=levels, bigtiff=bigtiff,
-                verify=verify, original_metadata=original_metadata, overwrite=overwrite,
-                on_plane=on_plane, threads=threads)
+                src_path,
+                dest,
+                reader=reader,
+                reader_options=reader_options,
+                series=series,
+                channels=channels,
+                z=z,
+                t=t,
+                split=split,
+                companion=companion,
+                compression=compression,
+                tile=tile,
+                pyramid=levels,
+                bigtiff=bigtiff,
+                verify=verify,
+                original_metadata=original_metadata,
+                overwrite=overwrite,
+                on_plane=on_plane,
+                threads=threads,
+            )
             written.extend(Path(p) for p in receipt.outputs)
             receipts.append(receipt)
         if report is not None:
@@ -508,14 +624,29 @@ def convert(
 
 
 def _convert_one(
-    src_path: Path, dest: Path, *, reader: str | None, reader_options: dict[str, Any] | None,
-    series: Sequence[int] | None, channels: Sequence[int] | None, z: Sequence[int] | None,
-    t: Sequence[int] | None, split: Literal["series", "c", "t"] | None, companion: bool,
-    compression: str | None, tile: int | tuple[int, int] | None, pyramid: int | str,
-    bigtiff: bool | None, verify: bool, original_metadata: bool, overwrite: bool,
-    on_plane: Progress | None, threads: int | None,
+    src_path: Path,
+    dest: Path,
+    *,
+    reader: str | None,
+    reader_options: dict[str, Any] | None,
+    series: Sequence[int] | None,
+    channels: Sequence[int] | None,
+    z: Sequence[int] | None,
+    t: Sequence[int] | None,
+    split: Literal["series", "c", "t"] | None,
+    companion: bool,
+    compression: str | None,
+    tile: int | tuple[int, int] | None,
+    pyramid: int | str,
+    bigtiff: bool | None,
+    verify: bool,
+    original_metadata: bool,
+    overwrite: bool,
+    on_plane: Progress | None,
+    threads: int | None,
     digests: dict[tuple[int, int, int, int], bytes] | None = None,
-    client: Any = None, retries: int = 2,
+    client: Any = None,
+    retries: int = 2,
 ) -> ConversionReceipt:
     """One input to one OME-TIFF (or file set): the body of :func:`convert` per input,
     also run as one task per file by the batch (:func:`convert_task`). ``digests`` is
@@ -530,12 +661,24 @@ def _convert_one(
         check_tifffile_safe(inspect_tiff(src_path))
     with open_image(src_path, reader=reader, **(reader_options or {})) as rdr:
         ome, sources, notes = prepare(
-            rdr, series=series, channels=channels, z=z, t=t,
-            original_metadata=original_metadata, light=True,
+            rdr,
+            series=series,
+            channels=channels,
+            z=z,
+            t=t,
+            original_metadata=original_metadata,
+            light=True,
         )
         pyramids, kept, rebuilt = source_pyramids(
-            rdr, sources, series=series, channels=channels, z=z, t=t,
-            pyramid="auto" if pyramid == "auto" else None, target="SubIFDs")
+            rdr,
+            sources,
+            series=series,
+            channels=channels,
+            z=z,
+            t=t,
+            pyramid="auto" if pyramid == "auto" else None,
+            target="SubIFDs",
+        )
 
         def progress(done: int, total: int) -> None:
             if on_plane is not None:
@@ -551,38 +694,64 @@ def _convert_one(
             from ometiff.writer.placed import PlacedTiles, region_spec, regions_problem
 
             planes = _plane_map(rdr, series, channels, z, t)
-            problem = regions_problem(rdr, [
-                (s_in, len(rdr.level_shapes(s_in)) if pyr is not None else 1)
-                for (s_in, *_sel), pyr in zip(planes, pyramids or [None] * len(planes),
-                                              strict=True)])
+            problem = regions_problem(
+                rdr,
+                [
+                    (s_in, len(rdr.level_shapes(s_in)) if pyr is not None else 1)
+                    for (s_in, *_sel), pyr in zip(
+                        planes, pyramids or [None] * len(planes), strict=True
+                    )
+                ],
+            )
             if problem is None:
-                place = PlacedTiles(client, region_spec(
-                    src_path, reader, reader_options, planes, source_state(src_path)),
-                    retries=retries)
+                place = PlacedTiles(
+                    client,
+                    region_spec(src_path, reader, reader_options, planes, source_state(src_path)),
+                    retries=retries,
+                )
             else:
-                notes.append({"source": "workers",
-                              "reason": f"{problem}: converted in this process"})
+                notes.append(
+                    {"source": "workers", "reason": f"{problem}: converted in this process"}
+                )
         # verification runs inside the write: each IFD is read back from disk
         # and compared while later planes are encoded (ometiff.writer.verify)
         paths = write_sources(
-            dest, sources, ome=ome, compression=compression, tile=tile,
-            pyramid_levels=pyramid, bigtiff=bigtiff, split=split, companion=companion,
-            overwrite=overwrite, on_plane=progress, threads=threads,
-            verify=verify, on_verified=vprogress, verified_digests=digests,
-            source_pyramids=pyramids, place=place,
+            dest,
+            sources,
+            ome=ome,
+            compression=compression,
+            tile=tile,
+            pyramid_levels=pyramid,
+            bigtiff=bigtiff,
+            split=split,
+            companion=companion,
+            overwrite=overwrite,
+            on_plane=progress,
+            threads=threads,
+            verify=verify,
+            on_verified=vprogress,
+            verified_digests=digests,
+            source_pyramids=pyramids,
+            place=place,
         )
         if place is not None and place.local is not None:
-            notes.append({"source": "workers", "reason": f"{place.local}: written in this "
-                          "process"})
+            notes.append({"source": "workers", "reason": f"{place.local}: written in this process"})
         verified = sum(s.plane_count for s in sources) if verify else 0
         mapping = rdr.notes.as_dict()
         return ConversionReceipt(
             source=str(src_path),
             reader=rdr.name,
             outputs=[str(p) for p in paths],
-            series=[{"name": s.name, "shape_tczyx": list(s.shape), "samples": s.samples,
-                     "dtype": str(s.dtype), **_levels_entry(s, pyramid, pyr)}
-                    for s, pyr in zip(sources, pyramids or [None] * len(sources), strict=True)],
+            series=[
+                {
+                    "name": s.name,
+                    "shape_tczyx": list(s.shape),
+                    "samples": s.samples,
+                    "dtype": str(s.dtype),
+                    **_levels_entry(s, pyramid, pyr),
+                }
+                for s, pyr in zip(sources, pyramids or [None] * len(sources), strict=True)
+            ],
             planes_written=sum(s.plane_count for s in sources),
             planes_verified=verified,
             seconds=round(time.perf_counter() - t0, 3),
@@ -591,9 +760,13 @@ def _convert_one(
         )
 
 
-def _plane_map(rdr: Reader, series: Sequence[int] | None, channels: Sequence[int] | None,
-               z: Sequence[int] | None, t: Sequence[int] | None,
-               ) -> list[tuple[int, list[int], list[int], list[int]]]:
+def _plane_map(
+    rdr: Reader,
+    series: Sequence[int] | None,
+    channels: Sequence[int] | None,
+    z: Sequence[int] | None,
+    t: Sequence[int] | None,
+) -> list[tuple[int, list[int], list[int], list[int]]]:
     """Per converted series: its source series and the source t, c, z of each written
     t, c, z (the selection :func:`prepare` makes)."""
     where = str(rdr.path)
@@ -601,9 +774,14 @@ def _plane_map(rdr: Reader, series: Sequence[int] | None, channels: Sequence[int
     out = []
     for s in _select(series, len(shapes), "series", where):
         size_t, size_c, size_z = shapes[s][:3]
-        out.append((s, _select(t, size_t, "t", f"{where} series {s}"),
-                    _select(channels, size_c, "channel", f"{where} series {s}"),
-                    _select(z, size_z, "z", f"{where} series {s}")))
+        out.append(
+            (
+                s,
+                _select(t, size_t, "t", f"{where} series {s}"),
+                _select(channels, size_c, "channel", f"{where} series {s}"),
+                _select(z, size_z, "z", f"{where} series {s}"),
+            )
+        )
     return out
 
 
@@ -624,10 +802,16 @@ def _expand(srcs: list[Path], recursive: bool, dst: Path) -> list[tuple[Path, Pa
             found: list[Path] = []
             for root, dirs, files in os.walk(src):
                 here = Path(root)
-                dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                                 and (here / d).resolve() != dst.resolve())
-                found.extend(here / f for f in sorted(files)
-                             if not f.startswith(".") and f.lower().endswith(suffixes))
+                dirs[:] = sorted(
+                    d
+                    for d in dirs
+                    if not d.startswith(".") and (here / d).resolve() != dst.resolve()
+                )
+                found.extend(
+                    here / f
+                    for f in sorted(files)
+                    if not f.startswith(".") and f.lower().endswith(suffixes)
+                )
                 found.extend(here / d for d in list(dirs) if d.lower().endswith(".zarr"))
                 dirs[:] = [d for d in dirs if not d.lower().endswith(".zarr")]
             for f in found:
@@ -646,9 +830,17 @@ def _expand(srcs: list[Path], recursive: bool, dst: Path) -> list[tuple[Path, Pa
 
 
 def _convert_batch(
-    client: Any, srcs: list[Path], dst: Path, *, recursive: bool, overwrite: bool,
-    retries: int, journal: bool, on_file: Callable[[int, int], None] | None,
-    report: StrPath | None, options: dict[str, Any],
+    client: Any,
+    srcs: list[Path],
+    dst: Path,
+    *,
+    recursive: bool,
+    overwrite: bool,
+    retries: int,
+    journal: bool,
+    on_file: Callable[[int, int], None] | None,
+    report: StrPath | None,
+    options: dict[str, Any],
 ) -> ConversionResult:
     from ometiff.batch import run
 
@@ -666,8 +858,17 @@ def _convert_batch(
             raise file_error(dst, exc, "create") from exc
     for folder in sorted({d.parent for _s, d in jobs}):
         folder.mkdir(parents=True, exist_ok=True)
-    result = run(client, jobs, convert_task, options, folder=dst, overwrite=overwrite,
-                 retries=retries, journal=journal, on_file=on_file)
+    result = run(
+        client,
+        jobs,
+        convert_task,
+        options,
+        folder=dst,
+        overwrite=overwrite,
+        retries=retries,
+        journal=journal,
+        on_file=on_file,
+    )
     if report is not None:
         path = Path(os.fspath(report))
         try:
@@ -690,14 +891,27 @@ def _worker_threads() -> int | None:
 
 #: The options of :func:`convert_task` not given (those of :func:`convert`).
 TASK_DEFAULTS: dict[str, Any] = {
-    "reader": None, "reader_options": None, "series": None, "channels": None, "z": None,
-    "t": None, "split": None, "companion": False, "compression": "zlib", "tile": None,
-    "pyramid": "auto", "bigtiff": None, "verify": True, "original_metadata": False,
-    "threads": None}
+    "reader": None,
+    "reader_options": None,
+    "series": None,
+    "channels": None,
+    "z": None,
+    "t": None,
+    "split": None,
+    "companion": False,
+    "compression": "zlib",
+    "tile": None,
+    "pyramid": "auto",
+    "bigtiff": None,
+    "verify": True,
+    "original_metadata": False,
+    "threads": None,
+}
 
 
-def convert_task(source: str, output: str, overwrite: bool,
-                 options: dict[str, Any]) -> dict[str, Any]:
+def convert_task(
+    source: str, output: str, overwrite: bool, options: dict[str, Any]
+) -> dict[str, Any]:
     """Convert one file on a Dask worker: the task of :func:`ometiff.batch.run`.
 
     Returns ``{"status": "converted", ...}`` with the source's size and modification
@@ -718,16 +932,20 @@ def convert_task(source: str, output: str, overwrite: bool,
 
             raise file_error(src, exc) from exc
         digests: dict[tuple[int, int, int, int], bytes] = {}
-        receipt = _convert_one(src, dest, overwrite=overwrite, on_plane=None, threads=threads,
-                               digests=digests, **opts)
+        receipt = _convert_one(
+            src, dest, overwrite=overwrite, on_plane=None, threads=threads, digests=digests, **opts
+        )
         if source_state(src) != state:
             _remove([Path(p) for p in receipt.outputs])
             raise WriteError(f"{src}: changed while it was being converted; run again")
     except OmeTiffError as exc:
         return {"status": "failed", "reason": str(exc)}
     return {
-        "status": "converted", "size": state[0], "mtime_ns": state[1],
-        "reader": receipt.reader, "seconds": receipt.seconds,
+        "status": "converted",
+        "size": state[0],
+        "mtime_ns": state[1],
+        "reader": receipt.reader,
+        "seconds": receipt.seconds,
         "outputs": [{"path": p, "size": os.stat(p).st_size} for p in receipt.outputs],
         "planes": {",".join(map(str, k)): v.hex() for k, v in sorted(digests.items())},
     }
@@ -771,8 +989,12 @@ def source_pyramids(
             problem = f"planes of {src.shape[3]}x{src.shape[4]} are not its level 0"
         if len(shapes) < 2 or problem is not None:
             if problem is not None:
-                rebuilt.append({"source": label, "reason": f"not kept: {problem}; "
-                                "the writer builds its own levels instead"})
+                rebuilt.append(
+                    {
+                        "source": label,
+                        "reason": f"not kept: {problem}; the writer builds its own levels instead",
+                    }
+                )
             pyramids.append(None)
             continue
         size_t, size_c, size_z = shapes[0][:3]
@@ -780,35 +1002,65 @@ def source_pyramids(
         cs = _select(channels, size_c, "channel", where)
         zs = _select(z, size_z, "z", where)
 
-        def read(level: int, ti: int, ci: int, zi: int, s: int = s, ts: list[int] = ts,
-                 cs: list[int] = cs, zs: list[int] = zs) -> Any:
+        def read(
+            level: int,
+            ti: int,
+            ci: int,
+            zi: int,
+            s: int = s,
+            ts: list[int] = ts,
+            cs: list[int] = cs,
+            zs: list[int] = zs,
+        ) -> Any:
             return rdr.read_plane(s, ts[ti], cs[ci], zs[zi], level=level)
 
         pyramids.append(SourcePyramid([(sh[3], sh[4]) for sh in shapes[1:]], read))
-        kept.append({"source": label, "ome": f"Image {i} {target}, as read: "
-                     + " > ".join(f"{sh[4]}x{sh[3]}" for sh in shapes)})
+        kept.append(
+            {
+                "source": label,
+                "ome": f"Image {i} {target}, as read: "
+                + " > ".join(f"{sh[4]}x{sh[3]}" for sh in shapes),
+            }
+        )
     return pyramids, kept, rebuilt
 
 
-def _levels_entry(src: SeriesSource, levels: int | str, pyr: SourcePyramid | None,
-                  ) -> dict[str, Any]:
+def _levels_entry(
+    src: SeriesSource,
+    levels: int | str,
+    pyr: SourcePyramid | None,
+) -> dict[str, Any]:
     """The receipt's ``levels`` (T, C, Z, Y, X of each) and where they came from."""
     from ometiff.writer.pyramid import pyramid_shapes
 
     shapes = pyramid_shapes(src.shape[3], src.shape[4], levels, pyr)
-    return {"levels": [[*src.shape[:3], y, x] for y, x in shapes],
-            "pyramid": "source" if pyr is not None else "halved" if len(shapes) > 1
-            else "none"}
+    return {
+        "levels": [[*src.shape[:3], y, x] for y, x in shapes],
+        "pyramid": "source" if pyr is not None else "halved" if len(shapes) > 1 else "none",
+    }
 
 
 def _convert_ngff(
-    srcs: list[Path], dest: Path, *, reader: str | None,
-    reader_options: dict[str, Any] | None, series: Sequence[int] | None,
-    channels: Sequence[int] | None, z: Sequence[int] | None, t: Sequence[int] | None,
-    compression: str | None, pyramid: int | Literal["auto"] | None, verify: bool,
-    original_metadata: bool, report: StrPath | None, overwrite: bool,
-    on_plane: Progress | None, threads: int | None, ngff: str,
-    layout: Literal["bioformats2raw", "image"], chunks: int | Sequence[int] | None,
+    srcs: list[Path],
+    dest: Path,
+    *,
+    reader: str | None,
+    reader_options: dict[str, Any] | None,
+    series: Sequence[int] | None,
+    channels: Sequence[int] | None,
+    z: Sequence[int] | None,
+    t: Sequence[int] | None,
+    compression: str | None,
+    pyramid: int | Literal["auto"] | None,
+    verify: bool,
+    original_metadata: bool,
+    report: StrPath | None,
+    overwrite: bool,
+    on_plane: Progress | None,
+    threads: int | None,
+    ngff: str,
+    layout: Literal["bioformats2raw", "image"],
+    chunks: int | Sequence[int] | None,
     shards: bool | int | Sequence[int] | None,
 ) -> ConversionResult:
     """One input to one OME-Zarr folder (:mod:`ometiff.writer.ngff`), verified per chunk."""
@@ -817,39 +1069,74 @@ def _convert_ngff(
     from ometiff.writer.ngff import check_destination, resolve_options, write_ngff
 
     if len(srcs) != 1:
-        raise WriteError(f"{dest}: one input per OME-Zarr output ({len(srcs)} given); "
-                         "convert them one at a time")
+        raise WriteError(
+            f"{dest}: one input per OME-Zarr output ({len(srcs)} given); convert them one at a time"
+        )
     resolve_options(ngff, compression, None, chunks, shards)  # bad options before reading
     check_destination(dest, srcs)
     check_output(dest, overwrite=overwrite, folder_output=True)
     t0 = time.perf_counter()
     with open_image(srcs[0], reader=reader, **(reader_options or {})) as rdr:
-        ome, sources, notes = prepare(rdr, series=series, channels=channels, z=z, t=t,
-                                      original_metadata=original_metadata)
+        ome, sources, notes = prepare(
+            rdr, series=series, channels=channels, z=z, t=t, original_metadata=original_metadata
+        )
         pyramids, kept, rebuilt = source_pyramids(
-            rdr, sources, series=series, channels=channels, z=z, t=t, pyramid=pyramid,
-            target="multiscales")
+            rdr,
+            sources,
+            series=series,
+            channels=channels,
+            z=z,
+            t=t,
+            pyramid=pyramid,
+            target="multiscales",
+        )
 
         def progress(done: int, total: int) -> None:
             if on_plane is not None:
                 on_plane("write", done, total)
 
         out = write_ngff(
-            dest, sources, ome=ome, ngff=ngff, layout=layout, compression=compression,
-            chunks=chunks, shards=shards, pyramid_levels=0 if pyramid is None else pyramid,
-            source_pyramids=pyramids, verify=verify, overwrite=overwrite, on_plane=progress,
-            threads=threads)
+            dest,
+            sources,
+            ome=ome,
+            ngff=ngff,
+            layout=layout,
+            compression=compression,
+            chunks=chunks,
+            shards=shards,
+            pyramid_levels=0 if pyramid is None else pyramid,
+            source_pyramids=pyramids,
+            verify=verify,
+            overwrite=overwrite,
+            on_plane=progress,
+            threads=threads,
+        )
         mapping = rdr.notes.as_dict()
         receipt = ConversionReceipt(
-            source=str(srcs[0]), reader=rdr.name, outputs=[str(dest)],
-            series=[{"name": s.name, "shape_tczyx": list(s.shape), "samples": s.samples,
-                     "dtype": str(s.dtype), **info,
-                     "pyramid": "source" if pyr is not None else "halved"
-                     if len(info["levels"]) > 1 else "none"}
-                    for s, info, pyr in zip(sources, out.series,
-                                            pyramids or [None] * len(sources), strict=True)],
-            planes_written=out.planes, planes_verified=out.planes if verify else 0,
-            seconds=round(time.perf_counter() - t0, 3), mapped=mapping["mapped"] + kept,
+            source=str(srcs[0]),
+            reader=rdr.name,
+            outputs=[str(dest)],
+            series=[
+                {
+                    "name": s.name,
+                    "shape_tczyx": list(s.shape),
+                    "samples": s.samples,
+                    "dtype": str(s.dtype),
+                    **info,
+                    "pyramid": "source"
+                    if pyr is not None
+                    else "halved"
+                    if len(info["levels"]) > 1
+                    else "none",
+                }
+                for s, info, pyr in zip(
+                    sources, out.series, pyramids or [None] * len(sources), strict=True
+                )
+            ],
+            planes_written=out.planes,
+            planes_verified=out.planes if verify else 0,
+            seconds=round(time.perf_counter() - t0, 3),
+            mapped=mapping["mapped"] + kept,
             unmapped=mapping["unmapped"] + notes + rebuilt,
         )
     try:

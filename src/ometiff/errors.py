@@ -35,7 +35,7 @@ class OmeTiffError(Exception):
     def without_prefix(self, location: object) -> str:
         """The message without a leading ``"<location>: "`` (for callers that print it)."""
         text, prefix = str(self), f"{location}: "
-        return text[len(prefix):] if text.startswith(prefix) else text
+        return text[len(prefix) :] if text.startswith(prefix) else text
 
 
 class UnsupportedFormatError(OmeTiffError, ValueError):
@@ -98,6 +98,8 @@ class MemoryBudgetError(OmeTiffError, MemoryError):
 
 class InvalidValueError(OmeTiffError, ValueError):
     """A value given by the user (a length, time or colour) that cannot be understood."""
+
+
 def file_error(path: object, exc: OSError, action: str = "read") -> FileAccessError:
     """The ometiff error for an ``OSError`` met when trying to ``action`` ``path``.
 

@@ -431,8 +431,10 @@ def _walk_series(
         return [], [str(exc)]
     if found is None:
         return None
-    series = [_layout_summary(k, lay, path.name, structure.ifd_count)
-              for k, lay in enumerate(found.layouts)]
+    series = [
+        _layout_summary(k, lay, path.name, structure.ifd_count)
+        for k, lay in enumerate(found.layouts)
+    ]
     return series, list(found.warnings)
 
 
@@ -446,8 +448,9 @@ def _tifffile_series(path: Path, ifd_count: int) -> tuple[list[SeriesSummary], l
     try:
         with tifffile.TiffFile(path) as tf:
             found = tiff_layouts(tf, MappingNotes(), where=path.name)
-            series = [_layout_summary(k, lay, path.name, ifd_count)
-                      for k, lay in enumerate(found.layouts)]
+            series = [
+                _layout_summary(k, lay, path.name, ifd_count) for k, lay in enumerate(found.layouts)
+            ]
     except OmeTiffError as exc:  # what convert refuses, info reports (and shows no series)
         return [], [str(exc)]
     except (tifffile.TiffFileError, ValueError, OSError, EOFError, struct.error) as exc:
@@ -750,9 +753,7 @@ def reader_info(reader: Reader) -> FileInfo:
             description=description,
             series_count=len(series),
             mapped=[{"source": a, "ome": b} for a, b in dict.fromkeys(reader.notes.mapped)],
-            unmapped=[
-                {"source": a, "reason": b} for a, b in dict.fromkeys(reader.notes.unmapped)
-            ],
+            unmapped=[{"source": a, "reason": b} for a, b in dict.fromkeys(reader.notes.unmapped)],
         ),
     )
 

@@ -60,9 +60,15 @@ class ProgressReporter:
         Force the bar (True) or plain lines (False); default: the stream's ``isatty()``.
     """
 
-    def __init__(self, *, enabled: bool = True, unit: str = "planes",
-                 stream: TextIO | None = None, interval: float | None = None,
-                 terminal: bool | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        enabled: bool = True,
+        unit: str = "planes",
+        stream: TextIO | None = None,
+        interval: float | None = None,
+        terminal: bool | None = None,
+    ) -> None:
         self.enabled = enabled
         self.unit = unit
         self._stream = stream
@@ -91,8 +97,12 @@ class ProgressReporter:
             )
 
             self._bar = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TimeRemainingColumn(), transient=True, console=Console(file=self._stream),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                transient=True,
+                console=Console(file=self._stream),
             )
             self._bar.__enter__()
         return self

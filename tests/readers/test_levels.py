@@ -32,12 +32,19 @@ TCZ = (2, 2, 3)  # T, C, Z
 def pyramids(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     d = tmp_path_factory.mktemp("levels")
     data = RNG.integers(0, 60000, (*TCZ, 128, 96), dtype=np.uint16)
-    single = ometiff.write(d / "pyr.ome.tif", data, axes="TCZYX", pyramid_levels=2,
-                           tile=(32, 32))
-    ometiff.write(d / "set.ome.tif", data, axes="TCZYX", pyramid_levels=2, tile=(32, 32),
-                  split="c", companion=True)
-    ometiff.write(d / "split.ome.tif", data, axes="TCZYX", pyramid_levels=2, tile=(32, 32),
-                  split="c")  # every member holds the OME-XML: tifffile reads the set
+    single = ometiff.write(d / "pyr.ome.tif", data, axes="TCZYX", pyramid_levels=2, tile=(32, 32))
+    ometiff.write(
+        d / "set.ome.tif",
+        data,
+        axes="TCZYX",
+        pyramid_levels=2,
+        tile=(32, 32),
+        split="c",
+        companion=True,
+    )
+    ometiff.write(
+        d / "split.ome.tif", data, axes="TCZYX", pyramid_levels=2, tile=(32, 32), split="c"
+    )  # every member holds the OME-XML: tifffile reads the set
     rgb = RNG.integers(0, 256, (2, 64, 80, 3), dtype=np.uint8)
     ometiff.write(d / "rgb.ome.tif", rgb, axes="ZYXS", pyramid_levels=2, tile=(16, 16))
     return {
@@ -150,8 +157,9 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, int, int, int]]
     calls: list[tuple[int, int, int, int, int]] = []
     original = OmeTiffReader.read_plane
 
-    def read_plane(self: OmeTiffReader, series: int, t: int, c: int, z: int, *,
-                   level: int = 0) -> np.ndarray:
+    def read_plane(
+        self: OmeTiffReader, series: int, t: int, c: int, z: int, *, level: int = 0
+    ) -> np.ndarray:
         calls.append((series, t, c, z, level))
         return original(self, series, t, c, z, level=level)
 
@@ -163,8 +171,22 @@ def test_show_level_1_reads_through_the_ome_tiff_reader(
     pyramids: dict[str, Any], spy: list, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     png = tmp_path / "l1.png"
-    code = main(["show", str(pyramids["member"]), "-o", str(png), "--level", "1",
-                 "--c", "1", "--z", "2", "--t", "1"])
+    code = main(
+        [
+            "show",
+            str(pyramids["member"]),
+            "-o",
+            str(png),
+            "--level",
+            "1",
+            "--c",
+            "1",
+            "--z",
+            "2",
+            "--t",
+            "1",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert spy == [(0, 1, 1, 2, 1)]
     with Image.open(png) as im:

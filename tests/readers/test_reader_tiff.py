@@ -26,10 +26,19 @@ def _hyperstack(path: Path) -> np.ndarray:
     lut_red = np.zeros((3, 256), np.uint8)
     lut_red[0] = np.arange(256)
     tifffile.imwrite(
-        path, data, imagej=True, resolution=(1 / 0.25, 1 / 0.25),
-        metadata={"axes": "TZCYX", "unit": "um", "spacing": 1.5, "finterval": 2.0,
-                  "LUTs": [lut_red, lut_green], "Ranges": (0, 100, 5, 200),
-                  "Labels": [f"slice{i}" for i in range(30)]},
+        path,
+        data,
+        imagej=True,
+        resolution=(1 / 0.25, 1 / 0.25),
+        metadata={
+            "axes": "TZCYX",
+            "unit": "um",
+            "spacing": 1.5,
+            "finterval": 2.0,
+            "LUTs": [lut_red, lut_green],
+            "Ranges": (0, 100, 5, 200),
+            "Labels": [f"slice{i}" for i in range(30)],
+        },
     )
     return data
 
@@ -47,8 +56,9 @@ def test_imagej_hyperstack_metadata(tmp_path: Path) -> None:
     assert math.isclose(px.time_increment, 2.0)
     colors = [ch.color.as_rgb_tuple()[:3] for ch in px.channels]
     assert colors == [(255, 0, 0), (0, 255, 0)]
-    kv = {m.k: m.value for a in summary.ome.structured_annotations.map_annotations
-          for m in a.value.ms}
+    kv = {
+        m.k: m.value for a in summary.ome.structured_annotations.map_annotations for m in a.value.ms
+    }
     assert kv["ImageJ display range channel 1"] == "5-200"
     assert kv["ImageJ slice label 3"] == "slice3"
     with open_image(path) as rdr:
@@ -60,8 +70,7 @@ def test_imagej_hyperstack_metadata(tmp_path: Path) -> None:
 
 def test_uncalibrated_imagej_has_no_physical_size(tmp_path: Path) -> None:
     path = tmp_path / "plain_ij.tif"
-    tifffile.imwrite(path, np.zeros((4, 8, 8), np.uint8), imagej=True,
-                     metadata={"axes": "ZYX"})
+    tifffile.imwrite(path, np.zeros((4, 8, 8), np.uint8), imagej=True, metadata={"axes": "ZYX"})
     summary = check_reader(path, reader="tiff")
     px = summary.ome.images[0].pixels
     assert px.physical_size_x is None and px.physical_size_z is None  # W3, U3
@@ -75,8 +84,9 @@ def test_plain_multipage_and_rgb(tmp_path: Path) -> None:
     s = check_reader(multi, reader="tiff", every_plane=True)
     assert sum(shape[0] * shape[2] for shape in s.shapes) == 3
     rgb = tmp_path / "rgb.tif"
-    tifffile.imwrite(rgb, np.random.default_rng(0).integers(0, 255, (9, 7, 3), np.uint8),
-                     photometric="rgb")
+    tifffile.imwrite(
+        rgb, np.random.default_rng(0).integers(0, 255, (9, 7, 3), np.uint8), photometric="rgb"
+    )
     s = check_reader(rgb, reader="tiff", every_plane=True)
     assert s.samples == [3] and s.shapes == [(1, 1, 1, 9, 7)]
     assert s.ome.images[0].pixels.size_c == 3  # R2: one Channel, SamplesPerPixel=3
@@ -95,8 +105,11 @@ def test_float16_is_widened_bool_to_uint8(tmp_path: Path) -> None:
 def test_ome_tiff_from_tifffile(tmp_path: Path) -> None:
     path = tmp_path / "a.ome.tif"
     data = np.arange(2 * 3 * 4 * 6 * 5, dtype=np.uint8).reshape(2, 3, 4, 6, 5)
-    tifffile.imwrite(path, data, metadata={"axes": "TCZYX", "PhysicalSizeX": 0.5,
-                                           "Channel": {"Name": ["a", "b", "c"]}})
+    tifffile.imwrite(
+        path,
+        data,
+        metadata={"axes": "TCZYX", "PhysicalSizeX": 0.5, "Channel": {"Name": ["a", "b", "c"]}},
+    )
     s = check_reader(path, reader="ome-tiff", every_plane=True)
     px = s.ome.images[0].pixels
     assert [ch.name for ch in px.channels] == ["a", "b", "c"]
@@ -110,8 +123,7 @@ def test_ome_tiff_multifile_set(tmp_path: Path) -> None:
     from ometiff.writer.core import write_sources
 
     data = np.arange(3 * 2 * 8 * 9, dtype=np.uint16).reshape(3, 2, 1, 8, 9)
-    src = SeriesSource((3, 2, 1, 8, 9), 1, np.dtype("uint16"),
-                       lambda t, c, z: data[t, c, z])
+    src = SeriesSource((3, 2, 1, 8, 9), 1, np.dtype("uint16"), lambda t, c, z: data[t, c, z])
     files = write_sources(tmp_path / "set.ome.tif", [src], split="t", companion=True)
     companion = files[0]
     assert companion.name.endswith(".companion.ome")
@@ -138,8 +150,9 @@ def test_png_series_with_axes_in_names(tmp_path: Path) -> None:
     for path in (tmp_path, tmp_path / "img_t{t}_z{z}_c{c}.png", tmp_path / "img_*.png"):
         s = check_reader(path, reader="sequence", every_plane=True)
         assert s.shapes == [(2, 3, 4, 5, 6)] and s.dtypes == ["uint16"]
-    with open_image(tmp_path, reader="sequence",
-                    pattern=r"img_t(?P<t>\d+)_z(?P<z>\d+)_c(?P<c>\d+)") as rdr:
+    with open_image(
+        tmp_path, reader="sequence", pattern=r"img_t(?P<t>\d+)_z(?P<z>\d+)_c(?P<c>\d+)"
+    ) as rdr:
         np.testing.assert_array_equal(rdr.sources()[0].get_plane(1, 2, 3), planes[(1, 2, 3)])
 
 
@@ -180,13 +193,13 @@ def test_unsupported_input_lists_formats(tmp_path: Path) -> None:
         find_reader(tmp_path / "absent.tif")
 
 
-def test_missing_extra_names_the_pip_extra(monkeypatch: pytest.MonkeyPatch,
-                                           tmp_path: Path) -> None:
+def test_missing_extra_names_the_pip_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "nd2" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "nd2" else real(name, *a)
+    )
     path = tmp_path / "x.nd2"
     path.write_bytes(b"\x00" * 64)
     with pytest.raises(MissingDependencyError, match=r'pip install "ometiff\[nd2\]"'):
@@ -196,8 +209,9 @@ def test_missing_extra_names_the_pip_extra(monkeypatch: pytest.MonkeyPatch,
 def test_truncated_tiff_is_a_clean_error(tmp_path: Path) -> None:
     good = tmp_path / "good.tif"
     rng = np.random.default_rng(1)
-    tifffile.imwrite(good, rng.integers(0, 60000, (256, 256), np.uint16), compression="zlib",
-                     rowsperstrip=256)
+    tifffile.imwrite(
+        good, rng.integers(0, 60000, (256, 256), np.uint16), compression="zlib", rowsperstrip=256
+    )
     bad = tmp_path / "bad.tif"
     bad.write_bytes(good.read_bytes()[: good.stat().st_size * 2 // 3])
     with pytest.raises(InvalidTiffError):
@@ -213,8 +227,7 @@ def test_ome_tiff_planes_read_concurrently_are_intact(tmp_path: Path) -> None:
 
     path = tmp_path / "z.ome.tif"
     data = np.random.default_rng(3).integers(0, 4000, (40, 64, 64), dtype=np.uint16)
-    tifffile.imwrite(path, data, compression="zlib", tile=(32, 32),
-                     metadata={"axes": "ZYX"})
+    tifffile.imwrite(path, data, compression="zlib", tile=(32, 32), metadata={"axes": "ZYX"})
     with open_image(path) as rdr:
         src = rdr.sources()[0]
         with ThreadPoolExecutor(4) as pool:

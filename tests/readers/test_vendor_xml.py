@@ -88,14 +88,29 @@ def test_attribute_order_is_ome_types_field_order() -> None:
         assert set(names) <= set(fields), tag
 
 
-@pytest.mark.parametrize("value", [2.0, 1e-05, 1e20, 0.1 + 0.2, 3.5e-300, 63.0, 123456789012345678.0])
+@pytest.mark.parametrize(
+    "value", [2.0, 1e-05, 1e20, 0.1 + 0.2, 3.5e-300, 63.0, 123456789012345678.0]
+)
 def test_xsd_float_matches_ome_types(value: float) -> None:
     from ome_types import from_xml, to_xml
     from ome_types import model as m
 
-    ome = m.OME(images=[m.Image(pixels=m.Pixels(
-        dimension_order="XYZCT", type="uint8", size_x=1, size_y=1, size_z=1, size_c=1,
-        size_t=1, physical_size_x=value))])
+    ome = m.OME(
+        images=[
+            m.Image(
+                pixels=m.Pixels(
+                    dimension_order="XYZCT",
+                    type="uint8",
+                    size_x=1,
+                    size_y=1,
+                    size_z=1,
+                    size_c=1,
+                    size_t=1,
+                    physical_size_x=value,
+                )
+            )
+        ]
+    )
     xml = to_xml(ome)
     assert f'PhysicalSizeX="{xsd_float(value)}"' in xml
     assert from_xml(xml).images[0].pixels.physical_size_x == value
@@ -107,14 +122,31 @@ def test_xsd_datetime_matches_ome_types() -> None:
     from ome_types import model as m
     from ome_types import to_xml
 
-    for when in (datetime(2021, 1, 29, 15, 44, 20, 942000, tzinfo=UTC),
-                 datetime(2021, 1, 29, 15, 44, 20, tzinfo=UTC),
-                 datetime(2021, 1, 29, 15, 44, 20, 940000),
-                 datetime(2021, 1, 29, 15, 44, 20, 123456, tzinfo=timezone(timedelta(hours=-2))),
-                 datetime(2021, 1, 29, 15, 44, 20, 100)):
-        xml = to_xml(m.OME(images=[m.Image(acquisition_date=when, pixels=m.Pixels(
-            dimension_order="XYZCT", type="uint8", size_x=1, size_y=1, size_z=1, size_c=1,
-            size_t=1))]))
+    for when in (
+        datetime(2021, 1, 29, 15, 44, 20, 942000, tzinfo=UTC),
+        datetime(2021, 1, 29, 15, 44, 20, tzinfo=UTC),
+        datetime(2021, 1, 29, 15, 44, 20, 940000),
+        datetime(2021, 1, 29, 15, 44, 20, 123456, tzinfo=timezone(timedelta(hours=-2))),
+        datetime(2021, 1, 29, 15, 44, 20, 100),
+    ):
+        xml = to_xml(
+            m.OME(
+                images=[
+                    m.Image(
+                        acquisition_date=when,
+                        pixels=m.Pixels(
+                            dimension_order="XYZCT",
+                            type="uint8",
+                            size_x=1,
+                            size_y=1,
+                            size_z=1,
+                            size_c=1,
+                            size_t=1,
+                        ),
+                    )
+                ]
+            )
+        )
         assert f"<AcquisitionDate>{xsd_datetime(when)}</AcquisitionDate>" in xml
 
 
@@ -140,7 +172,10 @@ def test_convert_of_vendor_file_imports_no_ome_types(
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(src), str(tmp_path / "o.ome.tif"), command],
-        capture_output=True, text=True, check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")}, timeout=300,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        timeout=300,
     )
     assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -112,4 +112,3 @@ def internal_error(exc: BaseException) -> None:
         f"ometiff: internal error ({what}); please report it, with the output of --debug",
         err=True,
     )
-

@@ -252,7 +252,10 @@ def info(
                 try:
                     with ProgressReporter() as reporter:
                         result = channel_stats(
-                            path, errors="report", reader=reader, reader_options=options,
+                            path,
+                            errors="report",
+                            reader=reader,
+                            reader_options=options,
                             on_plane=functools.partial(reporter.update, f"stats {path.name}"),
                         )
                 except OmeTiffError as exc:

@@ -26,7 +26,9 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
         for part in value.split(",") if what == "--physical-size" else [value]:
             key, sep, rest = part.partition("=")
             if not sep or not key.strip() or not rest.strip():
-                raise InvalidArgumentError(f"{what} {part!r}: expected KEY=VALUE (e.g. {_EXAMPLES[what]})")
+                raise InvalidArgumentError(
+                    f"{what} {part!r}: expected KEY=VALUE (e.g. {_EXAMPLES[what]})"
+                )
             out[key.strip()] = rest.strip()
     return out
 
@@ -42,7 +44,9 @@ def _channels(values: list[str], what: str) -> dict[int, str]:
     out: dict[int, str] = {}
     for key, value in _pairs(values, what).items():
         if not key.isdigit():
-            raise InvalidArgumentError(f"{what} {key}={value}: the key must be a channel index (0, 1, ...)")
+            raise InvalidArgumentError(
+                f"{what} {key}={value}: the key must be a channel index (0, 1, ...)"
+            )
         out[int(key)] = value
     return out
 
@@ -60,11 +64,15 @@ def _print_result(result: Any, quiet: bool) -> None:
             typer.echo(f"  {change}")
         if edit.written:
             how = (
-                "in place" if edit.in_place
-                else "appended, tag pointer updated" if edit.in_place is False
+                "in place"
+                if edit.in_place
+                else "appended, tag pointer updated"
+                if edit.in_place is False
                 else "file replaced"
             )
-            typer.echo(f"  wrote {edit.new_bytes:,} bytes of OME-XML ({how}; was {edit.old_bytes:,})")
+            typer.echo(
+                f"  wrote {edit.new_bytes:,} bytes of OME-XML ({how}; was {edit.old_bytes:,})"
+            )
         if edit.backup is not None:
             typer.echo(f"  old OME-XML kept in {edit.backup}")
 
@@ -201,7 +209,10 @@ def repair(
     if to_companion and to_embedded:
         raise InvalidArgumentError("--to-companion and --to-embedded exclude each other")
     report = run_repair(
-        paths, dry_run=dry_run, to_companion=to_companion, to_embedded=to_embedded,
+        paths,
+        dry_run=dry_run,
+        to_companion=to_companion,
+        to_embedded=to_embedded,
         backup=backup,
     )
     for action in report.unresolved:

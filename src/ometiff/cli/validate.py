@@ -82,7 +82,9 @@ def validate_command(
             if not as_json:
                 typer.echo(_human(report, show_info=not quiet))
     if as_json:
-        typer.echo(json.dumps(reports if len(paths) > 1 else reports[0], indent=2, ensure_ascii=False))
+        typer.echo(
+            json.dumps(reports if len(paths) > 1 else reports[0], indent=2, ensure_ascii=False)
+        )
     if unreadable:
         raise typer.Exit(2)
     invalid = any(not (r["ok"] if isinstance(r, dict) else r.ok) for r in reports)

@@ -243,8 +243,15 @@ def backup_path(path: Path) -> Path:
     return candidate
 
 
-def write_document(path: Path, data: bytes, *, is_tiff_file: bool, old_text: str,
-                   backup: bool, changes: tuple[str, ...]) -> FileEdit:
+def write_document(
+    path: Path,
+    data: bytes,
+    *,
+    is_tiff_file: bool,
+    old_text: str,
+    backup: bool,
+    changes: tuple[str, ...],
+) -> FileEdit:
     """Write one document crash-safely (after an optional backup of the old XML)."""
     from ometiff.tiff.patch import write_description, write_text_atomic
 
@@ -299,13 +306,22 @@ def apply_to_documents(
         if not changes:
             edits.append(FileEdit(doc.path, (), False))
             continue
-        data = verbatim if verbatim is not None else serialize(
-            new_root, declaration=doc.declaration if declaration is None else declaration
+        data = (
+            verbatim
+            if verbatim is not None
+            else serialize(
+                new_root, declaration=doc.declaration if declaration is None else declaration
+            )
         )
         edits.append(
-            write_document(doc.path, data,
-                           is_tiff_file=doc.is_tiff,
-                           old_text=doc.text, backup=backup, changes=tuple(changes))
+            write_document(
+                doc.path,
+                data,
+                is_tiff_file=doc.is_tiff,
+                old_text=doc.text,
+                backup=backup,
+                changes=tuple(changes),
+            )
         )
     return EditResult(tuple(edits))
 
@@ -386,8 +402,10 @@ def field_editor(
     increment = None
     if time_increment is not None:
         increment = parse_time(time_increment, what="time increment")
-    colors = {int(k): parse_color(v, what=f"channel {k} colour")
-              for k, v in (channel_colors or {}).items()}
+    colors = {
+        int(k): parse_color(v, what=f"channel {k} colour")
+        for k, v in (channel_colors or {}).items()
+    }
     names = {int(k): str(v) for k, v in (channel_names or {}).items()}
 
     def edit(doc: Document, root: _Element) -> tuple[_Element, list[str]]:
@@ -489,8 +507,13 @@ def meta_set(
     """
     p = Path(path)
     edit = field_editor(
-        path=p, series=series, channel_names=channel_names, channel_colors=channel_colors,
-        physical_size=physical_size, time_increment=time_increment, name=name,
+        path=p,
+        series=series,
+        channel_names=channel_names,
+        channel_colors=channel_colors,
+        physical_size=physical_size,
+        time_increment=time_increment,
+        name=name,
         description=description,
     )
     fs, docs = edit_targets(p)
@@ -534,13 +557,22 @@ def meta_replace(
     # A single copy gets the user's bytes as given when they are UTF-8 already (X2).
     raw = xml.encode("utf-8") if isinstance(xml, str) else bytes(xml)
     verbatim = None
-    if not keep_uuid and re.match(rb"\s*(<\?xml[^>]*encoding=[\"'](?!utf-?8)[^\"']*)", raw, re.I) is None:
+    if (
+        not keep_uuid
+        and re.match(rb"\s*(<\?xml[^>]*encoding=[\"'](?!utf-?8)[^\"']*)", raw, re.I) is None
+    ):
         try:
             raw.decode("utf-8")
             verbatim = raw.strip(b"\x00")
         except UnicodeDecodeError:
             verbatim = None
     return apply_to_documents(
-        docs, fs, edit, backup=backup, dry_run=dry_run, what="replace", declaration=declaration,
+        docs,
+        fs,
+        edit,
+        backup=backup,
+        dry_run=dry_run,
+        what="replace",
+        declaration=declaration,
         verbatim=verbatim,
     )

@@ -78,7 +78,6 @@ if TYPE_CHECKING:
 __all__ = ["RepairAction", "RepairReport", "repair"]
 
 
-
 @dataclass(frozen=True, slots=True)
 class RepairAction:
     """One repair: the file it changes, a stable code and what was done."""
@@ -176,11 +175,16 @@ def _fix_units(doc: Document, root: _Element, acts: list[RepairAction]) -> None:
                 elem.set(name, symbol)
                 fixed[(value, symbol)] = fixed.get((value, symbol), 0) + 1
     for (value, symbol), n in fixed.items():
-        acts.append(RepairAction(doc.path, "U1-unit", f"unit {value!r} written as {symbol!r} ({n}x)"))
+        acts.append(
+            RepairAction(doc.path, "U1-unit", f"unit {value!r} written as {symbol!r} ({n}x)")
+        )
 
 
 def _fix_links(
-    doc: Document, root: _Element, index: dict[str, Path], acts: list[RepairAction],
+    doc: Document,
+    root: _Element,
+    index: dict[str, Path],
+    acts: list[RepairAction],
     unresolved: list[RepairAction],
 ) -> None:
     """M1/M2: every TiffData UUID@FileName names the file that has that UUID."""
@@ -222,19 +226,25 @@ def _fix_one_based(doc: Document, root: _Element, acts: list[RepairAction]) -> N
         if not pixels:
             continue
         tds = _children(pixels[0], "TiffData")
-        sizes = {"FirstZ": image.size_z or 1, "FirstC": image.effective_size_c,
-                 "FirstT": image.size_t or 1}
+        sizes = {
+            "FirstZ": image.size_z or 1,
+            "FirstC": image.effective_size_c,
+            "FirstT": image.size_t or 1,
+        }
         if _shift_all_one_based(image, tds):  # e.g. one TiffData: FirstZ=1 FirstC=1 ...
             axes = [a for a in sizes if any(td.get(a) is not None for td in tds)]
             for td in tds:
                 for attr in axes:
                     if td.get(attr) is not None:
                         td.set(attr, str(int(td.get(attr, "1")) - 1))
-            acts.append(RepairAction(
-                doc.path, "N1-one-based",
-                f"Image {image.index}: TiffData {', '.join(axes)} counted from 1, shifted to 0 "
-                f"({len(tds)} TiffData)",
-            ))
+            acts.append(
+                RepairAction(
+                    doc.path,
+                    "N1-one-based",
+                    f"Image {image.index}: TiffData {', '.join(axes)} counted from 1, shifted to 0 "
+                    f"({len(tds)} TiffData)",
+                )
+            )
             continue
         for attr, size in sizes.items():
             values = [td.get(attr) for td in tds]
@@ -244,11 +254,14 @@ def _fix_one_based(doc: Document, root: _Element, acts: list[RepairAction]) -> N
             if min(numbers) == 1 and max(numbers) == size:
                 for td in tds:
                     td.set(attr, str(int(td.get(attr, "1")) - 1))
-                acts.append(RepairAction(
-                    doc.path, "N1-one-based",
-                    f"Image {image.index}: TiffData {attr} counted from 1, shifted to 0 "
-                    f"({len(tds)} TiffData)",
-                ))
+                acts.append(
+                    RepairAction(
+                        doc.path,
+                        "N1-one-based",
+                        f"Image {image.index}: TiffData {attr} counted from 1, shifted to 0 "
+                        f"({len(tds)} TiffData)",
+                    )
+                )
 
 
 def _shift_all_one_based(image: ImageView, tds: list[_Element]) -> bool:
@@ -285,8 +298,11 @@ def _fix_missing_tiffdata(
         return
     images = _children(root, "Image")
     view = parse_ome(root)
-    todo = [k for k, im in enumerate(view.images)
-            if not im.tiffdata and not im.has_bindata and not im.has_metadata_only]
+    todo = [
+        k
+        for k, im in enumerate(view.images)
+        if not im.tiffdata and not im.has_bindata and not im.has_metadata_only
+    ]
     if not todo:
         return
     st = inspect_tiff(doc.path)
@@ -294,8 +310,11 @@ def _fix_missing_tiffdata(
     for k, image in enumerate(view.images):
         count = image.plane_count
         if image.tiffdata:
-            mapped = [(td.ifd or 0) + (td.plane_count or 1) for td in image.tiffdata
-                      if td.uuid is None or td.uuid == view.uuid]
+            mapped = [
+                (td.ifd or 0) + (td.plane_count or 1)
+                for td in image.tiffdata
+                if td.uuid is None or td.uuid == view.uuid
+            ]
             next_ifd = max([next_ifd, *mapped])
             continue
         if k not in todo:
@@ -304,11 +323,14 @@ def _fix_missing_tiffdata(
         if len(ifds) < count or any(
             (i.width, i.height) != (image.size_x, image.size_y) for i in ifds
         ):
-            unresolved.append(RepairAction(
-                doc.path, "N4-tiffdata",
-                f"Image {k}: no TiffData, and IFDs {next_ifd}..{next_ifd + count - 1} do not "
-                f"hold {count} planes of {image.size_x}x{image.size_y}; not rebuilt",
-            ))
+            unresolved.append(
+                RepairAction(
+                    doc.path,
+                    "N4-tiffdata",
+                    f"Image {k}: no TiffData, and IFDs {next_ifd}..{next_ifd + count - 1} do not "
+                    f"hold {count} planes of {image.size_x}x{image.size_y}; not rebuilt",
+                )
+            )
             next_ifd += count
             continue
         pixels = _children(images[k], "Pixels")[0]
@@ -320,15 +342,21 @@ def _fix_missing_tiffdata(
             if local(child.tag) == "Channel":
                 position = n + 1
         pixels.insert(position, td)
-        acts.append(RepairAction(
-            doc.path, "N4-tiffdata",
-            f"Image {k}: TiffData rebuilt from the IFDs (IFD {next_ifd}, PlaneCount {count})",
-        ))
+        acts.append(
+            RepairAction(
+                doc.path,
+                "N4-tiffdata",
+                f"Image {k}: TiffData rebuilt from the IFDs (IFD {next_ifd}, PlaneCount {count})",
+            )
+        )
         next_ifd += count
 
 
 def _fix_binary_only(
-    doc: Document, root: _Element, index: dict[str, Path], acts: list[RepairAction],
+    doc: Document,
+    root: _Element,
+    index: dict[str, Path],
+    acts: list[RepairAction],
     unresolved: list[RepairAction],
 ) -> Path | None:
     """M4: a BinaryOnly member points to its metadata file; returns that file."""
@@ -339,24 +367,32 @@ def _fix_binary_only(
     if target is None:
         found = resolve_name(doc.path.parent, name or "", basename=True)
         if found.path is None:
-            unresolved.append(RepairAction(
-                doc.path, "M2-path-escapes",
-                f"its MetadataFile {name!r} {found.refused}; not opened",
-            ))
+            unresolved.append(
+                RepairAction(
+                    doc.path,
+                    "M2-path-escapes",
+                    f"its MetadataFile {name!r} {found.refused}; not opened",
+                )
+            )
             return None
         if found.exists:
             return found.path
-        unresolved.append(RepairAction(
-            doc.path, "M4-missing",
-            f"its metadata file {name!r} (UUID {uuid}) is not in the folder",
-        ))
+        unresolved.append(
+            RepairAction(
+                doc.path,
+                "M4-missing",
+                f"its metadata file {name!r} (UUID {uuid}) is not in the folder",
+            )
+        )
         return None
     rel = _relative(target, doc.path.parent)
     if rel != name:
         binary.set("MetadataFile", rel)
-        acts.append(RepairAction(
-            doc.path, "M4-metadata-file", f"BinaryOnly MetadataFile {name!r} -> {rel!r}"
-        ))
+        acts.append(
+            RepairAction(
+                doc.path, "M4-metadata-file", f"BinaryOnly MetadataFile {name!r} -> {rel!r}"
+            )
+        )
     return target
 
 
@@ -383,14 +419,19 @@ def _companion_name(members: Sequence[Path]) -> str:
 
 
 def _to_companion(
-    source: Document, root: _Element, index: dict[str, Path], uuids: dict[Path, str],
+    source: Document,
+    root: _Element,
+    index: dict[str, Path],
+    uuids: dict[Path, str],
 ) -> tuple[Path, _Element, dict[Path, bytes]]:
     """The companion document and each member's BinaryOnly XML (M4/M5)."""
     from ometiff.writer.omebuild import binary_only_xml, new_uuid
 
     members = _members_of(root, index, source.path)
     if not members:
-        raise ValidationError(f"{source.path}: its metadata maps no plane to a TIFF; no companion made")
+        raise ValidationError(
+            f"{source.path}: its metadata maps no plane to a TIFF; no companion made"
+        )
     companion = source.path.parent / _companion_name(members)
     for m in members:
         uuids.setdefault(m, file_uuid(m) or new_uuid())
@@ -532,10 +573,13 @@ def repair(
             for member, xml in members_xml.items():
                 outputs[member] = xml
                 done.add(member)
-            actions.append(RepairAction(
-                companion, "to-companion",
-                f"metadata moved here; {len(members_xml)} member(s) now BinaryOnly (M4/M5)",
-            ))
+            actions.append(
+                RepairAction(
+                    companion,
+                    "to-companion",
+                    f"metadata moved here; {len(members_xml)} member(s) now BinaryOnly (M4/M5)",
+                )
+            )
     if to_embedded:
         for path, doc in docs.items():
             root = roots[path]
@@ -560,11 +604,14 @@ def repair(
             if not doc.is_tiff:
                 removals.append(path)
                 outputs.pop(path, None)
-            actions.append(RepairAction(
-                path, "to-embedded",
-                f"metadata embedded in {len([m for m in members if m != path])} member(s)"
-                + (" (M3); companion removed" if not doc.is_tiff else " (M3)"),
-            ))
+            actions.append(
+                RepairAction(
+                    path,
+                    "to-embedded",
+                    f"metadata embedded in {len([m for m in members if m != path])} member(s)"
+                    + (" (M3); companion removed" if not doc.is_tiff else " (M3)"),
+                )
+            )
     # the validator judges every document that will be written, all together
     candidates = {**outputs, **{path: serialize(root) for path, root in extra.items()}}
     _judge(candidates, made_from)
@@ -581,8 +628,14 @@ def repair(
         fault("repair-after-companion")
     for path, data in outputs.items():
         doc = docs.get(path) or load_document(path)
-        write_document(path, data, is_tiff_file=doc.is_tiff, old_text=doc.text, backup=backup,
-                       changes=("repaired",))
+        write_document(
+            path,
+            data,
+            is_tiff_file=doc.is_tiff,
+            old_text=doc.text,
+            backup=backup,
+            changes=("repaired",),
+        )
         written.append(path)
         fault("repair-after-member")
     for path in removals:  # after every member holds the metadata
@@ -604,7 +657,9 @@ def _fix_companion_uuids(
         if doc.is_tiff or root.get("UUID") or _children(root, "BinaryOnly"):
             continue
         pointing = [
-            b for p, r in roots.items() for b in _children(r, "BinaryOnly")
+            b
+            for p, r in roots.items()
+            for b in _children(r, "BinaryOnly")
             if _points_to(p, b.get("MetadataFile"), path)
         ]
         found = {b.get("UUID") for b in pointing} - {None, ""}
@@ -615,8 +670,10 @@ def _fix_companion_uuids(
             uuid = new_uuid()
             for b in pointing:
                 b.set("UUID", uuid)
-            message = (f"companion had no OME@UUID; set to a new {uuid} "
-                       f"({len(pointing)} BinaryOnly member(s) updated)")
+            message = (
+                f"companion had no OME@UUID; set to a new {uuid} "
+                f"({len(pointing)} BinaryOnly member(s) updated)"
+            )
         root.set("UUID", uuid)
         acts.append(RepairAction(path, "M5-companion-uuid", message))
 
@@ -654,7 +711,5 @@ def _is_master(root: _Element, docs: dict[Path, Document]) -> bool:
     """A master OME-TIFF: full metadata that BinaryOnly members point to (M5)."""
     uuid = root.get("UUID")
     return any(
-        b.get("UUID") == uuid
-        for d in docs.values()
-        for b in _children(d.root, "BinaryOnly")
+        b.get("UUID") == uuid for d in docs.values() for b in _children(d.root, "BinaryOnly")
     )

@@ -45,8 +45,7 @@ def rgba_to_ome(r: int, g: int, b: int, a: int = 255) -> int:
         A component outside 0-255.
     """
     parts = (r, g, b, a)
-    if any(isinstance(v, bool) or not isinstance(v, Integral) or not 0 <= v <= 255
-           for v in parts):
+    if any(isinstance(v, bool) or not isinstance(v, Integral) or not 0 <= v <= 255 for v in parts):
         raise InvalidValueError(f"colour components {parts!r} must be integers 0-255")
     value = (int(r) << 24) | (int(g) << 16) | (int(b) << 8) | int(a)
     return value - (1 << 32) if value >= (1 << 31) else value
@@ -60,8 +59,10 @@ def ome_to_rgba(value: int) -> tuple[int, int, int, int]:
     InvalidValueError
         Not an integer in -2**31 .. 2**32 - 1.
     """
-    if isinstance(value, bool) or not isinstance(value, Integral) or not (
-        -(1 << 31) <= value < (1 << 32)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, Integral)
+        or not (-(1 << 31) <= value < (1 << 32))
     ):
         raise InvalidValueError(f"{value!r} is not a 32-bit RGBA integer (R4)")
     v = int(value) & 0xFFFFFFFF
@@ -114,8 +115,7 @@ def parse_color(value: object, *, what: str = "colour") -> int:
     InvalidValueError
         Anything else; the message names ``what``.
     """
-    hint = ("use '#RRGGBB', '#RRGGBBAA', a name, an (r, g, b) tuple or a signed "
-            "RGBA integer")
+    hint = "use '#RRGGBB', '#RRGGBBAA', a name, an (r, g, b) tuple or a signed RGBA integer"
     try:
         if isinstance(value, Integral) and not isinstance(value, bool):
             return rgba_to_ome(*ome_to_rgba(int(value)))  # unsigned spelling -> signed

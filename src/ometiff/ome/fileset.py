@@ -205,8 +205,10 @@ def resolve_name(
     named = folder / Path(*posix.parts)
     if not inside_folder(named, folder):
         climbs = posixpath.normpath(text).split("/")[0] == ".."
-        why = "climbs out of the set's folder" if climbs else (
-            "is a symbolic link to a file outside the set's folder"
+        why = (
+            "climbs out of the set's folder"
+            if climbs
+            else ("is a symbolic link to a file outside the set's folder")
         )
         return Resolved(name, None, why)
     if basename and len(posix.parts) > 1 and not exists(named):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from ometiff.ome.view import ImageView, TiffDataView
 
+
 class PlaneRef(NamedTuple):
     """Where one plane lives: a file (by UUID and/or FileName; both None = this file) and IFD."""
 

@@ -90,22 +90,59 @@ TIME_UNITS_S: dict[str, float] = {
 #: OME length symbol -> the NGFF (OME-Zarr) axis unit, a UDUNITS-2 name (NGFF 0.4/0.5
 #: "axes": units outside this table are converted to micrometer).
 NGFF_LENGTH_UNITS: dict[str, str] = {
-    "Ym": "yottameter", "Zm": "zettameter", "Em": "exameter", "Pm": "petameter",
-    "Tm": "terameter", "Gm": "gigameter", "Mm": "megameter", "km": "kilometer",
-    "hm": "hectometer", "dam": "decameter", "m": "meter", "dm": "decimeter",
-    "cm": "centimeter", "mm": "millimeter", "µm": "micrometer", "nm": "nanometer",
-    "pm": "picometer", "fm": "femtometer", "am": "attometer", "zm": "zeptometer",
-    "ym": "yoctometer", "Å": "angstrom", "in": "inch", "ft": "foot", "yd": "yard",
-    "mi": "mile", "pc": "parsec",
+    "Ym": "yottameter",
+    "Zm": "zettameter",
+    "Em": "exameter",
+    "Pm": "petameter",
+    "Tm": "terameter",
+    "Gm": "gigameter",
+    "Mm": "megameter",
+    "km": "kilometer",
+    "hm": "hectometer",
+    "dam": "decameter",
+    "m": "meter",
+    "dm": "decimeter",
+    "cm": "centimeter",
+    "mm": "millimeter",
+    "µm": "micrometer",
+    "nm": "nanometer",
+    "pm": "picometer",
+    "fm": "femtometer",
+    "am": "attometer",
+    "zm": "zeptometer",
+    "ym": "yoctometer",
+    "Å": "angstrom",
+    "in": "inch",
+    "ft": "foot",
+    "yd": "yard",
+    "mi": "mile",
+    "pc": "parsec",
 }
 #: OME time symbol -> the NGFF axis unit (UDUNITS-2 name); others become second.
 NGFF_TIME_UNITS: dict[str, str] = {
-    "Ys": "yottasecond", "Zs": "zettasecond", "Es": "exasecond", "Ps": "petasecond",
-    "Ts": "terasecond", "Gs": "gigasecond", "Ms": "megasecond", "ks": "kilosecond",
-    "hs": "hectosecond", "ds": "decisecond", "s": "second", "cs": "centisecond",
-    "ms": "millisecond", "µs": "microsecond", "ns": "nanosecond", "ps": "picosecond",
-    "fs": "femtosecond", "as": "attosecond", "zs": "zeptosecond", "ys": "yoctosecond",
-    "min": "minute", "h": "hour", "d": "day",
+    "Ys": "yottasecond",
+    "Zs": "zettasecond",
+    "Es": "exasecond",
+    "Ps": "petasecond",
+    "Ts": "terasecond",
+    "Gs": "gigasecond",
+    "Ms": "megasecond",
+    "ks": "kilosecond",
+    "hs": "hectosecond",
+    "ds": "decisecond",
+    "s": "second",
+    "cs": "centisecond",
+    "ms": "millisecond",
+    "µs": "microsecond",
+    "ns": "nanosecond",
+    "ps": "picosecond",
+    "fs": "femtosecond",
+    "as": "attosecond",
+    "zs": "zeptosecond",
+    "ys": "yoctosecond",
+    "min": "minute",
+    "h": "hour",
+    "d": "day",
 }
 
 
@@ -298,20 +335,25 @@ def convert(value: float, unit: str, to: str) -> float:
     raise InvalidValueError(f"cannot convert {unit!r} to {to!r}")
 
 
-def ngff_quantity(value: float, unit: str | None, kind: Literal["length", "time"],
-                  ) -> tuple[float, str] | None:
+def ngff_quantity(
+    value: float,
+    unit: str | None,
+    kind: Literal["length", "time"],
+) -> tuple[float, str] | None:
     """``(value, NGFF unit name)`` of an OME quantity; None for a non-physical unit.
 
     A missing unit is the schema default (U3); a unit NGFF has no name for is
     converted to micrometer (lengths) or second (times).
     """
-    symbol = (length_symbol(unit) if kind == "length" else time_symbol(unit)) if unit \
+    symbol = (
+        (length_symbol(unit) if kind == "length" else time_symbol(unit))
+        if unit
         else _DEFAULT_UNIT[kind]
+    )
     table = NGFF_LENGTH_UNITS if kind == "length" else NGFF_TIME_UNITS
     if symbol in table:
         return float(value), table[symbol]
-    seconds_or_um = to_micrometres(value, symbol) if kind == "length" else \
-        to_seconds(value, symbol)
+    seconds_or_um = to_micrometres(value, symbol) if kind == "length" else to_seconds(value, symbol)
     if seconds_or_um is None:
         return None
     return seconds_or_um, "micrometer" if kind == "length" else "second"
@@ -326,7 +368,11 @@ _NUMBER = re.compile(
 
 
 def parse_quantity(
-    value: object, *, kind: Kind, what: str, default_unit: str | None = None,
+    value: object,
+    *,
+    kind: Kind,
+    what: str,
+    default_unit: str | None = None,
     positive: bool = True,
 ) -> tuple[float, str]:
     """Parse a user's length or time into ``(value, schema symbol)``.

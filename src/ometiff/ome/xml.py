@@ -128,7 +128,10 @@ def root_name(data: bytes | str) -> str | None:
     with the same safe settings as :func:`parse_xml`; never raises.
     """
     parser = etree.XMLPullParser(
-        events=("start",), resolve_entities=False, load_dtd=False, no_network=True,
+        events=("start",),
+        resolve_entities=False,
+        load_dtd=False,
+        no_network=True,
         huge_tree=True,
     )
     step = 1 << 16

@@ -59,7 +59,6 @@ LayerData = tuple[Any, dict[str, Any], str]
 CONTRAST_SAMPLE = 1 << 22
 
 
-
 # -- reader ---------------------------------------------------------------------------
 
 

@@ -186,8 +186,18 @@ class Reader(abc.ABC):
         return src.get_plane(t, c, z)
 
     def read_region(
-        self, series: int, t: int, c: int, z: int, y0: int, y1: int, x0: int, x1: int,
-        *, level: int = 0, out: np.ndarray | None = None,
+        self,
+        series: int,
+        t: int,
+        c: int,
+        z: int,
+        y0: int,
+        y1: int,
+        x0: int,
+        x1: int,
+        *,
+        level: int = 0,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
         """The window ``[y0:y1, x0:x1]`` of one plane: ``(Y, X)`` or ``(Y, X, S)``.
 
@@ -220,8 +230,17 @@ class Reader(abc.ABC):
         return None
 
     def check_region(
-        self, series: int, t: int, c: int, z: int, y0: int, y1: int, x0: int, x1: int,
-        *, level: int = 0,
+        self,
+        series: int,
+        t: int,
+        c: int,
+        z: int,
+        y0: int,
+        y1: int,
+        x0: int,
+        x1: int,
+        *,
+        level: int = 0,
     ) -> None:
         """Raise unless the plane exists and ``[y0:y1, x0:x1]`` is a non-empty window of it."""
         self.check_plane(series, t, c, z, level=level)
@@ -297,9 +316,7 @@ def region_into(out: np.ndarray, region: np.ndarray, path: Path) -> np.ndarray:
     return out
 
 
-def array_ome(
-    shape: tuple[int, int, int, int, int], samples: int, dtype: Any, name: str
-) -> OME:
+def array_ome(shape: tuple[int, int, int, int, int], samples: int, dtype: Any, name: str) -> OME:
     """The OME of one series that carries no metadata of its own (arrays, image files).
 
     Sizes, pixel type and one Channel per OME channel (R1, R2); no physical sizes,
@@ -312,8 +329,14 @@ def array_ome(
     t, c, z, y, x = shape
     channels = [m.Channel(id=f"Channel:0:{k}", samples_per_pixel=samples) for k in range(c)]
     pixels = m.Pixels(
-        id="Pixels:0", dimension_order=m.Pixels_DimensionOrder.XYZCT,
-        type=m.PixelType(DTYPE_TO_OME[dtype.name]), size_x=x, size_y=y, size_z=z,
-        size_c=c * samples, size_t=t, channels=channels,
+        id="Pixels:0",
+        dimension_order=m.Pixels_DimensionOrder.XYZCT,
+        type=m.PixelType(DTYPE_TO_OME[dtype.name]),
+        size_x=x,
+        size_y=y,
+        size_z=z,
+        size_c=c * samples,
+        size_t=t,
+        channels=channels,
     )
     return m.OME(images=[m.Image(id="Image:0", name=name, pixels=pixels)])

@@ -59,7 +59,9 @@ _FOLDED = ("H", "R", "I", "V", "B")
 #: Bytes per pixel of CZI PixelType codes (SubBlockDirectory entries).
 _PIXEL_BYTES = {0: 1, 1: 2, 2: 4, 3: 3, 4: 6, 8: 12, 9: 4, 10: 8, 11: 24, 12: 4, 13: 8}
 _SEGMENT = struct.Struct("<16sqq")  # id, allocated size, used size
-_ENTRY = struct.Struct("<2siqiib5xi")  # "DV", pixel type, position, part, compression, pyramid, dims
+_ENTRY = struct.Struct(
+    "<2siqiib5xi"
+)  # "DV", pixel type, position, part, compression, pyramid, dims
 _DIM = struct.Struct("<4siifi")  # dimension, start, size, start coordinate, stored size
 #: More dimensions than a CZI has letters for: a corrupt directory entry.
 _MAX_DIMS = 32
@@ -279,9 +281,7 @@ class CziReader(Reader):
                 for s, r in sorted(scenes.items())
             ]
         else:
-            self._scenes = [
-                _Scene(self.path, self._reader, None, total, box, pixel_type, largest)
-            ]
+            self._scenes = [_Scene(self.path, self._reader, None, total, box, pixel_type, largest)]
 
     @classmethod
     def can_read(cls, path: Path) -> bool:
@@ -342,8 +342,15 @@ class CziReader(Reader):
                 x, _, y = center.partition(",")
                 fx, fy = parse_float(x), parse_float(y)
                 if fx is not None and fy is not None:
-                    ome_element(image, "StageLabel", Name="CenterPosition", X=fx, XUnit="µm",
-                                Y=fy, YUnit="µm")
+                    ome_element(
+                        image,
+                        "StageLabel",
+                        Name="CenterPosition",
+                        X=fx,
+                        XUnit="µm",
+                        Y=fy,
+                        YUnit="µm",
+                    )
                     self.notes.map("CZI Scene/CenterPosition", f"{where}/StageLabel")
             pixels_element(
                 image,
@@ -422,8 +429,13 @@ class CziReader(Reader):
             return []
         self.notes.map("CZI Channel/ExposureTime", f"{where}/Pixels/Plane@ExposureTime")
         return [
-            {"TheZ": zi, "TheT": ti, "TheC": ci, "ExposureTime": exposures[ci],
-             "ExposureTimeUnit": "s"}
+            {
+                "TheZ": zi,
+                "TheT": ti,
+                "TheC": ci,
+                "ExposureTime": exposures[ci],
+                "ExposureTimeUnit": "s",
+            }
             for ti in range(t)
             for ci in range(c)
             for zi in range(z)
@@ -438,13 +450,15 @@ class CziReader(Reader):
         for k, el in enumerate(info.iterfind("Instrument/Objectives/Objective")):
             immersion = (_text(el, "Immersion") or "").capitalize()
             known = {"Oil", "Water", "Air", "Glycerol", "Multi", "Other"}
-            objectives.append({
-                "ID": f"Objective:0:{k}",
-                "Model": el.get("Name") or _text(el, "Manufacturer/Model"),
-                "LensNA": parse_float(_text(el, "LensNA")),
-                "NominalMagnification": parse_float(_text(el, "NominalMagnification")),
-                "Immersion": immersion if immersion in known else None,
-            })
+            objectives.append(
+                {
+                    "ID": f"Objective:0:{k}",
+                    "Model": el.get("Name") or _text(el, "Manufacturer/Model"),
+                    "LensNA": parse_float(_text(el, "LensNA")),
+                    "NominalMagnification": parse_float(_text(el, "NominalMagnification")),
+                    "Immersion": immersion if immersion in known else None,
+                }
+            )
         micro = info.find("Instrument/Microscopes/Microscope")
         model = None
         if micro is not None:

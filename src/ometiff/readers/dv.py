@@ -59,8 +59,9 @@ class DvReader(Reader):
         self._file: Any = None
         # mrc: ValueError for a bad header, struct.error for a short one; numpy's
         # memmap: ValueError when the pixels run past the end of the file
-        with opening(self, "DeltaVision", (OSError, ValueError, KeyError, IndexError,
-                                           struct.error)):
+        with opening(
+            self, "DeltaVision", (OSError, ValueError, KeyError, IndexError, struct.error)
+        ):
             self._file = mrc.DVFile(self.path)
             sizes = dict(self._file.sizes)
             self._data = self._file.data

@@ -255,8 +255,15 @@ class LifReader(Reader):
                 ome_element(image, "ObjectiveSettings", **objective_settings)
             sx, sy = parse_float(conf.get("StagePosX")), parse_float(conf.get("StagePosY"))
             if sx is not None and sy is not None:
-                ome_element(image, "StageLabel", Name="StagePos", X=convert(sx, "m", "µm"),
-                            XUnit="µm", Y=convert(sy, "m", "µm"), YUnit="µm")
+                ome_element(
+                    image,
+                    "StageLabel",
+                    Name="StagePos",
+                    X=convert(sx, "m", "µm"),
+                    XUnit="µm",
+                    Y=convert(sy, "m", "µm"),
+                    YUnit="µm",
+                )
                 self.notes.map("LIF StagePosX/Y", f"{where}/StageLabel")
             pixels_element(
                 image,
@@ -282,14 +289,16 @@ class LifReader(Reader):
             return None, None
         instrument = ome_element(root, "Instrument", ID=f"Instrument:{n}")
         if conf.get("MicroscopeModel"):
-            ome_element(instrument, "Microscope", Manufacturer="Leica",
-                        Model=str(conf["MicroscopeModel"]))
+            ome_element(
+                instrument, "Microscope", Manufacturer="Leica", Model=str(conf["MicroscopeModel"])
+            )
         settings = None
         if name:
             immersion = str(conf.get("Immersion") or "").upper()
             known = {"OIL": "Oil", "WATER": "Water", "GLYC": "Glycerol", "DRY": "Air"}
             ome_element(
-                instrument, "Objective",
+                instrument,
+                "Objective",
                 ID=f"Objective:{n}:0",
                 Model=str(name).strip(),
                 LensNA=parse_float(conf.get("NumericalAperture")),
@@ -297,8 +306,10 @@ class LifReader(Reader):
                 Immersion=known.get(immersion),
                 SerialNumber=str(conf["ObjectiveNumber"]) if "ObjectiveNumber" in conf else None,
             )
-            settings = {"ID": f"Objective:{n}:0",
-                        "RefractiveIndex": parse_float(conf.get("RefractionIndex"))}
+            settings = {
+                "ID": f"Objective:{n}:0",
+                "RefractiveIndex": parse_float(conf.get("RefractionIndex")),
+            }
             self.notes.map(
                 "LIF ObjectiveName/NumericalAperture/Magnification", f"{where}/Objective"
             )

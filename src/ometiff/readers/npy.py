@@ -67,8 +67,13 @@ class NpyReader(Reader):
                 option="axes",
             )
         axes = str(axes).upper()
-        if (len(axes) != len(shape) or len(set(axes)) != len(axes)
-                or any(a not in _AXES for a in axes) or "Y" not in axes or "X" not in axes):
+        if (
+            len(axes) != len(shape)
+            or len(set(axes)) != len(axes)
+            or any(a not in _AXES for a in axes)
+            or "Y" not in axes
+            or "X" not in axes
+        ):
             raise UnsupportedFormatError(
                 f"{self.path}: axes {axes!r} do not fit shape {shape}: give one distinct letter "
                 f"of {_AXES} per dimension, including Y and X"
@@ -100,8 +105,11 @@ class NpyReader(Reader):
             raise InvalidTiffError(f"{self.path}: cannot read plane: {exc}") from exc
 
     def sources(self) -> list[SeriesSource]:
-        return [SeriesSource(self._shape, self._samples, self._dtype, self._get_plane,
-                             name=self.path.stem)]
+        return [
+            SeriesSource(
+                self._shape, self._samples, self._dtype, self._get_plane, name=self.path.stem
+            )
+        ]
 
     def ome(self) -> m.OME:
         return array_ome(self._shape, self._samples, self._dtype, self.path.stem)

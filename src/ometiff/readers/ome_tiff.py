@@ -146,8 +146,7 @@ class OmeTiffReader(Reader):
                         f"Image:{i} Channel SamplesPerPixel={image.samples_per_pixel}",
                         f"the TIFF has {samples}; the TIFF wins (N5)",
                     )
-                    chans = tuple(replace(ch, samples_per_pixel=samples)
-                                  for ch in image.channels)
+                    chans = tuple(replace(ch, samples_per_pixel=samples) for ch in image.channels)
                     if not chans:
                         chans = (ChannelView(None, None, samples, None, None, None, None),)
                     image = replace(image, channels=chans)
@@ -185,7 +184,9 @@ class OmeTiffReader(Reader):
         """The path of the member file holding ``ref`` (only files of the set, M2)."""
         member = self._set.member_for(ref.uuid, ref.filename)
         if member is not None and member.refused is not None:
-            raise OmeXmlError(f"{self.path}: member {member.filename!r} {member.refused}; not opened")
+            raise OmeXmlError(
+                f"{self.path}: member {member.filename!r} {member.refused}; not opened"
+            )
         if member is None or member.path is None:
             raise OmeXmlError(
                 f"{self.path}: TiffData names a file that is not in the set "
@@ -301,11 +302,14 @@ class OmeTiffReader(Reader):
                 ch.samples_per_pixel = samples
             px.channels = channels
             size_t, size_z = view.size_t or 1, view.size_z or 1
-            kept = [p for p in px.planes
-                    if p.the_t < size_t and p.the_c < planes_c and p.the_z < size_z]
+            kept = [
+                p for p in px.planes if p.the_t < size_t and p.the_c < planes_c and p.the_z < size_z
+            ]
             if len(kept) != len(px.planes):
-                self.notes.skip(f"Image:{i} Plane elements",
-                                f"{len(px.planes) - len(kept)} outside the image dropped (PL1)")
+                self.notes.skip(
+                    f"Image:{i} Plane elements",
+                    f"{len(px.planes) - len(kept)} outside the image dropped (PL1)",
+                )
                 px.planes = kept
         return ome
 
@@ -341,13 +345,18 @@ class OmeTiffReader(Reader):
                 px.insert(k, px.makeelement(f"{{{ns}}}Channel", {"ID": f"Channel:{i}:{k}"}))
             size_t, size_z = self._views[i].size_t or 1, self._views[i].size_z or 1
             outside = sum(
-                1 for p in px.iterfind(f"{{{ns}}}Plane")
-                if not (int(p.get("TheT", 0)) < size_t and int(p.get("TheC", 0)) < planes_c
-                        and int(p.get("TheZ", 0)) < size_z)
+                1
+                for p in px.iterfind(f"{{{ns}}}Plane")
+                if not (
+                    int(p.get("TheT", 0)) < size_t
+                    and int(p.get("TheC", 0)) < planes_c
+                    and int(p.get("TheZ", 0)) < size_z
+                )
             )
             if outside:
-                self.notes.skip(f"Image:{i} Plane elements",
-                                f"{outside} outside the image dropped (PL1)")
+                self.notes.skip(
+                    f"Image:{i} Plane elements", f"{outside} outside the image dropped (PL1)"
+                )
         return tree
 
     def _plane_shape(self, index: int) -> tuple[int, int]:
@@ -356,6 +365,7 @@ class OmeTiffReader(Reader):
     def _fallback_ome(self) -> m.OME:
         """Minimal OME from the lxml view, for schemas ome-types cannot load (2003-FC)."""
         from ome_types import model as m
+
         images = []
         for i, v in enumerate(self._views):
             px_kw: dict[str, Any] = {}
@@ -365,13 +375,14 @@ class OmeTiffReader(Reader):
                     px_kw[f"physical_size_{axis}"] = q.value
                     self.notes.map(f"PhysicalSize{axis.upper()}", f"Image:{i}/Pixels")
             channels = [
-                m.Channel(id=f"Channel:{i}:{k}", name=ch.name)
-                for k, ch in enumerate(v.channels)
+                m.Channel(id=f"Channel:{i}:{k}", name=ch.name) for k, ch in enumerate(v.channels)
             ]
             order = (v.dimension_order or "XYZCT").upper()
             if order not in DIMENSION_ORDERS:  # D3: read as XYZCT, as the plane map does
-                self.notes.skip(f"Image:{i} DimensionOrder={v.dimension_order!r}",
-                                "not one of the six orders; planes read as XYZCT (D3)")
+                self.notes.skip(
+                    f"Image:{i} DimensionOrder={v.dimension_order!r}",
+                    "not one of the six orders; planes read as XYZCT (D3)",
+                )
                 order = "XYZCT"
             pixels = m.Pixels(
                 id=f"Pixels:{i}",
@@ -434,8 +445,9 @@ class OmeTiffReader(Reader):
     def _subifds(page: tifffile.TiffPage) -> list[tifffile.TiffPage]:
         if not page.subifds:
             return []
-        return [p if isinstance(p, tifffile.TiffPage) else p.aspage()
-                for p in tifffile.TiffPages(page)]
+        return [
+            p if isinstance(p, tifffile.TiffPage) else p.aspage() for p in tifffile.TiffPages(page)
+        ]
 
     def _shown(self, member: Path) -> Path:
         """A member's path as the user would write it: next to the path they gave."""
@@ -529,8 +541,18 @@ class OmeTiffReader(Reader):
         return page_plane(page, samples, dtype, self.level_shapes(series)[level][3:], where=where)
 
     def read_region(
-        self, series: int, t: int, c: int, z: int, y0: int, y1: int, x0: int, x1: int,
-        *, level: int = 0, out: np.ndarray | None = None,
+        self,
+        series: int,
+        t: int,
+        c: int,
+        z: int,
+        y0: int,
+        y1: int,
+        x0: int,
+        x1: int,
+        *,
+        level: int = 0,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
         """A window of one plane; of a tiled IFD only the touched tiles are decoded
         (straight into ``out`` when given)."""
@@ -580,8 +602,15 @@ class OmeTiffReader(Reader):
         for i, view in enumerate(self._views):
             planes_c, samples, dtype = self._layout[i]
             y, x = self._plane_shape(i)
-            images.append(replace(view, size_x=x, size_y=y, size_c=planes_c * samples,
-                                  pixel_type=DTYPE_TO_OME[dtype.name]))
+            images.append(
+                replace(
+                    view,
+                    size_x=x,
+                    size_y=y,
+                    size_c=planes_c * samples,
+                    pixel_type=DTYPE_TO_OME[dtype.name],
+                )
+            )
         return replace(self._set.ome, images=tuple(images))
 
     def close(self) -> None:

@@ -341,7 +341,14 @@ class OmeZarrReader(Reader):
         omero = attrs.get("omero") or {}
         name = ms.get("name") or omero.get("name") or (group or root.name)
         return _Image(
-            group, str(name), arrays, axes, units, scale if has_scale else [], omero, open_level,
+            group,
+            str(name),
+            arrays,
+            axes,
+            units,
+            scale if has_scale else [],
+            omero,
+            open_level,
             source=str(self.path),
         )
 

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from ometiff.types import StrPath
 
 
-
 @dataclass(frozen=True, slots=True)
 class ReaderSpec:
     """How to find and import one reader.
@@ -303,8 +302,7 @@ def find_reader(path: StrPath) -> type[Reader]:
     if missing:
         spec = missing[0]
         raise MissingDependencyError(
-            f"{p}: reading {spec.description} needs the '{spec.extra}' extra: "
-            f"{spec.install_hint}"
+            f"{p}: reading {spec.description} needs the '{spec.extra}' extra: {spec.install_hint}"
         )
     raise UnsupportedFormatError(
         f"{p}: no reader accepts this input; supported formats: {supported_formats()}"

@@ -37,9 +37,17 @@ if TYPE_CHECKING:
 IMAGE_SUFFIXES = (*TIFF_SUFFIXES, ".png", ".jpg", ".jpeg")
 _TOKEN = re.compile(r"(?i)(?:^|[^a-z])(t|z|c|ch)(\d+)(?=[^0-9]|$)")
 _NUMBER = re.compile(r"\d+")
-_PIL_MODES = {"L": ("uint8", 1), "I;16": ("uint16", 1), "I;16B": ("uint16", 1),
-              "I": ("int32", 1), "F": ("float32", 1), "RGB": ("uint8", 3),
-              "RGBA": ("uint8", 4), "1": ("uint8", 1), "P": ("uint8", 3)}
+_PIL_MODES = {
+    "L": ("uint8", 1),
+    "I;16": ("uint16", 1),
+    "I;16B": ("uint16", 1),
+    "I": ("int32", 1),
+    "F": ("float32", 1),
+    "RGB": ("uint8", 3),
+    "RGBA": ("uint8", 4),
+    "1": ("uint8", 1),
+    "P": ("uint8", 3),
+}
 
 
 def _is_pattern(text: str) -> bool:
@@ -50,7 +58,7 @@ def _placeholder_regex(name: str) -> re.Pattern[str]:
     """``img_t{t}_z{z}.tif`` -> a regex with named digit groups (other text literal)."""
     out, pos = [], 0
     for match in re.finditer(r"\{([tzcTZC])(?::[^}]*)?\}", name):
-        out.append(re.escape(name[pos:match.start()]).replace(r"\*", ".*").replace(r"\?", "."))
+        out.append(re.escape(name[pos : match.start()]).replace(r"\*", ".*").replace(r"\?", "."))
         out.append(f"(?P<{match.group(1).lower()}>\\d+)")
         pos = match.end()
     out.append(re.escape(name[pos:]).replace(r"\*", ".*").replace(r"\?", "."))
@@ -60,14 +68,18 @@ def _placeholder_regex(name: str) -> re.Pattern[str]:
 def _candidates(path: Path) -> list[Path]:
     """Image files named by a folder, glob or placeholder pattern."""
     if path.is_dir():
-        return sorted(p for p in path.iterdir()
-                      if p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES))
+        return sorted(
+            p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(IMAGE_SUFFIXES)
+        )
     text = str(path)
     if "{" in text:
         text = re.sub(r"\{[tzcTZC](?::[^}]*)?\}", "*", text)
     if _is_pattern(text):
-        return sorted(Path(p) for p in _glob.glob(text)
-                      if Path(p).is_file() and p.lower().endswith(IMAGE_SUFFIXES))
+        return sorted(
+            Path(p)
+            for p in _glob.glob(text)
+            if Path(p).is_file() and p.lower().endswith(IMAGE_SUFFIXES)
+        )
     return []
 
 
@@ -119,11 +131,14 @@ class SequenceReader(Reader):
                 match = regex.search(f.name)
                 if match is None:
                     continue
-                found[f] = {k: int(v) for k, v in match.groupdict().items()
-                            if k in "tzc" and v is not None}
+                found[f] = {
+                    k: int(v) for k, v in match.groupdict().items() if k in "tzc" and v is not None
+                }
             else:
-                tokens = {("c" if k.lower() == "ch" else k.lower()): int(v)
-                          for k, v in _TOKEN.findall(f.stem)}
+                tokens = {
+                    ("c" if k.lower() == "ch" else k.lower()): int(v)
+                    for k, v in _TOKEN.findall(f.stem)
+                }
                 found[f] = tokens
         if not found:
             raise UnsupportedFormatError(f"{self.path}: no file name matches the pattern")
@@ -145,8 +160,11 @@ class SequenceReader(Reader):
         values = {a: sorted({v.get(a, 0) for v in found.values()}) for a in "tcz"}
         grid: dict[tuple[int, int, int], Path] = {}
         for f, v in sorted(found.items(), key=lambda kv: _natural_key(kv[0].name)):
-            key = (values["t"].index(v.get("t", 0)), values["c"].index(v.get("c", 0)),
-                   values["z"].index(v.get("z", 0)))
+            key = (
+                values["t"].index(v.get("t", 0)),
+                values["c"].index(v.get("c", 0)),
+                values["z"].index(v.get("z", 0)),
+            )
             if key in grid:
                 raise UnsupportedFormatError(
                     f"{self.path}: {f.name} and {grid[key].name} are the same plane "
@@ -193,8 +211,11 @@ class SequenceReader(Reader):
                 with tifffile.TiffFile(f) as tf:
                     page = tf.pages.first
                     spp = int(page.samplesperpixel)
-                    return ((int(page.imagelength), int(page.imagewidth)), spp,
-                            plane_dtype(np.dtype(page.dtype), f))
+                    return (
+                        (int(page.imagelength), int(page.imagewidth)),
+                        spp,
+                        plane_dtype(np.dtype(page.dtype), f),
+                    )
             from PIL import Image
 
             with Image.open(f) as im:
@@ -253,8 +274,11 @@ class SequenceReader(Reader):
         return np.ascontiguousarray(arr, dtype=self._dtype)
 
     def sources(self) -> list[SeriesSource]:
-        return [SeriesSource(self._shape, self._samples, self._dtype, self._get_plane,
-                             name=self._series_name())]
+        return [
+            SeriesSource(
+                self._shape, self._samples, self._dtype, self._get_plane, name=self._series_name()
+            )
+        ]
 
     def _series_name(self) -> str:
         return self.path.name if self.path.is_dir() else self.path.parent.name or self.path.name

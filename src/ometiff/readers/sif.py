@@ -77,8 +77,14 @@ class SifReader(Reader):
         # sif_parser raises SyntaxError for a header it cannot parse, ValueError
         # (numpy's memmap) when the frames run past the end of the file, and our
         # file object EOFError where sif_parser would wait for a byte forever
-        with opening(self, "Andor SIF", (OSError, ValueError, KeyError, IndexError, EOFError,
-                                         SyntaxError)), _StrictFile(self.path) as fh:
+        with (
+            opening(
+                self,
+                "Andor SIF",
+                (OSError, ValueError, KeyError, IndexError, EOFError, SyntaxError),
+            ),
+            _StrictFile(self.path) as fh,
+        ):
             data, info = np_open(fh, lazy="memmap")
         self._data: Any = data
         self._info: dict[str, Any] = dict(info)

@@ -41,15 +41,19 @@ if TYPE_CHECKING:
 # unpackable bytes, and codec failures (imagecodecs errors are RuntimeErrors).
 # Programming errors (TypeError, AttributeError, KeyError, ...) are not caught:
 # they are bugs and must surface as such, not as "not a readable TIFF".
-READ_ERRORS = (tifffile.TiffFileError, ValueError, OSError, EOFError, struct.error,
-                RuntimeError)
+READ_ERRORS = (tifffile.TiffFileError, ValueError, OSError, EOFError, struct.error, RuntimeError)
 # tifffile's page lists raise IndexError when a damaged file has fewer pages than
 # its series claims (corpus: tiff/bioformats-7.3.1/Fluorescence_RGB_bfwriter_jpeg.tif)
 PAGE_ERRORS = (*READ_ERRORS, IndexError)
 
 
 def page_plane(
-    page: Any, samples: int, dtype: np.dtype, yx: tuple[int, int], *, where: str,
+    page: Any,
+    samples: int,
+    dtype: np.dtype,
+    yx: tuple[int, int],
+    *,
+    where: str,
     sample: int | None = None,
 ) -> np.ndarray:
     """Decode one page into a ``(Y, X)`` or ``(Y, X, S)`` plane of ``dtype``.
@@ -57,8 +61,9 @@ def page_plane(
     ``sample`` picks one sample of a multi-sample page (non-RGB samples read as
     channels).
     """
-    return as_plane(decode(page, where=where), page.axes, samples, dtype, yx, where=where,
-                    sample=sample)
+    return as_plane(
+        decode(page, where=where), page.axes, samples, dtype, yx, where=where, sample=sample
+    )
 
 
 def decode(page: Any, *, where: str) -> np.ndarray:
@@ -71,8 +76,15 @@ def decode(page: Any, *, where: str) -> np.ndarray:
 
 
 def as_plane(
-    arr: np.ndarray, axes: str, samples: int, dtype: np.dtype, yx: tuple[int, int], *,
-    where: str, sample: int | None = None, depth: int = 0,
+    arr: np.ndarray,
+    axes: str,
+    samples: int,
+    dtype: np.dtype,
+    yx: tuple[int, int],
+    *,
+    where: str,
+    sample: int | None = None,
+    depth: int = 0,
 ) -> np.ndarray:
     """One plane of a decoded page with tifffile ``axes``, as ``(Y, X)`` or ``(Y, X, S)``.
 
@@ -219,16 +231,25 @@ class TiffReader(Reader):
             with self._lock:
                 mm = self._contiguous(lay) if level == 0 else None
                 if mm is not None:
-                    arr = np.asarray(mm[np.unravel_index(k, lay.frame_shape)] if lay.frame_shape
-                                     else mm)
+                    arr = np.asarray(
+                        mm[np.unravel_index(k, lay.frame_shape)] if lay.frame_shape else mm
+                    )
                     try:
                         arr = np.array(arr, dtype=arr.dtype.newbyteorder("="))
                     except OSError as exc:
                         raise InvalidTiffError(f"{where}: truncated: {exc}") from exc
                 else:
                     arr = self._decoded(lay, level, k, where)
-            return as_plane(arr, kf.axes, lay.samples, lay.dtype, (y, x),
-                            where=f"{where} page {k}", sample=sample, depth=depth)
+            return as_plane(
+                arr,
+                kf.axes,
+                lay.samples,
+                lay.dtype,
+                (y, x),
+                where=f"{where} page {k}",
+                sample=sample,
+                depth=depth,
+            )
 
         return get_plane
 
@@ -246,8 +267,18 @@ class TiffReader(Reader):
             return page if can_read_tiles(page) else None
 
     def read_region(
-        self, series: int, t: int, c: int, z: int, y0: int, y1: int, x0: int, x1: int,
-        *, level: int = 0, out: np.ndarray | None = None,
+        self,
+        series: int,
+        t: int,
+        c: int,
+        z: int,
+        y0: int,
+        y1: int,
+        x0: int,
+        x1: int,
+        *,
+        level: int = 0,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
         """A window of one plane; of a tiled page only the touched tiles are decoded
         (straight into ``out`` when given and the page holds just this plane's samples)."""
@@ -266,9 +297,12 @@ class TiffReader(Reader):
                 read = self._segments.setdefault(path, SegmentFile(Path(path)))
         sample = lay.locate(t, c, z)[2]
         want = (y1 - y0, x1 - x0) + ((lay.samples,) if lay.samples > 1 else ())
-        if out is not None and out.shape == want and sample is None and int(
-            page.samplesperpixel
-        ) == lay.samples:
+        if (
+            out is not None
+            and out.shape == want
+            and sample is None
+            and int(page.samplesperpixel) == lay.samples
+        ):
             return read_page_region(page, y0, y1, x0, x1, read=read, where=where, out=out)
         arr = read_page_region(page, y0, y1, x0, x1, read=read, where=where)
         if sample is not None:
@@ -316,9 +350,7 @@ class TiffReader(Reader):
         self._tf.close()
 
 
-def _build_ome(
-    tf: tifffile.TiffFile, layouts: Sequence[TiffLayout], cal: TiffCalibration
-) -> m.OME:
+def _build_ome(tf: tifffile.TiffFile, layouts: Sequence[TiffLayout], cal: TiffCalibration) -> m.OME:
     """The OME of a non-OME TIFF: one Image per layout, flavour metadata mapped."""
     from ome_types import model as m
 
@@ -353,8 +385,13 @@ def _build_ome(
         planes = []
         if cal.delta_t and len(cal.delta_t) >= t:
             planes = [
-                m.Plane(the_t=ti, the_c=ci, the_z=zi, delta_t=cal.delta_t[ti],
-                        delta_t_unit=m.UnitsTime("s"))
+                m.Plane(
+                    the_t=ti,
+                    the_c=ci,
+                    the_z=zi,
+                    delta_t=cal.delta_t[ti],
+                    delta_t_unit=m.UnitsTime("s"),
+                )
                 for ti in range(t)
                 for ci in range(c)
                 for zi in range(z)
@@ -363,15 +400,24 @@ def _build_ome(
             id=f"Pixels:{i}",
             dimension_order=m.Pixels_DimensionOrder(lay.dimension_order),
             type=m.PixelType(DTYPE_TO_OME[lay.dtype.name]),
-            size_x=x, size_y=y, size_z=z, size_c=c * lay.samples, size_t=t,
+            size_x=x,
+            size_y=y,
+            size_z=z,
+            size_c=c * lay.samples,
+            size_t=t,
             channels=channels,
             planes=planes,
             **px_kw,
         )
         refs = [m.AnnotationRef(id="Annotation:0")] if annotations else []
         images.append(
-            m.Image(id=f"Image:{i}", name=lay.name or str(tf.filename), pixels=pixels,
-                    acquisition_date=cal.date, annotation_refs=refs)
+            m.Image(
+                id=f"Image:{i}",
+                name=lay.name or str(tf.filename),
+                pixels=pixels,
+                acquisition_date=cal.date,
+                annotation_refs=refs,
+            )
         )
     return m.OME(
         images=images, structured_annotations=m.StructuredAnnotations(map_annotations=annotations)

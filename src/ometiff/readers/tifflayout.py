@@ -152,9 +152,11 @@ class TiffLayout:
         first = int(s.keyframe.index) if consecutive else 0
         # the page index is a sum of one term per dimension (a C-order ravel of disjoint axes)
         base = int(self._indices(0, 0, 0)[0])
-        term = {"T": [int(self._indices(v, 0, 0)[0]) - base for v in range(size["T"])],
-                "C": [int(self._indices(0, v, 0)[0]) - base for v in range(size["C"])],
-                "Z": [int(self._indices(0, 0, v)[0]) - base for v in range(size["Z"])]}
+        term = {
+            "T": [int(self._indices(v, 0, 0)[0]) - base for v in range(size["T"])],
+            "C": [int(self._indices(0, v, 0)[0]) - base for v in range(size["C"])],
+            "Z": [int(self._indices(0, 0, v)[0]) - base for v in range(size["Z"])],
+        }
         tpos, cpos, zpos = (order.index(d) for d in "TCZ")
         tk, ck, zk = term["T"], term["C"], term["Z"]
         out: list[tuple[int, int, int, int | None]] = []
@@ -194,7 +196,9 @@ def _index_pages(tf: tifffile.TiffFile) -> None:
     len(tf.pages)
 
 
-def tiff_layouts(tf: tifffile.TiffFile, notes: MappingNotes, *, where: object = None) -> TiffLayouts:
+def tiff_layouts(
+    tf: tifffile.TiffFile, notes: MappingNotes, *, where: object = None
+) -> TiffLayouts:
     """Lay out every tifffile series of ``tf`` as OME series (see the module docstring).
 
     Raises
@@ -214,8 +218,10 @@ def tiff_layouts(tf: tifffile.TiffFile, notes: MappingNotes, *, where: object = 
         if series and any(_pages_missing(tf, s) for s in series):
             _index_pages(tf)
             generic = list(tf.series(kind="generic"))
-            msg = (f"the {series[0].kind} header names more pages than the file holds; "
-                   "read as plain pages (as Bio-Formats does)")
+            msg = (
+                f"the {series[0].kind} header names more pages than the file holds; "
+                "read as plain pages (as Bio-Formats does)"
+            )
             notes.skip(f"{series[0].kind} header", msg)
             warnings.append(msg)
             series = generic
@@ -231,8 +237,18 @@ def tiff_layouts(tf: tifffile.TiffFile, notes: MappingNotes, *, where: object = 
         if s.kind == "lsm" and index > 0:
             notes.skip(f"LSM series {index}", "thumbnail images are not converted")
             continue
-        layouts.extend(_layout(tf, index, s, calibration, notes, warnings,
-                               where=f"{where} series {index}", main=series[0]))
+        layouts.extend(
+            _layout(
+                tf,
+                index,
+                s,
+                calibration,
+                notes,
+                warnings,
+                where=f"{where} series {index}",
+                main=series[0],
+            )
+        )
     if not layouts:
         raise InvalidTiffError(f"{where}: the TIFF holds no image")
     return TiffLayouts(tuple(layouts), calibration, tuple(warnings))
@@ -242,7 +258,12 @@ def tiff_layouts(tf: tifffile.TiffFile, notes: MappingNotes, *, where: object = 
 #: TypeError or AttributeError is a bug and propagates). tifffile's page lists
 #: raise IndexError for a damaged file with fewer pages than its header claims.
 _SERIES_ERRORS: tuple[type[BaseException], ...] = (
-    ValueError, OSError, EOFError, IndexError, RuntimeError, struct.error,
+    ValueError,
+    OSError,
+    EOFError,
+    IndexError,
+    RuntimeError,
+    struct.error,
 )
 
 
@@ -270,8 +291,15 @@ def _yx(s: Any) -> tuple[int, int]:
 
 
 def _layout(
-    tf: tifffile.TiffFile | None, index: int, s: Any, cal: TiffCalibration, notes: MappingNotes,
-    warnings: list[str], *, where: str, main: Any,
+    tf: tifffile.TiffFile | None,
+    index: int,
+    s: Any,
+    cal: TiffCalibration,
+    notes: MappingNotes,
+    warnings: list[str],
+    *,
+    where: str,
+    main: Any,
 ) -> list[TiffLayout]:
     # the unsqueezed layout: tifffile >= 2026.11 keeps it in .axes/.shape and
     # dropped get_axes/get_shape; older releases squeeze .axes by default
@@ -303,16 +331,20 @@ def _layout(
     depth_axis = deep[0] if deep else None
     depth = sizes[depth_axis] if depth_axis else 1
     if depth_axis:
-        warnings.append(f"series {index}: each page holds {depth} slices (ImageDepth); read "
-                        "slice by slice (Bio-Formats shows only the first slice)")
+        warnings.append(
+            f"series {index}: each page holds {depth} slices (ImageDepth); read "
+            "slice by slice (Bio-Formats shows only the first slice)"
+        )
     nsamples = sizes.get("S", 1)
     rgb = nsamples in (3, 4) and kf.photometric in (2, 6)  # RGB, YCbCr (decoded)
     samples = nsamples if rgb else 1
     page_samples = 1 if rgb else nsamples
     if page_samples > 1:
         notes.skip(f"{where} SamplesPerPixel={nsamples}", "non-RGB samples read as channels")
-        warnings.append(f"series {index}: SamplesPerPixel={nsamples} (not RGB) read as "
-                        f"{nsamples} channels (Bio-Formats: one channel of {nsamples} samples)")
+        warnings.append(
+            f"series {index}: SamplesPerPixel={nsamples} (not RGB) read as "
+            f"{nsamples} channels (Bio-Formats: one channel of {nsamples} samples)"
+        )
     stored = str(getattr(s.dtype, "name", s.dtype))  # a numpy dtype, or its name
     dtype = ome_dtype_name(stored, where)
     if dtype != stored:
@@ -338,10 +370,12 @@ def _layout(
     out_shape = (size["T"], size_c, size["Z"], sizes["Y"], sizes["X"])
     order = _dimension_order(dims, len(grid), page_samples)
     physical = _physical(tf, index, s, main, cal, has_z=bool(dims["Z"]))
-    names = tuple(cal.channel_names[i] if i < len(cal.channel_names) else None
-                  for i in range(size_c))
-    colors = tuple(cal.channel_colors[i] if i < len(cal.channel_colors) else None
-                   for i in range(size_c))
+    names = tuple(
+        cal.channel_names[i] if i < len(cal.channel_names) else None for i in range(size_c)
+    )
+    colors = tuple(
+        cal.channel_colors[i] if i < len(cal.channel_colors) else None for i in range(size_c)
+    )
     combos: list[dict[int, int]] = [{}]
     for i in positions:
         combos = [{**c, i: v} for c in combos for v in range(grid[i])]
@@ -353,17 +387,30 @@ def _layout(
             label = f"{name or (tf.filehandle.name if tf else '')} " + " ".join(
                 f"{grid_axes[i]}{v}" for i, v in combo.items()
             )
-        out.append(TiffLayout(
-            index, s, label, frame_shape, depth, {d: tuple(v) for d, v in dims.items()}, combo,
-            page_samples, out_shape, samples, dtype, order, physical, cal.time_increment,
-            names, colors,
-        ))
+        out.append(
+            TiffLayout(
+                index,
+                s,
+                label,
+                frame_shape,
+                depth,
+                {d: tuple(v) for d, v in dims.items()},
+                combo,
+                page_samples,
+                out_shape,
+                samples,
+                dtype,
+                order,
+                physical,
+                cal.time_increment,
+                names,
+                colors,
+            )
+        )
     return out
 
 
-def _dimension_order(
-    dims: dict[str, list[int]], ngrid: int, page_samples: int
-) -> str:
+def _dimension_order(dims: dict[str, list[int]], ngrid: int, page_samples: int) -> str:
     """DimensionOrder of the storage: the dims the series has, fastest first, then the
     ones it lacks in Z, C, T order (always one of the six legal orders, D3)."""
     inner = {d: max(v) for d, v in dims.items() if v}
@@ -374,7 +421,12 @@ def _dimension_order(
 
 
 def _physical(
-    tf: tifffile.TiffFile | None, index: int, s: Any, main: Any, cal: TiffCalibration, *,
+    tf: tifffile.TiffFile | None,
+    index: int,
+    s: Any,
+    main: Any,
+    cal: TiffCalibration,
+    *,
     has_z: bool,
 ) -> dict[str, tuple[float, str]]:
     """Physical sizes of one series: only for axes it has (U3: never invent)."""
@@ -392,14 +444,49 @@ def _physical(
 
 #: Baseline tags that change nothing tifffile makes of a file's series. A file with any
 #: other tag (a flavour's private tag, IJMetadata, a colormap...) is left to tifffile.
-_PLAIN_TAGS = frozenset({
-    254, 256, 257, 258, 259, 262, 266, 269, 270, 273, 274, 277, 278, 279, 280, 281, 282,
-    283, 284, 285, 296, 297, 305, 306, 315, 316, 317, 318, 319, 322, 323, 324, 325, 338,
-    339, 340, 341,
-})
+_PLAIN_TAGS = frozenset(
+    {
+        254,
+        256,
+        257,
+        258,
+        259,
+        262,
+        266,
+        269,
+        270,
+        273,
+        274,
+        277,
+        278,
+        279,
+        280,
+        281,
+        282,
+        283,
+        284,
+        285,
+        296,
+        297,
+        305,
+        306,
+        315,
+        316,
+        317,
+        318,
+        319,
+        322,
+        323,
+        324,
+        325,
+        338,
+        339,
+        340,
+        341,
+    }
+)
 #: IFD0 tags the calibration reads, by the names tifffile gives them.
-_CALIBRATION_TAGS = {282: "XResolution", 283: "YResolution", 296: "ResolutionUnit",
-                     306: "DateTime"}
+_CALIBRATION_TAGS = {282: "XResolution", 283: "YResolution", 296: "ResolutionUnit", 306: "DateTime"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,15 +536,21 @@ def plain_layouts(structure: TiffStructure, notes: MappingNotes) -> TiffLayouts 
     for ifd in ifds:
         if ifd is checked:  # the walk shares one record between IFDs that look alike
             continue
-        if (ifd is not first and (ifd.summary_key()[:-1] != key or ifd.description_kind)) \
-                or ifd.subifd_offsets or ifd.new_subfile_type or not _PLAIN_TAGS.issuperset(
-                    ifd.tags):
+        if (
+            (ifd is not first and (ifd.summary_key()[:-1] != key or ifd.description_kind))
+            or ifd.subifd_offsets
+            or ifd.new_subfile_type
+            or not _PLAIN_TAGS.issuperset(ifd.tags)
+        ):
             return None
         checked = ifd
     spp, photometric = first.samples_per_pixel, first.photometric
     rgb = photometric == 2 and spp in (3, 4) and first.planar_config == 1
-    if not (rgb or (photometric in (0, 1) and spp == 1)) \
-            or first.dtype not in DTYPE_TO_OME or first.dtype == "bool":
+    if (
+        not (rgb or (photometric in (0, 1) and spp == 1))
+        or first.dtype not in DTYPE_TO_OME
+        or first.dtype == "bool"
+    ):
         return None  # 1-, 12-bit, float16 samples...: tifffile's reading decides
     imagej = None
     if first.description_kind is not None:
@@ -467,10 +560,14 @@ def plain_layouts(structure: TiffStructure, notes: MappingNotes) -> TiffLayouts 
             return None
     n = len(ifds)
     if imagej is not None:
-        sizes = {a: imagej.get(k, 1) for a, k in (("T", "frames"), ("Z", "slices"),
-                                                   ("C", "channels"))}
-        if not all(type(v) is int and v > 0 for v in sizes.values()) \
-                or math.prod(sizes.values()) != n or imagej.get("images", 1) != n:
+        sizes = {
+            a: imagej.get(k, 1) for a, k in (("T", "frames"), ("Z", "slices"), ("C", "channels"))
+        }
+        if (
+            not all(type(v) is int and v > 0 for v in sizes.values())
+            or math.prod(sizes.values()) != n
+            or imagej.get("images", 1) != n
+        ):
             return None
         frame = [(a, v) for a, v in sizes.items() if v > 1]
         kind = "imagej"
@@ -479,9 +576,16 @@ def plain_layouts(structure: TiffStructure, notes: MappingNotes) -> TiffLayouts 
         kind = "plain"
     page = [("Y", first.height), ("X", first.width)] + ([("S", spp)] if rgb else [])
     series = _PlainSeries(
-        kind, "".join(a for a, _ in frame + page), tuple(v for _, v in frame + page),
-        first.dtype, _PlainPage((1, 1, first.height, first.width, spp if rgb else 1),
-                                photometric or 0, 0, first.compression),
+        kind,
+        "".join(a for a, _ in frame + page),
+        tuple(v for _, v in frame + page),
+        first.dtype,
+        _PlainPage(
+            (1, 1, first.height, first.width, spp if rgb else 1),
+            photometric or 0,
+            0,
+            first.compression,
+        ),
     )
     from ometiff.tiff.structure import ifd0_values
 
@@ -489,11 +593,9 @@ def plain_layouts(structure: TiffStructure, notes: MappingNotes) -> TiffLayouts 
     named: dict[str, Any] = {}
     for code, value in values.items():
         name = _CALIBRATION_TAGS[code]
-        named[name] = value if isinstance(value, str) or name.endswith("Resolution") \
-            else value[0]
+        named[name] = value if isinstance(value, str) or name.endswith("Resolution") else value[0]
     cal = plain_calibration(imagej, named.get, notes)
     warnings = list(cal.unknown_units)
     where = structure.path.name
-    layouts = _layout(None, 0, series, cal, notes, warnings, where=f"{where} series 0",
-                      main=series)
+    layouts = _layout(None, 0, series, cal, notes, warnings, where=f"{where} series 0", main=series)
     return TiffLayouts(tuple(layouts), cal, tuple(warnings))

@@ -28,7 +28,9 @@ RGBA = tuple[int, int, int, int]
 ANNOTATION_NS = "ometiff/original-metadata"
 
 
-def _length_unit(raw: object, source: str, meta: TiffCalibration, notes: MappingNotes) -> str | None:
+def _length_unit(
+    raw: object, source: str, meta: TiffCalibration, notes: MappingNotes
+) -> str | None:
     """The UnitsLength symbol of a file's length unit when it is a physical length.
 
     Otherwise None and a note: 'pixel' is uncalibrated; a spelling not in the unit
@@ -45,6 +47,7 @@ def _length_unit(raw: object, source: str, meta: TiffCalibration, notes: Mapping
         else:
             notes.skip(f"{source} {raw!r}", "not a physical unit; sizes left unset (U3)")
     return None
+
 
 def _rgba(r: int, g: int, b: int, a: int = 255) -> RGBA:
     return int(r), int(g), int(b), int(a)
@@ -101,8 +104,9 @@ class TiffCalibration:
         self.unknown_units: list[str] = []  # units the file states that are not mapped (U3)
 
 
-def _imagej(ij: Mapping[str, Any], tag: TagValue, meta: TiffCalibration,
-            notes: MappingNotes) -> None:
+def _imagej(
+    ij: Mapping[str, Any], tag: TagValue, meta: TiffCalibration, notes: MappingNotes
+) -> None:
     # ImageJ's Calibration: `unit` is X's, `yunit`/`zunit` only when they differ;
     # XResolution is pixels per unit, `spacing` is in the Z unit, `finterval` in
     # `tunit` (ImageJ's default "sec" when absent). All through the one unit table.
@@ -111,8 +115,9 @@ def _imagej(ij: Mapping[str, Any], tag: TagValue, meta: TiffCalibration,
     units = {"x": _length_unit(ij.get("unit"), "ImageJ unit", meta, notes)}
     for axis in "yz":
         raw = ij.get(f"{axis}unit")
-        units[axis] = (units["x"] if raw is None
-                       else _length_unit(raw, f"ImageJ {axis}unit", meta, notes))
+        units[axis] = (
+            units["x"] if raw is None else _length_unit(raw, f"ImageJ {axis}unit", meta, notes)
+        )
     for axis, name in (("x", "XResolution"), ("y", "YResolution")):
         size = _res_size(tag(name))
         unit = units[axis]
@@ -129,8 +134,7 @@ def _imagej(ij: Mapping[str, Any], tag: TagValue, meta: TiffCalibration,
         tunit = time_symbol(tunit_raw)
         if tunit is None:
             meta.unknown_units.append(
-                f"ImageJ tunit {tunit_raw!r} is not a known time unit: "
-                "finterval not mapped (U3)"
+                f"ImageJ tunit {tunit_raw!r} is not a known time unit: finterval not mapped (U3)"
             )
             notes.skip(f"ImageJ finterval with tunit {tunit_raw!r}", "unknown time unit (U3)")
         else:

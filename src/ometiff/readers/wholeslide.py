@@ -271,8 +271,18 @@ class WholeSlideReader(Reader):
         )
 
     def read_region(
-        self, series: int, t: int, c: int, z: int, y0: int, y1: int, x0: int, x1: int,
-        *, level: int = 0, out: np.ndarray | None = None,
+        self,
+        series: int,
+        t: int,
+        c: int,
+        z: int,
+        y0: int,
+        y1: int,
+        x0: int,
+        x1: int,
+        *,
+        level: int = 0,
+        out: np.ndarray | None = None,
     ) -> np.ndarray:
         """A window of one plane of one level (the ``Reader.read_region`` contract); of
         tiled pages only the touched tiles are decoded (:mod:`ometiff.readers.tiles`).

@@ -425,9 +425,21 @@ def render(
             f"{fi.path}: showing the {width}×{height}-pixel plane",
             hint="choose a smaller pyramid level",
         )
-        return _render(fi, pixels, k, out, shapes[0], image_mod,
-                       z=z, t=t, c=c, project=project, level=level, progress=progress,
-                       on_plane=on_plane)
+        return _render(
+            fi,
+            pixels,
+            k,
+            out,
+            shapes[0],
+            image_mod,
+            z=z,
+            t=t,
+            c=c,
+            project=project,
+            level=level,
+            progress=progress,
+            on_plane=on_plane,
+        )
 
 
 def _render(
@@ -566,6 +578,17 @@ def render_png(
         Pillow is not installed.
     """
     return render(
-        path, out, series=series, z=z, t=t, c=c, project=project, level=level, progress=progress,
-        on_plane=on_plane, reader=reader, reader_options=reader_options, max_memory=max_memory,
+        path,
+        out,
+        series=series,
+        z=z,
+        t=t,
+        c=c,
+        project=project,
+        level=level,
+        progress=progress,
+        on_plane=on_plane,
+        reader=reader,
+        reader_options=reader_options,
+        max_memory=max_memory,
     ).path

@@ -35,26 +35,53 @@ _INT_FORMATS = {1: "B", 3: "H", 4: "I", 6: "b", 8: "h", 9: "i", 13: "I", 16: "Q"
 
 MAX_IFDS = 5_000_000
 #: Tags that must hold one value (with _TAG_NAMES' others): tifffile computes with them.
-_SCALAR_SHAPE_TAGS = {256: "ImageWidth", 257: "ImageLength", 277: "SamplesPerPixel",
-                      278: "RowsPerStrip", 322: "TileWidth", 323: "TileLength"}
+_SCALAR_SHAPE_TAGS = {
+    256: "ImageWidth",
+    257: "ImageLength",
+    277: "SamplesPerPixel",
+    278: "RowsPerStrip",
+    322: "TileWidth",
+    323: "TileLength",
+}
 #: Known TIFF field types whose values are not integers for tifffile (it then compares or
 #: multiplies a str, bytes, tuple or float). BYTE is one: tifffile returns its values as
 #: ``bytes``. Unknown types are skipped by tifffile.
 _NOT_INT_TYPES = frozenset({1, 2, 5, 7, 10, 11, 12})
-_TAG_NAMES = {**_SCALAR_SHAPE_TAGS, 259: "Compression", 262: "PhotometricInterpretation",
-              284: "PlanarConfiguration"}
+_TAG_NAMES = {
+    **_SCALAR_SHAPE_TAGS,
+    259: "Compression",
+    262: "PhotometricInterpretation",
+    284: "PlanarConfiguration",
+}
 #: Tags whose loss changes what a file is: tifffile drops a tag whose value lies past
 #: the end of the file (with a log line) and reads on, so a truncated OME-TIFF whose
 #: OME-XML was cut off would be read as a plain TIFF and its metadata silently lost.
-_VITAL_VALUE_TAGS = {270: "ImageDescription", 273: "StripOffsets", 279: "StripByteCounts",
-                     324: "TileOffsets", 325: "TileByteCounts", 330: "SubIFDs"}
+_VITAL_VALUE_TAGS = {
+    270: "ImageDescription",
+    273: "StripOffsets",
+    279: "StripByteCounts",
+    324: "TileOffsets",
+    325: "TileByteCounts",
+    330: "SubIFDs",
+}
 #: Integers tifffile computes with, of one value or several: where the pixel data is,
 #: the samples' bits and format, and the other tags it keeps as page attributes.
-_NUMBER_TAGS = {273: "StripOffsets", 279: "StripByteCounts", 324: "TileOffsets",
-                325: "TileByteCounts", 258: "BitsPerSample", 339: "SampleFormat",
-                255: "SubfileType", 266: "FillOrder", 317: "Predictor", 330: "SubIFDs",
-                338: "ExtraSamples", 530: "YCbCrSubSampling", 32997: "ImageDepth",
-                32998: "TileDepth"}
+_NUMBER_TAGS = {
+    273: "StripOffsets",
+    279: "StripByteCounts",
+    324: "TileOffsets",
+    325: "TileByteCounts",
+    258: "BitsPerSample",
+    339: "SampleFormat",
+    255: "SubfileType",
+    266: "FillOrder",
+    317: "Predictor",
+    330: "SubIFDs",
+    338: "ExtraSamples",
+    530: "YCbCrSubSampling",
+    32997: "ImageDepth",
+    32998: "TileDepth",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,8 +272,7 @@ class _Walker:
             return None
         return bytes(self.buf[offset : offset + size])
 
-    def _check_value_within(self, name: str, tag: int, typ: int, count: int,
-                            value: bytes) -> None:
+    def _check_value_within(self, name: str, tag: int, typ: int, count: int, value: bytes) -> None:
         """A hazard (C1) when a vital tag's value runs past the end of the file."""
         size = TYPE_SIZES.get(typ, 1) * count
         if size <= self.inline:
@@ -276,7 +302,12 @@ class _Walker:
 
     # IFDs ----------------------------------------------------------------------
     def read_ifd(
-        self, offset: int, index: int, *, full_description: bool, depth: int = 0,
+        self,
+        offset: int,
+        index: int,
+        *,
+        full_description: bool,
+        depth: int = 0,
         label: str | None = None,
     ) -> tuple[IfdInfo | None, int]:
         """Parse the IFD at ``offset``; return it and the next IFD's offset (0 = end).
@@ -325,12 +356,15 @@ class _Walker:
             if tag in (256, 257, 277, 284, 259, 262, 254, 278, 322, 323):
                 if typ in _NOT_INT_TYPES and tag != 254:
                     # an ASCII or RATIONAL SamplesPerPixel: tifffile compares a str
-                    self.hazard(f"{name}: tag {tag} ({_TAG_NAMES.get(tag, tag)}) has "
-                                f"field type {typ}, not an integer type")
+                    self.hazard(
+                        f"{name}: tag {tag} ({_TAG_NAMES.get(tag, tag)}) has "
+                        f"field type {typ}, not an integer type"
+                    )
                 elif count != 1 and tag in _TAG_NAMES and typ in _INT_FORMATS:
                     # tifffile then computes with a tuple and fails with TypeError
-                    self.hazard(f"{name}: tag {tag} ({_TAG_NAMES[tag]}) has "
-                                f"{count} values, expected 1")
+                    self.hazard(
+                        f"{name}: tag {tag} ({_TAG_NAMES[tag]}) has {count} values, expected 1"
+                    )
                 vals = self._ints(typ, 1, value) if count >= 1 else ()
                 v = vals[0] if vals else 0
                 if tag == 256:
@@ -355,8 +389,10 @@ class _Walker:
                     tile_l = v
             elif tag in _NUMBER_TAGS and typ in _NOT_INT_TYPES:
                 # tifffile adds a str or tuple to an offset, subtracts str bits (TypeError)
-                self.hazard(f"{name}: tag {tag} ({_NUMBER_TAGS[tag]}) has field type {typ}, "
-                            "not an integer type")
+                self.hazard(
+                    f"{name}: tag {tag} ({_NUMBER_TAGS[tag]}) has field type {typ}, "
+                    "not an integer type"
+                )
             elif tag == 258:
                 vals = self._ints(typ, min(count, 64), value) if count <= 64 else ()
                 bits = vals[0] if vals else 0
@@ -365,8 +401,10 @@ class _Walker:
                 sample_format = vals[0] if vals else 1
                 if count == 0 or len(set(vals[:spp])) > 1:
                     # tifffile takes int() of the tuple of differing formats (TypeError)
-                    self.hazard(f"{name}: tag 339 (SampleFormat) has {count} values "
-                                f"{tuple(vals[:4])}; expected one format for all samples")
+                    self.hazard(
+                        f"{name}: tag 339 (SampleFormat) has {count} values "
+                        f"{tuple(vals[:4])}; expected one format for all samples"
+                    )
             elif tag == 330:
                 subifd_offsets = self._ints(18 if typ in (16, 18) else 4, count, value, limit=4096)
             elif tag == 270 and typ in (2, 7, 1) and desc_kind is None:  # X1: the first one
@@ -404,12 +442,15 @@ class _Walker:
                 subifds.append(info_sub)
         for code, size in ((256, width), (257, height)):
             if size == 0 and code in tags:  # tifffile reads a plane of no pixels
-                self.hazard(f"{name}: tag {code} ({_TAG_NAMES[code]}) is 0; an image has "
-                            "at least one pixel")
+                self.hazard(
+                    f"{name}: tag {code} ({_TAG_NAMES[code]}) is 0; an image has at least one pixel"
+                )
         if (tile_w is not None or tile_l is not None) and not (tile_w and tile_l):
             # tifffile divides by the tile edge when decoding (ZeroDivisionError)
-            self.hazard(f"{name}: tile of {tile_w or 0}×{tile_l or 0} pixels; "
-                        "TileWidth and TileLength must both be positive")
+            self.hazard(
+                f"{name}: tile of {tile_w or 0}×{tile_l or 0} pixels; "
+                "TileWidth and TileLength must both be positive"
+            )
         info = IfdInfo(
             width=width,
             height=height,
@@ -503,7 +544,11 @@ class _Walker:
                 texts.append(header + k * es)
         mask_int = int.from_bytes(mask, "little")
         return _Template(
-            n, mask_int, int.from_bytes(block, "little") & mask_int, info, self._texts(offset, texts)
+            n,
+            mask_int,
+            int.from_bytes(block, "little") & mask_int,
+            info,
+            self._texts(offset, texts),
         )
 
     def _texts(self, offset: int, entries: list[int]) -> tuple[tuple[int, int, bytes], ...]:
@@ -514,8 +559,9 @@ class _Walker:
             out.append((at + 4, count, self._ascii_head(count, value, limit=256)[0]))
         return tuple(out)
 
-    def _run_of_template(self, offset: int, template: _Template, ifds: list[IfdInfo],
-                         max_ifds: int) -> int:
+    def _run_of_template(
+        self, offset: int, template: _Template, ifds: list[IfdInfo], max_ifds: int
+    ) -> int:
         """Append the IFDs from ``offset`` on that match ``template`` (what
         :meth:`_like_template` checks, inlined: this runs once per IFD of 30,000-IFD
         chains); return the offset of the first one that does not (or 0).
@@ -532,7 +578,11 @@ class _Walker:
         span = start + template.entries * self.entry.size
         next_size = self.next_fmt.size
         next_fmt, text_pointer, inline, count_size = (
-            self.next_fmt, self.text_pointer, self.inline, self.count_size)
+            self.next_fmt,
+            self.text_pointer,
+            self.inline,
+            self.count_size,
+        )
         from_bytes = int.from_bytes
         room = max_ifds - len(ifds)
         while offset > last and room > 0:

@@ -76,8 +76,11 @@ def check_members(ctx: Context) -> Iterator[Issue]:
                 "M2-absolute-path",
                 loc,
                 "the FileName is an absolute path"
-                + ("; it was found by its base name in the set's folder (as Bio-Formats does)"
-                   if member.by_basename else "")
+                + (
+                    "; it was found by its base name in the set's folder (as Bio-Formats does)"
+                    if member.by_basename
+                    else ""
+                )
                 + ": write the relative name",
             )
     actual: dict[Path, str | None] = {}
@@ -173,46 +176,73 @@ def binaryonly_link(
     """
     loc = f"{member.name}: OME/BinaryOnly"
     if not metadata_file:
-        return [error("M4-no-metadata-file", loc,
-                      "BinaryOnly has no MetadataFile: name the companion or master file")], True
+        return [
+            error(
+                "M4-no-metadata-file",
+                loc,
+                "BinaryOnly has no MetadataFile: name the companion or master file",
+            )
+        ], True
     found = resolve_name(member.parent, metadata_file, basename=True, virtual=virtual)
     if found.path is None:
-        return [error(
-            "M2-path-escapes", loc,
-            f"MetadataFile {metadata_file!r} {found.refused}; it was not opened. "
-            "Use a name relative to this file's folder",
-        )], True
+        return [
+            error(
+                "M2-path-escapes",
+                loc,
+                f"MetadataFile {metadata_file!r} {found.refused}; it was not opened. "
+                "Use a name relative to this file's folder",
+            )
+        ], True
     if not (absolute_path(found.path) in virtual or found.path.is_file()):
-        return [error(
-            "M4-metadata-file-missing", loc,
-            f"the metadata file {metadata_file!r} this member points to is missing; copy it "
-            "next to this file or fix MetadataFile",
-        )], True
+        return [
+            error(
+                "M4-metadata-file-missing",
+                loc,
+                f"the metadata file {metadata_file!r} this member points to is missing; copy it "
+                "next to this file or fix MetadataFile",
+            )
+        ], True
     issues: list[Issue] = []
     if not uuid:
-        issues.append(error(
-            "M4-incomplete", loc, "BinaryOnly needs both MetadataFile and UUID (of the metadata file)"
-        ))
+        issues.append(
+            error(
+                "M4-incomplete",
+                loc,
+                "BinaryOnly needs both MetadataFile and UUID (of the metadata file)",
+            )
+        )
     if found.absolute:
-        issues.append(warning(
-            "M2-absolute-path", loc,
-            f"MetadataFile {metadata_file!r} is an absolute path"
-            + (f"; it was found by its base name {found.path.name!r} in this file's folder"
-               if found.by_basename else "")
-            + ": write the name relative to this file's folder",
-        ))
+        issues.append(
+            warning(
+                "M2-absolute-path",
+                loc,
+                f"MetadataFile {metadata_file!r} is an absolute path"
+                + (
+                    f"; it was found by its base name {found.path.name!r} in this file's folder"
+                    if found.by_basename
+                    else ""
+                )
+                + ": write the name relative to this file's folder",
+            )
+        )
     elif found.by_basename:
-        issues.append(error(
-            "M4-metadata-file-missing", loc,
-            f"MetadataFile {metadata_file!r} is not there, seen from this file's folder; "
-            f"{found.path.name!r} beside it was used (readers that open this file will not "
-            f"find it): write {found.path.name!r} (`ometiff repair` does)",
-        ))
+        issues.append(
+            error(
+                "M4-metadata-file-missing",
+                loc,
+                f"MetadataFile {metadata_file!r} is not there, seen from this file's folder; "
+                f"{found.path.name!r} beside it was used (readers that open this file will not "
+                f"find it): write {found.path.name!r} (`ometiff repair` does)",
+            )
+        )
     if metadata is not None and not _same_file(found.path, metadata):
-        issues.append(warning(
-            "M4-metadata-file", loc,
-            f"MetadataFile={metadata_file!r} but the set's metadata is in {metadata.name}",
-        ))
+        issues.append(
+            warning(
+                "M4-metadata-file",
+                loc,
+                f"MetadataFile={metadata_file!r} but the set's metadata is in {metadata.name}",
+            )
+        )
     return issues, False
 
 
@@ -242,7 +272,10 @@ def check_binaryonly(ctx: Context) -> Iterator[Issue]:
         if bo is None:
             continue
         issues, _ = binaryonly_link(
-            path, bo.get("MetadataFile"), bo.get("UUID"), fs.metadata_path,
+            path,
+            bo.get("MetadataFile"),
+            bo.get("UUID"),
+            fs.metadata_path,
             virtual=ctx.documents.keys(),
         )
         yield from issues

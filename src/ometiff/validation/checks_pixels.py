@@ -228,7 +228,11 @@ def check_plane_elements(ctx: Context) -> Iterator[Issue]:
             continue
         z, c, t = (col for col in cols if col is not None)
         sizes = (image.size_z or 1, image.effective_size_c, image.size_t or 1)
-        for name, col, size in (("TheZ", z, sizes[0]), ("TheC", c, sizes[1]), ("TheT", t, sizes[2])):
+        for name, col, size in (
+            ("TheZ", z, sizes[0]),
+            ("TheC", c, sizes[1]),
+            ("TheT", t, sizes[2]),
+        ):
             bad = np.flatnonzero((col < 0) | (col >= size))
             if bad.size:
                 yield error(

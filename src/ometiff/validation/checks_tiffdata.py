@@ -231,12 +231,19 @@ def check_one_based(ctx: Context) -> Iterator[Issue]:
         # one TiffData per plane in Bio-Formats files: plain comparisons, no per-element
         # tuples (this loop runs 30,000 times on such a file)
         for k, (_, fz, ft, fc, *_) in enumerate(image.tiffdata):
-            if (fz is None or fz < size_z) and (fc is None or fc < size_c) \
-                    and (ft is None or ft < size_t):
+            if (
+                (fz is None or fz < size_z)
+                and (fc is None or fc < size_c)
+                and (ft is None or ft < size_t)
+            ):
                 continue
             attr, value, size = next(
-                (a, v, n) for a, v, n in (("FirstZ", fz, size_z), ("FirstC", fc, size_c),
-                                          ("FirstT", ft, size_t))
+                (a, v, n)
+                for a, v, n in (
+                    ("FirstZ", fz, size_z),
+                    ("FirstC", fc, size_c),
+                    ("FirstT", ft, size_t),
+                )
                 if v is not None and v >= n
             )
             yield warning(

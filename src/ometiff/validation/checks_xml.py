@@ -40,7 +40,9 @@ def check_container(ctx: Context) -> Iterator[Issue]:
         if structure.bigtiff and has_bigtiff_suffix(name):
             continue
         if not name.endswith(OME_TIFF_SUFFIXES):
-            endings = "/".join(OME_TIFF_SUFFIXES + (OME_BIGTIFF_SUFFIXES if structure.bigtiff else ()))
+            endings = "/".join(
+                OME_TIFF_SUFFIXES + (OME_BIGTIFF_SUFFIXES if structure.bigtiff else ())
+            )
             yield warning(
                 "C2-extension",
                 path.name,

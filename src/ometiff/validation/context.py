@@ -46,7 +46,12 @@ class Issue:
 
     def to_dict(self) -> dict[str, str]:
         """Plain data for JSON output."""
-        return {"severity": self.severity, "code": self.code, "loc": self.loc, "message": self.message}
+        return {
+            "severity": self.severity,
+            "code": self.code,
+            "loc": self.loc,
+            "message": self.message,
+        }
 
 
 def error(code: str, loc: str, message: str) -> Issue:

@@ -126,13 +126,19 @@ class ValidationReport:
 
     def codes(self) -> set[str]:
         """The checklist ids found (``"T5"`` for ``"T5-plane-mapped-twice"``)."""
-        return {i.code.split("-")[0] if not i.code.startswith("P-") else i.code[:3] for i in self.issues}
+        return {
+            i.code.split("-")[0] if not i.code.startswith("P-") else i.code[:3] for i in self.issues
+        }
 
     def raise_if_invalid(self) -> None:
         """Raise :class:`~ometiff.ValidationError` listing the errors, if any."""
         if self.ok:
             return
-        bad = [i for i in self.issues if i.severity == "error" or (self.strict and i.severity == "warning")]
+        bad = [
+            i
+            for i in self.issues
+            if i.severity == "error" or (self.strict and i.severity == "warning")
+        ]
         lines = "; ".join(f"[{i.code}] {i.loc}: {i.message}" for i in bad[:5])
         more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
         raise ValidationError(f"{self.path}: {len(bad)} problem(s): {lines}{more}")
@@ -204,7 +210,9 @@ class _SchemaJob:
 def _read_xml_document(p: Path) -> bytes:
     size = p.stat().st_size
     if size > MAX_XML_BYTES:
-        raise OmeXmlError(f"{p}: {size:,} bytes is larger than the {MAX_XML_BYTES:,}-byte XML limit")
+        raise OmeXmlError(
+            f"{p}: {size:,} bytes is larger than the {MAX_XML_BYTES:,}-byte XML limit"
+        )
     data = p.read_bytes()
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head.startswith(b"<"):
@@ -245,13 +253,17 @@ def _entry_document(ctx: Context, p: Path) -> tuple[str | bytes | None, str]:
         kind = structure.ifds[0].description_kind
         if desc is None or not is_ome_xml(desc):
             if kind == "OME-XML":  # X2: it starts as OME-XML but does not parse
-                message = ("IFD 0's ImageDescription starts as OME-XML but is not "
-                           "well-formed (cut off or damaged): the metadata cannot be read")
+                message = (
+                    "IFD 0's ImageDescription starts as OME-XML but is not "
+                    "well-formed (cut off or damaged): the metadata cannot be read"
+                )
             else:
                 what = "no ImageDescription" if desc is None else f"a {kind} ImageDescription"
-                message = (f"IFD 0 has {what}, not OME-XML: this is not an OME-TIFF "
-                           "(write the OME-XML into the first IFD's ImageDescription, e.g. "
-                           "`ometiff convert`)")
+                message = (
+                    f"IFD 0 has {what}, not OME-XML: this is not an OME-TIFF "
+                    "(write the OME-XML into the first IFD's ImageDescription, e.g. "
+                    "`ometiff convert`)"
+                )
             ctx.setup_issues.append(error("X1-no-ome-xml", f"{p.name}: IFD 0/tag 270", message))
             return None, p.name
         return (desc if override is None else override), f"{p.name}: IFD 0/tag 270"
@@ -434,13 +446,19 @@ def _validate(
     files = [p]
     if ctx.fileset is not None:
         files = [ctx.fileset.metadata_path]
-        files += [m.path for m in ctx.fileset.members if m.path is not None and m.exists and m.path not in files]
+        files += [
+            m.path
+            for m in ctx.fileset.members
+            if m.path is not None and m.exists and m.path not in files
+        ]
         if p not in files:
             files.insert(0, p)
     return ValidationReport(p, tuple(issues), tuple(files), strict)
 
 
-def iter_reports(paths: list[Path], *, schema: bool, strict: bool) -> Iterator[ValidationReport | OmeTiffError]:
+def iter_reports(
+    paths: list[Path], *, schema: bool, strict: bool
+) -> Iterator[ValidationReport | OmeTiffError]:
     """Reports for several files; an unreadable file yields its error instead."""
     for p in paths:
         try:

@@ -46,15 +46,17 @@ def _check_axes(axes: str, ndim: int, where: str) -> str:
     axes = axes.upper()
     bad = [a for a in axes if a not in AXES]
     if bad:
-        raise WriteError(f"{where}: axes={axes!r} has unknown letter(s) {''.join(bad)}; "
-                         f"use letters of {AXES}")
+        raise WriteError(
+            f"{where}: axes={axes!r} has unknown letter(s) {''.join(bad)}; use letters of {AXES}"
+        )
     if len(set(axes)) != len(axes):
         raise WriteError(f"{where}: axes={axes!r} repeats a letter")
     if "Y" not in axes or "X" not in axes:
         raise WriteError(f"{where}: axes={axes!r} must contain Y and X")
     if len(axes) != ndim:
-        raise WriteError(f"{where}: axes={axes!r} has {len(axes)} letters but the data has "
-                         f"{ndim} dimensions")
+        raise WriteError(
+            f"{where}: axes={axes!r} has {len(axes)} letters but the data has {ndim} dimensions"
+        )
     return axes
 
 
@@ -73,8 +75,7 @@ def _default_axes(shape: Sequence[int], dtype: Any, where: str) -> str:
     ndim = len(shape)
     if not 2 <= ndim <= 5:
         raise WriteError(f"{where}: {ndim}-D data needs axes=... (letters of {AXES})")
-    rgb_like = ndim >= 3 and shape[-1] in (3, 4) and \
-        np.dtype(dtype).newbyteorder("=") in RGB_DTYPES
+    rgb_like = ndim >= 3 and shape[-1] in (3, 4) and np.dtype(dtype).newbyteorder("=") in RGB_DTYPES
     if rgb_like and ndim == 3:
         return "YXS"
     if rgb_like:
@@ -82,7 +83,7 @@ def _default_axes(shape: Sequence[int], dtype: Any, where: str) -> str:
         raise WriteError(  # checklist R2: RGB is one Channel of SamplesPerPixel 3
             f"{where}: shape {tuple(shape)} {np.dtype(dtype)} is ambiguous: a last axis of "
             f"{shape[-1]} looks like {samples} samples; pass axes=..., e.g. "
-            f"axes={'TCZ'[-(ndim - 3):] + 'YXS'!r} for {samples} planes or "
+            f"axes={'TCZ'[-(ndim - 3) :] + 'YXS'!r} for {samples} planes or "
             f"axes={'TCZYX'[-ndim:]!r} if the last axis is X"
         )
     return "TCZYX"[-ndim:]
@@ -100,8 +101,9 @@ def _dtype(dtype: Any, where: str) -> tuple[np.dtype, np.dtype | None]:
     native = dt.newbyteorder("=")
     if native == np.float16:
         warnings.warn(
-            f"{where}: float16 has no OME pixel type (checklist D2); writing float32 "
-            "(lossless)", UserWarning, stacklevel=4,
+            f"{where}: float16 has no OME pixel type (checklist D2); writing float32 (lossless)",
+            UserWarning,
+            stacklevel=4,
         )
         return np.dtype(np.float32), native
     if native.kind in "iu" and native.itemsize == 8:
@@ -111,8 +113,10 @@ def _dtype(dtype: Any, where: str) -> tuple[np.dtype, np.dtype | None]:
             f"e.g. data.astype('{wider}') if the values fit, or data.astype('float64')"
         )
     if native.kind == "c":
-        raise WriteError(f"{where}: complex pixels are not written (Bio-Formats cannot read "
-                         "complex TIFF); write real and imaginary parts as channels")
+        raise WriteError(
+            f"{where}: complex pixels are not written (Bio-Formats cannot read "
+            "complex TIFF); write real and imaginary parts as channels"
+        )
     if native.kind not in "biuf":
         raise WriteError(f"{where}: pixel type {dt} cannot be written as OME-TIFF")
     return native, None
@@ -121,8 +125,13 @@ def _dtype(dtype: Any, where: str) -> tuple[np.dtype, np.dtype | None]:
 def _sizes(shape: Sequence[int], axes: str) -> tuple[tuple[int, int, int, int, int], int]:
     sizes = dict(zip(axes, (int(n) for n in shape), strict=True))
     samples = sizes.get("S", 1)
-    return (sizes.get("T", 1), sizes.get("C", 1), sizes.get("Z", 1),
-            sizes["Y"], sizes["X"]), samples
+    return (
+        sizes.get("T", 1),
+        sizes.get("C", 1),
+        sizes.get("Z", 1),
+        sizes["Y"],
+        sizes["X"],
+    ), samples
 
 
 def _plane_getter(axes: str, convert: np.dtype | None, dtype: np.dtype) -> Any:
@@ -148,16 +157,18 @@ def _plane_getter(axes: str, convert: np.dtype | None, dtype: np.dtype) -> Any:
 def array_series(arr: Any, axes: str | None, i: int, name: str | None) -> _Series:
     where = f"series {i}"
     shape = tuple(int(n) for n in arr.shape)
-    axes = _check_axes(axes, len(shape), where) if axes else \
-        _default_axes(shape, arr.dtype, where)
+    axes = _check_axes(axes, len(shape), where) if axes else _default_axes(shape, arr.dtype, where)
     dtype, convert = _dtype(arr.dtype, where)
     (t, c, z, y, x), samples = _sizes(shape, axes)
     if samples not in (1, 3, 4):
-        raise WriteError(f"{where}: S (samples) has size {samples}; use 3 (RGB) or 4 (RGBA), "
-                         "or call the axis C for separate channels")
+        raise WriteError(
+            f"{where}: S (samples) has size {samples}; use 3 (RGB) or 4 (RGBA), "
+            "or call the axis C for separate channels"
+        )
     index, finish = _plane_getter(axes, convert, dtype)
-    src = SeriesSource((t, c, z, y, x), samples, dtype, _ArrayPlanes(arr, axes, index, finish),
-                       name)
+    src = SeriesSource(
+        (t, c, z, y, x), samples, dtype, _ArrayPlanes(arr, axes, index, finish), name
+    )
     return _Series(src, _order_from_axes(axes), sequential=False)
 
 
@@ -179,29 +190,42 @@ class _ArrayPlanes:
         """
         arr = self.arr
         lead = [a for a in self.axes if a in "TCZ"]
-        if not isinstance(arr, np.ndarray) or not arr.flags.c_contiguous or not planes \
-                or self.axes[len(lead):] not in ("YX", "YXS"):
+        if (
+            not isinstance(arr, np.ndarray)
+            or not arr.flags.c_contiguous
+            or not planes
+            or self.axes[len(lead) :] not in ("YX", "YXS")
+        ):
             return None
         sizes = arr.shape[: len(lead)]
         pos = {"T": 0, "C": 1, "Z": 2}
-        flat = [int(np.ravel_multi_index(tuple(p[pos[a]] for a in lead), sizes)) if lead else 0
-                for p in planes]
+        flat = [
+            int(np.ravel_multi_index(tuple(p[pos[a]] for a in lead), sizes)) if lead else 0
+            for p in planes
+        ]
         start = flat[0]
         if flat != list(range(start, start + len(flat))):
             return None
-        return arr.reshape(-1, *arr.shape[len(lead):])[start : start + len(flat)]
+        return arr.reshape(-1, *arr.shape[len(lead) :])[start : start + len(flat)]
 
 
 def _iterator_series(
-    planes: Iterator[Any], axes: str | None, shape: Sequence[int] | None, dtype: Any,
+    planes: Iterator[Any],
+    axes: str | None,
+    shape: Sequence[int] | None,
+    dtype: Any,
     name: str | None,
 ) -> _Series:
     if shape is None or dtype is None:
-        raise WriteError("a plane iterator needs shape=... and dtype=... (the whole image's "
-                         "shape in axes order)")
+        raise WriteError(
+            "a plane iterator needs shape=... and dtype=... (the whole image's shape in axes order)"
+        )
     shape = tuple(int(n) for n in shape)
-    axes = _check_axes(axes, len(shape), "iterator") if axes else \
-        _default_axes(shape, dtype, "iterator")
+    axes = (
+        _check_axes(axes, len(shape), "iterator")
+        if axes
+        else _default_axes(shape, dtype, "iterator")
+    )
     real, convert = _dtype(dtype, "iterator")
     sizes, samples = _sizes(shape, axes)
     order = _order_from_axes(axes)
@@ -234,8 +258,11 @@ def _is_array(obj: Any) -> bool:
 
 def _per_series(value: Any, n: int, what: str, *, nested: type | tuple[type, ...]) -> list[Any]:
     """Expand a per-series option: one value for all, or a list with one per series."""
-    if n > 1 and isinstance(value, list) and value and all(
-        isinstance(v, nested) or v is None for v in value
+    if (
+        n > 1
+        and isinstance(value, list)
+        and value
+        and all(isinstance(v, nested) or v is None for v in value)
     ):
         if len(value) != n:
             raise WriteError(f"{what} has {len(value)} entries for {n} series")
@@ -403,7 +430,8 @@ def write(
         if _is_array(arr):
             series.append(array_series(arr, ax, i, name))
         elif isinstance(arr, Iterator) or (
-            isinstance(arr, Iterable) and not isinstance(arr, str | bytes | Mapping)
+            isinstance(arr, Iterable)
+            and not isinstance(arr, str | bytes | Mapping)
             and shape is not None
         ):
             if n > 1:
@@ -417,19 +445,25 @@ def write(
     sources = [s.source for s in series]
     orders = [s.order for s in series]
     for s in series:
-        if s.sequential and plane_order(s.source.shape, order_for_split(s.order, split)) != \
-                plane_order(s.source.shape, s.order):
+        if s.sequential and plane_order(
+            s.source.shape, order_for_split(s.order, split)
+        ) != plane_order(s.source.shape, s.order):
             raise WriteError(
                 f"split={split!r} needs the split axis outermost in a plane iterator's axes"
             )
 
     keywords = {
-        "physical_size": physical_size, "time_increment": time_increment,
-        "channel_names": channel_names, "channel_colors": channel_colors,
+        "physical_size": physical_size,
+        "time_increment": time_increment,
+        "channel_names": channel_names,
+        "channel_colors": channel_colors,
         "excitation_wavelength": excitation_wavelength,
-        "emission_wavelength": emission_wavelength, "plane_metadata": plane_metadata,
-        "instrument": instrument, "objective": objective,
-        "acquisition_date": acquisition_date, "annotations": annotations,
+        "emission_wavelength": emission_wavelength,
+        "plane_metadata": plane_metadata,
+        "instrument": instrument,
+        "objective": objective,
+        "acquisition_date": acquisition_date,
+        "annotations": annotations,
     }
     light: LightOme | None = None
     if ome is not None:
@@ -447,66 +481,114 @@ def write(
     else:
         per = {
             "physical_size": _per_series(physical_size, n, "physical_size", nested=dict),
-            "time_increment": _per_series(time_increment, n, "time_increment",
-                                          nested=(int, float, str, tuple)),
+            "time_increment": _per_series(
+                time_increment, n, "time_increment", nested=(int, float, str, tuple)
+            ),
             "channel_names": _per_series(channel_names, n, "channel_names", nested=list),
             "channel_colors": _per_series(channel_colors, n, "channel_colors", nested=list),
-            "excitation_wavelength": _per_series(excitation_wavelength, n,
-                                                 "excitation_wavelength", nested=list),
-            "emission_wavelength": _per_series(emission_wavelength, n,
-                                               "emission_wavelength", nested=list),
+            "excitation_wavelength": _per_series(
+                excitation_wavelength, n, "excitation_wavelength", nested=list
+            ),
+            "emission_wavelength": _per_series(
+                emission_wavelength, n, "emission_wavelength", nested=list
+            ),
             "plane_metadata": _per_series(plane_metadata, n, "plane_metadata", nested=dict),
         }
         metas = []
         for i in range(n):
             ti = per["time_increment"][i]
-            metas.append(SeriesMeta(
-                name=name_list[i],
-                physical_size=_physical(per["physical_size"][i], f"series {i}"),
-                time_increment=None if ti is None else parse_time(ti, what="time_increment"),
-                channel_names=per["channel_names"][i],
-                channel_colors=per["channel_colors"][i],
-                excitation_wavelength=per["excitation_wavelength"][i],
-                emission_wavelength=per["emission_wavelength"][i],
-                plane_metadata=per["plane_metadata"][i],
-            ))
+            metas.append(
+                SeriesMeta(
+                    name=name_list[i],
+                    physical_size=_physical(per["physical_size"][i], f"series {i}"),
+                    time_increment=None if ti is None else parse_time(ti, what="time_increment"),
+                    channel_names=per["channel_names"][i],
+                    channel_colors=per["channel_colors"][i],
+                    excitation_wavelength=per["excitation_wavelength"][i],
+                    emission_wavelength=per["emission_wavelength"][i],
+                    plane_metadata=per["plane_metadata"][i],
+                )
+            )
         if instrument is None and objective is None:
             # fast path: plain OME-XML without importing ome_types
-            light = prepare(sources, metas, acquisition_date=acquisition_date,
-                            annotations=annotations)
+            light = prepare(
+                sources, metas, acquisition_date=acquisition_date, annotations=annotations
+            )
         if light is None:
             from ometiff.writer.omebuild import build_ome
 
-            ome = build_ome(sources, metas, instrument=instrument, objective=objective,
-                            acquisition_date=acquisition_date, annotations=annotations)
+            ome = build_ome(
+                sources,
+                metas,
+                instrument=instrument,
+                objective=objective,
+                acquisition_date=acquisition_date,
+                annotations=annotations,
+            )
     from ometiff.tiff.names import is_zarr_path
 
     if is_zarr_path(dest):
         from ometiff.writer.ngff import write_ngff
 
-        mixed = [name for name, given in (
-            ("split", split is not None), ("companion", companion),
-            ("tile", tile is not None), ("bigtiff", bool(bigtiff))) if given]
+        mixed = [
+            name
+            for name, given in (
+                ("split", split is not None),
+                ("companion", companion),
+                ("tile", tile is not None),
+                ("bigtiff", bool(bigtiff)),
+            )
+            if given
+        ]
         if mixed:
             raise WriteError(f"{dest}: {', '.join(mixed)} only apply to OME-TIFF outputs")
         from ometiff.writer.omebuild import build_ome
 
         if ome is None:
-            ome = build_ome(sources, metas, instrument=instrument, objective=objective,
-                            acquisition_date=acquisition_date, annotations=annotations)
+            ome = build_ome(
+                sources,
+                metas,
+                instrument=instrument,
+                objective=objective,
+                acquisition_date=acquisition_date,
+                annotations=annotations,
+            )
         if any(o != "XYZCT" for o in orders):
             ome = ome.model_copy(deep=True)
             for image, order in zip(ome.images, orders, strict=True):
                 image.pixels.dimension_order = type(image.pixels.dimension_order)(order)
         return write_ngff(
-            dest, sources, ome=ome, ngff=ngff, layout=layout, compression=compression,
-            compression_level=compression_level, chunks=chunks, shards=shards,
-            pyramid_levels=pyramid_levels, downsample=downsample, overwrite=overwrite,
-            on_plane=on_plane, threads=threads).path
+            dest,
+            sources,
+            ome=ome,
+            ngff=ngff,
+            layout=layout,
+            compression=compression,
+            compression_level=compression_level,
+            chunks=chunks,
+            shards=shards,
+            pyramid_levels=pyramid_levels,
+            downsample=downsample,
+            overwrite=overwrite,
+            on_plane=on_plane,
+            threads=threads,
+        ).path
     paths = write_all(
-        dest, sources, ome=ome, light=light, compression=compression,
-        compression_level=compression_level, tile=tile, pyramid_levels=pyramid_levels,
-        downsample=downsample, bigtiff=bigtiff, split=split, companion=companion,
-        overwrite=overwrite, dimension_order=orders, on_plane=on_plane, threads=threads,
+        dest,
+        sources,
+        ome=ome,
+        light=light,
+        compression=compression,
+        compression_level=compression_level,
+        tile=tile,
+        pyramid_levels=pyramid_levels,
+        downsample=downsample,
+        bigtiff=bigtiff,
+        split=split,
+        companion=companion,
+        overwrite=overwrite,
+        dimension_order=orders,
+        on_plane=on_plane,
+        threads=threads,
     )
     return paths[0]

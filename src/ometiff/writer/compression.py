@@ -56,8 +56,7 @@ def resolve_codec(compression: str | None, level: int | None) -> Codec:
     name = "none" if compression is None else str(compression).lower()
     if name not in CODECS:
         raise WriteError(
-            f"compression={compression!r} is not supported; use one of "
-            + ", ".join(CODECS),
+            f"compression={compression!r} is not supported; use one of " + ", ".join(CODECS),
             option="compression",
         )
     tf_name, bf_reads = CODECS[name]

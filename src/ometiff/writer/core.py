@@ -135,9 +135,14 @@ def _orders(
     return out
 
 
-def estimate_size(plan: FilePlan, sources: Sequence[SeriesSource], levels: Sequence[int],
-              codec: Codec, xml_size: int,
-              shapes: Sequence[Sequence[tuple[int, int]]] | None = None) -> int:
+def estimate_size(
+    plan: FilePlan,
+    sources: Sequence[SeriesSource],
+    levels: Sequence[int],
+    codec: Codec,
+    xml_size: int,
+    shapes: Sequence[Sequence[tuple[int, int]]] | None = None,
+) -> int:
     """Upper bound of a file's size in bytes (checklist C4).
 
     ``shapes``: (Y, X) of every level of each series when they are not halvings.
@@ -177,8 +182,9 @@ def prefetched[T](
             yield item, plane
 
 
-def read_checked(series: int, src: SeriesSource, read: Callable[[], Any], yx: tuple[int, int],
-                  call: str) -> np.ndarray:
+def read_checked(
+    series: int, src: SeriesSource, read: Callable[[], Any], yx: tuple[int, int], call: str
+) -> np.ndarray:
     """A plane from ``read()``, checked against its expected shape and the series' dtype."""
     try:
         plane = np.asarray(read())
@@ -200,15 +206,22 @@ def read_checked(series: int, src: SeriesSource, read: Callable[[], Any], yx: tu
         if not np.can_cast(plane.dtype, src.dtype, casting="same_kind") or (
             plane.dtype.newbyteorder("=") != src.dtype.newbyteorder("=")
         ):
-            raise WriteError(f"series {series}: {call} returned {plane.dtype}, expected {src.dtype}")
+            raise WriteError(
+                f"series {series}: {call} returned {plane.dtype}, expected {src.dtype}"
+            )
     return np.ascontiguousarray(plane, dtype=src.dtype.newbyteorder("="))
 
 
 def fetcher(sources: Sequence[SeriesSource]) -> Callable[[int, int, int, int], np.ndarray]:
     def fetch(series: int, t: int, c: int, z: int) -> np.ndarray:
         src = sources[series]
-        return read_checked(series, src, lambda: src.get_plane(t, c, z),
-                             (src.shape[3], src.shape[4]), f"get_plane(t={t}, c={c}, z={z})")
+        return read_checked(
+            series,
+            src,
+            lambda: src.get_plane(t, c, z),
+            (src.shape[3], src.shape[4]),
+            f"get_plane(t={t}, c={c}, z={z})",
+        )
 
     return fetch
 
@@ -217,8 +230,10 @@ def fetcher(sources: Sequence[SeriesSource]) -> Callable[[int, int, int, int], n
 Fetched = tuple[np.ndarray, list[np.ndarray] | None]
 
 
-def _level_fetcher(sources: Sequence[SeriesSource], pyramids: Sequence[SourcePyramid | None],
-                   ) -> Callable[[int, int, int, int], Fetched]:
+def _level_fetcher(
+    sources: Sequence[SeriesSource],
+    pyramids: Sequence[SourcePyramid | None],
+) -> Callable[[int, int, int, int], Fetched]:
     """Fetch a plane with its source levels, in the same (background) thread: a
     reader is never called from two threads at once."""
     fetch = fetcher(sources)
@@ -229,9 +244,15 @@ def _level_fetcher(sources: Sequence[SeriesSource], pyramids: Sequence[SourcePyr
         if pyr is None:
             return plane, None
         return plane, [
-            read_checked(series, sources[series], functools.partial(pyr.read, k, t, c, z),
-                          yx, f"level {k} of plane (t={t}, c={c}, z={z})")
-            for k, yx in enumerate(pyr.shapes, start=1)]
+            read_checked(
+                series,
+                sources[series],
+                functools.partial(pyr.read, k, t, c, z),
+                yx,
+                f"level {k} of plane (t={t}, c={c}, z={z})",
+            )
+            for k, yx in enumerate(pyr.shapes, start=1)
+        ]
 
     return fetch_levels
 
@@ -253,9 +274,13 @@ def plane_shape(src: SeriesSource, y: int, x: int) -> tuple[int, ...]:
 Item = tuple[int, int, int, int]
 
 
-def _groups(items: Sequence[Item], sources: Sequence[SeriesSource], levels: Sequence[int],
-            tiles: Sequence[tuple[int, int] | None], encoders: Sequence[Encoder | None],
-            ) -> list[tuple[str, list[Item]]]:
+def _groups(
+    items: Sequence[Item],
+    sources: Sequence[SeriesSource],
+    levels: Sequence[int],
+    tiles: Sequence[tuple[int, int] | None],
+    encoders: Sequence[Encoder | None],
+) -> list[tuple[str, list[Item]]]:
     """Split the planes of a file into runs written the same way.
 
     ``pipe``: tiled pages whose tiles we encode in our pool (any pyramid);
@@ -267,8 +292,7 @@ def _groups(items: Sequence[Item], sources: Sequence[SeriesSource], levels: Sequ
     for item in items:
         series = item[0]
         src = sources[series]
-        if tiles[series] is not None and encoders[series] is not None \
-                and src.dtype.kind != "b":
+        if tiles[series] is not None and encoders[series] is not None and src.dtype.kind != "b":
             mode = "pipe"
         elif tiles[series] is None and not levels[series]:
             mode = "batch"
@@ -292,8 +316,12 @@ def _block(src: SeriesSource, group: Sequence[Item]) -> np.ndarray | None:
         return None
     arr = block([item[1:] for item in group])
     want = (len(group), *plane_shape(src, src.shape[3], src.shape[4]))
-    if not isinstance(arr, np.ndarray) or arr.shape != want or arr.dtype != src.dtype \
-            or not arr.flags.c_contiguous:
+    if (
+        not isinstance(arr, np.ndarray)
+        or arr.shape != want
+        or arr.dtype != src.dtype
+        or not arr.flags.c_contiguous
+    ):
         return None
     return arr
 
@@ -330,11 +358,16 @@ def write_tiff(
     # ("wb") makes ext4 flush the whole file to disk on close (auto_da_alloc), which
     # costs more than writing it, so it is opened for update instead.
     with ThreadPoolExecutor(max(1, threads), thread_name_prefix="ometiff-encode") as pool:
-        check = None if check_as is None else OutputCheck(tmp, check_as[0], sources, pool,
-                                                          check_as[1], record)
+        check = (
+            None
+            if check_as is None
+            else OutputCheck(tmp, check_as[0], sources, pool, check_as[1], record)
+        )
         try:
-            with open(tmp, "r+b") as fh, \
-                    tifffile.TiffWriter(fh, bigtiff=bigtiff, byteorder="<", ome=False) as tw:
+            with (
+                open(tmp, "r+b") as fh,
+                tifffile.TiffWriter(fh, bigtiff=bigtiff, byteorder="<", ome=False) as tw,
+            ):
 
                 def written() -> None:
                     """Whole planes (with their levels) are in the file: check them."""
@@ -343,9 +376,24 @@ def write_tiff(
                         check.poll()
 
                 for mode, group in _groups(items, sources, levels, tiles, encoders):
-                    _write_group(tw, pool, mode, group, fetch, sources, levels, tiles,
-                                 encoders, codec, method, threads, take_description,
-                                 progress, check, written)
+                    _write_group(
+                        tw,
+                        pool,
+                        mode,
+                        group,
+                        fetch,
+                        sources,
+                        levels,
+                        tiles,
+                        encoders,
+                        codec,
+                        method,
+                        threads,
+                        take_description,
+                        progress,
+                        check,
+                        written,
+                    )
                     written()
             if check is not None:
                 check.finish()  # pages tifffile wrote on closing, and the last checks
@@ -385,14 +433,22 @@ def _write_group(
         if check is not None:
             for k, item in enumerate(group):
                 check.expect(item, [digest(block[k])])
-        tw.write(block, description=take_description(),
-                 compression=codec.tifffile, compressionargs=codec.args,
-                 maxworkers=threads, **opts)
+        tw.write(
+            block,
+            description=take_description(),
+            compression=codec.tifffile,
+            compressionargs=codec.args,
+            maxworkers=threads,
+            **opts,
+        )
         for _ in group:
             progress()
     elif mode == "batch":
-        def run(n: int = len(group), planes: Iterator[Any] = planes,
-                ) -> Iterator[np.ndarray]:
+
+        def run(
+            n: int = len(group),
+            planes: Iterator[Any] = planes,
+        ) -> Iterator[np.ndarray]:
             for k in range(n):
                 if k:
                     progress()
@@ -401,30 +457,64 @@ def _write_group(
                     check.expect(item, [digest(plane)])
                 yield plane
 
-        tw.write(run(), shape=(len(group), *shape), dtype=src.dtype,
-                 description=take_description(), compression=codec.tifffile,
-                 compressionargs=codec.args, maxworkers=threads, **opts)
+        tw.write(
+            run(),
+            shape=(len(group), *shape),
+            dtype=src.dtype,
+            description=take_description(),
+            compression=codec.tifffile,
+            compressionargs=codec.args,
+            maxworkers=threads,
+            **opts,
+        )
         progress()
     elif mode == "pipe":
         encode = encoders[series]
         assert encode is not None
-        _pipe(tw, pool, planes, len(group), src, levels[series], tiles[series],
-              encode, codec, method, opts, take_description, progress, check, written)
+        _pipe(
+            tw,
+            pool,
+            planes,
+            len(group),
+            src,
+            levels[series],
+            tiles[series],
+            encode,
+            codec,
+            method,
+            opts,
+            take_description,
+            progress,
+            check,
+            written,
+        )
     else:
         for _ in group:
             item, (plane, given) = next(planes)
-            tw.write(plane, description=take_description(),
-                     subifds=levels[series] or None, tile=tiles[series],
-                     compression=codec.tifffile, compressionargs=codec.args,
-                     maxworkers=threads, **opts)
+            tw.write(
+                plane,
+                description=take_description(),
+                subifds=levels[series] or None,
+                tile=tiles[series],
+                compression=codec.tifffile,
+                compressionargs=codec.args,
+                maxworkers=threads,
+                **opts,
+            )
             digests = [digest(plane)] if check is not None else []
             level = plane
             for k in range(levels[series]):  # P-2, P-4: SubIFDs, NewSubfileType=1
                 # the source's own level, or a halving of the previous (pool idle here)
                 level = given[k] if given is not None else _downsample(level, method, pool)
-                tw.write(level, subfiletype=1, tile=level_tile(tiles[series], level),
-                         compression=codec.tifffile, compressionargs=codec.args,
-                         maxworkers=threads, **opts)
+                tw.write(
+                    level,
+                    subfiletype=1,
+                    tile=level_tile(tiles[series], level),
+                    compression=codec.tifffile,
+                    compressionargs=codec.args,
+                    maxworkers=threads,
+                    **opts,
+                )
                 if check is not None:
                     digests.append(digest(level))
             del level, plane, given
@@ -465,12 +555,21 @@ def _pipe(
     def flush(pages: list[Page]) -> None:
         for k, (shape, page_tile, futures) in enumerate(pages):
             if k == 0:
-                extra: dict[str, Any] = {"description": take_description(),
-                                         "subifds": levels or None}
+                extra: dict[str, Any] = {
+                    "description": take_description(),
+                    "subifds": levels or None,
+                }
             else:  # P-2, P-4: sub-resolutions in SubIFDs with NewSubfileType=1
                 extra = {"subfiletype": 1}
-            tw.write(encoded(futures), shape=shape, dtype=src.dtype, tile=page_tile,
-                     compression=codec.tifffile, **extra, **opts)
+            tw.write(
+                encoded(futures),
+                shape=shape,
+                dtype=src.dtype,
+                tile=page_tile,
+                compression=codec.tifffile,
+                **extra,
+                **opts,
+            )
         if written is not None:
             written()
         progress()
@@ -616,13 +715,27 @@ def write_sources(
         Files written; the companion file, when asked for, comes first.
     """
     return write_all(
-        path, sources, ome=ome, light=None, compression=compression,
-        compression_level=compression_level, tile=tile, pyramid_levels=pyramid_levels,
-        downsample=downsample, bigtiff=bigtiff, split=split, companion=companion,
-        overwrite=overwrite, dimension_order=dimension_order, on_plane=on_plane,
-        threads=threads, verify=verify, on_verified=on_verified,
+        path,
+        sources,
+        ome=ome,
+        light=None,
+        compression=compression,
+        compression_level=compression_level,
+        tile=tile,
+        pyramid_levels=pyramid_levels,
+        downsample=downsample,
+        bigtiff=bigtiff,
+        split=split,
+        companion=companion,
+        overwrite=overwrite,
+        dimension_order=dimension_order,
+        on_plane=on_plane,
+        threads=threads,
+        verify=verify,
+        on_verified=on_verified,
         source_pyramids=source_pyramids,
-        verified_digests=verified_digests, place=place,
+        verified_digests=verified_digests,
+        place=place,
     )
 
 
@@ -674,15 +787,17 @@ def write_all(
         raise WriteError(f"downsample={downsample!r} is not understood; use 'mean' or 'nearest'")
     pyramids = list(source_pyramids) if source_pyramids is not None else [None] * len(sources)
     if len(pyramids) != len(sources):
-        raise WriteError(f"{dest}: {len(pyramids)} source pyramids given for "
-                         f"{len(sources)} series")
-    shapes = [pyramid_shapes(s.shape[3], s.shape[4], pyramid_levels, pyr)
-              for s, pyr in zip(sources, pyramids, strict=True)]
+        raise WriteError(f"{dest}: {len(pyramids)} source pyramids given for {len(sources)} series")
+    shapes = [
+        pyramid_shapes(s.shape[3], s.shape[4], pyramid_levels, pyr)
+        for s, pyr in zip(sources, pyramids, strict=True)
+    ]
     for i, pyr in enumerate(pyramids):
         problem = None if pyr is None else levels_problem(shapes[i])
         if problem is not None:  # P-2: SubIFDs from the largest to the smallest
-            raise WriteError(f"series {i}: the source pyramid cannot be written as "
-                             f"SubIFDs: {problem}")
+            raise WriteError(
+                f"series {i}: the source pyramid cannot be written as SubIFDs: {problem}"
+            )
     levels = [len(sh) - 1 for sh in shapes]
     tiles = [_resolve_tile(tile, s, n) for s, n in zip(sources, levels, strict=True)]
     if companion and split is None and len(sources) == 0:  # pragma: no cover
@@ -690,8 +805,11 @@ def write_all(
     orders = _orders(sources, ome, dimension_order, split)
     plans = plan_files(dest, sources, orders, split)
     if bigtiff is False and has_bigtiff_suffix(dest.name):
-        raise WriteError(f"{dest}: a .ome.btf/.ome.tf2/.ome.tf8 file must be BigTIFF; "  # C2
-                         "drop bigtiff=False or name it .ome.tif", option="bigtiff")
+        raise WriteError(
+            f"{dest}: a .ome.btf/.ome.tf2/.ome.tf8 file must be BigTIFF; "  # C2
+            "drop bigtiff=False or name it .ome.tif",
+            option="bigtiff",
+        )
     multi = len(plans) > 1 or companion
     comp = companion_path(dest) if companion else None
     finals = ([comp] if comp else []) + [p.path for p in plans]
@@ -751,19 +869,34 @@ def write_all(
             if has_bigtiff_suffix(plan.path.name):
                 use_big = True  # C2: the name promises BigTIFF
             elif use_big is None:
-                use_big = estimate_size(plan, sources, levels, codec, len(xml), shapes) > CLASSIC_LIMIT
+                use_big = (
+                    estimate_size(plan, sources, levels, codec, len(xml), shapes) > CLASSIC_LIMIT
+                )
             elif not use_big and codec.tifffile is None:
                 if estimate_size(plan, sources, levels, codec, len(xml), shapes) > CLASSIC_LIMIT:
                     raise WriteError(  # checklist C3: the 4 GB ceiling of classic TIFF
                         f"{plan.path}: uncompressed data exceed 4 GB; classic TIFF cannot "
-                        "hold them; pass bigtiff=True or None", option="bigtiff"
+                        "hold them; pass bigtiff=True or None",
+                        option="bigtiff",
                     )
             tmp = atomic.temp(plan.path)
             try:
-                (place or write_tiff)(tmp, plan, xml, sources, levels, tiles, codec, downsample,
-                            bool(use_big), workers, progress,
-                            (plan.path, verified) if verify else None, pyramids,
-                            verified_digests)
+                (place or write_tiff)(
+                    tmp,
+                    plan,
+                    xml,
+                    sources,
+                    levels,
+                    tiles,
+                    codec,
+                    downsample,
+                    bool(use_big),
+                    workers,
+                    progress,
+                    (plan.path, verified) if verify else None,
+                    pyramids,
+                    verified_digests,
+                )
             except SourceFailed as e:
                 raise e.error from e.error.__cause__
             except OSError as e:

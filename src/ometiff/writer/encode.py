@@ -37,8 +37,7 @@ def _raw(tile: np.ndarray) -> bytes:
     return tile.tobytes()
 
 
-def tile_encoder(codec: Codec, samples: int = 1,
-                 dtype: np.dtype | None = None) -> Encoder | None:
+def tile_encoder(codec: Codec, samples: int = 1, dtype: np.dtype | None = None) -> Encoder | None:
     """Return a function encoding one padded tile as tifffile would, or None.
 
     ``None`` means "let tifffile encode" (codecs with tables or tags of their
@@ -55,14 +54,21 @@ def tile_encoder(codec: Codec, samples: int = 1,
     if codec.tifffile == "zlib":
         # the same Deflate stream tifffile would write, from libdeflate
         deflate = getattr(imagecodecs, "DEFLATE", None)
-        func = imagecodecs.deflate_encode if deflate is not None and deflate.available \
+        func = (
+            imagecodecs.deflate_encode
+            if deflate is not None and deflate.available
             else imagecodecs.zlib_encode
+        )
     elif codec.tifffile == "zstd" and imagecodecs.ZSTD.available:
         func = imagecodecs.zstd_encode
     elif codec.tifffile == "lzw" and not args and imagecodecs.LZW.available:
         func = imagecodecs.lzw_encode
-    elif codec.tifffile == "jpeg" and dtype == np.uint8 and samples in (1, 3) \
-            and imagecodecs.JPEG8.available:
+    elif (
+        codec.tifffile == "jpeg"
+        and dtype == np.uint8
+        and samples in (1, 3)
+        and imagecodecs.JPEG8.available
+    ):
         # what tifffile's TiffWriter.write passes to imagecodecs.jpeg_encode
         func = imagecodecs.jpeg_encode
         if samples == 3:
@@ -72,8 +78,9 @@ def tile_encoder(codec: Codec, samples: int = 1,
     return functools.partial(func, **args) if args else func
 
 
-def _encode_tiles(plane: np.ndarray, origins: Sequence[tuple[int, int]],
-                  tile: tuple[int, int], encode: Encoder) -> list[bytes]:
+def _encode_tiles(
+    plane: np.ndarray, origins: Sequence[tuple[int, int]], tile: tuple[int, int], encode: Encoder
+) -> list[bytes]:
     th, tw = tile
     out = []
     for y, x in origins:
@@ -93,21 +100,22 @@ def encode_tiles(plane: np.ndarray, tile: tuple[int, int], encode: Encoder) -> l
     """The encoded tiles of a page (or of a band of whole tile rows of it), in TIFF
     tile order, in this thread."""
     th, tw = tile
-    origins = [(y, x) for y in range(0, plane.shape[0], th)
-               for x in range(0, plane.shape[1], tw)]
+    origins = [(y, x) for y in range(0, plane.shape[0], th) for x in range(0, plane.shape[1], tw)]
     return _encode_tiles(plane, origins, tile, encode)
 
 
-def submit_page(pool: ThreadPoolExecutor, plane: np.ndarray, tile: tuple[int, int],
-                encode: Encoder) -> list[Future[list[bytes]]]:
+def submit_page(
+    pool: ThreadPoolExecutor, plane: np.ndarray, tile: tuple[int, int], encode: Encoder
+) -> list[Future[list[bytes]]]:
     """Submit the tiles of one page, in TIFF tile order, as a few pool tasks."""
     th, tw = tile
-    origins = [(y, x) for y in range(0, plane.shape[0], th)
-               for x in range(0, plane.shape[1], tw)]
+    origins = [(y, x) for y in range(0, plane.shape[0], th) for x in range(0, plane.shape[1], tw)]
     per_tile = th * tw * plane.itemsize * (plane.shape[2] if plane.ndim == 3 else 1)
     step = max(1, TASK_BYTES // per_tile)
-    return [pool.submit(_encode_tiles, plane, origins[k : k + step], tile, encode)
-            for k in range(0, len(origins), step)]
+    return [
+        pool.submit(_encode_tiles, plane, origins[k : k + step], tile, encode)
+        for k in range(0, len(origins), step)
+    ]
 
 
 def encoded(futures: Sequence[Future[list[bytes]]]) -> Iterator[bytes]:

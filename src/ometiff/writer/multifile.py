@@ -101,8 +101,11 @@ def plan_files(
                 n = src.shape[0] if split == "t" else src.shape[1]
                 part = f"{split}{k:0{len(str(n - 1))}d}"
                 key = (i, k)
-                name = (f"{stem}_s{i:0{s_width}d}_{part}{suffix}" if several
-                        else f"{stem}_{part}{suffix}")
+                name = (
+                    f"{stem}_s{i:0{s_width}d}_{part}{suffix}"
+                    if several
+                    else f"{stem}_{part}{suffix}"
+                )
             plan = files.get(key)
             if plan is None:
                 plan = files[key] = FilePlan(path.with_name(name))
@@ -118,8 +121,7 @@ def tiffdata_runs(plans: Sequence[FilePlan]) -> list[TiffDataRun]:
     for plan in plans:
         ifd = 0
         for series, planes in plan.runs:
-            runs.append(TiffDataRun(series, ifd, planes[0], len(planes),
-                                    plan.uuid, plan.path.name))
+            runs.append(TiffDataRun(series, ifd, planes[0], len(planes), plan.uuid, plan.path.name))
             ifd += len(planes)
     return runs
 

@@ -98,8 +98,9 @@ class NgffResult:
 def _triple(value: int | Sequence[int], what: str) -> tuple[int, int, int]:
     vals = [value] if isinstance(value, int | np.integer) else list(value)
     if not 1 <= len(vals) <= 3 or any(isinstance(v, bool) or int(v) < 1 for v in vals):
-        raise WriteError(f"{what}={value!r}: give an edge (Y and X), (y, x) or (z, y, x), "
-                         "each >= 1", option=what)
+        raise WriteError(
+            f"{what}={value!r}: give an edge (Y and X), (y, x) or (z, y, x), each >= 1", option=what
+        )
     ints = [int(v) for v in vals]
     if len(ints) == 1:
         return 1, ints[0], ints[0]
@@ -109,8 +110,11 @@ def _triple(value: int | Sequence[int], what: str) -> tuple[int, int, int]:
 
 
 def resolve_options(
-    version: str, compression: str | None, compression_level: int | None,
-    chunks: int | Sequence[int] | None, shards: bool | int | Sequence[int] | None,
+    version: str,
+    compression: str | None,
+    compression_level: int | None,
+    chunks: int | Sequence[int] | None,
+    shards: bool | int | Sequence[int] | None,
 ) -> tuple[NgffVersion, str, int, tuple[int, int, int], tuple[int, int, int] | None]:
     """Check the NGFF options: (version, codec, level, chunk zyx, shard zyx or None)."""
     if version not in NGFF_VERSIONS:
@@ -118,15 +122,17 @@ def resolve_options(
     ver: NgffVersion = "0.4" if version == "0.4" else "0.5"
     codec = "zstd" if compression is None else str(compression).lower()
     if codec not in NGFF_CODECS:
-        raise WriteError(f"compression={compression!r} is not an OME-Zarr codec here; use "
-                         + ", ".join(NGFF_CODECS), option="compression")
+        raise WriteError(
+            f"compression={compression!r} is not an OME-Zarr codec here; use "
+            + ", ".join(NGFF_CODECS),
+            option="compression",
+        )
     level = DEFAULT_LEVEL.get(codec, 0) if compression_level is None else int(compression_level)
     czyx = DEFAULT_CHUNKS if chunks is None else _triple(chunks, "chunks")
     shard: tuple[int, int, int] | None = None
     if shards not in (None, False):
         if ver == "0.4":
-            raise WriteError("sharding needs NGFF 0.5 (Zarr v3); NGFF 0.4 (Zarr v2) "
-                             "has no shards")
+            raise WriteError("sharding needs NGFF 0.5 (Zarr v3); NGFF 0.4 (Zarr v2) has no shards")
         if shards is True:
             shard = (czyx[0], czyx[1] * DEFAULT_SHARD_CHUNKS, czyx[2] * DEFAULT_SHARD_CHUNKS)
         else:
@@ -135,17 +141,23 @@ def resolve_options(
             if not isinstance(shards, Sequence) or len(shards) != 3:
                 shard = (czyx[0], shard[1], shard[2])  # a shard is one chunk deep
             if shard[0] != czyx[0]:
-                raise WriteError(f"shards={shards!r}: a shard is one chunk deep in z "
-                                 f"({czyx[0]})")
+                raise WriteError(f"shards={shards!r}: a shard is one chunk deep in z ({czyx[0]})")
             if any(s % c for s, c in zip(shard, czyx, strict=True)):
-                raise WriteError(f"shards={shards!r} must be a multiple of the chunk shape "
-                                 f"{czyx} (z, y, x)")
+                raise WriteError(
+                    f"shards={shards!r} must be a multiple of the chunk shape {czyx} (z, y, x)"
+                )
     return ver, codec, level, czyx, shard
 
 
-def _level_spec(shape: tuple[int, int, int, int, int], czyx: tuple[int, int, int],
-                shard: tuple[int, int, int] | None, dtype: np.dtype, codec: str, level: int,
-                version: NgffVersion) -> ArraySpec:
+def _level_spec(
+    shape: tuple[int, int, int, int, int],
+    czyx: tuple[int, int, int],
+    shard: tuple[int, int, int] | None,
+    dtype: np.dtype,
+    codec: str,
+    level: int,
+    version: NgffVersion,
+) -> ArraySpec:
     z, y, x = shape[2:]
     cz, cy, cx = min(czyx[0], z), min(czyx[1], y), min(czyx[2], x)
     shards = None
@@ -154,8 +166,9 @@ def _level_spec(shape: tuple[int, int, int, int, int], czyx: tuple[int, int, int
         sy = cy * max(1, min(shard[1] // czyx[1], -(-y // cy)))
         sx = cx * max(1, min(shard[2] // czyx[2], -(-x // cx)))
         shards = (1, 1, sz, sy, sx)
-    return ArraySpec(shape, (1, 1, cz, cy, cx), shards, dtype, codec, level,
-                     2 if version == "0.4" else 3)
+    return ArraySpec(
+        shape, (1, 1, cz, cy, cx), shards, dtype, codec, level, 2 if version == "0.4" else 3
+    )
 
 
 # --- chunk encoding ------------------------------------------------------------------
@@ -175,9 +188,11 @@ def _encoder(spec: ArraySpec) -> tuple[Codec, Codec]:
     if spec.codec == "blosc":
         size = spec.dtype.itemsize
         shuffle = 1 if size > 1 else 0
-        return (lambda b: imagecodecs.blosc_encode(b, level=lvl, compressor=BLOSC_CNAME,
-                                                    shuffle=shuffle, typesize=size,
-                                                    numthreads=1)), imagecodecs.blosc_decode
+        return (
+            lambda b: imagecodecs.blosc_encode(
+                b, level=lvl, compressor=BLOSC_CNAME, shuffle=shuffle, typesize=size, numthreads=1
+            )
+        ), imagecodecs.blosc_decode
     return (lambda a: memoryview(a).cast("B")), (lambda b: b)
 
 
@@ -186,7 +201,8 @@ def _crc32c(data: bytes) -> bytes:
         import google_crc32c
     except ImportError:
         raise MissingDependencyError(
-            'sharded OME-Zarr needs google-crc32c: pip install "ometiff[zarr]"') from None
+            'sharded OME-Zarr needs google-crc32c: pip install "ometiff[zarr]"'
+        ) from None
     return int(google_crc32c.value(data)).to_bytes(4, "little")
 
 
@@ -211,8 +227,9 @@ class _Array:
             return full
         return np.ascontiguousarray(block, self.dtype)
 
-    def store(self, slab: np.ndarray, t: int, c: int, z0: int, iy: int, ix: int,
-              verify: bool) -> tuple[float, float] | None:
+    def store(
+        self, slab: np.ndarray, t: int, c: int, z0: int, iy: int, ix: int, verify: bool
+    ) -> tuple[float, float] | None:
         """Encode, write (and verify) the stored object at grid (t, c, z0, iy, ix).
 
         ``slab`` is the ``(cz, Y, X)`` block of planes ``z0 * cz ...``; returns the
@@ -271,16 +288,20 @@ class _Array:
             _, _, _, uy, ux = self.spec.store_unit
             _, _, _, cy, cx = self.spec.chunks
             count = (uy // cy) * (ux // cx)
-            idx = stored[-(count * 16 + 4):-4]
+            idx = stored[-(count * 16 + 4) : -4]
             if _crc32c(idx) != stored[-4:]:
                 raise VerificationError(f"{key}: shard index checksum differs after writing")
             table = np.frombuffer(idx, "<u8").reshape(-1, 2)
-            decoded = [self.decode(stored[int(o): int(o) + int(s)])
-                       for o, s in table if int(o) != _MISSING]
+            decoded = [
+                self.decode(stored[int(o) : int(o) + int(s)])
+                for o, s in table
+                if int(o) != _MISSING
+            ]
         same = len(decoded) == len(chunks) and all(
-            len(d) == c.nbytes and np.array_equal(np.frombuffer(d, np.uint8),
-                                                  c.reshape(-1).view(np.uint8))
-            for d, c in zip(decoded, chunks, strict=False))
+            len(d) == c.nbytes
+            and np.array_equal(np.frombuffer(d, np.uint8), c.reshape(-1).view(np.uint8))
+            for d, c in zip(decoded, chunks, strict=False)
+        )
         if not same:
             raise VerificationError(
                 f"{key}: the chunk read back differs from the pixels written; "
@@ -314,7 +335,8 @@ class _AtomicFolder:
             if not self.overwrite:
                 raise FileExistsOmeTiffError(
                     f"{self.dest}: appeared while writing; pass overwrite=True to replace it",
-                    option="overwrite")
+                    option="overwrite",
+                )
             old = temp_path(self.dest)
             os.replace(self.dest, old)
         os.replace(self.tmp, self.dest)
@@ -347,8 +369,9 @@ def check_destination(dest: Path, inputs: Sequence[Path]) -> None:
         except OSError:  # pragma: no cover - unreadable input: the reader says so
             continue
         if target == s or s in target.parents:
-            raise WriteError(f"{dest}: the output is inside the input {src}; "
-                             "write it somewhere else")
+            raise WriteError(
+                f"{dest}: the output is inside the input {src}; write it somewhere else"
+            )
 
 
 # --- the writer -----------------------------------------------------------------------
@@ -428,29 +451,39 @@ def write_ngff(
     if not sources:
         raise WriteError(f"{dest}: nothing to write (no series)")
     if len(ome.images) != len(sources):
-        raise WriteError(f"ome has {len(ome.images)} Image(s) but {len(sources)} series "
-                         "are written")
+        raise WriteError(
+            f"ome has {len(ome.images)} Image(s) but {len(sources)} series are written"
+        )
     version, codec, level, czyx, shard = resolve_options(
-        ngff, compression, compression_level, chunks, shards)
+        ngff, compression, compression_level, chunks, shards
+    )
     if layout not in ("bioformats2raw", "image"):
         raise WriteError(f"layout={layout!r}: use bioformats2raw or image", option="layout")
     if layout == "image" and len(sources) > 1:
-        raise WriteError(f"{dest}: layout='image' holds one series but there are "
-                         f"{len(sources)}; select one series or use layout='bioformats2raw'",
-                         option="layout")
+        raise WriteError(
+            f"{dest}: layout='image' holds one series but there are "
+            f"{len(sources)}; select one series or use layout='bioformats2raw'",
+            option="layout",
+        )
     for i, src in enumerate(sources):
         if len(src.shape) != 5 or any(int(n) < 1 for n in src.shape):
-            raise WriteError(f"series {i}: shape {src.shape} must be 5 sizes (T, C, Z, Y, X) "
-                             f">= 1 for OME-Zarr {version}")
+            raise WriteError(
+                f"series {i}: shape {src.shape} must be 5 sizes (T, C, Z, Y, X) "
+                f">= 1 for OME-Zarr {version}"
+            )
         if src.samples not in (1, 3, 4):
-            raise WriteError(f"series {i}: {src.samples} samples per pixel cannot be "
-                             f"written as OME-Zarr {version}; use 1, 3 or 4")
+            raise WriteError(
+                f"series {i}: {src.samples} samples per pixel cannot be "
+                f"written as OME-Zarr {version}; use 1, 3 or 4"
+            )
         check_dtype(src.dtype.newbyteorder("="), version, f"series {i}")
     if downsample not in ("mean", "nearest"):
         raise WriteError(f"downsample={downsample!r} is not understood; use 'mean' or 'nearest'")
     pyramids = list(source_pyramids) if source_pyramids is not None else [None] * len(sources)
-    shapes = [pyramid_shapes(src.shape[3], src.shape[4], pyramid_levels, pyr)
-              for src, pyr in zip(sources, pyramids, strict=True)]
+    shapes = [
+        pyramid_shapes(src.shape[3], src.shape[4], pyramid_levels, pyr)
+        for src, pyr in zip(sources, pyramids, strict=True)
+    ]
     for i, pyr in enumerate(pyramids):
         problem = None if pyr is None else levels_problem(shapes[i])
         if problem is not None:
@@ -477,32 +510,56 @@ def write_ngff(
                 arrays = []
                 for k, (ly, lx) in enumerate(shapes[i]):
                     t, c, z = src.shape[:3]
-                    spec = _level_spec((t, c * src.samples, z, ly, lx), czyx, shard,
-                                       src.dtype.newbyteorder("="), codec, level, version)
+                    spec = _level_spec(
+                        (t, c * src.samples, z, ly, lx),
+                        czyx,
+                        shard,
+                        src.dtype.newbyteorder("="),
+                        codec,
+                        level,
+                        version,
+                    )
                     name, doc = spec.metadata()
                     _write_json(folder / str(k) / name, doc)
                     arrays.append(_Array(spec, folder / str(k)))
-                ranges = _write_series(i, src, arrays, pyramids[i], downsample, verify,
-                                       pool, result, total, on_plane)
+                ranges = _write_series(
+                    i, src, arrays, pyramids[i], downsample, verify, pool, result, total, on_plane
+                )
                 image = ome.images[i]
                 axes, scales = axes_and_scales(image, shapes[i], version)
                 attrs = {
-                    "multiscales": [multiscales(
-                        image.name, axes, scales, version,
-                        "source" if pyramids[i] is not None else downsample)],
-                    "omero": omero(image, src.shape[1], src.samples,
-                                   src.dtype.newbyteorder("="), ranges, src.shape[2], version),
+                    "multiscales": [
+                        multiscales(
+                            image.name,
+                            axes,
+                            scales,
+                            version,
+                            "source" if pyramids[i] is not None else downsample,
+                        )
+                    ],
+                    "omero": omero(
+                        image,
+                        src.shape[1],
+                        src.samples,
+                        src.dtype.newbyteorder("="),
+                        ranges,
+                        src.shape[2],
+                        version,
+                    ),
                 }
                 _write_group(folder, attrs, version)
                 result.chunks += sum(a.chunks for a in arrays)
                 result.chunks_verified += sum(a.verified for a in arrays)
-                result.series.append({
-                    "group": groups[i] or ".", "levels": [list(a.spec.shape) for a in arrays],
-                    "chunks": list(arrays[0].spec.chunks),
-                    "shards": list(arrays[0].spec.shards) if arrays[0].spec.shards else None,
-                    "chunks_written": sum(a.chunks for a in arrays),
-                    "chunks_verified": sum(a.verified for a in arrays),
-                })
+                result.series.append(
+                    {
+                        "group": groups[i] or ".",
+                        "levels": [list(a.spec.shape) for a in arrays],
+                        "chunks": list(arrays[0].spec.chunks),
+                        "shards": list(arrays[0].spec.shards) if arrays[0].spec.shards else None,
+                        "chunks_written": sum(a.chunks for a in arrays),
+                        "chunks_verified": sum(a.verified for a in arrays),
+                    }
+                )
         if layout == "bioformats2raw":
             root_attrs: dict[str, Any] = {"bioformats2raw.layout": 3}
             if plate is not None:
@@ -534,18 +591,25 @@ def write_ngff(
 
 
 def _write_series(
-    index: int, src: SeriesSource, arrays: list[_Array], pyramid: SourcePyramid | None,
-    method: Downsample, verify: bool, pool: ThreadPoolExecutor, result: NgffResult,
-    total: int, on_plane: OnPlane | None,
+    index: int,
+    src: SeriesSource,
+    arrays: list[_Array],
+    pyramid: SourcePyramid | None,
+    method: Downsample,
+    verify: bool,
+    pool: ThreadPoolExecutor,
+    result: NgffResult,
+    total: int,
+    on_plane: OnPlane | None,
 ) -> list[tuple[float, float] | None]:
     """Stream one series: groups of chunk-depth planes, every level, every object."""
     t_size, c_size, z_size = src.shape[:3]
     samples = src.samples
     depth = arrays[0].spec.chunks[2]
-    units = [(t, c, z0) for t in range(t_size) for c in range(c_size)
-             for z0 in range(0, z_size, depth)]
-    items = [(index, t, c, z) for t, c, z0 in units
-             for z in range(z0, min(z0 + depth, z_size))]
+    units = [
+        (t, c, z0) for t in range(t_size) for c in range(c_size) for z0 in range(0, z_size, depth)
+    ]
+    items = [(index, t, c, z) for t, c, z0 in units for z in range(z0, min(z0 + depth, z_size))]
     planes = prefetched(items, fetcher([src] * (index + 1)))  # items name the series
     ranges: list[tuple[float, float] | None] = [None] * (c_size * samples)
     pending: list[tuple[list[Future[Any]], int, int]] = []
@@ -575,8 +639,9 @@ def _write_series(
             else:
                 starts = []
             levels: list[list[np.ndarray]] = [stack]
-            futures += _submit(pool, arrays[0], stack, samples, t, c, z0 // depth, verify,
-                               stats=True)
+            futures += _submit(
+                pool, arrays[0], stack, samples, t, c, z0 // depth, verify, stats=True
+            )
             for k in range(1, len(arrays)):
                 if pyramid is not None:
                     lvl = [np.asarray(pyramid.read(k, t, c, z)) for z in range(z0, z0 + n)]
@@ -585,8 +650,9 @@ def _write_series(
                 else:
                     lvl = [_downsample(p, method) for p in levels[-1]]
                 levels.append(lvl)
-                futures += _submit(pool, arrays[k], lvl, samples, t, c, z0 // depth, verify,
-                                   stats=False)
+                futures += _submit(
+                    pool, arrays[k], lvl, samples, t, c, z0 // depth, verify, stats=False
+                )
             del levels, stack, starts
             if len(pending) >= 1:
                 settle(pending.pop(0))
@@ -601,28 +667,61 @@ def _write_series(
     return ranges
 
 
-def _submit(pool: ThreadPoolExecutor, array: _Array, planes: list[np.ndarray], samples: int,
-            t: int, c: int, zi: int, verify: bool, *, stats: bool) -> list[Future[Any]]:
+def _submit(
+    pool: ThreadPoolExecutor,
+    array: _Array,
+    planes: list[np.ndarray],
+    samples: int,
+    t: int,
+    c: int,
+    zi: int,
+    verify: bool,
+    *,
+    stats: bool,
+) -> list[Future[Any]]:
     """Queue the stored objects of one group of planes (every sample) of one level."""
     spec = array.spec
     _, _, _, uy, ux = spec.store_unit
     y, x = spec.shape[3], spec.shape[4]
     if planes[0].shape[:2] != (y, x):
-        raise WriteError(f"level {array.folder.name}: a plane of shape {planes[0].shape[:2]} "
-                         f"does not match the level's {(y, x)}")
+        raise WriteError(
+            f"level {array.folder.name}: a plane of shape {planes[0].shape[:2]} "
+            f"does not match the level's {(y, x)}"
+        )
     slab = np.stack(planes) if len(planes) > 1 else planes[0][None]
     futures = []
     for s in range(samples):
         part = slab if samples == 1 else slab[..., s]
         for iy in range(-(-y // uy)):
             for ix in range(-(-x // ux)):
-                futures.append(pool.submit(_task, array, part, t, c * samples + s, zi, iy, ix,
-                                           verify, s if stats else None))
+                futures.append(
+                    pool.submit(
+                        _task,
+                        array,
+                        part,
+                        t,
+                        c * samples + s,
+                        zi,
+                        iy,
+                        ix,
+                        verify,
+                        s if stats else None,
+                    )
+                )
     return futures
 
 
-def _task(array: _Array, slab: np.ndarray, t: int, c: int, zi: int, iy: int, ix: int,
-          verify: bool, sample: int | None) -> tuple[float, float, int] | None:
+def _task(
+    array: _Array,
+    slab: np.ndarray,
+    t: int,
+    c: int,
+    zi: int,
+    iy: int,
+    ix: int,
+    verify: bool,
+    sample: int | None,
+) -> tuple[float, float, int] | None:
     lo_hi = array.store(slab, t, c, zi, iy, ix, verify)
     if sample is None or lo_hi is None:
         return None

@@ -67,42 +67,78 @@ class ArraySpec:
             if self.codec == "zstd":
                 compressor = {"id": "zstd", "level": self.level, "checksum": False}
             elif self.codec == "blosc":
-                compressor = {"id": "blosc", "cname": BLOSC_CNAME, "clevel": self.level,
-                              "shuffle": 1 if self.dtype.itemsize > 1 else 0, "blocksize": 0}
+                compressor = {
+                    "id": "blosc",
+                    "cname": BLOSC_CNAME,
+                    "clevel": self.level,
+                    "shuffle": 1 if self.dtype.itemsize > 1 else 0,
+                    "blocksize": 0,
+                }
             elif self.codec == "gzip":
                 compressor = {"id": "gzip", "level": self.level}
             return ".zarray", {
-                "zarr_format": 2, "shape": list(self.shape), "chunks": list(self.chunks),
-                "dtype": self.dtype.newbyteorder("<").str if self.dtype.itemsize > 1
+                "zarr_format": 2,
+                "shape": list(self.shape),
+                "chunks": list(self.chunks),
+                "dtype": self.dtype.newbyteorder("<").str
+                if self.dtype.itemsize > 1
                 else self.dtype.str,
-                "compressor": compressor, "fill_value": _fill(self.dtype), "order": "C",
-                "filters": None, "dimension_separator": "/",
+                "compressor": compressor,
+                "fill_value": _fill(self.dtype),
+                "order": "C",
+                "filters": None,
+                "dimension_separator": "/",
             }
         codecs: list[dict[str, Any]] = [{"name": "bytes", "configuration": {"endian": "little"}}]
         if self.codec == "zstd":
-            codecs.append({"name": "zstd", "configuration": {"level": self.level,
-                                                             "checksum": False}})
+            codecs.append(
+                {"name": "zstd", "configuration": {"level": self.level, "checksum": False}}
+            )
         elif self.codec == "blosc":
-            codecs.append({"name": "blosc", "configuration": {
-                "typesize": self.dtype.itemsize, "cname": BLOSC_CNAME, "clevel": self.level,
-                "shuffle": "shuffle" if self.dtype.itemsize > 1 else "noshuffle",
-                "blocksize": 0}})
+            codecs.append(
+                {
+                    "name": "blosc",
+                    "configuration": {
+                        "typesize": self.dtype.itemsize,
+                        "cname": BLOSC_CNAME,
+                        "clevel": self.level,
+                        "shuffle": "shuffle" if self.dtype.itemsize > 1 else "noshuffle",
+                        "blocksize": 0,
+                    },
+                }
+            )
         elif self.codec == "gzip":
             codecs.append({"name": "gzip", "configuration": {"level": self.level}})
         if self.shards is not None:
-            codecs = [{"name": "sharding_indexed", "configuration": {
-                "chunk_shape": list(self.chunks), "codecs": codecs,
-                "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}},
-                                 {"name": "crc32c"}],
-                "index_location": "end"}}]
+            codecs = [
+                {
+                    "name": "sharding_indexed",
+                    "configuration": {
+                        "chunk_shape": list(self.chunks),
+                        "codecs": codecs,
+                        "index_codecs": [
+                            {"name": "bytes", "configuration": {"endian": "little"}},
+                            {"name": "crc32c"},
+                        ],
+                        "index_location": "end",
+                    },
+                }
+            ]
         return "zarr.json", {
-            "zarr_format": 3, "node_type": "array", "shape": list(self.shape),
+            "zarr_format": 3,
+            "node_type": "array",
+            "shape": list(self.shape),
             "data_type": self.dtype.name,
-            "chunk_grid": {"name": "regular",
-                           "configuration": {"chunk_shape": list(self.store_unit)}},
+            "chunk_grid": {
+                "name": "regular",
+                "configuration": {"chunk_shape": list(self.store_unit)},
+            },
             "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
-            "fill_value": _fill(self.dtype), "codecs": codecs, "attributes": {},
-            "dimension_names": list(AXES), "storage_transformers": [],
+            "fill_value": _fill(self.dtype),
+            "codecs": codecs,
+            "attributes": {},
+            "dimension_names": list(AXES),
+            "storage_transformers": [],
         }
 
 
@@ -117,26 +153,38 @@ def group_documents(attrs: dict[str, Any], version: NgffVersion) -> dict[str, di
     if version == "0.4":
         return {".zgroup": {"zarr_format": 2}, ".zattrs": attrs}
     ome = {"version": "0.5", **attrs} if attrs else {}
-    return {"zarr.json": {"zarr_format": 3, "node_type": "group",
-                          "attributes": {"ome": ome} if ome else {}}}
+    return {
+        "zarr.json": {
+            "zarr_format": 3,
+            "node_type": "group",
+            "attributes": {"ome": ome} if ome else {},
+        }
+    }
 
 
 def check_dtype(dtype: np.dtype, version: NgffVersion, where: str) -> None:
     """Refuse pixel types the NGFF version (and OME's pixel types) cannot describe."""
-    if dtype.kind not in "biuf" or dtype.itemsize > 8 or (dtype.kind in "iu" and
-                                                           dtype.itemsize == 8):
+    if (
+        dtype.kind not in "biuf"
+        or dtype.itemsize > 8
+        or (dtype.kind in "iu" and dtype.itemsize == 8)
+    ):
         raise WriteError(
             f"{where}: pixel type {dtype} cannot be written as OME-Zarr {version} "
             "(OME pixel types: bool, (u)int8-32, float32, float64); convert it first, "
             "e.g. data.astype('float32')"
         )
     if dtype == np.float16:
-        raise WriteError(f"{where}: float16 has no OME pixel type; convert it to float32 "
-                         f"before writing OME-Zarr {version}")
+        raise WriteError(
+            f"{where}: float16 has no OME pixel type; convert it to float32 "
+            f"before writing OME-Zarr {version}"
+        )
 
 
 def axes_and_scales(
-    image: m.Image | None, level_yx: Sequence[tuple[int, int]], version: NgffVersion,
+    image: m.Image | None,
+    level_yx: Sequence[tuple[int, int]],
+    version: NgffVersion,
 ) -> tuple[list[dict[str, Any]], list[list[float]]]:
     """NGFF ``axes`` and the ``scale`` of each level from an OME Image.
 
@@ -178,8 +226,9 @@ def axes_and_scales(
     y0, x0 = level_yx[0]
     scales = []
     for y, x in level_yx:
-        scales.append([base["t"], 1.0, base["z"], _tidy(base["y"] * y0 / y),
-                       _tidy(base["x"] * x0 / x)])
+        scales.append(
+            [base["t"], 1.0, base["z"], _tidy(base["y"] * y0 / y), _tidy(base["x"] * x0 / x)]
+        )
     return axes, scales
 
 
@@ -202,8 +251,11 @@ def _tidy(value: float) -> float:
 
 
 def multiscales(
-    name: str | None, axes: list[dict[str, Any]], scales: list[list[float]],
-    version: NgffVersion, method: str,
+    name: str | None,
+    axes: list[dict[str, Any]],
+    scales: list[list[float]],
+    version: NgffVersion,
+    method: str,
 ) -> dict[str, Any]:
     """One ``multiscales`` entry: datasets ``0``, ``1``, ... with their scales."""
     ms: dict[str, Any] = {}
@@ -212,18 +264,28 @@ def multiscales(
     if name:
         ms["name"] = name
     ms["axes"] = axes
-    ms["datasets"] = [{"path": str(k), "coordinateTransformations": [
-        {"type": "scale", "scale": scale}]} for k, scale in enumerate(scales)]
+    ms["datasets"] = [
+        {"path": str(k), "coordinateTransformations": [{"type": "scale", "scale": scale}]}
+        for k, scale in enumerate(scales)
+    ]
     if method != "source":
         ms["type"] = method
-    ms["metadata"] = {"method": f"ometiff.writer.pyramid.downsample ({method})"
-                      if method != "source" else "the source's own pyramid"}
+    ms["metadata"] = {
+        "method": f"ometiff.writer.pyramid.downsample ({method})"
+        if method != "source"
+        else "the source's own pyramid"
+    }
     return ms
 
 
 def omero(
-    image: m.Image | None, size_c: int, samples: int, dtype: np.dtype,
-    ranges: Sequence[tuple[float, float] | None], size_z: int, version: NgffVersion,
+    image: m.Image | None,
+    size_c: int,
+    samples: int,
+    dtype: np.dtype,
+    ranges: Sequence[tuple[float, float] | None],
+    size_z: int,
+    version: NgffVersion,
 ) -> dict[str, Any]:
     """The ``omero`` block: one entry per stored channel, window from the data.
 
@@ -242,8 +304,7 @@ def omero(
     for c in range(size_c):
         ch = chans[c] if c < len(chans) else None
         label = (ch.name if ch is not None and ch.name else None) or f"Channel {c}"
-        colour = ome_to_hex(int(ch.color)) if ch is not None and ch.color is not None \
-            else None
+        colour = ome_to_hex(int(ch.color)) if ch is not None and ch.color is not None else None
         for s in range(samples):
             k = c * samples + s
             data = ranges[k] if k < len(ranges) else None
@@ -253,17 +314,29 @@ def omero(
                 hexc = ("FF0000", "00FF00", "0000FF", "FFFFFF")[s]
             else:
                 name = label
-                hexc = colour[1:7] if colour else ("FFFFFF" if size_c == 1
-                                                    else DEFAULT_COLOURS[c % 6])
+                hexc = (
+                    colour[1:7] if colour else ("FFFFFF" if size_c == 1 else DEFAULT_COLOURS[c % 6])
+                )
             wmin, wmax = (lo, hi) if dtype.kind != "f" else (start, end)
-            out.append({
-                "active": True, "coefficient": 1.0, "color": hexc, "family": "linear",
-                "inverted": False, "label": name,
-                "window": {"min": wmin, "max": wmax, "start": start, "end": end},
-            })
-    block: dict[str, Any] = {"channels": out,
-                             "rdefs": {"defaultT": 0, "defaultZ": size_z // 2,
-                                       "model": "color" if len(out) > 1 else "greyscale"}}
+            out.append(
+                {
+                    "active": True,
+                    "coefficient": 1.0,
+                    "color": hexc,
+                    "family": "linear",
+                    "inverted": False,
+                    "label": name,
+                    "window": {"min": wmin, "max": wmax, "start": start, "end": end},
+                }
+            )
+    block: dict[str, Any] = {
+        "channels": out,
+        "rdefs": {
+            "defaultT": 0,
+            "defaultZ": size_z // 2,
+            "model": "color" if len(out) > 1 else "greyscale",
+        },
+    }
     if version == "0.4":
         block["version"] = "0.4"
     if image is not None and image.name:
@@ -341,12 +414,21 @@ def plate_layout(ome: m.OME, version: NgffVersion) -> PlateLayout | None:
         "name": plate.name or plate.id,
         "rows": [{"name": row_name(r, rnaming)} for r in row_list],
         "columns": [{"name": column_name(c, cnaming)} for c in col_list],
-        "wells": [{"path": p, "rowIndex": row_list.index(int(w.row)),
-                   "columnIndex": col_list.index(int(w.column))}
-                  for p, w in sorted(((f"{row_name(int(w.row), rnaming)}/"
-                                       f"{column_name(int(w.column), cnaming)}", w)
-                                      for w in plate.wells), key=lambda pw: pw[0])
-                  if p in wells],
+        "wells": [
+            {
+                "path": p,
+                "rowIndex": row_list.index(int(w.row)),
+                "columnIndex": col_list.index(int(w.column)),
+            }
+            for p, w in sorted(
+                (
+                    (f"{row_name(int(w.row), rnaming)}/{column_name(int(w.column), cnaming)}", w)
+                    for w in plate.wells
+                ),
+                key=lambda pw: pw[0],
+            )
+            if p in wells
+        ],
         "field_count": max(len(w["well"]["images"]) for w in wells.values()),
     }
     if version == "0.4":

@@ -52,8 +52,7 @@ def _plane(tcz: tuple[int, int, int], values: Mapping[str, Any], where: str) -> 
         name = _PLANE_ALIASES.get(key, key)
         if name not in _PLANE_FIELDS:
             raise WriteError(
-                f"{where}: unknown plane field {key!r}; use one of "
-                + ", ".join(_PLANE_FIELDS)
+                f"{where}: unknown plane field {key!r}; use one of " + ", ".join(_PLANE_FIELDS)
             )
         unit_field, kind = _PLANE_FIELDS[name]
         number, unit = plane_quantity(kind, value, f"{where}[{key!r}]")
@@ -150,11 +149,18 @@ def build_ome(
                     )
                 planes.append(_plane(tcz, values, f"plane_metadata[{tcz}]"))
         pixels = m.Pixels(
-            id=f"Pixels:{i}", dimension_order=m.Pixels_DimensionOrder.XYZCT,
+            id=f"Pixels:{i}",
+            dimension_order=m.Pixels_DimensionOrder.XYZCT,
             type=m.PixelType(DTYPE_TO_OME[src.dtype.name]),
-            size_x=src.shape[4], size_y=src.shape[3], size_z=src.shape[2],
-            size_c=src.size_c, size_t=src.shape[0], channels=channels, planes=planes,
-            metadata_only=m.MetadataOnly(), **px,
+            size_x=src.shape[4],
+            size_y=src.shape[3],
+            size_z=src.shape[2],
+            size_c=src.size_c,
+            size_t=src.shape[0],
+            channels=channels,
+            planes=planes,
+            metadata_only=m.MetadataOnly(),
+            **px,
         )
         image_kw: dict[str, Any] = {"id": f"Image:{i}", "pixels": pixels}
         name = meta.name if meta.name is not None else src.name
@@ -165,9 +171,7 @@ def build_ome(
         if instrument is not None:
             image_kw["instrument_ref"] = m.InstrumentRef(id=instrument.id)
             if instrument.objectives:
-                image_kw["objective_settings"] = m.ObjectiveSettings(
-                    id=instrument.objectives[0].id
-                )
+                image_kw["objective_settings"] = m.ObjectiveSettings(id=instrument.objectives[0].id)
         if annotation_ref is not None:
             image_kw["annotation_refs"] = [annotation_ref]
         ome.images.append(m.Image(**image_kw))
@@ -184,8 +188,13 @@ def check_ome_matches(ome: m.OME, sources: Sequence[SeriesSource]) -> None:
         px = image.pixels
         t, _c, z, y, x = src.shape
         want = {"SizeX": x, "SizeY": y, "SizeZ": z, "SizeC": src.size_c, "SizeT": t}
-        got = {"SizeX": px.size_x, "SizeY": px.size_y, "SizeZ": px.size_z,
-               "SizeC": px.size_c, "SizeT": px.size_t}
+        got = {
+            "SizeX": px.size_x,
+            "SizeY": px.size_y,
+            "SizeZ": px.size_z,
+            "SizeC": px.size_c,
+            "SizeT": px.size_t,
+        }
         for key, value in want.items():
             if got[key] != value:
                 raise WriteError(
@@ -195,8 +204,7 @@ def check_ome_matches(ome: m.OME, sources: Sequence[SeriesSource]) -> None:
         ptype = DTYPE_TO_OME[src.dtype.name]
         if px.type.value != ptype:
             raise WriteError(
-                f"ome Image {i} has Type={px.type.value} but the data is {src.dtype} "
-                f"({ptype})"
+                f"ome Image {i} has Type={px.type.value} but the data is {src.dtype} ({ptype})"
             )
         spp = {ch.samples_per_pixel for ch in px.channels if ch.samples_per_pixel}
         if spp and spp != {src.samples}:
@@ -263,8 +271,7 @@ def conform_ome(
         px.bin_data_blocks = []
         px.metadata_only = None
         px.tiff_data_blocks = [_tiffdata(run, multi_file) for run in runs if run.series == i]
-        px.planes = [p for p in px.planes
-                     if p.the_t < t and p.the_c < c and p.the_z < z]
+        px.planes = [p for p in px.planes if p.the_t < t and p.the_c < c and p.the_z < z]
         _explicit_units(px)
     _drop_stale_pyramid_annotations(out)
     return out
@@ -299,8 +306,13 @@ def _free_id(ome: m.OME, wanted: str) -> str:
 
 def _tiffdata(run: TiffDataRun, multi_file: bool) -> m.TiffData:
     t, c, z = run.first
-    kw: dict[str, Any] = {"ifd": run.ifd, "plane_count": run.count,
-                          "first_t": t, "first_c": c, "first_z": z}
+    kw: dict[str, Any] = {
+        "ifd": run.ifd,
+        "plane_count": run.count,
+        "first_t": t,
+        "first_c": c,
+        "first_z": z,
+    }
     if multi_file:  # M1, M2: UUID and relative FileName of the file holding the planes
         kw["uuid"] = m.TiffData.UUID(value=run.file_uuid, file_name=run.file_name)
     return m.TiffData(**kw)
@@ -314,7 +326,15 @@ def ome_xml_template(ome: m.OME) -> str:
 
 
 __all__ = [
-    "ANNOTATION_NS", "WARNING_COMMENT", "SeriesMeta", "TiffDataRun", "binary_only_xml",
-    "build_ome", "check_ome_matches", "conform_ome", "new_uuid", "ome_xml_template",
+    "ANNOTATION_NS",
+    "WARNING_COMMENT",
+    "SeriesMeta",
+    "TiffDataRun",
+    "binary_only_xml",
+    "build_ome",
+    "check_ome_matches",
+    "conform_ome",
+    "new_uuid",
+    "ome_xml_template",
     "with_root_uuid",
 ]

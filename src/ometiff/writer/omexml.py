@@ -118,8 +118,10 @@ class LightOme:
 
     def orders(self) -> list[str]:
         """DimensionOrder of each Image of ``tree``."""
-        return [px.get("DimensionOrder") or "XYZCT"
-                for px in self.tree.iterfind(f"{{{OME_NS}}}Image/{{{OME_NS}}}Pixels")]
+        return [
+            px.get("DimensionOrder") or "XYZCT"
+            for px in self.tree.iterfind(f"{{{OME_NS}}}Image/{{{OME_NS}}}Pixels")
+        ]
 
 
 class _Unsupported(Exception):
@@ -158,8 +160,9 @@ def _per_channel(values: Sequence[Any] | None, size_c: int) -> list[Any]:
     return list(values)
 
 
-def _image(i: int, src: SeriesSource, meta: SeriesMeta, date: str | None,
-           annotated: bool) -> dict[str, Any]:
+def _image(
+    i: int, src: SeriesSource, meta: SeriesMeta, date: str | None, annotated: bool
+) -> dict[str, Any]:
     size_c = src.shape[1]
     names = _per_channel(meta.channel_names, size_c)
     colors = _per_channel(meta.channel_colors, size_c)
@@ -207,8 +210,14 @@ def _image(i: int, src: SeriesSource, meta: SeriesMeta, date: str | None,
                 plane[unit_attr] = given[field_name][1]
         planes.append(plane)
     image_name = meta.name if meta.name is not None else src.name
-    return {"name": None if image_name is None else _text(image_name), "date": date,
-            "channels": channels, "pixels": px, "planes": planes, "annotated": annotated}
+    return {
+        "name": None if image_name is None else _text(image_name),
+        "date": date,
+        "channels": channels,
+        "pixels": px,
+        "planes": planes,
+        "annotated": annotated,
+    }
 
 
 def prepare(
@@ -225,22 +234,29 @@ def prepare(
             when = acquisition_date
             if isinstance(when, str):
                 when = _dt.datetime.fromisoformat(when)
-            if not isinstance(when, _dt.datetime) or when.tzinfo is not None \
-                    or when.microsecond:
+            if not isinstance(when, _dt.datetime) or when.tzinfo is not None or when.microsecond:
                 raise _Unsupported  # ome_types has its own way with these
             date = when.isoformat()
         pairs = None
         if annotations:
             pairs = [(_text(k), _text(v)) for k, v in annotations.items()]
-        images = [_image(i, src, meta, date, bool(pairs))
-                  for i, (src, meta) in enumerate(zip(sources, metas, strict=True))]
+        images = [
+            _image(i, src, meta, date, bool(pairs))
+            for i, (src, meta) in enumerate(zip(sources, metas, strict=True))
+        ]
     except (_Unsupported, WriteError, ValueError, TypeError, OverflowError):
         return None
     return LightOme(images, pairs)
 
 
-def render(light: LightOme, sources: Sequence[SeriesSource], orders: Sequence[str],
-           runs: Sequence[TiffDataRun], *, multi_file: bool) -> str:
+def render(
+    light: LightOme,
+    sources: Sequence[SeriesSource],
+    orders: Sequence[str],
+    runs: Sequence[TiffDataRun],
+    *,
+    multi_file: bool,
+) -> str:
     """OME-XML of ``light`` describing the written pixels, root UUID a placeholder.
 
     Pixels are as :func:`ometiff.writer.omebuild.conform_ome` makes them: sizes,
@@ -269,12 +285,19 @@ def render(light: LightOme, sources: Sequence[SeriesSource], orders: Sequence[st
         if img["date"] is not None:
             sub(image, "AcquisitionDate").text = img["date"]
         t, _, z, y, x = src.shape
-        attrs = {"ID": f"Pixels:{i}", "DimensionOrder": order,
-                 "Type": DTYPE_TO_OME[src.dtype.name]}
+        attrs = {"ID": f"Pixels:{i}", "DimensionOrder": order, "Type": DTYPE_TO_OME[src.dtype.name]}
         if src.samples > 1:
             attrs["Interleaved"] = "true"
-        attrs.update({"BigEndian": "false", "SizeX": str(x), "SizeY": str(y),
-                      "SizeZ": str(z), "SizeC": str(src.size_c), "SizeT": str(t)})
+        attrs.update(
+            {
+                "BigEndian": "false",
+                "SizeX": str(x),
+                "SizeY": str(y),
+                "SizeZ": str(z),
+                "SizeC": str(src.size_c),
+                "SizeT": str(t),
+            }
+        )
         attrs.update(img["pixels"])
         pixels = sub(image, "Pixels", attrs)
         for ch in img["channels"]:
@@ -283,9 +306,17 @@ def render(light: LightOme, sources: Sequence[SeriesSource], orders: Sequence[st
             if run.series != i:
                 continue
             ft, fc, fz = run.first
-            td = sub(pixels, "TiffData", {"IFD": str(run.ifd), "FirstZ": str(fz),
-                                          "FirstT": str(ft), "FirstC": str(fc),
-                                          "PlaneCount": str(run.count)})
+            td = sub(
+                pixels,
+                "TiffData",
+                {
+                    "IFD": str(run.ifd),
+                    "FirstZ": str(fz),
+                    "FirstT": str(ft),
+                    "FirstC": str(fc),
+                    "PlaneCount": str(run.count),
+                },
+            )
             if multi_file:
                 sub(td, "UUID", {"FileName": run.file_name}).text = run.file_uuid
         for plane in img["planes"]:
@@ -293,8 +324,11 @@ def render(light: LightOme, sources: Sequence[SeriesSource], orders: Sequence[st
         if img["annotated"]:
             sub(image, "AnnotationRef", {"ID": "Annotation:0"})
     if light.annotations:
-        ann = sub(sub(root, "StructuredAnnotations"), "MapAnnotation",
-                  {"ID": "Annotation:0", "Namespace": ANNOTATION_NS})
+        ann = sub(
+            sub(root, "StructuredAnnotations"),
+            "MapAnnotation",
+            {"ID": "Annotation:0", "Namespace": ANNOTATION_NS},
+        )
         value = sub(ann, "Value")
         for k, v in light.annotations:
             sub(value, "M", {"K": k}).text = v
@@ -304,15 +338,30 @@ def render(light: LightOme, sources: Sequence[SeriesSource], orders: Sequence[st
 #: Units :func:`conform_tree` writes for quantities present without one (checklist W3):
 #: the schema defaults, as ``omebuild.conform_ome`` makes them explicit.
 _DEFAULT_UNITS = {
-    "Pixels": {"PhysicalSizeX": "µm", "PhysicalSizeY": "µm", "PhysicalSizeZ": "µm",
-               "TimeIncrement": "s"},
-    "Plane": {"DeltaT": "s", "ExposureTime": "s", "PositionX": "reference frame",
-              "PositionY": "reference frame", "PositionZ": "reference frame"},
+    "Pixels": {
+        "PhysicalSizeX": "µm",
+        "PhysicalSizeY": "µm",
+        "PhysicalSizeZ": "µm",
+        "TimeIncrement": "s",
+    },
+    "Plane": {
+        "DeltaT": "s",
+        "ExposureTime": "s",
+        "PositionX": "reference frame",
+        "PositionY": "reference frame",
+        "PositionZ": "reference frame",
+    },
 }
 
 
-def conform_tree(tree: Any, sources: Sequence[SeriesSource], orders: Sequence[str],
-                 runs: Sequence[TiffDataRun], *, multi_file: bool) -> str:
+def conform_tree(
+    tree: Any,
+    sources: Sequence[SeriesSource],
+    orders: Sequence[str],
+    runs: Sequence[TiffDataRun],
+    *,
+    multi_file: bool,
+) -> str:
     """:func:`ometiff.writer.omebuild.conform_ome` for an OME-XML element tree built by
     a vendor reader (``readers/vendor.ome_element``), without ome_types: the same XML
     as ``ome_xml_template(conform_ome(from_xml(tree)))`` (tests compare both).
@@ -332,9 +381,7 @@ def conform_tree(tree: Any, sources: Sequence[SeriesSource], orders: Sequence[st
     doc = copy.deepcopy(tree)
     images = doc.findall(q("Image"))
     if len(images) != len(sources):
-        raise WriteError(
-            f"ome has {len(images)} Image(s) but {len(sources)} series are written"
-        )
+        raise WriteError(f"ome has {len(images)} Image(s) but {len(sources)} series are written")
     for el in doc.findall(q("BinaryOnly")):
         doc.remove(el)
     doc.set("UUID", SENTINEL_UUID)
@@ -343,8 +390,13 @@ def conform_tree(tree: Any, sources: Sequence[SeriesSource], orders: Sequence[st
     for i, (image, src, order) in enumerate(zip(images, sources, orders, strict=True)):
         px = image.find(q("Pixels"))
         t, c, z, y, x = src.shape
-        for key, value in (("SizeX", x), ("SizeY", y), ("SizeZ", z), ("SizeC", src.size_c),
-                           ("SizeT", t)):
+        for key, value in (
+            ("SizeX", x),
+            ("SizeY", y),
+            ("SizeZ", z),
+            ("SizeC", src.size_c),
+            ("SizeT", t),
+        ):
             px.set(key, str(value))
         px.set("Type", DTYPE_TO_OME[src.dtype.name])
         px.set("DimensionOrder", order)
@@ -370,8 +422,13 @@ def conform_tree(tree: Any, sources: Sequence[SeriesSource], orders: Sequence[st
                 continue
             ft, fc, fz = run.first
             td = etree.Element(q("TiffData"))
-            for key, value in (("IFD", run.ifd), ("FirstZ", fz), ("FirstT", ft),
-                               ("FirstC", fc), ("PlaneCount", run.count)):
+            for key, value in (
+                ("IFD", run.ifd),
+                ("FirstZ", fz),
+                ("FirstT", ft),
+                ("FirstC", fc),
+                ("PlaneCount", run.count),
+            ):
                 td.set(key, str(value))
             if multi_file:  # M1, M2
                 uuid = etree.SubElement(td, q("UUID"))
@@ -380,8 +437,11 @@ def conform_tree(tree: Any, sources: Sequence[SeriesSource], orders: Sequence[st
             px.insert(at, td)
             at += 1
         for plane in px.findall(q("Plane")):
-            if not (int(plane.get("TheT", 0)) < t and int(plane.get("TheC", 0)) < c
-                    and int(plane.get("TheZ", 0)) < z):
+            if not (
+                int(plane.get("TheT", 0)) < t
+                and int(plane.get("TheC", 0)) < c
+                and int(plane.get("TheZ", 0)) < z
+            ):
                 px.remove(plane)
         for el in (px, *px.findall(q("Plane"))):
             tag = etree.QName(el).localname

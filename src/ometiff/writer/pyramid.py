@@ -61,16 +61,18 @@ def levels_problem(shapes: Sequence[tuple[int, ...]]) -> str | None:
         return "one level only"
     for k, (a, b) in enumerate(itertools.pairwise(shapes), start=1):
         if tuple(b[:-2]) != tuple(a[:-2]):
-            return (f"level {k} has T/C/Z {tuple(b[:-2])}, level {k - 1} "
-                    f"{tuple(a[:-2])}")
+            return f"level {k} has T/C/Z {tuple(b[:-2])}, level {k - 1} {tuple(a[:-2])}"
         if not (b[-2] < a[-2] and b[-1] < a[-1]) or min(b[-2:]) < 1:
-            return (f"level {k} ({b[-2]}x{b[-1]}) is not smaller than level {k - 1} "
-                    f"({a[-2]}x{a[-1]}) in both Y and X")
+            return (
+                f"level {k} ({b[-2]}x{b[-1]}) is not smaller than level {k - 1} "
+                f"({a[-2]}x{a[-1]}) in both Y and X"
+            )
     return None
 
 
-def pyramid_shapes(height: int, width: int, levels: int | str,
-                   source: SourcePyramid | None = None) -> list[tuple[int, int]]:
+def pyramid_shapes(
+    height: int, width: int, levels: int | str, source: SourcePyramid | None = None
+) -> list[tuple[int, int]]:
     """``(Y, X)`` of every level, full resolution first: the source's, else halvings."""
     if source is not None:
         return [(height, width), *source.shapes]
@@ -100,8 +102,7 @@ def resolve_levels(levels: int | str, height: int, width: int) -> int:
     if isinstance(levels, str):
         if levels != "auto":
             raise WriteError(
-                f"pyramid_levels={levels!r} is not understood; give an integer >= 0 "
-                "or 'auto'"
+                f"pyramid_levels={levels!r} is not understood; give an integer >= 0 or 'auto'"
             )
         return auto_levels(height, width)
     if isinstance(levels, bool) or not isinstance(levels, int | np.integer) or levels < 0:
@@ -162,16 +163,16 @@ def _mean_bands(plane: np.ndarray, out: np.ndarray, spans: Sequence[tuple[int, i
             continue
         pairs = np.add(rows[0::2], rows[1::2], dtype=wide)
         for c in range(1 if plane.ndim == 2 else plane.shape[2]):
-            pick = (slice(None), slice(None)) if plane.ndim == 2 else (slice(None),
-                                                                       slice(None), c)
+            pick = (slice(None), slice(None)) if plane.ndim == 2 else (slice(None), slice(None), c)
             acc = np.add(pairs[:, 0::2][pick], pairs[:, 1::2][pick])
             acc += 2
             acc >>= 2
             out[(slice(y0, y1), *pick[1:])] = acc
 
 
-def downsample(plane: np.ndarray, method: Downsample = "mean",
-               pool: Executor | None = None) -> np.ndarray:
+def downsample(
+    plane: np.ndarray, method: Downsample = "mean", pool: Executor | None = None
+) -> np.ndarray:
     """Halve a plane ``(Y, X[, S])`` in Y and X.
 
     ``mean`` averages 2x2 blocks (integers rounded half up, summed in a wider
@@ -182,8 +183,9 @@ def downsample(plane: np.ndarray, method: Downsample = "mean",
     return start_downsample(plane, method, pool)()
 
 
-def start_downsample(plane: np.ndarray, method: Downsample = "mean",
-                     pool: Executor | None = None) -> Callable[[], np.ndarray]:
+def start_downsample(
+    plane: np.ndarray, method: Downsample = "mean", pool: Executor | None = None
+) -> Callable[[], np.ndarray]:
     """Start :func:`downsample`; return a function that waits for and returns the result.
 
     With a ``pool``, workers for the row bands of a large plane are queued on it
