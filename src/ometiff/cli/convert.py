@@ -246,7 +246,7 @@ def convert(
         check_output(dst, overwrite=overwrite)
     with contextlib.ExitStack() as stack:
         client = (
-            stack.enter_context(_one_image_client(workers, scheduler, retries, quiet))
+            stack.enter_context(_dask_client(workers, scheduler, retries, quiet))
             if one_image
             else None
         )
@@ -308,10 +308,11 @@ def _quiet_tifffile(client: Any) -> None:
 
 
 @contextlib.contextmanager
-def _one_image_client(
+def _dask_client(
     workers: int | None, scheduler: str | None, retries: int, quiet: bool
 ) -> Iterator[Any]:
-    """The Dask client of a one-image conversion, announced as the batch's is."""
+    """The Dask client of a conversion on workers (a batch, or one image split into
+    tiles): ``--retries`` checked, tifffile quiet on the workers, the cluster announced."""
     from ometiff.batch import dashboard_link, open_client
 
     if retries < 0:
@@ -346,15 +347,9 @@ def _convert_batch(
 ) -> None:
     """Several inputs on Dask workers (:mod:`ometiff.batch`): progress per file,
     one line per failed input, the totals; exit 1 when any input failed."""
-    from ometiff.batch import dashboard_link, open_client
     from ometiff.conversion import convert as _convert
 
-    if retries < 0:
-        raise WriteError(f"--retries {retries}: give 0 or more")
-    with open_client(workers=workers, scheduler=scheduler, retries=retries) as client:
-        _quiet_tifffile(client)
-        if not quiet:
-            _announce(client, scheduler, dashboard_link(client))
+    with _dask_client(workers, scheduler, retries, quiet) as client:
         with ProgressReporter(enabled=not quiet, unit="files") as reporter:
             result = _convert(
                 srcs,
