@@ -38,6 +38,7 @@ from ometiff.readers.vendor import (
     ome_document,
     ome_element,
     ome_model,
+    opening,
     pixels_element,
     require,
     xsd_datetime,
@@ -88,18 +89,12 @@ class Nd2Reader(Reader):
         if not self.can_read(self.path):
             raise VendorFileError(f"{self.path}: not a Nikon ND2 file (bad magic number)")
         self._file: Any = None
-        try:
+        with opening(self, "Nikon ND2", (OSError, ValueError, KeyError, IndexError, struct.error)):
             self._file = nd2.ND2File(self.path)
             sizes = dict(self._file.sizes)
             _check_frame_count(self.path, sizes)
             loops = list(self._file.loop_indices)
             self._dtype = np.dtype(self._file.dtype)
-        except (OSError, ValueError, KeyError, IndexError, struct.error) as exc:
-            self.close()
-            raise VendorFileError(
-                f"{self.path}: not a readable Nikon ND2 file ({type(exc).__name__}: {exc}); "
-                "the file may be truncated or corrupt"
-            ) from exc
         self._samples = sizes.get("S", 1)
         self._n_pos = sizes.get("P", 1)
         self._t_axes = [a for a in sizes if a not in (*_PLANE_AXES, "Z", "P")]
