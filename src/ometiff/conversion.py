@@ -253,8 +253,10 @@ def prepare(
     as XML (``ome_tree``: CZI, LIF) converted whole hands that tree on instead, for
     ``write_sources`` to conform without importing ome_types (start-up, issue 9).
     """
-    tree = getattr(reader, "ome_tree", None) if light else None
-    if tree is not None and (series, channels, z, t) == (None,) * 4 and not original_metadata:
+    whole = (series, channels, z, t) == (None,) * 4 and not original_metadata
+    # asked only when it can be used: building the tree validates the OME-XML and notes
+    tree = getattr(reader, "ome_tree", None) if light and whole else None
+    if tree is not None:
         from ometiff.writer.omexml import LightOme
 
         return LightOme.of_tree(tree), reader.sources(), []

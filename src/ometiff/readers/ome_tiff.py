@@ -18,6 +18,7 @@ import threading
 import warnings
 from collections import OrderedDict
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -313,7 +314,7 @@ class OmeTiffReader(Reader):
                 px.planes = kept
         return ome
 
-    @property
+    @cached_property
     def ome_tree(self) -> Any:
         """The set's OME-XML as an element tree for the writer to conform without
         ome_types (importing it costs about a second: issue 9), or None where the
