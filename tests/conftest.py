@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -9,6 +10,33 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("OMETIFF_TESTDATA", ROOT.parent / "shared" / "testdata"))
+
+
+def heavy_imports_of(*runs: list[object], then: str = "") -> list[str]:
+    """Run the ``ometiff`` command lines ``runs`` (each must exit 0), then the Python
+    code ``then``, in one fresh interpreter on this tree's ``src``; return which of
+    ome_types and pydantic (about a second of imports) they loaded."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from ometiff.cli.main import main\n"
+        f"for args in {[list(map(str, r)) for r in runs]!r}:\n"
+        "    assert main(args) == 0, args\n"
+        f"{then}\n"
+        "import json\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'ome_types', 'pydantic'})))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        timeout=300,
+    )
+    return list(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def corpus_files(*patterns: str) -> list[Path]:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.conftest import CORPUS, requires_corpus
+from tests.conftest import CORPUS, heavy_imports_of, requires_corpus
 from tests.test_validate import ome_xml, write_tiff
 
 from ometiff.cli.main import main
@@ -89,23 +89,4 @@ def test_xml_unreadable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 def test_validate_imports_no_ome_types(good: Path) -> None:
     """Start-up: the schema check finds ome-types' bundled XSD without importing the
     package (about a second of imports), so `ometiff validate` never loads it."""
-    import os
-    import subprocess
-    import sys
-
-    code = (
-        "import sys\n"
-        "from ometiff.cli.main import main\n"
-        "assert main(['validate', sys.argv[1]]) == 0\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'ome_types', 'pydantic'}))\n"
-    )
-    src = str(Path(__file__).resolve().parents[1] / "src")
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(good)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": src},
-        timeout=300,
-    )
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert heavy_imports_of(["validate", good]) == []
