@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import tifffile
 
+from ometiff.atomic import write_error
 from ometiff.errors import OmeTiffError, WriteError
 from ometiff.tiff.names import has_bigtiff_suffix
 from ometiff.types import DIMENSION_ORDERS, DTYPE_TO_OME
@@ -900,7 +901,7 @@ def write_all(
             except SourceFailed as e:
                 raise e.error from e.error.__cause__
             except OSError as e:
-                raise WriteError(f"{plan.path}: write failed: {e}") from e
+                raise write_error(plan.path, e) from e  # a full disk said in words
             except ValueError as e:
                 if isinstance(e, OmeTiffError):
                     raise
