@@ -53,16 +53,20 @@ def dask_array(file: File, series: int, level: int, src: Any) -> dask.array.Arra
         import dask.array as da
     except ImportError as exc:
         raise _needs("dask", "dask") from exc
-    return da.from_array(  # type: ignore[no-untyped-call]
+    from ometiff.dataset.daskarray import level_array
+
+    meta = np.empty((0,) * src.ndim, dtype=src.dtype)
+    array = da.from_array(  # type: ignore[no-untyped-call]
         src,
         chunks=file.chunks(series, level),
         name=f"ometiff-{_token(file, series, level)}",
-        meta=np.empty((0,) * src.ndim, dtype=src.dtype),
+        meta=meta,
         asarray=False,
         fancy=False,
         lock=False,
         inline_array=False,
     )
+    return level_array(array, src, meta)
 
 
 def xarray_array(file: File, series: int, level: int) -> xarray.DataArray:

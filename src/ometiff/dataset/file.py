@@ -216,12 +216,16 @@ class File:
         with self._lock:
             return self.raw_reader.read_region(series, t, c, z, y0, y1, x0, x1, level=level)
 
-    def read_block(self, series: int, level: int, key: tuple[slice, ...]) -> np.ndarray:
+    def read_block(
+        self, series: int, level: int, key: tuple[slice, ...], *, out: np.ndarray | None = None
+    ) -> np.ndarray:
         """The block ``key`` (one slice per axis of ``dims``) of a level, as numpy.
 
         The building block of the dask and zarr views and of :meth:`asarray`: planes
         are read one at a time, each through :meth:`Reader.read_region`, straight
-        into the block's array (tiled readers decode their tiles into it).
+        into the block's array (tiled readers decode their tiles into it). With
+        ``out`` (an array, or a view, of the block's shape and the level's dtype),
+        the pixels are written into it and it is returned.
         """
         s = self._series(series, level)
         shape = s.levels[level]
@@ -229,14 +233,21 @@ class File:
             raise InvalidArgumentError(f"{self.path}: block {key} does not have {len(shape)} axes")
         ranges = [range(*k.indices(n)) for k, n in zip(key, shape, strict=True)]
         shape_out = tuple(len(r) for r in ranges)
+        if out is not None and (out.shape != shape_out or out.dtype != s.dtype):
+            raise InvalidArgumentError(
+                f"{self.path}: the {out.dtype} {out.shape} output cannot hold the "
+                f"{s.dtype} {shape_out} block {key}"
+            )
         if 0 in shape_out:
-            return np.empty(shape_out, dtype=s.dtype)
+            return np.empty(shape_out, dtype=s.dtype) if out is None else out
         ry, rx = ranges[3], ranges[4]
         if ry.step != 1 or rx.step != 1:
             raise InvalidArgumentError(f"{self.path}: stepped block {key} cannot be read")
         rdr = self.raw_reader
         rs = ranges[5] if len(ranges) == 6 else None
-        if shape_out[:3] == (1, 1, 1):  # one plane (every chunk): no copy
+        # some of the samples of RGB(A) pixels: read each plane, then pick
+        pick = None if rs is None or rs == range(shape[5]) else _pick(rs)
+        if shape_out[:3] == (1, 1, 1) and out is None:  # one plane (every chunk): no copy
             with self._lock:
                 plane = rdr.read_region(
                     series,
@@ -249,12 +260,11 @@ class File:
                     rx.stop,
                     level=level,
                 )
-            if rs is not None and rs != range(plane.shape[2]):  # some samples, or reversed
-                plane = plane[..., _pick(rs)]
+            if pick is not None:
+                plane = plane[..., pick]
             return plane.reshape(shape_out)
-        out = np.empty(shape_out, dtype=s.dtype)
-        # some of the samples of RGB(A) pixels: read each plane, then pick
-        pick = None if rs is None or rs == range(shape[5]) else _pick(rs)
+        if out is None:
+            out = np.empty(shape_out, dtype=s.dtype)
         window = (ry.start, ry.stop, rx.start, rx.stop)
         with self._lock:
             for i, t in enumerate(ranges[0]):
