@@ -19,12 +19,14 @@ the file, instead of allocating 74.5 GiB.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import math
 import os
 import resource
 import struct
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -55,10 +57,23 @@ _YCBCR_SUBSAMPLING = 530
 #: the copies made of it) fits.
 DEFAULT_MAX_MEMORY = 2 << 30
 
-# Set by memory_budget() for the length of a ``with`` block. Not a ContextVar: the
-# reads of a conversion run in worker threads (writer/core.py), which must see the
-# budget of the call that started them. A stack, so nested blocks restore in order.
-_BUDGETS: list[int] = []
+# Set by memory_budget() for the length of a ``with`` block, in the caller's context
+# only (a ContextVar): two threads, or two asyncio tasks, each decode under their own
+# budget. The reads of a conversion run in worker threads; their pools are
+# :class:`ContextPool`, whose tasks run in the submitting thread's context and so
+# see the budget of the call that started them.
+_BUDGET: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "ometiff_max_memory", default=None
+)
+
+
+class ContextPool(ThreadPoolExecutor):
+    """A thread pool whose tasks run in a copy of the submitting thread's context
+    (so they decode under the memory budget of the call that submitted them)."""
+
+    def submit[**P, R](self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Future[R]:
+        run: Callable[..., R] = contextvars.copy_context().run
+        return super().submit(run, fn, *args, **kwargs)
 
 
 def default_max_memory() -> int:
@@ -74,7 +89,8 @@ def default_max_memory() -> int:
 
 def current_max_memory() -> int:
     """The memory budget in bytes for decoding one plane or region, in this context."""
-    return _BUDGETS[-1] if _BUDGETS else default_max_memory()
+    budget = _BUDGET.get()
+    return budget if budget is not None else default_max_memory()
 
 
 @contextmanager
@@ -82,8 +98,9 @@ def memory_budget(max_memory: int | str | None) -> Iterator[int]:
     """Set the memory budget for decoding (bytes, or ``"512M"``, ``"4G"``) inside a ``with``.
 
     None keeps the budget in force (the default unless an outer block set one).
-    The budget holds for every thread of the process while the block runs (the
-    worker threads of a conversion read planes too) and is restored on exit.
+    The budget holds in this thread (this context) and in the tasks it hands to
+    ometiff's thread pools (:class:`ContextPool`) while the block runs, never in
+    other threads of the program, and is restored on exit.
 
     Raises
     ------
@@ -94,11 +111,11 @@ def memory_budget(max_memory: int | str | None) -> Iterator[int]:
         yield current_max_memory()
         return
     nbytes = parse_size(max_memory)
-    _BUDGETS.append(nbytes)
+    token = _BUDGET.set(nbytes)
     try:
         yield nbytes
     finally:
-        _BUDGETS.remove(nbytes)
+        _BUDGET.reset(token)
 
 
 def with_memory_budget[**P, R](func: Callable[P, R]) -> Callable[P, R]:

@@ -35,7 +35,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ometiff.errors import InvalidTiffError
-from ometiff.readers.decode import DECODE_ERRORS, check_budget, is_planar_ycbcr_jpeg
+from ometiff.readers.decode import (
+    DECODE_ERRORS,
+    ContextPool,
+    check_budget,
+    is_planar_ycbcr_jpeg,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -62,7 +67,7 @@ def decode_pool() -> ThreadPoolExecutor:
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = ThreadPoolExecutor(
+            _POOL = ContextPool(
                 max_workers=max(1, os.cpu_count() or 1), thread_name_prefix=_POOL_PREFIX
             )
         return _POOL

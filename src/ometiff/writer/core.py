@@ -22,6 +22,7 @@ import tifffile
 
 from ometiff.atomic import write_error
 from ometiff.errors import OmeTiffError, WriteError
+from ometiff.readers.decode import ContextPool
 from ometiff.tiff.names import has_bigtiff_suffix
 from ometiff.types import DIMENSION_ORDERS, DTYPE_TO_OME
 from ometiff.writer.compression import Codec, check_codec_dtype, resolve_codec
@@ -174,7 +175,7 @@ def prefetched[T](
     """Yield planes in order, reading the next one while the caller writes this one."""
     if not items:
         return
-    with ThreadPoolExecutor(1, thread_name_prefix="ometiff-read") as pool:
+    with ContextPool(1, thread_name_prefix="ometiff-read") as pool:
         future = pool.submit(fetch, *items[0])
         for k, item in enumerate(items):
             plane = future.result()
@@ -358,7 +359,7 @@ def write_tiff(
     # The temporary file exists (empty) already; opening it again with truncation
     # ("wb") makes ext4 flush the whole file to disk on close (auto_da_alloc), which
     # costs more than writing it, so it is opened for update instead.
-    with ThreadPoolExecutor(max(1, threads), thread_name_prefix="ometiff-encode") as pool:
+    with ContextPool(max(1, threads), thread_name_prefix="ometiff-encode") as pool:
         check = (
             None
             if check_as is None

@@ -39,6 +39,7 @@ from ometiff.errors import (
     VerificationError,
     WriteError,
 )
+from ometiff.readers.decode import ContextPool
 from ometiff.writer.core import SourceFailed, fetcher, prefetched
 from ometiff.writer.multifile import check_output
 from ometiff.writer.ngffmeta import (
@@ -504,7 +505,7 @@ def write_ngff(
             else:
                 groups.append(str(i))
         workers = max(1, threads or os.cpu_count() or 1)
-        with ThreadPoolExecutor(workers, thread_name_prefix="ometiff-zarr") as pool:
+        with ContextPool(workers, thread_name_prefix="ometiff-zarr") as pool:
             for i, src in enumerate(sources):
                 folder = root / groups[i] if groups[i] else root
                 arrays = []
