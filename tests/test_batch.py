@@ -341,3 +341,22 @@ def test_end_of_run_sweep_removes_only_this_runs_temporaries(tmp_path: Path) -> 
     assert remove_stale_temporaries([mine, tmp_path / "b.ome.zarr"]) == 2
     assert not left.exists() and not folder_tmp.exists()
     assert other.exists() and plain.exists()
+
+
+def test_the_callers_memory_budget_reaches_the_workers(client, tmp_path):
+    """Each 40x50 uint16 plane needs 4000 bytes: a 1K budget refuses every input on
+    the workers (as one process would), a normal one converts them, and the budget
+    is not part of the options' fingerprint (a rerun skips what is done)."""
+    srcs = _inputs(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    refused = ometiff.convert(srcs, out, client=client, max_memory="1K").batch
+    assert refused is not None and refused.count("failed") == 2
+    assert all("memory budget" in o.reason for o in refused.outcomes)
+    with ometiff.memory_budget("1K"):  # set around the call: the same
+        held = ometiff.convert(srcs, out, client=client).batch
+    assert held is not None and held.count("failed") == 2
+    _no_temporaries(out)
+    done = ometiff.convert(srcs, out, client=client).batch
+    assert done is not None and done.count("converted") == 2
+    again = ometiff.convert(srcs, out, client=client, max_memory="1G").batch
+    assert again is not None and again.count("skipped") == 2

@@ -67,9 +67,15 @@ def source_state(path: Path) -> tuple[int, int]:
     return size, mtime
 
 
+#: Options that change how a file is converted, never what is written: left out of
+#: the fingerprint, so a rerun with another memory budget skips what is done.
+NOT_IN_KEY = frozenset({"max_memory"})
+
+
 def options_key(options: dict[str, Any]) -> str:
     """A short fingerprint of the conversion options: a rerun with other options redoes."""
-    text = json.dumps(options, sort_keys=True, default=str)
+    kept = {k: v for k, v in options.items() if k not in NOT_IN_KEY}
+    text = json.dumps(kept, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ometiff.atomic import replace_file
 from ometiff.errors import OmeTiffError, WriteError
-from ometiff.readers.decode import with_memory_budget
+from ometiff.readers.decode import explicit_max_memory, memory_budget, with_memory_budget
 from ometiff.tiff.names import COMPANION_SUFFIX, OME_SUFFIXES, split_suffix
 from ometiff.tiff.structure import check_tifffile_safe, inspect_tiff, is_tiff
 
@@ -577,6 +577,7 @@ def convert(
                 "verify": verify,
                 "original_metadata": original_metadata,
                 "threads": threads,
+                "max_memory": explicit_max_memory(),  # the caller's budget, on every worker
             },
         )
     if (
@@ -908,6 +909,7 @@ TASK_DEFAULTS: dict[str, Any] = {
     "verify": True,
     "original_metadata": False,
     "threads": None,
+    "max_memory": None,
 }
 
 
@@ -926,6 +928,7 @@ def convert_task(
     src, dest = Path(source), Path(output)
     opts = {**TASK_DEFAULTS, **options}
     threads = opts.pop("threads", None) or _worker_threads()
+    budget = opts.pop("max_memory", None)
     try:
         try:
             state = source_state(src)
@@ -934,9 +937,16 @@ def convert_task(
 
             raise file_error(src, exc) from exc
         digests: dict[tuple[int, int, int, int], bytes] = {}
-        receipt = _convert_one(
-            src, dest, overwrite=overwrite, on_plane=None, threads=threads, digests=digests, **opts
-        )
+        with memory_budget(budget):  # the budget of the convert() that sent this task
+            receipt = _convert_one(
+                src,
+                dest,
+                overwrite=overwrite,
+                on_plane=None,
+                threads=threads,
+                digests=digests,
+                **opts,
+            )
         if source_state(src) != state:
             _remove([Path(p) for p in receipt.outputs])
             raise WriteError(f"{src}: changed while it was being converted; run again")

@@ -93,6 +93,12 @@ def current_max_memory() -> int:
     return budget if budget is not None else default_max_memory()
 
 
+def explicit_max_memory() -> int | None:
+    """The budget the caller set (:func:`memory_budget`, ``max_memory=``), or None when
+    the default is in force (what a conversion hands to its Dask workers)."""
+    return _BUDGET.get()
+
+
 @contextmanager
 def memory_budget(max_memory: int | str | None) -> Iterator[int]:
     """Set the memory budget for decoding (bytes, or ``"512M"``, ``"4G"``) inside a ``with``.
