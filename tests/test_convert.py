@@ -341,3 +341,30 @@ def test_plane_digest_tells_planes_apart() -> None:
     assert plane_digest(np.roll(plane, 1, axis=1)) != digest
     other = rng.integers(0, 4000, (64, 80), dtype=np.uint16)
     assert plane_digest(other) != digest
+
+
+def test_selection_scales_or_drops_the_z_and_t_steps(tmp_path: Path) -> None:
+    """Every k-th z or t plane: PhysicalSizeZ and TimeIncrement are k times larger; an
+    uneven selection has no step: the value is dropped and the receipt says so."""
+    data = np.arange(4 * 5 * 8 * 8, dtype=np.uint16).reshape(4, 1, 5, 8, 8)
+    src = ometiff.write(
+        tmp_path / "src.ome.tif",
+        data,
+        axes="TCZYX",
+        physical_size={"X": 0.2, "Y": 0.2, "Z": 0.5},
+        time_increment=2.0,
+    )
+    even = ometiff.convert(src, tmp_path / "even.ome.tif", z=[0, 2, 4], t=[1, 3])
+    with ometiff.open(even[0]) as f:
+        s = f.series[0]
+        assert (s.sizes["Z"], s.sizes["T"]) == (3, 2)
+        assert s.physical_size["Z"] == pytest.approx(1.0)
+        assert s.time_increment == pytest.approx(4.0)
+        np.testing.assert_array_equal(f.asarray(), data[[1, 3]][:, :, [0, 2, 4]])
+    uneven = ometiff.convert(src, tmp_path / "uneven.ome.tif", z=[0, 1, 3], t=[0, 1, 3])
+    with ometiff.open(uneven[0]) as f:
+        assert f.series[0].physical_size["Z"] is None
+        assert f.series[0].time_increment is None
+    reasons = {u["source"].split()[-1]: u["reason"] for u in uneven.receipts[0].unmapped}
+    assert "not evenly spaced" in reasons["PhysicalSizeZ"]
+    assert "not evenly spaced" in reasons["TimeIncrement"]

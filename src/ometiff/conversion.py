@@ -151,29 +151,26 @@ def _subset_image(
     px.size_t, px.size_z = len(ts), len(zs)
     px.size_c = len(cs) * (spp or 1)
     where = f"Image {image.id}"
-    zstep, tstep = _step(zs), _step(ts)
-    if px.physical_size_z is not None and len(zs) > 1:
-        if zstep is None:
+    # a selection of every k-th plane scales the step between them (an uneven one
+    # has no step: dropped, with a note)
+    for attr, name, axis, picked in (
+        ("physical_size_z", "PhysicalSizeZ", "z", zs),
+        ("time_increment", "TimeIncrement", "t", ts),
+    ):
+        value = getattr(px, attr)
+        if value is None or len(picked) < 2:
+            continue
+        step = _step(picked)
+        if step is None:
             notes.append(
                 {
-                    "source": f"{where} PhysicalSizeZ",
-                    "reason": "z selection is not evenly spaced; dropped",
+                    "source": f"{where} {name}",
+                    "reason": f"{axis} selection is not evenly spaced; dropped",
                 }
             )
-            px.physical_size_z = None
-        elif zstep != 1:
-            px.physical_size_z = px.physical_size_z * zstep
-    if px.time_increment is not None and len(ts) > 1:
-        if tstep is None:
-            notes.append(
-                {
-                    "source": f"{where} TimeIncrement",
-                    "reason": "t selection is not evenly spaced; dropped",
-                }
-            )
-            px.time_increment = None
-        elif tstep != 1:
-            px.time_increment = px.time_increment * tstep
+            setattr(px, attr, None)
+        elif step != 1:
+            setattr(px, attr, value * step)
 
 
 def _drop_image_refs(ome: m.OME, keep: set[str]) -> None:
