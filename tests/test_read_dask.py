@@ -185,3 +185,21 @@ def test_read_block_into_a_view(tiled: tuple[Path, np.ndarray]) -> None:
             f.read_block(0, 0, key, out=np.zeros((1, 1, 3, 285, 355), np.uint16))
         with pytest.raises(InvalidArgumentError, match="cannot hold"):
             f.read_block(0, 0, key, out=view.astype(np.int32))
+
+
+def test_distributed_client_computes_the_same(
+    tiled: tuple[Path, np.ndarray], small_chunks: None
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    path, data = tiled
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+        ometiff.open(path) as f,
+    ):
+        d = f.to_dask()
+        np.testing.assert_array_equal(d.compute(), data)
+        np.testing.assert_array_equal(client.compute(d).result(), data)
+        np.testing.assert_array_equal(d[0, 1, 2, 50:250].compute(), data[0, 1, 2, 50:250])
