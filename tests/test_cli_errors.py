@@ -266,3 +266,16 @@ def test_library_message_with_a_newline_stays_one_line(
     assert code == 2 and len(lines) == 1, err
     assert lines[0].startswith("ometiff: error: ") and path.name in lines[0]
     assert not (tmp_path / "out.ome.tif").exists()
+
+
+def test_stats_line_speaks_cli_words(
+    ome_tiff: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``info --stats`` over the memory budget: the stats line and the error both name
+    ``--max-memory``, not the API's ``max_memory=``."""
+    assert main(["--max-memory", "100", "info", "--stats", str(ome_tiff)]) == 2
+    out, err = capsys.readouterr()
+    stats = [line for line in out.splitlines() if "pixels cannot be read" in line]
+    assert stats and all("--max-memory SIZE" in line for line in stats), out
+    assert "max_memory=" not in out + err
+    assert err.startswith("ometiff: error: ") and "--max-memory SIZE" in err

@@ -316,7 +316,8 @@ def _stats_text(result: Any) -> str:
     for s in result:
         if "error" in s:
             which = "all series" if s["series"] is None else f"series {s['series']}"
-            lines.append(f"    {which}: pixels cannot be read: {s['error']}")
+            said = cli_message(OmeTiffError(s["error"], option=s.get("option")))
+            lines.append(f"    {which}: pixels cannot be read: {said}")
             continue
         values = ", ".join(
             f"{key} {'—' if s[key] is None else format(s[key], fmt)}"

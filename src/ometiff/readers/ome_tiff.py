@@ -539,7 +539,12 @@ class OmeTiffReader(Reader):
         self.check_plane(series, t, c, z, level=level)
         page, where = self._level_page(series, t, c, z, level)
         _, samples, dtype = self._layout[series]
-        return page_plane(page, samples, dtype, self.level_shapes(series)[level][3:], where=where)
+        y, x = self.level_shapes(series)[level][3:]
+        if (int(page.imagelength), int(page.imagewidth)) == (y, x) and can_read_tiles(page):
+            # tiles decoded in parallel, each read into a reused buffer (tifffile reads
+            # every compressed tile of the page into memory at once)
+            return self.read_region(series, t, c, z, 0, y, 0, x, level=level)
+        return page_plane(page, samples, dtype, (y, x), where=where)
 
     def read_region(
         self,

@@ -227,6 +227,11 @@ class TiffReader(Reader):
         where = f"{self.path} series {lay.index}" + (f" level {level}" if level else "")
 
         def get_plane(t: int, c: int, z: int) -> np.ndarray:
+            page = self._tiled_page(index, t, c, z, level)
+            if page is not None and (int(page.imagelength), int(page.imagewidth)) == (y, x):
+                # tiles decoded in parallel, each read into a reused buffer (tifffile
+                # reads every compressed tile of the page into memory at once)
+                return self.read_region(index, t, c, z, 0, y, 0, x, level=level)
             k, depth, sample = lay.locate(t, c, z)
             with self._lock:
                 mm = self._contiguous(lay) if level == 0 else None

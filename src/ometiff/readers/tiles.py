@@ -255,15 +255,20 @@ def read_page_region(
     across = math.ceil(width / tw)
     per_sample = math.ceil(height / th) * across
     separate = int(page.planarconfig) == 2 and samples > 1
+    dtype = np.dtype(page.dtype)
+    tile_samples = 1 if separate else samples
+    # what the page declares against the budget first: a hostile size is refused
+    # as such before anything else about it is looked at
+    check_budget(th * tw * tile_samples * dtype.itemsize, f"{where}: a {th}×{tw} {dtype} tile")
+    shape = (y1 - y0, x1 - x0, samples)
+    what = "plane" if (y0, y1, x0, x1) == (0, height, 0, width) else "region"
+    check_budget(
+        math.prod(shape) * dtype.itemsize, f"{where}: a {shape[0]}×{shape[1]} {dtype} {what}"
+    )
     offsets, counts = page.dataoffsets, page.databytecounts
     expected = per_sample * (samples if separate else 1)
     if len(offsets) < expected or len(counts) < expected:
         raise InvalidTiffError(f"{where}: {len(offsets)} tiles, expected {expected}")
-    dtype = np.dtype(page.dtype)
-    tile_samples = 1 if separate else samples
-    check_budget(th * tw * tile_samples * dtype.itemsize, f"{where}: a {th}×{tw} tile")
-    shape = (y1 - y0, x1 - x0, samples)
-    check_budget(math.prod(shape) * dtype.itemsize, f"{where}: a {shape[0]}×{shape[1]} region")
     if out is None:
         out = np.empty(shape, dtype=dtype)
         result = out
