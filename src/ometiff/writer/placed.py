@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import tifffile
 
-from ometiff.errors import OmeTiffError, WriteError
+from ometiff.errors import OmeTiffError, VerificationError, WriteError
 from ometiff.writer.core import (
     SourceFailed,
     level_tile,
@@ -61,7 +61,15 @@ from ometiff.writer.core import (
 )
 from ometiff.writer.encode import encode_tiles, tile_encoder
 from ometiff.writer.pyramid import downsample, pyramid_shapes
-from ometiff.writer.verify import OutputCheck, Sums, joined_digest, row_sums
+from ometiff.writer.verify import (
+    COMPRESSION_TAG,
+    OutputCheck,
+    Segments,
+    Sums,
+    joined_digest,
+    round_trip,
+    row_sums,
+)
 
 if TYPE_CHECKING:
     from ometiff.readers.base import Reader
@@ -115,6 +123,12 @@ class Band:
     children: tuple[int, ...]  # jobs (global indices) whose bottoms are these rows
     out: tuple[int, ...]  # levels whose tiles this task returns
     bottom: bool  # keep its last level's rows for a task of the next stage
+
+
+#: What a task returns for each level it encodes: the encoded tiles, the checksums of the
+#: pixels, and the :func:`~ometiff.writer.verify.segment_digest` of each tile, verified
+#: by decoding it again (None when the write is not verified).
+LevelTiles = tuple[list[bytes], Sums, list[int] | None]
 
 
 class Failed:
@@ -177,10 +191,13 @@ def band_task(
     info: SeriesLevels,
     codec: Codec,
     method: Downsample,
+    verify: int | None,
     *bottoms: Any,
-) -> Failed | tuple[dict[int, tuple[list[bytes], Sums]], np.ndarray | None]:
+) -> Failed | tuple[dict[int, LevelTiles], np.ndarray | None]:
     """Run on a worker: the encoded tiles and checksums of each level of ``band.out``,
-    and the band's bottom rows when a later stage needs them."""
+    and the band's bottom rows when a later stage needs them. With ``verify`` (the
+    page's Compression tag), every tile is decoded again and compared with its pixels
+    (:func:`~ometiff.writer.verify.round_trip`) and the digests of its bytes returned."""
     for b in bottoms:
         if isinstance(b, Failed):
             return b
@@ -191,11 +208,22 @@ def band_task(
             rows = _read_rows(spec, band, info.shapes[band.level][1])
         else:
             rows = np.concatenate(bottoms, axis=0)
-        out: dict[int, tuple[list[bytes], Sums]] = {}
+        out: dict[int, LevelTiles] = {}
         level = band.level
         while True:
             if level in band.out:
-                out[level] = (encode_tiles(rows, info.tiles[level], encode), row_sums(rows))
+                tiles = encode_tiles(rows, info.tiles[level], encode)
+                digests = None
+                if verify is not None:
+                    t, c, z = band.tcz
+                    where = (
+                        f"series {band.series} plane t={t} c={c} z={z}"
+                        + (f" level {level}" if level else "")
+                        + f" rows {band.y0 >> (level - band.level)}:"
+                        f"{-(-band.y1 >> (level - band.level))}"
+                    )
+                    digests = round_trip(rows, info.tiles[level], tiles, verify, where=where)
+                out[level] = (tiles, row_sums(rows), digests)
             if level >= max(band.out):
                 break
             rows = downsample(rows, method)
@@ -334,7 +362,10 @@ class PlacedTiles:
         sources: Sequence[SeriesSource],
         tiles: Sequence[tuple[int, int] | None],
         codec: Codec,
+        verify: bool,
     ) -> str | None:
+        if verify and codec.tifffile not in COMPRESSION_TAG:
+            return f"compression {codec.name!r} is verified by decoding in this process"
         for series, _planes in plan.runs:
             src = sources[series]
             if tiles[series] is None:
@@ -363,7 +394,7 @@ class PlacedTiles:
         record: dict[PlaneKey, bytes] | None = None,
     ) -> None:
         """Write one file of the set (the arguments of the core's ``write_tiff``)."""
-        self.local = self._local_reason(plan, sources, tiles, codec)
+        self.local = self._local_reason(plan, sources, tiles, codec, check_as is not None)
         if self.local is not None:
             write_tiff(
                 tmp,
@@ -415,7 +446,10 @@ class PlacedTiles:
             jobs.extend(more)
             pages.append(page)
         self.tasks = len(jobs)
-        run = _Run(self, jobs, infos, codec, method, str(check_as[0] if check_as else tmp))
+        # verified: every tile decoded again where it was encoded (round_trip), its bytes
+        # found on disk under an IFD that decodes them the same way (OutputCheck)
+        tag = None if check_as is None else COMPRESSION_TAG[codec.tifffile]
+        run = _Run(self, jobs, infos, codec, method, str(check_as[0] if check_as else tmp), tag)
         description: bytes | None = xml  # only on the first IFD (X1)
         with ThreadPoolExecutor(max(1, threads), thread_name_prefix="ometiff-verify") as pool:
             check = (
@@ -433,8 +467,10 @@ class PlacedTiles:
                         src, info = sources[series], infos[series]
                         opts = page_opts(src)
                         digests = []
+                        segments = []
                         for k, (h, w) in enumerate(info.shapes):
                             sums: list[Sums] = []
+                            tile_digests: list[int] = []
                             if k == 0:
                                 extra: dict[str, Any] = {
                                     "description": description,
@@ -444,7 +480,7 @@ class PlacedTiles:
                             else:  # P-2, P-4: sub-resolutions in SubIFDs, NewSubfileType=1
                                 extra = {"subfiletype": 1}
                             tw.write(
-                                run.tiles(page[k], k, sums),
+                                run.tiles(page[k], k, sums, tile_digests),
                                 shape=plane_shape(src, h, w),
                                 dtype=src.dtype,
                                 tile=info.tiles[k],
@@ -453,8 +489,10 @@ class PlacedTiles:
                                 **opts,
                             )
                             digests.append(joined_digest(sums))
+                            if tag is not None:
+                                segments.append(Segments((h, w), info.tiles[k], tag, tile_digests))
                         if check is not None:
-                            check.expect(item, digests)
+                            check.expect(item, digests, segments)
                             fh.flush()
                             check.poll()
                         progress()
@@ -478,8 +516,10 @@ class _Run:
         codec: Codec,
         method: Downsample,
         name: str,
+        verify: int | None,
     ) -> None:
         self.client, self.spec = owner.client, owner.spec
+        self.verify = verify
         self.retries = owner.retries
         self.jobs, self.infos, self.codec, self.method = jobs, infos, codec, method
         self.name = name
@@ -503,6 +543,7 @@ class _Run:
             self.infos[job.series],
             self.codec,
             self.method,
+            self.verify,
             *deps,
             key=key,
             priority=-g,
@@ -531,8 +572,11 @@ class _Run:
         ):
             self._submit()
 
-    def tiles(self, page: list[int], level: int, sums: list[Sums]) -> Iterator[bytes]:
-        """The encoded tiles of one page, in order, as their tasks finish."""
+    def tiles(
+        self, page: list[int], level: int, sums: list[Sums], digests: list[int]
+    ) -> Iterator[bytes]:
+        """The encoded tiles of one page, in order, as their tasks finish; their pixels'
+        checksums are appended to ``sums``, their bytes' digests to ``digests``."""
         for g in page:
             self.pump(g)
             fut = self.parts.pop((g, level))
@@ -549,12 +593,16 @@ class _Run:
             finally:
                 fut.release()
             if isinstance(result, Failed):
+                if isinstance(result.error, VerificationError):
+                    raise VerificationError(f"{self.name}: {result.error}") from result.error
                 raise result.error
-            encoded, part = result
+            encoded, part, verified = result
             if self.jobs[g].read and level == self.jobs[g].out[0]:
                 self.reads_ahead -= 1
                 self.pump()
             sums.append(part)
+            if verified is not None:
+                digests.extend(verified)
             yield from encoded
 
     def cancel(self) -> None:
