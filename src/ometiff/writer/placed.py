@@ -581,7 +581,10 @@ class _Run:
             self.pump(g)
             fut = self.parts.pop((g, level))
             try:
-                result = fut.result()
+                # straight from the worker that holds it (the scheduler, in this process
+                # too for a LocalCluster, would receive it and send it on once more);
+                # through the scheduler only when the worker cannot be reached
+                result = self.client.gather(fut, direct=True)
             except OmeTiffError:
                 raise
             except Exception as e:  # a task that kept failing, a worker lost too often
