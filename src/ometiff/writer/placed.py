@@ -26,12 +26,31 @@ them, at most ``window`` bands ahead of the one being written, and hands tifffil
 iterator of the encoded tiles (``TiffWriter.write`` with ``compression=`` and bytes)
 for each page: the plane, then its SubIFD levels. A level's tiles wait on the
 workers until their page is written (so up to the encoded levels 1+ of one plane,
-about a third of its compressed size, are held across the workers). Verification is
-the local writer's: the band checksums of each level are joined into the plane
-digest (:func:`ometiff.writer.verify.joined_digest`) and :class:`OutputCheck` reads
-every written IFD back from disk and compares. A lost worker's tasks are run again
-by Dask (``distributed.scheduler.allowed-failures``); a task that raises
-:class:`~ometiff.errors.OmeTiffError` (bad input) fails the conversion at once.
+about a third of its compressed size, are held across the workers). Each band's tiles
+are fetched straight from the worker that holds them (not through the scheduler).
+
+Verification is split where the work is, and the chain stays whole:
+
+1. the task that encodes a tile decodes it again with the decoder a reader of the file
+   uses for its Compression tag (tifffile's) and compares it with the pixels it was
+   encoded from, bit for bit (:func:`ometiff.writer.verify.round_trip`), and returns
+   the CRC-32 and Adler-32 of the tile's bytes with it;
+2. :class:`OutputCheck` follows the written file's IFD chain on disk (main IFDs and
+   SubIFDs, as any reader finds them) and, for each page, checks the tags that say how
+   its tiles are decoded (shape, tile, samples, contiguous samples, pixel type, byte
+   order, compression, no predictor, fill order, the number of tiles: the layout the
+   round trip assumed), then reads every tile's bytes back at the offset and length
+   its IFD gives and compares their checksums with the worker's, in tile order
+   (:class:`ometiff.writer.verify.Segments`).
+
+So what is on disk decodes to the source's pixels, with the decoding checked once on
+the workers instead of a second time in the writer process (which, on few cores, was
+the serial part of the conversion). The band checksums of each level are joined into
+the plane digest (:func:`ometiff.writer.verify.joined_digest`), which the batch
+journal records, as the single-process writer records the digest it read back. A
+lost worker's tasks are run again by Dask (``distributed.scheduler.allowed-failures``);
+a task that raises :class:`~ometiff.errors.OmeTiffError` (bad input, a tile whose round
+trip fails) fails the conversion at once.
 """
 
 from __future__ import annotations
