@@ -456,3 +456,26 @@ def test_round_trip_decodes_every_tile(tmp_path):
     zeros = np.zeros((16, 32), np.float32)
     with pytest.raises(ometiff.VerificationError):
         round_trip(-zeros, (16, 32), encode_tiles(zeros, (16, 32), encode), 8, where="f")
+
+
+def test_plane_digests_announced_are_the_source_planes(client, tmp_path, monkeypatch):
+    """The digest recorded for each plane (a batch journal's ``planes``) is the source
+    plane's, joined from the workers' band checksums; each level comes with its tiles."""
+    from ometiff.writer import verify
+
+    src, data = _image(tmp_path)
+    expect = verify.OutputCheck.expect
+    seen: dict = {}
+
+    def spy(self, key, digests, segments=None):
+        seen[key] = (digests, segments)
+        return expect(self, key, digests, segments)
+
+    monkeypatch.setattr(verify.OutputCheck, "expect", spy)
+    monkeypatch.setattr(placed, "BAND_BYTES", 1)  # several bands per plane
+    ometiff.convert(src, tmp_path / "out.ome.tif", client=client, tile=32)
+    assert sorted(seen) == [(0, 0, c, 0) for c in range(2)]
+    for (_s, _t, c, _z), (digests, segments) in seen.items():
+        assert digests[0] == plane_digest(data[c])
+        assert [s.shape for s in segments] == [(200, 230)]
+        assert len(segments[0].digests) == 7 * 8  # every tile of the plane, once

@@ -511,7 +511,7 @@ class PlacedTiles:
                             if tag is not None:
                                 segments.append(Segments((h, w), info.tiles[k], tag, tile_digests))
                         if check is not None:
-                            check.expect(item, digests, segments)
+                            check.expect(item, digests, segments if tag is not None else None)
                             fh.flush()
                             check.poll()
                         progress()
