@@ -27,7 +27,8 @@ iterator of the encoded tiles (``TiffWriter.write`` with ``compression=`` and by
 for each page: the plane, then its SubIFD levels. A level's tiles wait on the
 workers until their page is written (so up to the encoded levels 1+ of one plane,
 about a third of its compressed size, are held across the workers). Each band's tiles
-are fetched straight from the worker that holds them (not through the scheduler).
+are fetched straight from the worker that holds them when the scheduler runs in this
+process (a ``LocalCluster``) or the client asks for it (``direct_to_workers=True``).
 
 Verification is split where the work is, and the chain stays whole:
 
@@ -549,6 +550,7 @@ class _Run:
         self.submitted = 0
         self.reads_ahead = 0  # read tasks submitted whose first level is not written yet
         self.token = os.urandom(4).hex()
+        self.direct = _gather_direct(self.client)
 
     def _submit(self) -> None:
         g = self.submitted
@@ -600,10 +602,7 @@ class _Run:
             self.pump(g)
             fut = self.parts.pop((g, level))
             try:
-                # straight from the worker that holds it (the scheduler, in this process
-                # too for a LocalCluster, would receive it and send it on once more);
-                # through the scheduler only when the worker cannot be reached
-                result = self.client.gather(fut, direct=True)
+                result = self.client.gather(fut, direct=self.direct)
             except OmeTiffError:
                 raise
             except Exception as e:  # a task that kept failing, a worker lost too often
@@ -635,6 +634,22 @@ class _Run:
         if left:
             with contextlib.suppress(Exception):
                 self.client.cancel(left)
+
+
+def _gather_direct(client: Any) -> bool | None:
+    """Whether results are fetched from the workers themselves: as the client was told
+    (``Client(direct_to_workers=)``), else when the scheduler runs in this process (a
+    ``LocalCluster``, or a dask-jobqueue cluster: through it, every byte would cross to
+    this process, then again from its scheduler to its client), else Dask's default
+    (through the scheduler: a remote client may not reach the workers)."""
+    if getattr(client, "direct_to_workers", None) is not None:
+        return bool(client.direct_to_workers)
+    try:
+        from distributed import Scheduler
+    except ImportError:  # pragma: no cover - a client comes with distributed
+        return None
+    scheduler = getattr(getattr(client, "cluster", None), "scheduler", None)
+    return True if isinstance(scheduler, Scheduler) else None
 
 
 def region_spec(
