@@ -224,7 +224,9 @@ def _huge_rows(quick: bool) -> list[dict[str, Any]]:
             "peak_rss_mb": max(rss1, rss2),
             "notes": f"output {size:.2f} GiB; peak RSS per worker {rss1} MB (1 worker), "
             f"{rss2} MB (2 workers); CPU s of the workers / the client: {cpu1:.0f} / "
-            f"{client1:.0f} (1 worker), {cpu2:.0f} / {client2:.0f} (2 workers); "
+            f"{client1:.0f} (1 worker), {cpu2:.0f} / {client2:.0f} (2 workers): about "
+            f"{2 * cpu1 / (cpu2 + client2):.2f}x on 2 otherwise idle cores (1 worker's CPU s "
+            "against half of those of 2 workers and the client); "
             f"load average {load0:.1f} before, "
             f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores"
             + (f"; input generated in {made:.0f} s" if made > 1 else ""),

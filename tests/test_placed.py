@@ -267,3 +267,227 @@ def test_joined_band_sums_are_the_plane_digest():
     assert joined_digest([row_sums(big_endian[:9]), row_sums(big_endian[9:])]) == plane_digest(
         big_endian
     )
+
+
+# --- verification: the worker's round trip, the client's read-back of every tile ----------
+
+_ORIGINAL_ENCODE = placed.encode_tiles
+
+
+def _swapping_encoder(plane, tile, encode):
+    """On a worker: a band's tiles with its first two swapped (each tile decodes fine,
+    but to another tile's pixels)."""
+    out = _ORIGINAL_ENCODE(plane, tile, encode)
+    if len(out) > 1:
+        out[0], out[1] = out[1], out[0]
+    return out
+
+
+def _set_encoder(swapped: bool) -> None:
+    placed.encode_tiles = _swapping_encoder if swapped else _ORIGINAL_ENCODE
+
+
+def _image(tmp_path: Path) -> tuple[Path, np.ndarray]:
+    data = _pixels((2, 200, 230), seed=21)
+    src = tmp_path / "img.ome.tif"
+    ometiff.write(src, data, axes="CYX", tile=32, compression="zlib")
+    return src, data
+
+
+def test_worker_tile_that_decodes_to_other_pixels_fails(client, tmp_path):
+    """A worker whose encoded tiles are not its pixels (here swapped) is caught by its
+    own round trip: the conversion fails at once, naming the output, and nothing is left."""
+    src, data = _image(tmp_path)
+    out = tmp_path / "out.ome.tif"
+    client.run(_set_encoder, True)
+    try:
+        with pytest.raises(ometiff.VerificationError) as info:
+            ometiff.convert(src, out, client=client, tile=32)
+        message = str(info.value)
+        assert str(out) in message and "tile 0 does not decode to its source pixels" in message
+        assert not out.exists()
+        _no_temporaries(tmp_path)
+        # unverified, the same damage is written: the round trip is what caught it
+        ometiff.convert(src, out, client=client, tile=32, verify=False)
+    finally:
+        client.run(_set_encoder, False)
+    with ometiff.open(out) as f:
+        damaged = f.asarray().squeeze()
+    assert not np.array_equal(damaged, data)
+    np.testing.assert_array_equal(damaged[:, :32, :32], data[:, :32, 32:64])  # swapped
+
+
+def test_tile_damaged_after_its_worker_verified_it_fails(client, tmp_path, monkeypatch):
+    """A tile that changes between the worker and the file (the transfer, the client)
+    is found by the client's read-back of the tile's bytes."""
+    src, _data = _image(tmp_path)
+    out = tmp_path / "out.ome.tif"
+    tiles = placed._Run.tiles
+    pages: list[int] = []
+
+    def damaged(self, page, level, sums, digests):
+        pages.append(level)
+        for i, data in enumerate(tiles(self, page, level, sums, digests)):
+            if len(pages) == 2 and i == 3:  # the second page written: plane 1, level 0
+                data = data[:-1] + bytes([data[-1] ^ 1])
+            yield data
+
+    monkeypatch.setattr(placed._Run, "tiles", damaged)
+    with pytest.raises(ometiff.VerificationError) as info:
+        ometiff.convert(src, out, client=client, tile=32)
+    assert pages[:2] == [0, 0]  # no pyramid: one page per plane
+    assert "t=0 c=1 z=0 (IFD 1): tile 3 differs from the one encoded and verified" in str(
+        info.value
+    )
+    assert str(out) in str(info.value)
+    assert not out.exists()
+    _no_temporaries(tmp_path)
+
+
+def test_byte_damaged_on_disk_fails(client, tmp_path, monkeypatch):
+    """One byte of a written tile damaged on disk before the read-back: found."""
+    import tifffile
+
+    from ometiff.writer import verify
+
+    src, _data = _image(tmp_path)
+    out = tmp_path / "out.ome.tif"
+    check = verify.OutputCheck._check
+    hits: list[int] = []
+
+    def damage_then_check(self, batch):
+        ifd = batch[-1][0]
+        with tifffile.TiffFile(self.tmp) as tf:
+            at = int(tf.pages[ifd].dataoffsets[-1]) + 5
+        fd = os.open(self.tmp, os.O_RDWR)
+        try:
+            os.pwrite(fd, bytes([os.pread(fd, 1, at)[0] ^ 0x40]), at)
+        finally:
+            os.close(fd)
+        hits.append(ifd)
+        return check(self, batch)
+
+    monkeypatch.setattr(verify.OutputCheck, "_check", damage_then_check)
+    with pytest.raises(ometiff.VerificationError) as info:
+        ometiff.convert(src, out, client=client, tile=32)
+    assert hits
+    assert f"IFD {hits[0]}): tile 55 differs from the one encoded and verified" in str(info.value)
+    assert not out.exists()
+    _no_temporaries(tmp_path)
+
+
+def _tiled_page_file(tmp_path: Path, data: np.ndarray, **kwargs) -> Path:
+    import tifffile
+
+    path = tmp_path / "one.tif"
+    tifffile.imwrite(path, data, tile=(16, 32), **kwargs)
+    return path
+
+
+def test_segments_check_reads_the_tags_and_every_tile(tmp_path):
+    """verify._segments_problem: a page is the one written only when its tags decode the
+    way the round trip did and each tile's bytes are the verified ones."""
+    import tifffile
+
+    from ometiff.writer.verify import Segments, _segments_problem, segment_digest
+
+    data = _pixels((40, 70), seed=3)
+    path = _tiled_page_file(tmp_path, data, compression="zlib")
+    with tifffile.TiffFile(path) as tf:
+        page = tf.pages[0]
+        raw = path.read_bytes()
+        digests = [
+            segment_digest(raw[o : o + n])
+            for o, n in zip(page.dataoffsets, page.databytecounts, strict=True)
+        ]
+        assert len(digests) == 3 * 3
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            dt = np.dtype("uint16")
+
+            def problem(**change):
+                want = {"shape": (40, 70), "tile": (16, 32), "compression": 8, "digests": digests}
+                return _segments_problem(fd, "<", page, Segments(**{**want, **change}), 1, dt)
+
+            assert problem() is None
+            assert problem(compression=50000) == "its compression is 8, 50000 was written"
+            assert problem(tile=(32, 32)) == "its tile is (16, 32, 1), (32, 32, 1) was written"
+            assert problem(shape=(40, 71)) == "its shape is (40, 70, 1), (40, 71, 1) was written"
+            assert problem(digests=digests[:-1]) == "its tiles is 9, 8 was written"
+            bad = [*digests]
+            bad[7] ^= 1
+            assert problem(digests=bad) == "tile 7 differs from the one encoded and verified"
+            assert "pixel type" in _segments_problem(
+                fd, "<", page, Segments((40, 70), (16, 32), 8, digests), 1, np.dtype("int16")
+            )
+        finally:
+            os.close(fd)
+
+
+def test_round_trip_decodes_every_tile(tmp_path):
+    from ometiff.writer.compression import resolve_codec
+    from ometiff.writer.encode import encode_tiles, tile_encoder
+    from ometiff.writer.verify import COMPRESSION_TAG, round_trip, segment_digest
+
+    rows = _pixels((48, 70, 3), "uint8", seed=8)  # 3 tile rows of 16, 3 across (padded)
+    for name in ("none", "zlib", "zstd", "lzw"):
+        codec = resolve_codec(name, None)
+        encode = tile_encoder(codec, 3, rows.dtype)
+        tiles = encode_tiles(rows, (16, 32), encode)
+        tag = COMPRESSION_TAG[codec.tifffile]
+        assert round_trip(rows, (16, 32), tiles, tag, where="x") == [
+            segment_digest(t) for t in tiles
+        ]
+        wrong = rows.copy()
+        wrong[20, 69, 2] ^= 1  # one sample of the edge tile of the second row
+        with pytest.raises(ometiff.VerificationError, match="x: tile 5 does not decode"):
+            round_trip(wrong, (16, 32), tiles, tag, where="x")
+    tiles = encode_tiles(rows, (16, 32), tile_encoder(resolve_codec("zlib", None), 3, rows.dtype))
+    with pytest.raises(ometiff.VerificationError, match="x: tile 2 cannot be decoded"):
+        round_trip(rows, (16, 32), [*tiles[:2], b"not zlib", *tiles[3:]], 8, where="x")
+    with pytest.raises(ometiff.VerificationError, match="x: 8 tiles encoded for 48 rows"):
+        round_trip(rows, (16, 32), tiles[:-1], 8, where="x")
+    # floats compared bit for bit: NaN tiles pass, -0.0 is not 0.0
+    floats = np.full((16, 32), np.nan, np.float32)
+    codec = resolve_codec("zlib", None)
+    encode = tile_encoder(codec, 1, floats.dtype)
+    tiles = encode_tiles(floats, (16, 32), encode)
+    assert len(round_trip(floats, (16, 32), tiles, 8, where="f")) == 1
+    zeros = np.zeros((16, 32), np.float32)
+    with pytest.raises(ometiff.VerificationError):
+        round_trip(-zeros, (16, 32), encode_tiles(zeros, (16, 32), encode), 8, where="f")
+
+
+def test_plane_digests_announced_are_the_source_planes(client, tmp_path, monkeypatch):
+    """The digest recorded for each plane (a batch journal's ``planes``) is the source
+    plane's, joined from the workers' band checksums; each level comes with its tiles."""
+    from ometiff.writer import verify
+
+    src, data = _image(tmp_path)
+    expect = verify.OutputCheck.expect
+    seen: dict = {}
+
+    def spy(self, key, digests, segments=None):
+        seen[key] = (digests, segments)
+        return expect(self, key, digests, segments)
+
+    monkeypatch.setattr(verify.OutputCheck, "expect", spy)
+    monkeypatch.setattr(placed, "BAND_BYTES", 1)  # several bands per plane
+    ometiff.convert(src, tmp_path / "out.ome.tif", client=client, tile=32)
+    assert sorted(seen) == [(0, 0, c, 0) for c in range(2)]
+    for (_s, _t, c, _z), (digests, segments) in seen.items():
+        assert digests[0] == plane_digest(data[c])
+        assert [s.shape for s in segments] == [(200, 230)]
+        assert len(segments[0].digests) == 7 * 8  # every tile of the plane, once
+
+
+def test_tiles_come_straight_from_the_workers_of_a_local_cluster(client):
+    from types import SimpleNamespace
+
+    from ometiff.writer.placed import _gather_direct
+
+    assert _gather_direct(client) is True  # its scheduler runs in this process
+    remote = SimpleNamespace(direct_to_workers=None, cluster=None)
+    assert _gather_direct(remote) is None  # Dask's default: through the scheduler
+    told = SimpleNamespace(direct_to_workers=False, cluster=client.cluster)
+    assert _gather_direct(told) is False

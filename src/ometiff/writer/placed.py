@@ -26,12 +26,32 @@ them, at most ``window`` bands ahead of the one being written, and hands tifffil
 iterator of the encoded tiles (``TiffWriter.write`` with ``compression=`` and bytes)
 for each page: the plane, then its SubIFD levels. A level's tiles wait on the
 workers until their page is written (so up to the encoded levels 1+ of one plane,
-about a third of its compressed size, are held across the workers). Verification is
-the local writer's: the band checksums of each level are joined into the plane
-digest (:func:`ometiff.writer.verify.joined_digest`) and :class:`OutputCheck` reads
-every written IFD back from disk and compares. A lost worker's tasks are run again
-by Dask (``distributed.scheduler.allowed-failures``); a task that raises
-:class:`~ometiff.errors.OmeTiffError` (bad input) fails the conversion at once.
+about a third of its compressed size, are held across the workers). Each band's tiles
+are fetched straight from the worker that holds them when the scheduler runs in this
+process (a ``LocalCluster``) or the client asks for it (``direct_to_workers=True``).
+
+Verification is split where the work is, and the chain stays whole:
+
+1. the task that encodes a tile decodes it again with the decoder a reader of the file
+   uses for its Compression tag (tifffile's) and compares it with the pixels it was
+   encoded from, bit for bit (:func:`ometiff.writer.verify.round_trip`), and returns
+   the CRC-32 and Adler-32 of the tile's bytes with it;
+2. :class:`OutputCheck` follows the written file's IFD chain on disk (main IFDs and
+   SubIFDs, as any reader finds them) and, for each page, checks the tags that say how
+   its tiles are decoded (shape, tile, samples, contiguous samples, pixel type, byte
+   order, compression, no predictor, fill order, the number of tiles: the layout the
+   round trip assumed), then reads every tile's bytes back at the offset and length
+   its IFD gives and compares their checksums with the worker's, in tile order
+   (:class:`ometiff.writer.verify.Segments`).
+
+So what is on disk decodes to the source's pixels, with the decoding checked once on
+the workers instead of a second time in the writer process (which, on few cores, was
+the serial part of the conversion). The band checksums of each level are joined into
+the plane digest (:func:`ometiff.writer.verify.joined_digest`), which the batch
+journal records, as the single-process writer records the digest it read back. A
+lost worker's tasks are run again by Dask (``distributed.scheduler.allowed-failures``);
+a task that raises :class:`~ometiff.errors.OmeTiffError` (bad input, a tile whose round
+trip fails) fails the conversion at once.
 """
 
 from __future__ import annotations
@@ -50,7 +70,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import tifffile
 
-from ometiff.errors import OmeTiffError, WriteError
+from ometiff.errors import OmeTiffError, VerificationError, WriteError
 from ometiff.writer.core import (
     SourceFailed,
     level_tile,
@@ -61,7 +81,15 @@ from ometiff.writer.core import (
 )
 from ometiff.writer.encode import encode_tiles, tile_encoder
 from ometiff.writer.pyramid import downsample, pyramid_shapes
-from ometiff.writer.verify import OutputCheck, Sums, joined_digest, row_sums
+from ometiff.writer.verify import (
+    COMPRESSION_TAG,
+    OutputCheck,
+    Segments,
+    Sums,
+    joined_digest,
+    round_trip,
+    row_sums,
+)
 
 if TYPE_CHECKING:
     from ometiff.readers.base import Reader
@@ -115,6 +143,12 @@ class Band:
     children: tuple[int, ...]  # jobs (global indices) whose bottoms are these rows
     out: tuple[int, ...]  # levels whose tiles this task returns
     bottom: bool  # keep its last level's rows for a task of the next stage
+
+
+#: What a task returns for each level it encodes: the encoded tiles, the checksums of the
+#: pixels, and the :func:`~ometiff.writer.verify.segment_digest` of each tile, verified
+#: by decoding it again (None when the write is not verified).
+LevelTiles = tuple[list[bytes], Sums, list[int] | None]
 
 
 class Failed:
@@ -177,10 +211,13 @@ def band_task(
     info: SeriesLevels,
     codec: Codec,
     method: Downsample,
+    verify: int | None,
     *bottoms: Any,
-) -> Failed | tuple[dict[int, tuple[list[bytes], Sums]], np.ndarray | None]:
+) -> Failed | tuple[dict[int, LevelTiles], np.ndarray | None]:
     """Run on a worker: the encoded tiles and checksums of each level of ``band.out``,
-    and the band's bottom rows when a later stage needs them."""
+    and the band's bottom rows when a later stage needs them. With ``verify`` (the
+    page's Compression tag), every tile is decoded again and compared with its pixels
+    (:func:`~ometiff.writer.verify.round_trip`) and the digests of its bytes returned."""
     for b in bottoms:
         if isinstance(b, Failed):
             return b
@@ -191,11 +228,22 @@ def band_task(
             rows = _read_rows(spec, band, info.shapes[band.level][1])
         else:
             rows = np.concatenate(bottoms, axis=0)
-        out: dict[int, tuple[list[bytes], Sums]] = {}
+        out: dict[int, LevelTiles] = {}
         level = band.level
         while True:
             if level in band.out:
-                out[level] = (encode_tiles(rows, info.tiles[level], encode), row_sums(rows))
+                tiles = encode_tiles(rows, info.tiles[level], encode)
+                digests = None
+                if verify is not None:
+                    t, c, z = band.tcz
+                    where = (
+                        f"series {band.series} plane t={t} c={c} z={z}"
+                        + (f" level {level}" if level else "")
+                        + f" rows {band.y0 >> (level - band.level)}:"
+                        f"{-(-band.y1 >> (level - band.level))}"
+                    )
+                    digests = round_trip(rows, info.tiles[level], tiles, verify, where=where)
+                out[level] = (tiles, row_sums(rows), digests)
             if level >= max(band.out):
                 break
             rows = downsample(rows, method)
@@ -334,7 +382,10 @@ class PlacedTiles:
         sources: Sequence[SeriesSource],
         tiles: Sequence[tuple[int, int] | None],
         codec: Codec,
+        verify: bool,
     ) -> str | None:
+        if verify and codec.tifffile not in COMPRESSION_TAG:
+            return f"compression {codec.name!r} is verified by decoding in this process"
         for series, _planes in plan.runs:
             src = sources[series]
             if tiles[series] is None:
@@ -363,7 +414,7 @@ class PlacedTiles:
         record: dict[PlaneKey, bytes] | None = None,
     ) -> None:
         """Write one file of the set (the arguments of the core's ``write_tiff``)."""
-        self.local = self._local_reason(plan, sources, tiles, codec)
+        self.local = self._local_reason(plan, sources, tiles, codec, check_as is not None)
         if self.local is not None:
             write_tiff(
                 tmp,
@@ -415,7 +466,10 @@ class PlacedTiles:
             jobs.extend(more)
             pages.append(page)
         self.tasks = len(jobs)
-        run = _Run(self, jobs, infos, codec, method, str(check_as[0] if check_as else tmp))
+        # verified: every tile decoded again where it was encoded (round_trip), its bytes
+        # found on disk under an IFD that decodes them the same way (OutputCheck)
+        tag = None if check_as is None else COMPRESSION_TAG[codec.tifffile]
+        run = _Run(self, jobs, infos, codec, method, str(check_as[0] if check_as else tmp), tag)
         description: bytes | None = xml  # only on the first IFD (X1)
         with ThreadPoolExecutor(max(1, threads), thread_name_prefix="ometiff-verify") as pool:
             check = (
@@ -433,8 +487,10 @@ class PlacedTiles:
                         src, info = sources[series], infos[series]
                         opts = page_opts(src)
                         digests = []
+                        segments = []
                         for k, (h, w) in enumerate(info.shapes):
                             sums: list[Sums] = []
+                            tile_digests: list[int] = []
                             if k == 0:
                                 extra: dict[str, Any] = {
                                     "description": description,
@@ -444,7 +500,7 @@ class PlacedTiles:
                             else:  # P-2, P-4: sub-resolutions in SubIFDs, NewSubfileType=1
                                 extra = {"subfiletype": 1}
                             tw.write(
-                                run.tiles(page[k], k, sums),
+                                run.tiles(page[k], k, sums, tile_digests),
                                 shape=plane_shape(src, h, w),
                                 dtype=src.dtype,
                                 tile=info.tiles[k],
@@ -453,8 +509,10 @@ class PlacedTiles:
                                 **opts,
                             )
                             digests.append(joined_digest(sums))
+                            if tag is not None:
+                                segments.append(Segments((h, w), info.tiles[k], tag, tile_digests))
                         if check is not None:
-                            check.expect(item, digests)
+                            check.expect(item, digests, segments if tag is not None else None)
                             fh.flush()
                             check.poll()
                         progress()
@@ -478,8 +536,10 @@ class _Run:
         codec: Codec,
         method: Downsample,
         name: str,
+        verify: int | None,
     ) -> None:
         self.client, self.spec = owner.client, owner.spec
+        self.verify = verify
         self.retries = owner.retries
         self.jobs, self.infos, self.codec, self.method = jobs, infos, codec, method
         self.name = name
@@ -490,6 +550,7 @@ class _Run:
         self.submitted = 0
         self.reads_ahead = 0  # read tasks submitted whose first level is not written yet
         self.token = os.urandom(4).hex()
+        self.direct = _gather_direct(self.client)
 
     def _submit(self) -> None:
         g = self.submitted
@@ -503,6 +564,7 @@ class _Run:
             self.infos[job.series],
             self.codec,
             self.method,
+            self.verify,
             *deps,
             key=key,
             priority=-g,
@@ -531,13 +593,16 @@ class _Run:
         ):
             self._submit()
 
-    def tiles(self, page: list[int], level: int, sums: list[Sums]) -> Iterator[bytes]:
-        """The encoded tiles of one page, in order, as their tasks finish."""
+    def tiles(
+        self, page: list[int], level: int, sums: list[Sums], digests: list[int]
+    ) -> Iterator[bytes]:
+        """The encoded tiles of one page, in order, as their tasks finish; their pixels'
+        checksums are appended to ``sums``, their bytes' digests to ``digests``."""
         for g in page:
             self.pump(g)
             fut = self.parts.pop((g, level))
             try:
-                result = fut.result()
+                result = self.client.gather(fut, direct=self.direct)
             except OmeTiffError:
                 raise
             except Exception as e:  # a task that kept failing, a worker lost too often
@@ -549,12 +614,16 @@ class _Run:
             finally:
                 fut.release()
             if isinstance(result, Failed):
+                if isinstance(result.error, VerificationError):
+                    raise VerificationError(f"{self.name}: {result.error}") from result.error
                 raise result.error
-            encoded, part = result
+            encoded, part, verified = result
             if self.jobs[g].read and level == self.jobs[g].out[0]:
                 self.reads_ahead -= 1
                 self.pump()
             sums.append(part)
+            if verified is not None:
+                digests.extend(verified)
             yield from encoded
 
     def cancel(self) -> None:
@@ -565,6 +634,22 @@ class _Run:
         if left:
             with contextlib.suppress(Exception):
                 self.client.cancel(left)
+
+
+def _gather_direct(client: Any) -> bool | None:
+    """Whether results are fetched from the workers themselves: as the client was told
+    (``Client(direct_to_workers=)``), else when the scheduler runs in this process (a
+    ``LocalCluster``, or a dask-jobqueue cluster: through it, every byte would cross to
+    this process, then again from its scheduler to its client), else Dask's default
+    (through the scheduler: a remote client may not reach the workers)."""
+    if getattr(client, "direct_to_workers", None) is not None:
+        return bool(client.direct_to_workers)
+    try:
+        from distributed import Scheduler
+    except ImportError:  # pragma: no cover - a client comes with distributed
+        return None
+    scheduler = getattr(getattr(client, "cluster", None), "scheduler", None)
+    return True if isinstance(scheduler, Scheduler) else None
 
 
 def region_spec(

@@ -21,6 +21,7 @@ import struct
 import zlib
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
     from ometiff.readers.source import SeriesSource
 
 PlaneKey = tuple[int, int, int, int]  # (series, t, c, z)
+#: a plane announced to OutputCheck: its key, the digest of each level, and each level's
+#: Segments when its tiles were verified where they were encoded
+_Expected = tuple[PlaneKey, list[bytes], "Sequence[Segments] | None"]
 OnVerified = Callable[[int, int], None]
 
 #: Checks queued on the pool at a time; the writer waits for the oldest before it
@@ -187,6 +191,11 @@ class OutputCheck:
     :meth:`expect` (the digests of the plane and of each of its sub-resolutions),
     calls :meth:`poll` when whole planes are on disk (after flushing), and
     :meth:`finish` when the file is closed.
+
+    A page whose tiles were already verified where they were encoded (the distributed
+    writer, :func:`round_trip`) is announced with its :class:`Segments`: its IFD is
+    checked against them and each tile's bytes are read back and their checksums
+    compared, instead of decoding it again here.
     """
 
     def __init__(
@@ -202,17 +211,22 @@ class OutputCheck:
         self.on_verified = on_verified
         #: filled with each verified plane's level-0 digest (the batch journal keeps them)
         self.record = record
-        self._expected: deque[tuple[PlaneKey, list[bytes]]] = deque()
+        self._expected: deque[_Expected] = deque()
         self._pending: deque[Future[int]] = deque()
         self._fd = os.open(tmp, os.O_RDONLY)
         self._chain: _Chain | None = None
         self._found = 0
-        self._batch: list[tuple[int, int, PlaneKey, list[bytes]]] = []
+        self._batch: list[tuple[int, int, _Expected]] = []
         self._batch_bytes = 0
 
-    def expect(self, key: PlaneKey, digests: list[bytes]) -> None:
-        """The next main IFD holds plane ``key``; ``digests``: level 0, 1, ... of it."""
-        self._expected.append((key, digests))
+    def expect(
+        self, key: PlaneKey, digests: list[bytes], segments: Sequence[Segments] | None = None
+    ) -> None:
+        """The next main IFD holds plane ``key``; ``digests``: level 0, 1, ... of it;
+        ``segments``, when given, the tiles of each level, verified where encoded."""
+        if segments is not None and len(segments) != len(digests):
+            raise ValueError("one Segments per level")
+        self._expected.append((key, digests, segments))
 
     def poll(self, *, last: bool = False) -> None:
         """Queue checks of the main IFDs (and their SubIFDs) now complete on disk."""
@@ -221,8 +235,9 @@ class OutputCheck:
         for offset in self._chain.new_ifds():
             if not self._expected:
                 raise VerificationError(f"{self.final}: IFD {self._found} was never written")
-            key, digests = self._expected.popleft()
-            self._batch.append((self._found, offset, key, digests))
+            expected = self._expected.popleft()
+            self._batch.append((self._found, offset, expected))
+            key = expected[0]
             src = self.sources[key[0]]
             self._batch_bytes += src.shape[3] * src.shape[4] * src.samples * src.dtype.itemsize
             self._found += 1
@@ -257,13 +272,13 @@ class OutputCheck:
         self._pending.clear()
         os.close(self._fd)
 
-    def _check(self, batch: list[tuple[int, int, PlaneKey, list[bytes]]]) -> int:
+    def _check(self, batch: list[tuple[int, int, _Expected]]) -> int:
         import tifffile
 
         # a new TiffFile each time: it sees the file as long as it is now
         with tifffile.TiffFile(self.tmp, is_ome=False) as tf:
             fh = tf.filehandle
-            for ifd, offset, key, digests in batch:
+            for ifd, offset, (key, digests, segments) in batch:
                 series, t, c, z = key
                 src = self.sources[series]
                 name = f"series {series} plane t={t} c={c} z={z}"
@@ -283,7 +298,24 @@ class OutputCheck:
                         where = f"{self.final}: IFD {ifd}" + (
                             f" SubIFD {level - 1}" if level else ""
                         )
-                        if page_digest(page, src.samples, src.dtype, where=where) != want:
+                        if segments is not None:
+                            problem = _segments_problem(
+                                self._fd,
+                                tf.byteorder,
+                                page,
+                                segments[level],
+                                src.samples,
+                                src.dtype,
+                            )
+                            if problem is not None:
+                                raise VerificationError(
+                                    f"{self.final}: {name}"
+                                    + (f" level {level}" if level else "")
+                                    + f" (IFD {ifd}"
+                                    + (f" SubIFD {level - 1}" if level else "")
+                                    + f"): {problem}"
+                                )
+                        elif page_digest(page, src.samples, src.dtype, where=where) != want:
                             raise VerificationError(
                                 f"{self.final}: {name}"
                                 + (f" level {level}" if level else "")
@@ -423,3 +455,147 @@ def joined_digest(parts: Sequence[Sums]) -> bytes:
     for crc2, adler2, size in parts[1:]:
         crc, adler = _crc32_combine(crc, crc2, size), _adler32_combine(adler, adler2, size)
     return crc.to_bytes(4, "little") + adler.to_bytes(4, "little")
+
+
+# --- tiles verified where they were encoded (the distributed writer) --------------------
+
+#: The TIFF Compression tag (as tifffile writes it) of each lossless codec whose tiles
+#: may be verified by their encoder's round trip (:func:`round_trip`).
+COMPRESSION_TAG: dict[str | None, int] = {None: 1, "lzw": 5, "zlib": 8, "zstd": 50000}
+
+
+def segment_digest(data: bytes | memoryview) -> int:
+    """CRC-32 and Adler-32 of one encoded segment's bytes, as one 64-bit number (the two
+    independent checksums of :func:`plane_digest`, of the bytes instead of the pixels)."""
+    return int(_CRC32(data)) | int(_ADLER32(data)) << 32
+
+
+def _same_pixels(a: np.ndarray, b: np.ndarray) -> bool:
+    if a.dtype.kind in "fc":  # bit for bit: NaN equals itself, -0.0 differs from 0.0
+        return bool(np.array_equal(a.view(np.uint8), b.view(np.uint8)))
+    return bool(np.array_equal(a, b))
+
+
+def round_trip(
+    rows: np.ndarray,
+    tile: tuple[int, int],
+    encoded: Sequence[bytes],
+    compression: int,
+    *,
+    where: str,
+) -> list[int]:
+    """Decode each encoded tile of ``rows`` as a reader of the file would, compare it
+    with the pixels it was encoded from, and return the :func:`segment_digest` of each.
+
+    Run by the process that encoded the tiles (a Dask worker of
+    :mod:`ometiff.writer.placed`): ``rows`` are whole rows of tiles of a page in native
+    byte order (``(n, X)`` or ``(n, X, S)``), ``encoded`` their tiles in TIFF order, and
+    ``compression`` the Compression tag of the page they go to. Each tile is decoded with
+    tifffile's decoder of that tag (the one its reader uses) into the little-endian
+    samples the file holds; the writer then only has to find the same bytes on disk,
+    under an IFD that says the same compression, tile, shape and pixel type
+    (:class:`OutputCheck` with :class:`Segments`), to know the file decodes to ``rows``.
+
+    Raises
+    ------
+    VerificationError
+        A tile decodes to other pixels than its own, or cannot be decoded (``where``
+        names the page).
+    """
+    import tifffile
+
+    decode = tifffile.TIFF.DECOMPRESSORS[compression]
+    th, tw = tile
+    height, width = rows.shape[:2]
+    across = -(-width // tw)
+    if len(encoded) != -(-height // th) * across:
+        raise VerificationError(f"{where}: {len(encoded)} tiles encoded for {height} rows")
+    stored = rows.dtype.newbyteorder("<")
+    size = th * tw * int(np.prod(rows.shape[2:], dtype=np.int64)) * rows.dtype.itemsize
+    out = []
+    for i, data in enumerate(encoded):
+        y, x = i // across * th, i % across * tw
+        part = rows[y : y + th, x : x + tw]
+        try:
+            raw = decode(data, out=size) if compression != 1 else data
+            ok = len(raw) == size
+            if ok:
+                got = np.frombuffer(raw, stored).reshape(th, tw, *rows.shape[2:])
+                got = got[: part.shape[0], : part.shape[1]].astype(rows.dtype, copy=False)
+                ok = _same_pixels(got, part)
+        except Exception as exc:  # a codec's own error: the tile is not what it should be
+            raise VerificationError(
+                f"{where}: tile {i} cannot be decoded: {type(exc).__name__}: {exc}"
+            ) from exc
+        if not ok:
+            raise VerificationError(f"{where}: tile {i} does not decode to its source pixels")
+        out.append(segment_digest(data))
+    return out
+
+
+@dataclass(frozen=True)
+class Segments:
+    """A page whose tiles were verified where they were encoded (:func:`round_trip`):
+    what its IFD must say, and the :func:`segment_digest` of each tile, in TIFF order."""
+
+    shape: tuple[int, int]  # (Y, X) of the page
+    tile: tuple[int, int]
+    compression: int  # the Compression tag
+    digests: Sequence[int]
+
+
+def _segments_problem(
+    fd: int, byteorder: str, page: Any, want: Segments, samples: int, dtype: np.dtype
+) -> str | None:
+    """Why ``page`` (on disk, read with ``pread`` from ``fd``) is not the page
+    ``want`` describes, or None: its tags say how a reader decodes it, and each of its
+    tiles holds the bytes whose round trip was verified."""
+    seen = {
+        "byte order": byteorder,
+        "tiled": bool(page.is_tiled),
+        "shape": (int(page.imagelength), int(page.imagewidth), int(page.imagedepth)),
+        "tile": (int(page.tilelength), int(page.tilewidth), int(page.tiledepth))
+        if page.is_tiled
+        else None,
+        "samples": int(page.samplesperpixel),
+        "planar configuration": int(page.planarconfig) if samples > 1 else 1,
+        "pixel type": np.dtype(page.dtype).newbyteorder("<"),
+        "compression": int(page.compression),
+        "predictor": int(page.predictor),
+        "fill order": int(page.fillorder),
+        "tiles": len(page.dataoffsets),
+    }
+    expected = {
+        "byte order": "<",
+        "tiled": True,
+        "shape": (*want.shape, 1),
+        "tile": (*want.tile, 1),
+        "samples": samples,
+        "planar configuration": 1,  # contiguous samples
+        "pixel type": dtype.newbyteorder("<"),
+        "compression": want.compression,
+        "predictor": 1,
+        "fill order": 1,
+        "tiles": len(want.digests),
+    }
+    for name, value in expected.items():
+        if seen[name] != value:
+            return f"its {name} is {seen[name]}, {value} was written"
+    offsets = [int(o) for o in page.dataoffsets]
+    counts = [int(c) for c in page.databytecounts]
+    buffer = bytearray(max([READ_BYTES, *counts]))
+    i, n = 0, len(offsets)
+    while i < n:  # consecutive tiles are read together, up to READ_BYTES at a time
+        start, j = offsets[i], i + 1
+        end = start + counts[i]
+        while j < n and offsets[j] == end and end + counts[j] - start <= len(buffer):
+            end += counts[j]
+            j += 1
+        block = memoryview(buffer)[: os.preadv(fd, [memoryview(buffer)[: end - start]], start)]
+        for k in range(i, j):
+            at = offsets[k] - start
+            data = block[at : at + counts[k]]
+            if len(data) != counts[k] or segment_digest(data) != want.digests[k]:
+                return f"tile {k} differs from the one encoded and verified"
+        i = j
+    return None
