@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ometiff.errors import OmeTiffError, VerificationError
+from ometiff.readers.decode import DECODE_ERRORS
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor, Future
@@ -523,7 +524,7 @@ def round_trip(
                 got = np.frombuffer(raw, stored).reshape(th, tw, *rows.shape[2:])
                 got = got[: part.shape[0], : part.shape[1]].astype(rows.dtype, copy=False)
                 ok = _same_pixels(got, part)
-        except Exception as exc:  # a codec's own error: the tile is not what it should be
+        except DECODE_ERRORS as exc:  # a codec's own error: the tile is not what it should be
             raise VerificationError(
                 f"{where}: tile {i} cannot be decoded: {type(exc).__name__}: {exc}"
             ) from exc
