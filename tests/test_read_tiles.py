@@ -293,3 +293,27 @@ def test_blocks_pick_samples_in_any_order(tmp_path: Path, tiled: bool) -> None:
                 key = (*head, samples)
                 np.testing.assert_array_equal(f.read_block(0, 0, key), rgb[key])
         np.testing.assert_array_equal(f.to_dask()[..., ::-1].compute(), rgb[..., ::-1])
+
+
+def test_decode_threads_one_keeps_reads_in_the_calling_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Dask worker of one thread decodes on that thread (``decode_threads(1)``): the
+    shared pool is never used, and the pixels are the same."""
+    path = tmp_path / "one.ome.tif"
+    data = RNG.integers(0, 4000, (1, 1, 1, 300, 500), dtype=np.uint16)
+    ometiff.write(path, data, axes="TCZYX", compression="zlib", tile=(64, 64))
+    used: list[str] = []
+    original = tiles.decode_pool
+
+    def spy() -> Any:
+        used.append("pool")
+        return original()
+
+    monkeypatch.setattr(tiles, "decode_pool", spy)
+    with ometiff.open(path) as f:
+        with tiles.decode_threads(1):
+            np.testing.assert_array_equal(f.asarray(), data)
+        assert used == []
+        np.testing.assert_array_equal(f.asarray(), data)  # outside: the pool again
+        assert used

@@ -879,16 +879,6 @@ def _convert_batch(
     return ConversionResult(written, [], batch=result)
 
 
-def _worker_threads() -> int | None:
-    """Encoding threads of a task: its Dask worker's thread count (no oversubscription)."""
-    try:
-        from distributed import get_worker
-
-        return int(get_worker().state.nthreads)
-    except (ImportError, ValueError):
-        return None
-
-
 #: The options of :func:`convert_task` not given (those of :func:`convert`).
 TASK_DEFAULTS: dict[str, Any] = {
     "reader": None,
@@ -924,7 +914,10 @@ def convert_task(
 
     src, dest = Path(source), Path(output)
     opts = {**TASK_DEFAULTS, **options}
-    threads = opts.pop("threads", None) or _worker_threads()
+    from ometiff.readers.tiles import decode_threads
+    from ometiff.writer.placed import worker_threads
+
+    threads = opts.pop("threads", None) or worker_threads()
     budget = opts.pop("max_memory", None)
     try:
         try:
@@ -934,7 +927,8 @@ def convert_task(
 
             raise file_error(src, exc) from exc
         digests: dict[tuple[int, int, int, int], bytes] = {}
-        with memory_budget(budget):  # the budget of the convert() that sent this task
+        # the budget of the convert() that sent this task; the worker's threads only
+        with memory_budget(budget), decode_threads(threads):
             receipt = _convert_one(
                 src,
                 dest,

@@ -25,6 +25,8 @@ window of a 40,000² level decodes a handful of tiles.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import os
 import sys
@@ -43,7 +45,7 @@ from ometiff.readers.decode import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
 _POOL: ThreadPoolExecutor | None = None
@@ -71,6 +73,25 @@ def decode_pool() -> ThreadPoolExecutor:
                 max_workers=max(1, os.cpu_count() or 1), thread_name_prefix=_POOL_PREFIX
             )
         return _POOL
+
+
+#: Threads a read may decode tiles on in this context (None: the whole pool). Set by
+#: :func:`decode_threads`; a Dask worker of one thread decodes on that one thread.
+_THREADS: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "ometiff_decode_threads", default=None
+)
+
+
+@contextlib.contextmanager
+def decode_threads(threads: int | None) -> Iterator[None]:
+    """Inside the block, reads in this context decode tiles on ``threads`` threads at
+    most: 1 decodes in the calling thread (a Dask worker given one core keeps to it);
+    None or more than 1 use :func:`decode_pool`."""
+    token = _THREADS.set(threads)
+    try:
+        yield
+    finally:
+        _THREADS.reset(token)
 
 
 def _in_pool() -> bool:
@@ -330,7 +351,7 @@ def read_page_region(
             area = (slice(ya - y0, yb - y0), slice(xa - x0, xb - x0), where_s)
         out[area] = tile[ya - ty : yb - ty, xa - tx : xb - tx]
 
-    if len(jobs) == 1 or _in_pool():
+    if len(jobs) == 1 or _in_pool() or _THREADS.get() == 1:
         for index in jobs:
             one(index)
     else:

@@ -71,6 +71,7 @@ import numpy as np
 import tifffile
 
 from ometiff.errors import OmeTiffError, VerificationError, WriteError
+from ometiff.readers.tiles import decode_threads
 from ometiff.writer.core import (
     SourceFailed,
     level_tile,
@@ -205,6 +206,18 @@ def _read_rows(spec: RegionSpec, band: Band, width: int) -> np.ndarray:
         raise e.error from e.error.__cause__
 
 
+def worker_threads() -> int | None:
+    """The thread count of the Dask worker this runs on (None outside a worker): its
+    tasks encode and decode on that many threads, never more (no oversubscription of
+    the cores a cluster gave it)."""
+    try:
+        from distributed import get_worker
+
+        return int(get_worker().state.nthreads)
+    except (ImportError, ValueError):
+        return None
+
+
 def band_task(
     spec: RegionSpec,
     band: Band,
@@ -221,6 +234,19 @@ def band_task(
     for b in bottoms:
         if isinstance(b, Failed):
             return b
+    with decode_threads(worker_threads()):  # a worker of one thread keeps to its core
+        return _band(spec, band, info, codec, method, verify, bottoms)
+
+
+def _band(
+    spec: RegionSpec,
+    band: Band,
+    info: SeriesLevels,
+    codec: Codec,
+    method: Downsample,
+    verify: int | None,
+    bottoms: Sequence[Any],
+) -> Failed | tuple[dict[int, LevelTiles], np.ndarray | None]:
     try:
         encode = tile_encoder(codec, info.samples, info.dtype)
         assert encode is not None  # PlacedTiles checked it
