@@ -7,7 +7,9 @@ other threads of the same program: a library is a guest in its user's process.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,25 +30,32 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return ometiff.write(path, data, axes="TCZYX", compression="zlib", tile=(128, 128))
 
 
-def test_budget_of_one_thread_is_not_seen_by_another() -> None:
-    inside = threading.Event()
-    done = threading.Event()
+@contextlib.contextmanager
+def _held_by_another_thread(budget: str) -> Iterator[dict[str, int]]:
+    """Another thread sits inside ``memory_budget(budget)`` for the whole block; the
+    yielded dict gets the budget that thread saw (key "holder")."""
+    inside, done = threading.Event(), threading.Event()
     seen: dict[str, int] = {}
 
     def holder() -> None:
-        with ometiff.memory_budget("64K"):
+        with ometiff.memory_budget(budget):
             seen["holder"] = current_max_memory()
             inside.set()
-            done.wait(10)
+            done.wait(30)
 
     t = threading.Thread(target=holder)
     t.start()
     try:
         assert inside.wait(10)
-        seen["other"] = current_max_memory()
+        yield seen
     finally:
         done.set()
         t.join()
+
+
+def test_budget_of_one_thread_is_not_seen_by_another() -> None:
+    with _held_by_another_thread("64K") as seen:
+        seen["other"] = current_max_memory()
     assert seen == {"holder": 64 << 10, "other": default_max_memory()}
 
 
@@ -63,23 +72,9 @@ def test_pool_tasks_see_the_budget_of_the_call_that_submitted_them() -> None:
 
 def test_conversion_in_another_thread_keeps_its_own_budget(source: Path, tmp_path: Path) -> None:
     """A tiny budget held by one thread does not make another thread's convert fail."""
-    inside = threading.Event()
-    done = threading.Event()
-
-    def holder() -> None:
-        with ometiff.memory_budget("1K"):
-            inside.set()
-            done.wait(30)
-
-    t = threading.Thread(target=holder)
-    t.start()
-    try:
-        assert inside.wait(10)
-        out = tmp_path / "ok.ome.tif"
+    out = tmp_path / "ok.ome.tif"
+    with _held_by_another_thread("1K"):
         ometiff.convert(source, out)
-    finally:
-        done.set()
-        t.join()
     with ometiff.open(source) as a, ometiff.open(out) as b:
         np.testing.assert_array_equal(a.asarray(), b.asarray())
 

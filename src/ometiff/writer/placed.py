@@ -234,47 +234,35 @@ def band_task(
     for b in bottoms:
         if isinstance(b, Failed):
             return b
-    with decode_threads(worker_threads()):  # a worker of one thread keeps to its core
-        return _band(spec, band, info, codec, method, verify, bottoms)
-
-
-def _band(
-    spec: RegionSpec,
-    band: Band,
-    info: SeriesLevels,
-    codec: Codec,
-    method: Downsample,
-    verify: int | None,
-    bottoms: Sequence[Any],
-) -> Failed | tuple[dict[int, LevelTiles], np.ndarray | None]:
     try:
-        encode = tile_encoder(codec, info.samples, info.dtype)
-        assert encode is not None  # PlacedTiles checked it
-        if band.read:
-            rows = _read_rows(spec, band, info.shapes[band.level][1])
-        else:
-            rows = np.concatenate(bottoms, axis=0)
-        out: dict[int, LevelTiles] = {}
-        level = band.level
-        while True:
-            if level in band.out:
-                tiles = encode_tiles(rows, info.tiles[level], encode)
-                digests = None
-                if verify is not None:
-                    t, c, z = band.tcz
-                    where = (
-                        f"series {band.series} plane t={t} c={c} z={z}"
-                        + (f" level {level}" if level else "")
-                        + f" rows {band.y0 >> (level - band.level)}:"
-                        f"{-(-band.y1 >> (level - band.level))}"
-                    )
-                    digests = round_trip(rows, info.tiles[level], tiles, verify, where=where)
-                out[level] = (tiles, row_sums(rows), digests)
-            if level >= max(band.out):
-                break
-            rows = downsample(rows, method)
-            level += 1
-        return out, rows if band.bottom else None
+        with decode_threads(worker_threads()):  # a worker of one thread keeps to its core
+            encode = tile_encoder(codec, info.samples, info.dtype)
+            assert encode is not None  # PlacedTiles checked it
+            if band.read:
+                rows = _read_rows(spec, band, info.shapes[band.level][1])
+            else:
+                rows = np.concatenate(bottoms, axis=0)
+            out: dict[int, LevelTiles] = {}
+            level = band.level
+            while True:
+                if level in band.out:
+                    tiles = encode_tiles(rows, info.tiles[level], encode)
+                    digests = None
+                    if verify is not None:
+                        t, c, z = band.tcz
+                        where = (
+                            f"series {band.series} plane t={t} c={c} z={z}"
+                            + (f" level {level}" if level else "")
+                            + f" rows {band.y0 >> (level - band.level)}:"
+                            f"{-(-band.y1 >> (level - band.level))}"
+                        )
+                        digests = round_trip(rows, info.tiles[level], tiles, verify, where=where)
+                    out[level] = (tiles, row_sums(rows), digests)
+                if level >= max(band.out):
+                    break
+                rows = downsample(rows, method)
+                level += 1
+            return out, rows if band.bottom else None
     except OmeTiffError as e:
         return Failed(e)
 
