@@ -31,6 +31,28 @@ def bf_cmd(main: str, *args: str) -> list[str]:
     ]
 
 
+def bfconvert_pyramid(src: object, dst: object) -> list[str]:
+    """``bfconvert`` writing a 3-resolution pyramid of 512² zlib tiles: the anchor of
+    the write and convert benchmarks."""
+    return bf_cmd(
+        "loci.formats.tools.ImageConverter",
+        "-overwrite",
+        "-noflat",
+        "-pyramid-resolutions",
+        "3",
+        "-pyramid-scale",
+        "2",
+        "-tilex",
+        "512",
+        "-tiley",
+        "512",
+        "-compression",
+        "zlib",
+        str(src),
+        str(dst),
+    )
+
+
 def time_process(cmd: list[str], *, repeat: int = 1, timeout: float = 900) -> tuple[float, int]:
     """Best wall time of ``repeat`` runs of a process, and its peak RSS in MB.
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import PY, WORK, bf_cmd, have_bioformats, time_process
+from _common import PY, WORK, bf_cmd, bfconvert_pyramid, have_bioformats, time_process
 
 TARGET_RATIO = 6.0
 TARGET_RSS_MB = 512
@@ -127,25 +127,7 @@ def run(quick: bool) -> list[dict]:
         "--quiet",
     ]
     ours_s, ours_rss = time_process(ours_cmd, repeat=1 if not quick else 2)
-    bf_s, bf_rss = time_process(
-        bf_cmd(
-            "loci.formats.tools.ImageConverter",
-            "-overwrite",
-            "-noflat",
-            "-pyramid-resolutions",
-            "3",
-            "-pyramid-scale",
-            "2",
-            "-tilex",
-            "512",
-            "-tiley",
-            "512",
-            "-compression",
-            "zlib",
-            str(src),
-            str(bf_out),
-        )
-    )
+    bf_s, bf_rss = time_process(bfconvert_pyramid(src, bf_out))
     script = out_dir / "by_hand.py"
     script.write_text(_BY_HAND)
     hand_s, hand_rss = time_process([PY, str(script), str(src), str(hand_out)])

@@ -25,7 +25,7 @@ import numpy as np
 import tifffile
 
 import ometiff
-from _common import PY, WORK, bf_cmd, have_bioformats, time_process
+from _common import PY, WORK, bfconvert_pyramid, have_bioformats, time_process
 from ometiff.writer.pyramid import downsample
 
 
@@ -153,25 +153,7 @@ def bench_pyramid(quick: bool) -> list[dict[str, Any]]:
         t_bf = float("inf")
         for _ in range(2):
             bf_out.unlink(missing_ok=True)
-            t, _ = time_process(
-                bf_cmd(
-                    "loci.formats.tools.ImageConverter",
-                    "-noflat",
-                    "-pyramid-resolutions",
-                    "3",
-                    "-pyramid-scale",
-                    "2",
-                    "-tilex",
-                    "512",
-                    "-tiley",
-                    "512",
-                    "-compression",
-                    "zlib",
-                    "-overwrite",
-                    str(src),
-                    str(bf_out),
-                )
-            )
+            t, _ = time_process(bfconvert_pyramid(src, bf_out))
             t_bf = min(t_bf, t)
         mb = 2**20
         rows.append(

@@ -119,8 +119,9 @@ class LevelArray(da.Array):
             index = key[1:]
             band = index[3] // rows
             fill = (f"ometiff-fill-{token}", *index[:3], band)
+            y0 = int(starts[3][band * rows])  # the band's first row
             if fill not in out:  # whole rows of chunks of one plane, read at once
-                y0, y1 = int(starts[3][band * rows]), int(starts[3][min(ny, (band + 1) * rows)])
+                y1 = int(starts[3][min(ny, (band + 1) * rows)])
                 cut = tuple(
                     slice(int(s[i]), int(s[i + 1]))
                     for s, i in zip(starts[:3], index[:3], strict=True)
@@ -131,8 +132,6 @@ class LevelArray(da.Array):
                     canvas,
                     (*cut, slice(y0, y1), *WHOLE[4 : self.ndim]),
                 )
-            else:
-                y0 = int(starts[3][band * rows])
             part = (
                 *WHOLE[:3],
                 slice(int(starts[3][index[3]]) - y0, int(starts[3][index[3] + 1]) - y0),
