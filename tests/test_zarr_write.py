@@ -570,4 +570,7 @@ def test_options_of_the_other_format_are_refused(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.ome.tif"]
     with pytest.raises(WriteError, match="companion only apply to OME-TIFF"):
         ometiff.write(tmp_path / "w.ome.zarr", np.zeros((16, 16), np.uint8), companion=True)
+    # write() refuses OME-Zarr's options for an OME-TIFF output too (it ignored them)
+    with pytest.raises(WriteError, match=r"chunks, shards only apply to OME-Zarr \(\.ome\.zarr\)"):
+        ometiff.write(tmp_path / "w.ome.tif", np.zeros((16, 16), np.uint8), chunks=8, shards=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.ome.tif"]

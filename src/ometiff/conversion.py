@@ -450,34 +450,21 @@ def convert(
         raise WriteError("no input given")
     dst_path = Path(os.fspath(dst))
     from ometiff.tiff.names import is_zarr_path
+    from ometiff.writer.api import check_output_options
 
     zarr_out = is_zarr_path(dst_path)
-    mixed = (
-        [
-            name
-            for name, given in (
-                ("split", split is not None),
-                ("companion", companion),
-                ("tile", tile is not None),
-                ("bigtiff", bool(bigtiff)),
-            )
-            if given
-        ]
-        if zarr_out
-        else [
-            name
-            for name, given in (
-                ("ngff", ngff != "0.5"),
-                ("layout", layout != "bioformats2raw"),
-                ("chunks", chunks is not None),
-                ("shards", shards not in (None, False)),
-            )
-            if given
-        ]
+    check_output_options(
+        dst_path,
+        zarr_out,
+        split=split,
+        companion=companion,
+        tile=tile,
+        bigtiff=bigtiff,
+        ngff=ngff,
+        layout=layout,
+        chunks=chunks,
+        shards=shards,
     )
-    if mixed:
-        other = "OME-Zarr (.ome.zarr)" if not zarr_out else "OME-TIFF"
-        raise WriteError(f"{dst_path}: {', '.join(mixed)} only apply to {other} outputs")
     if zarr_out:
         return _convert_ngff(
             srcs,

@@ -285,6 +285,48 @@ def _physical(value: Any, where: str) -> dict[str, tuple[float, str]]:
     return out
 
 
+def check_output_options(
+    dest: Path,
+    zarr_out: bool,
+    *,
+    split: Any,
+    companion: bool,
+    tile: Any,
+    bigtiff: bool | None,
+    ngff: str,
+    layout: str,
+    chunks: Any,
+    shards: Any,
+) -> None:
+    """Refuse options of the other output format: OME-TIFF's given for an OME-Zarr
+    output, or OME-Zarr's for an OME-TIFF one (``write`` and ``convert`` alike).
+
+    Raises
+    ------
+    WriteError
+        Some of them were given; the message names them.
+    """
+    given = (
+        (
+            ("split", split is not None),
+            ("companion", companion),
+            ("tile", tile is not None),
+            ("bigtiff", bool(bigtiff)),
+        )
+        if zarr_out
+        else (
+            ("ngff", ngff != "0.5"),
+            ("layout", layout != "bioformats2raw"),
+            ("chunks", chunks is not None),
+            ("shards", shards not in (None, False)),
+        )
+    )
+    mixed = [name for name, on in given if on]
+    if mixed:
+        other = "OME-TIFF" if zarr_out else "OME-Zarr (.ome.zarr)"
+        raise WriteError(f"{dest}: {', '.join(mixed)} only apply to {other} outputs")
+
+
 def write(
     path: StrPath,
     data: Any,
@@ -527,21 +569,21 @@ def write(
             )
     from ometiff.tiff.names import is_zarr_path
 
-    if is_zarr_path(dest):
+    zarr_out = is_zarr_path(dest)
+    check_output_options(
+        dest,
+        zarr_out,
+        split=split,
+        companion=companion,
+        tile=tile,
+        bigtiff=bigtiff,
+        ngff=ngff,
+        layout=layout,
+        chunks=chunks,
+        shards=shards,
+    )
+    if zarr_out:
         from ometiff.writer.ngff import write_ngff
-
-        mixed = [
-            name
-            for name, given in (
-                ("split", split is not None),
-                ("companion", companion),
-                ("tile", tile is not None),
-                ("bigtiff", bool(bigtiff)),
-            )
-            if given
-        ]
-        if mixed:
-            raise WriteError(f"{dest}: {', '.join(mixed)} only apply to OME-TIFF outputs")
         from ometiff.writer.omebuild import build_ome
 
         if ome is None:
