@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from ometiff.atomic import replace_file
 from ometiff.errors import OmeTiffError, WriteError
 from ometiff.readers.decode import explicit_max_memory, memory_budget, with_memory_budget
+from ometiff.readers.tiles import decode_threads
 from ometiff.tiff.names import COMPANION_SUFFIX, OME_SUFFIXES, split_suffix
 from ometiff.tiff.structure import check_tifffile_safe, inspect_tiff, is_tiff
 
@@ -399,7 +400,8 @@ def convert(
         ``on_plane(stage, done, total)``; stage is ``"write"`` or ``"verify"``.
         Nothing is printed unless the caller does it here.
     threads
-        Compression threads (default: all cores).
+        Threads the conversion decodes, compresses and verifies on (default: all
+        cores); 1 runs all of it in the calling thread.
     ngff, layout, chunks, shards
         OME-Zarr outputs only (:func:`ometiff.writer.ngff.write_ngff`): NGFF
         ``"0.5"`` (Zarr v3) or ``"0.4"`` (Zarr v2); ``"bioformats2raw"`` layout
@@ -464,6 +466,7 @@ def convert(
         layout=layout,
         chunks=chunks,
         shards=shards,
+        threads=threads,
     )
     if zarr_out:
         return _convert_ngff(
@@ -646,7 +649,11 @@ def _convert_one(
     t0 = time.perf_counter()
     if src_path.is_file() and is_tiff(src_path):  # refuse what would crash tifffile
         check_tifffile_safe(inspect_tiff(src_path))
-    with open_image(src_path, reader=reader, **(reader_options or {})) as rdr:
+    # threads=1: the whole conversion runs in this thread, tile decoding included
+    with (
+        decode_threads(threads),
+        open_image(src_path, reader=reader, **(reader_options or {})) as rdr,
+    ):
         ome, sources, notes = prepare(
             rdr,
             series=series,
@@ -901,7 +908,6 @@ def convert_task(
 
     src, dest = Path(source), Path(output)
     opts = {**TASK_DEFAULTS, **options}
-    from ometiff.readers.tiles import decode_threads
     from ometiff.writer.placed import worker_threads
 
     threads = opts.pop("threads", None) or worker_threads()
@@ -915,7 +921,7 @@ def convert_task(
             raise file_error(src, exc) from exc
         digests: dict[tuple[int, int, int, int], bytes] = {}
         # the budget of the convert() that sent this task; the worker's threads only
-        with memory_budget(budget), decode_threads(threads):
+        with memory_budget(budget):
             receipt = _convert_one(
                 src,
                 dest,
@@ -1066,7 +1072,10 @@ def _convert_ngff(
     check_destination(dest, srcs)
     check_output(dest, overwrite=overwrite, folder_output=True)
     t0 = time.perf_counter()
-    with open_image(srcs[0], reader=reader, **(reader_options or {})) as rdr:
+    with (
+        decode_threads(threads),
+        open_image(srcs[0], reader=reader, **(reader_options or {})) as rdr,
+    ):
         ome, sources, notes = prepare(
             rdr, series=series, channels=channels, z=z, t=t, original_metadata=original_metadata
         )

@@ -178,6 +178,15 @@ def convert(
             "is never retried."
         ),
     ] = 2,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Threads each conversion decodes, compresses and verifies on (default: "
+            "all cores; on workers: each worker's); 1 keeps it on one thread, e.g. in a "
+            "one-core cluster job.",
+        ),
+    ] = None,
     journal: Annotated[
         bool,
         typer.Option(
@@ -237,6 +246,7 @@ def convert(
                 "verify": verify,
                 "original_metadata": original_metadata,
                 "overwrite": overwrite,
+                "threads": threads,
             },
         )
         return
@@ -275,6 +285,7 @@ def convert(
             layout=layout,  # type: ignore[arg-type]
             chunks=_chunks(chunks),
             shards=True if shard else None,
+            threads=threads,
             client=client,
             retries=retries,
         )

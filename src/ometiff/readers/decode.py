@@ -26,7 +26,7 @@ import os
 import resource
 import struct
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -74,6 +74,34 @@ class ContextPool(ThreadPoolExecutor):
     def submit[**P, R](self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Future[R]:
         run: Callable[..., R] = contextvars.copy_context().run
         return super().submit(run, fn, *args, **kwargs)
+
+
+class InlinePool(Executor):
+    """An executor of one thread, the caller's: each call runs at once in the
+    submitting thread, and its result (or exception) waits in a finished Future.
+
+    What ometiff's pools become when given one thread (:func:`thread_pool`), so that
+    ``threads=1`` means one thread: a Dask worker, or a batch job, given one core
+    keeps to it instead of running a read-ahead, an encoder and a checker beside it.
+    """
+
+    def submit[**P, R](self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> Future[R]:
+        future: Future[R] = Future()
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:  # as a pool thread would; interrupts go on at once
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+        return future
+
+
+def thread_pool(threads: int, name: str) -> Executor:
+    """ometiff's pool of ``threads`` threads named ``name``: a :class:`ContextPool`, or
+    for one thread (or fewer) the calling thread itself (:class:`InlinePool`)."""
+    if threads <= 1:
+        return InlinePool()
+    return ContextPool(threads, thread_name_prefix=name)
 
 
 def default_max_memory() -> int:

@@ -7,6 +7,7 @@ model; :func:`ometiff.writer.core.write_sources` does the streaming.
 from __future__ import annotations
 
 import datetime as _dt
+import numbers
 import os
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ometiff.errors import WriteError
+from ometiff.errors import InvalidArgumentError, WriteError
 from ometiff.ome.units import parse_length, parse_time
 from ometiff.readers.source import SeriesSource
 from ometiff.writer.core import OnPlane, write_all, write_sources
@@ -297,15 +298,25 @@ def check_output_options(
     layout: str,
     chunks: Any,
     shards: Any,
+    threads: Any = None,
 ) -> None:
     """Refuse options of the other output format: OME-TIFF's given for an OME-Zarr
-    output, or OME-Zarr's for an OME-TIFF one (``write`` and ``convert`` alike).
+    output, or OME-Zarr's for an OME-TIFF one (``write`` and ``convert`` alike); and a
+    thread count that is not a whole number of 1 or more.
 
     Raises
     ------
     WriteError
         Some of them were given; the message names them.
+    InvalidArgumentError
+        ``threads`` is not None or a whole number of 1 or more.
     """
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1
+    ):
+        raise InvalidArgumentError(
+            f"threads={threads!r}: give a whole number of 1 or more", option="threads"
+        )
     given = (
         (
             ("split", split is not None),
@@ -436,7 +447,8 @@ def write(
     on_plane
         Progress callback ``on_plane(done, total)``.
     threads
-        Compression threads (default: all cores).
+        Threads the write compresses and verifies on (default: all cores); 1 runs
+        all of it in the calling thread.
 
     Returns
     -------
@@ -581,6 +593,7 @@ def write(
         layout=layout,
         chunks=chunks,
         shards=shards,
+        threads=threads,
     )
     if zarr_out:
         from ometiff.writer.ngff import write_ngff

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ import tifffile
 
 from ometiff.atomic import write_error
 from ometiff.errors import OmeTiffError, WriteError
-from ometiff.readers.decode import ContextPool
+from ometiff.readers.decode import ContextPool, InlinePool, thread_pool
 from ometiff.tiff.names import has_bigtiff_suffix
 from ometiff.types import DIMENSION_ORDERS, DTYPE_TO_OME
 from ometiff.writer.compression import Codec, check_codec_dtype, resolve_codec
@@ -170,12 +170,16 @@ class SourceFailed(Exception):
 
 
 def prefetched[T](
-    items: Sequence[tuple[int, int, int, int]], fetch: Callable[[int, int, int, int], T]
+    items: Sequence[tuple[int, int, int, int]],
+    fetch: Callable[[int, int, int, int], T],
+    threads: int = 2,
 ) -> Iterator[tuple[tuple[int, int, int, int], T]]:
-    """Yield planes in order, reading the next one while the caller writes this one."""
+    """Yield planes in order, reading the next one (in a thread of its own) while the
+    caller writes this one; with ``threads=1``, each one in the calling thread when
+    it is needed."""
     if not items:
         return
-    with ContextPool(1, thread_name_prefix="ometiff-read") as pool:
+    with ContextPool(1, thread_name_prefix="ometiff-read") if threads > 1 else InlinePool() as pool:
         future = pool.submit(fetch, *items[0])
         for k, item in enumerate(items):
             plane = future.result()
@@ -359,7 +363,7 @@ def write_tiff(
     # The temporary file exists (empty) already; opening it again with truncation
     # ("wb") makes ext4 flush the whole file to disk on close (auto_da_alloc), which
     # costs more than writing it, so it is opened for update instead.
-    with ContextPool(max(1, threads), thread_name_prefix="ometiff-encode") as pool:
+    with thread_pool(threads, "ometiff-encode") as pool:
         check = (
             None
             if check_as is None
@@ -407,7 +411,7 @@ def write_tiff(
 
 def _write_group(
     tw: tifffile.TiffWriter,
-    pool: ThreadPoolExecutor,
+    pool: Executor,
     mode: str,
     group: list[Item],
     fetch: Callable[[int, int, int, int], Fetched],
@@ -429,7 +433,7 @@ def _write_group(
     opts = page_opts(src)
     shape = plane_shape(src, src.shape[3], src.shape[4])
     block = _block(src, group) if mode == "batch" else None
-    planes = prefetched(group, fetch) if block is None else iter(())
+    planes = prefetched(group, fetch, threads) if block is None else iter(())
     if block is not None:
         # an in-memory array whose planes are consecutive: one write, no copy
         if check is not None:
@@ -528,7 +532,7 @@ def _write_group(
 
 def _pipe(
     tw: tifffile.TiffWriter,
-    pool: ThreadPoolExecutor,
+    pool: Executor,
     planes: Iterator[tuple[Item, Fetched]],
     count: int,
     src: SeriesSource,
@@ -685,7 +689,7 @@ def write_sources(
     on_plane
         ``on_plane(done, total)`` after each full-resolution plane is written.
     threads
-        Compression threads (default: all cores).
+        Threads to compress and verify on (default: all cores); 1: the calling thread.
     verify
         Read every written IFD (each plane and each of its sub-resolutions) back
         from disk while later planes are encoded, decode it and compare its

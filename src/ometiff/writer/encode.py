@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -105,7 +105,7 @@ def encode_tiles(plane: np.ndarray, tile: tuple[int, int], encode: Encoder) -> l
 
 
 def submit_page(
-    pool: ThreadPoolExecutor, plane: np.ndarray, tile: tuple[int, int], encode: Encoder
+    pool: Executor, plane: np.ndarray, tile: tuple[int, int], encode: Encoder
 ) -> list[Future[list[bytes]]]:
     """Submit the tiles of one page, in TIFF tile order, as a few pool tasks."""
     th, tw = tile

@@ -24,7 +24,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -39,7 +39,7 @@ from ometiff.errors import (
     VerificationError,
     WriteError,
 )
-from ometiff.readers.decode import ContextPool
+from ometiff.readers.decode import thread_pool
 from ometiff.writer.core import SourceFailed, fetcher, prefetched
 from ometiff.writer.multifile import check_output
 from ometiff.writer.ngffmeta import (
@@ -445,7 +445,8 @@ def write_ngff(
         it came from (a mismatch raises :class:`VerificationError`; nothing stays).
     overwrite, on_plane, threads
         Replace an existing output; progress ``on_plane(done, total)`` per
-        full-resolution plane; encoding threads (default: all cores).
+        full-resolution plane; threads to read, encode and verify on (default: all
+        cores; 1: the calling thread).
     """
     dest = Path(os.fspath(path))
     sources = list(sources)
@@ -505,7 +506,7 @@ def write_ngff(
             else:
                 groups.append(str(i))
         workers = max(1, threads or os.cpu_count() or 1)
-        with ContextPool(workers, thread_name_prefix="ometiff-zarr") as pool:
+        with thread_pool(workers, "ometiff-zarr") as pool:
             for i, src in enumerate(sources):
                 folder = root / groups[i] if groups[i] else root
                 arrays = []
@@ -524,7 +525,17 @@ def write_ngff(
                     _write_json(folder / str(k) / name, doc)
                     arrays.append(_Array(spec, folder / str(k)))
                 ranges = _write_series(
-                    i, src, arrays, pyramids[i], downsample, verify, pool, result, total, on_plane
+                    i,
+                    src,
+                    arrays,
+                    pyramids[i],
+                    downsample,
+                    verify,
+                    pool,
+                    workers,
+                    result,
+                    total,
+                    on_plane,
                 )
                 image = ome.images[i]
                 axes, scales = axes_and_scales(image, shapes[i], version)
@@ -598,12 +609,14 @@ def _write_series(
     pyramid: SourcePyramid | None,
     method: Downsample,
     verify: bool,
-    pool: ThreadPoolExecutor,
+    pool: Executor,
+    threads: int,
     result: NgffResult,
     total: int,
     on_plane: OnPlane | None,
 ) -> list[tuple[float, float] | None]:
-    """Stream one series: groups of chunk-depth planes, every level, every object."""
+    """Stream one series: groups of chunk-depth planes, every level, every object
+    (``pool`` has ``threads`` threads; with one, all in this thread)."""
     t_size, c_size, z_size = src.shape[:3]
     samples = src.samples
     depth = arrays[0].spec.chunks[2]
@@ -611,7 +624,8 @@ def _write_series(
         (t, c, z0) for t in range(t_size) for c in range(c_size) for z0 in range(0, z_size, depth)
     ]
     items = [(index, t, c, z) for t, c, z0 in units for z in range(z0, min(z0 + depth, z_size))]
-    planes = prefetched(items, fetcher([src] * (index + 1)))  # items name the series
+    # items name the series
+    planes = prefetched(items, fetcher([src] * (index + 1)), threads)
     ranges: list[tuple[float, float] | None] = [None] * (c_size * samples)
     pending: list[tuple[list[Future[Any]], int, int]] = []
 
@@ -669,7 +683,7 @@ def _write_series(
 
 
 def _submit(
-    pool: ThreadPoolExecutor,
+    pool: Executor,
     array: _Array,
     planes: list[np.ndarray],
     samples: int,

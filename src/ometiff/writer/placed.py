@@ -62,7 +62,6 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,6 +70,7 @@ import numpy as np
 import tifffile
 
 from ometiff.errors import OmeTiffError, VerificationError, WriteError
+from ometiff.readers.decode import thread_pool
 from ometiff.readers.tiles import decode_threads
 from ometiff.writer.core import (
     SourceFailed,
@@ -485,7 +485,7 @@ class PlacedTiles:
         tag = None if check_as is None else COMPRESSION_TAG[codec.tifffile]
         run = _Run(self, jobs, infos, codec, method, str(check_as[0] if check_as else tmp), tag)
         description: bytes | None = xml  # only on the first IFD (X1)
-        with ThreadPoolExecutor(max(1, threads), thread_name_prefix="ometiff-verify") as pool:
+        with thread_pool(threads, "ometiff-verify") as pool:
             check = (
                 None
                 if check_as is None
