@@ -360,3 +360,27 @@ def test_the_callers_memory_budget_reaches_the_workers(client, tmp_path):
     assert done is not None and done.count("converted") == 2
     again = ometiff.convert(srcs, out, client=client, max_memory="1G").batch
     assert again is not None and again.count("skipped") == 2
+
+
+def _profiler_on() -> bool:
+    import dask
+
+    return bool(dask.config.get("distributed.worker.profile.enabled"))
+
+
+def test_local_cluster_runs_without_the_profiler_and_leaves_the_callers_config(client):
+    """The cluster ometiff starts does not sample its workers' stacks every 10 ms (a
+    cost on every task), also in a worker its nanny restarted after a kill (this
+    module's kill test runs first); the program's own Dask configuration is left as
+    it was."""
+    assert _profiler_on()  # the caller's configuration: Dask's default
+    assert set(client.run(_profiler_on).values()) == {False}
+
+
+def test_lost_worker_is_retried_per_the_clusters_setting_after_the_call(client):
+    """allowed-failures was read when the cluster was made: it holds for the cluster's
+    life, while the caller's configuration keeps Dask's default."""
+    import dask
+
+    assert client.cluster.scheduler.allowed_failures == 2
+    assert dask.config.get("distributed.scheduler.allowed-failures") == 3
