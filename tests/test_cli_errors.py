@@ -7,6 +7,7 @@ Bugs: one line asking for a report, exit 3; the traceback only with ``--debug``.
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -279,3 +280,16 @@ def test_stats_line_speaks_cli_words(
     assert stats and all("--max-memory SIZE" in line for line in stats), out
     assert "max_memory=" not in out + err
     assert err.startswith("ometiff: error: ") and "--max-memory SIZE" in err
+
+
+def test_stats_json_speaks_cli_words(ome_tiff: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``info --stats --json`` says what the text says: ``--max-memory SIZE``; the
+    option's name stays in ``option`` for a program to act on."""
+    assert main(["--max-memory", "100", "info", "--stats", "--json", str(ome_tiff)]) == 2
+    out, err = capsys.readouterr()
+    rows = json.loads(out)["stats"]
+    assert rows and all("error" in r for r in rows), rows
+    for r in rows:
+        assert "--max-memory SIZE" in r["error"] and "max_memory=" not in r["error"]
+        assert r["option"] == "max_memory"
+    assert "--max-memory SIZE" in err

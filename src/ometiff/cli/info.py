@@ -259,12 +259,15 @@ def info(
                             on_plane=functools.partial(reporter.update, f"stats {path.name}"),
                         )
                 except OmeTiffError as exc:
-                    result = [{"series": None, "error": str(exc)}]
-                stats_errors = [
-                    cli_message(OmeTiffError(r["error"], option=r.get("option")))
-                    for r in result
-                    if "error" in r
-                ]
+                    result = [{"series": None, "error": str(exc), "option": exc.option}]
+                # the command speaks its own words (--max-memory SIZE, not the API's
+                # max_memory=SIZE), in the text, on stderr and in --json alike
+                for r in result:
+                    if "error" in r:
+                        r["error"] = cli_message(OmeTiffError(r["error"], option=r.get("option")))
+                        if r.get("option") is None:
+                            r.pop("option", None)
+                stats_errors = [r["error"] for r in result if "error" in r]
                 if doc is not None:
                     doc["stats"] = result
             if diagram is not None:
@@ -316,8 +319,7 @@ def _stats_text(result: Any) -> str:
     for s in result:
         if "error" in s:
             which = "all series" if s["series"] is None else f"series {s['series']}"
-            said = cli_message(OmeTiffError(s["error"], option=s.get("option")))
-            lines.append(f"    {which}: pixels cannot be read: {said}")
+            lines.append(f"    {which}: pixels cannot be read: {s['error']}")
             continue
         values = ", ".join(
             f"{key} {'—' if s[key] is None else format(s[key], fmt)}"
