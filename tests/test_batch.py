@@ -384,3 +384,107 @@ def test_lost_worker_is_retried_per_the_clusters_setting_after_the_call(client):
 
     assert client.cluster.scheduler.allowed_failures == 2
     assert dask.config.get("distributed.scheduler.allowed-failures") == 3
+
+
+def _quick(source: str, output: str, overwrite: bool, options: dict) -> dict:
+    """A task that converts nothing and ends at once: its outcome names its input."""
+    return {
+        "status": "converted",
+        "size": 0,
+        "mtime_ns": 0,
+        "outputs": [{"path": output, "size": 0}],
+        "planes": {"0,0,0,0": Path(source).name},
+    }
+
+
+@pytest.mark.parametrize("window", [0.5, 0.0])
+def test_results_that_end_together_are_fetched_together(client, tmp_path, monkeypatch, window):
+    """Tasks ending within the window have their results fetched in one request, not
+    one each; every outcome is still that of its own input, in input order."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    jobs = []
+    for k in range(12):
+        (folder / f"f{k}.tif").touch()
+        jobs.append((folder / f"f{k}.tif", tmp_path / "out" / f"f{k}.ome.tif"))
+    fetched: list[int] = []
+    real_gather = client.gather
+
+    def spy(futures, *args, **kwargs):
+        fetched.append(len(futures))
+        return real_gather(futures, *args, **kwargs)
+
+    monkeypatch.setattr(client, "gather", spy)
+    report = run(
+        client, jobs, _quick, {}, folder=tmp_path / "out", journal=False, gather_window=window
+    )
+    assert report.ok and [o.source for o in report.outcomes] == [str(s) for s, _ in jobs]
+    assert [o.outputs for o in report.outcomes] == [[str(d)] for _, d in jobs]
+    assert sum(fetched) == 12
+    if window:
+        assert len(fetched) <= 3, fetched  # 12 tasks of a few ms each on 2 workers
+    else:
+        assert len(fetched) >= 2, fetched
+
+
+class _Fut:
+    def __init__(self, key: str, statuses: list[str], error: BaseException | None = None):
+        self.key, self._statuses, self._error = key, statuses, error
+
+    @property
+    def status(self) -> str:
+        return self._statuses[0]
+
+    def exception(self) -> BaseException | None:
+        return self._error
+
+
+class _Queue:
+    """The part of ``distributed.as_completed`` that ``_ended`` uses."""
+
+    def __init__(self, rounds: list[list[_Fut]]) -> None:
+        self.rounds, self.added = rounds, []
+
+    def is_empty(self) -> bool:
+        return not self.rounds and not self.added
+
+    def next_batch(self, block: bool = True) -> list[_Fut]:
+        if self.added:
+            out, self.added = self.added, []
+            return out
+        return self.rounds.pop(0) if self.rounds else []
+
+    def add(self, fut: _Fut) -> None:
+        fut._statuses.pop(0)  # computed anew: its next status
+        self.added.append(fut)
+
+
+class _Client:
+    def __init__(self, values: list[dict[str, object]]) -> None:
+        self.values = values
+
+    def gather(self, futures: dict, errors: str, direct: object) -> dict:
+        assert errors == "skip"
+        got = self.values.pop(0)
+        return {k: got[k] for k in futures if k in got}
+
+
+def test_ended_refetches_a_lost_result_and_reports_failures():
+    """A result lost with its worker before it was fetched is waited for again; a failed
+    task gives its exception, a cancelled one a CancelledError."""
+    from concurrent.futures import CancelledError
+
+    from ometiff.batch import _ended
+
+    boom = OSError("disk gone")
+    a = _Fut("a", ["finished"])
+    lost = _Fut("lost", ["finished", "finished"])  # its data lost, then computed again
+    bad = _Fut("bad", ["error"], boom)
+    gone = _Fut("gone", ["cancelled"])
+    queue = _Queue([[a, lost, bad, gone]])
+    fake = _Client([{"a": 1}, {"lost": 2}])  # the first fetch misses "lost"
+    got = list(_ended(fake, queue, 0.0))
+    assert [(f.key, r) for f, r in got if f.key in ("a", "lost")] == [("a", 1), ("lost", 2)]
+    errors = {f.key: r for f, r in got if f.key in ("bad", "gone")}
+    assert errors["bad"] is boom and isinstance(errors["gone"], CancelledError)
+    assert [f.key for f, _ in got].count("lost") == 1 and fake.values == []

@@ -484,10 +484,10 @@ def test_plane_digests_announced_are_the_source_planes(client, tmp_path, monkeyp
 def test_tiles_come_straight_from_the_workers_of_a_local_cluster(client):
     from types import SimpleNamespace
 
-    from ometiff.writer.placed import _gather_direct
+    from ometiff.writer.placed import gather_direct
 
-    assert _gather_direct(client) is True  # its scheduler runs in this process
+    assert gather_direct(client) is True  # its scheduler runs in this process
     remote = SimpleNamespace(direct_to_workers=None, cluster=None)
-    assert _gather_direct(remote) is None  # Dask's default: through the scheduler
+    assert gather_direct(remote) is None  # Dask's default: through the scheduler
     told = SimpleNamespace(direct_to_workers=False, cluster=client.cluster)
-    assert _gather_direct(told) is False
+    assert gather_direct(told) is False

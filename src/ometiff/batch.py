@@ -32,6 +32,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import CancelledError
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -221,6 +222,39 @@ class BatchReport:
         return "\n".join(lines)
 
 
+#: Seconds :func:`run` waits, once a task has ended, for others to end before it
+#: fetches their results in one request (one per worker) rather than one each: with
+#: small files the client's share of the two cores halves (docs/scale-out.md).
+GATHER_WINDOW = 0.05
+
+
+def _ended(client: Any, queue: Any, window: float) -> Iterator[tuple[Any, Any]]:
+    """``(future, result)`` of each future of the ``as_completed`` ``queue`` as it ends
+    (the task's return value; for a failed or cancelled task its exception), the results
+    of those that end within ``window`` seconds of each other fetched together. A future
+    whose result was lost before it was fetched (its worker died) waits in the queue
+    again while Dask computes it anew."""
+    from ometiff.writer.placed import gather_direct
+
+    direct = gather_direct(client)
+    while not queue.is_empty():
+        ended = queue.next_batch(block=True)
+        if window > 0 and not queue.is_empty():
+            time.sleep(window)
+            ended += queue.next_batch(block=False)
+        ok = {f.key: f for f in ended if f.status == "finished"}
+        values = client.gather(ok, errors="skip", direct=direct) if ok else {}
+        for f in ended:
+            if f.key in values:
+                yield f, values[f.key]
+            elif f.status == "error":
+                yield f, f.exception()
+            elif f.status == "cancelled":
+                yield f, CancelledError(f"task {f.key} was cancelled")
+            else:  # finished, then lost with its worker before it was fetched
+                queue.add(f)
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else '(no message)'}"
@@ -237,6 +271,7 @@ def run(
     retries: int = 2,
     journal: bool = True,
     on_file: Callable[[int, int], None] | None = None,
+    gather_window: float = GATHER_WINDOW,
 ) -> BatchReport:
     """Run ``task`` once per ``(source, output)`` job on the Dask ``client``.
 
@@ -262,6 +297,9 @@ def run(
         Skip what the journal says is done, and record what this run converts.
     on_file
         ``on_file(done, total)`` as each input ends.
+    gather_window
+        Seconds to wait, once a task has ended, for others to end before their
+        results are fetched together (:data:`GATHER_WINDOW`; 0 fetches each at once).
 
     Inputs are submitted largest first (by size on disk); outcomes keep input order.
     """
@@ -336,9 +374,9 @@ def run(
     todo.sort(key=lambda i: -sizes[i])
     futures = submit(todo) if todo else []
 
-    queue = dist.as_completed(futures, with_results=True, raise_errors=False)
+    queue = dist.as_completed(futures)
     try:
-        for fut, res in queue:
+        for fut, res in _ended(client, queue, gather_window):
             i = pending.pop(fut)
             src, _dest = jobs[i]
             if fut.status == "finished":
@@ -375,7 +413,7 @@ def run(
                         ),
                     )
             else:
-                error = res if isinstance(res, BaseException) else fut.exception()
+                error = res
                 if attempts[i] <= retries:
                     queue.add(submit([i])[0])
                 else:

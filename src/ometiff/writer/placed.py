@@ -564,7 +564,7 @@ class _Run:
         self.submitted = 0
         self.reads_ahead = 0  # read tasks submitted whose first level is not written yet
         self.token = os.urandom(4).hex()
-        self.direct = _gather_direct(self.client)
+        self.direct = gather_direct(self.client)
 
     def _submit(self) -> None:
         g = self.submitted
@@ -650,7 +650,7 @@ class _Run:
                 self.client.cancel(left)
 
 
-def _gather_direct(client: Any) -> bool | None:
+def gather_direct(client: Any) -> bool | None:
     """Whether results are fetched from the workers themselves: as the client was told
     (``Client(direct_to_workers=)``), else when the scheduler runs in this process (a
     ``LocalCluster``, or a dask-jobqueue cluster: through it, every byte would cross to
