@@ -173,3 +173,33 @@ def test_an_interrupt_is_not_kept_in_a_future() -> None:
 
     with pytest.raises(KeyboardInterrupt):
         InlinePool().submit(interrupted)
+
+
+@pytest.mark.parametrize("tile", [256, None])
+def test_one_thread_reads_each_plane_when_the_writer_needs_it(tmp_path: Path, tile: Any) -> None:
+    """With one thread no plane is read ahead: the writer holds one source plane at a
+    time (plane k+1 is read after plane k is written)."""
+    from ometiff.readers.source import SeriesSource
+    from ometiff.writer.core import write_sources
+
+    events: list[str] = []
+    data = _data()[0, :, 0]  # C=2 planes of 600 x 700
+
+    def plane(t: int, c: int, z: int) -> np.ndarray:
+        events.append(f"read {c}")
+        return data[c]
+
+    src = SeriesSource((1, 2, 1, 600, 700), 1, np.dtype("uint16"), plane, name="s")
+    out = tmp_path / "one.ome.tif"
+    write_sources(
+        out,
+        [src],
+        compression="zlib",
+        tile=tile,
+        pyramid_levels=0,
+        threads=1,
+        on_plane=lambda done, total: events.append(f"wrote {done - 1}"),
+    )
+    assert events == ["read 0", "wrote 0", "read 1", "wrote 1"]
+    with ometiff.open(out) as f:
+        np.testing.assert_array_equal(f.asarray()[0, :, 0], data)

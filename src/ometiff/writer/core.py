@@ -22,7 +22,7 @@ import tifffile
 
 from ometiff.atomic import write_error
 from ometiff.errors import OmeTiffError, WriteError
-from ometiff.readers.decode import ContextPool, InlinePool, thread_pool
+from ometiff.readers.decode import ContextPool, thread_pool
 from ometiff.tiff.names import has_bigtiff_suffix
 from ometiff.types import DIMENSION_ORDERS, DTYPE_TO_OME
 from ometiff.writer.compression import Codec, check_codec_dtype, resolve_codec
@@ -179,7 +179,11 @@ def prefetched[T](
     it is needed."""
     if not items:
         return
-    with ContextPool(1, thread_name_prefix="ometiff-read") if threads > 1 else InlinePool() as pool:
+    if threads <= 1:  # one plane held at a time, read when the writer asks for it
+        for item in items:
+            yield item, fetch(*item)
+        return
+    with ContextPool(1, thread_name_prefix="ometiff-read") as pool:
         future = pool.submit(fetch, *items[0])
         for k, item in enumerate(items):
             plane = future.result()
@@ -493,6 +497,7 @@ def _write_group(
             progress,
             check,
             written,
+            ahead=threads > 1,
         )
     else:
         for _ in group:
@@ -546,13 +551,16 @@ def _pipe(
     progress: Callable[[], None],
     check: OutputCheck | None = None,
     written: Callable[[], None] | None = None,
+    *,
+    ahead: bool = True,
 ) -> None:
     """Write ``count`` tiled planes (and their pyramids) encoded in our pool.
 
     Levels are halvings of the plane, or the source's own levels fetched with it.
-    Plane k+1 and its levels are submitted before plane k is written, so the
-    pool never waits for the writer; at most two planes (and their levels) are
-    held in memory besides the one being read.
+    With ``ahead``, plane k+1 and its levels are submitted before plane k is
+    written, so the pool never waits for the writer; at most two planes (and their
+    levels) are held in memory besides the one being read. Without (one thread,
+    which encodes as it submits), each plane is written as soon as it is encoded.
     """
     assert tile is not None
     Page = tuple[tuple[int, ...], tuple[int, int], list[Future[list[bytes]]]]
@@ -607,6 +615,9 @@ def _pipe(
         if pending is not None:
             flush(pending)
         pending = pages
+        if not ahead:
+            flush(pending)
+            pending = None
     if pending is not None:
         flush(pending)
 
