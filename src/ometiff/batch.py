@@ -475,6 +475,12 @@ def dashboard_link(client: Any) -> str | None:
     return str(client.dashboard_link) if "dashboard" in services else None
 
 
+#: Dask's statistical profiler samples the threads of the scheduler and of each worker
+#: every 10 ms: on a cluster that fills the cores, a batch of small files took 6-8%
+#: longer with it (docs/scale-out.md). Off in the LocalCluster :func:`open_client` starts.
+NO_PROFILER: dict[str, Any] = {"distributed.worker.profile.enabled": False}
+
+
 @contextlib.contextmanager
 def open_client(
     *,
@@ -525,13 +531,7 @@ def open_client(
         # the scheduler reads these when it is made: the caller's configuration is
         # changed for no longer than that
         with dask.config.set(
-            {
-                "distributed.scheduler.allowed-failures": max(retries, 0),
-                # Dask's statistical profiler samples the threads of the scheduler
-                # and of each worker every 10 ms: on a cluster that fills the cores,
-                # a batch of small files took 6-8% longer with it (docs/scale-out.md)
-                "distributed.worker.profile.enabled": False,
-            }
+            {"distributed.scheduler.allowed-failures": max(retries, 0), **NO_PROFILER}
         ):
             cluster = stack.enter_context(
                 dist.LocalCluster(
@@ -541,7 +541,7 @@ def open_client(
                     dashboard_address=dashboard,
                     silence_logs=logging.CRITICAL,
                     # each nanny's own configuration: also that of a worker it restarts
-                    config={"distributed.worker.profile.enabled": False},
+                    config=NO_PROFILER,
                 )
             )
         yield stack.enter_context(dist.Client(cluster))

@@ -451,13 +451,10 @@ def convert(
     if not srcs:
         raise WriteError("no input given")
     dst_path = Path(os.fspath(dst))
-    from ometiff.tiff.names import is_zarr_path
     from ometiff.writer.api import check_output_options
 
-    zarr_out = is_zarr_path(dst_path)
-    check_output_options(
+    zarr_out = check_output_options(
         dst_path,
-        zarr_out,
         split=split,
         companion=companion,
         tile=tile,

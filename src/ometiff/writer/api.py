@@ -288,7 +288,6 @@ def _physical(value: Any, where: str) -> dict[str, tuple[float, str]]:
 
 def check_output_options(
     dest: Path,
-    zarr_out: bool,
     *,
     split: Any,
     companion: bool,
@@ -299,10 +298,15 @@ def check_output_options(
     chunks: Any,
     shards: Any,
     threads: Any = None,
-) -> None:
+) -> bool:
     """Refuse options of the other output format: OME-TIFF's given for an OME-Zarr
     output, or OME-Zarr's for an OME-TIFF one (``write`` and ``convert`` alike); and a
     thread count that is not a whole number of 1 or more.
+
+    Returns
+    -------
+    bool
+        Whether ``dest`` is an OME-Zarr output (a ``.ome.zarr`` name).
 
     Raises
     ------
@@ -317,6 +321,9 @@ def check_output_options(
         raise InvalidArgumentError(
             f"threads={threads!r}: give a whole number of 1 or more", option="threads"
         )
+    from ometiff.tiff.names import is_zarr_path
+
+    zarr_out = is_zarr_path(dest)
     given = (
         (
             ("split", split is not None),
@@ -336,6 +343,7 @@ def check_output_options(
     if mixed:
         other = "OME-TIFF" if zarr_out else "OME-Zarr (.ome.zarr)"
         raise WriteError(f"{dest}: {', '.join(mixed)} only apply to {other} outputs")
+    return zarr_out
 
 
 def write(
@@ -579,12 +587,8 @@ def write(
                 acquisition_date=acquisition_date,
                 annotations=annotations,
             )
-    from ometiff.tiff.names import is_zarr_path
-
-    zarr_out = is_zarr_path(dest)
-    check_output_options(
+    zarr_out = check_output_options(
         dest,
-        zarr_out,
         split=split,
         companion=companion,
         tile=tile,
