@@ -57,8 +57,13 @@ def _corrupt(folder: Path) -> Path:
     return bad
 
 
-def _journal(out: Path) -> list[dict]:
+def _lines(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / JOURNAL_NAME).read_text().splitlines()]
+
+
+def _journal(out: Path) -> list[dict]:
+    """The journal's lines of converted files (not its claims and releases)."""
+    return [rec for rec in _lines(out) if "source" in rec]
 
 
 def _no_temporaries(out: Path) -> None:
@@ -313,7 +318,7 @@ def test_largest_inputs_are_submitted_first(client, tmp_path, monkeypatch):
     real_map = client.map
 
     def spy(func, sources, *args, **kwargs):
-        submitted.append([Path(s).name for s in sources])
+        submitted.append([Path(s).name for bundle in sources for s in bundle])
         return real_map(func, sources, *args, **kwargs)
 
     monkeypatch.setattr(client, "map", spy)
@@ -416,7 +421,14 @@ def test_results_that_end_together_are_fetched_together(client, tmp_path, monkey
 
     monkeypatch.setattr(client, "gather", spy)
     report = run(
-        client, jobs, _quick, {}, folder=tmp_path / "out", journal=False, gather_window=window
+        client,
+        jobs,
+        _quick,
+        {},
+        folder=tmp_path / "out",
+        journal=False,
+        gather_window=window,
+        bundle_files=1,  # a task per input: the requests counted are those of 12 tasks
     )
     assert report.ok and [o.source for o in report.outcomes] == [str(s) for s, _ in jobs]
     assert [o.outputs for o in report.outcomes] == [[str(d)] for _, d in jobs]
@@ -488,3 +500,167 @@ def test_ended_refetches_a_lost_result_and_reports_failures():
     errors = {f.key: r for f, r in got if f.key in ("bad", "gone")}
     assert errors["bad"] is boom and isinstance(errors["gone"], CancelledError)
     assert [f.key for f, _ in got].count("lost") == 1 and fake.values == []
+
+
+# --- bundles: small inputs share a task --------------------------------------------
+
+
+def test_plan_bundles_groups_small_inputs_and_ends_with_single_files():
+    from ometiff.batch import BUNDLE_SPREAD, plan_bundles
+
+    order = list(range(40))
+    groups = plan_bundles(order, [1000] * 40, threads=2)
+    assert [i for g in groups for i in g] == order  # every job once, in the given order
+    assert [len(g) for g in groups] == [8, 8, 6, 4, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1]
+    # a bundle holds at most the jobs left over BUNDLE_SPREAD per thread
+    left = 40
+    for g in groups:
+        assert len(g) == 1 or len(g) <= left // (BUNDLE_SPREAD * 2)
+        left -= len(g)
+    # one thread (or none known yet, as an adaptive cluster starts): larger bundles
+    assert [len(g) for g in plan_bundles(order, [0] * 40, threads=0)] == [8, 8, 8, 8, 4, 2, 1, 1]
+    assert plan_bundles(order, [0] * 40, threads=0) == plan_bundles(order, [0] * 40, threads=1)
+    # bundle_files=1: one task per job
+    assert plan_bundles(order, [0] * 40, threads=2, most=1) == [[i] for i in order]
+
+
+def test_plan_bundles_keeps_large_and_unbundled_inputs_alone():
+    from ometiff.batch import BUNDLE_BYTES, plan_bundles
+
+    big, small = BUNDLE_BYTES, BUNDLE_BYTES // 4
+    sizes = [big, small, small, small, small, small, 0, 0, *[0] * 40]
+    groups = plan_bundles(list(range(len(sizes))), sizes, threads=1)
+    assert groups[0] == [0]  # as large as a bundle may be: a task of its own
+    assert groups[1] == [1, 2, 3, 4]  # four quarters fill one bundle; the fifth starts the next
+    assert groups[2][0] == 5
+    for g in groups:
+        assert sum(sizes[i] for i in g) <= BUNDLE_BYTES or len(g) == 1
+    # jobs that may not share a task (their output could not be replaced by a rerun)
+    alone = {1, 7}
+    groups = plan_bundles(list(range(48)), [0] * 48, threads=1, bundle=lambda i: i not in alone)
+    assert [1] in groups and [7] in groups
+    assert [i for g in groups for i in g] == list(range(48))
+
+
+def _flaky_once(source: str, output: str, overwrite: bool, options: dict) -> dict:
+    """``_quick``, but the input named f1 raises a transient error the first time."""
+    seen = Path(source).with_suffix(".seen")
+    if Path(source).stem == "f1" and not seen.exists():
+        seen.touch()
+        raise OSError("stale file handle")
+    return _quick(source, output, overwrite, options)
+
+
+def test_a_transient_error_in_a_bundle_retries_that_input_alone(client, tmp_path, monkeypatch):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    jobs = []
+    for k in range(12):
+        (folder / f"f{k}.tif").write_bytes(b"x" * (100 - k))  # f0 largest: submitted first
+        jobs.append((folder / f"f{k}.tif", tmp_path / "out" / f"f{k}.ome.tif"))
+    submitted: list[list[list[str]]] = []
+    real_map = client.map
+
+    def spy(func, sources, *args, **kwargs):
+        submitted.append([[Path(s).stem for s in bundle] for bundle in sources])
+        return real_map(func, sources, *args, **kwargs)
+
+    monkeypatch.setattr(client, "map", spy)
+    report = run(client, jobs, _flaky_once, {}, folder=tmp_path / "out", journal=False)
+    assert submitted[0][0] == ["f0", "f1", "f2"]  # f1 shares its first task
+    assert submitted[1:] == [[["f1"]]]  # and is the only input sent again
+    assert report.ok
+    assert [o.attempts for o in report.outcomes] == [1, 2] + [1] * 10
+    assert report.outcomes[0].outputs == [str(jobs[0][1])]
+
+
+def _kill_in_bundle(source: str, output: str, overwrite: bool, options: dict) -> dict:
+    """``_kill_once``, noting whether img0's output had its final name when the
+    worker began img1 (the input it dies writing)."""
+    out = Path(output)
+    if out.name == "img1.ome.tif" and (out.parent / "kill-marker").exists():
+        if (out.parent / "img0.ome.tif").exists():
+            (out.parent / "img0-was-renamed").touch()
+    return _kill_once(source, output, overwrite, options)
+
+
+def test_worker_killed_in_a_bundle_redoes_the_inputs_it_had_finished(
+    client, tmp_path, monkeypatch
+):
+    """Dask runs the bundle again elsewhere: img0, whose output the dead worker had
+    already renamed, is converted again over it (this run claimed that name)."""
+    srcs = _inputs(tmp_path / "in", 8)
+    rng = np.random.default_rng(9)
+    big = [rng.integers(0, 60000, (z, 256, 256), dtype=np.uint16) for z in (21, 20)]
+    for src, image in zip(srcs, big):  # img0, then img1: the two largest
+        ometiff.write(src, image, axes="ZYX", overwrite=True)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "kill-marker").touch()
+    submitted: list[list[list[str]]] = []
+    real_map = client.map
+
+    def spy(func, sources, *args, **kwargs):
+        submitted.append([[Path(s).name for s in bundle] for bundle in sources])
+        return real_map(func, sources, *args, **kwargs)
+
+    monkeypatch.setattr(client, "map", spy)
+    options = {"compression": "zlib", "pyramid": 0, "verify": True}
+    jobs = [(s, out / s.name) for s in srcs]
+    report = run(client, jobs, _kill_in_bundle, options, folder=out, retries=2)
+    assert submitted[0][0] == ["img0.ome.tif", "img1.ome.tif"]  # one task: img0 first
+    assert (out / "img0-was-renamed").exists() and (out / "killed-while-writing").exists()
+    assert report.ok and report.count("converted") == 8, report.summary()
+    for i, src in enumerate(srcs):
+        with ometiff.open(out / src.name) as f:
+            want = big[i] if i < 2 else _image(i)
+            np.testing.assert_array_equal(f.asarray().squeeze(), want)
+    _no_temporaries(out)
+    again = run(client, jobs, _kill_in_bundle, options, folder=out, retries=2)
+    assert again.count("skipped") == 8
+
+
+# --- claims: outputs a run will write -----------------------------------------------
+
+
+def test_an_output_left_by_an_interrupted_run_is_redone_not_refused(client, tmp_path):
+    """A run that ended after a worker renamed an output and before its journal line
+    (the client killed) had claimed the name: the next run replaces the file."""
+    srcs = _inputs(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    out.mkdir()
+    interrupted = Journal(out)
+    interrupted.claim([out / s.name for s in srcs])  # as the interrupted run did first
+    interrupted.close()
+    (out / srcs[0].name).write_bytes(b"complete output of the interrupted run")
+    assert _lines(out) == [{"v": 1, "claim": [s.name for s in srcs]}]
+    report = ometiff.convert(srcs, out, client=client).batch
+    assert report is not None and report.ok and report.count("converted") == 2
+    with ometiff.open(out / srcs[0].name) as f:
+        np.testing.assert_array_equal(f.asarray().squeeze(), _image(0))
+    # an output nobody claimed is still refused (test_output_not_in_the_journal_...)
+    assert not Journal(tmp_path / "elsewhere").owns(tmp_path / "elsewhere" / srcs[0].name)
+
+
+def test_claims_of_failed_inputs_are_released(client, tmp_path):
+    """A claim ends with its input's failure: a file put under that name later is not
+    replaced without overwrite, even once the input can be converted."""
+    good = _inputs(tmp_path / "in", 1)
+    bad = _corrupt(tmp_path / "in")
+    out = tmp_path / "out"
+    first = ometiff.convert([*good, bad], out, client=client).batch
+    assert first is not None and [o.status for o in first.outcomes] == ["converted", "failed"]
+    lines = _lines(out)
+    assert {"v": 1, "claim": ["img0.ome.tif", "broken.ome.tif"]} in lines
+    assert lines[-1] == {"v": 1, "release": ["broken.ome.tif"]}
+    journal = Journal(out)
+    assert journal.owns(out / "img0.ome.tif") and not journal.owns(out / "broken.ome.tif")
+    (out / "broken.ome.tif").write_bytes(b"the user's own file")
+    import tifffile
+
+    tifffile.imwrite(bad, _image(5))  # the input mended: a plain TIFF now
+    second = ometiff.convert([*good, bad], out, client=client).batch
+    assert second is not None
+    assert [o.status for o in second.outcomes] == ["skipped", "failed"]
+    assert "overwrite" in second.outcomes[1].reason
+    assert (out / "broken.ome.tif").read_bytes() == b"the user's own file"

@@ -47,6 +47,16 @@ JOURNAL_VERSION = 1
 
 #: Longest time between two ``fsync`` of the journal while a run appends to it.
 SYNC_SECONDS = 1.0
+#: Most output names in one claim or release line of the journal.
+CLAIM_LINE = 1000
+
+#: Most inputs one Dask task converts, one after another (a bundle).
+BUNDLE_FILES = 8
+#: Most bytes of input in one bundle; a larger input is a task of its own.
+BUNDLE_BYTES = 8 << 20
+#: A bundle holds at most the inputs left over this many per worker thread, so the
+#: last tasks are single files and no worker waits on a long bundle at the end.
+BUNDLE_SPREAD = 2
 
 #: ``task(source, output, overwrite, options) -> dict`` (see ``conversion.convert_task``).
 Task = Callable[[str, str, bool, dict[str, Any]], dict[str, Any]]
@@ -90,6 +100,7 @@ class Journal:
         self._synced = 0.0
         self.records: dict[str, dict[str, Any]] = {}
         self.owned: set[str] = set()  # output names some journal line wrote
+        self.claimed: set[str] = set()  # output names a run claimed and did not release
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -104,6 +115,13 @@ class Journal:
             except ValueError:
                 continue  # a line torn by a crash while appending
             if not isinstance(rec, dict) or rec.get("v") != JOURNAL_VERSION:
+                continue
+            if "claim" in rec or "release" in rec:
+                names = {str(n) for n in rec.get("claim") or rec.get("release") or ()}
+                if "claim" in rec:
+                    self.claimed |= names
+                else:
+                    self.claimed -= names
                 continue
             self.records[str(rec.get("source"))] = rec
             self.owned.update(str(o.get("path")) for o in rec.get("outputs", ()))
@@ -127,8 +145,10 @@ class Journal:
         return rec
 
     def owns(self, output: Path) -> bool:
-        """Whether a journal line wrote ``output`` (so a redo may replace it)."""
-        return self._rel(output) in self.owned
+        """Whether a journal line wrote ``output``, or a run claimed it (so a redo may
+        replace it)."""
+        rel = self._rel(output)
+        return rel in self.owned or rel in self.claimed
 
     def append(self, record: dict[str, Any]) -> None:
         """Add one line in one ``write`` (it survives a crash of this process at once);
@@ -137,16 +157,37 @@ class Journal:
         rec = {"v": JOURNAL_VERSION, **record}
         for out in rec.get("outputs", ()):
             out["path"] = self._rel(Path(out["path"]))
+        self._write(rec, sync=False)
+        self.records[str(rec["source"])] = rec
+        self.owned.update(str(o["path"]) for o in rec.get("outputs", ()))
+
+    def claim(self, outputs: Sequence[Path]) -> None:
+        """Record, on disk before any worker writes, that this run will write these
+        outputs (absent when it starts): a file under such a name that no converted
+        line owns was written by a run that ended before recording it (a crash, a lost
+        worker), and a redo may replace it (docs/scale-out.md)."""
+        self._names("claim", outputs, self.claimed.update)
+
+    def release(self, outputs: Sequence[Path]) -> None:
+        """Withdraw the claims of outputs this run did not write (their input failed):
+        a file put there later is not replaced without ``overwrite``."""
+        self._names("release", outputs, self.claimed.difference_update)
+
+    def _names(self, kind: str, outputs: Sequence[Path], apply: Callable[[Any], None]) -> None:
+        names = [self._rel(p) for p in outputs]
+        for k in range(0, len(names), CLAIM_LINE):
+            self._write({"v": JOURNAL_VERSION, kind: names[k : k + CLAIM_LINE]}, sync=True)
+        apply(names)
+
+    def _write(self, rec: dict[str, Any], *, sync: bool) -> None:
         line = (json.dumps(rec, separators=(",", ":")) + "\n").encode()
         if self._fd is None:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.write(self._fd, line)
         now = time.monotonic()
-        if now - self._synced >= SYNC_SECONDS:
+        if sync or now - self._synced >= SYNC_SECONDS:
             os.fsync(self._fd)
             self._synced = now
-        self.records[str(rec["source"])] = rec
-        self.owned.update(str(o["path"]) for o in rec.get("outputs", ()))
 
     def close(self) -> None:
         """Flush the journal to disk and close it."""
@@ -260,6 +301,63 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else '(no message)'}"
 
 
+def plan_bundles(
+    order: Sequence[int],
+    sizes: Sequence[int],
+    threads: int,
+    *,
+    most: int = BUNDLE_FILES,
+    bundle: Callable[[int], bool] = lambda i: True,
+) -> list[list[int]]:
+    """Group jobs, taken in ``order`` (largest first), into the tasks of one run.
+
+    A task takes the next job and then, while it holds fewer than ``most`` and at most
+    the jobs left over ``BUNDLE_SPREAD`` x ``threads`` (the workers' threads), the
+    following ones that fit in :data:`BUNDLE_BYTES` with it. Jobs for which ``bundle``
+    is False are tasks of their own. Small files then cost the scheduler one task per
+    bundle instead of one each, while the last tasks stay single files.
+    """
+    groups: list[list[int]] = []
+    spread = BUNDLE_SPREAD * max(threads, 1)
+    k = 0
+    while k < len(order):
+        group = [order[k]]
+        held = sizes[order[k]]
+        k += 1
+        cap = min(most, (len(order) - k + 1) // spread)
+        if bundle(group[0]):
+            while (
+                k < len(order)
+                and len(group) < cap
+                and bundle(order[k])
+                and held + sizes[order[k]] <= BUNDLE_BYTES
+            ):
+                held += sizes[order[k]]
+                group.append(order[k])
+                k += 1
+        groups.append(group)
+    return groups
+
+
+def run_bundle(
+    task: Task,
+    sources: Sequence[str],
+    outputs: Sequence[str],
+    replace: Sequence[bool],
+    options: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """The Dask task of :func:`run`: ``task`` on each input of a bundle in turn, on
+    one worker. An exception of one input (transient: it is retried) ends as
+    ``{"status": "error", "reason": ...}`` and the others still run."""
+    results = []
+    for source, output, again in zip(sources, outputs, replace, strict=True):
+        try:
+            results.append(task(source, output, again, options))
+        except Exception as exc:  # transient for this input alone: the client retries it
+            results.append({"status": "error", "reason": _one_line(exc)})
+    return results
+
+
 def run(
     client: Any,
     jobs: Sequence[tuple[Path, Path]],
@@ -272,6 +370,8 @@ def run(
     journal: bool = True,
     on_file: Callable[[int, int], None] | None = None,
     gather_window: float = GATHER_WINDOW,
+    claim: bool = True,
+    bundle_files: int = BUNDLE_FILES,
 ) -> BatchReport:
     """Run ``task`` once per ``(source, output)`` job on the Dask ``client``.
 
@@ -300,22 +400,38 @@ def run(
     gather_window
         Seconds to wait, once a task has ended, for others to end before their
         results are fetched together (:data:`GATHER_WINDOW`; 0 fetches each at once).
+    claim
+        Each job writes exactly its output path (no split files, no companion): an
+        output absent when the run starts is claimed (in the journal), so whatever
+        an attempt of this run, or of a run that ended before recording it, leaves
+        under that name is replaced by the redo.
+    bundle_files
+        Most inputs one Dask task converts one after another (:func:`plan_bundles`;
+        1: one task per input). Only inputs whose output a rerun may replace are
+        bundled, so a bundle run again after a lost worker redoes its finished inputs.
 
     Inputs are submitted largest first (by size on disk); outcomes keep input order.
     """
+    import functools
     import importlib
 
     dist: Any = importlib.import_module("distributed")  # untyped: used as Any
     if retries < 0:
         raise InvalidArgumentError(f"retries={retries}: give 0 or more", option="retries")
+    if bundle_files < 1:
+        raise InvalidArgumentError(
+            f"bundle_files={bundle_files}: give 1 or more", option="bundle_files"
+        )
     t0 = time.perf_counter()
     jr = Journal(folder) if journal else None
     key = options_key(options)
     outcomes: list[FileOutcome | None] = [None] * len(jobs)
     attempts = [0] * len(jobs)
-    pending: dict[Any, int] = {}
+    replace = [overwrite] * len(jobs)
+    pending: dict[Any, list[int]] = {}
     done = 0
     total = len(jobs)
+    work = functools.partial(run_bundle, task)
 
     def finish(i: int, outcome: FileOutcome) -> None:
         nonlocal done
@@ -324,27 +440,28 @@ def run(
         if on_file is not None:
             on_file(done, total)
 
-    def submit(todo: list[int]) -> list[Any]:
-        """Submit the tasks of these jobs in one message (``client.map``)."""
-        for i in todo:
-            attempts[i] += 1
-        replace = [overwrite or (jr is not None and jr.owns(jobs[i][1])) for i in todo]
+    def submit(groups: list[list[int]]) -> list[Any]:
+        """Submit the tasks of these bundles in one message (``client.map``)."""
+        for group in groups:
+            for i in group:
+                attempts[i] += 1
         token = os.urandom(4).hex()
         futs = client.map(
-            task,
-            [str(jobs[i][0]) for i in todo],
-            [str(jobs[i][1]) for i in todo],
-            replace,
-            [options] * len(todo),
+            work,
+            [[str(jobs[i][0]) for i in g] for g in groups],
+            [[str(jobs[i][1]) for i in g] for g in groups],
+            [[replace[i] for i in g] for g in groups],
+            [options] * len(groups),
             pure=False,
-            key=[f"ometiff-convert-{i}-{attempts[i]}-{token}" for i in todo],
+            key=[f"ometiff-convert-{g[0]}-{attempts[g[0]]}-{token}" for g in groups],
         )
-        pending.update(zip(futs, todo, strict=True))
+        pending.update(zip(futs, groups, strict=True))
         return list(futs)
 
     todo = []
     sizes = [0] * len(jobs)
-    for i, (src, _dest) in enumerate(jobs):
+    claims: list[int] = []
+    for i, (src, dest) in enumerate(jobs):
         if jr is None:
             with contextlib.suppress(OSError):
                 sizes[i] = src.stat().st_size
@@ -368,29 +485,45 @@ def run(
                     ),
                 )
                 continue
+            replace[i] = overwrite or jr.owns(dest)
+        if claim and not replace[i] and not os.path.lexists(dest):
+            claims.append(i)
+            replace[i] = True
         todo.append(i)
+    if jr is not None and claims:
+        jr.claim([jobs[i][1] for i in claims])
     # biggest first: the last files to start are small, so no worker idles at the end
     # waiting for one that took a large file last
     todo.sort(key=lambda i: -sizes[i])
-    futures = submit(todo) if todo else []
+    threads = sum(client.nthreads().values())  # 0 while an adaptive cluster starts
+    groups = plan_bundles(todo, sizes, threads, most=bundle_files, bundle=replace.__getitem__)
+    futures = submit(groups) if groups else []
+
+    def failed(i: int, reason: str) -> None:
+        finish(i, FileOutcome(str(jobs[i][0]), "failed", reason=reason, attempts=attempts[i]))
 
     queue = dist.as_completed(futures)
     try:
         for fut, res in _ended(client, queue, gather_window):
-            i = pending.pop(fut)
-            src, _dest = jobs[i]
+            group = pending.pop(fut)
             if fut.status == "finished":
-                if res.get("status") == "converted":
+                results = res
+            else:  # the whole bundle failed: its worker was lost, or it was cancelled
+                results = [{"status": "error", "reason": _one_line(res)}] * len(group)
+            again = []
+            for i, r in zip(group, results, strict=True):
+                src, _dest = jobs[i]
+                if r.get("status") == "converted":
                     if jr is not None:
                         jr.append(
                             {
                                 "source": os.path.abspath(src),
-                                "size": res["size"],
-                                "mtime_ns": res["mtime_ns"],
+                                "size": r["size"],
+                                "mtime_ns": r["mtime_ns"],
                                 "options": key,
-                                "outputs": [dict(o) for o in res["outputs"]],
-                                "planes": res["planes"],
-                                "reader": res.get("reader"),
+                                "outputs": [dict(o) for o in r["outputs"]],
+                                "planes": r["planes"],
+                                "reader": r.get("reader"),
                                 "ometiff": __version__,
                             }
                         )
@@ -399,36 +532,31 @@ def run(
                         FileOutcome(
                             str(src),
                             "converted",
-                            outputs=[o["path"] for o in res["outputs"]],
+                            outputs=[o["path"] for o in r["outputs"]],
                             attempts=attempts[i],
-                            planes=len(res["planes"]),
-                            seconds=res.get("seconds", 0.0),
+                            planes=len(r["planes"]),
+                            seconds=r.get("seconds", 0.0),
                         ),
                     )
+                elif r.get("status") != "error":  # bad input: never retried
+                    failed(i, str(r.get("reason")))
+                elif attempts[i] <= retries:
+                    again.append(i)
                 else:
-                    finish(
-                        i,
-                        FileOutcome(
-                            str(src), "failed", reason=str(res.get("reason")), attempts=attempts[i]
-                        ),
-                    )
-            else:
-                error = res
-                if attempts[i] <= retries:
-                    queue.add(submit([i])[0])
-                else:
-                    finish(
-                        i,
-                        FileOutcome(
-                            str(src),
-                            "failed",
-                            attempts=attempts[i],
-                            reason=f"failed {attempts[i]} times; last: {_one_line(error)}",
-                        ),
-                    )
+                    failed(i, f"failed {attempts[i]} times; last: {r.get('reason')}")
+            if again:
+                queue.add(submit([again])[0])
             fut.release()
     finally:
         if jr is not None:
+            unwritten = [
+                jobs[i][1]
+                for i in claims
+                if (o := outcomes[i]) is not None and o.status == "failed"
+            ]
+            with contextlib.suppress(OSError):
+                if unwritten:
+                    jr.release(unwritten)
             jr.close()
         remove_stale_temporaries([dest for _src, dest in jobs])
     info = client.scheduler_info()
