@@ -664,3 +664,34 @@ def test_claims_of_failed_inputs_are_released(client, tmp_path):
     assert [o.status for o in second.outcomes] == ["skipped", "failed"]
     assert "overwrite" in second.outcomes[1].reason
     assert (out / "broken.ome.tif").read_bytes() == b"the user's own file"
+
+
+def test_conversions_with_several_outputs_per_input_claim_nothing(client, tmp_path):
+    """--split names its files from the input's series: the run cannot claim them."""
+    srcs = _inputs(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    report = ometiff.convert(srcs, out, client=client, split="c").batch
+    assert report is not None and report.ok
+    assert not [rec for rec in _lines(out) if "claim" in rec]
+    plain = ometiff.convert(srcs, tmp_path / "plain", client=client).batch
+    assert plain is not None and plain.ok
+    assert [rec for rec in _lines(tmp_path / "plain") if "claim" in rec]
+
+
+def test_the_gather_window_ends_once_every_task_left_has_ended(client, tmp_path):
+    """A long window does not hold back the last results of a run: the client stops
+    waiting as soon as no task is left running."""
+    import time
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    jobs = []
+    for k in range(6):
+        (folder / f"f{k}.tif").touch()
+        jobs.append((folder / f"f{k}.tif", tmp_path / "out" / f"f{k}.ome.tif"))
+    t0 = time.monotonic()
+    report = run(
+        client, jobs, _quick, {}, folder=tmp_path / "out", journal=False, gather_window=60.0
+    )
+    assert report.ok and report.count("converted") == 6
+    assert time.monotonic() - t0 < 30  # the old fixed wait took the whole 60 s

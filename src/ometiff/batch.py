@@ -267,12 +267,15 @@ class BatchReport:
 #: fetches their results in one request (one per worker) rather than one each: with
 #: small files the client's share of the two cores halves (docs/scale-out.md).
 GATHER_WINDOW = 0.05
+#: How often :func:`run` looks, during that window, whether every task left has ended.
+GATHER_POLL = 0.005
 
 
 def _ended(client: Any, queue: Any, window: float) -> Iterator[tuple[Any, Any]]:
     """``(future, result)`` of each future of the ``as_completed`` ``queue`` as it ends
     (the task's return value; for a failed or cancelled task its exception), the results
-    of those that end within ``window`` seconds of each other fetched together. A future
+    of those that end within ``window`` seconds of each other fetched together (the wait
+    ends early once every task left has ended). A future
     whose result was lost before it was fetched (its worker died) waits in the queue
     again while Dask computes it anew."""
     from ometiff.writer.placed import gather_direct
@@ -280,8 +283,11 @@ def _ended(client: Any, queue: Any, window: float) -> Iterator[tuple[Any, Any]]:
     direct = gather_direct(client)
     while not queue.is_empty():
         ended = queue.next_batch(block=True)
-        if window > 0 and not queue.is_empty():
-            time.sleep(window)
+        # wait out the window, but no longer than the tasks left take to end (the last
+        # results of a run are not held back)
+        deadline = time.monotonic() + window
+        while not queue.is_empty() and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(GATHER_POLL, left))
             ended += queue.next_batch(block=False)
         ok = {f.key: f for f in ended if f.status == "finished"}
         values = client.gather(ok, errors="skip", direct=direct) if ok else {}

@@ -859,6 +859,8 @@ def _convert_batch(
         retries=retries,
         journal=journal,
         on_file=on_file,
+        # one output per input (no split files, no companion): the run may claim it
+        claim=not options.get("split") and not options.get("companion"),
     )
     if report is not None:
         path = Path(os.fspath(report))
