@@ -1,11 +1,13 @@
-"""Many files on Dask distributed: one task per file, a journal, retries, one summary.
+"""Many files on Dask distributed: a task per file (or per bundle of small files), a
+journal, retries, one summary.
 
 :func:`run` is the orchestration under ``ometiff.convert(..., client=)`` and
 ``ometiff convert SRC... DIR --workers N``. It knows nothing of images: it is given
 ``(source, output)`` pairs and a task function (``ometiff.conversion.convert_task``)
 that a worker runs on one file, opening it itself from the shared file system
-(only paths and options go through the scheduler, never pixels). Each file ends
-as one :class:`FileOutcome`:
+(only paths and options go through the scheduler, never pixels). Small files share a
+Dask task (:func:`plan_bundles`, :func:`run_bundle`), so the scheduler's cost is per
+bundle. Each file ends as one :class:`FileOutcome`:
 
 - ``converted``: the task returned its verified outputs; the journal gets a line;
 - ``failed``: bad input (the task returns the :class:`~ometiff.errors.OmeTiffError`
@@ -21,6 +23,9 @@ of every verified plane. A torn last line (a crash while appending) is ignored.
 Outputs are still written under temporary names and renamed when verified
 (:class:`ometiff.writer.multifile.AtomicSet`), so an interrupted run leaves no half
 file under a final name; the next run redoes exactly the files without a journal line.
+Before any worker writes, the run claims (one journal line) the outputs it will write
+that do not exist yet: a complete output an interrupted attempt renamed before its line
+was appended is then replaced by the redo, not refused as an existing file.
 """
 
 from __future__ import annotations
