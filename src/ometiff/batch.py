@@ -59,9 +59,6 @@ CLAIM_LINE = 1000
 BUNDLE_FILES = 8
 #: Most bytes of input in one bundle; a larger input is a task of its own.
 BUNDLE_BYTES = 8 << 20
-#: A bundle holds at most the inputs left over this many per worker thread, so the
-#: last tasks are single files and no worker waits on a long bundle at the end.
-BUNDLE_SPREAD = 2
 
 #: ``task(source, output, overwrite, options) -> dict`` (see ``conversion.convert_task``).
 Task = Callable[[str, str, bool, dict[str, Any]], dict[str, Any]]
@@ -322,20 +319,21 @@ def plan_bundles(
 ) -> list[list[int]]:
     """Group jobs, taken in ``order`` (largest first), into the tasks of one run.
 
-    A task takes the next job and then, while it holds fewer than ``most`` and at most
-    the jobs left over ``BUNDLE_SPREAD`` x ``threads`` (the workers' threads), the
-    following ones that fit in :data:`BUNDLE_BYTES` with it. Jobs for which ``bundle``
-    is False are tasks of their own. Small files then cost the scheduler one task per
-    bundle instead of one each, while the last tasks stay single files.
+    A task takes the next job and then, while it holds fewer than ``most`` and fewer
+    than the jobs left divided by ``threads`` (the workers' threads: guided
+    self-scheduling, each task a share of what is left), the following ones that fit
+    in :data:`BUNDLE_BYTES` with it. Jobs for which ``bundle`` is False are tasks of
+    their own. Small files then cost the scheduler one task per bundle instead of one
+    each, while the bundles shrink towards the end of the run and the last tasks are
+    single files, so no worker waits on a long bundle at the end.
     """
     groups: list[list[int]] = []
-    spread = BUNDLE_SPREAD * max(threads, 1)
     k = 0
     while k < len(order):
         group = [order[k]]
         held = sizes[order[k]]
         k += 1
-        cap = min(most, (len(order) - k + 1) // spread)
+        cap = min(most, (len(order) - k + 1) // max(threads, 1))
         if bundle(group[0]):
             while (
                 k < len(order)
