@@ -20,8 +20,9 @@ Rows:
   of the same file is a reference row. Target: 2 workers >= 1.6x faster, peak RSS per
   worker < 1 GB. ``--quick``: 1 GiB.
 - Scheduler overhead: trivial tasks per second on a LocalCluster of 2 workers, raw
-  (``client.map``) and through :func:`ometiff.batch.run` (a journal line and an
-  outcome per file), the numbers docs/scale-out.md uses to predict 100,000 files.
+  (``client.map``), and files per second through :func:`ometiff.batch.run` (a journal
+  line and an outcome per file) with a task per file and with small files bundled (the
+  default), the numbers docs/scale-out.md uses to predict 100,000 files.
 """
 
 from __future__ import annotations
