@@ -167,3 +167,79 @@ def test_convert_of_ome_tiff_imports_no_ome_types(tmp_path: Path) -> None:
     )
     then = f"from ometiff.conversion import conversion_xml\nconversion_xml({str(src)!r})"
     assert heavy_imports_of(["convert", src, tmp_path / "o.ome.tif", "--quiet"], then=then) == []
+
+
+# --- non-OME TIFF (ImageJ, LSM, Micro-Manager, plain): TiffReader.ome_tree ----------
+
+TIFF_SOURCES = [
+    p
+    for p in corpus_files("tiff/**/*.tif", "tiff/**/*.tiff", "imagej/**/*.tif", "lsm/**/*.lsm")
+    if p.stat().st_size < 8_000_000
+]
+
+
+def _tiff_reader_or_skip(path: Path) -> None:
+    from ometiff.readers.tiff import TiffReader
+
+    try:
+        with open_image(path) as rdr:
+            if type(rdr) is not TiffReader:
+                pytest.skip(f"read by {rdr.name}")
+    except OmeTiffError as exc:
+        pytest.skip(f"not opened: {exc}")
+
+
+@pytest.mark.parametrize("path", TIFF_SOURCES, ids=corpus_id)
+def test_tiff_tree_route_writes_the_model_the_ome_types_route_writes(path: Path) -> None:
+    _tiff_reader_or_skip(path)
+    try:
+        light = conversion_xml(path)
+        full = _full_route_xml(path)
+    except OmeTiffError as exc:
+        pytest.skip(f"not converted: {exc}")
+    assert _model(light) == _model(full)
+
+
+def test_imagej_calibration_takes_the_tree_route_with_its_units(tmp_path: Path) -> None:
+    """ImageJ's units (cm here), time step, channel names and the calibration kept as a
+    MapAnnotation reach the conversion XML through the tree, as through ome_types."""
+    from ometiff.readers.tiff import TiffReader
+
+    src = tmp_path / "hyper.tif"
+    data = np.arange(3 * 2 * 2 * 8 * 10, dtype=np.uint16).reshape(3, 2, 2, 8, 10)  # TZCYX
+    tifffile.imwrite(
+        src,
+        data,
+        imagej=True,
+        resolution=(4.0, 5.0),
+        metadata={
+            "axes": "TZCYX",
+            "unit": "cm",
+            "spacing": 0.25,
+            "finterval": 1.5,
+            "Labels": ["DAPI", "GFP"] * 6,
+            "Info": "acquired by hand",
+        },
+    )
+    with open_image(src) as rdr:
+        assert type(rdr) is TiffReader and rdr.ome_tree is not None
+    ome = _model(conversion_xml(src))
+    assert _model(_full_route_xml(src)) == ome
+    px = ome.images[0].pixels
+    assert (px.size_t, px.size_z, px.size_c) == (3, 2, 2)
+    assert (px.physical_size_x, px.physical_size_y, px.physical_size_z) == (0.25, 0.2, 0.25)
+    assert px.physical_size_x_unit.value == "cm" and px.physical_size_z_unit.value == "cm"
+    assert (px.time_increment, px.time_increment_unit.value) == (1.5, "s")
+    with TiffReader(src) as rdr:  # the model and the fast view agree
+        view = rdr.ome_view()
+        assert rdr.ome() == rdr.ome() and rdr.ome() is not rdr.ome()  # a new model each call
+    assert view.images[0].size_t == 3
+
+
+def test_convert_of_plain_tiff_imports_no_ome_types(tmp_path: Path) -> None:
+    """Start-up and per-file cost: converting a non-OME TIFF builds its OME-XML with
+    lxml; neither ome_types nor pydantic is imported."""
+    src = tmp_path / "plain.tif"
+    tifffile.imwrite(src, np.zeros((4, 16, 16), np.uint8), imagej=True, metadata={"axes": "ZYX"})
+    then = f"from ometiff.conversion import conversion_xml\nconversion_xml({str(src)!r})"
+    assert heavy_imports_of(["convert", src, tmp_path / "o.ome.tif", "--quiet"], then=then) == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import struct
 import threading
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,15 +27,22 @@ from ometiff.readers.source import SeriesSource
 from ometiff.readers.tifflayout import TiffLayout, tiff_layouts
 from ometiff.readers.tiffmeta import ANNOTATION_NS, TiffCalibration
 from ometiff.readers.tiles import SegmentFile, can_read_tiles, read_page_region, tile_shape
+from ometiff.readers.vendor import (
+    ome_document,
+    ome_element,
+    ome_model,
+    pixels_element,
+    xsd_datetime,
+)
 from ometiff.tiff.names import TIFF_SUFFIXES, TIFF_VENDOR_SUFFIXES
 from ometiff.tiff.structure import is_tiff
-from ometiff.types import DTYPE_TO_OME
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ome_types import model as m
 
+    from ometiff.ome.view import OmeView
     from ometiff.types import StrPath
 
 # What a damaged file makes tifffile raise: its own error, bad values, short reads,
@@ -136,7 +144,6 @@ class TiffReader(Reader):
         except BaseException:
             self._tf.close()
             raise
-        self._ome: m.OME | None = None
 
     def _init_layouts(self) -> None:
         self._lock = threading.Lock()
@@ -337,10 +344,23 @@ class TiffReader(Reader):
             for i, lay in enumerate(self._layouts)
         ]
 
+    @cached_property
+    def ome_tree(self) -> Any:
+        """The OME metadata as an OME-XML element tree (lxml), built without ome_types:
+        ``convert`` conforms it directly (``writer.omexml.conform_tree``), as it does
+        the vendor readers' trees."""
+        return _build_tree(self._tf, self._layouts, self._calibration)
+
     def ome(self) -> m.OME:
-        if self._ome is None:
-            self._ome = _build_ome(self._tf, self._layouts, self._calibration)
-        return self._ome.model_copy(deep=True)  # callers may edit their copy
+        """One Image per layout, flavour metadata mapped (an ome_types model of
+        :attr:`ome_tree`; a new model each call: callers may edit theirs)."""
+        return ome_model(self.ome_tree)
+
+    def ome_view(self) -> OmeView:
+        """:meth:`ome` as the fast OME view, straight from the XML (no ome_types)."""
+        from ometiff.ome.view import parse_ome
+
+        return parse_ome(ome_document(self.ome_tree), source=str(self.path))
 
     def original_metadata(self) -> dict[str, str]:
         from ometiff.readers.tiffmeta import original_tiff_metadata
@@ -355,75 +375,58 @@ class TiffReader(Reader):
         self._tf.close()
 
 
-def _build_ome(tf: tifffile.TiffFile, layouts: Sequence[TiffLayout], cal: TiffCalibration) -> m.OME:
-    """The OME of a non-OME TIFF: one Image per layout, flavour metadata mapped."""
-    from ome_types import model as m
-
-    annotations = []
-    if cal.annotations:
-        annotations.append(
-            m.MapAnnotation(
-                id="Annotation:0",
-                namespace=ANNOTATION_NS + "/tiff",
-                value=m.Map(ms=[m.Map.M(k=k, value=v) for k, v in cal.annotations.items()]),
-            )
-        )
-    images = []
+def _build_tree(tf: tifffile.TiffFile, layouts: Sequence[TiffLayout], cal: TiffCalibration) -> Any:
+    """The OME of a non-OME TIFF as an OME-XML tree: one Image per layout, flavour
+    metadata mapped (physical sizes and time step in the file's units, channel names
+    and colours, per-plane DeltaT, the acquisition date, other calibration as a
+    MapAnnotation)."""
+    root = ome_element(None, "OME")
+    annotated = bool(cal.annotations)
     for i, lay in enumerate(layouts):
-        t, c, z, y, x = lay.shape
-        px_kw: dict[str, Any] = {}
-        for axis, (value, unit) in lay.physical.items():
-            px_kw[f"physical_size_{axis}"] = value
-            px_kw[f"physical_size_{axis}_unit"] = m.UnitsLength(unit)
-        if lay.time_increment:
-            px_kw["time_increment"] = lay.time_increment[0]
-            px_kw["time_increment_unit"] = m.UnitsTime(lay.time_increment[1])
+        t, c, z, _y, _x = lay.shape
+        image = ome_element(root, "Image", ID=f"Image:{i}", Name=lay.name or str(tf.filename))
+        if cal.date is not None:
+            ome_element(image, "AcquisitionDate", xsd_datetime(cal.date))
         channels = []
         for k in range(c):
-            ch: dict[str, Any] = {"id": f"Channel:{i}:{k}", "samples_per_pixel": lay.samples}
-            if lay.channel_names[k]:
-                ch["name"] = lay.channel_names[k]
+            ch: dict[str, Any] = {"Name": lay.channel_names[k] or None}
             rgba = lay.channel_colors[k]
             if rgba is not None:
-                ch["color"] = rgba_to_ome(*rgba)  # R4
-            channels.append(m.Channel(**ch))
+                ch["Color"] = rgba_to_ome(*rgba)  # R4
+            channels.append(ch)
         planes = []
         if cal.delta_t and len(cal.delta_t) >= t:
             planes = [
-                m.Plane(
-                    the_t=ti,
-                    the_c=ci,
-                    the_z=zi,
-                    delta_t=cal.delta_t[ti],
-                    delta_t_unit=m.UnitsTime("s"),
-                )
+                {"TheT": ti, "TheC": ci, "TheZ": zi, "DeltaT": cal.delta_t[ti], "DeltaTUnit": "s"}
                 for ti in range(t)
                 for ci in range(c)
                 for zi in range(z)
             ]
-        pixels = m.Pixels(
-            id=f"Pixels:{i}",
-            dimension_order=m.Pixels_DimensionOrder(lay.dimension_order),
-            type=m.PixelType(DTYPE_TO_OME[lay.dtype.name]),
-            size_x=x,
-            size_y=y,
-            size_z=z,
-            size_c=c * lay.samples,
-            size_t=t,
+        physical = [lay.physical.get(axis) for axis in "xyz"]
+        pixels_element(
+            image,
+            i,
+            shape=lay.shape,
+            samples=lay.samples,
+            dtype=lay.dtype,
+            physical=tuple(None if p is None else p[0] for p in physical),  # type: ignore[arg-type]
+            units=tuple("µm" if p is None else p[1] for p in physical),  # type: ignore[arg-type]
+            time_increment=lay.time_increment[0] if lay.time_increment else None,
+            time_unit=lay.time_increment[1] if lay.time_increment else "s",
             channels=channels,
             planes=planes,
-            **px_kw,
+            dimension_order=lay.dimension_order,
         )
-        refs = [m.AnnotationRef(id="Annotation:0")] if annotations else []
-        images.append(
-            m.Image(
-                id=f"Image:{i}",
-                name=lay.name or str(tf.filename),
-                pixels=pixels,
-                acquisition_date=cal.date,
-                annotation_refs=refs,
-            )
+        if annotated:
+            ome_element(image, "AnnotationRef", ID="Annotation:0")
+    if annotated:
+        ann = ome_element(
+            ome_element(root, "StructuredAnnotations"),
+            "MapAnnotation",
+            ID="Annotation:0",
+            Namespace=ANNOTATION_NS + "/tiff",
         )
-    return m.OME(
-        images=images, structured_annotations=m.StructuredAnnotations(map_annotations=annotations)
-    )
+        value = ome_element(ann, "Value")
+        for key, text in cal.annotations.items():
+            ome_element(value, "M", str(text), K=key)
+    return root

@@ -350,6 +350,11 @@ OME_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "ObjectiveSettings": ("ID", "CorrectionCollar", "Medium", "RefractiveIndex"),
     "InstrumentRef": ("ID",),
     "AcquisitionDate": (),
+    "AnnotationRef": ("ID",),
+    "StructuredAnnotations": (),
+    "MapAnnotation": ("ID", "Namespace", "Annotator"),
+    "Value": (),
+    "M": ("K",),
 }
 
 
@@ -421,20 +426,23 @@ def pixels_element(
     time_increment: float | None = None,
     significant_bits: int | None = None,
     dimension_order: str = "XYCZT",
+    units: tuple[str, str, str] = ("µm", "µm", "µm"),
+    time_unit: str = "s",
 ) -> Any:
-    """The Pixels of a (T, C, Z, Y, X) series under ``image``: physical sizes in µm when
-    given, ``channels`` and ``planes`` as attributes (XML names) of each Channel and
-    Plane; SizeC counts samples too (R2). The XML twin of :func:`build_pixels`;
-    ``dimension_order`` is the order the planes are written in (D3)."""
+    """The Pixels of a (T, C, Z, Y, X) series under ``image``: physical sizes (X, Y, Z)
+    in ``units`` when given, the time increment in ``time_unit``, ``channels`` and
+    ``planes`` as attributes (XML names) of each Channel and Plane; SizeC counts samples
+    too (R2). The XML twin of :func:`build_pixels`; ``dimension_order`` is the order
+    the planes are written in (D3)."""
     t, c, z, y, x = shape
     attrs: dict[str, Any] = {}
-    for axis, value in zip("XYZ", physical, strict=True):
+    for axis, value, unit in zip("XYZ", physical, units, strict=True):
         if value is not None:  # U3/W3: a size only when the file states one, with its unit
             attrs[f"PhysicalSize{axis}"] = float(value)
-            attrs[f"PhysicalSize{axis}Unit"] = "µm"
+            attrs[f"PhysicalSize{axis}Unit"] = unit
     if time_increment is not None:
         attrs["TimeIncrement"] = float(time_increment)
-        attrs["TimeIncrementUnit"] = "s"
+        attrs["TimeIncrementUnit"] = time_unit
     px = ome_element(
         image,
         "Pixels",
