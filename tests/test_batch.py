@@ -382,6 +382,20 @@ def test_local_cluster_runs_without_the_profiler_and_leaves_the_callers_config(c
     assert set(client.run(_profiler_on).values()) == {False}
 
 
+def _saturation(dask_scheduler) -> float:
+    return float(dask_scheduler.WORKER_SATURATION)
+
+
+def test_local_cluster_queues_no_task_on_a_busy_worker(client):
+    """The scheduler of ometiff's cluster hands a worker its next task only when it is
+    free, so no task waits behind another while a worker idles; the caller's Dask
+    configuration keeps its own value."""
+    import dask
+
+    assert client.run_on_scheduler(_saturation) == 1.0
+    assert dask.config.get("distributed.scheduler.worker-saturation") != 1.0
+
+
 def test_lost_worker_is_retried_per_the_clusters_setting_after_the_call(client):
     """allowed-failures was read when the cluster was made: it holds for the cluster's
     life, while the caller's configuration keeps Dask's default."""
