@@ -70,6 +70,20 @@ def _no_temporaries(out: Path) -> None:
     assert not list(out.rglob(".*.ometiff-tmp-*")), "a temporary file was left behind"
 
 
+def _submissions(client, monkeypatch) -> list[list[list[str]]]:
+    """What ``run`` submits, as it submits it: per ``client.map`` call, the file names
+    of each task's bundle."""
+    submitted: list[list[list[str]]] = []
+    real_map = client.map
+
+    def spy(func, sources, *args, **kwargs):
+        submitted.append([[Path(s).name for s in bundle] for bundle in sources])
+        return real_map(func, sources, *args, **kwargs)
+
+    monkeypatch.setattr(client, "map", spy)
+    return submitted
+
+
 def test_corrupt_input_fails_alone_and_journal_holds_plane_digests(client, tmp_path):
     good = _inputs(tmp_path / "in")
     bad = _corrupt(tmp_path / "in")
@@ -314,17 +328,11 @@ def test_largest_inputs_are_submitted_first(client, tmp_path, monkeypatch):
     for name, shape in sizes.items():
         srcs.append(folder / f"{name}.ome.tif")
         ometiff.write(srcs[-1], np.ones(shape, np.uint16), axes="ZYX")
-    submitted: list[list[str]] = []
-    real_map = client.map
-
-    def spy(func, sources, *args, **kwargs):
-        submitted.append([Path(s).name for bundle in sources for s in bundle])
-        return real_map(func, sources, *args, **kwargs)
-
-    monkeypatch.setattr(client, "map", spy)
+    submitted = _submissions(client, monkeypatch)
     report = ometiff.convert(srcs, tmp_path / "out", client=client, journal=False).batch
     assert report is not None and report.ok
-    assert submitted == [["b.ome.tif", "c.ome.tif", "a.ome.tif"]]  # by size on disk
+    flat = [[name for bundle in call for name in bundle] for call in submitted]
+    assert flat == [["b.ome.tif", "c.ome.tif", "a.ome.tif"]]  # by size on disk
     assert [Path(o.source).name for o in report.outcomes] == ["a.ome.tif", "b.ome.tif", "c.ome.tif"]
 
 
@@ -416,16 +424,24 @@ def _quick(source: str, output: str, overwrite: bool, options: dict) -> dict:
     }
 
 
+def _quick_jobs(tmp_path: Path, n: int, *, largest_first: bool = False) -> list[tuple[Path, Path]]:
+    """``n`` inputs for ``_quick``-like tasks: empty files, or with ``largest_first``
+    files of 100, 99, ... bytes (so f0 is submitted first)."""
+    folder = tmp_path / "in"
+    folder.mkdir(exist_ok=True)
+    jobs = []
+    for k in range(n):
+        src = folder / f"f{k}.tif"
+        src.write_bytes(b"x" * (100 - k) if largest_first else b"")
+        jobs.append((src, tmp_path / "out" / f"f{k}.ome.tif"))
+    return jobs
+
+
 @pytest.mark.parametrize("window", [0.5, 0.0])
 def test_results_that_end_together_are_fetched_together(client, tmp_path, monkeypatch, window):
     """Tasks ending within the window have their results fetched in one request, not
     one each; every outcome is still that of its own input, in input order."""
-    folder = tmp_path / "in"
-    folder.mkdir()
-    jobs = []
-    for k in range(12):
-        (folder / f"f{k}.tif").touch()
-        jobs.append((folder / f"f{k}.tif", tmp_path / "out" / f"f{k}.ome.tif"))
+    jobs = _quick_jobs(tmp_path, 12)
     fetched: list[int] = []
     real_gather = client.gather
 
@@ -570,23 +586,11 @@ def _flaky_once(source: str, output: str, overwrite: bool, options: dict) -> dic
 
 
 def test_a_transient_error_in_a_bundle_retries_that_input_alone(client, tmp_path, monkeypatch):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    jobs = []
-    for k in range(12):
-        (folder / f"f{k}.tif").write_bytes(b"x" * (100 - k))  # f0 largest: submitted first
-        jobs.append((folder / f"f{k}.tif", tmp_path / "out" / f"f{k}.ome.tif"))
-    submitted: list[list[list[str]]] = []
-    real_map = client.map
-
-    def spy(func, sources, *args, **kwargs):
-        submitted.append([[Path(s).stem for s in bundle] for bundle in sources])
-        return real_map(func, sources, *args, **kwargs)
-
-    monkeypatch.setattr(client, "map", spy)
+    jobs = _quick_jobs(tmp_path, 12, largest_first=True)
+    submitted = _submissions(client, monkeypatch)
     report = run(client, jobs, _flaky_once, {}, folder=tmp_path / "out", journal=False)
-    assert submitted[0][0] == ["f0", "f1", "f2", "f3", "f4", "f5"]  # f1 shares a task
-    assert submitted[1:] == [[["f1"]]]  # and is the only input sent again
+    assert submitted[0][0] == [f"f{k}.tif" for k in range(6)]  # f1 shares a task
+    assert submitted[1:] == [[["f1.tif"]]]  # and is the only input sent again
     assert report.ok
     assert [o.attempts for o in report.outcomes] == [1, 2] + [1] * 10
     assert report.outcomes[0].outputs == [str(jobs[0][1])]
@@ -613,14 +617,7 @@ def test_worker_killed_in_a_bundle_redoes_the_inputs_it_had_finished(client, tmp
     out = tmp_path / "out"
     out.mkdir()
     (out / "kill-marker").touch()
-    submitted: list[list[list[str]]] = []
-    real_map = client.map
-
-    def spy(func, sources, *args, **kwargs):
-        submitted.append([[Path(s).name for s in bundle] for bundle in sources])
-        return real_map(func, sources, *args, **kwargs)
-
-    monkeypatch.setattr(client, "map", spy)
+    submitted = _submissions(client, monkeypatch)
     options = {"compression": "zlib", "pyramid": 0, "verify": True}
     jobs = [(s, out / s.name) for s in srcs]
     report = run(client, jobs, _kill_in_bundle, options, folder=out, retries=2)
@@ -699,12 +696,7 @@ def test_the_gather_window_ends_once_every_task_left_has_ended(client, tmp_path)
     waiting as soon as no task is left running."""
     import time
 
-    folder = tmp_path / "in"
-    folder.mkdir()
-    jobs = []
-    for k in range(6):
-        (folder / f"f{k}.tif").touch()
-        jobs.append((folder / f"f{k}.tif", tmp_path / "out" / f"f{k}.ome.tif"))
+    jobs = _quick_jobs(tmp_path, 6)
     t0 = time.monotonic()
     report = run(
         client, jobs, _quick, {}, folder=tmp_path / "out", journal=False, gather_window=60.0
