@@ -703,3 +703,37 @@ def test_the_gather_window_ends_once_every_task_left_has_ended(client, tmp_path)
     )
     assert report.ok and report.count("converted") == 6
     assert time.monotonic() - t0 < 30  # the old fixed wait took the whole 60 s
+
+
+def test_a_cluster_started_in_a_script_without_the_main_guard_says_so(tmp_path):
+    """open_client at a script's top level: its worker processes import the script
+    again and fail; the caller gets one ClusterError that names the fix, not Dask's
+    bare RuntimeError."""
+    import subprocess
+    import textwrap
+
+    script = tmp_path / "noguard.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            sys.path.insert(0, {str(Path(__file__).resolve().parents[1] / "src")!r})
+            from ometiff import ClusterError
+            from ometiff.batch import open_client
+            try:
+                with open_client(workers=1, dashboard=":0"):
+                    pass
+            except ClusterError as exc:
+                if __name__ != "__main__":  # a worker process importing the script
+                    raise
+                print("CLUSTER-ERROR", __name__, exc, flush=True)
+            """
+        )
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=180, cwd=tmp_path
+    )
+    lines = [line for line in out.stdout.splitlines() if line.startswith("CLUSTER-ERROR __main__")]
+    assert len(lines) == 1, (out.stdout, out.stderr[-2000:])
+    assert "cannot start a local Dask cluster of 1 worker" in lines[0]
+    assert 'if __name__ == "__main__":' in lines[0]

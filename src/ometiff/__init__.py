@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ometiff.errors import (
+    ClusterError,
     FileAccessError,
     FileExistsOmeTiffError,
     InvalidArgumentError,
@@ -63,6 +64,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "ClusterError",
     "FileAccessError",
     "FileExistsOmeTiffError",
     "InvalidArgumentError",

@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ometiff.errors import InvalidArgumentError, MissingDependencyError
+from ometiff.errors import ClusterError, InvalidArgumentError, MissingDependencyError
 from ometiff.version import __version__
 
 #: The journal's file name in the output folder.
@@ -643,6 +643,17 @@ def open_client(
     scheduler queues no task on a busy worker (:data:`WORKER_SATURATION`); a cluster of
     your own (``scheduler=``) keeps its settings. The caller's Dask
     configuration is the same after the call as before.
+
+    Raises
+    ------
+    ClusterError
+        The LocalCluster did not start (a script that starts it outside
+        ``if __name__ == "__main__":``, whose worker processes import it again).
+    InvalidArgumentError
+        ``workers`` below 1, both ``workers`` and ``scheduler``, or a scheduler that
+        cannot be reached.
+    MissingDependencyError
+        Dask distributed is not installed.
     """
     import importlib
 
@@ -681,15 +692,23 @@ def open_client(
                 **NO_PROFILER,
             }
         ):
-            cluster = stack.enter_context(
-                dist.LocalCluster(
-                    n_workers=n,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=dashboard,
-                    silence_logs=logging.CRITICAL,
-                    # each nanny's own configuration: also that of a worker it restarts
-                    config=NO_PROFILER,
+            try:
+                cluster = stack.enter_context(
+                    dist.LocalCluster(
+                        n_workers=n,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=dashboard,
+                        silence_logs=logging.CRITICAL,
+                        # each nanny's own configuration: also that of a worker it restarts
+                        config=NO_PROFILER,
+                    )
                 )
-            )
+            except RuntimeError as exc:  # a nanny or worker process failed to start
+                raise ClusterError(
+                    f"cannot start a local Dask cluster of {n} worker"
+                    f"{'s' if n != 1 else ''} ({exc}); in a script, start it under "
+                    '`if __name__ == "__main__":` (each worker process imports the script '
+                    "again; docs/scale-out.md)"
+                ) from exc
         yield stack.enter_context(dist.Client(cluster))

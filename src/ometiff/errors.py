@@ -100,6 +100,10 @@ class InvalidValueError(OmeTiffError, ValueError):
     """A value given by the user (a length, time or colour) that cannot be understood."""
 
 
+class ClusterError(OmeTiffError, RuntimeError):
+    """The local Dask cluster for ``--workers`` / ``open_client(workers=)`` did not start."""
+
+
 def file_error(path: object, exc: OSError, action: str = "read") -> FileAccessError:
     """The ometiff error for an ``OSError`` met when trying to ``action`` ``path``.
 
