@@ -294,6 +294,12 @@ def test_bad_options_are_refused_before_any_work(client, tmp_path):
     with pytest.raises(ometiff.OmeTiffError, match="client"):
         ometiff.convert(srcs, tmp_path / "o", recursive=True)
     assert not target.exists()
+    out = tmp_path / "bundled"
+    out.mkdir()
+    jobs = [(s, out / s.name) for s in srcs]
+    with pytest.raises(ometiff.InvalidArgumentError, match="bundle_files=0: give 1 or more"):
+        run(client, jobs, convert_task, {}, folder=out, bundle_files=0)
+    assert list(out.iterdir()) == []  # no journal, no output
 
 
 def test_cli_on_a_running_scheduler_with_progress(client, tmp_path, capsys):

@@ -118,12 +118,11 @@ class Journal:
                 continue  # a line torn by a crash while appending
             if not isinstance(rec, dict) or rec.get("v") != JOURNAL_VERSION:
                 continue
-            if "claim" in rec or "release" in rec:
-                names = {str(n) for n in rec.get("claim") or rec.get("release") or ()}
-                if "claim" in rec:
-                    self.claimed |= names
-                else:
-                    self.claimed -= names
+            if "claim" in rec:
+                self.claimed.update(str(n) for n in rec["claim"] or ())
+                continue
+            if "release" in rec:
+                self.claimed.difference_update(str(n) for n in rec["release"] or ())
                 continue
             self.records[str(rec.get("source"))] = rec
             self.owned.update(str(o.get("path")) for o in rec.get("outputs", ()))
@@ -449,6 +448,9 @@ def run(
         if on_file is not None:
             on_file(done, total)
 
+    def failed(i: int, reason: str) -> None:
+        finish(i, FileOutcome(str(jobs[i][0]), "failed", reason=reason, attempts=attempts[i]))
+
     def submit(groups: list[list[int]]) -> list[Any]:
         """Submit the tasks of these bundles in one message (``client.map``)."""
         for group in groups:
@@ -478,7 +480,7 @@ def run(
             try:
                 state = source_state(src)
             except OSError as exc:
-                finish(i, FileOutcome(str(src), "failed", reason=f"cannot read: {exc.strerror}"))
+                failed(i, f"cannot read: {exc.strerror}")
                 continue
             sizes[i] = state[0]
             rec = jr.done(src, state, key)
@@ -507,9 +509,6 @@ def run(
     threads = sum(client.nthreads().values())  # 0 while an adaptive cluster starts
     groups = plan_bundles(todo, sizes, threads, most=bundle_files, bundle=replace.__getitem__)
     futures = submit(groups) if groups else []
-
-    def failed(i: int, reason: str) -> None:
-        finish(i, FileOutcome(str(jobs[i][0]), "failed", reason=reason, attempts=attempts[i]))
 
     queue = dist.as_completed(futures)
     try:

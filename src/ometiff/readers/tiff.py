@@ -402,15 +402,15 @@ def _build_tree(tf: tifffile.TiffFile, layouts: Sequence[TiffLayout], cal: TiffC
                 for ci in range(c)
                 for zi in range(z)
             ]
-        physical = [lay.physical.get(axis) for axis in "xyz"]
+        px, py, pz = (lay.physical.get(axis, (None, "µm")) for axis in "xyz")
         pixels_element(
             image,
             i,
             shape=lay.shape,
             samples=lay.samples,
             dtype=lay.dtype,
-            physical=tuple(None if p is None else p[0] for p in physical),  # type: ignore[arg-type]
-            units=tuple("µm" if p is None else p[1] for p in physical),  # type: ignore[arg-type]
+            physical=(px[0], py[0], pz[0]),
+            units=(px[1], py[1], pz[1]),
             time_increment=lay.time_increment[0] if lay.time_increment else None,
             time_unit=lay.time_increment[1] if lay.time_increment else "s",
             channels=channels,
