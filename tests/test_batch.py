@@ -743,3 +743,19 @@ def test_a_cluster_started_in_a_script_without_the_main_guard_says_so(tmp_path):
     assert len(lines) == 1, (out.stdout, out.stderr[-2000:])
     assert "cannot start a local Dask cluster of 1 worker" in lines[0]
     assert 'if __name__ == "__main__":' in lines[0]
+
+
+def test_journal_ignores_damaged_claim_lines(tmp_path):
+    """A claim or release line whose names are not a list (a hand-edited or damaged
+    journal) is skipped like a torn line; the others still count."""
+    lines = [
+        {"v": 1, "claim": ["a.ome.tif", "b.ome.tif"]},
+        {"v": 1, "claim": 5},
+        {"v": 1, "release": {"b.ome.tif": 1}},
+        {"v": 1, "release": ["b.ome.tif"]},
+        {"v": 1, "claim": None},
+    ]
+    (tmp_path / JOURNAL_NAME).write_text("".join(json.dumps(x) + "\n" for x in lines))
+    journal = Journal(tmp_path)
+    assert journal.owns(tmp_path / "a.ome.tif")
+    assert not journal.owns(tmp_path / "b.ome.tif")

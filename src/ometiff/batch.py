@@ -118,11 +118,12 @@ class Journal:
                 continue  # a line torn by a crash while appending
             if not isinstance(rec, dict) or rec.get("v") != JOURNAL_VERSION:
                 continue
-            if "claim" in rec:
-                self.claimed.update(str(n) for n in rec["claim"] or ())
-                continue
-            if "release" in rec:
-                self.claimed.difference_update(str(n) for n in rec["release"] or ())
+            if "claim" in rec or "release" in rec:  # not a list: a damaged line, ignored
+                names = rec.get("claim", rec.get("release"))
+                if isinstance(names, list) and "claim" in rec:
+                    self.claimed.update(map(str, names))
+                elif isinstance(names, list):
+                    self.claimed.difference_update(map(str, names))
                 continue
             self.records[str(rec.get("source"))] = rec
             self.owned.update(str(o.get("path")) for o in rec.get("outputs", ()))
